@@ -1,0 +1,243 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * The client program: `deno run -A client.ts --url URL call FUN [ARG ...]`
+ * or `... request FILE`. It reaches the runtime through a small structural
+ * interface so the client stays type-checkable with DOM libraries only.
+ *
+ * @module
+ */
+import { RpcError } from "../protocol/errors.ts";
+import { Client, type StepInput } from "./client.ts";
+
+/** The parts of the Deno runtime the CLI uses. */
+export interface CliRuntime {
+  /** The command-line arguments. */
+  readonly args: string[];
+  /** Reads a text file. */
+  readTextFile(path: string): Promise<string>;
+  /** Ends the process. */
+  exit(code: number): never;
+}
+
+/** Where the CLI writes. */
+export interface CliOutput {
+  /** Writes a line of results. */
+  out(line: string): void;
+  /** Writes a line of diagnostics. */
+  err(line: string): void;
+}
+
+/** The `--help` text of the client program. */
+export const CLIENT_USAGE: string = `Usage: deno run -A client.ts --url URL [OPTIONS] COMMAND
+
+Commands:
+  call FUN [ARG ...]   call FUN; each ARG is parsed as JSON, else taken as a string
+  request FILE         run the steps in a YAML or JSON file: a list of
+                       {name, fun, args, kwargs, locs}, or {steps: [...], all: true}
+
+Options:
+  --url URL            node to connect to; repeat to give fallbacks (required)
+  --locs A,B           resources the node running the call must offer (call only)
+  --kwargs JSON        keyword arguments as a JSON object (call only)
+  --all                return every step's result, not only the sinks' (request only)
+  --timeout MS         deadline in milliseconds (default: 30000)
+  --encoding ENC       msgpack or json (default: msgpack)
+  -h, --help           print this help
+`;
+
+class CliUsageError extends Error {
+  override name = "CliUsageError";
+}
+
+interface CliArgs {
+  urls: string[];
+  locs: string[];
+  kwargs: Record<string, unknown> | undefined;
+  all: boolean;
+  timeoutMs: number;
+  encoding: "msgpack" | "json";
+  help: boolean;
+  positional: string[];
+}
+
+function parseArgs(args: readonly string[]): CliArgs {
+  const out: CliArgs = {
+    urls: [],
+    locs: [],
+    kwargs: undefined,
+    all: false,
+    timeoutMs: 30_000,
+    encoding: "msgpack",
+    help: false,
+    positional: [],
+  };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (out.positional.length > 0 || !arg.startsWith("-")) {
+      out.positional.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const value = (): string => {
+      if (eq > 0) return arg.slice(eq + 1);
+      const next = args[++i];
+      if (next === undefined) throw new CliUsageError(`${flag} needs a value`);
+      return next;
+    };
+    switch (flag) {
+      case "-h":
+      case "--help":
+        out.help = true;
+        break;
+      case "--url":
+        out.urls.push(value());
+        break;
+      case "--locs":
+        out.locs = value().split(",").map((s) => s.trim()).filter((s) => s !== "");
+        break;
+      case "--kwargs": {
+        const parsed = parseJson(value());
+        if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+          throw new CliUsageError("--kwargs expects a JSON object");
+        }
+        out.kwargs = parsed as Record<string, unknown>;
+        break;
+      }
+      case "--all":
+        out.all = true;
+        break;
+      case "--timeout": {
+        const ms = Number(value());
+        if (!(ms > 0)) throw new CliUsageError("--timeout expects a positive number of ms");
+        out.timeoutMs = ms;
+        break;
+      }
+      case "--encoding": {
+        const enc = value();
+        if (enc !== "msgpack" && enc !== "json") {
+          throw new CliUsageError("--encoding expects msgpack or json");
+        }
+        out.encoding = enc;
+        break;
+      }
+      default:
+        throw new CliUsageError(`unknown option ${flag}`);
+    }
+  }
+  return out;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new CliUsageError(`not valid JSON: ${text}`);
+  }
+}
+
+/** Each ARG is parsed as JSON, else taken as a string. */
+function parseArg(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+async function readSteps(
+  runtime: CliRuntime,
+  path: string,
+): Promise<{ steps: StepInput[]; all: boolean }> {
+  const { parse } = await import("yaml");
+  let doc: unknown;
+  try {
+    doc = parse(await runtime.readTextFile(path));
+  } catch (err) {
+    throw new CliUsageError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+  const body = Array.isArray(doc) ? { steps: doc } : doc as { steps?: unknown; all?: unknown };
+  if (body === null || typeof body !== "object" || !Array.isArray(body.steps)) {
+    throw new CliUsageError(`${path}: expected a list of steps or {steps: [...]}`);
+  }
+  return { steps: body.steps as StepInput[], all: body.all === true };
+}
+
+/**
+ * Runs the client program.
+ *
+ * @param args The command-line arguments.
+ * @param runtime File access and exit (the Deno namespace fits).
+ * @param output Where results and diagnostics go.
+ * @returns The exit code: 0 on success, 1 when the call fails, 2 for bad usage.
+ */
+export async function clientMain(
+  args: readonly string[],
+  runtime: CliRuntime,
+  output: CliOutput,
+): Promise<number> {
+  let parsed: CliArgs;
+  try {
+    parsed = parseArgs(args);
+    if (parsed.help) {
+      output.out(CLIENT_USAGE);
+      return 0;
+    }
+    if (parsed.urls.length === 0) throw new CliUsageError("--url is required");
+    if (parsed.positional.length === 0) throw new CliUsageError("a command is required");
+  } catch (err) {
+    output.err(`error: ${(err as Error).message}\n\n${CLIENT_USAGE}`);
+    return 2;
+  }
+  const [command, ...rest] = parsed.positional;
+  const client = new Client(parsed.urls, {
+    timeoutMs: parsed.timeoutMs,
+    encoding: parsed.encoding,
+  });
+  try {
+    let result: unknown;
+    if (command === "call") {
+      const [fun, ...callArgs] = rest;
+      if (fun === undefined) throw new CliUsageError("call needs a function name");
+      result = await client.call(fun, callArgs.map(parseArg), {
+        locs: parsed.locs,
+        ...(parsed.kwargs ? { kwargs: parsed.kwargs } : {}),
+      });
+    } else if (command === "request") {
+      const [file] = rest;
+      if (file === undefined) throw new CliUsageError("request needs a file");
+      const { steps, all } = await readSteps(runtime, file);
+      result = await client.request(steps, { all: all || parsed.all });
+    } else {
+      throw new CliUsageError(`unknown command ${command}`);
+    }
+    output.out(JSON.stringify(result, null, 2));
+    return 0;
+  } catch (err) {
+    if (err instanceof CliUsageError) {
+      output.err(`error: ${err.message}\n\n${CLIENT_USAGE}`);
+      return 2;
+    }
+    if (err instanceof RpcError) {
+      const details = err.details === null ? "" : `\n${JSON.stringify(err.details, null, 2)}`;
+      output.err(`error: ${err.name} (${err.code}): ${err.message}${details}`);
+      return 1;
+    }
+    output.err(`error: ${(err as Error).message}`);
+    return 1;
+  } finally {
+    client.close();
+  }
+}
+
+/** Runs {@linkcode clientMain} with the Deno runtime and exits with its code. */
+export async function runCli(): Promise<never> {
+  const runtime = (globalThis as unknown as { Deno: CliRuntime }).Deno;
+  const code = await clientMain(runtime.args, runtime, {
+    // deno-lint-ignore no-console
+    out: (line) => console.log(line),
+    // deno-lint-ignore no-console
+    err: (line) => console.error(line),
+  });
+  return runtime.exit(code);
+}

@@ -1,0 +1,506 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * The mpreg client. Browser-safe: it uses only Web APIs (WebSocket, timers,
+ * AbortSignal) and the pure-JS msgpack codec.
+ *
+ * @module
+ */
+import { type Codec, createCodec } from "../protocol/codec.ts";
+import {
+  CancelledError,
+  ConnectionError,
+  RpcError,
+  TimeoutError,
+  type WireError,
+} from "../protocol/errors.ts";
+import { LITERAL_KEY, type Step } from "../protocol/step.ts";
+import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from "./_backoff.ts";
+
+/**
+ * Options for `new Client(url, options)`.
+ *
+ * @example
+ * ```ts
+ * import type { ClientOptions } from "@mpreg/mpreg";
+ * const options: ClientOptions = { timeoutMs: 5_000, encoding: "json" };
+ * console.log(options.encoding);
+ * ```
+ */
+export interface ClientOptions {
+  /**
+   * The deadline of each call or request, in milliseconds, unless the call
+   * gives its own. The node gets the same budget and stops the work when it
+   * passes.
+   *
+   * @default {30000}
+   */
+  timeoutMs?: number;
+  /**
+   * The wire encoding: `"msgpack"` (binary frames, carries bytes and dates)
+   * or `"json"` (text frames).
+   *
+   * @default {"msgpack"}
+   */
+  encoding?: "msgpack" | "json";
+  /**
+   * Reconnect after a lost connection, trying each URL in turn with capped
+   * exponential backoff and full jitter.
+   *
+   * @default {{ initialMs: 100, maxMs: 5000, factor: 2 }}
+   */
+  backoff?: Partial<BackoffOptions>;
+}
+
+/**
+ * A step as callers write it; `args`, `kwargs` and `locs` may be left out.
+ *
+ * @example
+ * ```ts
+ * import type { StepInput } from "@mpreg/mpreg";
+ * const step: StepInput = { name: "a", fun: "echo", args: ["hi"] };
+ * console.log(step.fun);
+ * ```
+ */
+export interface StepInput {
+  /** The step's name, unique in the request; other steps refer to it by it. */
+  name: string;
+  /** The function to call. */
+  fun: string;
+  /**
+   * Positional arguments.
+   *
+   * @default {[]}
+   */
+  args?: unknown[];
+  /**
+   * Keyword arguments, passed to the function as one trailing object.
+   *
+   * @default {{}}
+   */
+  kwargs?: Record<string, unknown>;
+  /**
+   * Resources the node running the step must offer.
+   *
+   * @default {[]}
+   */
+  locs?: string[];
+}
+
+/**
+ * Options for {@linkcode Client.request}.
+ *
+ * @example
+ * ```ts
+ * import type { RequestOptions } from "@mpreg/mpreg";
+ * const options: RequestOptions = { timeoutMs: 1_000, all: true };
+ * console.log(options.all);
+ * ```
+ */
+export interface RequestOptions {
+  /**
+   * The deadline in milliseconds.
+   *
+   * @default {the client's `timeoutMs`}
+   */
+  timeoutMs?: number;
+  /**
+   * Cancels the request, here and on the node.
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+  /**
+   * Return every step's result instead of only the sinks' (steps no other
+   * step refers to).
+   *
+   * @default {false}
+   */
+  all?: boolean;
+}
+
+/**
+ * Options for {@linkcode Client.call}.
+ *
+ * @example
+ * ```ts
+ * import type { CallOptions } from "@mpreg/mpreg";
+ * const options: CallOptions = { locs: ["gpu"], kwargs: { mode: "fast" } };
+ * console.log(options.locs);
+ * ```
+ */
+export interface CallOptions {
+  /**
+   * Resources the node running the call must offer.
+   *
+   * @default {[]}
+   */
+  locs?: string[];
+  /**
+   * Keyword arguments, passed to the function as one trailing object.
+   *
+   * @default {{}}
+   */
+  kwargs?: Record<string, unknown>;
+  /**
+   * The deadline in milliseconds.
+   *
+   * @default {the client's `timeoutMs`}
+   */
+  timeoutMs?: number;
+  /**
+   * Cancels the call, here and on the node.
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+}
+
+interface Pending {
+  readonly id: number;
+  readonly frame: { role: "rpc"; u: number; cmds: Step[]; timeout: number; all?: boolean };
+  readonly resolve: (value: Record<string, unknown>) => void;
+  readonly reject: (error: RpcError) => void;
+  readonly deadline: number;
+  timer: ReturnType<typeof setTimeout>;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+  sent: boolean;
+}
+
+const WS_OPEN = 1;
+
+function toStep(input: StepInput, index: number): Step {
+  if (input === null || typeof input !== "object") {
+    throw new TypeError(`Step ${index} is not an object`);
+  }
+  if (typeof input.name !== "string") throw new TypeError(`Step ${index} has no name`);
+  if (typeof input.fun !== "string") throw new TypeError(`Step "${input.name}" has no fun`);
+  return {
+    name: input.name,
+    fun: input.fun,
+    args: input.args ?? [],
+    kwargs: input.kwargs ?? {},
+    locs: input.locs ?? [],
+  };
+}
+
+// In a one-step call the only possible reference is to the step itself: wrap
+// strings that would read as one so they arrive verbatim.
+function escapeSelf(value: unknown, name: string): unknown {
+  if (typeof value === "string") {
+    return value === name || value.startsWith(name + ".") ? { [LITERAL_KEY]: value } : value;
+  }
+  if (Array.isArray(value)) {
+    let out: unknown[] | null = null;
+    for (let i = 0; i < value.length; i++) {
+      const v = escapeSelf(value[i], name);
+      if (v !== value[i]) (out ??= value.slice())[i] = v;
+    }
+    return out ?? value;
+  }
+  if (
+    value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype
+  ) {
+    const record = value as Record<string, unknown>;
+    let out: Record<string, unknown> | null = null;
+    for (const key of Object.keys(record)) {
+      const v = escapeSelf(record[key], name);
+      if (v !== record[key]) (out ??= { ...record })[key] = v;
+    }
+    if (out === null && Object.keys(record).length === 1 && LITERAL_KEY in record) {
+      return { [LITERAL_KEY]: record };
+    }
+    return out ?? value;
+  }
+  return value;
+}
+
+/**
+ * A connection to an mpreg cluster through any one of its nodes.
+ *
+ * The client connects lazily on the first call (or on `connect()`), runs
+ * any number of requests concurrently over one WebSocket, and reconnects
+ * after a lost connection. Calls in flight when the connection drops fail at
+ * once with a {@linkcode ConnectionError}; calls made while reconnecting wait
+ * for the connection, up to their deadline.
+ *
+ * @example Call a function and run a request of dependent steps
+ * ```ts
+ * import { Client, Server } from "@mpreg/mpreg";
+ * await using server = await new Server({ port: 0 })
+ *   .register("add", (a: number, b: number) => a + b)
+ *   .start();
+ * await using client = new Client(server.url);
+ * console.log(await client.call("add", [1, 2])); // 3
+ * const out = await client.request([
+ *   { name: "sum", fun: "add", args: [1, 2] },
+ *   { name: "twice", fun: "add", args: ["sum", "sum"] },
+ * ]);
+ * console.log(out); // { twice: 6 }
+ * ```
+ */
+export class Client {
+  readonly #urls: string[];
+  readonly #timeoutMs: number;
+  readonly #codec: Codec;
+  readonly #backoff: BackoffOptions;
+  readonly #pending = new Map<number, Pending>();
+  #socket: WebSocket | null = null;
+  #nextId = 1;
+  #urlIndex = 0;
+  #attempt = 0;
+  #retryTimer: ReturnType<typeof setTimeout> | null = null;
+  #closed = false;
+  #openWaiters: Array<{ resolve: () => void; reject: (e: RpcError) => void }> = [];
+
+  /**
+   * Creates a client. Nothing connects until the first call or `connect()`.
+   *
+   * @param urls One node's URL, or several to try in turn.
+   * @param options Timeouts, encoding and backoff.
+   */
+  constructor(urls: string | string[], options: ClientOptions = {}) {
+    this.#urls = typeof urls === "string" ? [urls] : [...urls];
+    if (this.#urls.length === 0) throw new TypeError("Client needs at least one URL");
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#codec = createCodec(options.encoding ?? "msgpack");
+    this.#backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+  }
+
+  /** True while the WebSocket is open. */
+  get connected(): boolean {
+    return this.#socket?.readyState === WS_OPEN;
+  }
+
+  /** The URL of the current (or last tried) connection. */
+  get url(): string {
+    return this.#urls[this.#urlIndex]!;
+  }
+
+  /**
+   * Connects now instead of on the first call.
+   *
+   * @param options `timeoutMs`: how long to keep trying (default: the client's timeout).
+   * @returns When the connection is open.
+   * @throws {ConnectionError} when no URL answered in time, or the client is closed.
+   */
+  connect(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.#closed) return Promise.reject(new ConnectionError("Client is closed"));
+    if (this.connected) return Promise.resolve();
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    const ms = options.timeoutMs ?? this.#timeoutMs;
+    const timer = setTimeout(() => {
+      const i = this.#openWaiters.indexOf(waiter);
+      if (i >= 0) this.#openWaiters.splice(i, 1);
+      reject(new ConnectionError(`Could not connect to ${this.#urls.join(", ")} in ${ms} ms`));
+    }, ms);
+    const waiter = {
+      resolve: () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      reject: (e: RpcError) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    };
+    this.#openWaiters.push(waiter);
+    this.#ensureSocket();
+    return promise;
+  }
+
+  /**
+   * Calls one function and returns its value.
+   *
+   * @param fun The function's name.
+   * @param args Its positional arguments, passed verbatim.
+   * @param options Resources, keyword arguments, deadline and signal.
+   * @returns The function's result.
+   * @throws {RpcError} the node's error (see `ErrorCode`), {@linkcode TimeoutError}
+   *   when the deadline passes, {@linkcode CancelledError} when the signal
+   *   aborts, {@linkcode ConnectionError} when the connection drops.
+   */
+  async call(fun: string, args: unknown[] = [], options: CallOptions = {}): Promise<unknown> {
+    const step: Step = {
+      name: fun,
+      fun,
+      args: escapeSelf(args, fun) as unknown[],
+      kwargs: options.kwargs ? escapeSelf(options.kwargs, fun) as Record<string, unknown> : {},
+      locs: options.locs ?? [],
+    };
+    const result = await this.#send([step], options.timeoutMs, options.signal, false);
+    return result[fun];
+  }
+
+  /**
+   * Runs a request of named steps in one round trip. A step uses another's
+   * result by writing its name (or `name.key.0.key`) as an argument; wrap a
+   * string in `literal()` to pass it verbatim.
+   *
+   * @param steps The steps.
+   * @param options Deadline, signal, and `all`.
+   * @returns `{ [name]: value }` for the sink steps, or every step with `all`.
+   * @throws {RpcError} as for {@linkcode Client.call}; a failed step names itself
+   *   in `details.step`.
+   */
+  request(steps: StepInput[], options: RequestOptions = {}): Promise<Record<string, unknown>> {
+    let cmds: Step[];
+    try {
+      cmds = steps.map(toStep);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#send(cmds, options.timeoutMs, options.signal, options.all ?? false);
+  }
+
+  /**
+   * Closes the connection and stops reconnecting. Calls still pending fail
+   * with a {@linkcode ConnectionError}.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
+    this.#retryTimer = null;
+    const error = new ConnectionError("Client closed");
+    for (const pending of [...this.#pending.values()]) this.#settle(pending, error);
+    for (const waiter of this.#openWaiters.splice(0)) waiter.reject(error);
+    const socket = this.#socket;
+    this.#socket = null;
+    if (socket !== null) {
+      socket.onopen = socket.onmessage = socket.onerror = null;
+      socket.onclose = null;
+      if (socket.readyState <= WS_OPEN) socket.close(1000, "Client closed");
+    }
+  }
+
+  /** Closes the client; the same as `close()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+
+  #send(
+    cmds: Step[],
+    timeoutMs: number | undefined,
+    signal: AbortSignal | undefined,
+    all: boolean,
+  ): Promise<Record<string, unknown>> {
+    if (this.#closed) return Promise.reject(new ConnectionError("Client is closed"));
+    if (signal?.aborted) {
+      return Promise.reject(new CancelledError("Call aborted", { cause: signal.reason }));
+    }
+    const budget = timeoutMs ?? this.#timeoutMs;
+    const id = this.#nextId++;
+    const { promise, resolve, reject } = Promise.withResolvers<Record<string, unknown>>();
+    const frame: Pending["frame"] = { role: "rpc", u: id, cmds, timeout: budget };
+    if (all) frame.all = true;
+    const pending: Pending = {
+      id,
+      frame,
+      resolve,
+      reject,
+      deadline: Date.now() + budget,
+      timer: setTimeout(() => {
+        this.#cancel(pending, new TimeoutError(`Request timed out after ${budget} ms`));
+      }, budget),
+      sent: false,
+    };
+    if (signal) {
+      pending.signal = signal;
+      pending.onAbort = () =>
+        this.#cancel(pending, new CancelledError("Call aborted", { cause: signal.reason }));
+      signal.addEventListener("abort", pending.onAbort, { once: true });
+    }
+    this.#pending.set(id, pending);
+    if (this.connected) this.#transmit(pending);
+    else this.#ensureSocket();
+    return promise;
+  }
+
+  #transmit(pending: Pending): void {
+    const remaining = pending.deadline - Date.now();
+    pending.frame.timeout = Math.max(1, remaining);
+    pending.sent = true;
+    this.#socket!.send(this.#codec.encode(pending.frame));
+  }
+
+  #cancel(pending: Pending, error: RpcError): void {
+    if (!this.#pending.has(pending.id)) return;
+    if (pending.sent && this.connected) {
+      this.#socket!.send(this.#codec.encode({ role: "cancel", u: pending.id }));
+    }
+    this.#settle(pending, error);
+  }
+
+  #settle(pending: Pending, error: RpcError | null, value?: Record<string, unknown>): void {
+    this.#pending.delete(pending.id);
+    clearTimeout(pending.timer);
+    if (pending.onAbort) pending.signal!.removeEventListener("abort", pending.onAbort);
+    if (error === null) pending.resolve(value!);
+    else pending.reject(error);
+  }
+
+  #ensureSocket(): void {
+    if (this.#closed || this.#socket !== null || this.#retryTimer !== null) return;
+    const url = this.#urls[this.#urlIndex]!;
+    let socket: WebSocket;
+    try {
+      socket = new WebSocket(url, this.#codec.protocol ?? []);
+    } catch (err) {
+      this.#failAttempt(err);
+      return;
+    }
+    socket.binaryType = "arraybuffer";
+    this.#socket = socket;
+    socket.onopen = () => {
+      if (socket.protocol !== this.#codec.protocol) {
+        socket.close(1002, "Subprotocol not accepted");
+        return;
+      }
+      this.#attempt = 0;
+      for (const waiter of this.#openWaiters.splice(0)) waiter.resolve();
+      for (const pending of this.#pending.values()) {
+        if (!pending.sent) this.#transmit(pending);
+      }
+    };
+    socket.onmessage = (event: MessageEvent) => this.#onFrame(event.data);
+    socket.onerror = () => {};
+    socket.onclose = (event: CloseEvent) => {
+      if (this.#socket !== socket) return;
+      this.#socket = null;
+      const reason = event.reason ? `: ${event.reason}` : "";
+      const error = new ConnectionError(`Connection to ${url} closed (${event.code})${reason}`, {
+        details: { url, code: event.code, reason: event.reason },
+      });
+      for (const pending of [...this.#pending.values()]) {
+        if (pending.sent) this.#settle(pending, error);
+      }
+      this.#failAttempt(error);
+    };
+  }
+
+  #failAttempt(_cause: unknown): void {
+    if (this.#closed) return;
+    this.#urlIndex = (this.#urlIndex + 1) % this.#urls.length;
+    const delay = backoffDelay(this.#attempt++, this.#backoff);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = null;
+      this.#ensureSocket();
+    }, delay);
+  }
+
+  #onFrame(data: unknown): void {
+    let message: { u?: unknown; r?: unknown; error?: WireError | null };
+    try {
+      message = this.#codec.decode(data as ArrayBuffer | string) as typeof message;
+    } catch {
+      return;
+    }
+    if (message === null || typeof message !== "object") return;
+    const pending = this.#pending.get(message.u as number);
+    if (pending === undefined) return;
+    if (message.error) this.#settle(pending, RpcError.fromWire(message.error));
+    else this.#settle(pending, null, message.r as Record<string, unknown>);
+  }
+}

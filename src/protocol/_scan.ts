@@ -1,0 +1,240 @@
+// Copyright 2026 the mpreg authors. MIT license.
+// Pre-scanners that check a frame against the limits before any object is
+// built, so a nesting bomb or a lying length prefix costs one linear pass.
+import { LimitExceededError, ProtocolError } from "./errors.ts";
+
+/** The subset of limits the scanners enforce. */
+export interface ScanLimits {
+  maxDepth: number;
+  maxElements: number;
+  maxStringBytes: number;
+}
+
+function tooDeep(max: number): LimitExceededError {
+  return new LimitExceededError(`Message nests deeper than ${max} levels`, {
+    details: { limit: "maxDepth", max },
+  });
+}
+
+function tooMany(max: number): LimitExceededError {
+  return new LimitExceededError(`Message has more than ${max} elements`, {
+    details: { limit: "maxElements", max },
+  });
+}
+
+function tooLong(max: number, size: number): LimitExceededError {
+  return new LimitExceededError(`Message holds a value of ${size} bytes, over ${max}`, {
+    details: { limit: "maxStringBytes", max },
+  });
+}
+
+function forbiddenKey(): ProtocolError {
+  return new ProtocolError('Message uses the forbidden key "__proto__"');
+}
+
+// "__proto__" as UTF-8 bytes.
+const PROTO = [95, 95, 112, 114, 111, 116, 111, 95, 95];
+
+function isProtoKey(buf: Uint8Array, at: number, len: number): boolean {
+  if (len !== 9) return false;
+  for (let i = 0; i < 9; i++) if (buf[at + i] !== PROTO[i]) return false;
+  return true;
+}
+
+/**
+ * Checks one msgpack value spanning the whole of `buf` against the limits.
+ * Only the msgpack timestamp extension (type -1) is accepted.
+ */
+export function scanMsgpack(buf: Uint8Array, limits: ScanLimits): void {
+  const { maxDepth, maxElements, maxStringBytes } = limits;
+  const end = buf.length;
+  // remaining[d]: values still expected in the container at depth d;
+  // isMap[d]: true when that container is a map (keys sit at even positions).
+  const remaining: number[] = [1];
+  const isMap: boolean[] = [false];
+  let depth = 0;
+  let elements = 0;
+  let pos = 0;
+
+  const need = (n: number): void => {
+    if (pos + n > end) throw new ProtocolError("Truncated msgpack frame");
+  };
+  const u8 = (): number => buf[pos++]!;
+  const u16 = (): number => {
+    need(2);
+    const v = (buf[pos]! << 8) | buf[pos + 1]!;
+    pos += 2;
+    return v;
+  };
+  const u32 = (): number => {
+    need(4);
+    const v = ((buf[pos]! << 24) >>> 0) + ((buf[pos + 1]! << 16) | (buf[pos + 2]! << 8) |
+      buf[pos + 3]!);
+    pos += 4;
+    return v;
+  };
+
+  while (depth >= 0) {
+    if (remaining[depth] === 0) {
+      depth--;
+      continue;
+    }
+    const atKey = isMap[depth] === true && remaining[depth]! % 2 === 0;
+    remaining[depth]!--;
+    need(1);
+    const b = u8();
+    let open = -1; // entries of a container opened by this byte
+    let map = false;
+    let skip = 0; // payload bytes to skip
+    let strLen = -1;
+    if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) {
+      // fixint, nil, booleans
+    } else if (b <= 0x8f) {
+      open = (b & 0x0f) * 2;
+      map = true;
+    } else if (b <= 0x9f) {
+      open = b & 0x0f;
+    } else if (b <= 0xbf) {
+      strLen = b & 0x1f;
+    } else {
+      switch (b) {
+        case 0xc4:
+        case 0xd9:
+          need(1);
+          strLen = u8();
+          break;
+        case 0xc5:
+        case 0xda:
+          strLen = u16();
+          break;
+        case 0xc6:
+        case 0xdb:
+          strLen = u32();
+          break;
+        case 0xca:
+        case 0xce:
+        case 0xd2:
+          skip = 4;
+          break;
+        case 0xcb:
+        case 0xcf:
+        case 0xd3:
+          skip = 8;
+          break;
+        case 0xcc:
+        case 0xd0:
+          skip = 1;
+          break;
+        case 0xcd:
+        case 0xd1:
+          skip = 2;
+          break;
+        case 0xd6:
+        case 0xd7:
+        case 0xc7: {
+          // timestamp: fixext4, fixext8 or ext8 with length 12
+          let len = b === 0xd6 ? 4 : b === 0xd7 ? 8 : -1;
+          if (len < 0) {
+            need(1);
+            len = u8();
+            if (len !== 12) throw new ProtocolError("Unsupported msgpack extension");
+          }
+          need(1);
+          if (u8() !== 0xff) throw new ProtocolError("Unsupported msgpack extension");
+          skip = len;
+          break;
+        }
+        case 0xdc:
+          open = u16();
+          break;
+        case 0xdd:
+          open = u32();
+          break;
+        case 0xde:
+          open = u16() * 2;
+          map = true;
+          break;
+        case 0xdf:
+          open = u32() * 2;
+          map = true;
+          break;
+        default:
+          throw new ProtocolError(`Unsupported msgpack type 0x${b.toString(16)}`);
+      }
+    }
+    if (strLen >= 0) {
+      if (strLen > maxStringBytes) throw tooLong(maxStringBytes, strLen);
+      need(strLen);
+      if (atKey && isProtoKey(buf, pos, strLen)) throw forbiddenKey();
+      pos += strLen;
+    } else if (skip > 0) {
+      need(skip);
+      pos += skip;
+    } else if (open >= 0) {
+      elements += map ? open / 2 : open;
+      if (elements > maxElements) throw tooMany(maxElements);
+      // Every value takes at least one byte: a count past the end is a lie.
+      if (open > end - pos) throw new ProtocolError("Truncated msgpack frame");
+      if (depth + 1 > maxDepth) throw tooDeep(maxDepth);
+      depth++;
+      remaining[depth] = open;
+      isMap[depth] = map;
+    }
+  }
+  if (pos !== end) throw new ProtocolError("Trailing bytes after the msgpack value");
+}
+
+/**
+ * Checks a JSON text against the limits. Syntax errors are left to
+ * `JSON.parse`; this only counts depth, elements and string sizes, and
+ * refuses the key `__proto__`.
+ */
+export function scanJson(text: string, limits: ScanLimits): void {
+  const { maxDepth, maxElements, maxStringBytes } = limits;
+  const end = text.length;
+  let depth = 0;
+  let elements = 0;
+  for (let i = 0; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      const start = i + 1;
+      let escaped = false;
+      i++;
+      while (i < end) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c /* \ */) {
+          escaped = true;
+          i += 2;
+          continue;
+        }
+        if (d === 0x22) break;
+        i++;
+      }
+      const len = i - start;
+      if (len > maxStringBytes) throw tooLong(maxStringBytes, len);
+      if (len >= 9 && len <= 54) {
+        let j = i + 1;
+        while (j < end && text.charCodeAt(j) <= 0x20) j++;
+        if (text.charCodeAt(j) === 0x3a /* : */) {
+          const key = escaped ? safeParse(text.slice(start - 1, i + 1)) : text.slice(start, i);
+          if (key === "__proto__") throw forbiddenKey();
+        }
+      }
+    } else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+      if (++depth > maxDepth) throw tooDeep(maxDepth);
+      if (++elements > maxElements) throw tooMany(maxElements);
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    } else if (c === 0x2c /* , */) {
+      if (++elements > maxElements) throw tooMany(maxElements);
+    }
+  }
+}
+
+function safeParse(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return undefined;
+  }
+}

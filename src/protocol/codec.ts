@@ -1,0 +1,213 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * Frame codecs: how messages become WebSocket frames and back.
+ *
+ * Three encodings exist, chosen by the WebSocket subprotocol:
+ * - `mpreg.msgpack.v1`: msgpack in binary frames;
+ * - `mpreg.json.v1`: JSON in text frames;
+ * - no subprotocol: the original MPREG JSON, accepted in text or binary
+ *   frames and sent as binary frames holding UTF-8 JSON.
+ *
+ * This module is browser-safe: it imports only the pure-JS msgpackr entries.
+ *
+ * @module
+ */
+import { Packr } from "msgpackr/pack";
+import { Unpackr } from "msgpackr/unpack";
+import { LimitExceededError, ProtocolError } from "./errors.ts";
+import { scanJson, scanMsgpack } from "./_scan.ts";
+import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
+
+/** The subprotocol for msgpack in binary frames. */
+export const MSGPACK_PROTOCOL = "mpreg.msgpack.v1";
+/** The subprotocol for JSON in text frames. */
+export const JSON_PROTOCOL = "mpreg.json.v1";
+
+/** The name of an encoding. `legacy` is the original MPREG JSON. */
+export type Encoding = "msgpack" | "json" | "legacy";
+
+/** A frame as a WebSocket delivers it. */
+export type Frame = string | ArrayBuffer | Uint8Array;
+
+/**
+ * Encodes messages to frames and decodes frames to messages.
+ *
+ * @example Round-trip a message
+ * ```ts
+ * import { createCodec } from "@mpreg/mpreg";
+ * const codec = createCodec("msgpack");
+ * const frame = codec.encode({ u: 1, r: "hi", error: null });
+ * console.log(codec.decode(frame)); // { u: 1, r: "hi", error: null }
+ * ```
+ */
+export interface Codec {
+  /** The encoding's name. */
+  readonly encoding: Encoding;
+  /** The subprotocol to offer or echo, or `null` for the original format. */
+  readonly protocol: string | null;
+  /**
+   * Encodes one message.
+   *
+   * @param message The message.
+   * @returns A frame: a string for text frames, bytes for binary frames.
+   */
+  encode(message: unknown): string | Uint8Array<ArrayBuffer>;
+  /**
+   * Decodes one frame, checking it against the limits first.
+   *
+   * @param frame The frame.
+   * @returns The message.
+   * @throws {LimitExceededError} when the frame is over a limit.
+   * @throws {ProtocolError} when the frame is not valid for the encoding.
+   */
+  decode(frame: Frame): unknown;
+}
+
+/** Options for {@linkcode createCodec}. */
+export interface CodecOptions {
+  /**
+   * Limits checked before decoding. Without them no limit is checked, which
+   * suits a client reading its own server's answers.
+   *
+   * @default {undefined}
+   */
+  limits?: Pick<Limits, "maxFrameBytes" | "maxDepth" | "maxElements" | "maxStringBytes">;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+function bytesOf(frame: ArrayBuffer | Uint8Array): Uint8Array {
+  return frame instanceof Uint8Array ? frame : new Uint8Array(frame);
+}
+
+function frameSize(frame: Frame): number {
+  return typeof frame === "string" ? frame.length : frame.byteLength;
+}
+
+function checkSize(frame: Frame, max: number): void {
+  const size = frameSize(frame);
+  if (size > max) {
+    throw new LimitExceededError(`Frame of ${size} bytes is over the limit of ${max}`, {
+      details: { limit: "maxFrameBytes", max },
+    });
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ProtocolError("Frame is not valid JSON", { cause: err });
+  }
+}
+
+function textOf(frame: Frame): string {
+  if (typeof frame === "string") return frame;
+  try {
+    return decoder.decode(frame);
+  } catch (err) {
+    throw new ProtocolError("Frame is not valid UTF-8", { cause: err });
+  }
+}
+
+class MsgpackCodec implements Codec {
+  readonly encoding = "msgpack" as const;
+  readonly protocol = MSGPACK_PROTOCOL;
+  #packr = new Packr({ useRecords: false, moreTypes: false });
+  #unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
+  #limits: CodecOptions["limits"];
+
+  constructor(options: CodecOptions) {
+    this.#limits = options.limits;
+  }
+
+  encode(message: unknown): Uint8Array<ArrayBuffer> {
+    return this.#packr.pack(message) as Uint8Array<ArrayBuffer>;
+  }
+
+  decode(frame: Frame): unknown {
+    if (typeof frame === "string") throw new ProtocolError("Expected a binary msgpack frame");
+    const bytes = bytesOf(frame);
+    if (this.#limits) {
+      checkSize(bytes, this.#limits.maxFrameBytes);
+      scanMsgpack(bytes, this.#limits);
+    }
+    try {
+      return this.#unpackr.unpack(bytes);
+    } catch (err) {
+      throw new ProtocolError("Frame is not valid msgpack", { cause: err });
+    }
+  }
+}
+
+class JsonCodec implements Codec {
+  readonly encoding: "json" | "legacy";
+  readonly protocol: string | null;
+  #limits: CodecOptions["limits"];
+
+  constructor(encoding: "json" | "legacy", options: CodecOptions) {
+    this.encoding = encoding;
+    this.protocol = encoding === "json" ? JSON_PROTOCOL : null;
+    this.#limits = options.limits;
+  }
+
+  encode(message: unknown): string | Uint8Array<ArrayBuffer> {
+    const text = JSON.stringify(message);
+    // The original MPREG server sends UTF-8 JSON in binary frames.
+    return this.encoding === "legacy" ? encoder.encode(text) : text;
+  }
+
+  decode(frame: Frame): unknown {
+    if (this.#limits) checkSize(frame, this.#limits.maxFrameBytes);
+    const text = textOf(frame);
+    if (this.#limits) scanJson(text, this.#limits);
+    return parseJson(text);
+  }
+}
+
+/**
+ * Creates a codec for an encoding.
+ *
+ * @param encoding `"msgpack"`, `"json"` or `"legacy"`.
+ * @param options Limits to check while decoding.
+ * @returns The codec.
+ *
+ * @example A limited JSON codec
+ * ```ts
+ * import { createCodec, DEFAULT_LIMITS } from "@mpreg/mpreg";
+ * const codec = createCodec("json", { limits: DEFAULT_LIMITS });
+ * console.log(codec.decode('{"role":"rpc"}'));
+ * ```
+ */
+export function createCodec(encoding: Encoding, options: CodecOptions = {}): Codec {
+  return encoding === "msgpack" ? new MsgpackCodec(options) : new JsonCodec(encoding, options);
+}
+
+/**
+ * Picks the codec for a connection from the subprotocols a client offered:
+ * the first offered protocol mpreg speaks wins; no offer means the original
+ * MPREG JSON.
+ *
+ * @param offered The subprotocols in the client's order.
+ * @param options Limits to check while decoding.
+ * @returns The codec, or `null` when protocols were offered but none is known.
+ *
+ * @example
+ * ```ts
+ * import { negotiateCodec } from "@mpreg/mpreg";
+ * console.log(negotiateCodec(["x", "mpreg.json.v1"])?.encoding); // json
+ * console.log(negotiateCodec([])?.encoding); // legacy
+ * ```
+ */
+export function negotiateCodec(
+  offered: readonly string[],
+  options: CodecOptions = { limits: DEFAULT_LIMITS },
+): Codec | null {
+  if (offered.length === 0) return createCodec("legacy", options);
+  for (const protocol of offered) {
+    if (protocol === MSGPACK_PROTOCOL) return createCodec("msgpack", options);
+    if (protocol === JSON_PROTOCOL) return createCodec("json", options);
+  }
+  return null;
+}

@@ -1,0 +1,60 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * Numeric error codes carried in the `error.code` field of a response.
+ *
+ * Codes 1001 to 1005 keep the numbers of the original Python MPREG where the
+ * meaning is the same; the rest are new. Codes are stable: a code is never
+ * reused for another meaning. `docs/protocol.md` describes each one.
+ *
+ * @example Check a code
+ * ```ts
+ * import { ErrorCode } from "@mpreg/mpreg";
+ * console.log(ErrorCode.NoRoute); // 1001
+ * ```
+ *
+ * @module
+ */
+
+/**
+ * The error codes of wire protocol v1.
+ *
+ * @example Compare a response's code
+ * ```ts
+ * import { ErrorCode } from "@mpreg/mpreg";
+ * const code: number = 1003;
+ * if (code === ErrorCode.FunctionFailed) console.log("the function threw");
+ * ```
+ */
+export const ErrorCode = {
+  /** No member offers the function with the requested resources (`locs`). */
+  NoRoute: 1001,
+  /** The node failed in a way that is not the function's fault. */
+  Internal: 1002,
+  /** The function threw; `details` holds the step, the error name and message. */
+  FunctionFailed: 1003,
+  /** Malformed request: bad shape, wrong types or an unknown `role`. */
+  BadRequest: 1004,
+  /** A peer presented another `cluster_id`. */
+  ClusterMismatch: 1005,
+  /** The request's deadline passed before it finished. */
+  Timeout: 1006,
+  /** The request was cancelled by its caller. */
+  Cancelled: 1007,
+  /** The steps do not form a valid graph: a cycle, a duplicate or empty name, a bad reference. */
+  InvalidGraph: 1008,
+  /** The caller or the function is not allowed to do this. */
+  PermissionDenied: 1009,
+  /** The caller did not authenticate, or its credentials are wrong. */
+  Unauthenticated: 1010,
+  /** A limit was exceeded: frame bytes, nesting depth, steps, calls in flight. */
+  LimitExceeded: 1011,
+  /** The node is too busy to take the request now; retry later or elsewhere. */
+  Overloaded: 1012,
+  /** The connection to the node (or to the node running a step) was lost. */
+  ConnectionLost: 1013,
+  /** The node is shutting down and takes no new requests. */
+  Unavailable: 1014,
+} as const;
+
+/** One of the numeric codes in {@linkcode ErrorCode}. */
+export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode];

@@ -1,0 +1,413 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * Error classes shared by the server and the client.
+ *
+ * Every error mpreg raises is an {@linkcode RpcError}: it has a stable `name`,
+ * a numeric `code` from {@linkcode ErrorCode}, a `message`, optional
+ * `details` (plain data, safe to send on the wire) and an optional `cause`.
+ * A subclass exists for each code so callers can use `instanceof`.
+ *
+ * @module
+ */
+import { ErrorCode } from "./codes.ts";
+
+/** The `error` object of a response on the wire. */
+export interface WireError {
+  /** A code from {@linkcode ErrorCode}. */
+  code: number;
+  /** A human-readable message. */
+  message: string;
+  /** Structured data about the failure, or `null`. */
+  details: unknown;
+}
+
+/** Options accepted by every error constructor. */
+export interface RpcErrorOptions {
+  /** Structured, wire-safe data about the failure. */
+  details?: unknown;
+  /** The underlying error. It stays local: it is never sent on the wire. */
+  cause?: unknown;
+}
+
+/**
+ * An error with a numeric code, as carried in a response.
+ *
+ * @example Catch a failed call
+ * ```ts ignore
+ * import { Client, RpcError } from "@mpreg/mpreg";
+ * const client = new Client("ws://127.0.0.1:9001");
+ * try {
+ *   await client.call("missing");
+ * } catch (err) {
+ *   if (err instanceof RpcError) console.log(err.code, err.message, err.details);
+ * }
+ * ```
+ */
+export class RpcError extends Error {
+  /** A code from {@linkcode ErrorCode}. */
+  readonly code: number;
+  /** Structured, wire-safe data about the failure, or `null`. */
+  readonly details: unknown;
+
+  /**
+   * Creates an error with the given code.
+   *
+   * @param code A code from {@linkcode ErrorCode}.
+   * @param message A human-readable message.
+   * @param options Details and cause.
+   */
+  constructor(code: number, message: string, options: RpcErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "RpcError";
+    this.code = code;
+    this.details = options.details ?? null;
+  }
+
+  /**
+   * The wire form of this error.
+   *
+   * @returns `{ code, message, details }`.
+   */
+  toWire(): WireError {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+
+  /**
+   * Builds the matching subclass from an error received on the wire.
+   *
+   * @param error The `error` field of a response.
+   * @returns An instance of the subclass for `error.code`, or a plain `RpcError`.
+   *
+   * @example Rebuild a received error
+   * ```ts
+   * import { FunctionNotFoundError, RpcError } from "@mpreg/mpreg";
+   * const err = RpcError.fromWire({ code: 1001, message: "no node offers f", details: null });
+   * console.log(err instanceof FunctionNotFoundError); // true
+   * ```
+   */
+  static fromWire(error: WireError): RpcError {
+    const make = byCode.get(error.code);
+    const options = { details: error.details };
+    return make ? make(error.message, options) : new RpcError(error.code, error.message, options);
+  }
+}
+
+/**
+ * No member offers the function with the requested resources (code 1001).
+ *
+ * @example
+ * ```ts
+ * import { ErrorCode, FunctionNotFoundError } from "@mpreg/mpreg";
+ * const err = new FunctionNotFoundError('no node offers "f"');
+ * console.log(err.code === ErrorCode.NoRoute, err.name); // true FunctionNotFoundError
+ * ```
+ */
+export class FunctionNotFoundError extends RpcError {
+  /**
+   * @param message A human-readable message.
+   * @param options Details and cause.
+   */
+  constructor(message: string, options: RpcErrorOptions = {}) {
+    super(ErrorCode.NoRoute, message, options);
+    this.name = "FunctionNotFoundError";
+  }
+}
+
+/**
+ * The node failed for a reason that is not the function's fault (code 1002).
+ *
+ * @example
+ * ```ts
+ * import { InternalError } from "@mpreg/mpreg";
+ * console.log(new InternalError("oops").code); // 1002
+ * ```
+ */
+export class InternalError extends RpcError {
+  /**
+   * @param message A human-readable message.
+   * @param options Details and cause.
+   */
+  constructor(message: string, options: RpcErrorOptions = {}) {
+    super(ErrorCode.Internal, message, options);
+    this.name = "InternalError";
+  }
+}
+
+/**
+ * The function threw (code 1003). `details` is `{ step, name, message }`, plus
+ * `stack` when the node runs with `debug` on.
+ *
+ * @example
+ * ```ts
+ * import { FunctionError } from "@mpreg/mpreg";
+ * const err = new FunctionError('step "a" failed', { details: { step: "a" } });
+ * console.log(err.code); // 1003
+ * ```
+ */
+export class FunctionError extends RpcError {
+  /**
+   * @param message A human-readable message.
+   * @param options Details and cause.
+   */
+  constructor(message: string, options: RpcErrorOptions = {}) {
+    super(ErrorCode.FunctionFailed, message, options);
+    this.name = "FunctionError";
+  }
+}
+
+/**
+ * The request was malformed (code 1004).
+ *
+ * @example
+ * ```ts
+ * import { ProtocolError } from "@mpreg/mpreg";
+ * console.log(new ProtocolError("bad").code); // 1004
+ * ```
+ */
+export class ProtocolError extends RpcError {
+  /**
+   * @param message A human-readable message.
+   * @param options Details and cause.
+   */
+  constructor(message: string, options: RpcErrorOptions = {}) {
+    super(ErrorCode.BadRequest, message, options);
+    this.name = "ProtocolError";
+  }
+}
+
+/**
+ * A peer presented another cluster id (code 1005).
+ *
+ * @example
+ * ```ts
+ * import { ClusterMismatchError } from "@mpreg/mpreg";
+ * console.log(new ClusterMismatchError("other cluster").code); // 1005
+ * ```
+ */
+export class ClusterMismatchError extends RpcError {
+  /**
+   * @param message A human-readable message.
+   * @param options Details and cause.
+   */
+  constructor(message: string, options: RpcErrorOptions = {}) {
+    super(ErrorCode.ClusterMismatch, message, options);
+    this.name = "ClusterMismatchError";
+  }
+}
+
+/**
+ * The request's deadline passed (code 1006).
+ *
+ * @example
+ * ```ts
+ * import { TimeoutError } from "@mpreg/mpreg";
+ * console.log(new TimeoutError("too slow").name); // TimeoutError
+ * ```
+ */
+export class TimeoutError extends RpcError {
+  /**
+   * @param message A human-readable message.
+   * @param options Details and cause.
+   */
+  constructor(message: string, options: RpcErrorOptions = {}) {
+    super(ErrorCode.Timeout, message, options);
+    this.name = "TimeoutError";
+  }
+}
+
+/**
+ * The request was cancelled by its caller (code 1007).
+ *
+ * @example
+ * ```ts
+ * import { CancelledError } from "@mpreg/mpreg";
+ * console.log(new CancelledError("stop").code); // 1007
+ * ```
+ */
+export class CancelledError extends RpcError {
+  /**
+   * @param message A human-readable message.
+   * @param options Details and cause.
+   */
+  constructor(message: string, options: RpcErrorOptions = {}) {
+    super(ErrorCode.Cancelled, message, options);
+    this.name = "CancelledError";
+  }
+}
+
+/**
+ * The steps do not form a valid graph (code 1008): a cycle, a duplicate or
+ * empty name, an empty request, or a reference into a missing key.
+ *
+ * @example
+ * ```ts
+ * import { GraphError } from "@mpreg/mpreg";
+ * console.log(new GraphError("cycle").code); // 1008
+ * ```
+ */
+export class GraphError extends RpcError {
+  /**
+   * @param message A human-readable message.
+   * @param options Details and cause.
+   */
+  constructor(message: string, options: RpcErrorOptions = {}) {
+    super(ErrorCode.InvalidGraph, message, options);
+    this.name = "GraphError";
+  }
+}
+
+/**
+ * The caller or the function is not allowed to do this (code 1009).
+ *
+ * @example
+ * ```ts
+ * import { PermissionDeniedError } from "@mpreg/mpreg";
+ * console.log(new PermissionDeniedError("no").code); // 1009
+ * ```
+ */
+export class PermissionDeniedError extends RpcError {
+  /**
+   * @param message A human-readable message.
+   * @param options Details and cause.
+   */
+  constructor(message: string, options: RpcErrorOptions = {}) {
+    super(ErrorCode.PermissionDenied, message, options);
+    this.name = "PermissionDeniedError";
+  }
+}
+
+/**
+ * The caller is not authenticated (code 1010).
+ *
+ * @example
+ * ```ts
+ * import { UnauthenticatedError } from "@mpreg/mpreg";
+ * console.log(new UnauthenticatedError("who?").code); // 1010
+ * ```
+ */
+export class UnauthenticatedError extends RpcError {
+  /**
+   * @param message A human-readable message.
+   * @param options Details and cause.
+   */
+  constructor(message: string, options: RpcErrorOptions = {}) {
+    super(ErrorCode.Unauthenticated, message, options);
+    this.name = "UnauthenticatedError";
+  }
+}
+
+/**
+ * A limit was exceeded (code 1011). `details.limit` names it.
+ *
+ * @example
+ * ```ts
+ * import { LimitExceededError } from "@mpreg/mpreg";
+ * console.log(new LimitExceededError("too many steps").code); // 1011
+ * ```
+ */
+export class LimitExceededError extends RpcError {
+  /**
+   * @param message A human-readable message.
+   * @param options Details and cause.
+   */
+  constructor(message: string, options: RpcErrorOptions = {}) {
+    super(ErrorCode.LimitExceeded, message, options);
+    this.name = "LimitExceededError";
+  }
+}
+
+/**
+ * The node is too busy to take the request (code 1012).
+ *
+ * @example
+ * ```ts
+ * import { OverloadedError } from "@mpreg/mpreg";
+ * console.log(new OverloadedError("busy").code); // 1012
+ * ```
+ */
+export class OverloadedError extends RpcError {
+  /**
+   * @param message A human-readable message.
+   * @param options Details and cause.
+   */
+  constructor(message: string, options: RpcErrorOptions = {}) {
+    super(ErrorCode.Overloaded, message, options);
+    this.name = "OverloadedError";
+  }
+}
+
+/**
+ * The connection was lost before the answer arrived (code 1013).
+ *
+ * @example
+ * ```ts
+ * import { ConnectionError } from "@mpreg/mpreg";
+ * console.log(new ConnectionError("closed").code); // 1013
+ * ```
+ */
+export class ConnectionError extends RpcError {
+  /**
+   * @param message A human-readable message.
+   * @param options Details and cause.
+   */
+  constructor(message: string, options: RpcErrorOptions = {}) {
+    super(ErrorCode.ConnectionLost, message, options);
+    this.name = "ConnectionError";
+  }
+}
+
+/**
+ * The node is shutting down (code 1014).
+ *
+ * @example
+ * ```ts
+ * import { UnavailableError } from "@mpreg/mpreg";
+ * console.log(new UnavailableError("draining").code); // 1014
+ * ```
+ */
+export class UnavailableError extends RpcError {
+  /**
+   * @param message A human-readable message.
+   * @param options Details and cause.
+   */
+  constructor(message: string, options: RpcErrorOptions = {}) {
+    super(ErrorCode.Unavailable, message, options);
+    this.name = "UnavailableError";
+  }
+}
+
+const byCode = new Map<number, (message: string, options: RpcErrorOptions) => RpcError>([
+  [ErrorCode.NoRoute, (m, o) => new FunctionNotFoundError(m, o)],
+  [ErrorCode.Internal, (m, o) => new InternalError(m, o)],
+  [ErrorCode.FunctionFailed, (m, o) => new FunctionError(m, o)],
+  [ErrorCode.BadRequest, (m, o) => new ProtocolError(m, o)],
+  [ErrorCode.ClusterMismatch, (m, o) => new ClusterMismatchError(m, o)],
+  [ErrorCode.Timeout, (m, o) => new TimeoutError(m, o)],
+  [ErrorCode.Cancelled, (m, o) => new CancelledError(m, o)],
+  [ErrorCode.InvalidGraph, (m, o) => new GraphError(m, o)],
+  [ErrorCode.PermissionDenied, (m, o) => new PermissionDeniedError(m, o)],
+  [ErrorCode.Unauthenticated, (m, o) => new UnauthenticatedError(m, o)],
+  [ErrorCode.LimitExceeded, (m, o) => new LimitExceededError(m, o)],
+  [ErrorCode.Overloaded, (m, o) => new OverloadedError(m, o)],
+  [ErrorCode.ConnectionLost, (m, o) => new ConnectionError(m, o)],
+  [ErrorCode.Unavailable, (m, o) => new UnavailableError(m, o)],
+]);
+
+/**
+ * Turns anything thrown into an {@linkcode RpcError}, keeping RpcErrors as
+ * they are and wrapping the rest as {@linkcode InternalError} with a cause.
+ *
+ * @param err What was thrown.
+ * @returns An RpcError.
+ *
+ * @example
+ * ```ts
+ * import { toRpcError } from "@mpreg/mpreg";
+ * console.log(toRpcError(new Error("x")).code); // 1002
+ * ```
+ */
+export function toRpcError(err: unknown): RpcError {
+  if (err instanceof RpcError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new InternalError(message, { cause: err });
+}

@@ -1,0 +1,188 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * The messages of wire protocol v1 between clients and nodes, and their
+ * validation. `docs/protocol.md` is the full description.
+ *
+ * @module
+ */
+import type { Step } from "../engine/step.ts";
+import { LimitExceededError, ProtocolError, type WireError } from "./errors.ts";
+
+/** A request id chosen by the sender: a string or a non-negative safe integer. */
+export type RequestId = string | number;
+
+/**
+ * `{role: "rpc"}`: run a request of steps and answer with one response.
+ *
+ * @example
+ * ```ts
+ * import type { RpcRequest } from "@mpreg/mpreg";
+ * const msg: RpcRequest = {
+ *   role: "rpc",
+ *   u: 1,
+ *   cmds: [{ name: "a", fun: "echo", args: ["hi"], kwargs: {}, locs: [] }],
+ *   timeout: 5000,
+ * };
+ * console.log(msg.cmds.length);
+ * ```
+ */
+export interface RpcRequest {
+  /** Always `"rpc"`. */
+  role: "rpc";
+  /** The request id, echoed in the response. */
+  u: RequestId;
+  /** The steps. */
+  cmds: Step[];
+  /** The deadline budget in milliseconds from receipt; the node's default when absent. */
+  timeout?: number;
+  /** When true, answer every step's result, not only the sinks'. */
+  all?: boolean;
+}
+
+/**
+ * `{role: "cancel"}`: stop a request in flight. No response is sent for a
+ * cancelled request.
+ *
+ * @example
+ * ```ts
+ * import type { CancelRequest } from "@mpreg/mpreg";
+ * const msg: CancelRequest = { role: "cancel", u: 1 };
+ * console.log(msg.role);
+ * ```
+ */
+export interface CancelRequest {
+  /** Always `"cancel"`. */
+  role: "cancel";
+  /** The id of the request to cancel. */
+  u: RequestId;
+}
+
+/** A message a client sends to a node. */
+export type ClientMessage = RpcRequest | CancelRequest;
+
+/**
+ * The answer to an `rpc` request: `r` holds `{ [step]: value }` on success,
+ * `error` the failure otherwise.
+ *
+ * @example
+ * ```ts
+ * import type { RpcResponse } from "@mpreg/mpreg";
+ * const ok: RpcResponse = { u: 1, r: { a: "hi" }, error: null };
+ * console.log(ok.r);
+ * ```
+ */
+export interface RpcResponse {
+  /** The id of the request answered. */
+  u: RequestId;
+  /** The results, or `null` on error. */
+  r: unknown;
+  /** The error, or `null` on success. */
+  error: WireError | null;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) &&
+    !(value instanceof Uint8Array);
+}
+
+/**
+ * Reads the request id of a decoded message, if it has a valid one.
+ *
+ * @param message A decoded message.
+ * @returns The id, or `null`.
+ *
+ * @example
+ * ```ts
+ * import { readRequestId } from "@mpreg/mpreg";
+ * console.log(readRequestId({ u: "01J" }), readRequestId({ u: [] })); // 01J null
+ * ```
+ */
+export function readRequestId(message: unknown): RequestId | null {
+  if (!isRecord(message)) return null;
+  const u = message.u;
+  if (typeof u === "string") return u;
+  if (typeof u === "number" && Number.isSafeInteger(u) && u >= 0) return u;
+  return null;
+}
+
+function bad(message: string, details?: unknown): ProtocolError {
+  return new ProtocolError(message, { details: details ?? null });
+}
+
+function parseStep(value: unknown, index: number): Step {
+  if (!isRecord(value)) throw bad(`cmds[${index}] is not an object`);
+  const { name, fun, args, kwargs, locs } = value;
+  if (typeof name !== "string") throw bad(`cmds[${index}].name is not a string`);
+  if (typeof fun !== "string") throw bad(`cmds[${index}].fun is not a string`);
+  if (args !== undefined && args !== null && !Array.isArray(args)) {
+    throw bad(`cmds[${index}].args is not an array`);
+  }
+  if (kwargs !== undefined && kwargs !== null && !isRecord(kwargs)) {
+    throw bad(`cmds[${index}].kwargs is not an object`);
+  }
+  if (locs !== undefined && locs !== null) {
+    if (!Array.isArray(locs) || !locs.every((l) => typeof l === "string")) {
+      throw bad(`cmds[${index}].locs is not an array of strings`);
+    }
+  }
+  return {
+    name,
+    fun,
+    args: (args as unknown[] | undefined | null) ?? [],
+    kwargs: (kwargs as Record<string, unknown> | undefined | null) ?? {},
+    locs: (locs as string[] | undefined | null) ?? [],
+  };
+}
+
+/**
+ * Validates a decoded message from a client.
+ *
+ * @param message A decoded message.
+ * @param maxSteps The most steps one request may hold.
+ * @returns The typed message.
+ * @throws {ProtocolError} for a wrong shape or an unknown role (code 1004).
+ * @throws {LimitExceededError} for too many steps (code 1011).
+ *
+ * @example
+ * ```ts
+ * import { parseClientMessage } from "@mpreg/mpreg";
+ * const msg = parseClientMessage({ role: "rpc", u: 1, cmds: [{ name: "a", fun: "echo", args: [1] }] }, 10);
+ * console.log(msg.role); // rpc
+ * ```
+ */
+export function parseClientMessage(message: unknown, maxSteps: number): ClientMessage {
+  if (!isRecord(message)) throw bad("Message is not an object");
+  const u = readRequestId(message);
+  if (u === null) throw bad('Message has no valid "u"');
+  const role = message.role;
+  if (role === "rpc") {
+    const cmds = message.cmds;
+    if (!Array.isArray(cmds)) throw bad('"cmds" is not an array');
+    if (cmds.length > maxSteps) {
+      throw new LimitExceededError(
+        `Request has ${cmds.length} steps, over the limit of ${maxSteps}`,
+        {
+          details: { limit: "maxSteps", max: maxSteps },
+        },
+      );
+    }
+    const steps = cmds.map(parseStep);
+    const request: RpcRequest = { role, u, cmds: steps };
+    const timeout = message.timeout;
+    if (timeout !== undefined && timeout !== null) {
+      if (typeof timeout !== "number" || !(timeout > 0) || !Number.isFinite(timeout)) {
+        throw bad('"timeout" is not a positive number of milliseconds');
+      }
+      request.timeout = timeout;
+    }
+    if (message.all !== undefined && message.all !== null) {
+      if (typeof message.all !== "boolean") throw bad('"all" is not a boolean');
+      request.all = message.all;
+    }
+    return request;
+  }
+  if (role === "cancel") return { role, u };
+  throw bad(`Invalid RPC request role: ${typeof role === "string" ? role : JSON.stringify(role)}`, {
+    role: role ?? null,
+  });
+}

@@ -1,0 +1,215 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * The registry of a node's own functions.
+ *
+ * @module
+ */
+import type { RequestId } from "../protocol/messages.ts";
+
+/**
+ * What a running function can learn about its call. Functions receive it as
+ * `this`: write them as `function` (not arrow) functions to read it.
+ *
+ * @example Stop early when the caller gives up
+ * ```ts
+ * import type { CallContext } from "@mpreg/mpreg";
+ * async function slow(this: CallContext, ms: number): Promise<string> {
+ *   await new Promise((resolve, reject) => {
+ *     const timer = setTimeout(resolve, ms);
+ *     this.signal.addEventListener("abort", () => {
+ *       clearTimeout(timer);
+ *       reject(this.signal.reason);
+ *     }, { once: true });
+ *   });
+ *   return "done";
+ * }
+ * console.log(typeof slow);
+ * ```
+ */
+export interface CallContext {
+  /** Aborted when the request is cancelled, fails elsewhere, or its deadline passes. */
+  readonly signal: AbortSignal;
+  /** The request's deadline, in milliseconds since the epoch. */
+  readonly deadline: number;
+  /** The name of the step being run. */
+  readonly step: string;
+  /** The id of the request, as the client sent it. */
+  readonly requestId: RequestId;
+  /** The name of the node running the function. */
+  readonly node: string;
+}
+
+/**
+ * A function that can be registered: sync or async, any positional
+ * arguments, plus one trailing options object when the step has `kwargs`.
+ *
+ * @example
+ * ```ts
+ * import type { RpcFunction } from "@mpreg/mpreg";
+ * const add: RpcFunction = (a: number, b: number) => a + b;
+ * console.log(typeof add);
+ * ```
+ */
+export type RpcFunction = (this: CallContext, ...args: never[]) => unknown;
+
+/**
+ * Options for `server.register()`.
+ *
+ * @example
+ * ```ts
+ * import type { RegisterOptions } from "@mpreg/mpreg";
+ * const options: RegisterOptions = { resources: ["model-a"] };
+ * console.log(options.resources);
+ * ```
+ */
+export interface RegisterOptions {
+  /**
+   * Resources this function needs, added to the node's own resources when
+   * matching a step's `locs`.
+   *
+   * @default {[]}
+   */
+  resources?: Iterable<string>;
+}
+
+/**
+ * A function in the registry.
+ *
+ * @example
+ * ```ts
+ * import { FunctionRegistry } from "@mpreg/mpreg";
+ * const registry = new FunctionRegistry();
+ * registry.register("one", () => 1);
+ * console.log(registry.get("one")?.name); // one
+ * ```
+ */
+export interface RegisteredFunction {
+  /** The name callers use. */
+  readonly name: string;
+  /** The implementation. */
+  readonly fn: RpcFunction;
+  /** The function's own resources (without the node's). */
+  readonly resources: ReadonlySet<string>;
+}
+
+/**
+ * Maps function names to implementations. Every change bumps `version`.
+ *
+ * @example
+ * ```ts
+ * import { FunctionRegistry } from "@mpreg/mpreg";
+ * const registry = new FunctionRegistry();
+ * registry.register("add", (a: number, b: number) => a + b, { resources: ["math"] });
+ * console.log(registry.names(), registry.version); // [ "add" ] 1
+ * ```
+ */
+export class FunctionRegistry {
+  #functions = new Map<string, RegisteredFunction>();
+  #version = 0;
+  #listeners = new Set<() => void>();
+
+  /** Bumped on every register or unregister; starts at 0. */
+  get version(): number {
+    return this.#version;
+  }
+
+  /**
+   * Adds a function, replacing any function of the same name.
+   *
+   * @param name The name callers use; must not be empty.
+   * @param fn The implementation.
+   * @param options The function's resources.
+   * @returns The registered entry.
+   * @throws {TypeError} for an empty name or a non-function.
+   */
+  register(name: string, fn: RpcFunction, options: RegisterOptions = {}): RegisteredFunction {
+    if (typeof name !== "string" || name === "") {
+      throw new TypeError("Cannot register a function: the name is empty");
+    }
+    if (typeof fn !== "function") {
+      throw new TypeError(`Cannot register "${name}": not a function`);
+    }
+    const entry: RegisteredFunction = {
+      name,
+      fn,
+      resources: new Set(options.resources ?? []),
+    };
+    this.#functions.set(name, entry);
+    this.#changed();
+    return entry;
+  }
+
+  /**
+   * Removes a function.
+   *
+   * @param name The function's name.
+   * @returns Whether it was registered.
+   */
+  unregister(name: string): boolean {
+    const removed = this.#functions.delete(name);
+    if (removed) this.#changed();
+    return removed;
+  }
+
+  /**
+   * Looks a function up.
+   *
+   * @param name The function's name.
+   * @returns The entry, or `undefined`.
+   */
+  get(name: string): RegisteredFunction | undefined {
+    return this.#functions.get(name);
+  }
+
+  /**
+   * The registered names, in registration order.
+   *
+   * @returns The names.
+   */
+  names(): string[] {
+    return [...this.#functions.keys()];
+  }
+
+  /**
+   * Every registered entry, in registration order.
+   *
+   * @returns The entries.
+   */
+  entries(): RegisteredFunction[] {
+    return [...this.#functions.values()];
+  }
+
+  /**
+   * Calls `listener` after every change.
+   *
+   * @param listener The callback.
+   * @returns A function that removes the listener.
+   */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #changed(): void {
+    this.#version++;
+    for (const listener of this.#listeners) listener();
+  }
+}
+
+/**
+ * Whether `offered` holds every resource in `required`.
+ *
+ * @param offered The resources a node offers for a function.
+ * @param required The step's `locs`.
+ * @returns True when `required ⊆ offered`.
+ *
+ * @example
+ * ```ts
+ * import { satisfies } from "@mpreg/mpreg";
+ * console.log(satisfies(new Set(["gpu", "model-a"]), ["gpu"])); // true
+ * ```
+ */
+export function satisfies(offered: ReadonlySet<string>, required: readonly string[]): boolean {
+  for (const r of required) if (!offered.has(r)) return false;
+  return true;
+}

@@ -1,0 +1,251 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * The command-line flags of `deno run -A server.ts --config node.yaml`, and
+ * how they combine with the config file: flags win.
+ *
+ * @module
+ */
+import {
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogConfig,
+  type LogFormat,
+  type LogLevel,
+  type NodeConfig,
+} from "./config.ts";
+import type { ServerOptions } from "./options.ts";
+
+/**
+ * The `--help` text: every flag with its meaning and default.
+ *
+ * @example
+ * ```ts
+ * import { SERVER_USAGE } from "@mpreg/mpreg/server";
+ * console.log(SERVER_USAGE.includes("--config PATH")); // true
+ * ```
+ */
+export const SERVER_USAGE: string = `Usage: deno run -A server.ts [--config PATH] [FLAGS]
+
+Runs an mpreg node. Flags override the values of the config file.
+Each flag takes its value as "--flag value" or "--flag=value".
+
+Flags:
+  --config PATH        YAML node config (default: none)
+  --name NAME          unique node name (default: "mpreg-" + a random suffix)
+  --host HOST          address to listen on (default: 127.0.0.1)
+  --port N             port to listen on, 0 picks a free one (default: 6666)
+  --cluster-id ID      joins only peers with this id (default: default-cluster)
+  --resources A,B      comma-separated resources offered (default: none)
+  --peer URL           wss:// or ws:// URL to join; repeatable (default: none)
+  --log-level LEVEL    ${LOG_LEVELS.join(", ")} (default: info)
+  --log-format FORMAT  ${LOG_FORMATS.join(" or ")} (default: pretty)
+  -h, --help           print this help and exit
+`;
+
+/**
+ * The parsed command line.
+ *
+ * @example
+ * ```ts
+ * import type { ServerArgs } from "@mpreg/mpreg/server";
+ * const args: ServerArgs = { help: false, config: "node.yaml", overrides: { port: 9001 }, log: {} };
+ * console.log(args.overrides.port);
+ * ```
+ */
+export interface ServerArgs {
+  /**
+   * `--help` or `-h` was given: print {@linkcode SERVER_USAGE} and exit.
+   *
+   * @default {false}
+   */
+  help: boolean;
+  /**
+   * The `--config` file.
+   *
+   * @default {null}
+   */
+  config: string | null;
+  /**
+   * The server options given by flags; only those given are set.
+   *
+   * @default {{}}
+   */
+  overrides: ServerOptions;
+  /**
+   * The log settings given by flags; only those given are set.
+   *
+   * @default {{}}
+   */
+  log: Partial<LogConfig>;
+}
+
+/**
+ * A bad command line: an unknown flag, a missing or bad value. The message
+ * is one line.
+ *
+ * @example
+ * ```ts
+ * import { parseServerArgs, UsageError } from "@mpreg/mpreg/server";
+ * try {
+ *   parseServerArgs(["--prot", "9001"]);
+ * } catch (err) {
+ *   if (err instanceof UsageError) console.log(err.message, err.code); // unknown flag "--prot" (see --help) 2
+ * }
+ * ```
+ */
+export class UsageError extends Error {
+  /** Always `"UsageError"`. */
+  override readonly name = "UsageError";
+  /** The exit code a program should use: 2. */
+  readonly code = 2;
+
+  /**
+   * Creates a usage error.
+   *
+   * @param message What is wrong, in one line.
+   */
+  constructor(message: string) {
+    super(message);
+  }
+}
+
+/** Reads the value of one flag into `args`. */
+type Apply = (args: ServerArgs, value: string, flag: string) => void;
+
+const FLAGS: Record<string, Apply> = {
+  "--config": (args, value) => args.config = value,
+  "--name": (args, value) => args.overrides.name = value,
+  "--host": (args, value) => args.overrides.host = value,
+  "--port": (args, value, flag) => args.overrides.port = port(value, flag),
+  "--cluster-id": (args, value) => args.overrides.clusterId = value,
+  "--resources": (args, value) => {
+    const previous = args.overrides.resources ?? [];
+    args.overrides.resources = [...previous, ...value.split(",").map((r) => r.trim())]
+      .filter((r) => r !== "");
+  },
+  "--peer": (args, value, flag) => {
+    args.overrides.peers = [...args.overrides.peers ?? [], peerUrl(value, flag)];
+  },
+  "--log-level": (args, value, flag) => args.log.level = oneOf(LOG_LEVELS, value, flag),
+  "--log-format": (args, value, flag) => args.log.format = oneOf(LOG_FORMATS, value, flag),
+};
+
+/** Flags whose value may be empty: `--resources=` gives no resources. */
+const MAY_BE_EMPTY = new Set(["--resources"]);
+
+const HELP = new Set(["--help", "-h"]);
+
+/**
+ * Parses the command line of the server. `--help` stops the parsing: what
+ * follows it is ignored.
+ *
+ * @param args The arguments, without the script name (`Deno.args`).
+ * @returns The flags given; the ones not given are left out of `overrides` and `log`.
+ * @throws {UsageError} An unknown flag or argument, a missing value, or a bad value.
+ *
+ * @example
+ * ```ts
+ * import { parseServerArgs } from "@mpreg/mpreg/server";
+ * const args = parseServerArgs([
+ *   "--config", "node.yaml", "--port=9001", "--peer", "ws://a:6666", "--peer", "ws://b:6666",
+ * ]);
+ * console.log(args.config, args.overrides); // node.yaml { port: 9001, peers: ["ws://a:6666", "ws://b:6666"] }
+ * ```
+ */
+export function parseServerArgs(args: string[]): ServerArgs {
+  const out: ServerArgs = { help: false, config: null, overrides: {}, log: {} };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? "";
+    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
+    const flag = eq === -1 ? arg : arg.slice(0, eq);
+    if (HELP.has(flag)) {
+      if (eq !== -1) throw new UsageError(`${flag} takes no value`);
+      out.help = true;
+      return out;
+    }
+    const apply = Object.hasOwn(FLAGS, flag) ? FLAGS[flag] : undefined;
+    if (apply === undefined) {
+      throw new UsageError(
+        arg.startsWith("-")
+          ? `unknown flag "${flag}" (see --help)`
+          : `unexpected argument "${arg}" (see --help)`,
+      );
+    }
+    let value: string | undefined;
+    if (eq !== -1) {
+      value = arg.slice(eq + 1);
+    } else {
+      value = args[i + 1];
+      if (value !== undefined && value.startsWith("--")) value = undefined;
+      if (value !== undefined) i++;
+    }
+    if (value === undefined || (value === "" && !MAY_BE_EMPTY.has(flag))) {
+      throw new UsageError(`missing value for ${flag}`);
+    }
+    apply(out, value, flag);
+  }
+  return out;
+}
+
+/**
+ * Combines a config file with the command line: each flag given replaces
+ * the file's value (`--peer` and `--resources` replace the whole list).
+ * Neither input is modified.
+ *
+ * @param config The loaded config, or `null` when there is no `--config`.
+ * @param args The parsed command line.
+ * @returns The config to run. Without a file: `path` is `""`, no functions, log `info`/`pretty`.
+ *
+ * @example
+ * ```ts
+ * import { mergeConfig, parseConfig, parseServerArgs } from "@mpreg/mpreg/server";
+ * const file = parseConfig("port: 6666\nname: n1\n", "/srv/node.yaml");
+ * const merged = mergeConfig(file, parseServerArgs(["--port", "9001", "--log-level", "debug"]));
+ * console.log(merged.options, merged.log); // { name: "n1", port: 9001 } { level: "debug", format: "pretty" }
+ * ```
+ */
+export function mergeConfig(config: NodeConfig | null, args: ServerArgs): NodeConfig {
+  const base: NodeConfig = config ?? {
+    path: "",
+    options: {},
+    functions: [],
+    log: { level: "info", format: "pretty" },
+  };
+  return {
+    path: base.path,
+    options: { ...base.options, ...definedOnly(args.overrides) },
+    functions: base.functions.map((fn) => ({ ...fn })),
+    log: { ...base.log, ...definedOnly(args.log) },
+  };
+}
+
+function port(value: string, flag: string): number {
+  const n = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
+  if (!(n <= 65535)) {
+    throw new UsageError(`${flag}: expected an integer from 0 to 65535, got "${value}"`);
+  }
+  return n;
+}
+
+function peerUrl(value: string, flag: string): string {
+  const ok = URL.canParse(value) && ["ws:", "wss:"].includes(new URL(value).protocol);
+  if (!ok) throw new UsageError(`${flag}: expected a ws:// or wss:// URL, got "${value}"`);
+  return value;
+}
+
+function oneOf<T extends LogLevel | LogFormat>(
+  values: readonly T[],
+  value: string,
+  flag: string,
+): T {
+  const found = values.find((v) => v === value);
+  if (found === undefined) {
+    throw new UsageError(`${flag}: expected one of ${values.join(", ")}, got "${value}"`);
+  }
+  return found;
+}
+
+/** Drops the keys whose value is `undefined`. */
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,581 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * The YAML node config: `deno run -A server.ts --config node.yaml`.
+ *
+ * The keys are those of the original MPREG, in snake_case. Every key is
+ * optional and an empty file is a valid config:
+ *
+ * ```yaml
+ * name: gpu-1                  # string
+ * host: 0.0.0.0                # string
+ * port: 6666                   # integer from 0 to 65535
+ * cluster_id: prod             # string
+ * resources: [gpu, model-a]    # list of strings
+ * peers: [ws://10.0.0.2:6666]  # list of ws:// or wss:// URLs
+ * advertised_urls: [ws://gpu-1.internal:6666]  # list of URLs
+ * gossip_interval: 1.5         # seconds, > 0
+ * request_timeout: 30          # seconds, > 0
+ * drain_timeout: 10            # seconds, > 0
+ * debug: false                 # boolean
+ * functions:                   # modules of functions to register
+ *   - module: ./functions/math.ts    # relative to this file
+ *     resources: [gpu]
+ * log:
+ *   level: info                # trace, debug, info, warning, error or fatal
+ *   format: pretty             # pretty or json
+ * ```
+ *
+ * Validation is strict: an unknown or duplicate key, a value of the wrong
+ * type or range, and broken YAML all throw one {@linkcode ConfigError} whose
+ * message names the file, the line and the key, e.g.
+ * `node.yaml:4: key "port": expected an integer from 0 to 65535, got "abc"`.
+ *
+ * Parsing uses `npm:yaml`, which reads the environment variables
+ * `LOG_TOKENS` and `LOG_STREAM` on every parse: run with `-A`,
+ * `--allow-env=LOG_TOKENS,LOG_STREAM` or `--ignore-env`, or parsing throws
+ * `NotCapable`.
+ *
+ * @module
+ */
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isNode,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node as YamlNode,
+  parseDocument,
+} from "yaml";
+import { dirname, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { ServerOptions } from "./options.ts";
+
+/**
+ * The log levels, from the most to the least verbose.
+ *
+ * @example
+ * ```ts
+ * import { LOG_LEVELS } from "@mpreg/mpreg/server";
+ * console.log(LOG_LEVELS.includes("info")); // true
+ * ```
+ */
+export const LOG_LEVELS: readonly LogLevel[] = [
+  "trace",
+  "debug",
+  "info",
+  "warning",
+  "error",
+  "fatal",
+];
+
+/**
+ * The log formats: `pretty` for people, `json` for one JSON object a line.
+ *
+ * @example
+ * ```ts
+ * import { LOG_FORMATS } from "@mpreg/mpreg/server";
+ * console.log(LOG_FORMATS.join("|")); // pretty|json
+ * ```
+ */
+export const LOG_FORMATS: readonly LogFormat[] = ["pretty", "json"];
+
+/**
+ * A log level, from `trace` (most verbose) to `fatal`.
+ *
+ * @example
+ * ```ts
+ * import type { LogLevel } from "@mpreg/mpreg/server";
+ * const level: LogLevel = "warning";
+ * console.log(level);
+ * ```
+ */
+export type LogLevel = "trace" | "debug" | "info" | "warning" | "error" | "fatal";
+
+/**
+ * A log format: `pretty` for people, `json` for one JSON object a line.
+ *
+ * @example
+ * ```ts
+ * import type { LogFormat } from "@mpreg/mpreg/server";
+ * const format: LogFormat = "json";
+ * console.log(format);
+ * ```
+ */
+export type LogFormat = "pretty" | "json";
+
+/**
+ * A module of functions to register on the node (an item of `functions:`).
+ *
+ * @example
+ * ```ts
+ * import type { FunctionModuleConfig } from "@mpreg/mpreg/server";
+ * const fn: FunctionModuleConfig = { module: "file:///srv/functions/math.ts", resources: ["gpu"] };
+ * console.log(fn.module);
+ * ```
+ */
+export interface FunctionModuleConfig {
+  /** The module, as an absolute `file:` URL (the YAML gives a path relative to its own file). */
+  module: string;
+  /**
+   * Resources the functions of this module need, on top of the node's.
+   *
+   * @default {[]}
+   */
+  resources: string[];
+}
+
+/**
+ * How the node logs (the `log:` section).
+ *
+ * @example
+ * ```ts
+ * import type { LogConfig } from "@mpreg/mpreg/server";
+ * const log: LogConfig = { level: "debug", format: "json" };
+ * console.log(log.level);
+ * ```
+ */
+export interface LogConfig {
+  /**
+   * The lowest level logged.
+   *
+   * @default {"info"}
+   */
+  level: LogLevel;
+  /**
+   * The output format.
+   *
+   * @default {"pretty"}
+   */
+  format: LogFormat;
+}
+
+/**
+ * A validated node config.
+ *
+ * @example
+ * ```ts
+ * import { parseConfig } from "@mpreg/mpreg/server";
+ * const config = parseConfig("port: 9001\ngossip_interval: 0.5\n", "/srv/node.yaml");
+ * console.log(config.options); // { port: 9001, gossipIntervalMs: 500 }
+ * ```
+ */
+export interface NodeConfig {
+  /** The path of the YAML file, as given, or `""` when there is none. */
+  path: string;
+  /** The options of the `Server`; only the keys present in the file are set. */
+  options: ServerOptions;
+  /**
+   * The function modules to load, in file order.
+   *
+   * @default {[]}
+   */
+  functions: FunctionModuleConfig[];
+  /**
+   * How to log.
+   *
+   * @default {{ level: "info", format: "pretty" }}
+   */
+  log: LogConfig;
+}
+
+/** Options of {@linkcode ConfigError}. */
+export interface ConfigErrorOptions {
+  /**
+   * The 1-based line of the fault, or `null` when it has none.
+   *
+   * @default {null}
+   */
+  line?: number | null;
+  /**
+   * The key path of the fault, like `functions[1].module`, or `null`.
+   *
+   * @default {null}
+   */
+  key?: string | null;
+  /** The underlying error. */
+  cause?: unknown;
+}
+
+/**
+ * A config file that cannot be read, is not YAML, or does not validate.
+ *
+ * The message starts with `file:line:` (`file:` alone when there is no line)
+ * and names the key, e.g. `node.yaml:7: unknown key "gosip_interval"`.
+ *
+ * @example Report a bad config
+ * ```ts
+ * import { ConfigError, parseConfig } from "@mpreg/mpreg/server";
+ * try {
+ *   parseConfig("name: n1\nport: abc\n", "node.yaml");
+ * } catch (err) {
+ *   if (err instanceof ConfigError) {
+ *     console.log(err.message); // node.yaml:2: key "port": expected an integer from 0 to 65535, got "abc"
+ *     console.log(err.line, err.key, err.code); // 2 port 2
+ *   }
+ * }
+ * ```
+ */
+export class ConfigError extends Error {
+  /** Always `"ConfigError"`. */
+  override readonly name = "ConfigError";
+  /** The exit code a program should use: 2, like a usage error. */
+  readonly code = 2;
+  /** The config file, as given. */
+  readonly file: string;
+  /** The 1-based line of the fault, or `null` when it has none. */
+  readonly line: number | null;
+  /** The key path of the fault, like `functions[1].module`, or `null`. */
+  readonly key: string | null;
+
+  /**
+   * Creates an error whose message is `file:line: reason`.
+   *
+   * @param file The config file, as given.
+   * @param reason What is wrong, e.g. `unknown key "gosip_interval"`.
+   * @param options The line, the key path and the cause.
+   */
+  constructor(file: string, reason: string, options: ConfigErrorOptions = {}) {
+    const line = options.line ?? null;
+    super(
+      `${file}${line === null ? "" : `:${line}`}: ${reason}`,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.file = file;
+    this.line = line;
+    this.key = options.key ?? null;
+  }
+}
+
+/**
+ * Reads and validates a YAML node config.
+ *
+ * Needs read access to the file and, for `npm:yaml`, env access to
+ * `LOG_TOKENS` and `LOG_STREAM` (see the module doc).
+ *
+ * @param path The YAML file. Function modules are resolved relative to its folder.
+ * @returns The validated config.
+ * @throws {ConfigError} The file cannot be read, is not YAML, or does not validate.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadConfig } from "@mpreg/mpreg/server";
+ * const config = await loadConfig("examples/node.yaml");
+ * console.log(config.options.port, config.functions.map((f) => f.module));
+ * ```
+ */
+export async function loadConfig(path: string): Promise<NodeConfig> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    const reason = err instanceof Deno.errors.NotFound
+      ? "file not found"
+      : `cannot read the file: ${err instanceof Error ? err.message : String(err)}`;
+    throw new ConfigError(path, reason, { cause: err });
+  }
+  return parseConfig(text, path);
+}
+
+/**
+ * Parses and validates the text of a YAML node config. It reads no file; it
+ * only uses `path` for messages and to resolve function modules (a relative
+ * `path` is taken from the current directory).
+ *
+ * `npm:yaml` reads the env vars `LOG_TOKENS` and `LOG_STREAM` on every parse
+ * (see the module doc).
+ *
+ * @param text The YAML text. An empty text is a valid, empty config.
+ * @param path The file the text came from.
+ * @returns The validated config.
+ * @throws {ConfigError} The text is not YAML or does not validate.
+ *
+ * @example
+ * ```ts
+ * import { parseConfig } from "@mpreg/mpreg/server";
+ * const config = parseConfig(
+ *   "name: n1\nfunctions:\n  - module: ./fns/math.ts\nlog: { level: debug }\n",
+ *   "/srv/node.yaml",
+ * );
+ * console.log(config.options.name); // n1
+ * console.log(config.functions[0]?.module); // file:///srv/fns/math.ts
+ * console.log(config.log); // { level: "debug", format: "pretty" }
+ * ```
+ */
+export function parseConfig(text: string, path: string): NodeConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, {
+    lineCounter: lines,
+    prettyErrors: false,
+    // Duplicates are reported by the validator, with their key path.
+    uniqueKeys: false,
+  });
+  const ctx: Ctx = { file: path, doc, lines };
+  const yamlError = doc.errors[0];
+  if (yamlError !== undefined) {
+    const reason = yamlError.code === "MULTIPLE_DOCS"
+      ? "expected one document, found more"
+      : yamlError.message.split("\n")[0] ?? yamlError.code;
+    throw new ConfigError(path, `invalid YAML: ${reason}`, {
+      line: lines.linePos(yamlError.pos[0]).line,
+      cause: yamlError,
+    });
+  }
+  const root = doc.contents;
+  const raw = root === null || isEmpty(root) ? {} : topLevel(ctx, root, "", lineOf(ctx, root, 1));
+  return {
+    path,
+    options: definedOnly({
+      name: raw.name,
+      host: raw.host,
+      port: raw.port,
+      clusterId: raw.cluster_id,
+      resources: raw.resources,
+      peers: raw.peers,
+      advertisedUrls: raw.advertised_urls,
+      gossipIntervalMs: raw.gossip_interval,
+      requestTimeoutMs: raw.request_timeout,
+      drainTimeoutMs: raw.drain_timeout,
+      debug: raw.debug,
+    }),
+    functions: (raw.functions ?? []).map((fn) => ({ ...fn, resources: fn.resources ?? [] })),
+    log: { level: raw.log?.level ?? "info", format: raw.log?.format ?? "pretty" },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Validators. A `Check<T>` reads one YAML node at a key path and returns its
+// value, or throws a ConfigError naming the path and the node's line.
+
+interface Ctx {
+  file: string;
+  doc: Document.Parsed;
+  lines: LineCounter;
+}
+
+type Check<T> = (ctx: Ctx, node: YamlNode | null, path: string, line: number | null) => T;
+type Checked<C> = C extends Check<infer T> ? T : never;
+type Shape = Record<string, Check<unknown>>;
+type RecordOf<S extends Shape, R extends keyof S> =
+  & { [K in Exclude<keyof S, R>]?: Checked<S[K]> }
+  & { [K in R]: Checked<S[K]> };
+
+function lineOf(ctx: Ctx, node: YamlNode | null, fallback: number | null): number | null {
+  const start = node?.range?.[0];
+  return start === undefined ? fallback : ctx.lines.linePos(start).line;
+}
+
+/** The items of parsed maps and lists are nodes (or null for a missing key or value). */
+function asNode(value: unknown): YamlNode | null {
+  return isNode(value) ? value : null;
+}
+
+/** Follows an alias (`*name`) to its anchored node. */
+function deref(ctx: Ctx, node: YamlNode | null): YamlNode | null {
+  if (node !== null && isAlias(node)) return node.resolve(ctx.doc) ?? null;
+  return node;
+}
+
+/** A document of only comments parses to a null scalar. */
+function isEmpty(node: YamlNode): boolean {
+  return isScalar(node) && node.value === null;
+}
+
+function describe(node: YamlNode | null): string {
+  if (node === null) return "nothing";
+  if (isMap(node)) return "a map";
+  if (isSeq(node)) return "a list";
+  if (isScalar(node)) {
+    const value = node.value;
+    if (value === null) return "nothing";
+    if (typeof value !== "string") return String(value);
+    const shown = value.length > 60 ? `${value.slice(0, 57)}...` : value;
+    return JSON.stringify(shown);
+  }
+  return "an alias";
+}
+
+function fail(
+  ctx: Ctx,
+  node: YamlNode | null,
+  path: string,
+  line: number | null,
+  expected: string,
+): never {
+  const where = path === "" ? "the top level" : `key "${path}"`;
+  throw new ConfigError(ctx.file, `${where}: ${expected}, got ${describe(node)}`, {
+    line,
+    key: path === "" ? null : path,
+  });
+}
+
+/** A scalar's value, or `undefined` for maps and lists. */
+function scalarValue(node: YamlNode | null): unknown {
+  return node !== null && isScalar(node) ? node.value : undefined;
+}
+
+function scalar<T>(expected: string, accept: (value: unknown) => value is T): Check<T> {
+  return (ctx, node, path, line) => {
+    const target = deref(ctx, node);
+    const value = scalarValue(target);
+    if (!accept(value)) fail(ctx, target, path, line, expected);
+    return value;
+  };
+}
+
+const isString = (value: unknown): value is string => typeof value === "string" && value !== "";
+
+const text: Check<string> = scalar("expected a non-empty string", isString);
+
+const boolean: Check<boolean> = scalar(
+  "expected true or false",
+  (value): value is boolean => typeof value === "boolean",
+);
+
+function integer(min: number, max: number): Check<number> {
+  return scalar(
+    `expected an integer from ${min} to ${max}`,
+    (value): value is number =>
+      typeof value === "number" && Number.isInteger(value) && value >= min && value <= max,
+  );
+}
+
+/** A positive number of seconds, returned in milliseconds. */
+const secondsAsMs: Check<number> = (ctx, node, path, line) => {
+  const seconds = scalar(
+    "expected a positive number of seconds",
+    (value): value is number => typeof value === "number" && Number.isFinite(value) && value > 0,
+  )(ctx, node, path, line);
+  // Rounded to the microsecond, so that 1.1 s is 1100 ms, not 1100.0000000000002.
+  return Math.round(seconds * 1e6) / 1e3;
+};
+
+function oneOf<T extends string>(values: readonly T[]): Check<T> {
+  return scalar(
+    `expected one of ${values.join(", ")}`,
+    (value): value is T => values.some((v) => v === value),
+  );
+}
+
+function url(protocols: readonly string[] | null, expected: string): Check<string> {
+  return scalar(expected, (value): value is string => {
+    if (typeof value !== "string" || !URL.canParse(value)) return false;
+    return protocols === null || protocols.includes(new URL(value).protocol);
+  });
+}
+
+/** A file path (or `file:` URL) relative to the config file, returned as an absolute `file:` URL. */
+const modulePath: Check<string> = (ctx, node, path, line) => {
+  const value = scalar("expected a file path relative to the config file", isString)(
+    ctx,
+    node,
+    path,
+    line,
+  );
+  if (value.startsWith("file:")) {
+    if (!URL.canParse(value)) {
+      fail(ctx, deref(ctx, node), path, line, "expected a file path relative to the config file");
+    }
+    return new URL(value).href;
+  }
+  // A scheme of two letters or more is a URL (one letter is a Windows drive).
+  if (/^[a-z][a-z0-9+.-]+:/i.test(value)) {
+    fail(ctx, deref(ctx, node), path, line, "expected a file path relative to the config file");
+  }
+  return pathToFileURL(resolve(dirname(resolve(ctx.file)), value)).href;
+};
+
+function list<T>(item: Check<T>, expected: string): Check<T[]> {
+  return (ctx, node, path, line) => {
+    const target = deref(ctx, node);
+    if (target === null || !isSeq(target)) fail(ctx, target, path, line, expected);
+    return target.items.map((value, i) => {
+      const child = asNode(value);
+      return item(ctx, child, `${path}[${i}]`, lineOf(ctx, child, line));
+    });
+  };
+}
+
+/**
+ * A map with the keys of `shape`, each optional unless listed in `required`.
+ * Unknown and duplicate keys are errors.
+ */
+function record<S extends Shape, R extends keyof S & string = never>(
+  shape: S,
+  required: readonly R[] = [],
+): Check<RecordOf<S, R>> {
+  return (ctx, node, path, line) => {
+    const target = deref(ctx, node);
+    if (target === null || !isMap(target)) fail(ctx, target, path, line, "expected a map");
+    const out: Record<string, unknown> = {};
+    for (const pair of target.items) {
+      const keyNode = asNode(pair.key);
+      const valueNode = asNode(pair.value);
+      const keyLine = lineOf(ctx, keyNode, line);
+      const keyValue = scalarValue(deref(ctx, keyNode));
+      const key = typeof keyValue === "string" ? keyValue : describe(keyNode);
+      const keyPath = path === "" ? key : `${path}.${key}`;
+      const check = typeof keyValue === "string" && Object.hasOwn(shape, key)
+        ? shape[key]
+        : undefined;
+      if (check === undefined) {
+        throw new ConfigError(ctx.file, `unknown key "${keyPath}"`, {
+          line: keyLine,
+          key: keyPath,
+        });
+      }
+      if (Object.hasOwn(out, key)) {
+        throw new ConfigError(ctx.file, `duplicate key "${keyPath}"`, {
+          line: keyLine,
+          key: keyPath,
+        });
+      }
+      out[key] = check(ctx, valueNode, keyPath, lineOf(ctx, valueNode, keyLine));
+    }
+    for (const key of required) {
+      if (!Object.hasOwn(out, key)) {
+        const keyPath = path === "" ? key : `${path}.${key}`;
+        throw new ConfigError(ctx.file, `missing required key "${keyPath}"`, {
+          line,
+          key: keyPath,
+        });
+      }
+    }
+    return out as RecordOf<S, R>;
+  };
+}
+
+/** Drops the keys whose value is `undefined`. */
+function definedOnly<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+const strings: Check<string[]> = list(text, "expected a list of strings");
+
+/** An item of `functions:`. To add a key, add one line here. */
+const functionModule = record({
+  module: modulePath,
+  resources: strings,
+}, ["module"]);
+
+const log = record({
+  level: oneOf(LOG_LEVELS),
+  format: oneOf(LOG_FORMATS),
+});
+
+const topLevel = record({
+  "name": text,
+  "host": text,
+  "port": integer(0, 65535),
+  "cluster_id": text,
+  "resources": strings,
+  "peers": list(url(["ws:", "wss:"], "expected a ws:// or wss:// URL"), "expected a list of URLs"),
+  "advertised_urls": list(url(null, "expected a URL"), "expected a list of URLs"),
+  "gossip_interval": secondsAsMs,
+  "request_timeout": secondsAsMs,
+  "drain_timeout": secondsAsMs,
+  "debug": boolean,
+  "functions": list(functionModule, "expected a list of {module, resources} maps"),
+  "log": log,
+});

@@ -1,0 +1,243 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * One client connection on a node: decodes frames, checks limits, starts
+ * requests, cancels them, and sends the answers.
+ *
+ * @module
+ */
+import { getLogger, type Logger } from "@logtape/logtape";
+import type { Codec } from "../protocol/codec.ts";
+import {
+  CancelledError,
+  FunctionError,
+  LimitExceededError,
+  ProtocolError,
+  RpcError,
+  TimeoutError,
+  toRpcError,
+  UnavailableError,
+} from "../protocol/errors.ts";
+import type { Limits } from "../protocol/limits.ts";
+import {
+  type ClientMessage,
+  parseClientMessage,
+  readRequestId,
+  type RequestId,
+  type RpcRequest,
+} from "../protocol/messages.ts";
+
+/** What a connection needs from its node. */
+export interface ConnectionHost {
+  /** The connection limits. */
+  readonly limits: Limits;
+  /** Whether the node is draining (no new requests). */
+  readonly draining: boolean;
+  /** Deadline in ms for a request that asks for none. */
+  readonly requestTimeoutMs: number;
+  /** The longest deadline in ms a request may ask for. */
+  readonly maxRequestTimeoutMs: number;
+  /** Runs a request; rejects with an RpcError. */
+  runRequest(request: RpcRequest, signal: AbortSignal, deadline: number): Promise<unknown>;
+  /** Called when a request starts and ends, for drain accounting. */
+  requestStarted(): void;
+  /** Called when a request ends. */
+  requestEnded(): void;
+  /** Called once when the connection closes. */
+  connectionClosed(connection: ClientConnection): void;
+}
+
+// WebSocket close codes (RFC 6455 §7.4.1).
+const CLOSE_POLICY = 1008;
+const CLOSE_INVALID = 1007;
+const CLOSE_TOO_BIG = 1009;
+const CLOSE_GOING_AWAY = 1001;
+
+function reasonOf(message: string): string {
+  // A close reason is at most 123 bytes of UTF-8.
+  const bytes = new TextEncoder().encode(message);
+  if (bytes.length <= 123) return message;
+  return new TextDecoder().decode(bytes.slice(0, 120)).replace(/\uFFFD+$/, "") + "...";
+}
+
+interface InFlight {
+  controller: AbortController;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** A client connection served by a node. */
+export class ClientConnection {
+  readonly #socket: WebSocket;
+  readonly #codec: Codec;
+  readonly #host: ConnectionHost;
+  readonly #log: Logger;
+  readonly #inFlight = new Map<RequestId, InFlight>();
+  #closed = false;
+
+  /**
+   * Serves a socket.
+   *
+   * @param socket The upgraded server-side WebSocket.
+   * @param codec The codec negotiated for it.
+   * @param host The node.
+   * @param remote A description of the peer for logs.
+   */
+  constructor(socket: WebSocket, codec: Codec, host: ConnectionHost, remote: string) {
+    this.#socket = socket;
+    this.#codec = codec;
+    this.#host = host;
+    this.#log = getLogger(["mpreg", "server", "connection"]).with({
+      remote,
+      encoding: codec.encoding,
+    });
+    socket.binaryType = "arraybuffer";
+    socket.onmessage = (event) => this.#onFrame(event.data);
+    socket.onclose = () => this.#onClose();
+    socket.onerror = () => {};
+  }
+
+  /** Requests in flight on this connection. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /**
+   * Closes the connection, cancelling what is in flight.
+   *
+   * @param code The close code.
+   * @param reason The close reason.
+   */
+  close(code: number = CLOSE_GOING_AWAY, reason = "Node shutting down"): void {
+    if (this.#socket.readyState === WebSocket.OPEN || this.#socket.readyState === 0) {
+      this.#socket.close(code, reasonOf(reason));
+    }
+    this.#onClose();
+  }
+
+  #onClose(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const reason = new CancelledError("Client connection closed");
+    for (const [u, entry] of this.#inFlight) this.#finish(u, entry, reason);
+    this.#host.connectionClosed(this);
+  }
+
+  #onFrame(data: unknown): void {
+    let message: unknown;
+    try {
+      message = this.#codec.decode(data as string | ArrayBuffer);
+    } catch (err) {
+      const error = toRpcError(err);
+      this.#log.warn("Closing connection: {error}", { error: error.message });
+      const code = error instanceof LimitExceededError
+        ? ((error.details as { limit?: string } | null)?.limit === "maxFrameBytes"
+          ? CLOSE_TOO_BIG
+          : CLOSE_POLICY)
+        : CLOSE_INVALID;
+      this.close(code, error.message);
+      return;
+    }
+    let parsed: ClientMessage;
+    try {
+      parsed = parseClientMessage(message, this.#host.limits.maxSteps);
+    } catch (err) {
+      const error = toRpcError(err);
+      const u = readRequestId(message);
+      if (u === null) {
+        this.#log.warn("Closing connection: {error}", { error: error.message });
+        this.close(CLOSE_POLICY, error.message);
+      } else {
+        this.#sendError(u, error);
+      }
+      return;
+    }
+    if (parsed.role === "cancel") {
+      const entry = this.#inFlight.get(parsed.u);
+      if (entry) this.#finish(parsed.u, entry, new CancelledError("Cancelled by the client"));
+      return;
+    }
+    this.#start(parsed);
+  }
+
+  #start(request: RpcRequest): void {
+    const host = this.#host;
+    const u = request.u;
+    if (host.draining) {
+      this.#sendError(u, new UnavailableError("Node is shutting down; send the request elsewhere"));
+      return;
+    }
+    if (this.#inFlight.has(u)) {
+      this.#sendError(u, new ProtocolError(`Request id ${JSON.stringify(u)} is already in flight`));
+      return;
+    }
+    const max = host.limits.maxInFlightPerConnection;
+    if (this.#inFlight.size >= max) {
+      this.#sendError(
+        u,
+        new LimitExceededError(`More than ${max} requests in flight on one connection`, {
+          details: { limit: "maxInFlightPerConnection", max },
+        }),
+      );
+      return;
+    }
+    const budget = Math.min(request.timeout ?? host.requestTimeoutMs, host.maxRequestTimeoutMs);
+    const deadline = Date.now() + budget;
+    const controller = new AbortController();
+    const timer = setTimeout(() => {
+      const entry = this.#inFlight.get(u);
+      if (entry?.controller === controller) {
+        controller.abort(
+          new TimeoutError(`Request timed out after ${budget} ms`, {
+            details: { timeout: budget },
+          }),
+        );
+      }
+    }, budget);
+    const entry: InFlight = { controller, timer };
+    this.#inFlight.set(u, entry);
+    host.requestStarted();
+    let promise: Promise<unknown>;
+    try {
+      promise = host.runRequest(request, controller.signal, deadline);
+    } catch (err) {
+      promise = Promise.reject(err);
+    }
+    promise.then(
+      (r) => {
+        if (this.#inFlight.get(u) !== entry) return;
+        this.#finish(u, entry, null);
+        this.#send({ u, r, error: null });
+      },
+      (err: unknown) => {
+        if (this.#inFlight.get(u) !== entry) return;
+        this.#finish(u, entry, null);
+        this.#sendError(u, toRpcError(err));
+      },
+    );
+  }
+
+  #finish(u: RequestId, entry: InFlight, abortWith: RpcError | null): void {
+    clearTimeout(entry.timer);
+    this.#inFlight.delete(u);
+    if (abortWith !== null) entry.controller.abort(abortWith);
+    this.#host.requestEnded();
+  }
+
+  #sendError(u: RequestId, error: RpcError): void {
+    this.#send({ u, r: null, error: error.toWire() });
+  }
+
+  #send(message: { u: RequestId; r: unknown; error: unknown }): void {
+    if (this.#socket.readyState !== WebSocket.OPEN) return;
+    let frame: string | Uint8Array<ArrayBuffer>;
+    try {
+      frame = this.#codec.encode(message);
+    } catch (err) {
+      const error = new FunctionError(
+        `The result cannot be encoded as ${this.#codec.encoding}: ${(err as Error).message}`,
+        { details: { encoding: this.#codec.encoding }, cause: err },
+      );
+      frame = this.#codec.encode({ u: message.u, r: null, error: error.toWire() });
+    }
+    this.#socket.send(frame);
+  }
+}

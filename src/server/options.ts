@@ -1,0 +1,101 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * Options of a {@linkcode Server}.
+ *
+ * @module
+ */
+import type { Limits } from "../protocol/limits.ts";
+
+/**
+ * Options for `new Server(options)`. Every field is optional.
+ *
+ * @example A node on a free port with two resources
+ * ```ts
+ * import type { ServerOptions } from "@mpreg/mpreg";
+ * const options: ServerOptions = { name: "gpu-1", port: 0, resources: ["gpu", "model-a"] };
+ * console.log(options.name);
+ * ```
+ */
+export interface ServerOptions {
+  /**
+   * The node's name, unique in its cluster; it names the node in logs,
+   * errors and the cluster view.
+   *
+   * @default {"mpreg-" + a random suffix}
+   */
+  name?: string;
+  /**
+   * The address to listen on.
+   *
+   * @default {"127.0.0.1"}
+   */
+  host?: string;
+  /**
+   * The port to listen on; `0` picks a free port (read it from `server.port`).
+   *
+   * @default {6666}
+   */
+  port?: number;
+  /**
+   * Nodes only join peers with the same cluster id.
+   *
+   * @default {"default-cluster"}
+   */
+  clusterId?: string;
+  /**
+   * Resources (datasets, models, devices) this node offers to every function
+   * registered on it.
+   *
+   * @default {[]}
+   */
+  resources?: Iterable<string>;
+  /**
+   * URLs of nodes to join through (seeds).
+   *
+   * @default {[]}
+   */
+  peers?: string[];
+  /**
+   * The URLs other nodes and clients should use to reach this node.
+   *
+   * @default {[server.url]}
+   */
+  advertisedUrls?: string[];
+  /**
+   * How often the node gossips with its peers, in milliseconds.
+   *
+   * @default {1000}
+   */
+  gossipIntervalMs?: number;
+  /**
+   * Per-connection limits; missing fields take the defaults of
+   * `DEFAULT_LIMITS`.
+   *
+   * @default {DEFAULT_LIMITS}
+   */
+  limits?: Partial<Limits>;
+  /**
+   * The deadline of a request whose client sent none, in milliseconds.
+   *
+   * @default {30000}
+   */
+  requestTimeoutMs?: number;
+  /**
+   * The longest deadline a client may ask for, in milliseconds.
+   *
+   * @default {300000}
+   */
+  maxRequestTimeoutMs?: number;
+  /**
+   * How long `stop()` lets requests in flight finish, in milliseconds.
+   *
+   * @default {10000}
+   */
+  drainTimeoutMs?: number;
+  /**
+   * When true, error details include stack traces.
+   *
+   * @default {false}
+   */
+  debug?: boolean;
+}
