@@ -41,6 +41,7 @@ Options:
   --kwargs JSON        keyword arguments as a JSON object (call only)
   --all                return every step's result, not only the sinks' (request only)
   --timeout MS         deadline in milliseconds (default: 30000)
+  --                   the rest are arguments, even if they start with --
   --encoding ENC       msgpack or json (default: msgpack)
   -h, --help           print this help
 `;
@@ -71,9 +72,15 @@ function parseArgs(args: readonly string[]): CliArgs {
     help: false,
     positional: [],
   };
+  let optionsEnded = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    if (out.positional.length > 0 || !arg.startsWith("-")) {
+    if (arg === "--" && !optionsEnded) {
+      optionsEnded = true;
+      continue;
+    }
+    // Options may stand anywhere; "-5" and anything after "--" are arguments.
+    if (optionsEnded || !(arg.startsWith("--") || arg === "-h")) {
       out.positional.push(arg);
       continue;
     }

@@ -1,0 +1,85 @@
+// Copyright 2026 the mpreg authors. MIT license.
+// Runs the repo's programs (server.ts, client.ts) as real subprocesses.
+
+const ROOT = new URL("../../", import.meta.url);
+
+/** The absolute path of a file in the repo. */
+export function repoPath(path: string): string {
+  return new URL(path, ROOT).pathname;
+}
+
+/** The result of a finished program. */
+export interface Finished {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `deno run -A <script> ...args` to completion. */
+export async function runScript(script: string, args: string[]): Promise<Finished> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", repoPath(script), ...args],
+    cwd: repoPath("."),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const text = new TextDecoder();
+  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+}
+
+/** A server program running in the background. */
+export class ServerProcess {
+  readonly child: Deno.ChildProcess;
+  readonly lines: string[] = [];
+  readonly url: Promise<string>;
+  readonly #done: Promise<void>;
+
+  /** Starts `server.ts` with JSON logs and waits for nothing yet. */
+  constructor(args: string[]) {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", repoPath("server.ts"), "--log-format", "json", ...args],
+      cwd: repoPath("."),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    const { promise, resolve, reject } = Promise.withResolvers<string>();
+    this.url = promise;
+    const readLines = async (stream: ReadableStream<Uint8Array>) => {
+      let buffer = "";
+      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+        buffer += chunk;
+        let nl: number;
+        while ((nl = buffer.indexOf("\n")) >= 0) {
+          const line = buffer.slice(0, nl);
+          buffer = buffer.slice(nl + 1);
+          this.lines.push(line);
+          try {
+            const url = JSON.parse(line)?.properties?.url;
+            if (typeof url === "string") resolve(url);
+          } catch {
+            // not a JSON line
+          }
+        }
+      }
+    };
+    this.#done = Promise.all([readLines(this.child.stdout), readLines(this.child.stderr)])
+      .then(() => reject(new Error(`server exited early:\n${this.lines.join("\n")}`)));
+  }
+
+  /** Sends a signal and waits for the exit status. */
+  async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
+    try {
+      this.child.kill(signal);
+    } catch {
+      // already exited
+    }
+    const status = await this.child.status;
+    await this.#done;
+    this.url.catch(() => {});
+    return status;
+  }
+}

@@ -1,0 +1,236 @@
+// Copyright 2026 the mpreg authors. MIT license.
+// The wire as other programs see it: the original MPREG JSON over a raw
+// WebSocket, subprotocol negotiation, HTTP endpoints, and bad input.
+import assert from "node:assert/strict";
+import { pack } from "msgpackr/pack";
+import { unpack } from "msgpackr/unpack";
+import { Client, ErrorCode } from "../../mod.ts";
+import { delay, RawSocket, startServer } from "../_helpers/mod.ts";
+
+const text = new TextDecoder();
+
+function json(frame: string | ArrayBuffer): Record<string, unknown> {
+  return JSON.parse(typeof frame === "string" ? frame : text.decode(frame));
+}
+
+Deno.test("original MPREG JSON: text frames in, binary UTF-8 JSON frames out", async () => {
+  await using server = await startServer();
+  const raw = new RawSocket(server.url);
+  await raw.opened;
+  assert.equal(raw.ws.protocol, "");
+  raw.ws.send(JSON.stringify({
+    role: "rpc",
+    cmds: [
+      { name: "|first", fun: "echo", args: ["hi there!"], kwargs: {}, locs: [] },
+      { name: "|second", fun: "echo", args: ["|first"], kwargs: {}, locs: [] },
+    ],
+    u: "01JABCDEFGHJKMNPQRSTVWXYZ0",
+  }));
+  // Binary frames holding JSON are accepted too, as the original accepts both.
+  raw.ws.send(new TextEncoder().encode(JSON.stringify({
+    role: "rpc",
+    cmds: [{ name: "e", fun: "echos", args: ["a", "b"], kwargs: {}, locs: [] }],
+    u: "second",
+  })));
+  await raw.waitFrames(2);
+  assert.ok(raw.frames.every((f) => f instanceof ArrayBuffer), "server sends binary frames");
+  const answers = raw.frames.map(json).sort((a, b) => String(a.u).localeCompare(String(b.u)));
+  assert.deepEqual(answers, [
+    { u: "01JABCDEFGHJKMNPQRSTVWXYZ0", r: { "|second": "hi there!" }, error: null },
+    { u: "second", r: { e: ["a", "b"] }, error: null },
+  ]);
+  await raw.close();
+});
+
+Deno.test("original MPREG JSON: an unknown role answers 1004 with the original message", async () => {
+  await using server = await startServer();
+  const raw = new RawSocket(server.url);
+  await raw.opened;
+  raw.ws.send(JSON.stringify({ role: "nope", u: "x1" }));
+  await raw.waitFrames(1);
+  const answer = json(raw.frames[0]!);
+  assert.equal(answer.u, "x1");
+  assert.equal(answer.r, null);
+  const error = answer.error as { code: number; message: string };
+  assert.equal(error.code, 1004);
+  assert.equal(error.message, "Invalid RPC request role: nope");
+  await raw.close();
+});
+
+Deno.test("subprotocols: the chosen one is echoed; an unknown one is refused", async () => {
+  await using server = await startServer();
+  for (const protocol of ["mpreg.msgpack.v1", "mpreg.json.v1"]) {
+    const raw = new RawSocket(server.url, ["something-else", protocol]);
+    await raw.opened;
+    assert.equal(raw.ws.protocol, protocol);
+    await raw.close();
+  }
+  const refused = new RawSocket(server.url, ["not-mpreg"]);
+  await assert.rejects(refused.opened);
+  await refused.closed;
+  const response = await fetch(server.url.replace("ws:", "http:"), {
+    headers: {
+      upgrade: "websocket",
+      connection: "Upgrade",
+      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+      "sec-websocket-version": "13",
+      "sec-websocket-protocol": "not-mpreg",
+    },
+  });
+  assert.equal(response.status, 400);
+  assert.match(await response.text(), /mpreg\.msgpack\.v1/);
+});
+
+Deno.test("msgpack subprotocol: binary frames both ways, numeric ids echoed", async () => {
+  await using server = await startServer();
+  const raw = new RawSocket(server.url, "mpreg.msgpack.v1");
+  await raw.opened;
+  raw.ws.send(pack({ role: "rpc", u: 7, cmds: [{ name: "a", fun: "echo", args: [1.5] }] }));
+  await raw.waitFrames(1);
+  assert.deepEqual(unpack(new Uint8Array(raw.frames[0] as ArrayBuffer)), {
+    u: 7,
+    r: { a: 1.5 },
+    error: null,
+  });
+  await raw.close();
+});
+
+Deno.test("HTTP on the node's port: /healthz, /readyz, /cluster, 404", async () => {
+  const server = await startServer({ name: "h1", resources: ["gpu"] });
+  const base = server.url.replace("ws:", "http:");
+  const health = await fetch(`${base}/healthz`);
+  assert.equal(health.status, 200);
+  assert.deepEqual(await health.json(), { status: "ok", name: "h1" });
+  const ready = await fetch(`${base}/readyz`);
+  assert.equal(ready.status, 200);
+  await ready.body?.cancel();
+  const cluster = await (await fetch(`${base}/cluster`)).json();
+  assert.equal(cluster.self, "h1");
+  assert.deepEqual(cluster.members[0].resources, ["gpu"]);
+  assert.deepEqual(cluster.functions.echo, ["h1"]);
+  const missing = await fetch(`${base}/nope`);
+  assert.equal(missing.status, 404);
+  await missing.body?.cancel();
+  await server.stop();
+});
+
+Deno.test("/readyz answers 503 while the node drains", async () => {
+  const server = await startServer();
+  const { promise: release, resolve } = Promise.withResolvers<void>();
+  server.register("wait", () => release);
+  await using client = new Client(server.url);
+  const call = client.call("wait");
+  while (server.inFlight === 0) await delay(5);
+  const stopping = server.stop({ drainTimeoutMs: 5_000 });
+  const ready = await fetch(`${server.url.replace("ws:", "http:")}/readyz`);
+  assert.equal(ready.status, 503);
+  await ready.body?.cancel();
+  resolve();
+  await call;
+  await stopping;
+});
+
+/** Sends `frame` on a fresh socket and returns the close event. */
+async function closedBy(url: string, protocol: string, frame: string | Uint8Array) {
+  const raw = new RawSocket(url, protocol);
+  await raw.opened;
+  raw.ws.send(frame as Uint8Array<ArrayBuffer>);
+  return await raw.closed;
+}
+
+Deno.test("bad frames without a readable id close the socket with a reason", async () => {
+  await using server = await startServer({ limits: { maxFrameBytes: 64 * 1024 } });
+  const cases: Array<[string, string | Uint8Array, number, RegExp]> = [
+    ["mpreg.msgpack.v1", new Uint8Array([0xc1, 0x00]), 1007, /msgpack type/],
+    ["mpreg.msgpack.v1", "text in a binary protocol", 1007, /binary/],
+    ["mpreg.json.v1", "{not json", 1007, /not valid JSON/],
+    ["mpreg.json.v1", "[1,2,3]", 1008, /not an object/],
+    ["mpreg.json.v1", '{"role":"rpc"}', 1008, /"u"/],
+    ["mpreg.msgpack.v1", new Uint8Array(100_000), 1009, /over the limit/],
+    ["mpreg.msgpack.v1", new Uint8Array(50_000).fill(0x91), 1008, /deeper than 64/],
+    ["mpreg.json.v1", "[".repeat(50_000), 1008, /deeper than 64/],
+    ["mpreg.msgpack.v1", new Uint8Array([0xdd, 0xff, 0xff, 0xff, 0xff]), 1008, /elements/],
+    ["mpreg.json.v1", '{"u":1,"role":"rpc","cmds":[],"__proto__":{}}', 1007, /__proto__/],
+  ];
+  for (const [protocol, frame, code, reason] of cases) {
+    const event = await closedBy(server.url, protocol, frame);
+    assert.equal(event.code, code, `close code for ${reason}`);
+    assert.match(event.reason, reason);
+  }
+  // The node is still fine.
+  await using client = new Client(server.url);
+  assert.equal(await client.call("echo", ["alive"]), "alive");
+});
+
+Deno.test("bad requests with a readable id get an error response, and the socket stays open", async () => {
+  await using server = await startServer({ limits: { maxSteps: 3 } });
+  const raw = new RawSocket(server.url, "mpreg.json.v1");
+  await raw.opened;
+  const send = (m: unknown) => raw.ws.send(JSON.stringify(m));
+  send({ role: "rpc", u: 1, cmds: "nope" });
+  send({ role: "rpc", u: 2, cmds: [{ name: 1, fun: "echo" }] });
+  send({ role: "rpc", u: 3, cmds: [{ name: "a", fun: "echo", args: {} }] });
+  send({ role: "rpc", u: 4, cmds: [1, 2, 3, 4].map((i) => ({ name: `s${i}`, fun: "echo" })) });
+  send({ role: "rpc", u: 5, cmds: [{ name: "a", fun: "echo", args: [1] }], timeout: -1 });
+  send({ role: "explode", u: 6 });
+  send({ role: "rpc", u: 7, cmds: [{ name: "a", fun: "echo", args: ["ok"] }] });
+  await raw.waitFrames(7);
+  const byId = new Map(raw.frames.map((f) => [json(f).u, json(f)]));
+  const code = (u: number) => (byId.get(u)!.error as { code: number } | null)?.code;
+  assert.equal(code(1), ErrorCode.BadRequest);
+  assert.equal(code(2), ErrorCode.BadRequest);
+  assert.equal(code(3), ErrorCode.BadRequest);
+  assert.equal(code(4), ErrorCode.LimitExceeded);
+  assert.equal(code(5), ErrorCode.BadRequest);
+  assert.equal(code(6), ErrorCode.BadRequest);
+  assert.deepEqual(byId.get(7), { u: 7, r: { a: "ok" }, error: null });
+  assert.equal(raw.ws.readyState, WebSocket.OPEN);
+  await raw.close();
+});
+
+Deno.test("in-flight requests per connection are limited; other connections never notice", async () => {
+  await using server = await startServer({ limits: { maxInFlightPerConnection: 2 } });
+  const { promise: release, resolve } = Promise.withResolvers<void>();
+  server.register("wait", () => release);
+  const raw = new RawSocket(server.url, "mpreg.json.v1");
+  await raw.opened;
+  for (const u of [1, 2, 3]) {
+    raw.ws.send(JSON.stringify({ role: "rpc", u, cmds: [{ name: "w", fun: "wait" }] }));
+  }
+  await raw.waitFrames(1);
+  const first = json(raw.frames[0]!);
+  assert.equal(first.u, 3);
+  assert.equal((first.error as { code: number }).code, ErrorCode.LimitExceeded);
+  await using other = new Client(server.url);
+  assert.equal(await other.call("echo", ["unaffected"]), "unaffected");
+  resolve();
+  await raw.waitFrames(3);
+  await raw.close();
+});
+
+Deno.test("a duplicate request id in flight is refused", async () => {
+  await using server = await startServer();
+  const { promise: release, resolve } = Promise.withResolvers<void>();
+  server.register("wait", () => release);
+  const raw = new RawSocket(server.url, "mpreg.json.v1");
+  await raw.opened;
+  const msg = JSON.stringify({ role: "rpc", u: "dup", cmds: [{ name: "w", fun: "wait" }] });
+  raw.ws.send(msg);
+  raw.ws.send(msg);
+  await raw.waitFrames(1);
+  assert.equal((json(raw.frames[0]!).error as { code: number }).code, ErrorCode.BadRequest);
+  resolve();
+  await raw.waitFrames(2);
+  await raw.close();
+});
+
+Deno.test("a result that cannot be encoded gets an error, not silence", async () => {
+  await using server = await startServer();
+  server.register("bigint", () => 10n ** 30n);
+  await using client = new Client(server.url, { encoding: "json" });
+  await assert.rejects(client.call("bigint"), (err: unknown) => {
+    assert.equal((err as { code: number }).code, ErrorCode.FunctionFailed);
+    assert.match((err as Error).message, /cannot be encoded/);
+    return true;
+  });
+});
