@@ -22,20 +22,25 @@ export function format(value: unknown, label: string): string {
   return `${label}: ${value}`;
 }
 
+// The next three keep the names of the original MPREG examples and tests.
+
 /** Sums a list of numbers. */
+// deno-lint-ignore camelcase
 export function data_processing(data: number[]): number {
   return data.reduce((sum, x) => sum + x, 0);
 }
 
 /** A stand-in for model inference. */
+// deno-lint-ignore camelcase
 export function ml_inference(
-  model_name: string,
-  input_data: { value: unknown },
+  model: string,
+  input: { value: unknown },
 ): { model: string; prediction: string; confidence: number } {
-  return { model: model_name, prediction: `processed_${input_data.value}`, confidence: 0.95 };
+  return { model, prediction: `processed_${input.value}`, confidence: 0.95 };
 }
 
 /** Formats results as JSON, a summary line, or a string (keyword `format_type`). */
+// deno-lint-ignore camelcase
 export function format_results(
   raw: { prediction?: string },
   options: { format_type?: string } = {},

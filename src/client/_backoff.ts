@@ -1,13 +1,35 @@
 // Copyright 2026 the mpreg authors. MIT license.
 // Capped exponential backoff with full jitter (AWS Architecture Blog, 2015).
 
-/** Settings of a backoff schedule. */
+/**
+ * Settings of the reconnect schedule: the delay before retry `n` (0-based)
+ * is uniform in `[0, min(maxMs, initialMs * factor ** n)]`.
+ *
+ * @example
+ * ```ts
+ * import type { BackoffOptions } from "@mpreg/mpreg";
+ * const backoff: BackoffOptions = { initialMs: 50, maxMs: 2_000, factor: 2 };
+ * console.log(backoff.maxMs);
+ * ```
+ */
 export interface BackoffOptions {
-  /** First delay's ceiling, in milliseconds. */
+  /**
+   * The first delay's ceiling, in milliseconds.
+   *
+   * @default {100}
+   */
   initialMs: number;
-  /** Largest delay, in milliseconds. */
+  /**
+   * The largest delay, in milliseconds.
+   *
+   * @default {5000}
+   */
   maxMs: number;
-  /** Growth per attempt. */
+  /**
+   * Growth per attempt.
+   *
+   * @default {2}
+   */
   factor: number;
 }
 

@@ -16,6 +16,8 @@ import {
 import { LITERAL_KEY, type Step } from "../protocol/step.ts";
 import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from "./_backoff.ts";
 
+export type { BackoffOptions } from "./_backoff.ts";
+
 /**
  * Options for `new Client(url, options)`.
  *

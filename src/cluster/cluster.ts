@@ -45,7 +45,7 @@ export interface ClusterSource {
   /** The local node's name. */
   readonly name: string;
   /** The local node's advertised URLs. */
-  readonly urls: readonly string[];
+  urls(): readonly string[];
   /** The local node's resources. */
   readonly resources: ReadonlySet<string>;
   /** The local function registry. */
@@ -83,7 +83,7 @@ export class Cluster {
     for (const entry of s.registry.entries()) functions[entry.name] = [...entry.resources];
     return {
       name: s.name,
-      urls: [...s.urls],
+      urls: [...s.urls()],
       state: "alive",
       self: true,
       resources: [...s.resources],

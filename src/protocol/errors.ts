@@ -104,6 +104,8 @@ export class RpcError extends Error {
  */
 export class FunctionNotFoundError extends RpcError {
   /**
+   * Creates the error.
+   *
    * @param message A human-readable message.
    * @param options Details and cause.
    */
@@ -124,6 +126,8 @@ export class FunctionNotFoundError extends RpcError {
  */
 export class InternalError extends RpcError {
   /**
+   * Creates the error.
+   *
    * @param message A human-readable message.
    * @param options Details and cause.
    */
@@ -146,6 +150,8 @@ export class InternalError extends RpcError {
  */
 export class FunctionError extends RpcError {
   /**
+   * Creates the error.
+   *
    * @param message A human-readable message.
    * @param options Details and cause.
    */
@@ -166,6 +172,8 @@ export class FunctionError extends RpcError {
  */
 export class ProtocolError extends RpcError {
   /**
+   * Creates the error.
+   *
    * @param message A human-readable message.
    * @param options Details and cause.
    */
@@ -186,6 +194,8 @@ export class ProtocolError extends RpcError {
  */
 export class ClusterMismatchError extends RpcError {
   /**
+   * Creates the error.
+   *
    * @param message A human-readable message.
    * @param options Details and cause.
    */
@@ -206,6 +216,8 @@ export class ClusterMismatchError extends RpcError {
  */
 export class TimeoutError extends RpcError {
   /**
+   * Creates the error.
+   *
    * @param message A human-readable message.
    * @param options Details and cause.
    */
@@ -226,6 +238,8 @@ export class TimeoutError extends RpcError {
  */
 export class CancelledError extends RpcError {
   /**
+   * Creates the error.
+   *
    * @param message A human-readable message.
    * @param options Details and cause.
    */
@@ -247,6 +261,8 @@ export class CancelledError extends RpcError {
  */
 export class GraphError extends RpcError {
   /**
+   * Creates the error.
+   *
    * @param message A human-readable message.
    * @param options Details and cause.
    */
@@ -267,6 +283,8 @@ export class GraphError extends RpcError {
  */
 export class PermissionDeniedError extends RpcError {
   /**
+   * Creates the error.
+   *
    * @param message A human-readable message.
    * @param options Details and cause.
    */
@@ -287,6 +305,8 @@ export class PermissionDeniedError extends RpcError {
  */
 export class UnauthenticatedError extends RpcError {
   /**
+   * Creates the error.
+   *
    * @param message A human-readable message.
    * @param options Details and cause.
    */
@@ -307,6 +327,8 @@ export class UnauthenticatedError extends RpcError {
  */
 export class LimitExceededError extends RpcError {
   /**
+   * Creates the error.
+   *
    * @param message A human-readable message.
    * @param options Details and cause.
    */
@@ -327,6 +349,8 @@ export class LimitExceededError extends RpcError {
  */
 export class OverloadedError extends RpcError {
   /**
+   * Creates the error.
+   *
    * @param message A human-readable message.
    * @param options Details and cause.
    */
@@ -347,6 +371,8 @@ export class OverloadedError extends RpcError {
  */
 export class ConnectionError extends RpcError {
   /**
+   * Creates the error.
+   *
    * @param message A human-readable message.
    * @param options Details and cause.
    */
@@ -367,6 +393,8 @@ export class ConnectionError extends RpcError {
  */
 export class UnavailableError extends RpcError {
   /**
+   * Creates the error.
+   *
    * @param message A human-readable message.
    * @param options Details and cause.
    */

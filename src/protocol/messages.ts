@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Step } from "../engine/step.ts";
+import type { Step } from "./step.ts";
 import { LimitExceededError, ProtocolError, type WireError } from "./errors.ts";
 
 /** A request id chosen by the sender: a string or a non-negative safe integer. */

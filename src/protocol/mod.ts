@@ -9,4 +9,4 @@ export * from "./codes.ts";
 export * from "./errors.ts";
 export * from "./limits.ts";
 export * from "./messages.ts";
-export type { Step } from "./step.ts";
+export * from "./step.ts";

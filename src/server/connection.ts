@@ -12,7 +12,7 @@ import {
   FunctionError,
   LimitExceededError,
   ProtocolError,
-  RpcError,
+  type RpcError,
   TimeoutError,
   toRpcError,
   UnavailableError,
@@ -31,7 +31,7 @@ export interface ConnectionHost {
   /** The connection limits. */
   readonly limits: Limits;
   /** Whether the node is draining (no new requests). */
-  readonly draining: boolean;
+  isDraining(): boolean;
   /** Deadline in ms for a request that asks for none. */
   readonly requestTimeoutMs: number;
   /** The longest deadline in ms a request may ask for. */
@@ -161,7 +161,7 @@ export class ClientConnection {
   #start(request: RpcRequest): void {
     const host = this.#host;
     const u = request.u;
-    if (host.draining) {
+    if (host.isDraining()) {
       this.#sendError(u, new UnavailableError("Node is shutting down; send the request elsewhere"));
       return;
     }

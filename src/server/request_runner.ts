@@ -6,7 +6,7 @@
  * @module
  */
 import { execute, RequestGraph } from "../engine/mod.ts";
-import type { Step } from "../engine/step.ts";
+import type { Step } from "../protocol/step.ts";
 import { FunctionError, FunctionNotFoundError, RpcError } from "../protocol/errors.ts";
 import type { RequestId } from "../protocol/messages.ts";
 import type { CallContext, FunctionRegistry, RegisteredFunction } from "../registry/registry.ts";

@@ -129,12 +129,9 @@ export class Server {
       registry: this.#registry,
       debug: options.debug ?? false,
     });
-    const server = this;
     this.cluster = new Cluster({
       name: this.name,
-      get urls() {
-        return server.urls;
-      },
+      urls: () => this.urls,
       resources: this.#resources,
       registry: this.#registry,
     });
@@ -144,9 +141,7 @@ export class Server {
       limits: this.limits,
       requestTimeoutMs,
       maxRequestTimeoutMs,
-      get draining() {
-        return server.#draining;
-      },
+      isDraining: () => this.#draining,
       runRequest: (request, signal, deadline) =>
         this.#runner.run({
           u: request.u,

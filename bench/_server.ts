@@ -1,0 +1,93 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * The bench's server process. It starts, each on 127.0.0.1 with a free
+ * port:
+ * - a raw WebSocket echo server (plain `Deno.serve` + `Deno.upgradeWebSocket`)
+ *   that sends every frame back unchanged: the ceiling;
+ * - an mpreg node with its built-in `echo`.
+ *
+ * It prints one JSON line `{ "raw": url, "mpreg": url, "pid": pid }` to
+ * stdout, then runs until stdin closes or it gets SIGTERM, and exits 0 after
+ * closing both.
+ *
+ * Run by `bench/main.ts`; not meant to be started by hand.
+ *
+ * @module
+ */
+import { Server } from "../mod.ts";
+
+/** The line this process prints once both servers listen. */
+export interface ServerUrls {
+  /** The raw echo server. */
+  raw: string;
+  /** The mpreg node. */
+  mpreg: string;
+  /** This process's id. */
+  pid: number;
+}
+
+const HOST = "127.0.0.1";
+
+/** Starts the raw echo server; resolves once it listens. */
+function startRawEcho(sockets: Set<WebSocket>) {
+  const { promise, resolve } = Promise.withResolvers<string>();
+  const server = Deno.serve({
+    hostname: HOST,
+    port: 0,
+    onListen: (addr) => resolve(`ws://${HOST}:${addr.port}`),
+  }, (request) => {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return new Response("raw echo: WebSocket only", { status: 426 });
+    }
+    // Echo the first offered subprotocol, as browsers require one when offered.
+    const offered = request.headers.get("sec-websocket-protocol")?.split(",")[0]?.trim();
+    const { socket, response } = Deno.upgradeWebSocket(
+      request,
+      offered ? { protocol: offered } : {},
+    );
+    socket.binaryType = "arraybuffer";
+    sockets.add(socket);
+    socket.onmessage = (event) => socket.send(event.data);
+    socket.onclose = () => sockets.delete(socket);
+    socket.onerror = () => {};
+    return response;
+  });
+  return { server, url: promise };
+}
+
+/** Resolves when stdin reaches its end (the parent closed it or died). */
+async function stdinClosed(): Promise<void> {
+  try {
+    for await (const _ of Deno.stdin.readable) {
+      // Input is ignored; only its end matters.
+    }
+  } catch {
+    // A broken stdin means the parent is gone.
+  }
+}
+
+function sigterm(): Promise<void> {
+  const { promise, resolve } = Promise.withResolvers<void>();
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", () => resolve());
+  return promise;
+}
+
+async function main(): Promise<void> {
+  const sockets = new Set<WebSocket>();
+  const raw = startRawEcho(sockets);
+  const node = new Server({ port: 0, host: HOST, name: "bench" });
+  await node.start();
+  const urls: ServerUrls = { raw: await raw.url, mpreg: node.url, pid: Deno.pid };
+  await Deno.stdout.write(new TextEncoder().encode(JSON.stringify(urls) + "\n"));
+
+  await Promise.race([stdinClosed(), sigterm()]);
+
+  for (const socket of sockets) socket.close(1001, "bench server stopping");
+  const stopped = Promise.all([node.stop({ drainTimeoutMs: 500 }), raw.server.shutdown()]);
+  const timeout = new Promise<"timeout">((resolve) => setTimeout(resolve, 3_000, "timeout"));
+  const outcome = await Promise.race([stopped, timeout]);
+  // Exit explicitly: the stdin reader or a signal listener would keep the process alive.
+  Deno.exit(outcome === "timeout" ? 1 : 0);
+}
+
+if (import.meta.main) await main();
