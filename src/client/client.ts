@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { DeadlineQueue } from "../_util/deadline_queue.ts";
 import { type Codec, createCodec } from "../protocol/codec.ts";
 import {
   CancelledError,
@@ -157,13 +158,17 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/** The steps as sent: empty `kwargs` and `locs` are left out (the node defaults them). */
+type WireStep = Pick<Step, "name" | "fun" | "args"> & Partial<Pick<Step, "kwargs" | "locs">>;
+
 interface Pending {
   readonly id: number;
-  readonly frame: { role: "rpc"; u: number; cmds: Step[]; timeout: number; all?: boolean };
+  readonly frame: { role: "rpc"; u: number; cmds: WireStep[]; timeout: number; all?: boolean };
   readonly resolve: (value: Record<string, unknown>) => void;
   readonly reject: (error: RpcError) => void;
-  readonly deadline: number;
-  timer: ReturnType<typeof setTimeout>;
+  /** The deadline, in milliseconds since the epoch. */
+  readonly at: number;
+  expire(): void;
   signal?: AbortSignal;
   onAbort?: () => void;
   sent: boolean;
@@ -171,19 +176,26 @@ interface Pending {
 
 const WS_OPEN = 1;
 
-function toStep(input: StepInput, index: number): Step {
+function toWireStep(
+  name: string,
+  fun: string,
+  args: unknown[] | undefined,
+  kwargs: Record<string, unknown> | undefined,
+  locs: string[] | undefined,
+): WireStep {
+  const step: WireStep = { name, fun, args: args ?? [] };
+  if (kwargs !== undefined && Object.keys(kwargs).length > 0) step.kwargs = kwargs;
+  if (locs !== undefined && locs.length > 0) step.locs = locs;
+  return step;
+}
+
+function fromInput(input: StepInput, index: number): WireStep {
   if (input === null || typeof input !== "object") {
     throw new TypeError(`Step ${index} is not an object`);
   }
   if (typeof input.name !== "string") throw new TypeError(`Step ${index} has no name`);
   if (typeof input.fun !== "string") throw new TypeError(`Step "${input.name}" has no fun`);
-  return {
-    name: input.name,
-    fun: input.fun,
-    args: input.args ?? [],
-    kwargs: input.kwargs ?? {},
-    locs: input.locs ?? [],
-  };
+  return toWireStep(input.name, input.fun, input.args, input.kwargs, input.locs);
 }
 
 // In a one-step call the only possible reference is to the step itself: wrap
@@ -247,6 +259,7 @@ export class Client {
   readonly #codec: Codec;
   readonly #backoff: BackoffOptions;
   readonly #pending = new Map<number, Pending>();
+  readonly #deadlines = new DeadlineQueue();
   #socket: WebSocket | null = null;
   #nextId = 1;
   #urlIndex = 0;
@@ -323,13 +336,13 @@ export class Client {
    *   aborts, {@linkcode ConnectionError} when the connection drops.
    */
   async call(fun: string, args: unknown[] = [], options: CallOptions = {}): Promise<unknown> {
-    const step: Step = {
-      name: fun,
+    const step = toWireStep(
       fun,
-      args: escapeSelf(args, fun) as unknown[],
-      kwargs: options.kwargs ? escapeSelf(options.kwargs, fun) as Record<string, unknown> : {},
-      locs: options.locs ?? [],
-    };
+      fun,
+      escapeSelf(args, fun) as unknown[],
+      options.kwargs && escapeSelf(options.kwargs, fun) as Record<string, unknown>,
+      options.locs,
+    );
     const result = await this.#send([step], options.timeoutMs, options.signal, false);
     return result[fun];
   }
@@ -346,9 +359,9 @@ export class Client {
    *   in `details.step`.
    */
   request(steps: StepInput[], options: RequestOptions = {}): Promise<Record<string, unknown>> {
-    let cmds: Step[];
+    let cmds: WireStep[];
     try {
-      cmds = steps.map(toStep);
+      cmds = steps.map(fromInput);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -367,6 +380,7 @@ export class Client {
     const error = new ConnectionError("Client closed");
     for (const pending of [...this.#pending.values()]) this.#settle(pending, error);
     for (const waiter of this.#openWaiters.splice(0)) waiter.reject(error);
+    this.#deadlines.clear();
     const socket = this.#socket;
     this.#socket = null;
     if (socket !== null) {
@@ -383,7 +397,7 @@ export class Client {
   }
 
   #send(
-    cmds: Step[],
+    cmds: WireStep[],
     timeoutMs: number | undefined,
     signal: AbortSignal | undefined,
     all: boolean,
@@ -402,12 +416,11 @@ export class Client {
       frame,
       resolve,
       reject,
-      deadline: Date.now() + budget,
-      timer: setTimeout(() => {
-        this.#cancel(pending, new TimeoutError(`Request timed out after ${budget} ms`));
-      }, budget),
+      at: Date.now() + budget,
+      expire: () => this.#cancel(pending, new TimeoutError(`Request timed out after ${budget} ms`)),
       sent: false,
     };
+    this.#deadlines.add(pending);
     if (signal) {
       pending.signal = signal;
       pending.onAbort = () =>
@@ -421,7 +434,7 @@ export class Client {
   }
 
   #transmit(pending: Pending): void {
-    const remaining = pending.deadline - Date.now();
+    const remaining = pending.at - Date.now();
     pending.frame.timeout = Math.max(1, remaining);
     pending.sent = true;
     this.#socket!.send(this.#codec.encode(pending.frame));
@@ -437,7 +450,7 @@ export class Client {
 
   #settle(pending: Pending, error: RpcError | null, value?: Record<string, unknown>): void {
     this.#pending.delete(pending.id);
-    clearTimeout(pending.timer);
+    this.#deadlines.delete(pending);
     if (pending.onAbort) pending.signal!.removeEventListener("abort", pending.onAbort);
     if (error === null) pending.resolve(value!);
     else pending.reject(error);

@@ -6,6 +6,7 @@
  * @module
  */
 import { getLogger, type Logger } from "@logtape/logtape";
+import type { DeadlineQueue } from "../_util/deadline_queue.ts";
 import type { Codec } from "../protocol/codec.ts";
 import {
   CancelledError,
@@ -36,8 +37,10 @@ export interface ConnectionHost {
   readonly requestTimeoutMs: number;
   /** The longest deadline in ms a request may ask for. */
   readonly maxRequestTimeoutMs: number;
-  /** Runs a request; rejects with an RpcError. */
-  runRequest(request: RpcRequest, signal: AbortSignal, deadline: number): Promise<unknown>;
+  /** The node's deadline timer. */
+  readonly deadlines: DeadlineQueue;
+  /** Runs a request: a value, a promise of one, or an RpcError thrown or rejected. */
+  runRequest(request: RpcRequest, signal: AbortSignal, deadline: number): unknown;
   /** Called when a request starts and ends, for drain accounting. */
   requestStarted(): void;
   /** Called when a request ends. */
@@ -60,8 +63,9 @@ function reasonOf(message: string): string {
 }
 
 interface InFlight {
-  controller: AbortController;
-  timer: ReturnType<typeof setTimeout>;
+  readonly controller: AbortController;
+  readonly at: number;
+  expire(): void;
 }
 
 /** A client connection served by a node. */
@@ -182,26 +186,35 @@ export class ClientConnection {
     const budget = Math.min(request.timeout ?? host.requestTimeoutMs, host.maxRequestTimeoutMs);
     const deadline = Date.now() + budget;
     const controller = new AbortController();
-    const timer = setTimeout(() => {
-      const entry = this.#inFlight.get(u);
-      if (entry?.controller === controller) {
+    const entry: InFlight = {
+      controller,
+      at: deadline,
+      expire: () => {
+        if (this.#inFlight.get(u) !== entry) return;
         controller.abort(
           new TimeoutError(`Request timed out after ${budget} ms`, {
             details: { timeout: budget },
           }),
         );
-      }
-    }, budget);
-    const entry: InFlight = { controller, timer };
+      },
+    };
     this.#inFlight.set(u, entry);
+    host.deadlines.add(entry);
     host.requestStarted();
-    let promise: Promise<unknown>;
+    let result: unknown;
     try {
-      promise = host.runRequest(request, controller.signal, deadline);
+      result = host.runRequest(request, controller.signal, deadline);
     } catch (err) {
-      promise = Promise.reject(err);
+      this.#finish(u, entry, null);
+      this.#sendError(u, toRpcError(err));
+      return;
     }
-    promise.then(
+    if (!(result instanceof Promise)) {
+      this.#finish(u, entry, null);
+      this.#send({ u, r: result, error: null });
+      return;
+    }
+    result.then(
       (r) => {
         if (this.#inFlight.get(u) !== entry) return;
         this.#finish(u, entry, null);
@@ -216,7 +229,7 @@ export class ClientConnection {
   }
 
   #finish(u: RequestId, entry: InFlight, abortWith: RpcError | null): void {
-    clearTimeout(entry.timer);
+    this.#host.deadlines.delete(entry);
     this.#inFlight.delete(u);
     if (abortWith !== null) entry.controller.abort(abortWith);
     this.#host.requestEnded();

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { abortable } from "../_util/abortable.ts";
 import { execute, RequestGraph } from "../engine/mod.ts";
 import type { Step } from "../protocol/step.ts";
 import { FunctionError, FunctionNotFoundError, RpcError } from "../protocol/errors.ts";
@@ -53,16 +54,23 @@ export class RequestRunner {
   /**
    * Runs a request to completion.
    *
+   * A request of one step with nothing to resolve (the shape of every
+   * `client.call()`) skips the dataflow scheduler, and answers synchronously
+   * when its function does.
+   *
    * @param request The request.
-   * @returns `{ [step]: value }` for the sinks, or every step with `all`.
-   * @throws {RpcError} the first failure, naming the step.
+   * @returns `{ [step]: value }` for the sinks, or every step with `all`; a
+   *   plain object when every function answered synchronously.
+   * @throws {RpcError} the first failure, naming the step (thrown or rejected).
    */
-  run(request: RunRequest): Promise<Record<string, unknown>> {
-    let graph: RequestGraph;
-    try {
-      graph = RequestGraph.build(request.steps);
-    } catch (err) {
-      return Promise.reject(err);
+  run(request: RunRequest): Record<string, unknown> | Promise<Record<string, unknown>> {
+    const graph = RequestGraph.build(request.steps);
+    const only = request.steps.length === 1 ? request.steps[0]! : undefined;
+    if (only !== undefined && !graph.needsResolution(only.name)) {
+      if (request.signal.aborted) throw request.signal.reason;
+      const value = this.#runStep(request, only, only.args, only.kwargs, request.signal);
+      if (!(value instanceof Promise)) return { [only.name]: value };
+      return abortable(value, request.signal).then((v) => ({ [only.name]: v }));
     }
     const run = (
       step: Step,

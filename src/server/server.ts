@@ -5,6 +5,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { DeadlineQueue } from "../_util/deadline_queue.ts";
 import { Cluster } from "../cluster/cluster.ts";
 import { negotiateCodec } from "../protocol/codec.ts";
 import { DEFAULT_LIMITS, type Limits } from "../protocol/limits.ts";
@@ -141,6 +142,7 @@ export class Server {
       limits: this.limits,
       requestTimeoutMs,
       maxRequestTimeoutMs,
+      deadlines: new DeadlineQueue(),
       isDraining: () => this.#draining,
       runRequest: (request, signal, deadline) =>
         this.#runner.run({
@@ -308,6 +310,7 @@ export class Server {
       this.#idle = null;
     }
     for (const connection of [...this.#connections]) connection.close();
+    this.#connectionHost.deadlines.clear();
     await http.shutdown();
     log.info("Node {node} stopped", { node: this.name });
   }
