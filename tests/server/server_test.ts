@@ -14,6 +14,7 @@ import {
   GraphError,
   literal,
   RpcError,
+  Server,
   TimeoutError,
 } from "../../mod.ts";
 import * as fns from "../../examples/functions.ts";
@@ -495,4 +496,21 @@ Deno.test("Server.stop() cancels what outlives the drain timeout", async () => {
   await server.stop({ drainTimeoutMs: 50 });
   await aborted;
   await assert.rejects(call, ConnectionError);
+});
+
+Deno.test("Server.fromConfig() loads settings and registers every exported function", async () => {
+  const server = await Server.fromConfig("examples/node.yaml", { port: 0, name: "from-config" });
+  await server.start();
+  try {
+    assert.equal(server.name, "from-config");
+    assert.deepEqual([...server.resources], ["cpu", "dataset-1"]);
+    const functions = server.cluster.self.functions;
+    for (const name of ["add", "multiply", "format", "data_processing", "sleep"]) {
+      assert.ok(name in functions, `${name} is registered`);
+    }
+    await using client = new Client(server.url);
+    assert.equal(await client.call("add", [2, 3], { locs: ["dataset-1"] }), 5);
+  } finally {
+    await server.stop();
+  }
 });
