@@ -1,11 +1,11 @@
 // Copyright 2026 the mpreg authors. MIT license.
 /**
- * The read-only view of a cluster: its members, what each offers, and
- * look-ups in the catalog.
+ * The read-only view of a cluster: its members, what each offers, catalog
+ * look-ups, and membership events.
  *
  * @module
  */
-import { type FunctionRegistry, satisfies } from "../registry/registry.ts";
+import { candidatesFor } from "../registry/router.ts";
 
 /** The state of a member as this node sees it. */
 export type MemberState = "alive" | "suspect" | "dead" | "left";
@@ -19,6 +19,7 @@ export type MemberState = "alive" | "suspect" | "dead" | "left";
  * const m: MemberInfo = {
  *   name: "n1", urls: ["ws://127.0.0.1:9001"], state: "alive", self: true,
  *   resources: ["gpu"], functions: { echo: [] }, lastHeard: Date.now(),
+ *   incarnation: 1, catalogVersion: 3,
  * };
  * console.log(m.name);
  * ```
@@ -28,7 +29,7 @@ export interface MemberInfo {
   name: string;
   /** The URLs it advertises. */
   urls: string[];
-  /** Its state. */
+  /** Its state: `alive`, `suspect` (missed probes), `dead`, or `left` (stopped gracefully). */
   state: MemberState;
   /** Whether it is the node answering. */
   self: boolean;
@@ -36,24 +37,47 @@ export interface MemberInfo {
   resources: string[];
   /** Its functions, each with its own extra resources. */
   functions: Record<string, string[]>;
-  /** When it was last heard from, in milliseconds since the epoch. */
+  /** When this node last heard from it, in milliseconds since the epoch. */
   lastHeard: number;
+  /** Its incarnation: bumped when it refutes a suspicion or leaves. */
+  incarnation: number;
+  /** Bumped on every change of its functions, resources or URLs. */
+  catalogVersion: number;
+}
+
+/** The kinds of membership events. */
+export type ClusterEventType = "joined" | "alive" | "suspect" | "dead" | "left" | "catalog";
+
+/**
+ * What a membership event carries: its type and the member as it is now.
+ *
+ * @example
+ * ```ts
+ * import type { ClusterEventDetail } from "@mpreg/mpreg";
+ * const onEvent = (e: ClusterEventDetail) => console.log(e.type, e.member.name);
+ * console.log(typeof onEvent);
+ * ```
+ */
+export interface ClusterEventDetail {
+  /** `joined`, `alive` (recovered), `suspect`, `dead`, `left` or `catalog` (its offer changed). */
+  type: ClusterEventType;
+  /** The member. */
+  member: MemberInfo;
 }
 
 /** What a {@linkcode Cluster} reads its data from. */
 export interface ClusterSource {
-  /** The local node's name. */
+  /** The name of the node answering. */
   readonly name: string;
-  /** The local node's advertised URLs. */
-  urls(): readonly string[];
-  /** The local node's resources. */
-  readonly resources: ReadonlySet<string>;
-  /** The local function registry. */
-  readonly registry: FunctionRegistry;
+  /** Every member known, this node first. */
+  members(): MemberInfo[];
 }
 
 /**
- * A read-only view of the cluster as this node sees it.
+ * A read-only view of the cluster as this node sees it. It is an
+ * `EventTarget`: listen for `joined`, `alive`, `suspect`, `dead`, `left` and
+ * `catalog` (each a `CustomEvent` whose `detail` is a
+ * {@linkcode ClusterEventDetail}), or iterate {@linkcode Cluster.events}.
  *
  * @example List what a node offers
  * ```ts
@@ -64,7 +88,7 @@ export interface ClusterSource {
  * console.log(server.cluster.lookup("infer", ["gpu", "model-a"]).map((m) => m.name)); // [ "n1" ]
  * ```
  */
-export class Cluster {
+export class Cluster extends EventTarget {
   #source: ClusterSource;
 
   /**
@@ -73,36 +97,37 @@ export class Cluster {
    * @param source Where the view reads from.
    */
   constructor(source: ClusterSource) {
+    super();
     this.#source = source;
   }
 
   /** The local member. */
   get self(): MemberInfo {
-    const s = this.#source;
-    const functions: Record<string, string[]> = {};
-    for (const entry of s.registry.entries()) functions[entry.name] = [...entry.resources];
-    return {
-      name: s.name,
-      urls: [...s.urls()],
-      state: "alive",
-      self: true,
-      resources: [...s.resources],
-      functions,
-      lastHeard: Date.now(),
-    };
+    return this.#source.members()[0]!;
   }
 
   /**
-   * Every member known, the local one first.
+   * Every member known, the local one first, including suspect members and
+   * the tombstones of dead and departed ones until they expire.
    *
    * @returns The members.
    */
   members(): MemberInfo[] {
-    return [this.self];
+    return this.#source.members();
   }
 
   /**
-   * Every function offered in the cluster, with the members offering it.
+   * A member by name.
+   *
+   * @param name The member's name.
+   * @returns The member, or `undefined`.
+   */
+  member(name: string): MemberInfo | undefined {
+    return this.members().find((m) => m.name === name);
+  }
+
+  /**
+   * Every function offered by a live member, with the members offering it.
    *
    * @returns Function name → member names.
    */
@@ -116,18 +141,59 @@ export class Cluster {
   }
 
   /**
-   * The live members that offer `fun` with every resource in `locs`.
+   * The live members that offer `fun` with every resource in `locs`: the
+   * candidates a step would be routed to.
    *
    * @param fun The function name.
    * @param locs The required resources.
    * @returns The candidates.
    */
   lookup(fun: string, locs: readonly string[] = []): MemberInfo[] {
-    return this.members().filter((member) => {
-      const own = member.functions[fun];
-      if (member.state !== "alive" || own === undefined) return false;
-      return satisfies(new Set([...member.resources, ...own]), locs);
+    return candidatesFor(this.members(), fun, locs);
+  }
+
+  /**
+   * Membership events as an async iterator, until `signal` aborts.
+   *
+   * @param options `signal` ends the iteration.
+   * @returns The events, as they happen.
+   *
+   * @example
+   * ```ts ignore
+   * for await (const { type, member } of server.cluster.events()) {
+   *   console.log(type, member.name);
+   * }
+   * ```
+   */
+  events(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<ClusterEventDetail> {
+    const { signal } = options;
+    let listener: ((event: Event) => void) | null = null;
+    const types: ClusterEventType[] = ["joined", "alive", "suspect", "dead", "left", "catalog"];
+    const stop = () => {
+      if (listener) { for (const type of types) this.removeEventListener(type, listener); }
+      listener = null;
+    };
+    const stream = new ReadableStream<ClusterEventDetail>({
+      start: (controller) => {
+        listener = (event) => controller.enqueue((event as CustomEvent<ClusterEventDetail>).detail);
+        for (const type of types) this.addEventListener(type, listener);
+        signal?.addEventListener("abort", () => {
+          stop();
+          controller.close();
+        }, { once: true });
+      },
+      cancel: stop,
     });
+    return stream.values();
+  }
+
+  /**
+   * Dispatches a membership event to listeners.
+   *
+   * @param detail The event.
+   */
+  emit(detail: ClusterEventDetail): void {
+    this.dispatchEvent(new CustomEvent(detail.type, { detail }));
   }
 
   /**

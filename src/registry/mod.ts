@@ -5,3 +5,5 @@
  * @module
  */
 export * from "./registry.ts";
+
+export * from "./router.ts";

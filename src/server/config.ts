@@ -14,6 +14,8 @@
  * peers: [ws://10.0.0.2:6666]  # list of ws:// or wss:// URLs
  * advertised_urls: [ws://gpu-1.internal:6666]  # list of URLs
  * gossip_interval: 1.5         # seconds, > 0
+ * cluster_secret: s3cret       # string; peers must prove they know it
+ * prefer_local: true           # boolean
  * request_timeout: 30          # seconds, > 0
  * drain_timeout: 10            # seconds, > 0
  * debug: false                 # boolean
@@ -335,6 +337,8 @@ export function parseConfig(text: string, path: string): NodeConfig {
       peers: raw.peers,
       advertisedUrls: raw.advertised_urls,
       gossipIntervalMs: raw.gossip_interval,
+      clusterSecret: raw.cluster_secret,
+      preferLocal: raw.prefer_local,
       requestTimeoutMs: raw.request_timeout,
       drainTimeoutMs: raw.drain_timeout,
       debug: raw.debug,
@@ -573,6 +577,8 @@ const topLevel = record({
   "peers": list(url(["ws:", "wss:"], "expected a ws:// or wss:// URL"), "expected a list of URLs"),
   "advertised_urls": list(url(null, "expected a URL"), "expected a list of URLs"),
   "gossip_interval": secondsAsMs,
+  "cluster_secret": text,
+  "prefer_local": boolean,
   "request_timeout": secondsAsMs,
   "drain_timeout": secondsAsMs,
   "debug": boolean,

@@ -43,6 +43,27 @@ export interface ServerOptions {
    */
   clusterId?: string;
   /**
+   * A secret shared by the cluster's nodes. When set, a peer must prove it
+   * knows the secret (an HMAC challenge over fresh nonces; the secret never
+   * crosses the wire) before it is admitted.
+   *
+   * @default {undefined}
+   */
+  clusterSecret?: string;
+  /**
+   * Run a step on this node whenever it offers the function with the step's
+   * resources, rather than balancing it across candidates.
+   *
+   * @default {true}
+   */
+  preferLocal?: boolean;
+  /**
+   * How long a peer's handshake may take, in milliseconds.
+   *
+   * @default {5000}
+   */
+  handshakeTimeoutMs?: number;
+  /**
    * Resources (datasets, models, devices) this node offers to every function
    * registered on it.
    *

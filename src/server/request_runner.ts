@@ -1,16 +1,32 @@
 // Copyright 2026 the mpreg authors. MIT license.
 /**
- * Runs one request: validates its graph, routes each step, calls the
- * functions, and turns failures into {@linkcode RpcError}s that name the step.
+ * Runs requests: validates the graph, routes each step to this node or
+ * another member, calls the functions, and turns failures into
+ * {@linkcode RpcError}s that name the step.
  *
  * @module
  */
 import { abortable } from "../_util/abortable.ts";
 import { execute, RequestGraph } from "../engine/mod.ts";
-import type { Step } from "../protocol/step.ts";
 import { FunctionError, FunctionNotFoundError, RpcError } from "../protocol/errors.ts";
 import type { RequestId } from "../protocol/messages.ts";
+import type { Step } from "../protocol/step.ts";
 import type { CallContext, FunctionRegistry, RegisteredFunction } from "../registry/registry.ts";
+
+/** Where steps run when they do not run here. */
+export interface StepRouter {
+  /** The member to run a step, `{ self: true }` for this node, or `null` for none. */
+  choose(fun: string, locs: readonly string[]): { readonly self: boolean } | null;
+  /** Runs a step elsewhere (or here via `runLocal`), with retries when it provably did not start. */
+  runElsewhere(
+    step: Step,
+    first: { readonly self: boolean; readonly name: string } | null,
+    signal: AbortSignal,
+    deadline: number,
+    runLocal: () => unknown,
+    requestId: RequestId,
+  ): Promise<unknown>;
+}
 
 /** What a {@linkcode RequestRunner} needs from its node. */
 export interface RunnerOptions {
@@ -38,17 +54,19 @@ export interface RunRequest {
   deadline: number;
 }
 
-function describeLocs(locs: readonly string[]): string {
-  return locs.length === 0 ? "" : ` with resources ${JSON.stringify(locs)}`;
-}
-
-/** Runs requests on the local node. */
+/** Runs requests on this node and, through a {@linkcode StepRouter}, across the cluster. */
 export class RequestRunner {
-  #options: RunnerOptions;
+  readonly #options: RunnerOptions;
+  #router: StepRouter | null = null;
 
   /** @param options The node's registry, resources and settings. */
   constructor(options: RunnerOptions) {
     this.#options = options;
+  }
+
+  /** Routes steps through the cluster from now on; `null` runs everything here. */
+  set router(router: StepRouter | null) {
+    this.#router = router;
   }
 
   /**
@@ -56,7 +74,7 @@ export class RequestRunner {
    *
    * A request of one step with nothing to resolve (the shape of every
    * `client.call()`) skips the dataflow scheduler, and answers synchronously
-   * when its function does.
+   * when its function runs here and does.
    *
    * @param request The request.
    * @returns `{ [step]: value }` for the sinks, or every step with `all`; a
@@ -68,7 +86,7 @@ export class RequestRunner {
     const only = request.steps.length === 1 ? request.steps[0]! : undefined;
     if (only !== undefined && !graph.needsResolution(only.name)) {
       if (request.signal.aborted) throw request.signal.reason;
-      const value = this.#runStep(request, only, only.args, only.kwargs, request.signal);
+      const value = this.#route(request, only, only.args, only.kwargs, request.signal);
       if (!(value instanceof Promise)) return { [only.name]: value };
       return abortable(value, request.signal).then((v) => ({ [only.name]: v }));
     }
@@ -77,37 +95,40 @@ export class RequestRunner {
       args: unknown[],
       kwargs: Record<string, unknown>,
       signal: AbortSignal,
-    ) => this.#runStep(request, step, args, kwargs, signal);
+    ) => this.#route(request, step, args, kwargs, signal);
     return execute(graph, run, { signal: request.signal, all: request.all });
   }
 
-  #find(step: Step): RegisteredFunction {
-    const { registry, resources, node } = this.#options;
-    const entry = registry.get(step.fun);
-    if (entry !== undefined) {
-      let ok = true;
-      for (const loc of step.locs) {
-        if (!resources.has(loc) && !entry.resources.has(loc)) {
-          ok = false;
-          break;
-        }
-      }
-      if (ok) return entry;
-    }
-    throw new FunctionNotFoundError(
-      `No node offers function "${step.fun}"${describeLocs(step.locs)} (step "${step.name}")`,
-      { details: { step: step.name, fun: step.fun, locs: step.locs, node } },
-    );
+  /**
+   * Runs one step here, as a peer asked (its arguments are resolved).
+   *
+   * @param step The step.
+   * @param context What the function sees as `this`.
+   * @returns The value, or a promise of it.
+   * @throws {RpcError} when the function is not offered here or throws.
+   */
+  runLocal(step: Step, context: CallContext): unknown {
+    return this.#call(this.#find(step), step, step.args, step.kwargs, context);
   }
 
-  #runStep(
+  /**
+   * Whether this node offers `fun` with every resource in `locs`.
+   *
+   * @param fun The function.
+   * @param locs The required resources.
+   * @returns True when it does.
+   */
+  offers(fun: string, locs: readonly string[]): boolean {
+    return this.#offered(fun, locs) !== undefined;
+  }
+
+  #route(
     request: RunRequest,
     step: Step,
     args: unknown[],
     kwargs: Record<string, unknown>,
     signal: AbortSignal,
   ): unknown {
-    const entry = this.#find(step);
     const context: CallContext = {
       signal,
       deadline: request.deadline,
@@ -115,6 +136,51 @@ export class RequestRunner {
       requestId: request.u,
       node: this.#options.node,
     };
+    const router = this.#router;
+    if (router === null) return this.#call(this.#find(step), step, args, kwargs, context);
+    const target = router.choose(step.fun, step.locs);
+    if (target?.self) {
+      const entry = this.#offered(step.fun, step.locs);
+      if (entry !== undefined) return this.#call(entry, step, args, kwargs, context);
+    }
+    const resolved: Step = { name: step.name, fun: step.fun, args, kwargs, locs: step.locs };
+    return router.runElsewhere(
+      resolved,
+      target as { self: boolean; name: string } | null,
+      signal,
+      request.deadline,
+      () => this.#call(this.#find(step), step, args, kwargs, context),
+      request.u,
+    );
+  }
+
+  #offered(fun: string, locs: readonly string[]): RegisteredFunction | undefined {
+    const entry = this.#options.registry.get(fun);
+    if (entry === undefined) return undefined;
+    const resources = this.#options.resources;
+    for (const loc of locs) {
+      if (!resources.has(loc) && !entry.resources.has(loc)) return undefined;
+    }
+    return entry;
+  }
+
+  #find(step: Step): RegisteredFunction {
+    const entry = this.#offered(step.fun, step.locs);
+    if (entry !== undefined) return entry;
+    const locs = step.locs.length === 0 ? "" : ` with resources ${JSON.stringify(step.locs)}`;
+    throw new FunctionNotFoundError(
+      `No node offers function "${step.fun}"${locs} (step "${step.name}")`,
+      { details: { step: step.name, fun: step.fun, locs: step.locs, node: this.#options.node } },
+    );
+  }
+
+  #call(
+    entry: RegisteredFunction,
+    step: Step,
+    args: unknown[],
+    kwargs: Record<string, unknown>,
+    context: CallContext,
+  ): unknown {
     let callArgs = args;
     for (const _ in kwargs) {
       callArgs = [...args, kwargs];

@@ -5,8 +5,13 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { abortable } from "../_util/abortable.ts";
 import { DeadlineQueue } from "../_util/deadline_queue.ts";
-import { Cluster } from "../cluster/cluster.ts";
+import { Cluster, type MemberInfo } from "../cluster/cluster.ts";
+import { ClusterNode } from "../cluster/cluster_node.ts";
+import { PEER_PROTOCOL } from "../cluster/peer_protocol.ts";
+import type { RunMessage } from "../cluster/peer_protocol.ts";
+import { TimeoutError } from "../protocol/errors.ts";
 import { negotiateCodec } from "../protocol/codec.ts";
 import { DEFAULT_LIMITS, type Limits } from "../protocol/limits.ts";
 import { FunctionRegistry, type RegisterOptions, type RpcFunction } from "../registry/registry.ts";
@@ -75,6 +80,8 @@ export class Server {
   #inFlight = 0;
   #idle: (() => void) | null = null;
   #stopping: Promise<void> | null = null;
+  #node: ClusterNode | null = null;
+  readonly #incarnation = Date.now();
   readonly #connectionHost: ConnectionHost;
 
   /**
@@ -132,10 +139,9 @@ export class Server {
     });
     this.cluster = new Cluster({
       name: this.name,
-      urls: () => this.urls,
-      resources: this.#resources,
-      registry: this.#registry,
+      members: () => this.#node?.members() ?? [this.#selfInfo()],
     });
+    this.#registry.onChange(() => this.#node?.updateSelf({ functions: this.#functionTable() }));
     const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     const maxRequestTimeoutMs = options.maxRequestTimeoutMs ?? 300_000;
     this.#connectionHost = {
@@ -242,6 +248,7 @@ export class Server {
       onListen: (addr) => {
         this.#port = addr.port;
         this.#urls = this.#options.advertisedUrls ?? [];
+        this.#startCluster();
         log.info("Node {node} listening on {url}", { node: this.name, url: this.url });
         resolve(this);
       },
@@ -266,6 +273,12 @@ export class Server {
     }
     const offered = (request.headers.get("sec-websocket-protocol") ?? "")
       .split(",").map((p) => p.trim()).filter((p) => p !== "");
+    const remote = `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;
+    if (offered.includes(PEER_PROTOCOL) && this.#node !== null) {
+      const { socket, response } = Deno.upgradeWebSocket(request, { protocol: PEER_PROTOCOL });
+      this.#node.accept(socket, remote);
+      return response;
+    }
     const codec = negotiateCodec(offered, { limits: this.limits });
     if (codec === null) {
       return new Response(
@@ -273,7 +286,6 @@ export class Server {
         { status: 400 },
       );
     }
-    const remote = `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;
     const { socket, response } = Deno.upgradeWebSocket(
       request,
       codec.protocol === null ? {} : { protocol: codec.protocol },
@@ -281,6 +293,100 @@ export class Server {
     const connection = new ClientConnection(socket, codec, this.#connectionHost, remote);
     this.#connections.add(connection);
     return response;
+  }
+
+  #functionTable(): Record<string, string[]> {
+    const functions: Record<string, string[]> = {};
+    for (const entry of this.#registry.entries()) functions[entry.name] = [...entry.resources];
+    return functions;
+  }
+
+  #selfInfo(): MemberInfo {
+    return {
+      name: this.name,
+      urls: this.urls,
+      state: "alive",
+      self: true,
+      resources: [...this.#resources],
+      functions: this.#functionTable(),
+      lastHeard: Date.now(),
+      incarnation: this.#incarnation,
+      catalogVersion: this.#registry.version,
+    };
+  }
+
+  #startCluster(): void {
+    const options = this.#options;
+    const { self: _self, state: _state, lastHeard: _heard, ...record } = this.#selfInfo();
+    const node = new ClusterNode({
+      record,
+      clusterId: options.clusterId ?? "default-cluster",
+      secret: options.clusterSecret ?? null,
+      seeds: options.peers ?? [],
+      intervalMs: options.gossipIntervalMs ?? 1000,
+      preferLocal: options.preferLocal ?? true,
+      limits: this.limits,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5_000,
+      local: {
+        accepting: () => !this.#draining,
+        offers: (fun, locs) => this.#runner.offers(fun, locs),
+        run: (message, signal) => this.#runForPeer(message, signal),
+        answered: () => this.#connectionHost.requestEnded(),
+      },
+    });
+    node.onEvent((event) => this.cluster.emit(event));
+    this.#node = node;
+    this.#runner.router = node;
+    node.start();
+  }
+
+  /**
+   * Runs a step a peer forwarded, under its own deadline. It counts as in
+   * flight (for the drain) from here until the cluster layer has sent its
+   * answer and calls `answered()`.
+   */
+  #runForPeer(message: RunMessage, signal: AbortSignal): unknown {
+    const host = this.#connectionHost;
+    const budget = Math.min(message.timeout, host.maxRequestTimeoutMs);
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    const deadline = {
+      at: Date.now() + budget,
+      expire: () =>
+        controller.abort(new TimeoutError(`Step "${message.step}" timed out after ${budget} ms`)),
+    };
+    host.deadlines.add(deadline);
+    host.requestStarted();
+    const done = () => {
+      host.deadlines.delete(deadline);
+      signal.removeEventListener("abort", onAbort);
+    };
+    const step = {
+      name: message.step,
+      fun: message.fun,
+      args: message.args,
+      kwargs: message.kwargs ?? {},
+      locs: message.locs ?? [],
+    };
+    let value: unknown;
+    try {
+      value = this.#runner.runLocal(step, {
+        signal: controller.signal,
+        deadline: deadline.at,
+        step: step.name,
+        requestId: message.request ?? message.id,
+        node: this.name,
+      });
+    } catch (err) {
+      done();
+      throw err;
+    }
+    if (!(value instanceof Promise)) {
+      done();
+      return value;
+    }
+    return abortable(value, controller.signal).finally(done);
   }
 
   /**
@@ -300,16 +406,20 @@ export class Server {
     const http = this.#http;
     if (http === null) return;
     this.#draining = true;
+    const deadline = Date.now() + drainTimeoutMs;
+    await this.#node?.leave(Math.min(drainTimeoutMs, 2_000));
     log.info("Node {node} draining {count} requests", { node: this.name, count: this.#inFlight });
     if (this.#inFlight > 0) {
       const { promise, resolve } = Promise.withResolvers<void>();
       this.#idle = resolve;
-      const timer = setTimeout(resolve, drainTimeoutMs);
+      const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
       await promise;
       clearTimeout(timer);
       this.#idle = null;
     }
     for (const connection of [...this.#connections]) connection.close();
+    this.#node?.stop();
+    this.#runner.router = null;
     this.#connectionHost.deadlines.clear();
     await http.shutdown();
     log.info("Node {node} stopped", { node: this.name });

@@ -1,0 +1,552 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * The cluster side of a node: membership driven by a timer and peer links,
+ * routing of steps to members, and forwarding with at-most-once retries.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { backoffDelay, DEFAULT_BACKOFF } from "../client/_backoff.ts";
+import {
+  CancelledError,
+  ConnectionError,
+  FunctionNotFoundError,
+  type RpcError,
+  toRpcError,
+  UnavailableError,
+} from "../protocol/errors.ts";
+import type { Limits } from "../protocol/limits.ts";
+import type { Step } from "../protocol/step.ts";
+import { candidatesFor, pickCandidate } from "../registry/router.ts";
+import {
+  type GossipMessage,
+  Membership,
+  type MembershipEvent,
+  type MembershipOptions,
+  type MemberView,
+  type NodeRecord,
+  type Outbound,
+} from "./membership.ts";
+import { NotStartedError, PeerLink, type PeerLinkHost } from "./peer_link.ts";
+import type { RunMessage } from "./peer_protocol.ts";
+
+const log = getLogger(["mpreg", "cluster"]);
+
+/** How the cluster layer runs steps that peers send to this node. */
+export interface LocalRunner {
+  /** Whether the node takes new work (false while it drains). */
+  accepting(): boolean;
+  /** Whether the node offers `fun` with every resource in `locs`. */
+  offers(fun: string, locs: readonly string[]): boolean;
+  /** Runs a forwarded step: a value, a promise, or a thrown RpcError. */
+  run(message: RunMessage, signal: AbortSignal): unknown;
+  /** Called once the answer to a step that `run` took has been sent. */
+  answered(): void;
+}
+
+/** Settings of a {@linkcode ClusterNode}. */
+export interface ClusterNodeOptions {
+  /** This node's record (incarnation, catalog, urls) at start. */
+  record: NodeRecord;
+  /** The cluster id peers must share. */
+  clusterId: string;
+  /** The shared secret peers must prove, or `null`. */
+  secret: string | null;
+  /** URLs to join through. */
+  seeds: string[];
+  /** The gossip interval in milliseconds. */
+  intervalMs: number;
+  /** Run a step locally whenever this node is a candidate. */
+  preferLocal: boolean;
+  /** Decoding limits for peer frames. */
+  limits: Limits;
+  /** How long a peer handshake may take. */
+  handshakeTimeoutMs: number;
+  /** Membership tuning. */
+  membership?: Partial<Omit<MembershipOptions, "intervalMs" | "onEvent">>;
+  /** Runs forwarded steps. */
+  local: LocalRunner;
+}
+
+interface DialState {
+  attempt: number;
+  notBefore: number;
+  pending: Promise<PeerLink> | null;
+}
+
+const MAX_QUEUED = 64;
+
+/** The cluster side of a node. */
+export class ClusterNode implements PeerLinkHost {
+  readonly clusterId: string;
+  readonly secret: string | null;
+  readonly limits: Limits;
+  readonly handshakeTimeoutMs: number;
+  readonly #options: ClusterNodeOptions;
+  readonly #membership: Membership;
+  readonly #links = new Map<string, PeerLink>();
+  readonly #allLinks = new Set<PeerLink>();
+  readonly #dials = new Map<string, DialState>();
+  readonly #queued = new Map<string, GossipMessage[]>();
+  readonly #incoming = new Map<PeerLink, Map<number, AbortController>>();
+  readonly #load = new Map<string, number>();
+  readonly #listeners = new Set<(event: MembershipEvent) => void>();
+  readonly #catalogWaiters = new Set<() => void>();
+  readonly #awaitingRecords = new Set<string>();
+  #timer: ReturnType<typeof setInterval> | null = null;
+  #seedTimer: ReturnType<typeof setTimeout> | null = null;
+  #seedAttempt = 0;
+  #joining = false;
+  #stopped = false;
+
+  /** @param options Settings. */
+  constructor(options: ClusterNodeOptions) {
+    this.#options = options;
+    this.clusterId = options.clusterId;
+    this.secret = options.secret;
+    this.limits = options.limits;
+    this.handshakeTimeoutMs = options.handshakeTimeoutMs;
+    this.#membership = new Membership(options.record, {
+      random: Math.random,
+      ...options.membership,
+      intervalMs: options.intervalMs,
+      onEvent: (event) => this.#onEvent(event),
+    });
+  }
+
+  /** This node's name. */
+  get name(): string {
+    return this.#membership.self.name;
+  }
+
+  /** Every member known, this node first. */
+  members(): MemberView[] {
+    return this.#membership.members();
+  }
+
+  /**
+   * Listens to membership events.
+   *
+   * @param listener Called for each event.
+   * @returns A function that removes the listener.
+   */
+  onEvent(listener: (event: MembershipEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Starts gossiping and joins through the seeds. */
+  start(): void {
+    this.#timer = setInterval(() => this.#tick(), this.#options.intervalMs);
+    this.#joinSeeds();
+  }
+
+  /**
+   * Updates this node's catalog and pushes the change to every live member
+   * at once (and through gossip to the rest).
+   *
+   * @param change New urls, resources or functions.
+   */
+  updateSelf(change: Partial<Pick<NodeRecord, "urls" | "resources" | "functions">>): void {
+    this.#deliver(this.#membership.updateSelf(change, Date.now()));
+  }
+
+  /**
+   * Announces a graceful leave: the leave update goes to every live member,
+   * then each linked peer is asked to confirm it sends no more steps here.
+   *
+   * @param timeoutMs The longest wait for the confirmations.
+   * @returns When every linked peer confirmed, or the time is up.
+   */
+  async leave(timeoutMs: number): Promise<void> {
+    this.#deliver(this.#membership.leave(Date.now()));
+    const acks = [...this.#allLinks].filter((l) => l.ready).map((l) => l.announceLeave());
+    if (acks.length === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(acks),
+      new Promise<void>((resolve) => timer = setTimeout(resolve, timeoutMs)),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Stops timers and closes every link. */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer !== null) clearInterval(this.#timer);
+    if (this.#seedTimer !== null) clearTimeout(this.#seedTimer);
+    this.#timer = this.#seedTimer = null;
+    for (const link of [...this.#allLinks]) link.close("node stopping");
+    for (const wake of this.#catalogWaiters) wake();
+  }
+
+  /**
+   * Serves a socket upgraded with the peer subprotocol.
+   *
+   * @param socket The socket.
+   * @param address The remote address, for logs.
+   */
+  accept(socket: WebSocket, address: string): void {
+    if (this.#stopped) {
+      socket.close(1001, "node stopping");
+      return;
+    }
+    this.#allLinks.add(PeerLink.accept(socket, this, address));
+  }
+
+  /**
+   * Where a step should run: this node's own view (`self: true`), another
+   * member, or `null` when no member offers it. Only live members get new
+   * steps; a suspect member is chosen only when no live member qualifies
+   * (better a try that may be refused than a certain failure).
+   *
+   * @param fun The function.
+   * @param locs The required resources.
+   * @param exclude Members not to choose.
+   * @returns The member, or `null`.
+   */
+  choose(fun: string, locs: readonly string[], exclude?: ReadonlySet<string>): MemberView | null {
+    const members = this.#membership.members();
+    const usable = (state: string) => {
+      const found = candidatesFor(members, fun, locs, state);
+      return exclude === undefined || exclude.size === 0
+        ? found
+        : found.filter((m) => !exclude.has(m.name));
+    };
+    let candidates = usable("alive");
+    if (candidates.length === 0) candidates = usable("suspect");
+    if (candidates.length === 0) return null;
+    return pickCandidate(candidates, {
+      preferLocal: this.#options.preferLocal,
+      load: (name) => this.#load.get(name) ?? 0,
+      random: Math.random,
+    });
+  }
+
+  /**
+   * Runs a step on another member, choosing again when it provably did not
+   * start, and refreshing the catalog once when no member offers it.
+   *
+   * @param step The step, with resolved arguments.
+   * @param first The member chosen first, or `null` when none was found.
+   * @param signal Aborts the step (cancel, deadline, a sibling's failure).
+   * @param deadline The request's deadline, in milliseconds since the epoch.
+   * @param runLocal Runs the step here, when routing lands on this node.
+   * @param requestId The client's request id, for logs.
+   * @returns The step's value.
+   */
+  async runElsewhere(
+    step: Step,
+    first: MemberView | null,
+    signal: AbortSignal,
+    deadline: number,
+    runLocal: () => unknown,
+    requestId: string | number,
+  ): Promise<unknown> {
+    const exclude = new Set<string>();
+    let target = first;
+    let refused: RpcError | null = null;
+    let refreshed = false;
+    while (true) {
+      if (signal.aborted) throw signal.reason;
+      if (target === null) {
+        if (!refreshed && this.#membership.liveNames().length > 0) {
+          refreshed = true;
+          await this.#refreshCatalogs(Math.min(250, deadline - Date.now()), signal);
+          target = this.choose(step.fun, step.locs, exclude);
+          continue;
+        }
+        throw refused ?? noRoute(step, this.name);
+      }
+      if (target.self) return await runLocal();
+      const name = target.name;
+      this.#load.set(name, (this.#load.get(name) ?? 0) + 1);
+      try {
+        const link = await this.#linkTo(name);
+        const message: Omit<RunMessage, "id" | "t"> = {
+          step: step.name,
+          fun: step.fun,
+          args: step.args,
+          timeout: Math.max(1, deadline - Date.now()),
+          request: requestId,
+        };
+        if (Object.keys(step.kwargs).length > 0) message.kwargs = step.kwargs;
+        if (step.locs.length > 0) message.locs = step.locs;
+        return await link.run(message, signal);
+      } catch (err) {
+        if (!(err instanceof NotStartedError)) throw err;
+        refused = err.error;
+        exclude.add(name);
+        log.debug("Step {step} not started on {node}: {error}; choosing again", {
+          step: step.name,
+          node: name,
+          error: err.message,
+        });
+        target = this.choose(step.fun, step.locs, exclude);
+      } finally {
+        this.#load.set(name, (this.#load.get(name) ?? 1) - 1);
+      }
+    }
+  }
+
+  // ---- PeerLinkHost ----------------------------------------------------
+
+  localRecord(): NodeRecord {
+    return this.#membership.self;
+  }
+
+  linkReady(link: PeerLink): void {
+    const record = link.record!;
+    const name = record.name;
+    const existing = this.#links.get(name);
+    if (existing !== undefined && existing !== link && existing.ready) {
+      // Both nodes dialed at once: keep the link dialed by the smaller name.
+      const dialer = (l: PeerLink) => (l.dialed ? this.name : name);
+      const keepNew = dialer(link) < dialer(existing);
+      const drop = keepNew ? existing : link;
+      drop.retire();
+      if (!keepNew) return;
+    }
+    this.#links.set(name, link);
+    const dial = this.#dials.get(name);
+    if (dial) {
+      dial.attempt = 0;
+      dial.notBefore = 0;
+    }
+    this.#seedAttempt = 0;
+    log.debug("Linked to {peer} ({address})", { peer: name, address: link.address });
+    this.#deliver(this.#membership.observe(record, Date.now(), { bootstrap: true }));
+    const queued = this.#queued.get(name);
+    if (queued) {
+      this.#queued.delete(name);
+      for (const msg of queued) link.send(msg);
+    }
+  }
+
+  linkClosed(link: PeerLink): void {
+    this.#allLinks.delete(link);
+    const incoming = this.#incoming.get(link);
+    if (incoming) {
+      this.#incoming.delete(link);
+      for (const controller of incoming.values()) {
+        controller.abort(new CancelledError("The coordinating node's link closed"));
+      }
+    }
+    const name = link.peer;
+    if (name === null || this.#links.get(name) !== link) return;
+    this.#links.delete(name);
+    if (this.#stopped) return;
+    log.info("Link to {peer} closed: {reason}", { peer: name, reason: link.closeReason });
+    this.#deliver(this.#membership.linkLost(name, Date.now()));
+  }
+
+  gossip(_link: PeerLink, message: GossipMessage): void {
+    this.#deliver(this.#membership.receive(message, Date.now()));
+    if (message.t === "records" && this.#awaitingRecords.delete(message.from)) {
+      if (this.#awaitingRecords.size === 0) this.#wakeCatalogWaiters();
+    }
+  }
+
+  run(link: PeerLink, message: RunMessage): void {
+    const local = this.#options.local;
+    const refuse = (error: RpcError): void => {
+      link.send({ t: "error", id: message.id, error: error.toWire(), started: false });
+    };
+    if (!local.accepting()) {
+      return refuse(new UnavailableError(`Node "${this.name}" is shutting down`));
+    }
+    const locs = message.locs ?? [];
+    if (!local.offers(message.fun, locs)) {
+      return refuse(
+        noRoute({ name: message.step, fun: message.fun, locs }, this.name),
+      );
+    }
+    const controller = new AbortController();
+    let runs = this.#incoming.get(link);
+    if (runs === undefined) this.#incoming.set(link, runs = new Map());
+    runs.set(message.id, controller);
+    // The node counts the step as in flight until its answer is on the wire,
+    // so a drain never closes the link under an answer.
+    const answer = (reply: Parameters<PeerLink["send"]>[0]) => {
+      if (runs.delete(message.id)) link.send(reply);
+      local.answered();
+    };
+    const fail = (err: unknown) =>
+      answer({ t: "error", id: message.id, error: toRpcError(err).toWire(), started: true });
+    let value: unknown;
+    try {
+      value = local.run(message, controller.signal);
+    } catch (err) {
+      return fail(err);
+    }
+    if (value instanceof Promise) {
+      value.then((v) => answer({ t: "result", id: message.id, value: v }), fail);
+    } else {
+      answer({ t: "result", id: message.id, value });
+    }
+  }
+
+  cancelRun(link: PeerLink, id: number): void {
+    this.#incoming.get(link)?.get(id)?.abort(
+      new CancelledError("Cancelled by the coordinating node"),
+    );
+  }
+
+  // ---- internals -------------------------------------------------------
+
+  #tick(): void {
+    this.#deliver(this.#membership.tick(Date.now()));
+    if (this.#membership.liveNames().length === 0) this.#joinSeeds();
+  }
+
+  #onEvent(event: MembershipEvent): void {
+    const { type, member } = event;
+    // A member that left closes its links itself once its drain is over.
+    if (type === "dead") this.#links.get(member.name)?.close("member is dead");
+    if (type !== "alive" || member.self === false) {
+      log.info("Member {member} {type}", { member: member.name, type });
+    }
+    if (type === "catalog" || type === "joined" || type === "alive") this.#wakeCatalogWaiters();
+    for (const listener of this.#listeners) listener(event);
+  }
+
+  #deliver(outbound: Outbound[]): void {
+    for (const { to, msg } of outbound) {
+      const link = this.#links.get(to);
+      if (link?.ready) {
+        link.send(msg);
+        continue;
+      }
+      let queue = this.#queued.get(to);
+      if (queue === undefined) this.#queued.set(to, queue = []);
+      if (queue.length < MAX_QUEUED) queue.push(msg);
+      this.#linkTo(to).catch(() => this.#queued.delete(to));
+    }
+  }
+
+  /** A ready link to a member, dialing its URLs when needed. */
+  #linkTo(name: string): Promise<PeerLink> {
+    const link = this.#links.get(name);
+    if (link?.ready) return Promise.resolve(link);
+    let dial = this.#dials.get(name);
+    if (dial === undefined) {
+      this.#dials.set(name, dial = { attempt: 0, notBefore: 0, pending: null });
+    }
+    if (dial.pending) return dial.pending;
+    const member = this.#membership.member(name);
+    if (
+      this.#stopped || member === undefined || member.state === "dead" || member.state === "left"
+    ) {
+      return Promise.reject(notStarted(`Member "${name}" is not reachable`));
+    }
+    if (Date.now() < dial.notBefore) {
+      return Promise.reject(notStarted(`Member "${name}" is not reachable (backing off)`));
+    }
+    const state = dial;
+    state.pending = this.#dialUrls(member.urls).then(
+      (link) => {
+        state.pending = null;
+        return link;
+      },
+      (err) => {
+        state.pending = null;
+        state.notBefore = Date.now() + backoffDelay(state.attempt++, DEFAULT_BACKOFF);
+        throw err;
+      },
+    );
+    return state.pending;
+  }
+
+  async #dialUrls(urls: readonly string[]): Promise<PeerLink> {
+    let last = "no URL";
+    for (const url of urls) {
+      const link = await this.#dialOne(url);
+      if (typeof link !== "string") return link;
+      last = link;
+    }
+    throw notStarted(`Cannot link to ${urls.join(", ")}: ${last}`);
+  }
+
+  /** Dials one URL; resolves with the ready link or a reason it failed. */
+  async #dialOne(url: string): Promise<PeerLink | string> {
+    let link: PeerLink;
+    try {
+      link = PeerLink.dial(url, this);
+    } catch (err) {
+      return String(err);
+    }
+    this.#allLinks.add(link);
+    if (!(await link.handshake)) return link.closeReason || "closed";
+    // A duplicate link may have lost to one the peer dialed at the same time.
+    return this.#links.get(link.peer!) ?? link;
+  }
+
+  /** Dials every seed; retries with backoff until one answers. One attempt at a time. */
+  #joinSeeds(): void {
+    if (this.#stopped || this.#joining || this.#options.seeds.length === 0) return;
+    const self = new Set(this.#membership.self.urls);
+    const seeds = this.#options.seeds.filter((url) => !self.has(url));
+    if (seeds.length === 0) return;
+    this.#joining = true;
+    Promise.all(seeds.map((url) => this.#dialOne(url))).then((results) => {
+      if (this.#stopped) return;
+      const joined = results.some((r) => typeof r !== "string");
+      if (joined) {
+        this.#joining = false;
+      } else {
+        const delay = backoffDelay(this.#seedAttempt++, DEFAULT_BACKOFF);
+        log.warn("Cannot reach any seed ({reason}); retrying in {delay} ms", {
+          reason: results.join("; "),
+          delay,
+        });
+        this.#seedTimer = setTimeout(() => {
+          this.#seedTimer = null;
+          this.#joining = false;
+          this.#joinSeeds();
+        }, delay);
+      }
+    });
+  }
+
+  #wakeCatalogWaiters(): void {
+    for (const wake of this.#catalogWaiters) wake();
+    this.#catalogWaiters.clear();
+  }
+
+  /**
+   * Asks every linked member for its current record and waits until they
+   * all answered, one catalog changed, or `ms` passed: a step sent right
+   * after a registration elsewhere finds it instead of failing with 1001.
+   */
+  async #refreshCatalogs(ms: number, signal: AbortSignal): Promise<void> {
+    if (ms <= 0) return;
+    for (const name of this.#membership.liveNames()) {
+      if (this.#links.get(name)?.send({ t: "pull", from: this.name, names: [name] })) {
+        this.#awaitingRecords.add(name);
+      }
+    }
+    if (this.#awaitingRecords.size === 0) return;
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#catalogWaiters.add(resolve);
+    const timer = setTimeout(resolve, ms);
+    const onAbort = () => resolve();
+    signal.addEventListener("abort", onAbort, { once: true });
+    await promise;
+    clearTimeout(timer);
+    signal.removeEventListener("abort", onAbort);
+    this.#catalogWaiters.delete(resolve);
+    if (this.#catalogWaiters.size === 0) this.#awaitingRecords.clear();
+  }
+}
+
+function noRoute(step: Pick<Step, "name" | "fun" | "locs">, node: string): FunctionNotFoundError {
+  const locs = step.locs.length === 0 ? "" : ` with resources ${JSON.stringify(step.locs)}`;
+  return new FunctionNotFoundError(
+    `No node offers function "${step.fun}"${locs} (step "${step.name}")`,
+    { details: { step: step.name, fun: step.fun, locs: step.locs, node } },
+  );
+}
+
+function notStarted(message: string): NotStartedError {
+  return new NotStartedError(new ConnectionError(message));
+}

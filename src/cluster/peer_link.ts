@@ -1,0 +1,502 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * One WebSocket link between two nodes, either side of it: the handshake,
+ * then gossip and forwarded steps in both directions.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { type Codec, createCodec } from "../protocol/codec.ts";
+import {
+  ClusterMismatchError,
+  ConnectionError,
+  RpcError,
+  UnauthenticatedError,
+  type WireError,
+} from "../protocol/errors.ts";
+import type { Limits } from "../protocol/limits.ts";
+import { newNonce, proof, sameProof } from "./_auth.ts";
+import type { GossipMessage, NodeRecord } from "./membership.ts";
+import {
+  PEER_PROTOCOL,
+  type PeerMessage,
+  type RunErrorMessage,
+  type RunMessage,
+} from "./peer_protocol.ts";
+
+const log = getLogger(["mpreg", "cluster", "link"]);
+
+/** What a link needs from its node. */
+export interface PeerLinkHost {
+  /** This node's cluster id. */
+  readonly clusterId: string;
+  /** The shared cluster secret, or `null`. */
+  readonly secret: string | null;
+  /** Limits for decoding frames from peers. */
+  readonly limits: Limits;
+  /** How long the handshake may take, in milliseconds. */
+  readonly handshakeTimeoutMs: number;
+  /** This node's current record. */
+  localRecord(): NodeRecord;
+  /** The handshake succeeded. */
+  linkReady(link: PeerLink): void;
+  /** The link closed (after or before the handshake). */
+  linkClosed(link: PeerLink): void;
+  /** A gossip message arrived. */
+  gossip(link: PeerLink, message: GossipMessage): void;
+  /** A step to run arrived; answer with `link.send()`. */
+  run(link: PeerLink, message: RunMessage): void;
+  /** A run this node is executing was cancelled. */
+  cancelRun(link: PeerLink, id: number): void;
+}
+
+/**
+ * A forwarded step that provably never started on the remote node: the link
+ * was not open when it was sent, or the node refused it. Safe to send to
+ * another candidate.
+ */
+export class NotStartedError extends Error {
+  /** The error to report if no other candidate takes the step. */
+  readonly error: RpcError;
+
+  /**
+   * Wraps the refusal.
+   *
+   * @param error Why the step did not start.
+   */
+  constructor(error: RpcError) {
+    super(error.message, { cause: error });
+    this.name = "NotStartedError";
+    this.error = error;
+  }
+}
+
+interface PendingRun {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+type Phase =
+  | "opening"
+  | "hello-sent"
+  | "challenged"
+  | "awaiting-hello"
+  | "awaiting-proof"
+  | "ready";
+
+/** A link to another node. */
+export class PeerLink {
+  /** Whether this node dialed the link (else it accepted it). */
+  readonly dialed: boolean;
+  /** The URL dialed, or the remote address of an accepted link. */
+  readonly address: string;
+  readonly #socket: WebSocket;
+  readonly #host: PeerLinkHost;
+  readonly #codec: Codec;
+  readonly #runs = new Map<number, PendingRun>();
+  #phase: Phase;
+  #nonce = newNonce();
+  #theirNonce = "";
+  #record: NodeRecord | null = null;
+  #nextRun = 1;
+  #closed = false;
+  #retired = false;
+  #peerLeaving = false;
+  #leaveAcked = Promise.withResolvers<void>();
+  #timer: ReturnType<typeof setTimeout> | null;
+  #closeReason = "";
+  readonly #handshake = Promise.withResolvers<boolean>();
+
+  /**
+   * Dials `url` and runs the handshake.
+   *
+   * @param url The peer's URL.
+   * @param host This node.
+   * @returns The link; `host.linkReady` reports the end of the handshake.
+   */
+  static dial(url: string, host: PeerLinkHost): PeerLink {
+    return new PeerLink(new WebSocket(url, PEER_PROTOCOL), host, true, url);
+  }
+
+  /**
+   * Serves an accepted socket (upgraded with the peer subprotocol).
+   *
+   * @param socket The server-side socket.
+   * @param host This node.
+   * @param address The remote address, for logs.
+   * @returns The link.
+   */
+  static accept(socket: WebSocket, host: PeerLinkHost, address: string): PeerLink {
+    return new PeerLink(socket, host, false, address);
+  }
+
+  private constructor(socket: WebSocket, host: PeerLinkHost, dialed: boolean, address: string) {
+    this.#socket = socket;
+    this.#host = host;
+    this.dialed = dialed;
+    this.address = address;
+    this.#codec = createCodec("msgpack", { limits: host.limits });
+    this.#phase = dialed ? "opening" : "awaiting-hello";
+    socket.binaryType = "arraybuffer";
+    socket.onopen = () => {
+      if (!this.dialed) return;
+      if (socket.protocol !== PEER_PROTOCOL) {
+        this.close("peer did not accept the mpreg.peer.v1 subprotocol");
+        return;
+      }
+      this.#phase = "hello-sent";
+      this.#write({
+        t: "hello",
+        cluster: host.clusterId,
+        record: host.localRecord(),
+        nonce: this.#nonce,
+      });
+    };
+    socket.onmessage = (event) => this.#onFrame(event.data);
+    socket.onerror = () => {};
+    socket.onclose = (event) => this.#onClose(event.reason);
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      if (this.#phase !== "ready") this.close("handshake timed out");
+    }, host.handshakeTimeoutMs);
+  }
+
+  /** Resolves `true` when the handshake succeeds, `false` when the link closes first. */
+  get handshake(): Promise<boolean> {
+    return this.#handshake.promise;
+  }
+
+  /** The peer's record from the handshake, once ready. */
+  get record(): NodeRecord | null {
+    return this.#record;
+  }
+
+  /** The peer's name, once ready. */
+  get peer(): string | null {
+    return this.#record?.name ?? null;
+  }
+
+  /** True once the handshake succeeded and until the link closes. */
+  get ready(): boolean {
+    return this.#phase === "ready" && !this.#closed;
+  }
+
+  /** True once the link is closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Why the link closed, when it did. */
+  get closeReason(): string {
+    return this.#closeReason;
+  }
+
+  /** Forwarded steps waiting for an answer on this link. */
+  get pendingRuns(): number {
+    return this.#runs.size;
+  }
+
+  /**
+   * Sends a message on a ready link.
+   *
+   * @param message The message.
+   * @returns Whether it was handed to the socket.
+   */
+  send(message: PeerMessage): boolean {
+    if (!this.ready) return false;
+    return this.#write(message);
+  }
+
+  /**
+   * Forwards a step and waits for its answer.
+   *
+   * @param message The step (its `id` is set here).
+   * @param signal Aborting it sends a cancel and rejects with its reason.
+   * @returns The step's value.
+   * @throws {NotStartedError} when the step provably did not start.
+   * @throws {RpcError} the step's error, or a {@linkcode ConnectionError} when
+   *   the link closed while the step was in flight.
+   */
+  run(message: Omit<RunMessage, "id" | "t">, signal: AbortSignal): Promise<unknown> {
+    if (!this.ready || this.#retired || this.#peerLeaving) {
+      return Promise.reject(
+        new NotStartedError(new ConnectionError(`No open link to ${this.peer ?? this.address}`)),
+      );
+    }
+    if (signal.aborted) return Promise.reject(signal.reason);
+    const id = this.#nextRun++;
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    const onAbort = () => {
+      if (!this.#runs.delete(id)) return;
+      this.send({ t: "cancel", id });
+      reject(signal.reason);
+    };
+    this.#runs.set(id, {
+      resolve: (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      reject: (error) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    });
+    signal.addEventListener("abort", onAbort, { once: true });
+    if (!this.#write({ t: "run", id, ...message })) {
+      this.#runs.get(id)?.reject(
+        new NotStartedError(new ConnectionError(`Link to ${this.peer} closed`)),
+      );
+      this.#runs.delete(id);
+    }
+    return promise;
+  }
+
+  /**
+   * Tells the peer this node is leaving and resolves when the peer confirms
+   * it will send no more steps (or the link closes).
+   *
+   * @returns When the peer has acknowledged.
+   */
+  announceLeave(): Promise<void> {
+    if (!this.#write({ t: "leaving" })) this.#leaveAcked.resolve();
+    return this.#leaveAcked.promise;
+  }
+
+  /**
+   * Stops taking new steps and closes once the steps in flight are answered.
+   * Used when two nodes dialed each other at once and one link must go.
+   */
+  retire(): void {
+    this.#retired = true;
+    if (this.#runs.size === 0) this.close("duplicate link");
+  }
+
+  /**
+   * Closes the link; steps in flight fail with a {@linkcode ConnectionError}.
+   *
+   * @param reason Why, sent as the close reason and logged.
+   */
+  close(reason: string): void {
+    if (this.#socket.readyState <= 1) {
+      try {
+        this.#socket.close(1000, reason.slice(0, 120));
+      } catch {
+        // already closing
+      }
+    }
+    this.#onClose(reason);
+  }
+
+  #write(message: PeerMessage): boolean {
+    if (this.#socket.readyState !== 1) return false;
+    try {
+      this.#socket.send(this.#codec.encode(message));
+      return true;
+    } catch (err) {
+      log.warn("Cannot send to {peer}: {error}", {
+        peer: this.peer ?? this.address,
+        error: String(err),
+      });
+      return false;
+    }
+  }
+
+  #onClose(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closeReason ||= reason;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    const error = new ConnectionError(
+      `Lost the link to node "${this.peer ?? this.address}" while a step was running there`,
+      { details: { node: this.peer, address: this.address } },
+    );
+    for (const run of this.#runs.values()) run.reject(error);
+    this.#runs.clear();
+    this.#handshake.resolve(false);
+    this.#leaveAcked.resolve();
+    this.#host.linkClosed(this);
+  }
+
+  #refuse(error: RpcError): void {
+    this.#write({ t: "refused", error: error.toWire() });
+    log.warn("Refused peer {address}: {error}", { address: this.address, error: error.message });
+    this.close(error.message);
+  }
+
+  #onFrame(data: unknown): void {
+    let message: PeerMessage;
+    try {
+      message = this.#codec.decode(data as ArrayBuffer) as PeerMessage;
+    } catch (err) {
+      this.close(`bad frame: ${(err as Error).message}`);
+      return;
+    }
+    if (message === null || typeof message !== "object" || typeof message.t !== "string") {
+      this.close("bad message");
+      return;
+    }
+    if (this.#phase !== "ready") {
+      this.#onHandshake(message).catch((err) => this.close(String(err)));
+      return;
+    }
+    switch (message.t) {
+      case "result":
+        this.#settle(message.id, (run) => run.resolve(message.value));
+        break;
+      case "error":
+        this.#settle(message.id, (run) => run.reject(runError(message)));
+        break;
+      case "run":
+        this.#host.run(this, message);
+        break;
+      case "cancel":
+        this.#host.cancelRun(this, message.id);
+        break;
+      case "leaving":
+        // The peer is stopping: no new steps from here on; every step sent
+        // so far precedes the ack on this ordered link.
+        this.#peerLeaving = true;
+        this.#write({ t: "leaving-ack" });
+        break;
+      case "leaving-ack":
+        this.#leaveAcked.resolve();
+        break;
+      case "ping":
+      case "ack":
+      case "ping-req":
+      case "gossip":
+      case "sync":
+      case "pull":
+      case "records":
+        this.#host.gossip(this, message);
+        break;
+      default:
+        this.close(`unexpected message ${JSON.stringify(message.t)}`);
+    }
+  }
+
+  #settle(id: number, action: (run: PendingRun) => void): void {
+    const run = this.#runs.get(id);
+    if (run === undefined) return;
+    this.#runs.delete(id);
+    action(run);
+    if (this.#retired && this.#runs.size === 0) this.close("duplicate link");
+  }
+
+  async #onHandshake(message: PeerMessage): Promise<void> {
+    const host = this.#host;
+    switch (this.#phase) {
+      case "awaiting-hello": {
+        if (message.t !== "hello") return this.close("expected hello");
+        if (message.cluster !== host.clusterId) {
+          return this.#refuse(
+            new ClusterMismatchError(
+              `Cluster ID mismatch: this node is in "${host.clusterId}", the peer in "${message.cluster}"`,
+            ),
+          );
+        }
+        if (message.record?.name === host.localRecord().name) {
+          return this.#refuse(new ClusterMismatchError("Refusing a link to myself"));
+        }
+        this.#record = message.record;
+        this.#theirNonce = String(message.nonce);
+        if (host.secret === null) return this.#welcome();
+        this.#phase = "awaiting-proof";
+        this.#write({
+          t: "challenge",
+          nonce: this.#nonce,
+          proof: await proof(
+            host.secret,
+            "acceptor",
+            this.#theirNonce,
+            this.#nonce,
+            host.clusterId,
+          ),
+        });
+        return;
+      }
+      case "awaiting-proof": {
+        if (message.t !== "proof" || host.secret === null) return this.close("expected proof");
+        const expected = await proof(
+          host.secret,
+          "dialer",
+          this.#nonce,
+          this.#theirNonce,
+          host.clusterId,
+        );
+        if (!sameProof(String(message.proof), expected)) {
+          return this.#refuse(new UnauthenticatedError("Wrong cluster secret"));
+        }
+        return this.#welcome();
+      }
+      case "hello-sent":
+      case "challenged": {
+        if (message.t === "refused") {
+          const error = RpcError.fromWire(message.error);
+          log.warn("Peer {address} refused this node: {error}", {
+            address: this.address,
+            error: error.message,
+          });
+          return this.close(`refused: ${error.message}`);
+        }
+        if (message.t === "challenge" && this.#phase === "hello-sent") {
+          if (host.secret === null) {
+            return this.close("the peer requires a cluster secret and this node has none");
+          }
+          const expected = await proof(
+            host.secret,
+            "acceptor",
+            this.#nonce,
+            String(message.nonce),
+            host.clusterId,
+          );
+          if (!sameProof(String(message.proof), expected)) {
+            return this.close("the peer does not know the cluster secret");
+          }
+          this.#phase = "challenged";
+          this.#write({
+            t: "proof",
+            proof: await proof(
+              host.secret,
+              "dialer",
+              String(message.nonce),
+              this.#nonce,
+              host.clusterId,
+            ),
+          });
+          return;
+        }
+        if (message.t === "welcome") {
+          if (host.secret !== null && this.#phase !== "challenged") {
+            return this.close("the peer did not prove the cluster secret");
+          }
+          this.#record = message.record;
+          return this.#ready();
+        }
+        return this.close(`unexpected ${message.t} during the handshake`);
+      }
+      default:
+        return this.close("unexpected handshake state");
+    }
+  }
+
+  #welcome(): void {
+    this.#write({ t: "welcome", record: this.#host.localRecord() });
+    this.#ready();
+  }
+
+  #ready(): void {
+    if (this.#closed) return;
+    this.#phase = "ready";
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#handshake.resolve(true);
+    this.#host.linkReady(this);
+  }
+}
+
+function runError(message: RunErrorMessage): unknown {
+  const error = RpcError.fromWire(message.error as WireError);
+  return message.started ? error : new NotStartedError(error);
+}

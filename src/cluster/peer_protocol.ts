@@ -1,0 +1,150 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * The node-to-node protocol (`mpreg.peer.v1`): a handshake that checks the
+ * cluster id (and, when set, the cluster secret) before anything else,
+ * membership gossip, and steps forwarded to the node that runs them.
+ * `docs/cluster.md` describes it.
+ *
+ * @module
+ */
+import type { WireError } from "../protocol/errors.ts";
+import type { GossipMessage, NodeRecord } from "./membership.ts";
+
+/** The WebSocket subprotocol of links between nodes (msgpack, binary frames). */
+export const PEER_PROTOCOL = "mpreg.peer.v1";
+
+/** Dialer → acceptor: who I am, and a nonce for the secret challenge. */
+export interface HelloMessage {
+  /** Message type. */
+  t: "hello";
+  /** The dialer's cluster id; checked before anything is registered. */
+  cluster: string;
+  /** The dialer's record. */
+  record: NodeRecord;
+  /** A fresh random nonce. */
+  nonce: string;
+}
+
+/** Acceptor → dialer when a secret is set: prove you know it; here is my proof. */
+export interface ChallengeMessage {
+  /** Message type. */
+  t: "challenge";
+  /** A fresh random nonce. */
+  nonce: string;
+  /** HMAC(secret, acceptor | dialer nonce | acceptor nonce | cluster). */
+  proof: string;
+}
+
+/** Dialer → acceptor: HMAC(secret, dialer | acceptor nonce | dialer nonce | cluster). */
+export interface ProofMessage {
+  /** Message type. */
+  t: "proof";
+  /** The dialer's proof. */
+  proof: string;
+}
+
+/** Acceptor → dialer: admitted; the acceptor's record. */
+export interface WelcomeMessage {
+  /** Message type. */
+  t: "welcome";
+  /** The acceptor's record. */
+  record: NodeRecord;
+}
+
+/** Either side: not admitted, and why; the link then closes. */
+export interface RefusedMessage {
+  /** Message type. */
+  t: "refused";
+  /** Why. */
+  error: WireError;
+}
+
+/** Coordinator → runner: run one step whose arguments are already resolved. */
+export interface RunMessage {
+  /** Message type. */
+  t: "run";
+  /** Id chosen by the coordinator, unique on this link while in flight. */
+  id: number;
+  /** The step's name (for errors and logs). */
+  step: string;
+  /** The function. */
+  fun: string;
+  /** Resolved positional arguments. */
+  args: unknown[];
+  /** Resolved keyword arguments (omitted when empty). */
+  kwargs?: Record<string, unknown>;
+  /** Resources the runner must offer (omitted when empty). */
+  locs?: string[];
+  /** What is left of the request's deadline, in milliseconds. */
+  timeout: number;
+  /** The id of the client's request, for logs. */
+  request?: string | number;
+}
+
+/** Runner → coordinator: the step's value. */
+export interface ResultMessage {
+  /** Message type. */
+  t: "result";
+  /** The run's id. */
+  id: number;
+  /** The value. */
+  value: unknown;
+}
+
+/**
+ * Runner → coordinator: the step failed. `started: false` means the runner
+ * refused it without running it (it no longer offers the function, or it is
+ * shutting down or overloaded), so the coordinator may send it elsewhere.
+ */
+export interface RunErrorMessage {
+  /** Message type. */
+  t: "error";
+  /** The run's id. */
+  id: number;
+  /** The error. */
+  error: WireError;
+  /** Whether the function was called. */
+  started: boolean;
+}
+
+/** Coordinator → runner: stop a run (cancelled, failed elsewhere, or past its deadline). */
+export interface CancelRunMessage {
+  /** Message type. */
+  t: "cancel";
+  /** The run's id. */
+  id: number;
+}
+
+/**
+ * A node stopping gracefully → each linked peer, right after its leave
+ * update: send no more steps on this link.
+ */
+export interface LeavingMessage {
+  /** Message type. */
+  t: "leaving";
+}
+
+/**
+ * Peer → the leaving node: every step this peer sent on the link was sent
+ * before this message, so once the leaving node has answered them, it may
+ * close the link without losing a step in transit.
+ */
+export interface LeavingAckMessage {
+  /** Message type. */
+  t: "leaving-ack";
+}
+
+/** Any message on a peer link. */
+export type PeerMessage =
+  | HelloMessage
+  | ChallengeMessage
+  | ProofMessage
+  | WelcomeMessage
+  | RefusedMessage
+  | RunMessage
+  | ResultMessage
+  | RunErrorMessage
+  | CancelRunMessage
+  | LeavingMessage
+  | LeavingAckMessage
+  | GossipMessage;

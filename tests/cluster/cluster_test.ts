@@ -1,0 +1,355 @@
+// Copyright 2026 the mpreg authors. MIT license.
+// Clusters of real nodes on real sockets, in one process: formation,
+// routing, forwarding, and the cluster scenarios of the original suite
+// (mpreg-python.md §8.6–§8.7).
+import assert from "node:assert/strict";
+import {
+  type CallContext,
+  Client,
+  type ClusterEventDetail,
+  ErrorCode,
+  FunctionError,
+  FunctionNotFoundError,
+  TimeoutError,
+} from "../../mod.ts";
+import { converged, FAST, known, startCluster } from "../_helpers/cluster.ts";
+import { delay, startServer, waitFor } from "../_helpers/mod.ts";
+
+for (const [n, topology] of [[3, "star"], [3, "chain"], [5, "star"], [5, "chain"]] as const) {
+  Deno.test(`cluster: ${n} nodes seeded as a ${topology} all know each other and serve every function`, async () => {
+    await using cluster = await startCluster(n, topology);
+    const { nodes } = cluster;
+    nodes.forEach((node, i) =>
+      node.register(`only_on_${i}`, function (this: CallContext) {
+        return `${this.node} ran only_on_${i}`;
+      })
+    );
+    await converged(nodes);
+    for (let i = 0; i < n; i++) await known(nodes, `only_on_${i}`, `n${i}`);
+    for (const entry of nodes) {
+      await using client = new Client(entry.url);
+      for (let i = 0; i < n; i++) {
+        assert.equal(await client.call(`only_on_${i}`), `n${i} ran only_on_${i}`);
+      }
+    }
+  });
+}
+
+Deno.test("cluster: resource-based routing across two nodes (§8.6)", async () => {
+  await using cluster = await startCluster(2, "star", (i) => ({
+    resources: i === 0 ? ["model-a", "dataset-1"] : ["model-b", "dataset-2"],
+  }));
+  const [a, b] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0]];
+  a.register("process_a", (x: string) => `model-a processed: ${x}`, { resources: ["model-a"] });
+  b.register("process_b", (x: string) => `model-b processed: ${x}`, { resources: ["model-b"] });
+  await converged(cluster.nodes);
+  await known(cluster.nodes, "process_b", "n1");
+  await using client = new Client(a.url);
+  assert.equal(
+    await client.call("process_a", ["test data"], { locs: ["model-a"] }),
+    "model-a processed: test data",
+  );
+  assert.equal(
+    await client.call("process_b", ["test data"], { locs: ["model-b"] }),
+    "model-b processed: test data",
+  );
+  // echo is everywhere: with locs it must go to the node with them.
+  const where = await client.request([
+    { name: "here", fun: "echos", args: ["x"], locs: ["dataset-2"] },
+  ]);
+  assert.deepEqual(where, { here: ["x"] });
+});
+
+Deno.test("cluster: a three-node workflow registered at run time (§8.6 cross-server)", async () => {
+  await using cluster = await startCluster(3, "star", (i) => ({
+    resources: [`model-${"abc"[i]}`, `dataset-${i + 1}`],
+  }));
+  const [a, b, c] = cluster.nodes;
+  await converged(cluster.nodes);
+  a!.register("preprocess", (data: number[]) => ({
+    count: data.length,
+    total: data.reduce((s, x) => s + x, 0),
+  }), { resources: ["dataset-1"] });
+  b!.register(
+    "analyze",
+    (pre: { count: number; total: number }) => `Analyzed ${pre.count} items, Total: ${pre.total}`,
+    { resources: ["dataset-2"] },
+  );
+  c!.register("finalize", (text: string) => `Final report: ${text}`, {
+    resources: ["dataset-3"],
+  });
+  await delay(300);
+  await using client = new Client(a!.url);
+  const out = await client.request([
+    { name: "pre", fun: "preprocess", args: [[10, 20, 30, 40]], locs: ["dataset-1"] },
+    { name: "analysis", fun: "analyze", args: ["pre"], locs: ["dataset-2"] },
+    { name: "report", fun: "finalize", args: ["analysis"], locs: ["dataset-3"] },
+  ]);
+  assert.deepEqual(out, { report: "Final report: Analyzed 4 items, Total: 100" });
+});
+
+// The fixtures of tests/test_dependency_resolution.py (§8.7).
+async function twoServerCluster() {
+  const cluster = await startCluster(
+    2,
+    "star",
+    (i) => ({ resources: [i === 0 ? "step1" : "step2"] }),
+  );
+  const [a, b] = cluster.nodes;
+  a!.register("first_step", (v: string) => ({ result: `processed_${v}`, number: 42 }), {
+    resources: ["step1"],
+  });
+  b!.register(
+    "second_step",
+    (data: { result: string; number: number }, multiplier: number) => ({
+      final: `final_${data.result}`,
+      computed: data.number * multiplier,
+    }),
+    { resources: ["step2"] },
+  );
+  await converged(cluster.nodes);
+  await known(cluster.nodes, "second_step", "n1");
+  return cluster;
+}
+
+const chain = [
+  { name: "step1_result", fun: "first_step", args: ["input"], locs: ["step1"] },
+  { name: "step2_result", fun: "second_step", args: ["step1_result", 5], locs: ["step2"] },
+  {
+    name: "step3_result",
+    fun: "third_step",
+    args: ["step2_result.final", "step2_result.computed"],
+    locs: ["step1"],
+  },
+];
+
+const thirdStep = (final: string, computed: number) => ({
+  ultimate_result: `ultimate_${final}`,
+  ultimate_number: computed + 16,
+});
+
+Deno.test("cluster: a dependency chain across two nodes (§8.7 simple chain)", async () => {
+  await using cluster = await twoServerCluster();
+  await using client = new Client(cluster.nodes[0]!.url);
+  const out = await client.request([
+    { name: "step1_result", fun: "first_step", args: ["test_input"], locs: ["step1"] },
+    { name: "step2_result", fun: "second_step", args: ["step1_result", 5], locs: ["step2"] },
+  ]);
+  assert.deepEqual(out, {
+    step2_result: { final: "final_processed_test_input", computed: 210 },
+  });
+});
+
+Deno.test("cluster: field access across nodes (§8.7)", async () => {
+  await using cluster = await startCluster(2, "star", (i) => ({
+    resources: [i === 0 ? "sensors" : "realtime"],
+  }));
+  const [a, b] = cluster.nodes;
+  a!.register("process_sensors", (id: string, readings: number[]) => ({
+    sensor: id,
+    processed_readings: readings.length,
+    average: readings.reduce((s, x) => s + x, 0) / readings.length,
+    edge_node: "n0",
+    latency: 2,
+  }), { resources: ["sensors"] });
+  b!.register("check_alert", (threshold: number, value: number) => ({
+    alert: value > threshold,
+    threshold,
+    current: value,
+    severity: value > threshold ? "HIGH" : "NORMAL",
+    response_time: 1,
+  }), { resources: ["realtime"] });
+  await converged(cluster.nodes);
+  await known(cluster.nodes, "check_alert", "n1");
+  await using client = new Client(a!.url);
+  const out = await client.request([
+    {
+      name: "edge_data",
+      fun: "process_sensors",
+      args: ["temp-1", [20.1, 20.5, 21.0]],
+      locs: ["sensors"],
+    },
+    { name: "alert", fun: "check_alert", args: [20.8, "edge_data.average"], locs: ["realtime"] },
+  ]);
+  const alert = out.alert as Record<string, unknown>;
+  assert.equal(alert.current, 20.533333333333335);
+  assert.equal(alert.severity, "NORMAL");
+  assert.equal(alert.alert, false);
+});
+
+Deno.test("cluster: a three-step chain with a function registered at run time (§8.7)", async () => {
+  await using cluster = await twoServerCluster();
+  cluster.nodes[0]!.register("third_step", thirdStep, { resources: ["step1"] });
+  await using client = new Client(cluster.nodes[0]!.url);
+  const out = await client.request(chain);
+  assert.deepEqual(out, {
+    step3_result: { ultimate_result: "ultimate_final_processed_input", ultimate_number: 226 },
+  });
+});
+
+Deno.test("cluster: a four-step chain alternating nodes, sent right after the registration (§8.7)", async () => {
+  await using cluster = await twoServerCluster();
+  const [a, b] = cluster.nodes;
+  a!.register("third_step", thirdStep, { resources: ["step1"] });
+  b!.register("fourth_step", (result: string, n: number) => ({
+    final_result: `final_${result}`,
+    final_number: n + 42,
+  }), { resources: ["step2"] });
+  // No wait: the registration on n1 must reach n0 before the request needs it.
+  await using client = new Client(a!.url);
+  const out = await client.request([
+    ...chain,
+    {
+      name: "step4_result",
+      fun: "fourth_step",
+      args: ["step3_result.ultimate_result", "step3_result.ultimate_number"],
+      locs: ["step2"],
+    },
+  ]);
+  assert.deepEqual(out, {
+    step4_result: { final_result: "final_ultimate_final_processed_input", final_number: 268 },
+  });
+});
+
+Deno.test("cluster: a remote function's error comes back at once, naming the step", async () => {
+  await using cluster = await startCluster(2, "star");
+  cluster.nodes[1]!.register("explode", () => {
+    throw new TypeError("remote kaput");
+  });
+  await converged(cluster.nodes);
+  await known(cluster.nodes, "explode", "n1");
+  await using client = new Client(cluster.nodes[0]!.url, { timeoutMs: 5_000 });
+  const started = Date.now();
+  await assert.rejects(
+    client.request([{ name: "boom", fun: "explode" }]),
+    (err: unknown) => {
+      assert.ok(err instanceof FunctionError);
+      const details = err.details as Record<string, unknown>;
+      assert.equal(details.step, "boom");
+      assert.equal(details.name, "TypeError");
+      assert.equal(details.message, "remote kaput");
+      return true;
+    },
+  );
+  assert.ok(Date.now() - started < 2_000, "no hang until a timeout");
+});
+
+Deno.test("cluster: no member with the function and resources → 1001 at once", async () => {
+  await using cluster = await startCluster(2, "star", (i) => ({ resources: [`r${i}`] }));
+  cluster.nodes[1]!.register("only_b", () => "b");
+  await converged(cluster.nodes);
+  await known(cluster.nodes, "only_b", "n1");
+  await using client = new Client(cluster.nodes[0]!.url);
+  await assert.rejects(client.call("only_b", [], { locs: ["r0"] }), (err: unknown) => {
+    assert.ok(err instanceof FunctionNotFoundError);
+    assert.match(err.message, /only_b/);
+    assert.match(err.message, /r0/);
+    return true;
+  });
+  // Empty locs: only members offering it, never n0 which lacks it.
+  for (let i = 0; i < 10; i++) assert.equal(await client.call("only_b"), "b");
+});
+
+Deno.test("cluster: deadlines and cancellation travel with a forwarded step", async () => {
+  await using cluster = await startCluster(2, "star");
+  const { promise: remoteAborted, resolve } = Promise.withResolvers<unknown>();
+  cluster.nodes[1]!.register("hang_remote", function (this: CallContext) {
+    return new Promise((_, reject) => {
+      this.signal.addEventListener("abort", () => {
+        resolve(this.signal.reason);
+        reject(this.signal.reason);
+      });
+    });
+  });
+  await converged(cluster.nodes);
+  await known(cluster.nodes, "hang_remote", "n1");
+  await using client = new Client(cluster.nodes[0]!.url);
+  await assert.rejects(client.call("hang_remote", [], { timeoutMs: 200 }), TimeoutError);
+  assert.ok(await remoteAborted, "the remote function saw its signal abort");
+  await waitFor(() => cluster.nodes.every((n) => n.inFlight === 0), 3_000, "nothing in flight");
+});
+
+Deno.test("cluster: steps spread over candidates when the entry node lacks the function", async () => {
+  await using cluster = await startCluster(3, "star");
+  const [, b, c] = cluster.nodes;
+  const hits = { n1: 0, n2: 0 };
+  for (const node of [b!, c!]) {
+    node.register("work", function (this: CallContext) {
+      hits[this.node as "n1" | "n2"]++;
+      return this.node;
+    });
+  }
+  await converged(cluster.nodes);
+  await known(cluster.nodes, "work", "n1");
+  await known(cluster.nodes, "work", "n2");
+  await using client = new Client(cluster.nodes[0]!.url);
+  await Promise.all(Array.from({ length: 60 }, () => client.call("work")));
+  assert.ok(hits.n1 > 5 && hits.n2 > 5, `both candidates used: ${JSON.stringify(hits)}`);
+});
+
+Deno.test("cluster: unregistering a function removes it everywhere", async () => {
+  await using cluster = await startCluster(3, "chain");
+  cluster.nodes[2]!.register("temp", () => 1);
+  await converged(cluster.nodes);
+  await known(cluster.nodes, "temp", "n2");
+  cluster.nodes[2]!.unregister("temp");
+  await waitFor(
+    () => cluster.nodes.every((n) => !("temp" in n.cluster.functions())),
+    5_000,
+    "the removal to reach every node",
+  );
+  await using client = new Client(cluster.nodes[0]!.url);
+  await assert.rejects(client.call("temp"), FunctionNotFoundError);
+});
+
+Deno.test("cluster: events and GET /cluster show members joining and leaving", async () => {
+  const a = await startServer({ name: "a", ...FAST });
+  const seen: string[] = [];
+  a.cluster.addEventListener("joined", (e) => {
+    seen.push(`joined:${(e as CustomEvent<ClusterEventDetail>).detail.member.name}`);
+  });
+  a.cluster.addEventListener("left", (e) => {
+    seen.push(`left:${(e as CustomEvent<ClusterEventDetail>).detail.member.name}`);
+  });
+  const b = await startServer({ name: "b", peers: [a.url], ...FAST });
+  try {
+    await converged([a, b]);
+    const view = await (await fetch(`${a.url.replace("ws:", "http:")}/cluster`)).json();
+    assert.deepEqual(view.members.map((m: { name: string }) => m.name).sort(), ["a", "b"]);
+    assert.deepEqual(view.functions.echo.sort(), ["a", "b"]);
+    await b.stop();
+    await waitFor(() => a.cluster.member("b")?.state === "left", 3_000, "b to be left");
+    assert.deepEqual(seen, ["joined:b", "left:b"]);
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+});
+
+Deno.test("cluster: a wrong cluster_id or secret never becomes a member", async () => {
+  await using good = await startCluster(2, "star", () => ({ clusterSecret: "s3cret" }));
+  const seed = good.nodes[0]!.url;
+  const intruders = [
+    await startServer({ name: "other-cluster", clusterId: "elsewhere", peers: [seed], ...FAST }),
+    await startServer({ name: "bad-secret", clusterSecret: "guess", peers: [seed], ...FAST }),
+    await startServer({ name: "no-secret", peers: [seed], ...FAST }),
+  ];
+  try {
+    await converged(good.nodes);
+    await delay(600);
+    for (const node of good.nodes) {
+      const names = node.cluster.members().map((m) => m.name);
+      assert.deepEqual(names.sort(), ["n0", "n1"], `${node.name} knows only its cluster`);
+    }
+    for (const intruder of intruders) {
+      assert.deepEqual(intruder.cluster.members().map((m) => m.name), [intruder.name]);
+    }
+    await using client = new Client(intruders[0]!.url);
+    await assert.rejects(client.call("echo", ["x"], { locs: ["nothing"] }), (err: unknown) => {
+      assert.equal((err as { code: number }).code, ErrorCode.NoRoute);
+      return true;
+    });
+  } finally {
+    await Promise.all(intruders.map((s) => s.stop()));
+  }
+});
