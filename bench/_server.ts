@@ -4,7 +4,9 @@
  * port:
  * - a raw WebSocket echo server (plain `Deno.serve` + `Deno.upgradeWebSocket`)
  *   that sends every frame back unchanged: the ceiling;
- * - an mpreg node with its built-in `echo`.
+ * - an mpreg node with its built-in `echo`;
+ * - a second mpreg node, joined to the first, that alone offers `fecho`, so
+ *   `fecho` called through the first node is forwarded to it.
  *
  * It prints one JSON line `{ "raw": url, "mpreg": url, "pid": pid }` to
  * stdout, then runs until stdin closes or it gets SIGTERM, and exits 0 after
@@ -77,13 +79,25 @@ async function main(): Promise<void> {
   const raw = startRawEcho(sockets);
   const node = new Server({ port: 0, host: HOST, name: "bench" });
   await node.start();
+  // A second node offering `fecho`, which the first lacks: a call of `fecho`
+  // through the first node is forwarded to this one (client → A → B).
+  const second = new Server({ port: 0, host: HOST, name: "bench-b", peers: [node.url] });
+  second.register("fecho", (value: unknown) => value);
+  await second.start();
+  while (!(node.cluster.functions().fecho ?? []).includes("bench-b")) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   const urls: ServerUrls = { raw: await raw.url, mpreg: node.url, pid: Deno.pid };
   await Deno.stdout.write(new TextEncoder().encode(JSON.stringify(urls) + "\n"));
 
   await Promise.race([stdinClosed(), sigterm()]);
 
   for (const socket of sockets) socket.close(1001, "bench server stopping");
-  const stopped = Promise.all([node.stop({ drainTimeoutMs: 500 }), raw.server.shutdown()]);
+  const stopped = Promise.all([
+    node.stop({ drainTimeoutMs: 500 }),
+    second.stop({ drainTimeoutMs: 500 }),
+    raw.server.shutdown(),
+  ]);
   const timeout = new Promise<"timeout">((resolve) => setTimeout(resolve, 3_000, "timeout"));
   const outcome = await Promise.race([stopped, timeout]);
   // Exit explicitly: the stdin reader or a signal listener would keep the process alive.

@@ -148,6 +148,7 @@ interface Figure {
 function figures(raw: RawEchoClient, client: Client): Figure[] {
   const rawEcho = () => raw.echo(PAYLOAD);
   const mpregEcho = () => client.call("echo", [PAYLOAD]);
+  const forwarded = () => client.call("fecho", [PAYLOAD]);
   return [
     {
       name: "echo, 1 at a time",
@@ -162,6 +163,20 @@ function figures(raw: RawEchoClient, client: Client): Figure[] {
       ceiling: (phases) => inFlight(IN_FLIGHT, rawEcho, phases),
       mpreg: (phases) => inFlight(IN_FLIGHT, mpregEcho, phases),
       floor: 0.4,
+    },
+    {
+      name: "forwarded A→B, 1 at a time",
+      ceilingName: "raw WebSocket echo, 1 at a time",
+      ceiling: (phases) => oneAtATime(rawEcho, phases),
+      mpreg: (phases) => oneAtATime(forwarded, phases),
+      floor: null,
+    },
+    {
+      name: `forwarded A→B, ${IN_FLIGHT} in flight`,
+      ceilingName: `raw WebSocket echo, ${IN_FLIGHT} in flight`,
+      ceiling: (phases) => inFlight(IN_FLIGHT, rawEcho, phases),
+      mpreg: (phases) => inFlight(IN_FLIGHT, forwarded, phases),
+      floor: 0.35,
     },
   ];
 }

@@ -93,6 +93,8 @@ export class ClusterNode implements PeerLinkHost {
   readonly #listeners = new Set<(event: MembershipEvent) => void>();
   readonly #catalogWaiters = new Set<() => void>();
   readonly #awaitingRecords = new Set<string>();
+  /** Candidates by function and resources; cleared on every membership or catalog change. */
+  readonly #routes = new Map<string, MemberView[]>();
   #timer: ReturnType<typeof setInterval> | null = null;
   #seedTimer: ReturnType<typeof setTimeout> | null = null;
   #seedAttempt = 0;
@@ -112,6 +114,11 @@ export class ClusterNode implements PeerLinkHost {
       intervalMs: options.intervalMs,
       onEvent: (event) => this.#onEvent(event),
     });
+  }
+
+  /** Whether steps this node offers always run here. */
+  get preferLocal(): boolean {
+    return this.#options.preferLocal;
   }
 
   /** This node's name. */
@@ -148,6 +155,7 @@ export class ClusterNode implements PeerLinkHost {
    * @param change New urls, resources or functions.
    */
   updateSelf(change: Partial<Pick<NodeRecord, "urls" | "resources" | "functions">>): void {
+    this.#routes.clear();
     this.#deliver(this.#membership.updateSelf(change, Date.now()));
   }
 
@@ -206,15 +214,17 @@ export class ClusterNode implements PeerLinkHost {
    * @returns The member, or `null`.
    */
   choose(fun: string, locs: readonly string[], exclude?: ReadonlySet<string>): MemberView | null {
-    const members = this.#membership.members();
-    const usable = (state: string) => {
-      const found = candidatesFor(members, fun, locs, state);
-      return exclude === undefined || exclude.size === 0
-        ? found
-        : found.filter((m) => !exclude.has(m.name));
-    };
-    let candidates = usable("alive");
-    if (candidates.length === 0) candidates = usable("suspect");
+    const key = locs.length === 0 ? fun : `${fun}\u0000${locs.join("\u0000")}`;
+    let candidates = this.#routes.get(key);
+    if (candidates === undefined) {
+      const members = this.#membership.members();
+      candidates = candidatesFor(members, fun, locs, "alive");
+      if (candidates.length === 0) candidates = candidatesFor(members, fun, locs, "suspect");
+      this.#routes.set(key, candidates);
+    }
+    if (exclude !== undefined && exclude.size > 0) {
+      candidates = candidates.filter((m) => !exclude.has(m.name));
+    }
     if (candidates.length === 0) return null;
     return pickCandidate(candidates, {
       preferLocal: this.#options.preferLocal,
@@ -262,7 +272,8 @@ export class ClusterNode implements PeerLinkHost {
       const name = target.name;
       this.#load.set(name, (this.#load.get(name) ?? 0) + 1);
       try {
-        const link = await this.#linkTo(name);
+        const ready = this.#links.get(name);
+        const link = ready?.ready ? ready : await this.#linkTo(name);
         const message: Omit<RunMessage, "id" | "t"> = {
           step: step.name,
           fun: step.fun,
@@ -395,12 +406,14 @@ export class ClusterNode implements PeerLinkHost {
   // ---- internals -------------------------------------------------------
 
   #tick(): void {
+    this.#routes.clear();
     this.#deliver(this.#membership.tick(Date.now()));
     if (this.#membership.liveNames().length === 0) this.#joinSeeds();
   }
 
   #onEvent(event: MembershipEvent): void {
     const { type, member } = event;
+    this.#routes.clear();
     // A member that left closes its links itself once its drain is over.
     if (type === "dead") this.#links.get(member.name)?.close("member is dead");
     if (type !== "alive" || member.self === false) {

@@ -15,6 +15,8 @@ import type { CallContext, FunctionRegistry, RegisteredFunction } from "../regis
 
 /** Where steps run when they do not run here. */
 export interface StepRouter {
+  /** Whether a step this node offers always runs here. */
+  readonly preferLocal: boolean;
   /** The member to run a step, `{ self: true }` for this node, or `null` for none. */
   choose(fun: string, locs: readonly string[]): { readonly self: boolean } | null;
   /** Runs a step elsewhere (or here via `runLocal`), with retries when it provably did not start. */
@@ -138,6 +140,10 @@ export class RequestRunner {
     };
     const router = this.#router;
     if (router === null) return this.#call(this.#find(step), step, args, kwargs, context);
+    if (router.preferLocal) {
+      const entry = this.#offered(step.fun, step.locs);
+      if (entry !== undefined) return this.#call(entry, step, args, kwargs, context);
+    }
     const target = router.choose(step.fun, step.locs);
     if (target?.self) {
       const entry = this.#offered(step.fun, step.locs);

@@ -4,7 +4,12 @@
 import assert from "node:assert/strict";
 
 const ROOT = new URL("../../", import.meta.url);
-const FIGURES = ["echo, 1 at a time", "echo, 100 in flight"];
+const FIGURES = [
+  "echo, 1 at a time",
+  "echo, 100 in flight",
+  "forwarded A→B, 1 at a time",
+  "forwarded A→B, 100 in flight",
+];
 
 function assertPositive(value: unknown, what: string): void {
   assert.equal(typeof value, "number", `${what} is a number`);
@@ -44,8 +49,12 @@ Deno.test("bench/main.ts --quick writes every figure as a ratio to its ceiling",
       for (const key of ["value", "ceiling", "ratio"]) {
         assertPositive(row[key], `${row.name}: ${key}`);
       }
-      assertPositive(row.floor, `${row.name}: floor`);
-      assert.equal(typeof row.met, "boolean", `${row.name}: met`);
+      if (row.floor === null) {
+        assert.equal(row.met, null, `${row.name}: met without a floor`);
+      } else {
+        assertPositive(row.floor, `${row.name}: floor`);
+        assert.equal(typeof row.met, "boolean", `${row.name}: met`);
+      }
       for (const side of ["best", "ceilingBest"]) {
         for (const key of ["ops", "opsPerSec", "p50Us", "p99Us"]) {
           assertPositive(row[side][key], `${row.name}: ${side}.${key}`);
