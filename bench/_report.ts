@@ -76,6 +76,8 @@ export interface Report {
   serverPid: number;
   /** The figures. */
   rows: Row[];
+  /** The deterministic gossip simulator's figures (rounds, bytes, counts). */
+  gossip?: Record<string, number>;
 }
 
 function cpuModel(): string | null {

@@ -31,6 +31,7 @@ import {
   writeJson,
 } from "./_report.ts";
 import type { ServerUrls } from "./_server.ts";
+import { gossipSimReport } from "./gossip_sim.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const SERVER_SCRIPT = new URL("./_server.ts", import.meta.url);
@@ -249,15 +250,25 @@ async function run(options: Options): Promise<void> {
       console.error(`measuring ${figure.name} ...`);
       rows.push(await measure(figure, settings));
     }
+    // deno-lint-ignore no-console
+    console.error("running the gossip simulator ...");
+    const gossip = await gossipSimReport(options.quick);
     const report: Report = {
       date: new Date().toISOString(),
       machine: machine(),
       settings,
       serverPid: server.urls.pid,
       rows,
+      gossip,
     };
     // deno-lint-ignore no-console
     console.log(formatTable(report));
+    const width = Math.max(...Object.keys(gossip).map((k) => k.length));
+    // deno-lint-ignore no-console
+    console.log(
+      `\ngossip simulator (deterministic, virtual time; rounds = gossip intervals)\n` +
+        Object.entries(gossip).map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join("\n"),
+    );
     if (options.json !== null) await writeJson(options.json, report);
   } finally {
     client?.close();

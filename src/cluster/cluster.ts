@@ -7,8 +7,9 @@
  */
 import { candidatesFor } from "../registry/router.ts";
 
-/** The state of a member as this node sees it. */
-export type MemberState = "alive" | "suspect" | "dead" | "left";
+import type { MemberState } from "./membership.ts";
+
+export type { MemberState } from "./membership.ts";
 
 /**
  * One member of the cluster, as plain data (the shape `GET /cluster` returns).

@@ -326,7 +326,10 @@ export class ClusterNode implements PeerLinkHost {
     }
     this.#seedAttempt = 0;
     log.debug("Linked to {peer} ({address})", { peer: name, address: link.address });
-    this.#deliver(this.#membership.observe(record, Date.now(), { bootstrap: true }));
+    // A full digest only for a member this node did not know (a join); a
+    // link to a known member needs none.
+    const bootstrap = this.#membership.member(name) === undefined;
+    this.#deliver(this.#membership.observe(record, Date.now(), { bootstrap }));
     const queued = this.#queued.get(name);
     if (queued) {
       this.#queued.delete(name);

@@ -45,6 +45,9 @@ Deno.test("bench/main.ts --quick writes every figure as a ratio to its ceiling",
     assertPositive(report.machine.cpus, "machine.cpus");
     assertPositive(report.settings.measureMs, "settings.measureMs");
     assert.deepEqual(report.rows.map((row: { name: string }) => row.name), FIGURES);
+    for (const key of ["joinRounds99", "deadEverywhereRoundsMax", "loss5FalseDead", "wallMs"]) {
+      assert.equal(typeof report.gossip[key], "number", `gossip.${key}`);
+    }
     for (const row of report.rows) {
       for (const key of ["value", "ceiling", "ratio"]) {
         assertPositive(row[key], `${row.name}: ${key}`);
