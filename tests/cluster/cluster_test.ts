@@ -353,3 +353,30 @@ Deno.test("cluster: a wrong cluster_id or secret never becomes a member", async 
     await Promise.all(intruders.map((s) => s.stop()));
   }
 });
+
+Deno.test("cluster: events() iterates membership events until its signal aborts", async () => {
+  const a = await startServer({ name: "a", ...FAST });
+  const controller = new AbortController();
+  const seen: string[] = [];
+  const reading = (async () => {
+    for await (const { type, member } of a.cluster.events({ signal: controller.signal })) {
+      seen.push(`${type}:${member.name}`);
+      if (type === "left") controller.abort();
+    }
+  })();
+  const b = await startServer({ name: "b", peers: [a.url], ...FAST });
+  try {
+    await converged([a, b]);
+    b.register("later", () => 1);
+    await known([a], "later", "b");
+    await b.stop();
+    await reading;
+    assert.equal(seen[0], "joined:b");
+    assert.ok(seen.includes("catalog:b"), `a catalog event: ${seen}`);
+    assert.equal(seen.at(-1), "left:b");
+  } finally {
+    controller.abort();
+    await a.stop();
+    await b.stop();
+  }
+});
