@@ -26,6 +26,7 @@
  */
 export * from "./src/protocol/mod.ts";
 export * from "./src/engine/mod.ts";
+export * from "./src/auth/mod.ts";
 export * from "./src/registry/mod.ts";
 export * from "./src/cluster/mod.ts";
 export { echo, echos } from "./src/server/builtins.ts";

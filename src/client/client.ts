@@ -6,7 +6,7 @@
  * @module
  */
 import { DeadlineQueue } from "../_util/deadline_queue.ts";
-import { type Codec, createCodec } from "../protocol/codec.ts";
+import { AUTH_PROTOCOL_PREFIX, type Codec, createCodec } from "../protocol/codec.ts";
 import {
   CancelledError,
   ConnectionError,
@@ -45,6 +45,14 @@ export interface ClientOptions {
    * @default {"msgpack"}
    */
   encoding?: "msgpack" | "json";
+  /**
+   * A token that authenticates the client as a principal of the node's
+   * `auth` config. It travels as the subprotocol entry `mpreg.auth.<token>`,
+   * so it works from browsers too; it may hold letters, digits and `-._~`.
+   *
+   * @default {undefined (anonymous)}
+   */
+  token?: string;
   /**
    * Reconnect after a lost connection, trying each URL in turn with capped
    * exponential backoff and full jitter.
@@ -258,6 +266,7 @@ export class Client {
   readonly #timeoutMs: number;
   readonly #codec: Codec;
   readonly #backoff: BackoffOptions;
+  readonly #protocols: string[];
   readonly #pending = new Map<number, Pending>();
   readonly #deadlines = new DeadlineQueue();
   #socket: WebSocket | null = null;
@@ -280,6 +289,13 @@ export class Client {
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#codec = createCodec(options.encoding ?? "msgpack");
     this.#backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    this.#protocols = this.#codec.protocol === null ? [] : [this.#codec.protocol];
+    if (options.token !== undefined) {
+      if (!/^[A-Za-z0-9._~-]+$/.test(options.token)) {
+        throw new TypeError("A token may hold only letters, digits and -._~");
+      }
+      this.#protocols.push(AUTH_PROTOCOL_PREFIX + options.token);
+    }
   }
 
   /** True while the WebSocket is open. */
@@ -461,7 +477,7 @@ export class Client {
     const url = this.#urls[this.#urlIndex]!;
     let socket: WebSocket;
     try {
-      socket = new WebSocket(url, this.#codec.protocol ?? []);
+      socket = new WebSocket(url, this.#protocols);
     } catch (err) {
       this.#failAttempt(err);
       return;

@@ -38,6 +38,8 @@ export interface LocalRunner {
   accepting(): boolean;
   /** Whether the node offers `fun` with every resource in `locs`. */
   offers(fun: string, locs: readonly string[]): boolean;
+  /** Why the step's principal may not run it here, or `null` when it may. */
+  authorize(message: RunMessage): RpcError | null;
   /** Runs a forwarded step: a value, a promise, or a thrown RpcError. */
   run(message: RunMessage, signal: AbortSignal): unknown;
   /** Called once the answer to a step that `run` took has been sent. */
@@ -95,6 +97,8 @@ export class ClusterNode implements PeerLinkHost {
   readonly #awaitingRecords = new Set<string>();
   /** Candidates by function and resources; cleared on every membership or catalog change. */
   readonly #routes = new Map<string, MemberView[]>();
+  /** Permission kinds other members declare, by function; cleared with the routes. */
+  readonly #declared = new Map<string, readonly string[]>();
   #timer: ReturnType<typeof setInterval> | null = null;
   #seedTimer: ReturnType<typeof setTimeout> | null = null;
   #seedAttempt = 0;
@@ -154,8 +158,10 @@ export class ClusterNode implements PeerLinkHost {
    *
    * @param change New urls, resources or functions.
    */
-  updateSelf(change: Partial<Pick<NodeRecord, "urls" | "resources" | "functions">>): void {
-    this.#routes.clear();
+  updateSelf(
+    change: Partial<Pick<NodeRecord, "urls" | "resources" | "functions" | "permissions">>,
+  ): void {
+    this.#invalidate();
     this.#deliver(this.#membership.updateSelf(change, Date.now()));
   }
 
@@ -247,11 +253,12 @@ export class ClusterNode implements PeerLinkHost {
    */
   async runElsewhere(
     step: Step,
-    first: MemberView | null,
+    first: { readonly self: boolean; readonly name: string } | null,
     signal: AbortSignal,
     deadline: number,
     runLocal: () => unknown,
     requestId: string | number,
+    principal: string,
   ): Promise<unknown> {
     const exclude = new Set<string>();
     let target = first;
@@ -280,6 +287,7 @@ export class ClusterNode implements PeerLinkHost {
           args: step.args,
           timeout: Math.max(1, deadline - Date.now()),
           request: requestId,
+          principal,
         };
         if (Object.keys(step.kwargs).length > 0) message.kwargs = step.kwargs;
         if (step.locs.length > 0) message.locs = step.locs;
@@ -298,6 +306,31 @@ export class ClusterNode implements PeerLinkHost {
         this.#load.set(name, (this.#load.get(name) ?? 1) - 1);
       }
     }
+  }
+
+  /**
+   * The permission kinds other live members declare for `fun`.
+   *
+   * @param fun The function.
+   * @returns The union of their declarations.
+   */
+  declaredElsewhere(fun: string): readonly string[] {
+    let declared = this.#declared.get(fun);
+    if (declared === undefined) {
+      const kinds = new Set<string>();
+      for (const member of this.#membership.members()) {
+        if (member.self || member.state === "dead" || member.state === "left") continue;
+        for (const kind of member.permissions?.[fun] ?? []) kinds.add(kind);
+      }
+      declared = [...kinds];
+      this.#declared.set(fun, declared);
+    }
+    return declared;
+  }
+
+  #invalidate(): void {
+    this.#routes.clear();
+    this.#declared.clear();
   }
 
   // ---- PeerLinkHost ----------------------------------------------------
@@ -375,6 +408,8 @@ export class ClusterNode implements PeerLinkHost {
         noRoute({ name: message.step, fun: message.fun, locs }, this.name),
       );
     }
+    const denied = local.authorize(message);
+    if (denied !== null) return refuse(denied);
     const controller = new AbortController();
     let runs = this.#incoming.get(link);
     if (runs === undefined) this.#incoming.set(link, runs = new Map());
@@ -409,14 +444,14 @@ export class ClusterNode implements PeerLinkHost {
   // ---- internals -------------------------------------------------------
 
   #tick(): void {
-    this.#routes.clear();
+    this.#invalidate();
     this.#deliver(this.#membership.tick(Date.now()));
     if (this.#membership.liveNames().length === 0) this.#joinSeeds();
   }
 
   #onEvent(event: MembershipEvent): void {
     const { type, member } = event;
-    this.#routes.clear();
+    this.#invalidate();
     // A member that left closes its links itself once its drain is over.
     if (type === "dead") this.#links.get(member.name)?.close("member is dead");
     if (type !== "alive" || member.self === false) {

@@ -117,6 +117,12 @@ export interface NodeRecord {
   resources: string[];
   /** Function name → the function's extra resources. */
   functions: Record<string, string[]>;
+  /**
+   * Function name → the permission kinds it declares (`net`, `read`, …);
+   * functions that declare none are left out, and so is the whole map when
+   * no function declares any.
+   */
+  permissions?: Record<string, string[]>;
 }
 
 /**
@@ -263,7 +269,10 @@ interface RecordData {
   readonly urls: readonly string[];
   readonly resources: readonly string[];
   readonly functions: Readonly<Record<string, readonly string[]>>;
+  readonly permissions: Readonly<Record<string, readonly string[]>>;
 }
+
+const NO_PERMISSIONS: Readonly<Record<string, readonly string[]>> = Object.freeze({});
 
 const RANK: Readonly<Record<MemberState, number>> = { alive: 0, suspect: 1, dead: 2, left: 3 };
 const NO_HASH: EntryHash = [0, 0];
@@ -353,7 +362,9 @@ function isRecord(x: unknown): x is NodeRecord {
   if (typeof x.name !== "string" || !isFiniteNumber(x.incarnation)) return false;
   if (!isFiniteNumber(x.catalogVersion) || !isStringArray(x.urls)) return false;
   if (!isStringArray(x.resources) || !isObject(x.functions)) return false;
-  return Object.values(x.functions).every(isStringArray);
+  if (!Object.values(x.functions).every(isStringArray)) return false;
+  return x.permissions === undefined ||
+    (isObject(x.permissions) && Object.values(x.permissions).every(isStringArray));
 }
 
 function isMessage(x: unknown): x is GossipMessage {
@@ -381,32 +392,52 @@ function frozenList(list: readonly string[]): readonly string[] {
   return Object.isFrozen(list) ? list : Object.freeze([...list]);
 }
 
+function frozenMap(
+  map: Readonly<Record<string, readonly string[]>>,
+): Readonly<Record<string, readonly string[]>> {
+  if (Object.isFrozen(map)) return map;
+  return Object.freeze(Object.fromEntries(Object.entries(map).map(([k, v]) => [k, frozenList(v)])));
+}
+
 /** Freezes a record's data, copying what is not frozen yet (so callers' arrays are never frozen). */
 function freezeData(
-  record: Pick<NodeRecord, "urls" | "resources" | "functions">,
+  record: Pick<NodeRecord, "urls" | "resources" | "functions" | "permissions">,
 ): RecordData {
-  let functions = record.functions as Readonly<Record<string, readonly string[]>>;
-  if (!Object.isFrozen(functions)) {
-    functions = Object.freeze(
-      Object.fromEntries(Object.entries(functions).map(([k, v]) => [k, frozenList(v)])),
-    );
-  }
-  return { urls: frozenList(record.urls), resources: frozenList(record.resources), functions };
+  return {
+    urls: frozenList(record.urls),
+    resources: frozenList(record.resources),
+    functions: frozenMap(record.functions),
+    permissions: record.permissions === undefined ? NO_PERMISSIONS : frozenMap(record.permissions),
+  };
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a === b || (a.length === b.length && a.every((x, i) => x === b[i]));
 }
 
+function sameMap(
+  a: Readonly<Record<string, readonly string[]>>,
+  b: Readonly<Record<string, readonly string[]>>,
+): boolean {
+  if (a === b) return true;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => {
+    const other = b[k];
+    return other !== undefined && sameList(a[k]!, other);
+  });
+}
+
 function sameData(a: RecordData, b: RecordData): boolean {
   if (!sameList(a.urls, b.urls) || !sameList(a.resources, b.resources)) return false;
-  if (a.functions === b.functions) return true;
-  const ka = Object.keys(a.functions);
-  if (ka.length !== Object.keys(b.functions).length) return false;
-  return ka.every((k) => {
-    const other = b.functions[k];
-    return other !== undefined && sameList(a.functions[k]!, other);
-  });
+  return sameMap(a.functions, b.functions) && sameMap(a.permissions, b.permissions);
+}
+
+/** The permissions map of a record, left out when empty. */
+function permissionsOf(d: RecordData): { permissions?: Record<string, string[]> } {
+  return d.permissions === NO_PERMISSIONS || Object.keys(d.permissions).length === 0
+    ? {}
+    : { permissions: d.permissions as Record<string, string[]> };
 }
 
 function index(random: () => number, n: number): number {
@@ -548,6 +579,7 @@ export class Membership {
       urls: [...d.urls],
       resources: [...d.resources],
       functions: Object.fromEntries(Object.entries(d.functions).map(([k, v]) => [k, [...v]])),
+      ...permissionsOf(d),
     };
   }
 
@@ -805,7 +837,7 @@ export class Membership {
    * @returns A `gossip` with the update for every live member, to send now.
    */
   updateSelf(
-    change: Partial<Pick<NodeRecord, "urls" | "resources" | "functions">>,
+    change: Partial<Pick<NodeRecord, "urls" | "resources" | "functions" | "permissions">>,
     now: number,
   ): Outbound[] {
     this.#now = now;
@@ -814,6 +846,8 @@ export class Membership {
       urls: change.urls ?? (this.#data.urls as string[]),
       resources: change.resources ?? (this.#data.resources as string[]),
       functions: change.functions ?? (this.#data.functions as Record<string, string[]>),
+      permissions: change.permissions ??
+        (this.#data.permissions as Record<string, string[]>),
     });
     this.#data = next;
     this.#catalogVersion++;
@@ -866,6 +900,7 @@ export class Membership {
       urls: d.urls as string[],
       resources: d.resources as string[],
       functions: d.functions as Record<string, string[]>,
+      ...permissionsOf(d),
       state: this.#left ? "left" : "alive",
       lastHeard: this.#now,
       self: true,
@@ -880,6 +915,7 @@ export class Membership {
       urls: d.urls as string[],
       resources: d.resources as string[],
       functions: d.functions as Record<string, string[]>,
+      ...permissionsOf(d),
       state: e.state,
       lastHeard: e.lastHeard,
       self: false,
@@ -902,6 +938,7 @@ export class Membership {
         urls: d.urls as string[],
         resources: d.resources as string[],
         functions: d.functions as Record<string, string[]>,
+        ...permissionsOf(d),
       };
     }
     const e = this.#members.get(name);
@@ -913,6 +950,7 @@ export class Membership {
       urls: e.data.urls as string[],
       resources: e.data.resources as string[],
       functions: e.data.functions as Record<string, string[]>,
+      ...permissionsOf(e.data),
     };
   }
 

@@ -79,6 +79,8 @@ export interface RunMessage {
   timeout: number;
   /** The id of the client's request, for logs. */
   request?: string | number;
+  /** The caller's principal; the runner checks its grant again. */
+  principal?: string;
 }
 
 /** Runner → coordinator: the step's value. */

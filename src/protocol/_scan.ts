@@ -28,22 +28,35 @@ function tooLong(max: number, size: number): LimitExceededError {
   });
 }
 
-function forbiddenKey(): ProtocolError {
-  return new ProtocolError('Message uses the forbidden key "__proto__"');
+/**
+ * Object keys refused anywhere in a message, so decoded data can never reach
+ * or shadow a prototype, whatever code later does with it.
+ */
+export const FORBIDDEN_KEYS: readonly string[] = ["__proto__", "constructor", "prototype"];
+
+function forbiddenKey(key: string): ProtocolError {
+  return new ProtocolError(`Message uses the forbidden key "${key}"`, {
+    details: { key },
+  });
 }
 
-// "__proto__" as UTF-8 bytes.
-const PROTO = [95, 95, 112, 114, 111, 116, 111, 95, 95];
+const FORBIDDEN_BYTES = FORBIDDEN_KEYS.map((k) => new TextEncoder().encode(k));
 
-function isProtoKey(buf: Uint8Array, at: number, len: number): boolean {
-  if (len !== 9) return false;
-  for (let i = 0; i < 9; i++) if (buf[at + i] !== PROTO[i]) return false;
-  return true;
+function forbiddenAt(buf: Uint8Array, at: number, len: number): string | null {
+  if (len !== 9 && len !== 11) return null;
+  outer: for (let k = 0; k < FORBIDDEN_BYTES.length; k++) {
+    const bytes = FORBIDDEN_BYTES[k]!;
+    if (bytes.length !== len) continue;
+    for (let i = 0; i < len; i++) if (buf[at + i] !== bytes[i]) continue outer;
+    return FORBIDDEN_KEYS[k]!;
+  }
+  return null;
 }
 
 /**
  * Checks one msgpack value spanning the whole of `buf` against the limits.
- * Only the msgpack timestamp extension (type -1) is accepted.
+ * Only the msgpack timestamp extension (type -1) is accepted, and object keys
+ * in {@linkcode FORBIDDEN_KEYS} are refused.
  */
 export function scanMsgpack(buf: Uint8Array, limits: ScanLimits): void {
   const { maxDepth, maxElements, maxStringBytes } = limits;
@@ -165,7 +178,10 @@ export function scanMsgpack(buf: Uint8Array, limits: ScanLimits): void {
     if (strLen >= 0) {
       if (strLen > maxStringBytes) throw tooLong(maxStringBytes, strLen);
       need(strLen);
-      if (atKey && isProtoKey(buf, pos, strLen)) throw forbiddenKey();
+      if (atKey) {
+        const key = forbiddenAt(buf, pos, strLen);
+        if (key !== null) throw forbiddenKey(key);
+      }
       pos += strLen;
     } else if (skip > 0) {
       need(skip);
@@ -187,7 +203,7 @@ export function scanMsgpack(buf: Uint8Array, limits: ScanLimits): void {
 /**
  * Checks a JSON text against the limits. Syntax errors are left to
  * `JSON.parse`; this only counts depth, elements and string sizes, and
- * refuses the key `__proto__`.
+ * refuses the {@linkcode FORBIDDEN_KEYS}.
  */
 export function scanJson(text: string, limits: ScanLimits): void {
   const { maxDepth, maxElements, maxStringBytes } = limits;
@@ -212,12 +228,13 @@ export function scanJson(text: string, limits: ScanLimits): void {
       }
       const len = i - start;
       if (len > maxStringBytes) throw tooLong(maxStringBytes, len);
-      if (len >= 9 && len <= 54) {
+      // The keys are 9 or 11 characters; escaped, up to 6 times longer.
+      if (len >= 9 && len <= 66) {
         let j = i + 1;
         while (j < end && text.charCodeAt(j) <= 0x20) j++;
         if (text.charCodeAt(j) === 0x3a /* : */) {
           const key = escaped ? safeParse(text.slice(start - 1, i + 1)) : text.slice(start, i);
-          if (key === "__proto__") throw forbiddenKey();
+          if (typeof key === "string" && FORBIDDEN_KEYS.includes(key)) throw forbiddenKey(key);
         }
       }
     } else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {

@@ -23,6 +23,13 @@ export const MSGPACK_PROTOCOL = "mpreg.msgpack.v1";
 /** The subprotocol for JSON in text frames. */
 export const JSON_PROTOCOL = "mpreg.json.v1";
 
+/**
+ * The prefix of the subprotocol entry that carries a client's token:
+ * `mpreg.auth.<token>` (browsers cannot set headers on a WebSocket). The
+ * node never echoes it.
+ */
+export const AUTH_PROTOCOL_PREFIX = "mpreg.auth.";
+
 /** The name of an encoding. `legacy` is the original MPREG JSON. */
 export type Encoding = "msgpack" | "json" | "legacy";
 

@@ -70,7 +70,38 @@ export interface RegisterOptions {
    * @default {[]}
    */
   resources?: Iterable<string>;
+  /**
+   * The permission kinds the function exercises (`net`, `read`, …): a caller
+   * needs every one of them in its grant. The server fills this in from the
+   * function's declared permissions.
+   *
+   * @default {[]}
+   */
+  permissionKinds?: readonly string[];
+  /**
+   * Runs the function somewhere else than inline (the server's sandbox);
+   * when set, `fn` is not called.
+   *
+   * @default {undefined}
+   */
+  invoke?: Invoker;
 }
+
+/**
+ * Runs a function that does not run inline (in a sandbox worker).
+ *
+ * @example
+ * ```ts
+ * import type { Invoker } from "@mpreg/mpreg";
+ * const invoke: Invoker = (_context, args) => Promise.resolve(args.length);
+ * console.log(typeof invoke);
+ * ```
+ */
+export type Invoker = (
+  context: CallContext,
+  args: unknown[],
+  kwargs: Record<string, unknown> | undefined,
+) => Promise<unknown>;
 
 /**
  * A function in the registry.
@@ -90,6 +121,10 @@ export interface RegisteredFunction {
   readonly fn: RpcFunction;
   /** The function's own resources (without the node's). */
   readonly resources: ReadonlySet<string>;
+  /** The permission kinds it declares, sorted; empty when none. */
+  readonly permissionKinds: readonly string[];
+  /** How it runs when not inline (sandboxed), else `undefined`. */
+  readonly invoke: Invoker | undefined;
 }
 
 /**
@@ -133,6 +168,8 @@ export class FunctionRegistry {
       name,
       fn,
       resources: new Set(options.resources ?? []),
+      permissionKinds: Object.freeze([...(options.permissionKinds ?? [])].sort()),
+      invoke: options.invoke,
     };
     this.#functions.set(name, entry);
     this.#changed();

@@ -126,6 +126,40 @@ export interface FunctionModuleConfig {
    * @default {[]}
    */
   resources: string[];
+  /**
+   * What the functions may touch, in Deno's vocabulary (`net`, `read`,
+   * `write`, `env`, `run`, `ffi`, `sys`: `true`, `false` or a list); paths
+   * are absolute here (the YAML gives them relative to its own file).
+   *
+   * @default {undefined (nothing)}
+   */
+  permissions?: Record<string, boolean | string[]>;
+  /**
+   * Run the functions inline, with the node's own permissions, instead of
+   * in a sandboxed worker.
+   *
+   * @default {false}
+   */
+  trusted: boolean;
+}
+
+/**
+ * The `tls:` section: certificate and key files (absolute paths here; the
+ * YAML gives them relative to its own file). `loadConfig` reads them into
+ * `options.tls`.
+ *
+ * @example
+ * ```ts
+ * import type { TlsFiles } from "@mpreg/mpreg/server";
+ * const tls: TlsFiles = { cert: "/etc/mpreg/cert.pem", key: "/etc/mpreg/key.pem" };
+ * console.log(tls.cert);
+ * ```
+ */
+export interface TlsFiles {
+  /** The PEM certificate (chain) file. */
+  cert: string;
+  /** The PEM private key file. */
+  key: string;
 }
 
 /**
@@ -180,6 +214,12 @@ export interface NodeConfig {
    * @default {{ level: "info", format: "pretty" }}
    */
   log: LogConfig;
+  /**
+   * TLS certificate and key files, when the node serves `wss://`.
+   *
+   * @default {undefined}
+   */
+  tls?: TlsFiles;
 }
 
 /** Options of {@linkcode ConfigError}. */
@@ -277,7 +317,24 @@ export async function loadConfig(path: string): Promise<NodeConfig> {
       : `cannot read the file: ${err instanceof Error ? err.message : String(err)}`;
     throw new ConfigError(path, reason, { cause: err });
   }
-  return parseConfig(text, path);
+  const config = parseConfig(text, path);
+  if (config.tls !== undefined) {
+    const read = async (file: string, key: string) => {
+      try {
+        return await Deno.readTextFile(file);
+      } catch (err) {
+        throw new ConfigError(path, `key "tls.${key}": cannot read ${file}`, {
+          key: `tls.${key}`,
+          cause: err,
+        });
+      }
+    };
+    config.options.tls = {
+      cert: await read(config.tls.cert, "cert"),
+      key: await read(config.tls.key, "key"),
+    };
+  }
+  return config;
 }
 
 /**
@@ -342,8 +399,22 @@ export function parseConfig(text: string, path: string): NodeConfig {
       requestTimeoutMs: raw.request_timeout,
       drainTimeoutMs: raw.drain_timeout,
       debug: raw.debug,
+      auth: raw.auth && definedOnly({
+        tokens: raw.auth.tokens?.map((t) => ({ sha256: t.sha256.toLowerCase(), principal: t.principal })),
+        principals: raw.auth.principals,
+        anonymous: raw.auth.anonymous,
+        maxInFlightPerPrincipal: raw.auth.max_in_flight_per_principal,
+      }),
     }),
-    functions: (raw.functions ?? []).map((fn) => ({ ...fn, resources: fn.resources ?? [] })),
+    functions: (raw.functions ?? []).map((fn) =>
+      definedOnly({
+        module: fn.module,
+        resources: fn.resources ?? [],
+        permissions: fn.permissions,
+        trusted: fn.trusted ?? false,
+      })
+    ),
+    ...(raw.tls ? { tls: raw.tls } : {}),
     log: { level: raw.log?.level ?? "info", format: raw.log?.format ?? "pretty" },
   };
 }
@@ -557,11 +628,109 @@ function definedOnly<T extends object>(value: T): T {
 
 const strings: Check<string[]> = list(text, "expected a list of strings");
 
+/** A file path relative to the config file, returned absolute. */
+const filePath: Check<string> = (ctx, node, path, line) => {
+  const value = scalar("expected a file path relative to the config file", isString)(
+    ctx,
+    node,
+    path,
+    line,
+  );
+  return resolve(dirname(resolve(ctx.file)), value);
+};
+
+/** `true`, `false` or a list of strings; `paths` resolves the list against the config file. */
+function permissionValue(paths: boolean): Check<boolean | string[]> {
+  const expected = paths
+    ? "expected true, false or a list of paths"
+    : "expected true, false or a list of strings";
+  return (ctx, node, path, line) => {
+    const target = deref(ctx, node);
+    if (target !== null && isSeq(target)) {
+      return list(paths ? filePath : text, expected)(ctx, target, path, line);
+    }
+    return scalar(expected, (v): v is boolean => typeof v === "boolean")(ctx, target, path, line);
+  };
+}
+
+/** Deno's permission vocabulary; paths of read, write and ffi are relative to the config file. */
+const permissions = record({
+  net: permissionValue(false),
+  read: permissionValue(true),
+  write: permissionValue(true),
+  env: permissionValue(false),
+  run: permissionValue(false),
+  ffi: permissionValue(true),
+  sys: permissionValue(false),
+});
+
 /** An item of `functions:`. To add a key, add one line here. */
 const functionModule = record({
   module: modulePath,
   resources: strings,
+  permissions,
+  trusted: boolean,
 }, ["module"]);
+
+const PERMISSION_KIND_NAMES = ["net", "read", "write", "env", "run", "ffi", "sys"] as const;
+
+const grant = record({
+  allow: strings,
+  deny: strings,
+  permissions: list(oneOf(PERMISSION_KIND_NAMES), "expected a list of permission kinds"),
+});
+
+/** A map whose keys are names of the user's choosing, each checked by `item`. */
+function mapOf<T>(item: Check<T>, expected: string): Check<Record<string, T>> {
+  return (ctx, node, path, line) => {
+    const target = deref(ctx, node);
+    if (target === null || !isMap(target)) fail(ctx, target, path, line, expected);
+    const out: Record<string, T> = {};
+    for (const pair of target.items) {
+      const keyNode = asNode(pair.key);
+      const valueNode = asNode(pair.value);
+      const keyLine = lineOf(ctx, keyNode, line);
+      const key = scalarValue(deref(ctx, keyNode));
+      if (typeof key !== "string" || key === "" || key === "__proto__") {
+        fail(ctx, keyNode, path, keyLine, "expected names as keys");
+      }
+      const keyPath = `${path}.${key}`;
+      if (Object.hasOwn(out, key)) {
+        throw new ConfigError(ctx.file, `duplicate key "${keyPath}"`, {
+          line: keyLine,
+          key: keyPath,
+        });
+      }
+      out[key] = item(ctx, valueNode, keyPath, lineOf(ctx, valueNode, keyLine));
+    }
+    return out;
+  };
+}
+
+const sha256Hex: Check<string> = scalar(
+  "expected the SHA-256 of the token as 64 hex digits",
+  (v): v is string => typeof v === "string" && /^[0-9a-fA-F]{64}$/.test(v),
+);
+
+/** `false` (no anonymous callers) or a grant. */
+const anonymousGrant: Check<false | Checked<typeof grant>> = (ctx, node, path, line) => {
+  const target = deref(ctx, node);
+  if (target !== null && isScalar(target) && target.value === false) return false;
+  if (target === null || !isMap(target)) fail(ctx, target, path, line, "expected false or a map");
+  return grant(ctx, target, path, line);
+};
+
+const auth = record({
+  tokens: list(
+    record({ sha256: sha256Hex, principal: text }, ["sha256", "principal"]),
+    "expected a list of {sha256, principal} maps",
+  ),
+  principals: mapOf(grant, "expected a map of principal names to grants"),
+  anonymous: anonymousGrant,
+  max_in_flight_per_principal: integer(1, 1_000_000),
+});
+
+const tls = record({ cert: filePath, key: filePath }, ["cert", "key"]);
 
 const log = record({
   level: oneOf(LOG_LEVELS),
@@ -583,5 +752,7 @@ const topLevel = record({
   "drain_timeout": secondsAsMs,
   "debug": boolean,
   "functions": list(functionModule, "expected a list of {module, resources} maps"),
+  "auth": auth,
+  "tls": tls,
   "log": log,
 });

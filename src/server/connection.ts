@@ -7,6 +7,7 @@
  */
 import { getLogger, type Logger } from "@logtape/logtape";
 import type { DeadlineQueue } from "../_util/deadline_queue.ts";
+import type { AuthResult, Principal } from "../auth/authenticator.ts";
 import type { Codec } from "../protocol/codec.ts";
 import {
   CancelledError,
@@ -16,6 +17,7 @@ import {
   type RpcError,
   TimeoutError,
   toRpcError,
+  UnauthenticatedError,
   UnavailableError,
 } from "../protocol/errors.ts";
 import type { Limits } from "../protocol/limits.ts";
@@ -40,7 +42,16 @@ export interface ConnectionHost {
   /** The node's deadline timer. */
   readonly deadlines: DeadlineQueue;
   /** Runs a request: a value, a promise of one, or an RpcError thrown or rejected. */
-  runRequest(request: RpcRequest, signal: AbortSignal, deadline: number): unknown;
+  runRequest(
+    request: RpcRequest,
+    signal: AbortSignal,
+    deadline: number,
+    principal: Principal,
+  ): unknown;
+  /** Counts a request of `principal` in flight; false when it is over its limit. */
+  acquire(principal: Principal): boolean;
+  /** Uncounts a request of `principal`. */
+  release(principal: Principal): void;
   /** Called when a request starts and ends, for drain accounting. */
   requestStarted(): void;
   /** Called when a request ends. */
@@ -64,6 +75,7 @@ function reasonOf(message: string): string {
 
 interface InFlight {
   readonly controller: AbortController;
+  readonly principal: Principal;
   readonly at: number;
   expire(): void;
 }
@@ -75,6 +87,7 @@ export class ClientConnection {
   readonly #host: ConnectionHost;
   readonly #log: Logger;
   readonly #inFlight = new Map<RequestId, InFlight>();
+  readonly #auth: AuthResult;
   #closed = false;
 
   /**
@@ -84,9 +97,17 @@ export class ClientConnection {
    * @param codec The codec negotiated for it.
    * @param host The node.
    * @param remote A description of the peer for logs.
+   * @param auth The principal the connection authenticated as, or why it did not.
    */
-  constructor(socket: WebSocket, codec: Codec, host: ConnectionHost, remote: string) {
+  constructor(
+    socket: WebSocket,
+    codec: Codec,
+    host: ConnectionHost,
+    remote: string,
+    auth: AuthResult,
+  ) {
     this.#socket = socket;
+    this.#auth = auth;
     this.#codec = codec;
     this.#host = host;
     this.#log = getLogger(["mpreg", "server", "connection"]).with({
@@ -165,6 +186,11 @@ export class ClientConnection {
   #start(request: RpcRequest): void {
     const host = this.#host;
     const u = request.u;
+    const auth = this.#auth;
+    if ("error" in auth) {
+      this.#sendError(u, new UnauthenticatedError(auth.error));
+      return;
+    }
     if (host.isDraining()) {
       this.#sendError(u, new UnavailableError("Node is shutting down; send the request elsewhere"));
       return;
@@ -183,11 +209,21 @@ export class ClientConnection {
       );
       return;
     }
+    if (!host.acquire(auth)) {
+      this.#sendError(
+        u,
+        new LimitExceededError(`Principal "${auth.name}" has too many requests in flight`, {
+          details: { limit: "maxInFlightPerPrincipal", principal: auth.name },
+        }),
+      );
+      return;
+    }
     const budget = Math.min(request.timeout ?? host.requestTimeoutMs, host.maxRequestTimeoutMs);
     const deadline = Date.now() + budget;
     const controller = new AbortController();
     const entry: InFlight = {
       controller,
+      principal: auth,
       at: deadline,
       expire: () => {
         if (this.#inFlight.get(u) !== entry) return;
@@ -203,7 +239,7 @@ export class ClientConnection {
     host.requestStarted();
     let result: unknown;
     try {
-      result = host.runRequest(request, controller.signal, deadline);
+      result = host.runRequest(request, controller.signal, deadline, auth);
     } catch (err) {
       this.#finish(u, entry, null);
       this.#sendError(u, toRpcError(err));
@@ -230,6 +266,7 @@ export class ClientConnection {
 
   #finish(u: RequestId, entry: InFlight, abortWith: RpcError | null): void {
     this.#host.deadlines.delete(entry);
+    this.#host.release(entry.principal);
     this.#inFlight.delete(u);
     if (abortWith !== null) entry.controller.abort(abortWith);
     this.#host.requestEnded();

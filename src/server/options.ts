@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { AuthOptions } from "../auth/authenticator.ts";
 import type { Limits } from "../protocol/limits.ts";
 
 /**
@@ -113,6 +114,21 @@ export interface ServerOptions {
    * @default {10000}
    */
   drainTimeoutMs?: number;
+  /**
+   * Serve `wss://` (and `https://`) with this certificate and key (PEM
+   * text). Peers dialing a `wss://` URL must trust the certificate (for a
+   * self-signed one: `DENO_CERT=ca.pem` or `deno run --cert ca.pem`).
+   *
+   * @default {undefined (plain ws://)}
+   */
+  tls?: { cert: string; key: string };
+  /**
+   * Tokens, principals and grants. Without it every caller is anonymous and
+   * may call only functions that declare no permissions.
+   *
+   * @default {{}}
+   */
+  auth?: AuthOptions;
   /**
    * When true, error details include stack traces.
    *

@@ -7,6 +7,7 @@
  * @module
  */
 import { abortable } from "../_util/abortable.ts";
+import type { Principal } from "../auth/authenticator.ts";
 import { execute, RequestGraph } from "../engine/mod.ts";
 import { FunctionError, FunctionNotFoundError, RpcError } from "../protocol/errors.ts";
 import type { RequestId } from "../protocol/messages.ts";
@@ -27,7 +28,10 @@ export interface StepRouter {
     deadline: number,
     runLocal: () => unknown,
     requestId: RequestId,
+    principal: string,
   ): Promise<unknown>;
+  /** The permission kinds other members declare for `fun` (their union). */
+  declaredElsewhere(fun: string): readonly string[];
 }
 
 /** What a {@linkcode RequestRunner} needs from its node. */
@@ -54,6 +58,8 @@ export interface RunRequest {
   signal: AbortSignal;
   /** The deadline, in milliseconds since the epoch. */
   deadline: number;
+  /** Who is calling; every step is checked against its grant first. */
+  principal: Principal;
 }
 
 /** Runs requests on this node and, through a {@linkcode StepRouter}, across the cluster. */
@@ -85,6 +91,10 @@ export class RequestRunner {
    */
   run(request: RunRequest): Record<string, unknown> | Promise<Record<string, unknown>> {
     const graph = RequestGraph.build(request.steps);
+    // The whole request is authorized before any step runs.
+    for (const step of request.steps) {
+      request.principal.authorize(step.name, step.fun, this.#declared(step.fun));
+    }
     const only = request.steps.length === 1 ? request.steps[0]! : undefined;
     if (only !== undefined && !graph.needsResolution(only.name)) {
       if (request.signal.aborted) throw request.signal.reason;
@@ -102,6 +112,18 @@ export class RequestRunner {
   }
 
   /**
+   * The permission kinds declared for `fun` here and by other members: a
+   * caller needs all of them, wherever the step ends up running.
+   */
+  #declared(fun: string): readonly string[] {
+    const local = this.#options.registry.get(fun)?.permissionKinds ?? [];
+    const remote = this.#router?.declaredElsewhere(fun) ?? [];
+    if (remote.length === 0) return local;
+    if (local.length === 0) return remote;
+    return [...new Set([...local, ...remote])];
+  }
+
+  /**
    * Runs one step here, as a peer asked (its arguments are resolved).
    *
    * @param step The step.
@@ -111,6 +133,16 @@ export class RequestRunner {
    */
   runLocal(step: Step, context: CallContext): unknown {
     return this.#call(this.#find(step), step, step.args, step.kwargs, context);
+  }
+
+  /**
+   * The permission kinds this node's `fun` declares.
+   *
+   * @param fun The function.
+   * @returns The kinds; empty when it declares none or is not registered.
+   */
+  declaredHere(fun: string): readonly string[] {
+    return this.#options.registry.get(fun)?.permissionKinds ?? [];
   }
 
   /**
@@ -157,6 +189,7 @@ export class RequestRunner {
       request.deadline,
       () => this.#call(this.#find(step), step, args, kwargs, context),
       request.u,
+      request.principal.name,
     );
   }
 
@@ -187,11 +220,16 @@ export class RequestRunner {
     kwargs: Record<string, unknown>,
     context: CallContext,
   ): unknown {
-    let callArgs = args;
+    let hasKwargs = false;
     for (const _ in kwargs) {
-      callArgs = [...args, kwargs];
+      hasKwargs = true;
       break;
     }
+    if (entry.invoke !== undefined) {
+      // Sandboxed: its errors are already mpreg errors naming the step.
+      return entry.invoke(context, args, hasKwargs ? kwargs : undefined);
+    }
+    const callArgs = hasKwargs ? [...args, kwargs] : args;
     let result: unknown;
     try {
       result = entry.fn.apply(context, callArgs as never[]);

@@ -6,13 +6,14 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { abortable } from "../_util/abortable.ts";
+import { type AuthResult, Authenticator, type Principal } from "../auth/authenticator.ts";
 import { DeadlineQueue } from "../_util/deadline_queue.ts";
 import { Cluster, type MemberInfo } from "../cluster/cluster.ts";
 import { ClusterNode } from "../cluster/cluster_node.ts";
 import { PEER_PROTOCOL } from "../cluster/peer_protocol.ts";
 import type { RunMessage } from "../cluster/peer_protocol.ts";
-import { TimeoutError } from "../protocol/errors.ts";
-import { negotiateCodec } from "../protocol/codec.ts";
+import { PermissionDeniedError, type RpcError, TimeoutError } from "../protocol/errors.ts";
+import { AUTH_PROTOCOL_PREFIX, negotiateCodec } from "../protocol/codec.ts";
 import { DEFAULT_LIMITS, type Limits } from "../protocol/limits.ts";
 import { FunctionRegistry, type RegisterOptions, type RpcFunction } from "../registry/registry.ts";
 import { echo, echos } from "./builtins.ts";
@@ -39,8 +40,8 @@ function randomName(): string {
   return `mpreg-${crypto.randomUUID().slice(0, 8)}`;
 }
 
-function formatUrl(host: string, port: number): string {
-  return `ws://${host.includes(":") ? `[${host}]` : host}:${port}`;
+function formatUrl(scheme: "ws" | "wss", host: string, port: number): string {
+  return `${scheme}://${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
 /**
@@ -73,6 +74,8 @@ export class Server {
   readonly #resources: Set<string>;
   readonly #runner: RequestRunner;
   readonly #connections = new Set<ClientConnection>();
+  readonly #auth: Authenticator;
+  readonly #principalLoad = new Map<string, number>();
   #http: Deno.HttpServer<Deno.NetAddr> | null = null;
   #port: number;
   #urls: string[] = [];
@@ -129,6 +132,7 @@ export class Server {
     this.#port = options.port ?? 6666;
     this.#resources = new Set(options.resources ?? []);
     this.limits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
+    this.#auth = new Authenticator(options.auth);
     this.#registry.register("echo", echo as RpcFunction);
     this.#registry.register("echos", echos as RpcFunction);
     this.#runner = new RequestRunner({
@@ -150,14 +154,26 @@ export class Server {
       maxRequestTimeoutMs,
       deadlines: new DeadlineQueue(),
       isDraining: () => this.#draining,
-      runRequest: (request, signal, deadline) =>
+      runRequest: (request, signal, deadline, principal) =>
         this.#runner.run({
           u: request.u,
           steps: request.cmds,
           all: request.all ?? false,
           signal,
           deadline,
+          principal,
         }),
+      acquire: (principal) => {
+        const load = this.#principalLoad.get(principal.name) ?? 0;
+        if (load >= this.#auth.maxInFlightPerPrincipal) return false;
+        this.#principalLoad.set(principal.name, load + 1);
+        return true;
+      },
+      release: (principal) => {
+        const load = (this.#principalLoad.get(principal.name) ?? 1) - 1;
+        if (load <= 0) this.#principalLoad.delete(principal.name);
+        else this.#principalLoad.set(principal.name, load);
+      },
       requestStarted: () => {
         this.#inFlight++;
       },
@@ -180,9 +196,9 @@ export class Server {
     return this.#port;
   }
 
-  /** `ws://host:port` of the listening socket. */
+  /** `ws://host:port` (or `wss://` with TLS) of the listening socket. */
   get url(): string {
-    return formatUrl(this.host, this.#port);
+    return formatUrl(this.#options.tls ? "wss" : "ws", this.host, this.#port);
   }
 
   /** The URLs this node advertises to peers and clients. */
@@ -245,6 +261,7 @@ export class Server {
     this.#http = Deno.serve({
       hostname: this.host,
       port: this.#port,
+      ...(this.#options.tls ? { cert: this.#options.tls.cert, key: this.#options.tls.key } : {}),
       onListen: (addr) => {
         this.#port = addr.port;
         this.#urls = this.#options.advertisedUrls ?? [];
@@ -260,7 +277,10 @@ export class Server {
     return promise;
   }
 
-  #handle(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Response {
+  #handle(
+    request: Request,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ): Response | Promise<Response> {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return handleHttp(request, {
         name: this.name,
@@ -279,20 +299,33 @@ export class Server {
       this.#node.accept(socket, remote);
       return response;
     }
-    const codec = negotiateCodec(offered, { limits: this.limits });
+    // A token travels as a subprotocol entry `mpreg.auth.<token>` (browsers
+    // cannot set headers) or as `Authorization: Bearer <token>`; it is never echoed.
+    let token: string | null = null;
+    const protocols = offered.filter((p) => {
+      if (!p.startsWith(AUTH_PROTOCOL_PREFIX)) return true;
+      token = p.slice(AUTH_PROTOCOL_PREFIX.length);
+      return false;
+    });
+    const bearer = request.headers.get("authorization");
+    if (token === null && bearer?.toLowerCase().startsWith("bearer ")) token = bearer.slice(7).trim();
+    const codec = negotiateCodec(protocols, { limits: this.limits });
     if (codec === null) {
       return new Response(
         "unsupported WebSocket subprotocol: offer mpreg.msgpack.v1 or mpreg.json.v1",
         { status: 400 },
       );
     }
-    const { socket, response } = Deno.upgradeWebSocket(
-      request,
-      codec.protocol === null ? {} : { protocol: codec.protocol },
-    );
-    const connection = new ClientConnection(socket, codec, this.#connectionHost, remote);
-    this.#connections.add(connection);
-    return response;
+    const accept = (auth: AuthResult): Response => {
+      const { socket, response } = Deno.upgradeWebSocket(
+        request,
+        codec.protocol === null ? {} : { protocol: codec.protocol },
+      );
+      const connection = new ClientConnection(socket, codec, this.#connectionHost, remote, auth);
+      this.#connections.add(connection);
+      return response;
+    };
+    return token === null ? accept(this.#auth.anonymous) : this.#auth.authenticate(token).then(accept);
   }
 
   #functionTable(): Record<string, string[]> {
@@ -330,6 +363,7 @@ export class Server {
       local: {
         accepting: () => !this.#draining,
         offers: (fun, locs) => this.#runner.offers(fun, locs),
+        authorize: (message) => this.#authorizeForPeer(message),
         run: (message, signal) => this.#runForPeer(message, signal),
         answered: () => this.#connectionHost.requestEnded(),
       },
@@ -338,6 +372,24 @@ export class Server {
     this.#node = node;
     this.#runner.router = node;
     node.start();
+  }
+
+  /** Checks a forwarded step against this node's own grants for its principal. */
+  #authorizeForPeer(message: RunMessage): RpcError | null {
+    const name = message.principal ?? "anonymous";
+    const principal: Principal | undefined = this.#auth.principal(name);
+    if (principal === undefined) {
+      return new PermissionDeniedError(
+        `Step "${message.step}": principal "${name}" is not known on node "${this.name}"`,
+        { details: { step: message.step, fun: message.fun, principal: name, missing: "principal" } },
+      );
+    }
+    try {
+      principal.authorize(message.step, message.fun, this.#runner.declaredHere(message.fun));
+      return null;
+    } catch (err) {
+      return err as RpcError;
+    }
   }
 
   /**

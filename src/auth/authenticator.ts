@@ -1,0 +1,302 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * Callers and what they may do: tokens (stored hashed) map to principals,
+ * principals hold grants, and every request is checked against its
+ * principal's grant before any step runs.
+ *
+ * @module
+ */
+import { PermissionDeniedError } from "../protocol/errors.ts";
+import { GlobList } from "./glob.ts";
+
+/** The permission kinds a grant can hold (Deno's vocabulary). */
+export type PermissionKind = "net" | "read" | "write" | "env" | "run" | "ffi" | "sys";
+
+/** Every {@linkcode PermissionKind}. */
+export const PERMISSION_KINDS: readonly PermissionKind[] = Object.freeze([
+  "net",
+  "read",
+  "write",
+  "env",
+  "run",
+  "ffi",
+  "sys",
+]);
+
+/**
+ * What a principal may do.
+ *
+ * @example
+ * ```ts
+ * import type { Grant } from "@mpreg/mpreg";
+ * const ops: Grant = { allow: ["*"], deny: ["admin_*"], permissions: ["net", "read"] };
+ * console.log(ops.deny);
+ * ```
+ */
+export interface Grant {
+  /**
+   * Function-name globs it may call.
+   *
+   * @default {["*"]}
+   */
+  allow: string[];
+  /**
+   * Function-name globs it may not call; deny wins over allow.
+   *
+   * @default {[]}
+   */
+  deny: string[];
+  /**
+   * The permission kinds its requests may exercise: a step may call a
+   * function only if every kind the function declares is here.
+   *
+   * @default {[]}
+   */
+  permissions: PermissionKind[];
+}
+
+/**
+ * A token, by the SHA-256 of its text (hex), and whose it is.
+ *
+ * @example
+ * ```ts
+ * import type { TokenEntry } from "@mpreg/mpreg";
+ * const entry: TokenEntry = { sha256: "9f86d0…", principal: "alice" };
+ * console.log(entry.principal);
+ * ```
+ */
+export interface TokenEntry {
+  /** Lower-case hex SHA-256 of the token (see {@linkcode hashToken}). */
+  sha256: string;
+  /** The principal the token authenticates. */
+  principal: string;
+}
+
+/**
+ * Authentication and authorization settings of a node.
+ *
+ * @example Tokens, principals and a closed door for anonymous callers
+ * ```ts
+ * import type { AuthOptions } from "@mpreg/mpreg";
+ * const auth: AuthOptions = {
+ *   tokens: [{ sha256: "<hex>", principal: "ops" }],
+ *   principals: { ops: { allow: ["*"], deny: ["drop_*"], permissions: ["net"] } },
+ *   anonymous: false,
+ * };
+ * console.log(Object.keys(auth.principals!));
+ * ```
+ */
+export interface AuthOptions {
+  /**
+   * Accepted tokens, stored hashed.
+   *
+   * @default {[]}
+   */
+  tokens?: TokenEntry[];
+  /**
+   * Principals by name; missing grant fields take the {@linkcode Grant} defaults.
+   *
+   * @default {{}}
+   */
+  principals?: Record<string, Partial<Grant>>;
+  /**
+   * The grant of callers without a token, or `false` to refuse them (1010).
+   *
+   * @default {{ allow: ["*"], deny: [], permissions: [] }}
+   */
+  anonymous?: Partial<Grant> | false;
+  /**
+   * Most requests in flight per principal on this node; more get 1011.
+   *
+   * @default {4096}
+   */
+  maxInFlightPerPrincipal?: number;
+}
+
+/** The name of the principal of callers without a token. */
+export const ANONYMOUS = "anonymous";
+
+/**
+ * Who is calling: a principal's name and its compiled grant.
+ *
+ * @example
+ * ```ts
+ * import { Authenticator } from "@mpreg/mpreg";
+ * const auth = new Authenticator({});
+ * const who = await auth.authenticate(null);
+ * console.log(who.name, who.authenticated); // anonymous false
+ * ```
+ */
+export class Principal {
+  /** The principal's name (`anonymous` for callers without a token). */
+  readonly name: string;
+  /** Whether a token authenticated it. */
+  readonly authenticated: boolean;
+  /** The grant as configured. */
+  readonly grant: Readonly<Grant>;
+  readonly #allow: GlobList;
+  readonly #deny: GlobList;
+  readonly #kinds: ReadonlySet<string>;
+
+  /**
+   * Compiles a grant.
+   *
+   * @param name The principal's name.
+   * @param grant Its grant; missing fields take the defaults.
+   * @param authenticated Whether a token authenticated it.
+   */
+  constructor(name: string, grant: Partial<Grant>, authenticated: boolean) {
+    this.name = name;
+    this.authenticated = authenticated;
+    this.grant = Object.freeze({
+      allow: [...(grant.allow ?? ["*"])],
+      deny: [...(grant.deny ?? [])],
+      permissions: [...(grant.permissions ?? [])],
+    });
+    this.#allow = new GlobList(this.grant.allow);
+    this.#deny = new GlobList(this.grant.deny);
+    this.#kinds = new Set(this.grant.permissions);
+  }
+
+  /**
+   * Whether it may call `fun` at all (allowed by a glob, denied by none).
+   *
+   * @param fun The function.
+   * @returns True when allowed.
+   */
+  mayCall(fun: string): boolean {
+    return this.#allow.matches(fun) && !this.#deny.matches(fun);
+  }
+
+  /**
+   * The kinds in `declared` its grant lacks.
+   *
+   * @param declared The permission kinds a function declares.
+   * @returns The missing kinds, empty when none.
+   */
+  missing(declared: Iterable<string>): string[] {
+    const out: string[] = [];
+    for (const kind of declared) if (!this.#kinds.has(kind)) out.push(kind);
+    return out;
+  }
+
+  /**
+   * Checks one step: throws when the principal may not run it.
+   *
+   * @param step The step's name, for the error.
+   * @param fun The function.
+   * @param declared The permission kinds the function declares.
+   * @throws {PermissionDeniedError} naming the step and the missing grant.
+   */
+  authorize(step: string, fun: string, declared: Iterable<string>): void {
+    if (!this.mayCall(fun)) {
+      throw new PermissionDeniedError(
+        `Step "${step}": principal "${this.name}" may not call "${fun}"`,
+        { details: { step, fun, principal: this.name, missing: "call" } },
+      );
+    }
+    const missing = this.missing(declared);
+    if (missing.length > 0) {
+      const list = missing.map((k) => `"${k}"`).join(", ");
+      throw new PermissionDeniedError(
+        `Step "${step}": "${fun}" needs the ${list} permission${
+          missing.length > 1 ? "s" : ""
+        }, which principal "${this.name}" is not granted`,
+        { details: { step, fun, principal: this.name, missing } },
+      );
+    }
+  }
+}
+
+/**
+ * The SHA-256 of a token, as lower-case hex: what the config stores.
+ *
+ * @param token The token.
+ * @returns Its hash.
+ *
+ * @example
+ * ```ts
+ * import { hashToken } from "@mpreg/mpreg";
+ * console.log(await hashToken("test")); // 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+ * ```
+ */
+export async function hashToken(token: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The result of presenting credentials: a principal, or why not. */
+export type AuthResult = Principal | { error: string };
+
+/**
+ * Maps tokens to principals and principals to grants.
+ *
+ * @example
+ * ```ts
+ * import { Authenticator, hashToken } from "@mpreg/mpreg";
+ * const auth = new Authenticator({
+ *   tokens: [{ sha256: await hashToken("t0ken"), principal: "ops" }],
+ *   principals: { ops: { permissions: ["net"] } },
+ * });
+ * const ops = await auth.authenticate("t0ken");
+ * console.log("name" in ops ? ops.name : ops.error); // ops
+ * ```
+ */
+export class Authenticator {
+  /** Most requests in flight per principal on this node. */
+  readonly maxInFlightPerPrincipal: number;
+  readonly #tokens = new Map<string, string>();
+  readonly #principals = new Map<string, Principal>();
+  readonly #anonymous: Principal | null;
+
+  /**
+   * Compiles the settings.
+   *
+   * @param options Tokens, principals and the anonymous grant.
+   * @throws {TypeError} when a token names an unknown principal.
+   */
+  constructor(options: AuthOptions = {}) {
+    this.maxInFlightPerPrincipal = options.maxInFlightPerPrincipal ?? 4096;
+    for (const [name, grant] of Object.entries(options.principals ?? {})) {
+      this.#principals.set(name, new Principal(name, grant, true));
+    }
+    for (const { sha256, principal } of options.tokens ?? []) {
+      if (!this.#principals.has(principal)) {
+        throw new TypeError(`A token names the unknown principal "${principal}"`);
+      }
+      this.#tokens.set(sha256.toLowerCase(), principal);
+    }
+    const anonymous = options.anonymous ?? {};
+    this.#anonymous = anonymous === false ? null : new Principal(ANONYMOUS, anonymous, false);
+  }
+
+  /** What a caller without a token gets: the anonymous principal, or why not. */
+  get anonymous(): AuthResult {
+    return this.#anonymous ?? { error: "This node requires a token" };
+  }
+
+  /**
+   * Finds the principal of a connection.
+   *
+   * @param token The token presented, or `null` for none.
+   * @returns The principal, or `{ error }` for an unknown token or when
+   *   anonymous callers are refused.
+   */
+  async authenticate(token: string | null): Promise<AuthResult> {
+    if (token === null) return this.anonymous;
+    const name = this.#tokens.get(await hashToken(token));
+    const principal = name === undefined ? undefined : this.#principals.get(name);
+    return principal ?? { error: "Unknown token" };
+  }
+
+  /**
+   * A principal by name, for steps forwarded by peers.
+   *
+   * @param name The name.
+   * @returns The principal, or `undefined` when this node does not know it.
+   */
+  principal(name: string): Principal | undefined {
+    if (name === ANONYMOUS) return this.#anonymous ?? undefined;
+    return this.#principals.get(name);
+  }
+}

@@ -1,0 +1,108 @@
+// Copyright 2026 the mpreg authors. MIT license.
+import assert from "node:assert/strict";
+import { pack } from "msgpackr/pack";
+import {
+  createCodec,
+  DEFAULT_LIMITS,
+  JSON_PROTOCOL,
+  LimitExceededError,
+  MSGPACK_PROTOCOL,
+  negotiateCodec,
+  ProtocolError,
+} from "../../mod.ts";
+
+const limited = (encoding: "msgpack" | "json" | "legacy", limits = {}) =>
+  createCodec(encoding, { limits: { ...DEFAULT_LIMITS, ...limits } });
+
+Deno.test("codecs round-trip messages; msgpack keeps bytes and dates", () => {
+  const message = { u: 7, r: { a: [1, "two", { three: null }], b: true }, error: null };
+  for (const encoding of ["msgpack", "json", "legacy"] as const) {
+    const codec = limited(encoding);
+    assert.deepEqual(codec.decode(codec.encode(message)), message);
+  }
+  const msgpack = limited("msgpack");
+  const bytes = new Uint8Array([1, 2, 255]);
+  const when = new Date(1_700_000_000_123);
+  const out = msgpack.decode(msgpack.encode({ bytes, when })) as { bytes: Uint8Array; when: Date };
+  assert.deepEqual([...out.bytes], [1, 2, 255]);
+  assert.equal(out.when.getTime(), when.getTime());
+});
+
+Deno.test("frames: json is text, legacy and msgpack are binary", () => {
+  assert.equal(typeof limited("json").encode({ u: 1 }), "string");
+  assert.ok(limited("legacy").encode({ u: 1 }) instanceof Uint8Array);
+  assert.ok(limited("msgpack").encode({ u: 1 }) instanceof Uint8Array);
+  // The original MPREG sends UTF-8 JSON in binary frames; both kinds are read.
+  const legacy = limited("legacy");
+  assert.deepEqual(legacy.decode('{"u":"x"}'), { u: "x" });
+  assert.deepEqual(legacy.decode(new TextEncoder().encode('{"u":"x"}')), { u: "x" });
+});
+
+Deno.test("negotiateCodec() picks the first known subprotocol, or the original JSON", () => {
+  assert.equal(negotiateCodec([])?.encoding, "legacy");
+  assert.equal(negotiateCodec(["x", JSON_PROTOCOL, MSGPACK_PROTOCOL])?.encoding, "json");
+  assert.equal(negotiateCodec([MSGPACK_PROTOCOL])?.protocol, MSGPACK_PROTOCOL);
+  assert.equal(negotiateCodec(["unknown"]), null);
+});
+
+Deno.test("decode() checks the frame size first", () => {
+  for (const encoding of ["msgpack", "json"] as const) {
+    const codec = limited(encoding, { maxFrameBytes: 10 });
+    const frame = encoding === "json" ? '{"u":"0123456789"}' : pack({ u: "0123456789" });
+    assert.throws(() => codec.decode(frame), (err: unknown) => {
+      assert.ok(err instanceof LimitExceededError);
+      assert.deepEqual(err.details, { limit: "maxFrameBytes", max: 10 });
+      return true;
+    });
+  }
+});
+
+Deno.test("the pre-scan rejects nesting bombs in one pass, before decoding", () => {
+  const msgpack = limited("msgpack");
+  const bomb = new Uint8Array(1 << 20).fill(0x91);
+  assert.throws(() => msgpack.decode(bomb), /deeper than 64/);
+  assert.throws(() => limited("json").decode("[".repeat(1 << 20)), /deeper than 64/);
+  // Exactly at the limit is fine.
+  const ok = limited("msgpack", { maxDepth: 3 });
+  assert.deepEqual(ok.decode(pack([[[1]]])), [[[1]]]);
+  assert.throws(() => ok.decode(pack([[[[1]]]])), /deeper than 3/);
+});
+
+Deno.test("the pre-scan catches lying lengths, element and string limits", () => {
+  const msgpack = limited("msgpack");
+  assert.throws(() => msgpack.decode(new Uint8Array([0xdd, 0xff, 0xff, 0xff, 0xff])), (err) => {
+    assert.ok(err instanceof LimitExceededError || err instanceof ProtocolError);
+    return true;
+  });
+  assert.throws(() => msgpack.decode(new Uint8Array([0xdb, 0xff, 0xff, 0xff, 0xff])));
+  assert.throws(() => msgpack.decode(new Uint8Array([0x92, 0x01])), /Truncated/);
+  assert.throws(() => msgpack.decode(new Uint8Array([0x01, 0x02])), /Trailing/);
+  const few = limited("msgpack", { maxElements: 5 });
+  assert.throws(() => few.decode(pack([1, 2, 3, 4, 5, 6])), LimitExceededError);
+  const short = limited("json", { maxStringBytes: 4 });
+  assert.throws(() => short.decode('{"u":"12345"}'), LimitExceededError);
+  assert.throws(() => limited("msgpack", { maxStringBytes: 4 }).decode(pack("12345")));
+});
+
+Deno.test("forbidden keys are refused at any depth, escaped or not", () => {
+  for (const key of ["__proto__", "constructor", "prototype"]) {
+    assert.throws(() => limited("json").decode(`{"a":[{"${key}":1}]}`), ProtocolError);
+    const map = new Uint8Array([0x81, 0xa0 | key.length, ...new TextEncoder().encode(key), 0x01]);
+    assert.throws(() => limited("msgpack").decode(map), new RegExp(key));
+  }
+  assert.throws(() => limited("json").decode('{"\\u005f_proto__":{}}'), /__proto__/);
+  // As values, the words are plain data.
+  assert.deepEqual(limited("json").decode('{"k":"constructor"}'), { k: "constructor" });
+});
+
+Deno.test("only the msgpack timestamp extension is accepted", () => {
+  const ext = new Uint8Array([0xd4, 0x01, 0x00]); // fixext1 of type 1
+  assert.throws(() => limited("msgpack").decode(ext), /extension|type/);
+  assert.throws(() => limited("msgpack").decode(new Uint8Array([0xc1])), /0xc1/);
+});
+
+Deno.test("text in a binary protocol, and malformed input, are ProtocolErrors", () => {
+  assert.throws(() => limited("msgpack").decode("text"), ProtocolError);
+  assert.throws(() => limited("json").decode("{nope"), ProtocolError);
+  assert.throws(() => limited("legacy").decode(new Uint8Array([0xff, 0xfe])), /UTF-8/);
+});

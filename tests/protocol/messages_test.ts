@@ -1,0 +1,48 @@
+// Copyright 2026 the mpreg authors. MIT license.
+import assert from "node:assert/strict";
+import { LimitExceededError, parseClientMessage, ProtocolError, readRequestId } from "../../mod.ts";
+
+Deno.test("readRequestId() accepts strings and non-negative safe integers", () => {
+  assert.equal(readRequestId({ u: "01J" }), "01J");
+  assert.equal(readRequestId({ u: 0 }), 0);
+  for (const u of [-1, 1.5, 2 ** 60, null, [], {}]) assert.equal(readRequestId({ u }), null);
+  assert.equal(readRequestId("nope"), null);
+});
+
+Deno.test("parseClientMessage() fills the original defaults of a step", () => {
+  const msg = parseClientMessage({ role: "rpc", u: "x", cmds: [{ name: "a", fun: "echo" }] }, 10);
+  assert.deepEqual(msg, {
+    role: "rpc",
+    u: "x",
+    cmds: [{ name: "a", fun: "echo", args: [], kwargs: {}, locs: [] }],
+  });
+  assert.deepEqual(parseClientMessage({ role: "cancel", u: 3 }, 10), { role: "cancel", u: 3 });
+  const full = parseClientMessage({ role: "rpc", u: 1, cmds: [], timeout: 50, all: true }, 10);
+  assert.equal((full as { timeout: number }).timeout, 50);
+});
+
+Deno.test("parseClientMessage() rejects wrong shapes with 1004 and too many steps with 1011", () => {
+  const bad = [
+    "x",
+    { u: 1, role: "rpc", cmds: {} },
+    { u: 1, role: "rpc", cmds: [{ name: 1, fun: "f" }] },
+    { u: 1, role: "rpc", cmds: [{ name: "a", fun: "f", args: "x" }] },
+    { u: 1, role: "rpc", cmds: [{ name: "a", fun: "f", kwargs: [] }] },
+    { u: 1, role: "rpc", cmds: [{ name: "a", fun: "f", locs: [1] }] },
+    { u: 1, role: "rpc", cmds: [], timeout: 0 },
+    { u: 1, role: "rpc", cmds: [], all: "yes" },
+    { u: 1, role: "nope" },
+    { role: "rpc", cmds: [] },
+  ];
+  for (const message of bad) {
+    assert.throws(() => parseClientMessage(message, 10), ProtocolError, JSON.stringify(message));
+  }
+  assert.throws(
+    () => parseClientMessage({ u: 1, role: "rpc", cmds: [{}, {}, {}] }, 2),
+    LimitExceededError,
+  );
+  assert.throws(
+    () => parseClientMessage({ u: 1, role: "nope" }, 1),
+    /Invalid RPC request role: nope/,
+  );
+});
