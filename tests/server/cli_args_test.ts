@@ -249,7 +249,7 @@ Deno.test("mergeConfig() lets flags win over the file", () => {
       resources: ["a"],
       gossipIntervalMs: 2000,
     },
-    functions: [{ module: file.functions[0]?.module, resources: [] }],
+    functions: [{ module: file.functions[0]?.module, resources: [], trusted: false }],
     log: { level: "debug", format: "json" },
   });
 });

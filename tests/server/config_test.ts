@@ -60,8 +60,8 @@ Deno.test("loadConfig() maps every key of a full config", async () => {
       debug: true,
     },
     functions: [
-      { module: new URL("functions/math.ts", FIXTURES).href, resources: ["gpu"] },
-      { module: new URL("../shared/text.ts", FIXTURES).href, resources: [] },
+      { module: new URL("functions/math.ts", FIXTURES).href, resources: ["gpu"], trusted: false },
+      { module: new URL("../shared/text.ts", FIXTURES).href, resources: [], trusted: false },
     ],
     log: { level: "debug", format: "json" },
   });
@@ -359,4 +359,72 @@ Deno.test("ConfigError has a name, an exit code and keeps its cause", () => {
   assert.equal(bare.line, null);
   assert.equal(bare.key, null);
   assert.equal("cause" in bare, false);
+});
+
+Deno.test("parseConfig() reads auth, tls and function permissions", () => {
+  const hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+  const config = parseConfig(
+    [
+      "functions:",
+      "  - module: ./fns.ts",
+      "    permissions: { read: [./data], net: [api.example.com], run: false }",
+      "  - module: ./trusted.ts",
+      "    trusted: true",
+      "auth:",
+      "  tokens:",
+      `    - { sha256: ${hash.toUpperCase()}, principal: ops }`,
+      "  principals:",
+      "    ops: { allow: ['*'], deny: [admin_*], permissions: [net, read] }",
+      "  anonymous: false",
+      "  max_in_flight_per_principal: 10",
+      "tls: { cert: ./cert.pem, key: ./key.pem }",
+    ].join("\n"),
+    "/srv/node.yaml",
+  );
+  assert.deepEqual(config.functions, [
+    {
+      module: "file:///srv/fns.ts",
+      resources: [],
+      permissions: { read: ["/srv/data"], net: ["api.example.com"], run: false },
+      trusted: false,
+    },
+    { module: "file:///srv/trusted.ts", resources: [], trusted: true },
+  ]);
+  assert.deepEqual(config.options.auth, {
+    tokens: [{ sha256: hash, principal: "ops" }],
+    principals: { ops: { allow: ["*"], deny: ["admin_*"], permissions: ["net", "read"] } },
+    anonymous: false,
+    maxInFlightPerPrincipal: 10,
+  });
+  assert.deepEqual(config.tls, { cert: "/srv/cert.pem", key: "/srv/key.pem" });
+});
+
+Deno.test("parseConfig() rejects bad permissions and grants with file, line and key", () => {
+  const cases: Array<[string, RegExp]> = [
+    [
+      "functions:\n  - module: ./f.ts\n    permissions: { net: yes }\n",
+      /:3: key "functions\[0\]\.permissions\.net"/,
+    ],
+    [
+      "functions:\n  - module: ./f.ts\n    permissions: { disk: true }\n",
+      /:3: unknown key "functions\[0\]\.permissions\.disk"/,
+    ],
+    [
+      "auth:\n  principals:\n    ops: { permissions: [teleport] }\n",
+      /:3: key "auth\.principals\.ops\.permissions\[0\]"/,
+    ],
+    [
+      "auth:\n  tokens:\n    - { sha256: abc, principal: ops }\n",
+      /:3: key "auth\.tokens\[0\]\.sha256"/,
+    ],
+    ["auth:\n  anonymous: true\n", /:2: key "auth\.anonymous": expected false or a map/],
+    ["tls: { cert: ./c.pem }\n", /missing required key "tls\.key"/],
+  ];
+  for (const [text, expected] of cases) {
+    assert.throws(() => parseConfig(text, "node.yaml"), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, expected);
+      return true;
+    });
+  }
 });
