@@ -31,5 +31,11 @@ export * from "./src/registry/mod.ts";
 export * from "./src/cluster/mod.ts";
 export { echo, echos } from "./src/server/builtins.ts";
 export type { ServerOptions } from "./src/server/options.ts";
-export { Server, type StopOptions } from "./src/server/server.ts";
+export {
+  type FunctionOptions,
+  type ModuleOptions,
+  Server,
+  type StopOptions,
+} from "./src/server/server.ts";
+export * from "./src/sandbox/mod.ts";
 export * from "./src/client/mod.ts";

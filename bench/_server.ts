@@ -4,7 +4,8 @@
  * port:
  * - a raw WebSocket echo server (plain `Deno.serve` + `Deno.upgradeWebSocket`)
  *   that sends every frame back unchanged: the ceiling;
- * - an mpreg node with its built-in `echo`;
+ * - an mpreg node with its built-in `echo`, and `inline_add` / `sandbox_add`,
+ *   the same function run inline and in a sandboxed worker;
  * - a second mpreg node, joined to the first, that alone offers `fecho`, so
  *   `fecho` called through the first node is forwarded to it.
  *
@@ -78,6 +79,9 @@ async function main(): Promise<void> {
   const sockets = new Set<WebSocket>();
   const raw = startRawEcho(sockets);
   const node = new Server({ port: 0, host: HOST, name: "bench" });
+  // The same function inline and in a sandboxed worker (no permissions).
+  node.register("inline_add", (a: number, b: number) => a + b);
+  node.register("sandbox_add", (a: number, b: number) => a + b, { sandbox: true });
   await node.start();
   // A second node offering `fecho`, which the first lacks: a call of `fecho`
   // through the first node is forwarded to this one (client → A → B).

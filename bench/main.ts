@@ -150,6 +150,8 @@ function figures(raw: RawEchoClient, client: Client): Figure[] {
   const rawEcho = () => raw.echo(PAYLOAD);
   const mpregEcho = () => client.call("echo", [PAYLOAD]);
   const forwarded = () => client.call("fecho", [PAYLOAD]);
+  const inlineAdd = () => client.call("inline_add", [2, 3]);
+  const sandboxAdd = () => client.call("sandbox_add", [2, 3]);
   return [
     {
       name: "echo, 1 at a time",
@@ -178,6 +180,13 @@ function figures(raw: RawEchoClient, client: Client): Figure[] {
       ceiling: (phases) => inFlight(IN_FLIGHT, rawEcho, phases),
       mpreg: (phases) => inFlight(IN_FLIGHT, forwarded, phases),
       floor: 0.35,
+    },
+    {
+      name: `sandboxed call, ${IN_FLIGHT} in flight`,
+      ceilingName: `the same function inline, ${IN_FLIGHT} in flight`,
+      ceiling: (phases) => inFlight(IN_FLIGHT, inlineAdd, phases),
+      mpreg: (phases) => inFlight(IN_FLIGHT, sandboxAdd, phases),
+      floor: 0.5,
     },
   ];
 }

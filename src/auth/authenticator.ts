@@ -7,21 +7,8 @@
  * @module
  */
 import { PermissionDeniedError } from "../protocol/errors.ts";
+import type { PermissionKind } from "../sandbox/permissions.ts";
 import { GlobList } from "./glob.ts";
-
-/** The permission kinds a grant can hold (Deno's vocabulary). */
-export type PermissionKind = "net" | "read" | "write" | "env" | "run" | "ffi" | "sys";
-
-/** Every {@linkcode PermissionKind}. */
-export const PERMISSION_KINDS: readonly PermissionKind[] = Object.freeze([
-  "net",
-  "read",
-  "write",
-  "env",
-  "run",
-  "ffi",
-  "sys",
-]);
 
 /**
  * What a principal may do.

@@ -38,6 +38,8 @@ export interface MemberInfo {
   resources: string[];
   /** Its functions, each with its own extra resources. */
   functions: Record<string, string[]>;
+  /** The permission kinds its functions declare (functions declaring none are left out). */
+  permissions?: Record<string, string[]>;
   /** When this node last heard from it, in milliseconds since the epoch. */
   lastHeard: number;
   /** Its incarnation: bumped when it refutes a suspicion or leaves. */

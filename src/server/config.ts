@@ -400,7 +400,10 @@ export function parseConfig(text: string, path: string): NodeConfig {
       drainTimeoutMs: raw.drain_timeout,
       debug: raw.debug,
       auth: raw.auth && definedOnly({
-        tokens: raw.auth.tokens?.map((t) => ({ sha256: t.sha256.toLowerCase(), principal: t.principal })),
+        tokens: raw.auth.tokens?.map((t) => ({
+          sha256: t.sha256.toLowerCase(),
+          principal: t.principal,
+        })),
         principals: raw.auth.principals,
         anonymous: raw.auth.anonymous,
         maxInFlightPerPrincipal: raw.auth.max_in_flight_per_principal,

@@ -6,7 +6,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { abortable } from "../_util/abortable.ts";
-import { type AuthResult, Authenticator, type Principal } from "../auth/authenticator.ts";
+import { Authenticator, type AuthResult, type Principal } from "../auth/authenticator.ts";
 import { DeadlineQueue } from "../_util/deadline_queue.ts";
 import { Cluster, type MemberInfo } from "../cluster/cluster.ts";
 import { ClusterNode } from "../cluster/cluster_node.ts";
@@ -15,7 +15,15 @@ import type { RunMessage } from "../cluster/peer_protocol.ts";
 import { PermissionDeniedError, type RpcError, TimeoutError } from "../protocol/errors.ts";
 import { AUTH_PROTOCOL_PREFIX, negotiateCodec } from "../protocol/codec.ts";
 import { DEFAULT_LIMITS, type Limits } from "../protocol/limits.ts";
-import { FunctionRegistry, type RegisterOptions, type RpcFunction } from "../registry/registry.ts";
+import { FunctionRegistry, type Invoker, type RpcFunction } from "../registry/registry.ts";
+import { moduleExports } from "../sandbox/module_exports.ts";
+import {
+  type FunctionPermissions,
+  missingHostPermissionsSync,
+  normalizePermissions,
+  permissionKinds,
+} from "../sandbox/permissions.ts";
+import { Sandbox } from "../sandbox/sandbox.ts";
 import { echo, echos } from "./builtins.ts";
 import { ClientConnection, type ConnectionHost } from "./connection.ts";
 import { handleHttp } from "./http_routes.ts";
@@ -25,6 +33,78 @@ import type { ServerOptions } from "./options.ts";
 import { RequestRunner } from "./request_runner.ts";
 
 const log = getLogger(["mpreg", "server"]);
+
+/**
+ * How a function is registered: its resources, and where it runs.
+ *
+ * @example A function that may fetch from one host, in a sandboxed worker
+ * ```ts
+ * import type { FunctionOptions } from "@mpreg/mpreg";
+ * const options: FunctionOptions = {
+ *   resources: ["dataset-1"],
+ *   permissions: { net: ["api.example.com"] },
+ * };
+ * console.log(options.permissions);
+ * ```
+ */
+export interface FunctionOptions {
+  /**
+   * Resources this function needs, added to the node's own resources when
+   * matching a step's `locs`.
+   *
+   * @default {[]}
+   */
+  resources?: Iterable<string>;
+  /**
+   * What the function may touch, in Deno's vocabulary (`net`, `read`,
+   * `write`, `env`, `run`, `ffi`, `sys`: `true`, `false` or a list of
+   * hosts, paths, names). With it, the function runs in a worker holding
+   * exactly these permissions, and callers need every declared kind in
+   * their grant.
+   *
+   * @default {undefined (runs inline, declares nothing)}
+   */
+  permissions?: FunctionPermissions;
+  /**
+   * Run in a worker even without permissions (it then may touch nothing).
+   * A sandboxed function registered in code runs from its source: it must be
+   * self-contained (no closures, no imports).
+   *
+   * @default {false}
+   */
+  sandbox?: boolean;
+}
+
+/**
+ * How a module's functions are registered: see {@linkcode Server.registerModule}.
+ *
+ * @example
+ * ```ts
+ * import type { ModuleOptions } from "@mpreg/mpreg";
+ * const options: ModuleOptions = { permissions: { read: ["/srv/data"] } };
+ * console.log(options.trusted ?? false);
+ * ```
+ */
+export interface ModuleOptions {
+  /**
+   * Resources the module's functions need.
+   *
+   * @default {[]}
+   */
+  resources?: Iterable<string>;
+  /**
+   * What the functions may touch; they run in workers holding exactly this.
+   *
+   * @default {{} (nothing)}
+   */
+  permissions?: FunctionPermissions;
+  /**
+   * Run the functions inline with this process's permissions instead.
+   *
+   * @default {false}
+   */
+  trusted?: boolean;
+}
 
 /** Options for {@linkcode Server.stop}. */
 export interface StopOptions {
@@ -75,6 +155,7 @@ export class Server {
   readonly #runner: RequestRunner;
   readonly #connections = new Set<ClientConnection>();
   readonly #auth: Authenticator;
+  #sandbox: Sandbox | null = null;
   readonly #principalLoad = new Map<string, number>();
   #http: Deno.HttpServer<Deno.NetAddr> | null = null;
   #port: number;
@@ -113,10 +194,11 @@ export class Server {
     const loaded = typeof config === "string" ? await loadConfig(config) : config;
     const server = new Server({ ...loaded.options, ...overrides });
     for (const entry of loaded.functions) {
-      const functions = await importFunctions(entry.module);
-      for (const [name, fn] of functions) {
-        server.register(name, fn, { resources: entry.resources });
-      }
+      await server.registerModule(entry.module, {
+        resources: entry.resources,
+        ...(entry.permissions ? { permissions: entry.permissions } : {}),
+        trusted: entry.trusted,
+      });
     }
     return server;
   }
@@ -145,7 +227,12 @@ export class Server {
       name: this.name,
       members: () => this.#node?.members() ?? [this.#selfInfo()],
     });
-    this.#registry.onChange(() => this.#node?.updateSelf({ functions: this.#functionTable() }));
+    this.#registry.onChange(() =>
+      this.#node?.updateSelf({
+        functions: this.#functionTable(),
+        permissions: this.#permissionTable(),
+      })
+    );
     const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     const maxRequestTimeoutMs = options.maxRequestTimeoutMs ?? 300_000;
     this.#connectionHost = {
@@ -231,10 +318,100 @@ export class Server {
    * @param options The function's own resources.
    * @returns This server, for chaining.
    */
-  register(name: string, fn: RpcFunction, options: RegisterOptions = {}): this {
-    this.#registry.register(name, fn, options);
-    log.debug("Registered {fun}", { fun: name, node: this.name });
+  register(name: string, fn: RpcFunction, options: FunctionOptions = {}): this {
+    const sandboxed = options.permissions !== undefined || options.sandbox === true;
+    if (!sandboxed) {
+      this.#registry.register(name, fn, { resources: options.resources ?? [] });
+    } else {
+      const permissions = normalizePermissions(options.permissions ?? {});
+      this.#registerSandboxed(
+        name,
+        fn,
+        permissions,
+        options.resources ?? [],
+        () => this.#sandboxed().load(name, { source: fn.toString() }, permissions),
+      );
+    }
+    log.debug("Registered {fun}", { fun: name, node: this.name, sandboxed });
     return this;
+  }
+
+  /**
+   * Registers every exported function of a module under its export name.
+   * Unless `trusted`, the functions run in workers holding exactly
+   * `permissions` (none by default), and the module is loaded only there:
+   * its code never runs with this process's permissions.
+   *
+   * @param module The module's URL (`file:` or any URL Deno imports).
+   * @param options Resources, permissions, and `trusted`.
+   * @returns The names registered.
+   * @throws {PermissionDeniedError} when this process lacks a permission the
+   *   functions declare.
+   * @throws {Error} when the module cannot be loaded or exports no function.
+   *
+   * @example
+   * ```ts ignore
+   * import { Server } from "@mpreg/mpreg";
+   * const server = new Server({ port: 0 });
+   * await server.registerModule(new URL("./fns.ts", import.meta.url).href, {
+   *   permissions: { read: ["./data"] },
+   * });
+   * ```
+   */
+  async registerModule(module: string, options: ModuleOptions = {}): Promise<string[]> {
+    const resources = [...(options.resources ?? [])];
+    if (options.trusted) {
+      const functions = await importFunctions(module);
+      for (const [name, fn] of functions) this.register(name, fn, { resources });
+      return [...functions.keys()];
+    }
+    const permissions = normalizePermissions(options.permissions ?? {});
+    this.#checkHostPermissions(module, permissions);
+    const names = await moduleExports(module, permissions);
+    if (names.length === 0) throw new Error(`Module ${module} exports no function`);
+    for (const name of names) {
+      const placeholder = (() => {
+        throw new TypeError(`"${name}" runs in a sandbox`);
+      }) as RpcFunction;
+      this.#registerSandboxed(
+        name,
+        placeholder,
+        permissions,
+        resources,
+        () => this.#sandboxed().load(name, { module, exportName: name }, permissions),
+      );
+    }
+    return names;
+  }
+
+  #checkHostPermissions(what: string, permissions: FunctionPermissions): void {
+    const missing = missingHostPermissionsSync(permissions);
+    if (missing.length > 0) {
+      throw new PermissionDeniedError(
+        `${what} declares ${missing.join(", ")}, which this process lacks; ` +
+          "start the node with those permissions (or -A)",
+        { details: { fun: what, missing } },
+      );
+    }
+  }
+
+  #registerSandboxed(
+    name: string,
+    fn: RpcFunction,
+    permissions: FunctionPermissions,
+    resources: Iterable<string>,
+    load: () => Invoker,
+  ): void {
+    this.#checkHostPermissions(`"${name}"`, permissions);
+    this.#registry.register(name, fn, {
+      resources,
+      permissionKinds: permissionKinds(permissions),
+      invoke: load(),
+    });
+  }
+
+  #sandboxed(): Sandbox {
+    return this.#sandbox ??= new Sandbox({ debug: this.#options.debug ?? false });
   }
 
   /**
@@ -308,7 +485,9 @@ export class Server {
       return false;
     });
     const bearer = request.headers.get("authorization");
-    if (token === null && bearer?.toLowerCase().startsWith("bearer ")) token = bearer.slice(7).trim();
+    if (token === null && bearer?.toLowerCase().startsWith("bearer ")) {
+      token = bearer.slice(7).trim();
+    }
     const codec = negotiateCodec(protocols, { limits: this.limits });
     if (codec === null) {
       return new Response(
@@ -325,13 +504,23 @@ export class Server {
       this.#connections.add(connection);
       return response;
     };
-    return token === null ? accept(this.#auth.anonymous) : this.#auth.authenticate(token).then(accept);
+    return token === null
+      ? accept(this.#auth.anonymous)
+      : this.#auth.authenticate(token).then(accept);
   }
 
   #functionTable(): Record<string, string[]> {
     const functions: Record<string, string[]> = {};
     for (const entry of this.#registry.entries()) functions[entry.name] = [...entry.resources];
     return functions;
+  }
+
+  #permissionTable(): Record<string, string[]> {
+    const table: Record<string, string[]> = {};
+    for (const entry of this.#registry.entries()) {
+      if (entry.permissionKinds.length > 0) table[entry.name] = [...entry.permissionKinds];
+    }
+    return table;
   }
 
   #selfInfo(): MemberInfo {
@@ -342,6 +531,7 @@ export class Server {
       self: true,
       resources: [...this.#resources],
       functions: this.#functionTable(),
+      permissions: this.#permissionTable(),
       lastHeard: Date.now(),
       incarnation: this.#incarnation,
       catalogVersion: this.#registry.version,
@@ -381,7 +571,9 @@ export class Server {
     if (principal === undefined) {
       return new PermissionDeniedError(
         `Step "${message.step}": principal "${name}" is not known on node "${this.name}"`,
-        { details: { step: message.step, fun: message.fun, principal: name, missing: "principal" } },
+        {
+          details: { step: message.step, fun: message.fun, principal: name, missing: "principal" },
+        },
       );
     }
     try {
@@ -456,7 +648,10 @@ export class Server {
 
   async #stop(drainTimeoutMs: number): Promise<void> {
     const http = this.#http;
-    if (http === null) return;
+    if (http === null) {
+      await this.#sandbox?.close();
+      return;
+    }
     this.#draining = true;
     const deadline = Date.now() + drainTimeoutMs;
     await this.#node?.leave(Math.min(drainTimeoutMs, 2_000));
@@ -472,6 +667,7 @@ export class Server {
     for (const connection of [...this.#connections]) connection.close();
     this.#node?.stop();
     this.#runner.router = null;
+    await this.#sandbox?.close();
     this.#connectionHost.deadlines.clear();
     await http.shutdown();
     log.info("Node {node} stopped", { node: this.name });

@@ -9,6 +9,7 @@ const FIGURES = [
   "echo, 100 in flight",
   "forwarded A→B, 1 at a time",
   "forwarded A→B, 100 in flight",
+  "sandboxed call, 100 in flight",
 ];
 
 function assertPositive(value: unknown, what: string): void {

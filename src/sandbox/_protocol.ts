@@ -1,0 +1,211 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * The messages between a `WorkerPool` and its workers, and the helpers both
+ * sides share. Messages travel by structured clone, batched: every
+ * `postMessage` carries an array of the messages of one macrotask, in both
+ * directions (flushed with `setImmediate`: `setTimeout(0)` waits about 2 ms
+ * on Deno 2.9.6, `setImmediate` a few microseconds).
+ *
+ * To a worker: `[id, fn, args, step, requestId, node, deadline, kwargs?]`
+ * calls, `{ define }`, `{ cancel }` and `{ check }`. From a worker:
+ * `[id, value]` answers, `{ id, error }` failures, `{ ready }` once and
+ * `{ exit }` last.
+ *
+ * @module
+ */
+
+/** Defines function `define` in the worker, from a module loader or from source. */
+export interface DefineMessage {
+  /** The function's id, unique in its pool. */
+  define: number;
+  /** The function's name, for messages. */
+  name: string;
+  /** Index of the module loader in the worker's generated main module. */
+  module?: number;
+  /** The export to call from that module. */
+  exportName?: string;
+  /** The source of a self-contained function (`fn.toString()`). */
+  source?: string;
+}
+
+/**
+ * Calls function `fn` as call `id`: a tuple, because cloning an array is
+ * about three times cheaper than cloning the same fields as nested objects.
+ * The worker rebuilds the call's `this` from `step`, `requestId`, `node` and
+ * `deadline`, with a signal of its own that a {@linkcode CancelMessage} aborts.
+ * `kwargs` is passed as a trailing argument when present (the pool only
+ * sends it when not empty).
+ */
+export type CallMessage = [
+  id: number,
+  fn: number,
+  args: unknown[],
+  step: string,
+  requestId: string | number,
+  node: string,
+  deadline: number,
+  kwargs?: Record<string, unknown>,
+];
+
+/** Aborts the signal of call `cancel`. */
+export interface CancelMessage {
+  /** The call's id. */
+  cancel: number;
+  /** The abort reason's name (`AbortError`, `TimeoutError`, …). */
+  name: string;
+  /** The abort reason's message. */
+  message: string;
+}
+
+/** Asks which defined functions failed to load; answered like a call. */
+export interface CheckMessage {
+  /** The id of the answer. */
+  check: number;
+}
+
+/** A message to a worker. */
+export type ToWorker = DefineMessage | CallMessage | CancelMessage | CheckMessage;
+
+/** An error as the worker reports it. */
+export interface WireFunctionError {
+  /** The error's name (`TypeError`, …), or `typeof` of a thrown non-error. */
+  name: string;
+  /** The error's message. */
+  message: string;
+  /** What was denied, as in `net access to "example.com:443"`, for a permission error. */
+  denied?: string;
+  /** `load` when the function could not be loaded, else the call failed. */
+  phase?: "load" | "call";
+  /** The stack, when there is one. */
+  stack?: string;
+}
+
+/** The value of call or check `id`: a tuple, like calls. */
+export type OkReply = [id: number, value: unknown];
+
+/** The failure of call `id`. */
+export interface ErrorReply {
+  /** The call's id. */
+  id: number;
+  /** What the function threw, or why it could not be loaded. */
+  error: WireFunctionError;
+}
+
+/** Sent once, when the worker's runtime is up. */
+export interface ReadyMessage {
+  /** Always true. */
+  ready: true;
+}
+
+/** Sent when the worker is about to stop: `close()`, `Deno.exit()` or an uncaught error. */
+export interface ExitMessage {
+  /** Why, as in `called Deno.exit(1)` or `threw Uncaught Error: boom`. */
+  exit: string;
+}
+
+/** A message from a worker. */
+export type FromWorker = OkReply | ErrorReply | ReadyMessage | ExitMessage;
+
+/** The answer to a check: the functions that failed to load. */
+export interface LoadFailure {
+  /** The function's id. */
+  fn: number;
+  /** The function's name. */
+  name: string;
+  /** Why it failed. */
+  error: WireFunctionError;
+}
+
+const DENIED = /Requires (\w+) access(?: to "((?:[^"\\]|\\.)*)")?/;
+
+/**
+ * What a permission error denied, as `net access to "example.com:443"`, or
+ * `undefined` when `err` is not a permission error. Recognizes
+ * `Deno.errors.NotCapable` and any error whose message (or whose cause's)
+ * reads `Requires <kind> access ...`, as Deno's own denials do.
+ */
+export function deniedBy(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    const match = DENIED.exec(current.message);
+    if (match) {
+      return match[2] === undefined ? `${match[1]} access` : `${match[1]} access to "${match[2]}"`;
+    }
+    if (current instanceof Deno.errors.NotCapable) return current.message;
+    current = current.cause;
+  }
+  return undefined;
+}
+
+/** The wire form of anything thrown. */
+export function toWireError(err: unknown, phase: "load" | "call"): WireFunctionError {
+  const out: WireFunctionError = {
+    name: err instanceof Error ? err.name : typeof err,
+    message: err instanceof Error ? err.message : String(err),
+    phase,
+  };
+  const denied = deniedBy(err);
+  if (denied !== undefined) out.denied = denied;
+  if (err instanceof Error && typeof err.stack === "string") out.stack = err.stack;
+  return out;
+}
+
+/**
+ * Checks that `source` compiles as a function expression (or a method
+ * shorthand) without evaluating anything: the parent never runs sandboxed
+ * code.
+ *
+ * @throws {TypeError} when it does not compile.
+ */
+export function checkSource(source: string): void {
+  if (typeof source !== "string" || source.trim() === "") {
+    throw new TypeError("Cannot compile a sandboxed function from source: the source is empty");
+  }
+  try {
+    new Function(`"use strict"; return (${source}\n);`);
+  } catch {
+    try {
+      new Function(`"use strict"; return ({ ${source}\n});`);
+    } catch (err) {
+      throw new TypeError(
+        `Cannot compile a sandboxed function from source: ${
+          err instanceof Error ? err.message : err
+        }`,
+      );
+    }
+  }
+}
+
+/**
+ * Turns the source of a function (`fn.toString()`) into a function: plain,
+ * async, arrow, generator and method-shorthand forms are accepted. Nothing
+ * in the function runs. Closures are not kept: the function must be
+ * self-contained.
+ *
+ * @throws {TypeError} when the source is not a function.
+ */
+export function functionFromSource(source: string): (...args: unknown[]) => unknown {
+  let value: unknown;
+  try {
+    value = new Function(`"use strict"; return (${source}\n);`)();
+  } catch {
+    try {
+      // A method shorthand such as `add(a, b) { ... }` or `async get() { ... }`.
+      const holder = new Function(`"use strict"; return ({ ${source}\n});`)() as Record<
+        string,
+        unknown
+      >;
+      value = Object.values(holder)[0];
+    } catch (err) {
+      throw new TypeError(
+        `Cannot compile a sandboxed function from source: ${
+          err instanceof Error ? err.message : err
+        }`,
+      );
+    }
+  }
+  if (typeof value !== "function") {
+    throw new TypeError("Cannot compile a sandboxed function from source: not a function");
+  }
+  return value as (...args: unknown[]) => unknown;
+}

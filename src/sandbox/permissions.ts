@@ -1,0 +1,427 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * The permissions a sandboxed function declares, in Deno's own vocabulary
+ * (`net`, `read`, `write`, `env`, `run`, `ffi`, `sys`), and the helpers that
+ * validate them, key worker pools by them, turn them into a Worker's
+ * `deno.permissions`, and check that this process holds them.
+ *
+ * @example Normalize a config entry and key its pool
+ * ```ts ignore
+ * import { normalizePermissions, profileKey } from "@mpreg/mpreg";
+ * const p = normalizePermissions({ read: ["./data"], net: false }, "/srv/app");
+ * console.log(p); // { read: [ "/srv/app/data" ] }
+ * console.log(profileKey(p)); // read=["/srv/app/data"]
+ * ```
+ *
+ * @module
+ */
+import { isAbsolute, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * One kind of permission, named as Deno names it.
+ *
+ * @example
+ * ```ts ignore
+ * import type { PermissionKind } from "@mpreg/mpreg";
+ * const kind: PermissionKind = "net";
+ * console.log(kind);
+ * ```
+ */
+export type PermissionKind = "net" | "read" | "write" | "env" | "run" | "ffi" | "sys";
+
+/**
+ * Every {@linkcode PermissionKind}, sorted.
+ *
+ * @example
+ * ```ts ignore
+ * import { SANDBOX_PERMISSION_KINDS } from "@mpreg/mpreg";
+ * console.log(SANDBOX_PERMISSION_KINDS.includes("net")); // true
+ * ```
+ */
+export const SANDBOX_PERMISSION_KINDS: readonly PermissionKind[] = Object.freeze([
+  "env",
+  "ffi",
+  "net",
+  "read",
+  "run",
+  "sys",
+  "write",
+]);
+
+/**
+ * The value of one permission: `true` for everything of that kind, `false`
+ * for nothing, or a list of hosts (`net`), paths (`read`, `write`, `ffi`),
+ * variable names (`env`), commands (`run`) or `Deno` system-info names
+ * (`sys`).
+ *
+ * @example
+ * ```ts ignore
+ * import type { PermissionValue } from "@mpreg/mpreg";
+ * const net: PermissionValue = ["127.0.0.1:8080"];
+ * console.log(net);
+ * ```
+ */
+export type PermissionValue = boolean | string[];
+
+/**
+ * What a function may touch. A missing key means `false`.
+ *
+ * @example
+ * ```ts ignore
+ * import type { FunctionPermissions } from "@mpreg/mpreg";
+ * const p: FunctionPermissions = { read: ["/srv/data"], net: ["api.example.com:443"] };
+ * console.log(Object.keys(p));
+ * ```
+ */
+export interface FunctionPermissions {
+  /** Hosts, as `host[:port]` (`--allow-net`). */
+  net?: PermissionValue;
+  /** Readable paths (`--allow-read`). */
+  read?: PermissionValue;
+  /** Writable paths (`--allow-write`). */
+  write?: PermissionValue;
+  /** Environment variable names (`--allow-env`); a trailing `*` matches a prefix. */
+  env?: PermissionValue;
+  /** Commands that may be spawned (`--allow-run`). */
+  run?: PermissionValue;
+  /** Dynamic libraries that may be loaded (`--allow-ffi`). */
+  ffi?: PermissionValue;
+  /** System-info names such as `hostname` or `osRelease` (`--allow-sys`). */
+  sys?: PermissionValue;
+}
+
+/**
+ * The `deno.permissions` object of a Worker: every kind set explicitly, so
+ * nothing is inherited from the parent.
+ *
+ * @example
+ * ```ts ignore
+ * import { toWorkerPermissions, type WorkerPermissions } from "@mpreg/mpreg";
+ * const w: WorkerPermissions = toWorkerPermissions({});
+ * console.log(w.net); // false
+ * ```
+ */
+export interface WorkerPermissions {
+  /** Granted environment variables. */
+  env: PermissionValue;
+  /** Granted libraries. */
+  ffi: PermissionValue;
+  /** Remote module imports at run time: always `false` (a worker's own module graph loads with the parent's rights). */
+  import: false;
+  /** Granted hosts. */
+  net: PermissionValue;
+  /** Granted readable paths. */
+  read: PermissionValue;
+  /** Granted commands. */
+  run: PermissionValue;
+  /** Granted system-info names. */
+  sys: PermissionValue;
+  /** Granted writable paths. */
+  write: PermissionValue;
+}
+
+const KIND_SET: ReadonlySet<string> = new Set(SANDBOX_PERMISSION_KINDS);
+/** The `sys` names Deno 2.9.6 knows (each verified with `Deno.permissions.query`). */
+const SYS_NAMES: readonly string[] = [
+  "cpus",
+  "getegid",
+  "getPriority",
+  "gid",
+  "homedir",
+  "hostname",
+  "loadavg",
+  "networkInterfaces",
+  "osRelease",
+  "osUptime",
+  "setPriority",
+  "statfs",
+  "systemMemoryInfo",
+  "uid",
+  "userInfo",
+];
+const PATH_KINDS: ReadonlySet<string> = new Set(["read", "write", "ffi"]);
+
+function resolvePath(kind: string, entry: string, baseDir: string): string {
+  let path = entry;
+  if (path.startsWith("file:")) {
+    try {
+      path = fileURLToPath(path);
+    } catch {
+      throw new TypeError(`Invalid "${kind}" permission entry "${entry}": not a file URL`);
+    }
+  }
+  return isAbsolute(path) ? resolve(path) : resolve(baseDir, path);
+}
+
+function checkEntry(kind: string, entry: unknown, baseDir: () => string): string {
+  if (typeof entry !== "string" || entry.trim() === "") {
+    throw new TypeError(
+      `Invalid "${kind}" permission entry ${
+        JSON.stringify(entry) ?? String(entry)
+      }: expected a non-empty string`,
+    );
+  }
+  if (PATH_KINDS.has(kind)) return resolvePath(kind, entry, baseDir());
+  if (kind === "net") {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(entry) || entry.includes("/")) {
+      throw new TypeError(
+        `Invalid "net" permission entry "${entry}": expected a host like "example.com" or "127.0.0.1:8080", not a URL`,
+      );
+    }
+    return entry;
+  }
+  if (kind === "env" && entry.includes("=")) {
+    throw new TypeError(
+      `Invalid "env" permission entry "${entry}": expected a variable name`,
+    );
+  }
+  if (kind === "sys" && !SYS_NAMES.includes(entry)) {
+    throw new TypeError(
+      `Invalid "sys" permission entry "${entry}": expected one of ${SYS_NAMES.join(", ")}`,
+    );
+  }
+  if (kind === "run" && (entry.startsWith("./") || entry.startsWith("../"))) {
+    return resolve(baseDir(), entry);
+  }
+  return entry;
+}
+
+/**
+ * Validates declared permissions and puts them in canonical form: `false`
+ * and empty lists are dropped, lists are deduplicated and sorted, and
+ * relative `read`, `write` and `ffi` paths (and `run` commands starting with
+ * `./` or `../`) are resolved against `baseDir`. `file:` URLs are accepted
+ * for paths.
+ *
+ * @param p The declared permissions: an object, or `undefined`/`null` for none.
+ * @param baseDir The folder relative paths are resolved against: the YAML
+ *   file's folder for config entries. Defaults to the current directory.
+ * @returns The canonical permissions, holding only granted kinds.
+ * @throws {TypeError} when `p` is not an object, has an unknown key, or a
+ *   value that is not a boolean or a list of non-empty strings (the message
+ *   names the key).
+ *
+ * @example Resolve paths from a config file
+ * ```ts ignore
+ * import { normalizePermissions } from "@mpreg/mpreg";
+ * const p = normalizePermissions({ read: ["./data", "/etc/hosts"], env: false }, "/srv/app");
+ * console.log(p); // { read: [ "/etc/hosts", "/srv/app/data" ] }
+ * ```
+ */
+export function normalizePermissions(p: unknown, baseDir?: string): FunctionPermissions {
+  if (p === undefined || p === null) return {};
+  if (typeof p !== "object" || Array.isArray(p)) {
+    throw new TypeError(
+      `Invalid permissions ${JSON.stringify(p) ?? String(p)}: expected an object with keys ${
+        SANDBOX_PERMISSION_KINDS.join(", ")
+      }`,
+    );
+  }
+  let base: string | undefined;
+  const baseDirOnce = (): string => (base ??= resolve(baseDir ?? "."));
+  const out: FunctionPermissions = {};
+  for (const [kind, value] of Object.entries(p)) {
+    if (!KIND_SET.has(kind)) {
+      throw new TypeError(
+        `Unknown permission "${kind}": expected one of ${SANDBOX_PERMISSION_KINDS.join(", ")}`,
+      );
+    }
+    const key = kind as PermissionKind;
+    if (value === false || value === undefined) continue;
+    if (value === true) {
+      out[key] = true;
+      continue;
+    }
+    if (value === "inherit") {
+      throw new TypeError(
+        `Invalid "${kind}" permission "inherit": declare true or a list, a sandboxed function never inherits`,
+      );
+    }
+    if (!Array.isArray(value)) {
+      throw new TypeError(
+        `Invalid "${kind}" permission ${
+          JSON.stringify(value) ?? String(value)
+        }: expected true, false or a list of strings`,
+      );
+    }
+    const entries = [...new Set(value.map((e) => checkEntry(kind, e, baseDirOnce)))].sort();
+    if (entries.length > 0) out[key] = entries;
+  }
+  return out;
+}
+
+/**
+ * The kinds a profile grants (`true` or a non-empty list), sorted.
+ *
+ * @param p Permissions, normalized or not.
+ * @returns The granted kinds.
+ *
+ * @example
+ * ```ts ignore
+ * import { permissionKinds } from "@mpreg/mpreg";
+ * console.log(permissionKinds({ read: ["/data"], net: true, env: false })); // [ "net", "read" ]
+ * ```
+ */
+export function permissionKinds(p: FunctionPermissions): PermissionKind[] {
+  return SANDBOX_PERMISSION_KINDS.filter((kind) => {
+    const value = p[kind];
+    return value === true || (Array.isArray(value) && value.length > 0);
+  });
+}
+
+/**
+ * A canonical key for a profile: equal profiles (after normalization) get
+ * equal keys and share one worker pool. `none` for a profile granting
+ * nothing; otherwise the granted kinds, sorted and separated by spaces, with
+ * `=` and the sorted list as JSON for list grants (`net read=["/data"]`).
+ *
+ * @param p Permissions, normalized or not.
+ * @returns The key.
+ *
+ * @example
+ * ```ts ignore
+ * import { profileKey } from "@mpreg/mpreg";
+ * console.log(profileKey({})); // none
+ * console.log(profileKey({ read: ["/b", "/a"], net: true })); // net read=["/a","/b"]
+ * ```
+ */
+export function profileKey(p: FunctionPermissions): string {
+  const parts: string[] = [];
+  for (const kind of permissionKinds(p)) {
+    const value = p[kind];
+    if (value === true) parts.push(kind);
+    else if (Array.isArray(value)) {
+      parts.push(`${kind}=${JSON.stringify([...new Set(value)].sort())}`);
+    }
+  }
+  return parts.length === 0 ? "none" : parts.join(" ");
+}
+
+/**
+ * The `deno.permissions` option of `new Worker()` for a profile: every kind
+ * set explicitly (`false` when not granted) and `import: false`, so the
+ * worker inherits nothing. Deno 2.9.6 accepts this object form (verified);
+ * for an empty profile it is equivalent to `"none"`.
+ *
+ * @param p Normalized permissions.
+ * @returns The worker permissions.
+ *
+ * @example
+ * ```ts ignore
+ * import { toWorkerPermissions } from "@mpreg/mpreg";
+ * const permissions = toWorkerPermissions({ net: ["127.0.0.1:8080"] });
+ * console.log(permissions.net, permissions.read); // [ "127.0.0.1:8080" ] false
+ * ```
+ */
+export function toWorkerPermissions(p: FunctionPermissions): WorkerPermissions {
+  const pick = (kind: PermissionKind): PermissionValue => {
+    const value = p[kind];
+    if (value === true) return true;
+    if (Array.isArray(value) && value.length > 0) return [...value];
+    return false;
+  };
+  return {
+    env: pick("env"),
+    ffi: pick("ffi"),
+    import: false,
+    net: pick("net"),
+    read: pick("read"),
+    run: pick("run"),
+    sys: pick("sys"),
+    write: pick("write"),
+  };
+}
+
+function describe(kind: PermissionKind, entry: string | null): string {
+  return entry === null ? `full ${kind} access` : `${kind} access to "${entry}"`;
+}
+
+function descriptor(kind: PermissionKind, entry: string | null): Deno.PermissionDescriptor {
+  if (entry === null) return { name: kind };
+  switch (kind) {
+    case "net":
+      return { name: "net", host: entry };
+    case "env":
+      return { name: "env", variable: entry };
+    case "run":
+      return { name: "run", command: entry };
+    case "sys":
+      return { name: "sys", kind: entry as "hostname" };
+    default:
+      return { name: kind, path: entry };
+  }
+}
+
+function entriesOf(p: FunctionPermissions): [PermissionKind, string | null][] {
+  const out: [PermissionKind, string | null][] = [];
+  for (const kind of permissionKinds(p)) {
+    const value = p[kind];
+    if (value === true) out.push([kind, null]);
+    else if (Array.isArray(value)) { for (const entry of value) out.push([kind, entry]); }
+  }
+  return out;
+}
+
+/**
+ * What this process lacks of the permissions a function declares: a worker
+ * cannot be given more than its parent holds, so a node should refuse to
+ * start when this is not empty.
+ *
+ * @param p Normalized permissions.
+ * @returns One human-readable line per missing grant, such as
+ *   `net access to "example.com"` or `full env access`; empty when the
+ *   process holds everything.
+ *
+ * @example Refuse to start
+ * ```ts ignore
+ * import { missingHostPermissions } from "@mpreg/mpreg";
+ * const missing = await missingHostPermissions({ net: ["example.com"] });
+ * if (missing.length > 0) throw new Error(`Start deno with ${missing.join(", ")}`);
+ * ```
+ */
+export async function missingHostPermissions(p: FunctionPermissions): Promise<string[]> {
+  const missing: string[] = [];
+  for (const [kind, entry] of entriesOf(p)) {
+    let state: Deno.PermissionState;
+    try {
+      state = (await Deno.permissions.query(descriptor(kind, entry))).state;
+    } catch (err) {
+      missing.push(
+        `${describe(kind, entry)} (invalid: ${err instanceof Error ? err.message : err})`,
+      );
+      continue;
+    }
+    if (state !== "granted") missing.push(describe(kind, entry));
+  }
+  return missing;
+}
+
+/**
+ * Synchronous {@linkcode missingHostPermissions}, for error messages built
+ * where awaiting is not possible.
+ *
+ * @param p Normalized permissions.
+ * @returns One human-readable line per missing grant.
+ *
+ * @example
+ * ```ts ignore
+ * import { missingHostPermissionsSync } from "@mpreg/mpreg";
+ * console.log(missingHostPermissionsSync({ env: ["HOME"] })); // [] under -A
+ * ```
+ */
+export function missingHostPermissionsSync(p: FunctionPermissions): string[] {
+  const missing: string[] = [];
+  for (const [kind, entry] of entriesOf(p)) {
+    try {
+      if (Deno.permissions.querySync(descriptor(kind, entry)).state !== "granted") {
+        missing.push(describe(kind, entry));
+      }
+    } catch (err) {
+      missing.push(
+        `${describe(kind, entry)} (invalid: ${err instanceof Error ? err.message : err})`,
+      );
+    }
+  }
+  return missing;
+}

@@ -1,0 +1,247 @@
+// Copyright 2026 the mpreg authors. MIT license.
+import assert from "node:assert/strict";
+import {
+  FunctionError,
+  InternalError,
+  OverloadedError,
+  UnavailableError,
+} from "../../src/protocol/errors.ts";
+import { type FunctionRef, WorkerPool } from "../../src/sandbox/mod.ts";
+import { context, eventually, FIXTURES, FUNCTIONS, rejection } from "./_helpers.ts";
+
+const fn = (name: string): FunctionRef => ({ name, module: FUNCTIONS });
+const ADD = fn("add");
+const SLOW = fn("slow");
+const CANCELLED = fn("cancelled");
+const CRASH = fn("crash");
+
+Deno.test("WorkerPool starts warm with one worker and answers calls", async () => {
+  const pool = new WorkerPool({});
+  try {
+    assert.equal(pool.profile, "none");
+    assert.deepEqual(pool.stats(), {
+      profile: "none",
+      workers: 1,
+      inFlight: 0,
+      calls: 0,
+      denials: 0,
+      overloaded: 0,
+      crashes: 0,
+    });
+    await pool.ready();
+    assert.equal(await pool.call(ADD, [1, 2], undefined, context()), 3);
+    assert.equal(pool.stats().calls, 1);
+  } finally {
+    await pool.close();
+  }
+});
+
+Deno.test("WorkerPool validates its options", () => {
+  assert.throws(() => new WorkerPool({}, { maxWorkers: 0 }), RangeError);
+  assert.throws(() => new WorkerPool({}, { perWorker: 1.5 }), RangeError);
+  assert.throws(() => new WorkerPool({}, { maxInFlight: -1 }), RangeError);
+  assert.throws(() => new WorkerPool({}, { cancelGraceMs: -1 }), RangeError);
+});
+
+Deno.test("WorkerPool: cancellation reaches the function in the worker", async () => {
+  const pool = new WorkerPool({}, { maxWorkers: 1 });
+  try {
+    await pool.ready();
+    const controller = new AbortController();
+    const call = pool.call(SLOW, [60_000], undefined, context("slow", controller.signal));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const started = Date.now();
+    const reason = new DOMException("The caller gave up", "AbortError");
+    controller.abort(reason);
+    assert.equal(await rejection(call), reason);
+    assert.ok(Date.now() - started < 1_000);
+    // The worker saw its `this.signal` abort (messages to a worker keep their order).
+    assert.equal(await pool.call(CANCELLED, [], undefined, context()), 1);
+    await eventually(() => pool.stats().inFlight === 0);
+
+    // An already aborted signal never reaches the worker.
+    const aborted = AbortSignal.abort(new Error("too late"));
+    assert.equal(
+      ((await rejection(pool.call(SLOW, [1], undefined, context("s", aborted)))) as Error).message,
+      "too late",
+    );
+    assert.equal(pool.stats().calls, 2);
+
+    // A call cancelled before its function started never runs.
+    const early = new AbortController();
+    const notStarted = pool.call(fn("crash"), [], undefined, context("c", early.signal));
+    early.abort(new Error("never mind"));
+    assert.equal(((await rejection(notStarted)) as Error).message, "never mind");
+    await eventually(() => pool.stats().inFlight === 0);
+    assert.equal(pool.stats().crashes, 0);
+    assert.equal(await pool.call(CANCELLED, [], undefined, context()), 1);
+  } finally {
+    await pool.close();
+  }
+});
+
+Deno.test("WorkerPool: a deadline-style timeout reaches the worker as a TimeoutError", async () => {
+  const pool = new WorkerPool({}, { maxWorkers: 1 });
+  try {
+    const whoami = fn("whoami");
+    const signal = AbortSignal.timeout(50);
+    const err = await rejection(pool.call(SLOW, [60_000], undefined, context("t", signal)));
+    assert.equal((err as DOMException).name, "TimeoutError");
+    assert.equal(await pool.call(CANCELLED, [], undefined, context()), 1);
+    assert.equal(
+      ((await pool.call(whoami, [], undefined, context())) as { aborted: boolean }).aborted,
+      false,
+    );
+  } finally {
+    await pool.close();
+  }
+});
+
+for (const how of ["close", "exit", "throw"] as const) {
+  Deno.test(`WorkerPool: a worker that dies (${how}) fails its calls and is replaced`, async () => {
+    const pool = new WorkerPool({}, { maxWorkers: 1 });
+    try {
+      const bystander = pool.call(SLOW, [60_000], undefined, context("bystander"));
+      const crash = pool.call(CRASH, [how], undefined, context("crasher"));
+      for (
+        const [err, step, fun] of [
+          [await rejection(crash), "crasher", "crash"],
+          [await rejection(bystander), "bystander", "slow"],
+        ] as const
+      ) {
+        assert.ok(err instanceof InternalError, `expected an InternalError, got ${err}`);
+        assert.equal(err.code, 1002);
+        assert.match(
+          err.message,
+          new RegExp(`^Step "${step}" \\(${fun}\\) failed: its sandbox worker `),
+        );
+        assert.equal((err.details as { fun: string }).fun, fun);
+      }
+      assert.match(
+        (await rejection(crash) as Error).message,
+        how === "throw"
+          ? /threw .*crashed in a timer/
+          : how === "exit"
+          ? /Deno\.exit\(1\)/
+          : /close\(\)/,
+      );
+      assert.equal(pool.stats().crashes, 1);
+      assert.equal(pool.stats().inFlight, 0);
+      // The pool recovered.
+      assert.equal(await pool.call(ADD, [2, 2], undefined, context()), 4);
+      assert.equal(pool.stats().workers, 1);
+    } finally {
+      await pool.close();
+    }
+  });
+}
+
+Deno.test("WorkerPool: a worker still busy after a cancel and its grace period is replaced", async () => {
+  const pool = new WorkerPool({}, { maxWorkers: 1, cancelGraceMs: 100 });
+  try {
+    const controller = new AbortController();
+    const stuck = pool.call(fn("spin"), [30_000], undefined, context("spin", controller.signal));
+    setTimeout(() => controller.abort(new Error("stop")), 50);
+    assert.equal(((await rejection(stuck)) as Error).message, "stop");
+    await eventually(() => pool.stats().crashes === 1);
+    assert.equal(pool.stats().inFlight, 0);
+    assert.equal(await pool.call(ADD, [1, 1], undefined, context()), 2);
+  } finally {
+    await pool.close();
+  }
+});
+
+Deno.test("WorkerPool: beyond maxInFlight calls fail at once with OverloadedError", async () => {
+  const pool = new WorkerPool({}, { maxInFlight: 2 });
+  const controller = new AbortController();
+  try {
+    const a = pool.call(SLOW, [60_000], undefined, context("a", controller.signal));
+    const b = pool.call(SLOW, [60_000], undefined, context("b", controller.signal));
+    const err = await rejection(pool.call(ADD, [1, 2], undefined, context("c")));
+    assert.ok(err instanceof OverloadedError);
+    assert.equal(err.code, 1012);
+    assert.deepEqual(err.details, { step: "c", fun: "add", limit: 2 });
+    assert.equal(pool.stats().overloaded, 1);
+    controller.abort(new Error("done"));
+    await rejection(a);
+    await rejection(b);
+    await eventually(() => pool.stats().inFlight === 0);
+    assert.equal(await pool.call(ADD, [1, 2], undefined, context()), 3);
+  } finally {
+    await pool.close();
+  }
+});
+
+Deno.test("WorkerPool adds workers up to maxWorkers when every worker is busy", async () => {
+  const pool = new WorkerPool({}, { maxWorkers: 3, perWorker: 4 });
+  try {
+    const calls = Array.from(
+      { length: 300 },
+      (_, i) => pool.call(ADD, [i, 1], undefined, context()),
+    );
+    assert.equal(pool.stats().workers, 3);
+    const values = await Promise.all(calls);
+    assert.deepEqual(values, Array.from({ length: 300 }, (_, i) => i + 1));
+    assert.equal(pool.stats().workers, 3);
+    assert.equal(pool.stats().calls, 300);
+  } finally {
+    await pool.close();
+  }
+});
+
+Deno.test("WorkerPool: values that cannot be cloned fail that call only", async () => {
+  const pool = new WorkerPool({});
+  try {
+    const result = await rejection(pool.call(fn("notCloneable"), [], undefined, context("r")));
+    assert.ok(result instanceof FunctionError);
+    assert.match(
+      result.message,
+      /^Step "r" \(notCloneable\) failed: DataCloneError: The result cannot be sent back/,
+    );
+    const args = pool.call(fn("echo"), [() => 1], undefined, context("a"));
+    const fine = pool.call(ADD, [1, 2], undefined, context());
+    const argsErr = await rejection(args);
+    assert.ok(argsErr instanceof InternalError);
+    assert.match(argsErr.message, /^Step "a" \(echo\) failed: its arguments cannot be sent/);
+    assert.equal(await fine, 3);
+  } finally {
+    await pool.close();
+  }
+});
+
+Deno.test("WorkerPool: a new module starts new workers, retiring the old ones after their calls", async () => {
+  const pool = new WorkerPool({}, { maxWorkers: 1 });
+  try {
+    const slow = pool.call(SLOW, [200], undefined, context());
+    const mul: FunctionRef = { name: "mul", module: `${FIXTURES}other.ts` };
+    pool.define(mul);
+    assert.equal(pool.stats().workers, 2);
+    assert.equal(await pool.call(mul, [6, 7], undefined, context()), 42);
+    assert.equal(await pool.call(ADD, [6, 7], undefined, context()), 13);
+    assert.equal(await slow, "done");
+    assert.equal(pool.stats().workers, 1);
+    // A fresh but equal ref is the same function.
+    assert.equal(
+      await pool.call({ name: "mul", module: `${FIXTURES}other.ts` }, [2, 2], undefined, context()),
+      4,
+    );
+    assert.equal(pool.stats().workers, 1);
+  } finally {
+    await pool.close();
+  }
+});
+
+Deno.test("WorkerPool.close() rejects calls in flight with UnavailableError and is idempotent", async () => {
+  const pool = new WorkerPool({});
+  const call = pool.call(SLOW, [60_000], undefined, context("s"));
+  await pool.close();
+  await pool.close();
+  const err = await rejection(call);
+  assert.ok(err instanceof UnavailableError);
+  assert.deepEqual(err.details, { step: "s", fun: "slow" });
+  assert.ok(
+    await rejection(pool.call(ADD, [1, 2], undefined, context())) instanceof UnavailableError,
+  );
+  assert.ok(await rejection(pool.ready()) instanceof UnavailableError);
+  assert.equal(pool.stats().workers, 0);
+});
