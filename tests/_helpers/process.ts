@@ -16,14 +16,18 @@ export interface Finished {
 }
 
 /** Runs `deno run -A <script> ...args` to completion. */
-export async function runScript(script: string, args: string[]): Promise<Finished> {
+export async function runScript(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<Finished> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", repoPath(script), ...args],
     cwd: repoPath("."),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
   }).output();
   const text = new TextDecoder();
   return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
@@ -37,14 +41,14 @@ export class ServerProcess {
   readonly #done: Promise<void>;
 
   /** Starts `server.ts` with JSON logs and waits for nothing yet. */
-  constructor(args: string[]) {
+  constructor(args: string[], env: Record<string, string> = {}) {
     this.child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", repoPath("server.ts"), "--log-format", "json", ...args],
       cwd: repoPath("."),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...env },
     }).spawn();
     const { promise, resolve, reject } = Promise.withResolvers<string>();
     this.url = promise;
