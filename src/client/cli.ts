@@ -34,6 +34,7 @@ Commands:
   call FUN [ARG ...]   call FUN; each ARG is parsed as JSON, else taken as a string
   request FILE         run the steps in a YAML or JSON file: a list of
                        {name, fun, args, kwargs, locs}, or {steps: [...], all: true}
+  status               print the cluster's members and functions as tables
 
 Options:
   --url URL            node to connect to; repeat to give fallbacks (required)
@@ -170,6 +171,54 @@ async function readSteps(
   return { steps: body.steps as StepInput[], all: body.all === true };
 }
 
+interface ClusterView {
+  self: string;
+  members: Array<{
+    name: string;
+    state: string;
+    urls: string[];
+    resources: string[];
+    functions: Record<string, string[]>;
+    lastHeard: number;
+  }>;
+  functions: Record<string, string[]>;
+}
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  return [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+/** Fetches `GET /cluster` from the node behind a `ws://`/`wss://` URL and renders two tables. */
+async function statusTables(url: string): Promise<string> {
+  const http = new URL(url);
+  http.protocol = http.protocol === "wss:" ? "https:" : "http:";
+  http.pathname = "/cluster";
+  const response = await fetch(http);
+  if (!response.ok) throw new Error(`GET ${http} answered ${response.status}`);
+  const view = await response.json() as ClusterView;
+  const now = Date.now();
+  const members = table(
+    ["MEMBER", "STATE", "URL", "RESOURCES", "FUNCTIONS", "LAST HEARD"],
+    view.members.map((m) => [
+      m.name + (m.name === view.self ? " (this node)" : ""),
+      m.state,
+      m.urls.join(" "),
+      m.resources.join(",") || "-",
+      String(Object.keys(m.functions).length),
+      `${Math.max(0, Math.round((now - m.lastHeard) / 1000))}s ago`,
+    ]),
+  );
+  const functions = table(
+    ["FUNCTION", "MEMBERS"],
+    Object.entries(view.functions).sort(([a], [b]) => a.localeCompare(b)).map((
+      [fun, names],
+    ) => [fun, names.join(", ")]),
+  );
+  return `${members}\n\n${functions}`;
+}
+
 /**
  * Runs the client program.
  *
@@ -210,6 +259,9 @@ export async function clientMain(
         locs: parsed.locs,
         ...(parsed.kwargs ? { kwargs: parsed.kwargs } : {}),
       });
+    } else if (command === "status") {
+      output.out(await statusTables(parsed.urls[0]!));
+      return 0;
     } else if (command === "request") {
       const [file] = rest;
       if (file === undefined) throw new CliUsageError("request needs a file");

@@ -78,6 +78,33 @@ interface DialState {
 
 const MAX_QUEUED = 64;
 
+const GOSSIP_TYPES = new Set(["ping", "ack", "ping-req", "gossip", "sync", "pull", "records"]);
+
+/**
+ * Traffic and link counters of a {@linkcode ClusterNode}, for metrics.
+ *
+ * @example
+ * ```ts ignore
+ * const { gossipBytesOut } = node.stats();
+ * ```
+ */
+export interface ClusterStats {
+  /** Gossip messages sent. */
+  gossipMessagesOut: number;
+  /** Gossip messages received. */
+  gossipMessagesIn: number;
+  /** Bytes of gossip messages sent. */
+  gossipBytesOut: number;
+  /** Bytes of gossip messages received. */
+  gossipBytesIn: number;
+  /** Steps forwarded to other members. */
+  forwarded: number;
+  /** Steps run here for other members. */
+  runsForPeers: number;
+  /** Peer links open and past their handshake. */
+  links: number;
+}
+
 /** The cluster side of a node. */
 export class ClusterNode implements PeerLinkHost {
   readonly clusterId: string;
@@ -104,6 +131,15 @@ export class ClusterNode implements PeerLinkHost {
   #seedAttempt = 0;
   #joining = false;
   #stopped = false;
+  readonly #stats: ClusterStats = {
+    gossipMessagesOut: 0,
+    gossipMessagesIn: 0,
+    gossipBytesOut: 0,
+    gossipBytesIn: 0,
+    forwarded: 0,
+    runsForPeers: 0,
+    links: 0,
+  };
 
   /** @param options Settings. */
   constructor(options: ClusterNodeOptions) {
@@ -128,6 +164,11 @@ export class ClusterNode implements PeerLinkHost {
   /** This node's name. */
   get name(): string {
     return this.#membership.self.name;
+  }
+
+  /** Traffic and link counters. */
+  stats(): ClusterStats {
+    return { ...this.#stats, links: this.#links.size };
   }
 
   /** Every member known, this node first. */
@@ -259,6 +300,7 @@ export class ClusterNode implements PeerLinkHost {
     runLocal: () => unknown,
     requestId: string | number,
     principal: string,
+    traceparent?: string,
   ): Promise<unknown> {
     const exclude = new Set<string>();
     let target = first;
@@ -289,8 +331,10 @@ export class ClusterNode implements PeerLinkHost {
           request: requestId,
           principal,
         };
+        if (traceparent !== undefined) message.trace = traceparent;
         if (Object.keys(step.kwargs).length > 0) message.kwargs = step.kwargs;
         if (step.locs.length > 0) message.locs = step.locs;
+        this.#stats.forwarded++;
         return await link.run(message, signal);
       } catch (err) {
         if (!(err instanceof NotStartedError)) throw err;
@@ -432,6 +476,21 @@ export class ClusterNode implements PeerLinkHost {
       value.then((v) => answer({ t: "result", id: message.id, value: v }), fail);
     } else {
       answer({ t: "result", id: message.id, value });
+    }
+  }
+
+  traffic(direction: "in" | "out", type: string, bytes: number): void {
+    if (type === "run") {
+      if (direction === "in") this.#stats.runsForPeers++;
+      return;
+    }
+    if (!GOSSIP_TYPES.has(type)) return;
+    if (direction === "in") {
+      this.#stats.gossipMessagesIn++;
+      this.#stats.gossipBytesIn += bytes;
+    } else {
+      this.#stats.gossipMessagesOut++;
+      this.#stats.gossipBytesOut += bytes;
     }
   }
 

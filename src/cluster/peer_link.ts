@@ -48,6 +48,8 @@ export interface PeerLinkHost {
   run(link: PeerLink, message: RunMessage): void;
   /** A run this node is executing was cancelled. */
   cancelRun(link: PeerLink, id: number): void;
+  /** Counts a frame sent or received, by message type. */
+  traffic(direction: "in" | "out", type: string, bytes: number): void;
 }
 
 /**
@@ -290,7 +292,13 @@ export class PeerLink {
   #write(message: PeerMessage): boolean {
     if (this.#socket.readyState !== 1) return false;
     try {
-      this.#socket.send(this.#codec.encode(message));
+      const frame = this.#codec.encode(message);
+      this.#socket.send(frame);
+      this.#host.traffic(
+        "out",
+        message.t,
+        typeof frame === "string" ? frame.length : frame.byteLength,
+      );
       return true;
     } catch (err) {
       log.warn("Cannot send to {peer}: {error}", {
@@ -336,6 +344,7 @@ export class PeerLink {
       this.close("bad message");
       return;
     }
+    this.#host.traffic("in", message.t, (data as ArrayBuffer).byteLength);
     if (this.#phase !== "ready") {
       this.#onHandshake(message).catch((err) => this.close(String(err)));
       return;

@@ -81,6 +81,8 @@ export interface RunMessage {
   request?: string | number;
   /** The caller's principal; the runner checks its grant again. */
   principal?: string;
+  /** W3C `traceparent` of the coordinator's step span, when tracing. */
+  trace?: string;
 }
 
 /** Runner → coordinator: the step's value. */

@@ -41,6 +41,8 @@ export interface ConnectionHost {
   readonly maxRequestTimeoutMs: number;
   /** The node's deadline timer. */
   readonly deadlines: DeadlineQueue;
+  /** Counts a request; call the result with its outcome (`ok` or an error name). */
+  countRequest(): (outcome: string) => void;
   /** Runs a request: a value, a promise of one, or an RpcError thrown or rejected. */
   runRequest(
     request: RpcRequest,
@@ -76,6 +78,7 @@ function reasonOf(message: string): string {
 interface InFlight {
   readonly controller: AbortController;
   readonly principal: Principal;
+  readonly counted: (outcome: string) => void;
   readonly at: number;
   expire(): void;
 }
@@ -224,6 +227,7 @@ export class ClientConnection {
     const entry: InFlight = {
       controller,
       principal: auth,
+      counted: host.countRequest(),
       at: deadline,
       expire: () => {
         if (this.#inFlight.get(u) !== entry) return;
@@ -241,8 +245,9 @@ export class ClientConnection {
     try {
       result = host.runRequest(request, controller.signal, deadline, auth);
     } catch (err) {
-      this.#finish(u, entry, null);
-      this.#sendError(u, toRpcError(err));
+      const error = toRpcError(err);
+      this.#finish(u, entry, null, error.name);
+      this.#sendError(u, error);
       return;
     }
     if (!(result instanceof Promise)) {
@@ -258,13 +263,20 @@ export class ClientConnection {
       },
       (err: unknown) => {
         if (this.#inFlight.get(u) !== entry) return;
-        this.#finish(u, entry, null);
-        this.#sendError(u, toRpcError(err));
+        const error = toRpcError(err);
+        this.#finish(u, entry, null, error.name);
+        this.#sendError(u, error);
       },
     );
   }
 
-  #finish(u: RequestId, entry: InFlight, abortWith: RpcError | null): void {
+  #finish(
+    u: RequestId,
+    entry: InFlight,
+    abortWith: RpcError | null,
+    outcome: string = abortWith?.name ?? "ok",
+  ): void {
+    entry.counted(outcome);
     this.#host.deadlines.delete(entry);
     this.#host.release(entry.principal);
     this.#inFlight.delete(u);
@@ -273,6 +285,11 @@ export class ClientConnection {
   }
 
   #sendError(u: RequestId, error: RpcError): void {
+    this.#log.debug("Request {requestId} failed: {error}", {
+      requestId: String(u),
+      error: error.message,
+      code: error.code,
+    });
     this.#send({ u, r: null, error: error.toWire() });
   }
 

@@ -11,6 +11,7 @@ import {
   getConsoleSink,
   jsonLinesFormatter,
 } from "@logtape/logtape";
+import { AsyncLocalStorage } from "node:async_hooks";
 import { mergeConfig, parseServerArgs, SERVER_USAGE, UsageError } from "./cli_args.ts";
 import { ConfigError, loadConfig, type LogConfig } from "./config.ts";
 import { Server } from "./server.ts";
@@ -29,6 +30,8 @@ async function configureLogging(log: LogConfig): Promise<void> {
     : defaultTextFormatter;
   await configure({
     reset: true,
+    // Lets every log line of a request carry its id (see RequestRunner.run).
+    contextLocalStorage: new AsyncLocalStorage(),
     sinks: { console: getConsoleSink({ formatter }) },
     loggers: [
       { category: ["mpreg"], lowestLevel: log.level, sinks: ["console"] },

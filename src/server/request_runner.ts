@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { getConfig, withContext } from "@logtape/logtape";
 import { abortable } from "../_util/abortable.ts";
 import type { Principal } from "../auth/authenticator.ts";
 import { execute, RequestGraph } from "../engine/mod.ts";
@@ -13,6 +14,16 @@ import { FunctionError, FunctionNotFoundError, RpcError } from "../protocol/erro
 import type { RequestId } from "../protocol/messages.ts";
 import type { Step } from "../protocol/step.ts";
 import type { CallContext, FunctionRegistry, RegisteredFunction } from "../registry/registry.ts";
+import type { Metrics } from "./metrics.ts";
+import {
+  endWith,
+  failSpan,
+  startRootSpan,
+  startSpan,
+  traceparentOf,
+  tracingEnabled,
+  withSpan,
+} from "./tracing.ts";
 
 /** Where steps run when they do not run here. */
 export interface StepRouter {
@@ -29,6 +40,7 @@ export interface StepRouter {
     runLocal: () => unknown,
     requestId: RequestId,
     principal: string,
+    traceparent?: string,
   ): Promise<unknown>;
   /** The permission kinds other members declare for `fun` (their union). */
   declaredElsewhere(fun: string): readonly string[];
@@ -44,6 +56,8 @@ export interface RunnerOptions {
   registry: FunctionRegistry;
   /** Include stack traces in function errors. */
   debug: boolean;
+  /** Where calls are counted. */
+  metrics: Metrics;
 }
 
 /** One request to run. */
@@ -90,6 +104,35 @@ export class RequestRunner {
    * @throws {RpcError} the first failure, naming the step (thrown or rejected).
    */
   run(request: RunRequest): Record<string, unknown> | Promise<Record<string, unknown>> {
+    // With LogTape's context storage configured (server.ts does), every log
+    // line written while the request runs, by mpreg or by its functions,
+    // carries the request's id.
+    if (getConfig()?.contextLocalStorage !== undefined) {
+      return withContext(
+        { requestId: String(request.u), node: this.#options.node },
+        () => this.#traced(request),
+      );
+    }
+    return this.#traced(request);
+  }
+
+  #traced(request: RunRequest): Record<string, unknown> | Promise<Record<string, unknown>> {
+    if (!tracingEnabled()) return this.#run(request);
+    const span = startRootSpan("mpreg.request", {
+      "mpreg.request_id": String(request.u),
+      "mpreg.steps": request.steps.length,
+      "mpreg.principal": request.principal.name,
+      "mpreg.node": this.#options.node,
+    });
+    try {
+      return endWith(span, withSpan(span, () => this.#run(request)));
+    } catch (err) {
+      failSpan(span, err);
+      throw err;
+    }
+  }
+
+  #run(request: RunRequest): Record<string, unknown> | Promise<Record<string, unknown>> {
     const graph = RequestGraph.build(request.steps);
     // The whole request is authorized before any step runs.
     for (const step of request.steps) {
@@ -163,6 +206,33 @@ export class RequestRunner {
     kwargs: Record<string, unknown>,
     signal: AbortSignal,
   ): unknown {
+    if (!tracingEnabled()) return this.#routeStep(request, step, args, kwargs, signal);
+    const span = startSpan(`mpreg.step ${step.name}`, {
+      "mpreg.step": step.name,
+      "mpreg.function": step.fun,
+    });
+    try {
+      return endWith(
+        span,
+        withSpan(
+          span,
+          () => this.#routeStep(request, step, args, kwargs, signal, traceparentOf(span)),
+        ),
+      );
+    } catch (err) {
+      failSpan(span, err);
+      throw err;
+    }
+  }
+
+  #routeStep(
+    request: RunRequest,
+    step: Step,
+    args: unknown[],
+    kwargs: Record<string, unknown>,
+    signal: AbortSignal,
+    traceparent?: string,
+  ): unknown {
     const context: CallContext = {
       signal,
       deadline: request.deadline,
@@ -190,6 +260,7 @@ export class RequestRunner {
       () => this.#call(this.#find(step), step, args, kwargs, context),
       request.u,
       request.principal.name,
+      traceparent,
     );
   }
 
@@ -225,22 +296,43 @@ export class RequestRunner {
       hasKwargs = true;
       break;
     }
+    const done = this.#options.metrics.callStarted(entry.name);
     if (entry.invoke !== undefined) {
       // Sandboxed: its errors are already mpreg errors naming the step.
-      return entry.invoke(context, args, hasKwargs ? kwargs : undefined);
+      return entry.invoke(context, args, hasKwargs ? kwargs : undefined).then(
+        (value) => {
+          done("ok");
+          return value;
+        },
+        (err: RpcError) => {
+          done(err.name);
+          throw err;
+        },
+      );
     }
     const callArgs = hasKwargs ? [...args, kwargs] : args;
     let result: unknown;
     try {
       result = entry.fn.apply(context, callArgs as never[]);
     } catch (err) {
-      throw this.#functionError(step, err);
+      const error = this.#functionError(step, err);
+      done(error.name);
+      throw error;
     }
     if (result instanceof Promise) {
-      return result.catch((err: unknown) => {
-        throw this.#functionError(step, err);
-      });
+      return result.then(
+        (value) => {
+          done("ok");
+          return value;
+        },
+        (err: unknown) => {
+          const error = this.#functionError(step, err);
+          done(error.name);
+          throw error;
+        },
+      );
     }
+    done("ok");
     return result;
   }
 

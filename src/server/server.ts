@@ -27,6 +27,8 @@ import { Sandbox } from "../sandbox/sandbox.ts";
 import { echo, echos } from "./builtins.ts";
 import { ClientConnection, type ConnectionHost } from "./connection.ts";
 import { handleHttp } from "./http_routes.ts";
+import { Metrics, type Sample } from "./metrics.ts";
+import { endWith, failSpan, startRemoteChild, tracingEnabled, withSpan } from "./tracing.ts";
 import { loadConfig, type NodeConfig } from "./config.ts";
 import { importFunctions } from "./function_modules.ts";
 import type { ServerOptions } from "./options.ts";
@@ -155,6 +157,7 @@ export class Server {
   readonly #runner: RequestRunner;
   readonly #connections = new Set<ClientConnection>();
   readonly #auth: Authenticator;
+  readonly #metrics = new Metrics();
   #sandbox: Sandbox | null = null;
   readonly #principalLoad = new Map<string, number>();
   #http: Deno.HttpServer<Deno.NetAddr> | null = null;
@@ -222,6 +225,7 @@ export class Server {
       resources: this.#resources,
       registry: this.#registry,
       debug: options.debug ?? false,
+      metrics: this.#metrics,
     });
     this.cluster = new Cluster({
       name: this.name,
@@ -240,6 +244,7 @@ export class Server {
       requestTimeoutMs,
       maxRequestTimeoutMs,
       deadlines: new DeadlineQueue(),
+      countRequest: () => this.#metrics.requestStarted(),
       isDraining: () => this.#draining,
       runRequest: (request, signal, deadline, principal) =>
         this.#runner.run({
@@ -463,6 +468,8 @@ export class Server {
         name: this.name,
         ready: this.listening,
         cluster: this.cluster,
+        metrics: () => this.#metrics.render(this.#samples()),
+        stats: () => this.stats(),
       });
     }
     if (this.#draining) {
@@ -507,6 +514,111 @@ export class Server {
     return token === null
       ? accept(this.#auth.anonymous)
       : this.#auth.authenticate(token).then(accept);
+  }
+
+  /**
+   * The node's figures, as `GET /stats` returns them: per function, the
+   * calls run here (by outcome), calls in flight and latency percentiles;
+   * requests and connections; the cluster's traffic; the sandbox's pools.
+   *
+   * @returns Plain data.
+   */
+  stats(): {
+    node: string;
+    time: number;
+    functions: ReturnType<Metrics["stats"]>;
+    requestsInFlight: number;
+    connections: number;
+    cluster: ReturnType<ClusterNode["stats"]> | null;
+    sandbox: ReturnType<Sandbox["stats"]> | null;
+  } {
+    return {
+      node: this.name,
+      time: Date.now(),
+      functions: this.#metrics.stats(),
+      requestsInFlight: this.#inFlight,
+      connections: this.#connections.size,
+      cluster: this.#node?.stats() ?? null,
+      sandbox: this.#sandbox?.stats() ?? null,
+    };
+  }
+
+  #samples(): Sample[] {
+    const byState: Record<string, number> = { alive: 0, suspect: 0, dead: 0, left: 0 };
+    for (const member of this.cluster.members()) byState[member.state]!++;
+    const cluster = this.#node?.stats();
+    const sandbox = this.#sandbox?.stats();
+    return [
+      {
+        name: "mpreg_connections",
+        type: "gauge",
+        help: "Open connections, by kind.",
+        values: [
+          { labels: { kind: "client" }, value: this.#connections.size },
+          { labels: { kind: "peer" }, value: cluster?.links ?? 0 },
+        ],
+      },
+      {
+        name: "mpreg_members",
+        type: "gauge",
+        help: "Cluster members as this node sees them, by state (itself included).",
+        values: Object.entries(byState).map(([state, value]) => ({ labels: { state }, value })),
+      },
+      {
+        name: "mpreg_gossip_messages_total",
+        type: "counter",
+        help: "Membership messages, by direction.",
+        values: [
+          { labels: { direction: "out" }, value: cluster?.gossipMessagesOut ?? 0 },
+          { labels: { direction: "in" }, value: cluster?.gossipMessagesIn ?? 0 },
+        ],
+      },
+      {
+        name: "mpreg_gossip_bytes_total",
+        type: "counter",
+        help: "Bytes of membership messages, by direction.",
+        values: [
+          { labels: { direction: "out" }, value: cluster?.gossipBytesOut ?? 0 },
+          { labels: { direction: "in" }, value: cluster?.gossipBytesIn ?? 0 },
+        ],
+      },
+      {
+        name: "mpreg_forwarded_steps_total",
+        type: "counter",
+        help: "Steps sent to other members, and run here for other members.",
+        values: [
+          { labels: { direction: "out" }, value: cluster?.forwarded ?? 0 },
+          { labels: { direction: "in" }, value: cluster?.runsForPeers ?? 0 },
+        ],
+      },
+      {
+        name: "mpreg_sandbox_workers",
+        type: "gauge",
+        help: "Sandbox workers alive, by permission profile.",
+        values: (sandbox?.profiles ?? []).map((p) => ({
+          labels: { profile: p.profile },
+          value: p.workers,
+        })),
+      },
+      {
+        name: "mpreg_sandbox_calls_in_flight",
+        type: "gauge",
+        help: "Sandboxed calls in flight, by permission profile.",
+        values: (sandbox?.profiles ?? []).map((p) => ({
+          labels: { profile: p.profile },
+          value: p.inFlight,
+        })),
+      },
+      {
+        name: "mpreg_sandbox_denials_total",
+        type: "counter",
+        help: "Permission denials in sandboxed functions, by permission profile.",
+        values: (sandbox?.profiles ?? []).map((p) => ({
+          labels: { profile: p.profile },
+          value: p.denials,
+        })),
+      },
+    ];
   }
 
   #functionTable(): Record<string, string[]> {
@@ -613,16 +725,26 @@ export class Server {
       kwargs: message.kwargs ?? {},
       locs: message.locs ?? [],
     };
-    let value: unknown;
-    try {
-      value = this.#runner.runLocal(step, {
+    const run = () =>
+      this.#runner.runLocal(step, {
         signal: controller.signal,
         deadline: deadline.at,
         step: step.name,
         requestId: message.request ?? message.id,
         node: this.name,
       });
+    const span = message.trace !== undefined && tracingEnabled()
+      ? startRemoteChild(`mpreg.run ${step.name}`, message.trace, {
+        "mpreg.step": step.name,
+        "mpreg.function": step.fun,
+        "mpreg.node": this.name,
+      })
+      : null;
+    let value: unknown;
+    try {
+      value = span === null ? run() : endWith(span, withSpan(span, run));
     } catch (err) {
+      if (span !== null) failSpan(span, err);
       done();
       throw err;
     }

@@ -50,6 +50,15 @@ Deno.test("server.ts runs examples/node.yaml; client.ts calls it and runs a requ
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /FunctionNotFoundError \(1001\)/);
     assert.match(missing.stderr, /gpu/);
+    const status = await runScript("client.ts", ["--url", url, "status"]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /^MEMBER\s+STATE\s+URL\s+RESOURCES\s+FUNCTIONS\s+LAST HEARD/m);
+    assert.match(
+      status.stdout,
+      /example-1 \(this node\)\s+alive\s+ws:\/\/127\.0\.0\.1:\d+\s+cpu,dataset-1/,
+    );
+    assert.match(status.stdout, /^FUNCTION\s+MEMBERS/m);
+    assert.match(status.stdout, /^format_results\s+example-1$/m);
   } finally {
     const status = await server.stop("SIGTERM");
     assert.equal(status.code, 0, "a SIGTERM stops the node cleanly");

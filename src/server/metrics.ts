@@ -1,0 +1,223 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * A node's metrics: counters, gauges and latency histograms, rendered in the
+ * Prometheus text format for `GET /metrics` and as JSON for `GET /stats`.
+ *
+ * @module
+ */
+
+/** Upper bounds of the latency buckets, in seconds. */
+const BUCKETS = [
+  0.00005,
+  0.0001,
+  0.00025,
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  30,
+];
+
+class Histogram {
+  readonly counts = new Array<number>(BUCKETS.length + 1).fill(0);
+  sum = 0;
+  count = 0;
+
+  observe(seconds: number): void {
+    let i = 0;
+    while (i < BUCKETS.length && seconds > BUCKETS[i]!) i++;
+    this.counts[i]!++;
+    this.sum += seconds;
+    this.count++;
+  }
+
+  /** The q-quantile, interpolated inside its bucket (Prometheus's histogram_quantile). */
+  quantile(q: number): number {
+    if (this.count === 0) return 0;
+    const rank = q * this.count;
+    let seen = 0;
+    for (let i = 0; i < this.counts.length; i++) {
+      const c = this.counts[i]!;
+      if (seen + c >= rank && c > 0) {
+        const lower = i === 0 ? 0 : BUCKETS[i - 1]!;
+        const upper = i < BUCKETS.length ? BUCKETS[i]! : lower * 2;
+        return lower + (upper - lower) * ((rank - seen) / c);
+      }
+      seen += c;
+    }
+    return BUCKETS[BUCKETS.length - 1]!;
+  }
+}
+
+/** Per-function figures, as `GET /stats` returns them. */
+export interface FunctionStats {
+  /** Calls that ended, by outcome (`ok` or an error name). */
+  outcomes: Record<string, number>;
+  /** Calls that ended. */
+  calls: number;
+  /** Calls running now. */
+  inFlight: number;
+  /** Latency percentiles in milliseconds. */
+  p50Ms: number;
+  /** The 90th percentile in milliseconds. */
+  p90Ms: number;
+  /** The 99th percentile in milliseconds. */
+  p99Ms: number;
+}
+
+/** A gauge or counter read at scrape time. */
+export interface Sample {
+  /** The metric's name. */
+  name: string;
+  /** `counter` or `gauge`. */
+  type: "counter" | "gauge";
+  /** What it measures. */
+  help: string;
+  /** Its values by label set. */
+  values: Array<{ labels?: Record<string, string>; value: number }>;
+}
+
+function labels(set: Record<string, string> | undefined): string {
+  if (set === undefined) return "";
+  const parts = Object.entries(set).map(([k, v]) =>
+    `${k}="${v.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n")}"`
+  );
+  return parts.length === 0 ? "" : `{${parts.join(",")}}`;
+}
+
+/**
+ * Counts calls and requests of one node.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@mpreg/mpreg";
+ * const metrics = new Metrics();
+ * const done = metrics.callStarted("add");
+ * done("ok");
+ * console.log(metrics.stats().add?.calls); // 1
+ * ```
+ */
+export class Metrics {
+  readonly #calls = new Map<string, Map<string, number>>();
+  readonly #latency = new Map<string, Histogram>();
+  readonly #inFlight = new Map<string, number>();
+  readonly #requests = new Map<string, number>();
+  #requestsInFlight = 0;
+
+  /**
+   * Records the start of a function call on this node.
+   *
+   * @param fun The function.
+   * @returns Call it with the outcome (`ok` or an error name) when the call ends.
+   */
+  callStarted(fun: string): (outcome: string) => void {
+    const start = performance.now();
+    this.#inFlight.set(fun, (this.#inFlight.get(fun) ?? 0) + 1);
+    return (outcome) => {
+      this.#inFlight.set(fun, (this.#inFlight.get(fun) ?? 1) - 1);
+      let byOutcome = this.#calls.get(fun);
+      if (byOutcome === undefined) this.#calls.set(fun, byOutcome = new Map());
+      byOutcome.set(outcome, (byOutcome.get(outcome) ?? 0) + 1);
+      let histogram = this.#latency.get(fun);
+      if (histogram === undefined) this.#latency.set(fun, histogram = new Histogram());
+      histogram.observe((performance.now() - start) / 1000);
+    };
+  }
+
+  /** Records the start of a client request; call the result with its outcome. */
+  requestStarted(): (outcome: string) => void {
+    this.#requestsInFlight++;
+    return (outcome) => {
+      this.#requestsInFlight--;
+      this.#requests.set(outcome, (this.#requests.get(outcome) ?? 0) + 1);
+    };
+  }
+
+  /**
+   * Per-function figures.
+   *
+   * @returns Function name → figures.
+   */
+  stats(): Record<string, FunctionStats> {
+    const out: Record<string, FunctionStats> = {};
+    const names = new Set([...this.#latency.keys(), ...this.#inFlight.keys()]);
+    for (const fun of names) {
+      const histogram = this.#latency.get(fun) ?? new Histogram();
+      out[fun] = {
+        outcomes: Object.fromEntries(this.#calls.get(fun) ?? []),
+        calls: histogram.count,
+        inFlight: this.#inFlight.get(fun) ?? 0,
+        p50Ms: histogram.quantile(0.5) * 1000,
+        p90Ms: histogram.quantile(0.9) * 1000,
+        p99Ms: histogram.quantile(0.99) * 1000,
+      };
+    }
+    return out;
+  }
+
+  /**
+   * The Prometheus text exposition of these metrics plus `extra` samples.
+   *
+   * @param extra Gauges and counters read from other parts of the node.
+   * @returns The text, ending with a newline.
+   */
+  render(extra: Sample[] = []): string {
+    const lines: string[] = [];
+    const head = (name: string, type: string, help: string) =>
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    head(
+      "mpreg_calls_total",
+      "counter",
+      "Function calls run on this node, by function and outcome.",
+    );
+    for (const [fun, byOutcome] of this.#calls) {
+      for (const [outcome, n] of byOutcome) {
+        lines.push(`mpreg_calls_total${labels({ function: fun, outcome })} ${n}`);
+      }
+    }
+    head("mpreg_call_duration_seconds", "histogram", "Duration of function calls on this node.");
+    for (const [fun, h] of this.#latency) {
+      let cumulative = 0;
+      for (let i = 0; i < BUCKETS.length; i++) {
+        cumulative += h.counts[i]!;
+        lines.push(
+          `mpreg_call_duration_seconds_bucket${
+            labels({ function: fun, le: String(BUCKETS[i]) })
+          } ${cumulative}`,
+        );
+      }
+      lines.push(
+        `mpreg_call_duration_seconds_bucket${labels({ function: fun, le: "+Inf" })} ${h.count}`,
+        `mpreg_call_duration_seconds_sum${labels({ function: fun })} ${h.sum}`,
+        `mpreg_call_duration_seconds_count${labels({ function: fun })} ${h.count}`,
+      );
+    }
+    head("mpreg_calls_in_flight", "gauge", "Function calls running on this node.");
+    for (const [fun, n] of this.#inFlight) {
+      lines.push(`mpreg_calls_in_flight${labels({ function: fun })} ${n}`);
+    }
+    head("mpreg_requests_total", "counter", "Client requests answered, by outcome.");
+    for (const [outcome, n] of this.#requests) {
+      lines.push(`mpreg_requests_total${labels({ outcome })} ${n}`);
+    }
+    head("mpreg_requests_in_flight", "gauge", "Client requests in flight.");
+    lines.push(`mpreg_requests_in_flight ${this.#requestsInFlight}`);
+    for (const sample of extra) {
+      head(sample.name, sample.type, sample.help);
+      for (const { labels: set, value } of sample.values) {
+        lines.push(`${sample.name}${labels(set)} ${value}`);
+      }
+    }
+    return lines.join("\n") + "\n";
+  }
+}

@@ -1,0 +1,169 @@
+// Copyright 2026 the mpreg authors. MIT license.
+// /metrics after known calls, /stats, and one trace across two nodes
+// exported by Deno's built-in OpenTelemetry.
+import assert from "node:assert/strict";
+import { Client } from "../../mod.ts";
+import { converged, known, startCluster } from "../_helpers/cluster.ts";
+import { repoPath, ServerProcess } from "../_helpers/process.ts";
+
+function sample(text: string, line: string): number {
+  const found = text.split("\n").find((l) => l.startsWith(line + " "));
+  assert.ok(found !== undefined, `no line ${line} in:\n${text}`);
+  return Number(found.slice(line.length + 1));
+}
+
+Deno.test("observability: /metrics counts calls by function and outcome, with latency", async () => {
+  await using cluster = await startCluster(2, "star");
+  const [a, b] = cluster.nodes;
+  a!.register("add", (x: number, y: number) => x + y);
+  a!.register("boom", () => {
+    throw new RangeError("no");
+  });
+  b!.register("remote_echo", (x: unknown) => x);
+  await converged(cluster.nodes);
+  await known(cluster.nodes, "remote_echo", "n1");
+  await using client = new Client(a!.url);
+  for (let i = 0; i < 3; i++) await client.call("add", [i, 1]);
+  for (let i = 0; i < 2; i++) await client.call("boom").catch(() => {});
+  await client.call("remote_echo", ["x"]);
+  await client.request([{ name: "s", fun: "add", args: [1, 2] }, {
+    name: "t",
+    fun: "echo",
+    args: ["s"],
+  }]);
+  const base = a!.url.replace("ws:", "http:");
+  const response = await fetch(`${base}/metrics`);
+  assert.match(response.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+  const text = await response.text();
+  assert.equal(sample(text, 'mpreg_calls_total{function="add",outcome="ok"}'), 4);
+  assert.equal(sample(text, 'mpreg_calls_total{function="boom",outcome="FunctionError"}'), 2);
+  assert.equal(sample(text, 'mpreg_calls_total{function="echo",outcome="ok"}'), 1);
+  assert.equal(sample(text, 'mpreg_call_duration_seconds_count{function="add"}'), 4);
+  assert.equal(sample(text, 'mpreg_call_duration_seconds_bucket{function="add",le="+Inf"}'), 4);
+  assert.equal(sample(text, 'mpreg_requests_total{outcome="ok"}'), 5);
+  assert.equal(sample(text, 'mpreg_requests_total{outcome="FunctionError"}'), 2);
+  assert.equal(sample(text, "mpreg_requests_in_flight"), 0);
+  assert.equal(sample(text, 'mpreg_connections{kind="client"}'), 1);
+  assert.equal(sample(text, 'mpreg_members{state="alive"}'), 2);
+  assert.equal(sample(text, 'mpreg_forwarded_steps_total{direction="out"}'), 1);
+  assert.ok(sample(text, 'mpreg_gossip_messages_total{direction="out"}') > 0);
+  assert.ok(sample(text, 'mpreg_gossip_bytes_total{direction="in"}') > 0);
+  // The remote call ran on b and is counted there.
+  const bText = await (await fetch(`${b!.url.replace("ws:", "http:")}/metrics`)).text();
+  assert.equal(sample(bText, 'mpreg_calls_total{function="remote_echo",outcome="ok"}'), 1);
+  assert.equal(sample(bText, 'mpreg_forwarded_steps_total{direction="in"}'), 1);
+
+  const stats = await (await fetch(`${base}/stats`)).json();
+  assert.equal(stats.node, "n0");
+  assert.equal(stats.functions.add.calls, 4);
+  assert.deepEqual(stats.functions.boom.outcomes, { FunctionError: 2 });
+  assert.ok(stats.functions.add.p99Ms >= stats.functions.add.p50Ms);
+});
+
+Deno.test("observability: a forwarded step's span has the request's trace id", async () => {
+  const spans: Array<{ name: string; traceId: string; spanId: string; parentSpanId?: string }> = [];
+  const collector = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const body = await req.json();
+    if (new URL(req.url).pathname === "/v1/traces") {
+      for (const rs of body.resourceSpans ?? []) {
+        for (const ss of rs.scopeSpans ?? []) spans.push(...(ss.spans ?? []));
+      }
+    }
+    return Response.json({});
+  });
+  const env = {
+    OTEL_DENO: "true",
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.addr.port}`,
+    OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+  };
+  const dir = await Deno.makeTempDir();
+  let a: ServerProcess | null = null;
+  let b: ServerProcess | null = null;
+  try {
+    await Deno.writeTextFile(
+      `${dir}/b.yaml`,
+      `functions:\n  - module: ${repoPath("tests/fixtures/cluster_functions.ts")}\n`,
+    );
+    a = new ServerProcess(["--name", "a", "--port", "0"], env);
+    const aUrl = await a.url;
+    b = new ServerProcess(
+      ["--config", `${dir}/b.yaml`, "--name", "b", "--port", "0", "--peer", aUrl],
+      env,
+    );
+    await b.url;
+    await using client = new Client(aUrl, { timeoutMs: 5_000 });
+    let out: Record<string, unknown> = {};
+    for (let i = 0; i < 100 && out.where !== "b"; i++) {
+      out = await client.request([
+        { name: "first", fun: "echo", args: ["x"] },
+        { name: "where", fun: "whoami", args: [] },
+        { name: "both", fun: "echos", args: ["first", "where"] },
+      ], { all: true }).catch(() => ({}));
+      if (out.where !== "b") await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(out.where, "b");
+  } finally {
+    // A clean exit flushes the spans.
+    await b?.stop("SIGTERM");
+    await a?.stop("SIGTERM");
+    await collector.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+  const run = spans.find((s) => s.name === "mpreg.run where");
+  assert.ok(run, `b exported its span: ${spans.map((s) => s.name).join(", ")}`);
+  const request = spans.find((s) => s.name === "mpreg.request" && s.traceId === run.traceId);
+  assert.ok(request, "a's request span has the same trace id as b's span");
+  const step = spans.find((s) => s.name === "mpreg.step where" && s.traceId === run.traceId);
+  assert.ok(step, "a's step span is in the same trace");
+  assert.equal(run.parentSpanId, step.spanId, "b.s span is the child of a.s step span");
+  assert.equal(step.parentSpanId, request.spanId, "the step span is the child of the request span");
+  assert.ok(!request.parentSpanId, "each request is the root of its own trace");
+});
+
+Deno.test("observability: every log line of a request carries its id", async () => {
+  const { AsyncLocalStorage } = await import("node:async_hooks");
+  const { configure, getLogger, reset } = await import("@logtape/logtape");
+  const records: Array<{ category: readonly string[]; properties: Record<string, unknown> }> = [];
+  await configure({
+    reset: true,
+    contextLocalStorage: new AsyncLocalStorage(),
+    sinks: { memory: (record) => records.push(record) },
+    loggers: [
+      { category: ["mpreg"], lowestLevel: "debug", sinks: ["memory"] },
+      { category: ["app"], lowestLevel: "debug", sinks: ["memory"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
+    ],
+  });
+  const { startServer } = await import("../_helpers/mod.ts");
+  const server = await startServer();
+  try {
+    server.register("chatty", async (x: number) => {
+      getLogger(["app"]).info("working on {x}", { x });
+      await new Promise((r) => setTimeout(r, 5));
+      getLogger(["app"]).info("done with {x}", { x });
+      return x;
+    });
+    server.register("fails", () => {
+      throw new Error("nope");
+    });
+    const raw = new WebSocket(server.url, "mpreg.json.v1");
+    await new Promise((resolve) => raw.onopen = resolve);
+    const answers: unknown[] = [];
+    raw.onmessage = (e) => answers.push(JSON.parse(e.data));
+    raw.send(
+      JSON.stringify({ role: "rpc", u: "req-1", cmds: [{ name: "a", fun: "chatty", args: [1] }] }),
+    );
+    raw.send(JSON.stringify({ role: "rpc", u: "req-2", cmds: [{ name: "b", fun: "fails" }] }));
+    while (answers.length < 2) await new Promise((r) => setTimeout(r, 5));
+    raw.close();
+    await new Promise((resolve) => raw.onclose = resolve);
+    const app = records.filter((r) => r.category[0] === "app");
+    assert.equal(app.length, 2);
+    for (const r of app) assert.equal(r.properties.requestId, "req-1");
+    const failure = records.find((r) => /failed/.test(String(r.properties.error ?? "")));
+    assert.equal(failure?.properties.requestId, "req-2");
+  } finally {
+    await server.stop();
+    await reset();
+  }
+});
