@@ -184,6 +184,9 @@ interface Pending {
 
 const WS_OPEN = 1;
 
+/** A batch never grows past this many bytes (see `#enqueue`). */
+const MAX_BATCH_BYTES = 960;
+
 function toWireStep(
   name: string,
   fun: string,
@@ -269,6 +272,8 @@ export class Client {
   readonly #protocols: string[];
   readonly #pending = new Map<number, Pending>();
   readonly #deadlines = new DeadlineQueue();
+  #outbox: Array<string | Uint8Array<ArrayBuffer>> = [];
+  #outboxBytes = 0;
   #socket: WebSocket | null = null;
   #nextId = 1;
   #urlIndex = 0;
@@ -453,13 +458,37 @@ export class Client {
     const remaining = pending.at - Date.now();
     pending.frame.timeout = Math.max(1, remaining);
     pending.sent = true;
-    this.#socket!.send(this.#codec.encode(pending.frame));
+    this.#enqueue(this.#codec.encode(pending.frame));
   }
+
+  /**
+   * Queues a frame. Messages sent in the same turn (say, a `Promise.all` of
+   * calls) go out as one batch frame.
+   */
+  #enqueue(frame: string | Uint8Array<ArrayBuffer>): void {
+    const size = typeof frame === "string" ? frame.length : frame.byteLength;
+    // Deno's WebSocket client stalls ~40 ms (Nagle's algorithm meeting
+    // delayed ACKs) on frames over ~1 KB: keep batches under that.
+    if (this.#outbox.length > 0 && this.#outboxBytes + size > MAX_BATCH_BYTES) this.#flushTask();
+    this.#outbox.push(frame);
+    this.#outboxBytes += size;
+    if (this.#outbox.length === 1) queueMicrotask(this.#flushTask);
+  }
+
+  readonly #flushTask = (): void => {
+    const outbox = this.#outbox;
+    this.#outbox = [];
+    this.#outboxBytes = 0;
+    const socket = this.#socket;
+    // A socket that closed meanwhile fails the calls it carried (onclose).
+    if (outbox.length === 0 || socket?.readyState !== WS_OPEN) return;
+    socket.send(outbox.length === 1 ? outbox[0]! : this.#codec.encodeBatch(outbox));
+  };
 
   #cancel(pending: Pending, error: RpcError): void {
     if (!this.#pending.has(pending.id)) return;
     if (pending.sent && this.connected) {
-      this.#socket!.send(this.#codec.encode({ role: "cancel", u: pending.id }));
+      this.#enqueue(this.#codec.encode({ role: "cancel", u: pending.id }));
     }
     this.#settle(pending, error);
   }
@@ -522,12 +551,21 @@ export class Client {
   }
 
   #onFrame(data: unknown): void {
-    let message: { u?: unknown; r?: unknown; error?: WireError | null };
+    let decoded: unknown;
     try {
-      message = this.#codec.decode(data as ArrayBuffer | string) as typeof message;
+      decoded = this.#codec.decode(data as ArrayBuffer | string);
     } catch {
       return;
     }
+    if (Array.isArray(decoded)) {
+      for (const message of decoded) this.#onMessage(message);
+    } else {
+      this.#onMessage(decoded);
+    }
+  }
+
+  #onMessage(decoded: unknown): void {
+    const message = decoded as { u?: unknown; r?: unknown; error?: WireError | null };
     if (message === null || typeof message !== "object") return;
     const pending = this.#pending.get(message.u as number);
     if (pending === undefined) return;

@@ -60,6 +60,17 @@ export interface Codec {
    */
   encode(message: unknown): string | Uint8Array<ArrayBuffer>;
   /**
+   * Joins messages already encoded by {@linkcode Codec.encode} into one
+   * batch frame: an array of the messages. Only the `mpreg.*` encodings
+   * batch; the original MPREG JSON does not.
+   *
+   * @param parts Frames from `encode`, of this codec.
+   * @returns One frame holding them all, in order.
+   */
+  encodeBatch(parts: Array<string | Uint8Array<ArrayBuffer>>): string | Uint8Array<ArrayBuffer>;
+  /** Whether this encoding carries batches (`mpreg.msgpack.v1` and `mpreg.json.v1`). */
+  readonly batches: boolean;
+  /**
    * Decodes one frame, checking it against the limits first.
    *
    * @param frame The frame.
@@ -129,8 +140,34 @@ class MsgpackCodec implements Codec {
     this.#limits = options.limits;
   }
 
+  readonly batches = true;
+
   encode(message: unknown): Uint8Array<ArrayBuffer> {
     return this.#packr.pack(message) as Uint8Array<ArrayBuffer>;
+  }
+
+  encodeBatch(parts: Array<string | Uint8Array<ArrayBuffer>>): Uint8Array<ArrayBuffer> {
+    const n = parts.length;
+    const head = n < 16 ? 1 : n < 0x10000 ? 3 : 5;
+    let size = head;
+    for (const part of parts) size += (part as Uint8Array).byteLength;
+    const out = new Uint8Array(size);
+    if (head === 1) {
+      out[0] = 0x90 | n;
+    } else if (head === 3) {
+      out[0] = 0xdc;
+      out[1] = n >> 8;
+      out[2] = n & 0xff;
+    } else {
+      out[0] = 0xdd;
+      new DataView(out.buffer).setUint32(1, n);
+    }
+    let at = head;
+    for (const part of parts) {
+      out.set(part as Uint8Array, at);
+      at += (part as Uint8Array).byteLength;
+    }
+    return out;
   }
 
   decode(frame: Frame): unknown {
@@ -157,6 +194,15 @@ class JsonCodec implements Codec {
     this.encoding = encoding;
     this.protocol = encoding === "json" ? JSON_PROTOCOL : null;
     this.#limits = options.limits;
+  }
+
+  get batches(): boolean {
+    return this.encoding === "json";
+  }
+
+  encodeBatch(parts: Array<string | Uint8Array<ArrayBuffer>>): string {
+    if (this.encoding !== "json") throw new TypeError("The original MPREG JSON has no batches");
+    return `[${parts.join(",")}]`;
   }
 
   encode(message: unknown): string | Uint8Array<ArrayBuffer> {

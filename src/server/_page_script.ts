@@ -80,14 +80,31 @@ function ago(delta) {
   return hours < 48 ? hours + " h ago" : Math.floor(hours / 24) + " d ago";
 }
 
-function pretty(value) {
+function pretty(value, indent = "") {
   if (value === undefined) return "undefined";
-  return JSON.stringify(value, (_key, v) => {
-    if (typeof v === "bigint") return v.toString() + "n";
-    if (v instanceof Uint8Array) return "<" + v.length + " bytes>";
-    if (v instanceof ArrayBuffer) return "<" + v.byteLength + " bytes>";
-    return v;
-  }, 2);
+  if (value === null || typeof value === "boolean") return String(value);
+  if (typeof value === "number") return Number.isFinite(value) ? JSON.stringify(value) : String(value);
+  if (typeof value === "bigint") return value + "n";
+  if (typeof value === "string") return JSON.stringify(value);
+  if (value instanceof Uint8Array) return "<" + value.length + " bytes>";
+  if (value instanceof ArrayBuffer) return "<" + value.byteLength + " bytes>";
+  if (value instanceof Date) return JSON.stringify(value.toISOString());
+  const inner = indent + "  ";
+  if (Array.isArray(value)) {
+    if (value.length === 0) return "[]";
+    if (value.every((x) => x === null || typeof x !== "object" || x instanceof Date)) {
+      const line = "[" + value.map((x) => pretty(x)).join(", ") + "]";
+      if (line.length + indent.length <= 80) return line;
+    }
+    return "[\n" + value.map((x) => inner + pretty(x, inner)).join(",\n") + "\n" + indent + "]";
+  }
+  if (typeof value === "object") {
+    const keys = Object.keys(value);
+    if (keys.length === 0) return "{}";
+    return "{\n" + keys.map((k) => inner + JSON.stringify(k) + ": " + pretty(value[k], inner))
+      .join(",\n") + "\n" + indent + "}";
+  }
+  return String(value);
 }
 
 // State ----------------------------------------------------------------------
@@ -217,7 +234,8 @@ function renderSummary() {
     ["inflight", "In flight", count(stats?.requestsInFlight), "requests", ""],
     ["connections", "Clients", count(stats?.connections), "connections", ""],
     ["links", "Peer links", gossip ? count(gossip.links) : "–",
-      gossip ? count(gossip.forwarded) + " steps forwarded" : "single node", ""],
+      gossip ? count(gossip.forwarded) + (gossip.forwarded === 1 ? " step" : " steps") + " forwarded"
+        : "single node", ""],
   ];
   replace($("summary"), JSON.stringify(tiles), () =>
     tiles.map(([id, label, value, note, tone]) =>
@@ -300,9 +318,12 @@ function renderFunctions() {
     const s = stats[fun];
     const errors = s ? Object.entries(s.outcomes).filter(([o]) => o !== "ok")
       .reduce((n, [, v]) => n + v, 0) : 0;
+    const selfOffers = offers.get(fun).some((o) => o.name === cluster.self);
     return {
       fun,
       offers: offers.get(fun),
+      elsewhere: s ? null : selfOffers ? "no calls here yet" : "runs on " +
+        (offers.get(fun).map((o) => o.name).join(", ") || "no member now") + ", not here",
       calls: s ? count(s.calls) : "–",
       rate: s && samples.length >= 2 ? rate(r[fun] ?? 0) : "–",
       p50: s ? ms(s.p50Ms) : "–",
@@ -335,12 +356,16 @@ function renderFunctions() {
                 (o.extra.length > 0 ? "; needs " + o.extra.join(", ") : ""),
             }, h("span", { class: "dot " + o.state }), o.name)
           )),
-        h("td", { class: "num" }, row.calls),
-        h("td", { class: "num strong", "data-testid": "function-rate" }, row.rate),
-        h("td", { class: "num" }, row.p50),
-        h("td", { class: "num" }, row.p90),
-        h("td", { class: "num" }, row.p99),
-        h("td", { class: "num" + (row.hasErrors ? " bad" : "") }, row.errors));
+        row.elsewhere !== null
+          ? h("td", { colspan: 6, class: "elsewhere", "data-testid": "function-rate" }, row.elsewhere)
+          : [
+            h("td", { class: "num", "data-testid": "function-calls" }, row.calls),
+            h("td", { class: "num strong", "data-testid": "function-rate" }, row.rate),
+            h("td", { class: "num" }, row.p50),
+            h("td", { class: "num" }, row.p90),
+            h("td", { class: "num" }, row.p99),
+            h("td", { class: "num" + (row.hasErrors ? " bad" : "") }, row.errors),
+          ]);
       }));
 }
 
@@ -414,7 +439,7 @@ function showError(out, err, elapsed) {
   const code = typeof e.code === "number" ? e.code : null;
   const details = e.details ?? null;
   out.dataset.status = "error";
-  out.replaceChildren(
+  out.replaceChildren(...[
     h("div", { class: "result-head" },
       h("span", { class: "badge bad", "data-testid": "error-name" }, e.name),
       code === null ? null : h("span", { class: "code", "data-testid": "error-code" }, "code " + code),
@@ -422,7 +447,7 @@ function showError(out, err, elapsed) {
     h("p", { class: "error-message", "data-testid": "error-message" }, e.message),
     details === null ? null : h("div", { class: "label" }, "details"),
     details === null ? null : h("pre", { class: "value", "data-testid": "error-details" }, pretty(details)),
-  );
+  ].filter((el) => el !== null));
 }
 
 async function run(out, button, send) {

@@ -68,7 +68,6 @@ h3 { font-size: 14px; margin: 0; }
 .spacer { flex: 1; }
 
 .top {
-  position: sticky; top: 0; z-index: 1;
   display: flex; align-items: center; gap: 16px;
   padding: 12px 28px;
   background: var(--panel);
@@ -184,6 +183,7 @@ td .chip { margin: 1px 4px 1px 0; }
 .member-chip.dead, .member-chip.left { color: var(--muted); text-decoration: line-through; }
 .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .strong { font-weight: 650; }
+.elsewhere { color: var(--muted); font-size: 12.5px; text-align: center; font-style: italic; }
 .bad { color: var(--dead); }
 .fun-name { font-size: 13px; font-weight: 600; }
 .tag {

@@ -25,7 +25,12 @@ export interface HttpHost {
 function json(body: unknown, status = 200): Response {
   return new Response(JSON.stringify(body), {
     status,
-    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
+    headers: {
+      "content-type": "application/json; charset=utf-8",
+      "cache-control": "no-store",
+      // The read-only views may be read by pages on other origins.
+      "access-control-allow-origin": "*",
+    },
   });
 }
 
@@ -65,6 +70,8 @@ export function handleHttp(request: Request, host: HttpHost): Response | Promise
             headers: {
               "content-type": "text/javascript; charset=utf-8",
               "cache-control": "max-age=60",
+              // Pages on other origins import it as a module, which needs CORS.
+              "access-control-allow-origin": "*",
             },
           }),
         (err) => json({ error: `the browser client is not available: ${err}` }, 503),

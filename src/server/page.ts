@@ -25,15 +25,13 @@ const ESCAPES: Readonly<Record<string, string>> = {
   "'": "&#39;",
 };
 
-/**
- * Escapes text for HTML element content and quoted attribute values.
- *
- * @param text Any text.
- * @returns The text with `& < > " '` replaced by entities.
- */
-export function escapeHtml(text: string): string {
+/** Escapes text for HTML element content and quoted attribute values. */
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
 }
+
+// The script does not depend on the node: build it once.
+const SCRIPT = pageScript();
 
 const FORMS = `
 <div class="try">
@@ -123,7 +121,7 @@ export function pageHtml(node: string): string {
 </main>
 <footer class="foot">Raw data: <a href="/cluster">/cluster</a><a href="/stats">/stats</a><a href="/metrics">/metrics</a><a href="/healthz">/healthz</a></footer>
 <script type="module">
-${pageScript()}
+${SCRIPT}
 </script>
 </body>
 </html>

@@ -1,5 +1,7 @@
 // Copyright 2026 the mpreg authors. MIT license.
 // Shared test helpers: real servers on port 0, raw sockets, small waits.
+import { pack } from "msgpackr/pack";
+import { unpack } from "msgpackr/unpack";
 import { Server, type ServerOptions } from "../../mod.ts";
 
 /** Starts a node on a free port; dispose it with `await using`. */
@@ -9,7 +11,11 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
   return server;
 }
 
-/** A raw WebSocket that collects what it receives. */
+/**
+ * A raw WebSocket that collects what it receives, one entry per message:
+ * on the mpreg.* subprotocols a batch frame (an array) is split into its
+ * messages, each re-encoded as its own frame.
+ */
 export class RawSocket {
   readonly ws: WebSocket;
   readonly frames: Array<string | ArrayBuffer> = [];
@@ -26,7 +32,16 @@ export class RawSocket {
     });
     this.closed = new Promise((resolve) => this.ws.addEventListener("close", resolve));
     this.ws.onmessage = (e) => {
-      this.frames.push(e.data);
+      const protocol = this.ws.protocol;
+      if (protocol === "mpreg.json.v1" && typeof e.data === "string" && e.data.startsWith("[")) {
+        for (const m of JSON.parse(e.data)) this.frames.push(JSON.stringify(m));
+      } else if (protocol === "mpreg.msgpack.v1" && e.data instanceof ArrayBuffer) {
+        const decoded = unpack(new Uint8Array(e.data));
+        const items = Array.isArray(decoded) ? decoded : [decoded];
+        for (const m of items) this.frames.push(new Uint8Array(pack(m)).buffer);
+      } else {
+        this.frames.push(e.data);
+      }
       for (const w of this.#waiters.splice(0)) w();
     };
   }

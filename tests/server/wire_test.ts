@@ -234,3 +234,45 @@ Deno.test("a result that cannot be encoded gets an error, not silence", async ()
     return true;
   });
 });
+
+Deno.test("batches: a frame may carry several requests; answers of one turn come back together", async () => {
+  await using server = await startServer();
+  for (const protocol of ["mpreg.json.v1", "mpreg.msgpack.v1"]) {
+    const ws = new WebSocket(server.url, protocol);
+    ws.binaryType = "arraybuffer";
+    await new Promise((resolve) => ws.onopen = resolve);
+    const frames: unknown[] = [];
+    ws.onmessage = (e) => {
+      frames.push(
+        typeof e.data === "string" ? JSON.parse(e.data) : unpack(new Uint8Array(e.data)),
+      );
+    };
+    const batch = [1, 2, 3].map((u) => ({
+      role: "rpc",
+      u,
+      cmds: [{ name: "e", fun: "echo", args: [u * 10] }],
+    }));
+    ws.send(protocol === "mpreg.json.v1" ? JSON.stringify(batch) : pack(batch));
+    while (frames.length < 1) await delay(5);
+    assert.deepEqual(frames[0], [
+      { u: 1, r: { e: 10 }, error: null },
+      { u: 2, r: { e: 20 }, error: null },
+      { u: 3, r: { e: 30 }, error: null },
+    ]);
+    // An empty batch is refused with a reason.
+    const closed = new Promise<CloseEvent>((resolve) => ws.onclose = resolve);
+    ws.send(protocol === "mpreg.json.v1" ? "[]" : pack([]));
+    const event = await closed;
+    assert.equal(event.code, 1008);
+    assert.match(event.reason, /empty batch/);
+  }
+});
+
+Deno.test("batches: the original MPREG JSON never batches", async () => {
+  await using server = await startServer();
+  const raw = new RawSocket(server.url);
+  await raw.opened;
+  raw.ws.send(JSON.stringify([{ role: "rpc", u: "a", cmds: [] }]));
+  const event = await raw.closed;
+  assert.equal(event.code, 1008, "an array is not a message there");
+});
