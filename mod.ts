@@ -34,8 +34,11 @@ export type { ServerOptions } from "./src/server/options.ts";
 export {
   type FunctionOptions,
   type ModuleOptions,
+  type NodeStats,
   Server,
   type StopOptions,
 } from "./src/server/server.ts";
+export { type FunctionStats, Metrics, type Sample } from "./src/server/metrics.ts";
+export type { ClusterStats } from "./src/cluster/cluster_node.ts";
 export * from "./src/sandbox/mod.ts";
 export * from "./src/client/mod.ts";

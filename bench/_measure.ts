@@ -71,11 +71,16 @@ class Samples {
   }
 }
 
-async function loop(n: number, fn: Operation, ms: number, samples: Samples | null) {
+async function loop(
+  n: number,
+  makeOp: (worker: number) => Operation,
+  ms: number,
+  samples: Samples | null,
+) {
   const start = performance.now();
   const end = start + ms;
   let ops = 0;
-  const worker = async () => {
+  const worker = async (fn: Operation) => {
     while (performance.now() < end) {
       const t0 = performance.now();
       await fn();
@@ -85,9 +90,38 @@ async function loop(n: number, fn: Operation, ms: number, samples: Samples | nul
     }
   };
   const workers: Promise<void>[] = [];
-  for (let i = 0; i < n; i++) workers.push(worker());
+  for (let i = 0; i < n; i++) workers.push(worker(makeOp(i)));
   await Promise.all(workers);
   return { ops, elapsedMs: performance.now() - start };
+}
+
+/**
+ * Keeps `n` operations outstanding: `n` workers, worker `i` awaiting the
+ * operation `makeOp(i)` in a loop (so each worker can use its own
+ * connection).
+ *
+ * @param n How many operations to keep outstanding.
+ * @param makeOp The operation of each worker, by index `0 … n - 1`.
+ * @param phases Warm-up and measured durations.
+ * @returns The measured phase.
+ */
+export async function inFlightEach(
+  n: number,
+  makeOp: (worker: number) => Operation,
+  phases: Phases,
+): Promise<Measurement> {
+  if (phases.warmupMs > 0) await loop(n, makeOp, phases.warmupMs, null);
+  const samples = new Samples();
+  const { ops, elapsedMs } = await loop(n, makeOp, phases.measureMs, samples);
+  const sorted = samples.sorted();
+  return {
+    ops,
+    elapsedMs,
+    opsPerSec: ops / (elapsedMs / 1000),
+    p50Us: percentile(sorted, 50) * 1000,
+    p99Us: percentile(sorted, 99) * 1000,
+    inFlight: n,
+  };
 }
 
 /**
@@ -99,19 +133,8 @@ async function loop(n: number, fn: Operation, ms: number, samples: Samples | nul
  * @param phases Warm-up and measured durations.
  * @returns The measured phase.
  */
-export async function inFlight(n: number, fn: Operation, phases: Phases): Promise<Measurement> {
-  if (phases.warmupMs > 0) await loop(n, fn, phases.warmupMs, null);
-  const samples = new Samples();
-  const { ops, elapsedMs } = await loop(n, fn, phases.measureMs, samples);
-  const sorted = samples.sorted();
-  return {
-    ops,
-    elapsedMs,
-    opsPerSec: ops / (elapsedMs / 1000),
-    p50Us: percentile(sorted, 50) * 1000,
-    p99Us: percentile(sorted, 99) * 1000,
-    inFlight: n,
-  };
+export function inFlight(n: number, fn: Operation, phases: Phases): Promise<Measurement> {
+  return inFlightEach(n, () => fn, phases);
 }
 
 /**

@@ -28,6 +28,10 @@ export interface Machine {
 export interface Settings {
   /** Size of the payload string, in bytes. */
   payloadBytes: number;
+  /** Size of the binary argument of the bytes-per-second figure, in bytes. */
+  binaryBytes: number;
+  /** Idle connections held by the node in the memory figure. */
+  idleConnections: number;
   /** Warm-up before each measured phase, in milliseconds. */
   warmupMs: number;
   /** Each measured phase, in milliseconds. */
@@ -36,32 +40,75 @@ export interface Settings {
   rounds: number;
 }
 
-/** One figure: mpreg against its ceiling. */
+/**
+ * What a row's `value`, `ceiling` and `ratio` measure:
+ * - `calls/s`: operations per second (best round: the highest);
+ * - `p50`: median latency in microseconds (best round: the lowest p50);
+ * - `bytes/s`: payload bytes per second, one way (best round: the highest);
+ * - `rss`: resident memory in bytes, measured once.
+ */
+export type Metric = "calls/s" | "p50" | "bytes/s" | "rss";
+
+/** A row's target, from issue 6. */
+export interface Target {
+  /** Whether the bound applies to the ratio or to the absolute value. */
+  of: "ratio" | "value";
+  /** `>=`: at least the bound (a floor); `<=`: at most the bound. */
+  op: ">=" | "<=";
+  /** The bound, in the ratio's or the value's unit. */
+  bound: number;
+}
+
+/** One figure: mpreg against its yardstick. */
 export interface Row {
   /** The figure's name. */
   name: string;
-  /** What the ceiling is. */
+  /** What the yardstick is (a raw echo, a single call, NATS, the idle node). */
   ceilingName: string;
-  /** The unit of `value` and `ceiling`. */
+  /** What `value`, `ceiling` and `ratio` measure. */
+  metric: Metric;
+  /** The unit of `value` and `ceiling`: `calls/s`, `µs`, `bytes/s` or `bytes`. */
   unit: string;
-  /** The best mpreg rate. */
+  /** mpreg's figure (the best round). */
   value: number;
-  /** The best ceiling rate. */
+  /** The yardstick's figure (the best round). */
   ceiling: number;
   /** `value / ceiling`. */
   ratio: number;
-  /** The lowest acceptable ratio, or `null` when none is set. */
-  floor: number | null;
-  /** Whether the ratio meets the floor (`null` without a floor). */
+  /** The target, or `null` when issue 6 sets none for this row. */
+  target: Target | null;
+  /** Whether the target is met (`null` without a target). */
   met: boolean | null;
-  /** The best mpreg measured phase. */
-  best: Measurement;
-  /** The best ceiling measured phase. */
-  ceilingBest: Measurement;
-  /** Every round's mpreg rate, in order. */
+  /** The best mpreg measured phase (`null` for the memory figure). */
+  best: Measurement | null;
+  /** The best yardstick measured phase (`null` for the memory figure). */
+  ceilingBest: Measurement | null;
+  /** Every round's mpreg figure, in order. */
   runs: number[];
-  /** Every round's ceiling rate, in order. */
+  /** Every round's yardstick figure, in order. */
   ceilingRuns: number[];
+  /** Anything else worth knowing about the row. */
+  note?: string;
+}
+
+/** A figure that could not run here, and why. */
+export interface Skipped {
+  /** The figure's name. */
+  name: string;
+  /** Why it was skipped. */
+  reason: string;
+}
+
+/** The targets met and missed. */
+export interface Summary {
+  /** Rows with a target. */
+  targets: number;
+  /** Rows meeting their target. */
+  met: number;
+  /** The rows missing their target, with figure and target. */
+  missed: string[];
+  /** The names of the skipped figures. */
+  skipped: string[];
 }
 
 /** The whole report, as written to JSON. */
@@ -74,10 +121,32 @@ export interface Report {
   settings: Settings;
   /** The id of the server process (gone once the bench returns). */
   serverPid: number;
+  /** The ids of every process the bench started (all gone once it returns). */
+  childPids: number[];
+  /** The NATS yardstick: server and client versions, or `null` when skipped. */
+  nats: { server: string; client: string } | null;
   /** The figures. */
   rows: Row[];
+  /** Figures that could not run on this machine. */
+  skipped: Skipped[];
+  /** The targets met and missed. */
+  summary: Summary;
   /** The deterministic gossip simulator's figures (rounds, bytes, counts). */
   gossip?: Record<string, number>;
+}
+
+/**
+ * Whether a figure meets a target.
+ *
+ * @param target The target, or `null`.
+ * @param value The absolute figure.
+ * @param ratio The ratio to the yardstick.
+ * @returns `null` without a target, else whether it is met.
+ */
+export function meets(target: Target | null, value: number, ratio: number): boolean | null {
+  if (target === null) return null;
+  const x = target.of === "ratio" ? ratio : value;
+  return target.op === ">=" ? x >= target.bound : x <= target.bound;
 }
 
 function cpuModel(): string | null {
@@ -106,6 +175,7 @@ export function machine(): Machine {
 }
 
 const integer = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+const MB = 1e6;
 
 function pad(cells: string[][]): string {
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
@@ -113,6 +183,74 @@ function pad(cells: string[][]): string {
     row.map((cell, i) => i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))
       .join("  ").trimEnd()
   ).join("\n");
+}
+
+/** The absolute figure as the table shows it: a rate, or memory. */
+function amount(row: Row, value: number, m: Measurement | null): string {
+  switch (row.metric) {
+    case "bytes/s":
+      return `${(value / MB).toFixed(0)} MB/s`;
+    case "rss":
+      return `${(value / MB).toFixed(1)} MB`;
+    default:
+      return m === null ? "-" : `${integer.format(m.opsPerSec)}/s`;
+  }
+}
+
+function micros(m: Measurement | null, key: "p50Us" | "p99Us"): string {
+  return m === null ? "-" : integer.format(m[key]);
+}
+
+/**
+ * A target as the table shows it, e.g. `≥ 0.85`, `p50 ≤ 1.50`, `≤ 150 MB`.
+ *
+ * @param row The row.
+ * @returns The target, or `-` without one.
+ */
+export function formatTarget(row: Row): string {
+  const t = row.target;
+  if (t === null) return "-";
+  const op = t.op === ">=" ? "≥" : "≤";
+  if (t.of === "value") {
+    return row.metric === "rss" || row.metric === "bytes/s"
+      ? `${op} ${integer.format(t.bound / MB)} MB${row.metric === "bytes/s" ? "/s" : ""}`
+      : `${op} ${integer.format(t.bound)} ${row.unit}`;
+  }
+  return `${row.metric === "p50" ? "p50 " : ""}${op} ${t.bound.toFixed(2)}`;
+}
+
+/**
+ * Counts the targets met and missed.
+ *
+ * @param rows The figures.
+ * @param skipped The figures that did not run.
+ * @returns The summary.
+ */
+export function summarize(rows: Row[], skipped: Skipped[]): Summary {
+  const targeted = rows.filter((row) => row.target !== null);
+  return {
+    targets: targeted.length,
+    met: targeted.filter((row) => row.met === true).length,
+    missed: targeted.filter((row) => row.met === false).map((row) =>
+      row.target!.of === "ratio"
+        ? `${row.name} (${row.ratio.toFixed(2)}, target ${formatTarget(row)})`
+        : `${row.name} (${amount(row, row.value, row.best)}, target ${formatTarget(row)})`
+    ),
+    skipped: skipped.map((s) => s.name),
+  };
+}
+
+/**
+ * The one-line summary of the targets met and missed.
+ *
+ * @param summary The summary.
+ * @returns One line.
+ */
+export function formatSummary(summary: Summary): string {
+  const parts = [`targets met: ${summary.met} of ${summary.targets}`];
+  if (summary.missed.length > 0) parts.push(`missed: ${summary.missed.join("; ")}`);
+  if (summary.skipped.length > 0) parts.push(`skipped: ${summary.skipped.join("; ")}`);
+  return parts.join(" | ");
 }
 
 /**
@@ -127,37 +265,54 @@ export function formatTable(report: Report): string {
   const header = [
     `machine: ${m.target}, ${m.cpus} CPUs, ${m.cpuModel ?? "unknown CPU"}, ` +
     `Deno ${m.deno} (V8 ${m.v8}), kernel ${m.osRelease}`,
-    `payload: ${s.payloadBytes}-byte string, msgpack, one connection per side; ` +
-    `${s.rounds} rounds of ${s.warmupMs} ms warm-up + ${s.measureMs} ms measured, best of each`,
+    `payload: ${s.payloadBytes}-byte string (binary row: ${s.binaryBytes / 1024 / 1024} MiB ` +
+    `Uint8Array), msgpack, one connection per side unless named; ${s.rounds} rounds of ` +
+    `${s.warmupMs} ms warm-up + ${s.measureMs} ms measured, best of each ` +
+    `(highest rate, or lowest p50 for p50 ratios); MB = 10^6 bytes`,
+    report.nats === null
+      ? `NATS: skipped (${
+        report.skipped.find((x) => x.name.includes("NATS"))?.reason ?? "not run"
+      })`
+      : `NATS: nats-server ${report.nats.server}, ${report.nats.client}`,
   ];
   const cells = [[
     "figure",
-    "mpreg/s",
+    "mpreg",
     "p50 µs",
     "p99 µs",
-    "ceiling/s",
+    "yardstick",
     "p50 µs",
     "p99 µs",
     "ratio",
-    "floor",
+    "of",
+    "target",
     "met",
   ]];
   for (const row of report.rows) {
     cells.push([
       row.name,
-      integer.format(row.value),
-      integer.format(row.best.p50Us),
-      integer.format(row.best.p99Us),
-      integer.format(row.ceiling),
-      integer.format(row.ceilingBest.p50Us),
-      integer.format(row.ceilingBest.p99Us),
+      amount(row, row.value, row.best),
+      micros(row.best, "p50Us"),
+      micros(row.best, "p99Us"),
+      amount(row, row.ceiling, row.ceilingBest),
+      micros(row.ceilingBest, "p50Us"),
+      micros(row.ceilingBest, "p99Us"),
       row.ratio.toFixed(2),
-      row.floor === null ? "-" : row.floor.toFixed(2),
+      row.metric === "rss" ? "RSS" : row.metric,
+      formatTarget(row),
       row.met === null ? "-" : row.met ? "yes" : "NO",
     ]);
   }
-  const ceilings = report.rows.map((row) => `  ${row.name}: ceiling = ${row.ceilingName}`);
-  return [...header, "", pad(cells), "", ...ceilings].join("\n");
+  for (const skipped of report.skipped) {
+    cells.push([skipped.name, "skipped", "", "", "", "", "", "", "", "", ""]);
+  }
+  const notes = [
+    ...report.rows.map((row) =>
+      `  ${row.name}: yardstick = ${row.ceilingName}${row.note ? `; ${row.note}` : ""}`
+    ),
+    ...report.skipped.map((x) => `  ${x.name}: skipped, ${x.reason}`),
+  ];
+  return [...header, "", pad(cells), "", ...notes].join("\n");
 }
 
 /**

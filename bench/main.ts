@@ -1,62 +1,112 @@
 // Copyright 2026 the mpreg authors. MIT license.
 /**
- * The mpreg benchmark: `deno run -A bench/main.ts [--quick] [--json PATH]`.
+ * The mpreg benchmark: `deno run -A bench/main.ts [--quick] [--no-nats] [--json PATH]`.
  *
  * This process is the load generator. It spawns `bench/_server.ts`, which
  * runs a raw WebSocket echo server and an mpreg node, and measures each
- * figure against a ceiling measured in the same run between the same two
- * processes: every speed is reported as a ratio, never as a bare time.
+ * figure against a yardstick measured in the same run between the same
+ * processes: every speed is reported as a ratio next to its absolute figure,
+ * never as a bare time. The figures (issue 6):
  *
- * Each figure alternates ceiling and mpreg phases (ceiling first in even
+ * 1. raw WebSocket echo, 1 at a time, 16 and 100 in flight: the yardsticks
+ *    of 2;
+ * 2. mpreg `echo` over one connection, 1 at a time, 16 and 100 in flight,
+ *    and over 8 connections (100 in flight in total);
+ * 3. a call forwarded to a second node (client → A → B);
+ * 4. a request of 5 dependent steps, 5 separate calls in sequence, and a
+ *    fan-out of 32 steps joined by one, each as p50 latency against one
+ *    call's;
+ * 5. a sandboxed call against the same function inline;
+ * 6. NATS request/reply through a local `nats-server` (`_nats.ts`), skipped
+ *    with a note when `nats-server` is not on PATH or with `--no-nats`;
+ * 7. a 1 MiB `Uint8Array` argument, in bytes per second, against the raw
+ *    echo of the same bytes;
+ * 8. the resident memory of a node (`_idle_node.ts`, its own process)
+ *    holding 1,000 idle client connections (100 with `--quick`), against the
+ *    same node before them.
+ *
+ * Each figure alternates yardstick and mpreg phases (yardstick first in even
  * rounds, mpreg first in odd ones) so drift on a noisy machine hits both
- * sides evenly, and reports the best round of each side.
+ * sides evenly, and reports the best round of each side. Every row carries
+ * issue 6's target, and the run ends with one line of targets met and
+ * missed.
  *
  * The exit code never depends on the timings: 0 unless something broke.
  *
- * To add a figure (a forwarded call, a sandboxed call, NATS, 1 MiB payloads),
- * add an entry to `figures()`: a name, a ceiling runner, an mpreg runner and
- * an optional floor.
+ * To add a figure, add an entry to one of the `*Figures()` lists: a name, a
+ * yardstick runner, an mpreg runner, what the ratio compares and a target.
  *
  * @module
  */
-import { Client, MSGPACK_PROTOCOL } from "../mod.ts";
-import { inFlight, type Measurement, oneAtATime, type Phases } from "./_measure.ts";
+import { Client, DEFAULT_LIMITS, MSGPACK_PROTOCOL, type StepInput } from "../mod.ts";
+import { ensureFileLimit } from "./_fd_limit.ts";
+import type { IdleNodeMemory, IdleNodeReady } from "./_idle_node.ts";
+import { inFlight, inFlightEach, type Measurement, oneAtATime, type Phases } from "./_measure.ts";
+import { findNatsServer, type NatsRig, startNats } from "./_nats.ts";
+import { LineChild } from "./_process.ts";
 import { RawEchoClient } from "./_raw_echo.ts";
 import {
+  formatSummary,
   formatTable,
   machine,
+  meets,
+  type Metric,
   type Report,
   type Row,
   type Settings,
+  type Skipped,
+  summarize,
+  type Target,
   writeJson,
 } from "./_report.ts";
 import type { ServerUrls } from "./_server.ts";
 import { gossipSimReport } from "./gossip_sim.ts";
 
-const ROOT = new URL("../", import.meta.url);
 const SERVER_SCRIPT = new URL("./_server.ts", import.meta.url);
+const IDLE_NODE_SCRIPT = new URL("./_idle_node.ts", import.meta.url);
 
 const PAYLOAD_BYTES = 100;
 /** 100 ASCII bytes; it does not start with "echo", so the client sends it unescaped. */
 const PAYLOAD = "payload:" +
   "abcdefghijklmnopqrstuvwxyz0123456789".repeat(3).slice(0, PAYLOAD_BYTES - 8);
 const IN_FLIGHT = 100;
+const MID_FLIGHT = 16;
+const CONNECTIONS = 8;
+const CHAIN_STEPS = 5;
+const FAN_OUT = 32;
+const BINARY_BYTES = 1024 * 1024;
 
-const FULL = { warmupMs: 400, measureMs: 2_000, rounds: 2 };
-const QUICK = { warmupMs: 200, measureMs: 300, rounds: 2 };
+const FULL = { warmupMs: 400, measureMs: 2_000, rounds: 2, idleConnections: 1_000 };
+const QUICK = { warmupMs: 100, measureMs: 250, rounds: 2, idleConnections: 100 };
+/** Connections opened at once while filling the idle node. */
+const CONNECT_BATCH = 100;
+
+// Issue 6's targets.
+const ONE_AT_A_TIME: Target = { of: "ratio", op: ">=", bound: 0.85 };
+const HUNDRED_IN_FLIGHT: Target = { of: "ratio", op: ">=", bound: 0.8 };
+const FORWARDED: Target = { of: "ratio", op: ">=", bound: 0.35 };
+const CHAIN_LATENCY: Target = { of: "ratio", op: "<=", bound: 1.5 };
+const NATS_THROUGHPUT: Target = { of: "ratio", op: ">=", bound: 3 };
+const NATS_LATENCY: Target = { of: "ratio", op: "<=", bound: 1 };
+const BINARY: Target = { of: "ratio", op: ">=", bound: 0.7 };
+const IDLE_RSS: Target = { of: "value", op: "<=", bound: 150e6 };
+// The sandbox issue's floor, kept.
+const SANDBOX: Target = { of: "ratio", op: ">=", bound: 0.5 };
 
 interface Options {
   quick: boolean;
+  nats: boolean;
   json: string | null;
 }
 
-const USAGE = "usage: deno run -A bench/main.ts [--quick] [--json PATH]";
+const USAGE = "usage: deno run -A bench/main.ts [--quick] [--no-nats] [--json PATH]";
 
 function parseArgs(args: string[]): Options {
-  const options: Options = { quick: false, json: null };
+  const options: Options = { quick: false, nats: true, json: null };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (arg === "--quick") options.quick = true;
+    else if (arg === "--no-nats") options.nats = false;
     else if (arg === "--json" && i + 1 < args.length) options.json = args[++i]!;
     else if (arg.startsWith("--json=")) options.json = arg.slice("--json=".length);
     else throw new Error(`unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
@@ -64,143 +114,262 @@ function parseArgs(args: string[]): Options {
   return options;
 }
 
-/** The server process and how to stop it. */
-interface ServerProcess {
-  urls: ServerUrls;
-  /** Closes its stdin, sends SIGTERM (SIGKILL after 5 s) and waits for its exit. */
-  stop(): Promise<Deno.CommandStatus>;
-}
-
-async function stopChild(
-  child: Deno.ChildProcess,
-  drained: Promise<void>,
-): Promise<Deno.CommandStatus> {
-  try {
-    await child.stdin.close();
-  } catch {
-    // Already closed.
-  }
-  try {
-    child.kill("SIGTERM");
-  } catch {
-    // Already exited.
-  }
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<null>((resolve) => timer = setTimeout(resolve, 5_000, null));
-  const status = await Promise.race([child.status, late]);
-  clearTimeout(timer);
-  if (status !== null) {
-    await drained;
-    return status;
-  }
-  try {
-    child.kill("SIGKILL");
-  } catch {
-    // Exited just now.
-  }
-  const killed = await child.status;
-  await drained;
-  return killed;
-}
-
-async function spawnServer(): Promise<ServerProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", SERVER_SCRIPT.href],
-    cwd: ROOT,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  // Keep reading after the first line so the pipe never fills; nothing else is expected.
-  const drain = async () => {
-    while (!(await reader.read()).done) {
-      // Discard.
-    }
-  };
-  try {
-    let text = "";
-    while (!text.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("bench/_server.ts exited before printing its URLs");
-      text += value;
-    }
-    const urls = JSON.parse(text.slice(0, text.indexOf("\n"))) as ServerUrls;
-    const drained = drain();
-    return { urls, stop: () => stopChild(child, drained) };
-  } catch (err) {
-    await stopChild(child, drain());
-    throw err;
-  }
+function log(message: string): void {
+  // deno-lint-ignore no-console
+  console.error(message);
 }
 
 /** One side of a figure: measures one phase. */
 type Runner = (phases: Phases) => Promise<Measurement>;
 
-/** A figure: mpreg against its ceiling. */
+/** A measured figure: mpreg against its yardstick. */
 interface Figure {
   name: string;
   ceilingName: string;
   ceiling: Runner;
   mpreg: Runner;
-  floor: number | null;
+  /** What the ratio compares; `bytes/s` needs `bytesPerOp`. */
+  metric: Exclude<Metric, "rss">;
+  bytesPerOp?: number;
+  target: Target | null;
+  note?: string;
 }
 
-function figures(raw: RawEchoClient, client: Client): Figure[] {
-  const rawEcho = () => raw.echo(PAYLOAD);
-  const mpregEcho = () => client.call("echo", [PAYLOAD]);
-  const forwarded = () => client.call("fecho", [PAYLOAD]);
-  const inlineAdd = () => client.call("inline_add", [2, 3]);
-  const sandboxAdd = () => client.call("sandbox_add", [2, 3]);
+/** The connections the figures use, all to `_server.ts`. */
+interface Connections {
+  raw: RawEchoClient;
+  client: Client;
+  raws: RawEchoClient[];
+  clients: Client[];
+}
+
+const echoStep = (name: string, arg: unknown): StepInput => ({ name, fun: "echo", args: [arg] });
+
+/** s1 = echo(payload), s2 = echo(s1), …: each step waits for the one before. */
+const CHAIN: StepInput[] = Array.from(
+  { length: CHAIN_STEPS },
+  (_, i) => echoStep(`s${i + 1}`, i === 0 ? PAYLOAD : `s${i}`),
+);
+const CHAIN_SINK = `s${CHAIN_STEPS}`;
+
+/** f0 … f31 = echo(payload) in parallel, joined by echos(f0, …, f31). */
+const FAN: StepInput[] = [
+  ...Array.from({ length: FAN_OUT }, (_, i) => echoStep(`f${i}`, PAYLOAD)),
+  { name: "join", fun: "echos", args: Array.from({ length: FAN_OUT }, (_, i) => `f${i}`) },
+];
+
+function binaryPayload(): Uint8Array {
+  const bytes = new Uint8Array(BINARY_BYTES);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < bytes.length; i++) {
+    // xorshift32: bytes that no transport could compress.
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    bytes[i] = x & 0xff;
+  }
+  return bytes;
+}
+
+function echoFigures(c: Connections): Figure[] {
+  const rawEcho = () => c.raw.echo(PAYLOAD);
+  const mpregEcho = () => c.client.call("echo", [PAYLOAD]);
+  const rawEach = (w: number) => {
+    const raw = c.raws[w % c.raws.length]!;
+    return () => raw.echo(PAYLOAD);
+  };
+  const mpregEach = (w: number) => {
+    const client = c.clients[w % c.clients.length]!;
+    return () => client.call("echo", [PAYLOAD]);
+  };
   return [
     {
       name: "echo, 1 at a time",
       ceilingName: "raw WebSocket echo, 1 at a time",
       ceiling: (phases) => oneAtATime(rawEcho, phases),
       mpreg: (phases) => oneAtATime(mpregEcho, phases),
-      floor: 0.7,
+      metric: "calls/s",
+      target: ONE_AT_A_TIME,
+    },
+    {
+      name: `echo, ${MID_FLIGHT} in flight`,
+      ceilingName: `raw WebSocket echo, ${MID_FLIGHT} in flight`,
+      ceiling: (phases) => inFlight(MID_FLIGHT, rawEcho, phases),
+      mpreg: (phases) => inFlight(MID_FLIGHT, mpregEcho, phases),
+      metric: "calls/s",
+      target: null,
     },
     {
       name: `echo, ${IN_FLIGHT} in flight`,
       ceilingName: `raw WebSocket echo, ${IN_FLIGHT} in flight`,
       ceiling: (phases) => inFlight(IN_FLIGHT, rawEcho, phases),
       mpreg: (phases) => inFlight(IN_FLIGHT, mpregEcho, phases),
-      floor: 0.4,
+      metric: "calls/s",
+      target: HUNDRED_IN_FLIGHT,
     },
+    {
+      name: `echo, ${CONNECTIONS} connections, ${IN_FLIGHT} in flight`,
+      ceilingName:
+        `raw WebSocket echo over ${CONNECTIONS} sockets, ${IN_FLIGHT} in flight in total`,
+      ceiling: (phases) => inFlightEach(IN_FLIGHT, rawEach, phases),
+      mpreg: (phases) => inFlightEach(IN_FLIGHT, mpregEach, phases),
+      metric: "calls/s",
+      target: HUNDRED_IN_FLIGHT,
+      note: `${CONNECTIONS} Clients, worker i on connection i mod ${CONNECTIONS}`,
+    },
+  ];
+}
+
+function forwardedFigures(c: Connections): Figure[] {
+  const rawEcho = () => c.raw.echo(PAYLOAD);
+  const forwarded = () => c.client.call("fecho", [PAYLOAD]);
+  return [
     {
       name: "forwarded A→B, 1 at a time",
       ceilingName: "raw WebSocket echo, 1 at a time",
       ceiling: (phases) => oneAtATime(rawEcho, phases),
       mpreg: (phases) => oneAtATime(forwarded, phases),
-      floor: null,
+      metric: "calls/s",
+      target: null,
     },
     {
       name: `forwarded A→B, ${IN_FLIGHT} in flight`,
       ceilingName: `raw WebSocket echo, ${IN_FLIGHT} in flight`,
       ceiling: (phases) => inFlight(IN_FLIGHT, rawEcho, phases),
       mpreg: (phases) => inFlight(IN_FLIGHT, forwarded, phases),
-      floor: 0.35,
+      metric: "calls/s",
+      target: FORWARDED,
     },
+  ];
+}
+
+function stepFigures(c: Connections): Figure[] {
+  const single = () => c.client.call("echo", [PAYLOAD]);
+  const singleName = "one echo call, 1 at a time";
+  const chain = () => c.client.request(CHAIN);
+  const separate = async () => {
+    let value: unknown = PAYLOAD;
+    for (let i = 0; i < CHAIN_STEPS; i++) value = await c.client.call("echo", [value]);
+    return value;
+  };
+  const fan = () => c.client.request(FAN);
+  return [
+    {
+      name: `${CHAIN_STEPS}-step request, 1 at a time`,
+      ceilingName: singleName,
+      ceiling: (phases) => oneAtATime(single, phases),
+      mpreg: (phases) => oneAtATime(chain, phases),
+      metric: "p50",
+      target: CHAIN_LATENCY,
+      note: `${CHAIN_STEPS} dependent echo steps (s2 = echo(s1), …) in one request`,
+    },
+    {
+      name: `${CHAIN_STEPS} separate calls, 1 at a time`,
+      ceilingName: singleName,
+      ceiling: (phases) => oneAtATime(single, phases),
+      mpreg: (phases) => oneAtATime(separate, phases),
+      metric: "p50",
+      target: null,
+      note: `the same ${CHAIN_STEPS} echoes as ${CHAIN_STEPS} calls in sequence, for contrast`,
+    },
+    {
+      name: `fan-out ${FAN_OUT} + join, 1 at a time`,
+      ceilingName: singleName,
+      ceiling: (phases) => oneAtATime(single, phases),
+      mpreg: (phases) => oneAtATime(fan, phases),
+      metric: "p50",
+      target: null,
+      note: `${FAN_OUT} parallel echo steps joined by one echos step, in one request`,
+    },
+  ];
+}
+
+function sandboxFigures(c: Connections): Figure[] {
+  const inlineAdd = () => c.client.call("inline_add", [2, 3]);
+  const sandboxAdd = () => c.client.call("sandbox_add", [2, 3]);
+  return [
     {
       name: `sandboxed call, ${IN_FLIGHT} in flight`,
       ceilingName: `the same function inline, ${IN_FLIGHT} in flight`,
       ceiling: (phases) => inFlight(IN_FLIGHT, inlineAdd, phases),
       mpreg: (phases) => inFlight(IN_FLIGHT, sandboxAdd, phases),
-      floor: 0.5,
+      metric: "calls/s",
+      target: SANDBOX,
+      note: "floor from the sandbox issue, not issue 6",
     },
   ];
 }
 
-function best(runs: Measurement[]): Measurement {
-  return runs.reduce((a, b) => (b.opsPerSec > a.opsPerSec ? b : a));
+const NATS_NAMES = ["echo vs NATS, 1 at a time", `echo vs NATS, ${IN_FLIGHT} in flight`];
+
+function natsFigures(c: Connections, nats: NatsRig): Figure[] {
+  const natsEcho = () => nats.request(PAYLOAD);
+  const mpregEcho = () => c.client.call("echo", [PAYLOAD]);
+  return [
+    {
+      name: NATS_NAMES[0]!,
+      ceilingName: "NATS request/reply via nats-server, 1 at a time",
+      ceiling: (phases) => oneAtATime(natsEcho, phases),
+      mpreg: (phases) => oneAtATime(mpregEcho, phases),
+      metric: "p50",
+      target: NATS_LATENCY,
+      note: "mpreg p50 / NATS p50: below 1 is lower latency than NATS",
+    },
+    {
+      name: NATS_NAMES[1]!,
+      ceilingName: `NATS request/reply via nats-server, ${IN_FLIGHT} in flight`,
+      ceiling: (phases) => inFlight(IN_FLIGHT, natsEcho, phases),
+      mpreg: (phases) => inFlight(IN_FLIGHT, mpregEcho, phases),
+      metric: "calls/s",
+      target: NATS_THROUGHPUT,
+    },
+  ];
 }
+
+function binaryFigures(c: Connections, bytes: Uint8Array): Figure[] {
+  return [{
+    name: "1 MiB binary echo, 1 at a time",
+    ceilingName: "raw WebSocket echo of the same bytes, 1 at a time",
+    ceiling: (phases) => oneAtATime(() => c.raw.echo(bytes), phases),
+    mpreg: (phases) => oneAtATime(() => c.client.call("echo", [bytes]), phases),
+    metric: "bytes/s",
+    bytesPerOp: bytes.length,
+    target: BINARY,
+    note: `a ${bytes.length}-byte Uint8Array as msgpack bin, within the node's default ` +
+      `${DEFAULT_LIMITS.maxFrameBytes / 1024 / 1024} MiB frame limit; payload bytes one way`,
+  }];
+}
+
+function best(runs: Measurement[], metric: Metric): Measurement {
+  return metric === "p50"
+    ? runs.reduce((a, b) => (b.p50Us < a.p50Us ? b : a))
+    : runs.reduce((a, b) => (b.opsPerSec > a.opsPerSec ? b : a));
+}
+
+function figureOf(m: Measurement, figure: Figure): number {
+  switch (figure.metric) {
+    case "p50":
+      return m.p50Us;
+    case "bytes/s":
+      return m.opsPerSec * figure.bytesPerOp!;
+    default:
+      return m.opsPerSec;
+  }
+}
+
+const UNITS: Record<Metric, string> = {
+  "calls/s": "calls/s",
+  "p50": "µs",
+  "bytes/s": "bytes/s",
+  "rss": "bytes",
+};
 
 async function measure(figure: Figure, settings: Settings): Promise<Row> {
   const phases = { warmupMs: settings.warmupMs, measureMs: settings.measureMs };
   const ceilingRuns: Measurement[] = [];
   const mpregRuns: Measurement[] = [];
   for (let round = 0; round < settings.rounds; round++) {
-    // ABBA: the ceiling first in even rounds, mpreg first in odd ones.
+    // ABBA: the yardstick first in even rounds, mpreg first in odd ones.
     if (round % 2 === 0) {
       ceilingRuns.push(await figure.ceiling(phases));
       mpregRuns.push(await figure.mpreg(phases));
@@ -209,65 +378,239 @@ async function measure(figure: Figure, settings: Settings): Promise<Row> {
       ceilingRuns.push(await figure.ceiling(phases));
     }
   }
-  const mpreg = best(mpregRuns);
-  const ceiling = best(ceilingRuns);
-  const ratio = mpreg.opsPerSec / ceiling.opsPerSec;
-  return {
+  const mpreg = best(mpregRuns, figure.metric);
+  const ceiling = best(ceilingRuns, figure.metric);
+  const value = figureOf(mpreg, figure);
+  const ceilingValue = figureOf(ceiling, figure);
+  const ratio = value / ceilingValue;
+  const row: Row = {
     name: figure.name,
     ceilingName: figure.ceilingName,
-    unit: "calls/s",
-    value: mpreg.opsPerSec,
-    ceiling: ceiling.opsPerSec,
+    metric: figure.metric,
+    unit: UNITS[figure.metric],
+    value,
+    ceiling: ceilingValue,
     ratio,
-    floor: figure.floor,
-    met: figure.floor === null ? null : ratio >= figure.floor,
+    target: figure.target,
+    met: meets(figure.target, value, ratio),
     best: mpreg,
     ceilingBest: ceiling,
-    runs: mpregRuns.map((m) => m.opsPerSec),
-    ceilingRuns: ceilingRuns.map((m) => m.opsPerSec),
+    runs: mpregRuns.map((m) => figureOf(m, figure)),
+    ceilingRuns: ceilingRuns.map((m) => figureOf(m, figure)),
   };
+  if (figure.note !== undefined) row.note = figure.note;
+  return row;
 }
 
-async function checkEcho(name: string, fn: () => Promise<unknown>): Promise<void> {
-  const got = await fn();
-  if (got !== PAYLOAD) {
-    throw new Error(`${name} answered ${JSON.stringify(got)} instead of the payload`);
+async function measureAll(figures: Figure[], settings: Settings, rows: Row[]): Promise<void> {
+  for (const figure of figures) {
+    log(`measuring ${figure.name} ...`);
+    rows.push(await measure(figure, settings));
   }
 }
 
+async function check(name: string, fn: () => Promise<unknown>, ok: (got: unknown) => boolean) {
+  const got = await fn();
+  if (!ok(got)) {
+    const shown = got instanceof Uint8Array ? `${got.length} bytes` : JSON.stringify(got);
+    throw new Error(`${name} answered ${shown?.slice(0, 200)}, not what was sent`);
+  }
+}
+
+const isPayload = (got: unknown) => got === PAYLOAD;
+
+function sameBytes(a: Uint8Array) {
+  return (got: unknown): boolean => {
+    if (!(got instanceof Uint8Array) || got.length !== a.length) return false;
+    for (let i = 0; i < a.length; i++) if (got[i] !== a[i]) return false;
+    return true;
+  };
+}
+
+/** Checks that every operation the figures repeat answers what it should. */
+async function checkAll(c: Connections, bytes: Uint8Array): Promise<void> {
+  await check("raw echo", () => c.raw.echo(PAYLOAD), isPayload);
+  await check("mpreg echo", () => c.client.call("echo", [PAYLOAD]), isPayload);
+  for (const [i, raw] of c.raws.entries()) {
+    await check(`raw echo on socket ${i}`, () => raw.echo(PAYLOAD), isPayload);
+  }
+  for (const [i, client] of c.clients.entries()) {
+    await check(`mpreg echo on connection ${i}`, () => client.call("echo", [PAYLOAD]), isPayload);
+  }
+  await check("forwarded echo", () => c.client.call("fecho", [PAYLOAD]), isPayload);
+  await check(
+    `${CHAIN_STEPS}-step request`,
+    () => c.client.request(CHAIN),
+    (got) => JSON.stringify(got) === JSON.stringify({ [CHAIN_SINK]: PAYLOAD }),
+  );
+  await check(
+    `fan-out of ${FAN_OUT}`,
+    () => c.client.request(FAN),
+    (got) => JSON.stringify(got) === JSON.stringify({ join: Array(FAN_OUT).fill(PAYLOAD) }),
+  );
+  await check("sandboxed add", () => c.client.call("sandbox_add", [2, 3]), (got) => got === 5);
+  await check("inline add", () => c.client.call("inline_add", [2, 3]), (got) => got === 5);
+  if (bytes.length + 1024 > DEFAULT_LIMITS.maxFrameBytes) {
+    throw new Error(`a ${bytes.length}-byte argument does not fit the default frame limit`);
+  }
+  await check("raw echo of 1 MiB", () => c.raw.echo(bytes), sameBytes(bytes));
+  await check("mpreg echo of 1 MiB", () => c.client.call("echo", [bytes]), sameBytes(bytes));
+}
+
+/**
+ * Figure 8: a node in its own process, its RSS with no client, then with
+ * `n` idle clients connected (each made one call, so each really is).
+ */
+async function idleMemory(n: number, pids: number[]): Promise<Row> {
+  const node = LineChild.deno(IDLE_NODE_SCRIPT, [], ["--v8-flags=--expose-gc"]);
+  pids.push(node.pid);
+  const clients: Client[] = [];
+  let row: Row;
+  try {
+    const ready = await node.json<IdleNodeReady>(60_000);
+    const rss = async () => {
+      await node.send("rss");
+      return await node.json<IdleNodeMemory>(30_000);
+    };
+    // Warm the node's request path with one client, so "before" counts the
+    // code every node has once it served a call, and the difference is the
+    // connections' own cost.
+    {
+      const warm = new Client(ready.url, { encoding: "msgpack" });
+      try {
+        for (let i = 0; i < 200; i++) {
+          await check("idle node echo", () => warm.call("echo", [PAYLOAD]), isPayload);
+        }
+      } finally {
+        warm.close();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const before = await rss();
+    const started = performance.now();
+    for (let i = 0; i < n; i += CONNECT_BATCH) {
+      const batch: Promise<void>[] = [];
+      for (let j = i; j < Math.min(n, i + CONNECT_BATCH); j++) {
+        const client = new Client(ready.url, { encoding: "msgpack" });
+        clients.push(client);
+        batch.push(check(`idle client ${j}`, () => client.call("echo", [j]), (got) => got === j));
+      }
+      await Promise.all(batch);
+    }
+    const connectMs = performance.now() - started;
+    if (!clients.every((client) => client.connected)) {
+      throw new Error("an idle client lost its connection");
+    }
+    const after = await rss();
+    const perConnection = (after.rss - before.rss) / n;
+    row = {
+      name: `${n.toLocaleString("en-US")} idle connections`,
+      ceilingName: "the same node before them (after serving one client)",
+      metric: "rss",
+      unit: "bytes",
+      value: after.rss,
+      ceiling: before.rss,
+      ratio: after.rss / before.rss,
+      target: IDLE_RSS,
+      met: meets(IDLE_RSS, after.rss, after.rss / before.rss),
+      best: null,
+      ceilingBest: null,
+      runs: [after.rss],
+      ceilingRuns: [before.rss],
+      note: `node RSS after GC in its own process; ${(perConnection / 1024).toFixed(1)} KiB ` +
+        `per connection; heap ${(before.heapUsed / 1e6).toFixed(1)} → ` +
+        `${(after.heapUsed / 1e6).toFixed(1)} MB; ${n} clients connected and called in ` +
+        `${connectMs.toFixed(0)} ms`,
+    };
+  } finally {
+    for (const client of clients) client.close();
+    const status = await node.stop();
+    if (!status.success) log(`bench/_idle_node.ts exited with ${JSON.stringify(status)}`);
+  }
+  return row;
+}
+
 async function run(options: Options): Promise<void> {
-  const { rounds, ...phases } = options.quick ? QUICK : FULL;
+  const { rounds, idleConnections, ...phases } = options.quick ? QUICK : FULL;
+  // Checked first, so a low limit fails the run before any measuring. This
+  // process holds the idle clients' sockets, the idle node's process the
+  // server's: each needs about one descriptor per connection.
+  ensureFileLimit(idleConnections + 512, `the idle-connections figure (${idleConnections})`);
+  const bytes = binaryPayload();
   const settings: Settings = {
     payloadBytes: new TextEncoder().encode(PAYLOAD).length,
+    binaryBytes: bytes.length,
+    idleConnections,
     ...phases,
     rounds,
   };
-  const server = await spawnServer();
-  let raw: RawEchoClient | null = null;
-  let client: Client | null = null;
+  const server = LineChild.deno(SERVER_SCRIPT);
+  const childPids = [server.pid];
+  const open: { close(): unknown }[] = [];
+  let nats: NatsRig | null = null;
   let status: Deno.CommandStatus;
   try {
-    raw = await RawEchoClient.connect(server.urls.raw, MSGPACK_PROTOCOL);
-    client = new Client(server.urls.mpreg, { encoding: "msgpack" });
-    await client.connect({ timeoutMs: 5_000 });
-    await checkEcho("raw echo", () => raw!.echo(PAYLOAD));
-    await checkEcho("mpreg echo", () => client!.call("echo", [PAYLOAD]));
+    const urls = await server.json<ServerUrls>(60_000);
+    const connectRaw = async () => {
+      const raw = await RawEchoClient.connect(urls.raw, MSGPACK_PROTOCOL);
+      open.push(raw);
+      return raw;
+    };
+    const connectClient = async () => {
+      const client = new Client(urls.mpreg, { encoding: "msgpack" });
+      open.push(client);
+      await client.connect({ timeoutMs: 5_000 });
+      return client;
+    };
+    const c: Connections = {
+      raw: await connectRaw(),
+      client: await connectClient(),
+      raws: [],
+      clients: [],
+    };
+    for (let i = 0; i < CONNECTIONS; i++) {
+      c.raws.push(await connectRaw());
+      c.clients.push(await connectClient());
+    }
+    await checkAll(c, bytes);
 
     const rows: Row[] = [];
-    for (const figure of figures(raw, client)) {
-      // deno-lint-ignore no-console
-      console.error(`measuring ${figure.name} ...`);
-      rows.push(await measure(figure, settings));
+    const skipped: Skipped[] = [];
+    await measureAll(echoFigures(c), settings, rows);
+    await measureAll(forwardedFigures(c), settings, rows);
+    await measureAll(stepFigures(c), settings, rows);
+    await measureAll(sandboxFigures(c), settings, rows);
+
+    const found = options.nats ? await findNatsServer() : "--no-nats";
+    if (typeof found === "string") {
+      for (const name of NATS_NAMES) skipped.push({ name, reason: found });
+      log(`skipping NATS: ${found}`);
+    } else {
+      log(`starting nats-server ${found.version} and a responder ...`);
+      nats = await startNats(found.version);
+      childPids.push(...nats.pids);
+      await check("NATS request", () => nats!.request(PAYLOAD), isPayload);
+      await measureAll(natsFigures(c, nats), settings, rows);
+      await nats.close();
     }
-    // deno-lint-ignore no-console
-    console.error("running the gossip simulator ...");
+
+    await measureAll(binaryFigures(c, bytes), settings, rows);
+
+    log(`measuring a node holding ${idleConnections} idle connections ...`);
+    rows.push(await idleMemory(idleConnections, childPids));
+
+    log("running the gossip simulator ...");
     const gossip = await gossipSimReport(options.quick);
     const report: Report = {
       date: new Date().toISOString(),
       machine: machine(),
       settings,
-      serverPid: server.urls.pid,
+      serverPid: urls.pid,
+      childPids,
+      nats: nats === null ? null : { server: nats.version, client: nats.client },
       rows,
+      skipped,
+      summary: summarize(rows, skipped),
       gossip,
     };
     // deno-lint-ignore no-console
@@ -278,10 +621,12 @@ async function run(options: Options): Promise<void> {
       `\ngossip simulator (deterministic, virtual time; rounds = gossip intervals)\n` +
         Object.entries(gossip).map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join("\n"),
     );
+    // deno-lint-ignore no-console
+    console.log(`\n${formatSummary(report.summary)}`);
     if (options.json !== null) await writeJson(options.json, report);
   } finally {
-    client?.close();
-    await raw?.close();
+    await nats?.close();
+    for (const connection of open) await connection.close();
     status = await server.stop();
   }
   if (!status.success) {

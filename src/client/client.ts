@@ -16,6 +16,7 @@ import {
 } from "../protocol/errors.ts";
 import { LITERAL_KEY, type Step } from "../protocol/step.ts";
 import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from "./_backoff.ts";
+import { denoNet, TcpWebSocket } from "./_tcp_websocket.ts";
 
 export type { BackoffOptions } from "./_backoff.ts";
 
@@ -186,6 +187,8 @@ const WS_OPEN = 1;
 
 /** A batch never grows past this many bytes (see `#enqueue`). */
 const MAX_BATCH_BYTES = 960;
+/** The same on a no-delay TCP socket. */
+const MAX_BATCH_BYTES_TCP = 256 * 1024;
 
 function toWireStep(
   name: string,
@@ -238,6 +241,21 @@ function escapeSelf(value: unknown, name: string): unknown {
     return out ?? value;
   }
   return value;
+}
+
+/**
+ * Opens a WebSocket. In Deno, `ws://` URLs get a no-delay TCP WebSocket:
+ * Deno's built-in client delays every frame over about 1 KB by ~40 ms
+ * (see `_tcp_websocket.ts`). Browsers, and `wss://`, use `WebSocket`.
+ *
+ * @param url The URL.
+ * @param protocols The subprotocols to offer.
+ * @returns The socket.
+ */
+export function openWebSocket(url: string, protocols: string[]): WebSocket {
+  const net = url.startsWith("ws:") ? denoNet() : null;
+  if (net !== null) return new TcpWebSocket(url, protocols, net) as unknown as WebSocket;
+  return new WebSocket(url, protocols);
 }
 
 /**
@@ -467,9 +485,11 @@ export class Client {
    */
   #enqueue(frame: string | Uint8Array<ArrayBuffer>): void {
     const size = typeof frame === "string" ? frame.length : frame.byteLength;
-    // Deno's WebSocket client stalls ~40 ms (Nagle's algorithm meeting
-    // delayed ACKs) on frames over ~1 KB: keep batches under that.
-    if (this.#outbox.length > 0 && this.#outboxBytes + size > MAX_BATCH_BYTES) this.#flushTask();
+    // Deno's built-in WebSocket client stalls ~40 ms (Nagle's algorithm
+    // meeting delayed ACKs) on frames over ~1 KB: browsers and wss:// keep
+    // batches under that; the no-delay TCP socket takes large ones.
+    const max = this.#socket instanceof TcpWebSocket ? MAX_BATCH_BYTES_TCP : MAX_BATCH_BYTES;
+    if (this.#outbox.length > 0 && this.#outboxBytes + size > max) this.#flushTask();
     this.#outbox.push(frame);
     this.#outboxBytes += size;
     if (this.#outbox.length === 1) queueMicrotask(this.#flushTask);
@@ -506,7 +526,7 @@ export class Client {
     const url = this.#urls[this.#urlIndex]!;
     let socket: WebSocket;
     try {
-      socket = new WebSocket(url, this.#protocols);
+      socket = openWebSocket(url, this.#protocols);
     } catch (err) {
       this.#failAttempt(err);
       return;

@@ -6,6 +6,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { openWebSocket } from "../client/client.ts";
 import { type Codec, createCodec } from "../protocol/codec.ts";
 import {
   ClusterMismatchError,
@@ -117,7 +118,7 @@ export class PeerLink {
    * @returns The link; `host.linkReady` reports the end of the handshake.
    */
   static dial(url: string, host: PeerLinkHost): PeerLink {
-    return new PeerLink(new WebSocket(url, PEER_PROTOCOL), host, true, url);
+    return new PeerLink(openWebSocket(url, [PEER_PROTOCOL]), host, true, url);
   }
 
   /**

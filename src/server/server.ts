@@ -9,7 +9,7 @@ import { abortable } from "../_util/abortable.ts";
 import { Authenticator, type AuthResult, type Principal } from "../auth/authenticator.ts";
 import { DeadlineQueue } from "../_util/deadline_queue.ts";
 import { Cluster, type MemberInfo } from "../cluster/cluster.ts";
-import { ClusterNode } from "../cluster/cluster_node.ts";
+import { ClusterNode, type ClusterStats } from "../cluster/cluster_node.ts";
 import { PEER_PROTOCOL } from "../cluster/peer_protocol.ts";
 import type { RunMessage } from "../cluster/peer_protocol.ts";
 import { PermissionDeniedError, type RpcError, TimeoutError } from "../protocol/errors.ts";
@@ -23,11 +23,11 @@ import {
   normalizePermissions,
   permissionKinds,
 } from "../sandbox/permissions.ts";
-import { Sandbox } from "../sandbox/sandbox.ts";
+import { Sandbox, type SandboxStats } from "../sandbox/sandbox.ts";
 import { echo, echos } from "./builtins.ts";
 import { ClientConnection, type ConnectionHost } from "./connection.ts";
 import { handleHttp } from "./http_routes.ts";
-import { Metrics, type Sample } from "./metrics.ts";
+import { type FunctionStats, Metrics, type Sample } from "./metrics.ts";
 import { endWith, failSpan, startRemoteChild, tracingEnabled, withSpan } from "./tracing.ts";
 import { loadConfig, type NodeConfig } from "./config.ts";
 import { importFunctions } from "./function_modules.ts";
@@ -106,6 +106,33 @@ export interface ModuleOptions {
    * @default {false}
    */
   trusted?: boolean;
+}
+
+/**
+ * A node's figures, as `server.stats()` and `GET /stats` return them.
+ *
+ * @example
+ * ```ts
+ * import { Server } from "@mpreg/mpreg";
+ * const server = new Server({ name: "n1" });
+ * console.log(server.stats().node); // n1
+ * ```
+ */
+export interface NodeStats {
+  /** The node's name. */
+  node: string;
+  /** When the figures were read, in milliseconds since the epoch. */
+  time: number;
+  /** Per function: the calls run on this node. */
+  functions: Record<string, FunctionStats>;
+  /** Client requests in flight. */
+  requestsInFlight: number;
+  /** Open client connections. */
+  connections: number;
+  /** Cluster traffic and links, once started. */
+  cluster: ClusterStats | null;
+  /** Sandbox pools, once a sandboxed function exists. */
+  sandbox: SandboxStats | null;
 }
 
 /** Options for {@linkcode Server.stop}. */
@@ -523,15 +550,7 @@ export class Server {
    *
    * @returns Plain data.
    */
-  stats(): {
-    node: string;
-    time: number;
-    functions: ReturnType<Metrics["stats"]>;
-    requestsInFlight: number;
-    connections: number;
-    cluster: ReturnType<ClusterNode["stats"]> | null;
-    sandbox: ReturnType<Sandbox["stats"]> | null;
-  } {
+  stats(): NodeStats {
     return {
       node: this.name,
       time: Date.now(),

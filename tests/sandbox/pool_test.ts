@@ -84,6 +84,9 @@ Deno.test("WorkerPool: a deadline-style timeout reaches the worker as a TimeoutE
   const pool = new WorkerPool({}, { maxWorkers: 1 });
   try {
     const whoami = fn("whoami");
+    // Load the module first, so the slow call is running when its deadline
+    // passes (a call cancelled while its module loads never starts at all).
+    await pool.call(whoami, [], undefined, context());
     const signal = AbortSignal.timeout(50);
     const err = await rejection(pool.call(SLOW, [60_000], undefined, context("t", signal)));
     assert.equal((err as DOMException).name, "TimeoutError");
