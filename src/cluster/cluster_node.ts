@@ -6,11 +6,13 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { expandedSize } from "../_util/expanded_size.ts";
 import { backoffDelay, DEFAULT_BACKOFF } from "../client/_backoff.ts";
 import {
   CancelledError,
   ConnectionError,
   FunctionNotFoundError,
+  LimitExceededError,
   type RpcError,
   toRpcError,
   UnavailableError,
@@ -302,6 +304,15 @@ export class ClusterNode implements PeerLinkHost {
     principal: string,
     traceparent?: string,
   ): Promise<unknown> {
+    const max = this.limits.maxElements;
+    if (expandedSize([step.args, step.kwargs], max) > max) {
+      // Arguments built from earlier results can expand exponentially once
+      // encoded for the wire: refuse instead of blocking the event loop.
+      throw new LimitExceededError(
+        `Step "${step.name}": its arguments would hold more than ${max} values once encoded`,
+        { details: { limit: "maxElements", max, step: step.name } },
+      );
+    }
     const exclude = new Set<string>();
     let target = first;
     let refused: RpcError | null = null;

@@ -7,6 +7,7 @@
  */
 import { getLogger, type Logger } from "@logtape/logtape";
 import type { DeadlineQueue } from "../_util/deadline_queue.ts";
+import { expandedSize } from "../_util/expanded_size.ts";
 import type { AuthResult, Principal } from "../auth/authenticator.ts";
 import type { Codec } from "../protocol/codec.ts";
 import {
@@ -323,6 +324,16 @@ export class ClientConnection {
    */
   #send(message: { u: RequestId; r: unknown; error: unknown }): void {
     if (this.#socket.readyState !== WebSocket.OPEN) return;
+    const max = this.#host.limits.maxElements;
+    if (message.r !== null && typeof message.r === "object" && expandedSize(message.r, max) > max) {
+      // Results that share structure (steps naming earlier steps many times)
+      // can expand exponentially when encoded: refuse instead of blocking.
+      const error = new LimitExceededError(
+        `The answer would hold more than ${max} values once encoded`,
+        { details: { limit: "maxElements", max } },
+      );
+      message = { u: message.u, r: null, error: error.toWire() };
+    }
     let frame: string | Uint8Array<ArrayBuffer>;
     try {
       frame = this.#codec.encode(message);

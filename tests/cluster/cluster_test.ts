@@ -380,3 +380,23 @@ Deno.test("cluster: events() iterates membership events until its signal aborts"
     await b.stop();
   }
 });
+
+Deno.test("cluster: a forwarded step whose arguments would explode is refused with 1011", async () => {
+  await using cluster = await startCluster(2, "star");
+  cluster.nodes[1]!.register("count", (x: unknown[]) => x.length);
+  await converged(cluster.nodes);
+  await known(cluster.nodes, "count", "n1");
+  const steps: Array<{ name: string; fun: string; args: unknown[] }> = [
+    { name: "s0", fun: "echo", args: [1] },
+  ];
+  for (let i = 1; i <= 40; i++) {
+    steps.push({ name: `s${i}`, fun: "echos", args: [`s${i - 1}`, `s${i - 1}`] });
+  }
+  steps.push({ name: "n", fun: "count", args: ["s40"] });
+  await using client = new Client(cluster.nodes[0]!.url);
+  await assert.rejects(client.request(steps), (err: unknown) => {
+    assert.equal((err as { code: number }).code, ErrorCode.LimitExceeded);
+    assert.match((err as Error).message, /Step "n"/);
+    return true;
+  });
+});

@@ -276,3 +276,23 @@ Deno.test("batches: the original MPREG JSON never batches", async () => {
   const event = await raw.closed;
   assert.equal(event.code, 1008, "an array is not a message there");
 });
+
+Deno.test("an answer that would explode once encoded gets 1011, and the node stays responsive", async () => {
+  await using server = await startServer();
+  const raw = new RawSocket(server.url, "mpreg.json.v1");
+  await raw.opened;
+  // Each step names the previous one twice: 2^30 values once encoded.
+  const cmds: Array<{ name: string; fun: string; args: unknown[] }> = [
+    { name: "s0", fun: "echo", args: [1] },
+  ];
+  for (let i = 1; i <= 30; i++) {
+    cmds.push({ name: `s${i}`, fun: "echos", args: [`s${i - 1}`, `s${i - 1}`] });
+  }
+  raw.ws.send(JSON.stringify({ role: "rpc", u: 1, cmds }));
+  await raw.waitFrames(1);
+  const answer = json(raw.frames[0]!);
+  assert.equal((answer.error as { code: number }).code, ErrorCode.LimitExceeded);
+  await using client = new Client(server.url);
+  assert.equal(await client.call("echo", ["still here"]), "still here");
+  await raw.close();
+});
