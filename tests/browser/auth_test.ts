@@ -1,0 +1,75 @@
+// Copyright 2026 the mpreg authors. MIT license.
+// A browser authenticates with the token scheme: the token rides in the
+// WebSocket subprotocol list (browsers cannot set headers).
+import assert from "node:assert/strict";
+import { chromium } from "npm:playwright-core@1.65.1";
+import { hashToken } from "../../mod.ts";
+import { startServer } from "../_helpers/mod.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+function hasChromium(): boolean {
+  try {
+    return Deno.statSync(CHROMIUM).isFile;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "browser: a token from the page authenticates; without it the node refuses",
+  ignore: !hasChromium(),
+  async fn() {
+    await using server = await startServer({
+      auth: {
+        tokens: [{ sha256: await hashToken("browser-t0ken"), principal: "web" }],
+        principals: { web: { allow: ["echo*"] } },
+        anonymous: false,
+      },
+    });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (err) => errors.push(String(err)));
+      const http = server.url.replace("ws:", "http:");
+      await page.goto(`${http}/healthz`);
+      const outcome = await page.evaluate(async ([http, ws]) => {
+        const { Client } = await import(`${http}/client.js`);
+        const call = async (options: Record<string, unknown>) => {
+          const client = new Client(ws, { timeoutMs: 5000, ...options });
+          try {
+            return { ok: await client.call("echos", ["from", "the browser"]) };
+          } catch (err) {
+            return { error: (err as Error).name, code: (err as { code: number }).code };
+          } finally {
+            client.close();
+          }
+        };
+        return {
+          withToken: await call({ token: "browser-t0ken" }),
+          withoutToken: await call({}),
+          badToken: await call({ token: "wrong" }),
+          json: await call({ token: "browser-t0ken", encoding: "json" }),
+        };
+      }, [http, server.url]);
+      assert.deepEqual(outcome.withToken, { ok: ["from", "the browser"] });
+      assert.deepEqual(outcome.json, { ok: ["from", "the browser"] });
+      assert.deepEqual(outcome.withoutToken, { error: "UnauthenticatedError", code: 1010 });
+      assert.deepEqual(outcome.badToken, { error: "UnauthenticatedError", code: 1010 });
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+    }
+  },
+});
