@@ -94,6 +94,11 @@ export class TcpWebSocket {
   async #open(url: URL, protocols: string[], net: DenoNet): Promise<void> {
     const port = Number(url.port || 80);
     const conn = await net.connect({ hostname: url.hostname.replace(/^\[|\]$/g, ""), port });
+    if (this.#closed) {
+      // close() was called while connecting.
+      conn.close();
+      return;
+    }
     conn.setNoDelay(true);
     this.#conn = conn;
     const key = base64(crypto.getRandomValues(new Uint8Array(16)));
@@ -130,6 +135,7 @@ export class TcpWebSocket {
       throw new Error("handshake: wrong Sec-WebSocket-Accept");
     }
     this.protocol = headers.get("sec-websocket-protocol") ?? "";
+    if (this.#closed) return;
     this.readyState = 1;
     this.onopen?.({ type: "open" } as Event);
     await this.#readFrames(buffer.subarray(end + 4));
@@ -162,7 +168,26 @@ export class TcpWebSocket {
           offset = 10;
         }
         if (b1 & 0x80) offset += 4; // a server never masks, but skip a mask if present
-        if (buffer.length < offset + length) break;
+        if (buffer.length < offset + length) {
+          // A large frame: read the rest straight into one buffer of its
+          // size, instead of growing the buffer chunk by chunk.
+          if (offset + length > this.#readBuffer.length) {
+            const whole = new Uint8Array(offset + length);
+            whole.set(buffer);
+            let filled = buffer.length;
+            while (filled < whole.length) {
+              const n = await this.#conn!.read(whole.subarray(filled)).catch(() => null);
+              if (n === null) {
+                this.#finish(1006, "", false);
+                return;
+              }
+              filled += n;
+            }
+            buffer = whole;
+            continue;
+          }
+          break;
+        }
         const payload = buffer.slice(offset, offset + length);
         buffer = buffer.subarray(offset + length);
         const fin = (b0 & 0x80) !== 0;

@@ -216,7 +216,12 @@ function fromInput(input: StepInput, index: number): WireStep {
 // strings that would read as one so they arrive verbatim.
 function escapeSelf(value: unknown, name: string): unknown {
   if (typeof value === "string") {
-    return value === name || value.startsWith(name + ".") ? { [LITERAL_KEY]: value } : value;
+    // `name` itself, or `name.` and a path (checked without allocating).
+    const self = value.length === name.length
+      ? value === name
+      : value.length > name.length && value.charCodeAt(name.length) === 46 &&
+        value.startsWith(name);
+    return self ? { [LITERAL_KEY]: value } : value;
   }
   if (Array.isArray(value)) {
     let out: unknown[] | null = null;
@@ -374,7 +379,7 @@ export class Client {
    *   when the deadline passes, {@linkcode CancelledError} when the signal
    *   aborts, {@linkcode ConnectionError} when the connection drops.
    */
-  async call(fun: string, args: unknown[] = [], options: CallOptions = {}): Promise<unknown> {
+  call(fun: string, args: unknown[] = [], options: CallOptions = {}): Promise<unknown> {
     const step = toWireStep(
       fun,
       fun,
@@ -382,8 +387,7 @@ export class Client {
       options.kwargs && escapeSelf(options.kwargs, fun) as Record<string, unknown>,
       options.locs,
     );
-    const result = await this.#send([step], options.timeoutMs, options.signal, false);
-    return result[fun];
+    return this.#send([step], options.timeoutMs, options.signal, false).then((r) => r[fun]);
   }
 
   /**

@@ -6,6 +6,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { TcpWebSocket } from "../client/_tcp_websocket.ts";
 import { openWebSocket } from "../client/client.ts";
 import { type Codec, createCodec } from "../protocol/codec.ts";
 import {
@@ -26,6 +27,14 @@ import {
 } from "./peer_protocol.ts";
 
 const log = getLogger(["mpreg", "cluster", "link"]);
+
+/** A batch is sent as soon as it holds this many bytes. */
+const MAX_BATCH_BYTES = 256 * 1024;
+/**
+ * The same for a link dialed with Deno's built-in WebSocket client (wss://),
+ * which stalls ~40 ms on frames over ~1 KB (see `client/_tcp_websocket.ts`).
+ */
+const MAX_BATCH_BYTES_NATIVE_CLIENT = 900;
 
 /** What a link needs from its node. */
 export interface PeerLinkHost {
@@ -104,6 +113,9 @@ export class PeerLink {
   #nextRun = 1;
   #closed = false;
   #retired = false;
+  #outbox: Array<Uint8Array<ArrayBuffer>> = [];
+  #outboxBytes = 0;
+  readonly #maxBatch: number;
   #peerLeaving = false;
   #leaveAcked = Promise.withResolvers<void>();
   #timer: ReturnType<typeof setTimeout> | null;
@@ -139,6 +151,9 @@ export class PeerLink {
     this.dialed = dialed;
     this.address = address;
     this.#codec = createCodec("msgpack", { limits: host.limits });
+    this.#maxBatch = dialed && !(socket instanceof (TcpWebSocket as unknown as typeof WebSocket))
+      ? MAX_BATCH_BYTES_NATIVE_CLIENT
+      : MAX_BATCH_BYTES;
     this.#phase = dialed ? "opening" : "awaiting-hello";
     socket.binaryType = "arraybuffer";
     socket.onopen = () => {
@@ -280,6 +295,7 @@ export class PeerLink {
    * @param reason Why, sent as the close reason and logged.
    */
   close(reason: string): void {
+    this.#flush();
     if (this.#socket.readyState <= 1) {
       try {
         this.#socket.close(1000, reason.slice(0, 120));
@@ -290,16 +306,26 @@ export class PeerLink {
     this.#onClose(reason);
   }
 
+  /**
+   * Encodes a message and queues it: once the handshake is over, messages
+   * written in the same turn leave together as one batch frame.
+   */
   #write(message: PeerMessage): boolean {
     if (this.#socket.readyState !== 1) return false;
     try {
-      const frame = this.#codec.encode(message);
-      this.#socket.send(frame);
-      this.#host.traffic(
-        "out",
-        message.t,
-        typeof frame === "string" ? frame.length : frame.byteLength,
-      );
+      const frame = this.#codec.encode(message) as Uint8Array<ArrayBuffer>;
+      this.#host.traffic("out", message.t, frame.byteLength);
+      if (this.#phase !== "ready") {
+        this.#socket.send(frame);
+        return true;
+      }
+      if (this.#outbox.length > 0 && this.#outboxBytes + frame.byteLength > this.#maxBatch) {
+        this.#flush();
+      }
+      this.#outbox.push(frame);
+      this.#outboxBytes += frame.byteLength;
+      if (this.#outboxBytes >= this.#maxBatch) this.#flush();
+      else if (this.#outbox.length === 1) queueMicrotask(this.#flushTask);
       return true;
     } catch (err) {
       log.warn("Cannot send to {peer}: {error}", {
@@ -308,6 +334,17 @@ export class PeerLink {
       });
       return false;
     }
+  }
+
+  readonly #flushTask = (): void => this.#flush();
+
+  #flush(): void {
+    const outbox = this.#outbox;
+    if (outbox.length === 0) return;
+    this.#outbox = [];
+    this.#outboxBytes = 0;
+    if (this.#socket.readyState !== 1) return;
+    this.#socket.send(outbox.length === 1 ? outbox[0]! : this.#codec.encodeBatch(outbox));
   }
 
   #onClose(reason: string): void {
@@ -334,18 +371,30 @@ export class PeerLink {
   }
 
   #onFrame(data: unknown): void {
-    let message: PeerMessage;
+    let decoded: unknown;
     try {
-      message = this.#codec.decode(data as ArrayBuffer) as PeerMessage;
+      decoded = this.#codec.decode(data as ArrayBuffer);
     } catch (err) {
       this.close(`bad frame: ${(err as Error).message}`);
       return;
     }
+    if (Array.isArray(decoded)) {
+      const size = (data as ArrayBuffer).byteLength / Math.max(1, decoded.length);
+      for (const message of decoded) {
+        if (this.#closed) return;
+        this.#onMessage(message as PeerMessage, size);
+      }
+    } else {
+      this.#onMessage(decoded as PeerMessage, (data as ArrayBuffer).byteLength);
+    }
+  }
+
+  #onMessage(message: PeerMessage, bytes: number): void {
     if (message === null || typeof message !== "object" || typeof message.t !== "string") {
       this.close("bad message");
       return;
     }
-    this.#host.traffic("in", message.t, (data as ArrayBuffer).byteLength);
+    this.#host.traffic("in", message.t, bytes);
     if (this.#phase !== "ready") {
       this.#onHandshake(message).catch((err) => this.close(String(err)));
       return;
