@@ -187,8 +187,12 @@ const WS_OPEN = 1;
 
 /** A batch never grows past this many bytes (see `#enqueue`). */
 const MAX_BATCH_BYTES = 960;
-/** The same on a no-delay TCP socket. */
-const MAX_BATCH_BYTES_TCP = 256 * 1024;
+/**
+ * The same on a no-delay TCP socket. Small batches keep several frames in
+ * flight, so both ends work at once instead of taking turns: 4 KB measured
+ * best (100 in flight: ~100,000 calls/s, against ~70,000 with 16 KB).
+ */
+const MAX_BATCH_BYTES_TCP = 4096;
 
 function toWireStep(
   name: string,

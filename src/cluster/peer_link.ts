@@ -28,8 +28,8 @@ import {
 
 const log = getLogger(["mpreg", "cluster", "link"]);
 
-/** A batch is sent as soon as it holds this many bytes. */
-const MAX_BATCH_BYTES = 256 * 1024;
+/** A batch is sent as soon as it holds this many bytes (as for clients, 4 KB). */
+const MAX_BATCH_BYTES = 4096;
 /**
  * The same for a link dialed with Deno's built-in WebSocket client (wss://),
  * which stalls ~40 ms on frames over ~1 KB (see `client/_tcp_websocket.ts`).
