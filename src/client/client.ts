@@ -6,6 +6,7 @@
  * @module
  */
 import { DeadlineQueue } from "../_util/deadline_queue.ts";
+import { Batcher } from "../protocol/batcher.ts";
 import { AUTH_PROTOCOL_PREFIX, type Codec, createCodec } from "../protocol/codec.ts";
 import {
   CancelledError,
@@ -299,8 +300,7 @@ export class Client {
   readonly #protocols: string[];
   readonly #pending = new Map<number, Pending>();
   readonly #deadlines = new DeadlineQueue();
-  #outbox: Array<string | Uint8Array<ArrayBuffer>> = [];
-  #outboxBytes = 0;
+  readonly #batcher: Batcher;
   #socket: WebSocket | null = null;
   #nextId = 1;
   #urlIndex = 0;
@@ -322,6 +322,10 @@ export class Client {
     this.#codec = createCodec(options.encoding ?? "msgpack");
     this.#backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.#protocols = this.#codec.protocol === null ? [] : [this.#codec.protocol];
+    // A socket that closed meanwhile fails the calls it carried (onclose).
+    this.#batcher = new Batcher(this.#codec, (frame) => {
+      if (this.#socket?.readyState === WS_OPEN) this.#socket.send(frame);
+    }, MAX_BATCH_BYTES);
     if (options.token !== undefined) {
       if (!/^[A-Za-z0-9._~-]+$/.test(options.token)) {
         throw new TypeError("A token may hold only letters, digits and -._~");
@@ -487,31 +491,16 @@ export class Client {
     this.#enqueue(this.#codec.encode(pending.frame));
   }
 
-  /**
-   * Queues a frame. Messages sent in the same turn (say, a `Promise.all` of
-   * calls) go out as one batch frame.
-   */
+  /** Queues a frame: messages sent in the same turn share one batch frame. */
   #enqueue(frame: string | Uint8Array<ArrayBuffer>): void {
-    const size = typeof frame === "string" ? frame.length : frame.byteLength;
     // Deno's built-in WebSocket client stalls ~40 ms (Nagle's algorithm
     // meeting delayed ACKs) on frames over ~1 KB: browsers and wss:// keep
-    // batches under that; the no-delay TCP socket takes large ones.
-    const max = this.#socket instanceof TcpWebSocket ? MAX_BATCH_BYTES_TCP : MAX_BATCH_BYTES;
-    if (this.#outbox.length > 0 && this.#outboxBytes + size > max) this.#flushTask();
-    this.#outbox.push(frame);
-    this.#outboxBytes += size;
-    if (this.#outbox.length === 1) queueMicrotask(this.#flushTask);
+    // batches under that; the no-delay TCP socket takes larger ones.
+    this.#batcher.maxBytes = this.#socket instanceof TcpWebSocket
+      ? MAX_BATCH_BYTES_TCP
+      : MAX_BATCH_BYTES;
+    this.#batcher.push(frame);
   }
-
-  readonly #flushTask = (): void => {
-    const outbox = this.#outbox;
-    this.#outbox = [];
-    this.#outboxBytes = 0;
-    const socket = this.#socket;
-    // A socket that closed meanwhile fails the calls it carried (onclose).
-    if (outbox.length === 0 || socket?.readyState !== WS_OPEN) return;
-    socket.send(outbox.length === 1 ? outbox[0]! : this.#codec.encodeBatch(outbox));
-  };
 
   #cancel(pending: Pending, error: RpcError): void {
     if (!this.#pending.has(pending.id)) return;

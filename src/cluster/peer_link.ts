@@ -8,6 +8,7 @@
 import { getLogger } from "@logtape/logtape";
 import { TcpWebSocket } from "../client/_tcp_websocket.ts";
 import { openWebSocket } from "../client/client.ts";
+import { Batcher } from "../protocol/batcher.ts";
 import { type Codec, createCodec } from "../protocol/codec.ts";
 import {
   ClusterMismatchError,
@@ -113,9 +114,7 @@ export class PeerLink {
   #nextRun = 1;
   #closed = false;
   #retired = false;
-  #outbox: Array<Uint8Array<ArrayBuffer>> = [];
-  #outboxBytes = 0;
-  readonly #maxBatch: number;
+  readonly #batcher: Batcher;
   #peerLeaving = false;
   #leaveAcked = Promise.withResolvers<void>();
   #timer: ReturnType<typeof setTimeout> | null;
@@ -151,9 +150,15 @@ export class PeerLink {
     this.dialed = dialed;
     this.address = address;
     this.#codec = createCodec("msgpack", { limits: host.limits });
-    this.#maxBatch = dialed && !(socket instanceof (TcpWebSocket as unknown as typeof WebSocket))
-      ? MAX_BATCH_BYTES_NATIVE_CLIENT
-      : MAX_BATCH_BYTES;
+    this.#batcher = new Batcher(
+      this.#codec,
+      (frame) => {
+        if (socket.readyState === 1) socket.send(frame);
+      },
+      dialed && !(socket instanceof (TcpWebSocket as unknown as typeof WebSocket))
+        ? MAX_BATCH_BYTES_NATIVE_CLIENT
+        : MAX_BATCH_BYTES,
+    );
     this.#phase = dialed ? "opening" : "awaiting-hello";
     socket.binaryType = "arraybuffer";
     socket.onopen = () => {
@@ -295,7 +300,7 @@ export class PeerLink {
    * @param reason Why, sent as the close reason and logged.
    */
   close(reason: string): void {
-    this.#flush();
+    this.#batcher.flush();
     if (this.#socket.readyState <= 1) {
       try {
         this.#socket.close(1000, reason.slice(0, 120));
@@ -319,13 +324,7 @@ export class PeerLink {
         this.#socket.send(frame);
         return true;
       }
-      if (this.#outbox.length > 0 && this.#outboxBytes + frame.byteLength > this.#maxBatch) {
-        this.#flush();
-      }
-      this.#outbox.push(frame);
-      this.#outboxBytes += frame.byteLength;
-      if (this.#outboxBytes >= this.#maxBatch) this.#flush();
-      else if (this.#outbox.length === 1) queueMicrotask(this.#flushTask);
+      this.#batcher.push(frame);
       return true;
     } catch (err) {
       log.warn("Cannot send to {peer}: {error}", {
@@ -334,17 +333,6 @@ export class PeerLink {
       });
       return false;
     }
-  }
-
-  readonly #flushTask = (): void => this.#flush();
-
-  #flush(): void {
-    const outbox = this.#outbox;
-    if (outbox.length === 0) return;
-    this.#outbox = [];
-    this.#outboxBytes = 0;
-    if (this.#socket.readyState !== 1) return;
-    this.#socket.send(outbox.length === 1 ? outbox[0]! : this.#codec.encodeBatch(outbox));
   }
 
   #onClose(reason: string): void {

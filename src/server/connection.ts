@@ -9,6 +9,7 @@ import { getLogger, type Logger } from "@logtape/logtape";
 import type { DeadlineQueue } from "../_util/deadline_queue.ts";
 import { expandedSize } from "../_util/expanded_size.ts";
 import type { AuthResult, Principal } from "../auth/authenticator.ts";
+import { Batcher } from "../protocol/batcher.ts";
 import type { Codec } from "../protocol/codec.ts";
 import {
   CancelledError,
@@ -98,8 +99,7 @@ export class ClientConnection {
   readonly #host: ConnectionHost;
   readonly #log: Logger;
   readonly #inFlight = new Map<RequestId, InFlight>();
-  #outbox: Array<string | Uint8Array<ArrayBuffer>> = [];
-  #outboxBytes = 0;
+  readonly #batcher: Batcher | null;
   readonly #auth: AuthResult;
   #closed = false;
 
@@ -121,6 +121,11 @@ export class ClientConnection {
   ) {
     this.#socket = socket;
     this.#auth = auth;
+    this.#batcher = codec.batches
+      ? new Batcher(codec, (frame) => {
+        if (socket.readyState === WebSocket.OPEN) socket.send(frame);
+      }, MAX_BATCH_BYTES)
+      : null;
     this.#codec = codec;
     this.#host = host;
     this.#log = getLogger(["mpreg", "server", "connection"]).with({
@@ -145,7 +150,7 @@ export class ClientConnection {
    * @param reason The close reason.
    */
   close(code: number = CLOSE_GOING_AWAY, reason = "Node shutting down"): void {
-    this.#flush();
+    this.#batcher?.flush();
     if (this.#socket.readyState === WebSocket.OPEN || this.#socket.readyState === 0) {
       this.#socket.close(code, reasonOf(reason));
     }
@@ -348,24 +353,7 @@ export class ClientConnection {
       );
       frame = this.#codec.encode({ u: message.u, r: null, error: error.toWire() });
     }
-    if (!this.#codec.batches) {
-      this.#socket.send(frame);
-      return;
-    }
-    this.#outbox.push(frame);
-    this.#outboxBytes += typeof frame === "string" ? frame.length : frame.byteLength;
-    if (this.#outboxBytes >= MAX_BATCH_BYTES) this.#flush();
-    else if (this.#outbox.length === 1) queueMicrotask(this.#flushTask);
-  }
-
-  readonly #flushTask = (): void => this.#flush();
-
-  #flush(): void {
-    const outbox = this.#outbox;
-    if (outbox.length === 0) return;
-    this.#outbox = [];
-    this.#outboxBytes = 0;
-    if (this.#socket.readyState !== WebSocket.OPEN) return;
-    this.#socket.send(outbox.length === 1 ? outbox[0]! : this.#codec.encodeBatch(outbox));
+    if (this.#batcher === null) this.#socket.send(frame);
+    else this.#batcher.push(frame);
   }
 }

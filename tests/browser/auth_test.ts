@@ -3,28 +3,9 @@
 // WebSocket subprotocol list (browsers cannot set headers).
 import assert from "node:assert/strict";
 import { chromium } from "npm:playwright-core@1.65.1";
+import { CHROMIUM, CHROMIUM_ARGS, hasChromium } from "../_helpers/chromium.ts";
 import { hashToken } from "../../mod.ts";
 import { startServer } from "../_helpers/mod.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
-function hasChromium(): boolean {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test({
   name: "browser: a token from the page authenticates; without it the node refuses",

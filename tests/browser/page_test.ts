@@ -6,6 +6,7 @@
 // MPREG_SCREENSHOT=1 also writes docs/cluster-page.png (the README's picture).
 import assert from "node:assert/strict";
 import { chromium } from "npm:playwright-core@1.65.1";
+import { CHROMIUM, CHROMIUM_ARGS, hasChromium } from "../_helpers/chromium.ts";
 import type { Browser, Page } from "npm:playwright-core@1.65.1";
 import { Client } from "../../mod.ts";
 import { add, format, multiply } from "../../examples/functions.ts";
@@ -27,27 +28,6 @@ interface PageDocument {
 /** Cast `globalThis` to it inside a page function: `(globalThis as unknown as InPage).document`. */
 interface InPage {
   document: PageDocument;
-}
-
-const CHROMIUM = "/usr/bin/chromium";
-// As root on a closed network: no sandbox, and no background connections.
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
-function hasChromium(): boolean {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
 }
 
 const screenshot = Deno.env.get("MPREG_SCREENSHOT") === "1";

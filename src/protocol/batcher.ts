@@ -1,0 +1,83 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * Coalesces encoded messages into batch frames.
+ *
+ * @module
+ */
+import type { Codec } from "./codec.ts";
+
+/** An encoded message, as {@linkcode Codec.encode} returns it. */
+type Encoded = string | Uint8Array<ArrayBuffer>;
+
+/**
+ * Collects the frames written in one turn of the event loop and sends them
+ * as one batch frame (see `docs/protocol.md`), or as soon as the batch
+ * would grow past `maxBytes`: small batches keep several frames in flight,
+ * so both ends work at once.
+ *
+ * @example
+ * ```ts
+ * import { Batcher, createCodec } from "@mpreg/mpreg";
+ * const codec = createCodec("json");
+ * const sent: unknown[] = [];
+ * const batcher = new Batcher(codec, (frame) => sent.push(frame), 4096);
+ * batcher.push(codec.encode({ u: 1 }));
+ * batcher.push(codec.encode({ u: 2 }));
+ * await Promise.resolve();
+ * console.log(sent); // [ '[{"u":1},{"u":2}]' ]
+ * ```
+ */
+export class Batcher {
+  readonly #codec: Codec;
+  readonly #send: (frame: Encoded) => void;
+  #maxBytes: number;
+  #frames: Encoded[] = [];
+  #bytes = 0;
+
+  /**
+   * Creates a batcher.
+   *
+   * @param codec The connection's codec (it must batch).
+   * @param send Sends one frame on the socket.
+   * @param maxBytes The largest batch.
+   */
+  constructor(codec: Codec, send: (frame: Encoded) => void, maxBytes: number) {
+    this.#codec = codec;
+    this.#send = send;
+    this.#maxBytes = maxBytes;
+  }
+
+  /** The largest batch, in bytes. */
+  get maxBytes(): number {
+    return this.#maxBytes;
+  }
+
+  set maxBytes(value: number) {
+    this.#maxBytes = value;
+  }
+
+  /**
+   * Queues a frame; the queue is sent at the end of the turn, or now when
+   * it would grow past the limit.
+   *
+   * @param frame An encoded message.
+   */
+  push(frame: Encoded): void {
+    const size = typeof frame === "string" ? frame.length : frame.byteLength;
+    if (this.#frames.length > 0 && this.#bytes + size > this.#maxBytes) this.flush();
+    this.#frames.push(frame);
+    this.#bytes += size;
+    if (this.#frames.length === 1) queueMicrotask(this.#flushTask);
+  }
+
+  /** Sends what is queued now. */
+  flush(): void {
+    const frames = this.#frames;
+    if (frames.length === 0) return;
+    this.#frames = [];
+    this.#bytes = 0;
+    this.#send(frames.length === 1 ? frames[0]! : this.#codec.encodeBatch(frames));
+  }
+
+  readonly #flushTask = (): void => this.flush();
+}
