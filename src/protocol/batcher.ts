@@ -6,8 +6,17 @@
  */
 import type { Codec } from "./codec.ts";
 
-/** An encoded message, as {@linkcode Codec.encode} returns it. */
-type Encoded = string | Uint8Array<ArrayBuffer>;
+/**
+ * An encoded message or frame, as {@linkcode Codec.encode} returns it.
+ *
+ * @example
+ * ```ts
+ * import { createCodec, type EncodedFrame } from "@mpreg/mpreg";
+ * const frame: EncodedFrame = createCodec("json").encode({ u: 1 });
+ * console.log(frame); // {"u":1}
+ * ```
+ */
+export type EncodedFrame = string | Uint8Array<ArrayBuffer>;
 
 /**
  * Collects the frames written in one turn of the event loop and sends them
@@ -29,9 +38,9 @@ type Encoded = string | Uint8Array<ArrayBuffer>;
  */
 export class Batcher {
   readonly #codec: Codec;
-  readonly #send: (frame: Encoded) => void;
+  readonly #send: (frame: EncodedFrame) => void;
   #maxBytes: number;
-  #frames: Encoded[] = [];
+  #frames: EncodedFrame[] = [];
   #bytes = 0;
 
   /**
@@ -41,7 +50,7 @@ export class Batcher {
    * @param send Sends one frame on the socket.
    * @param maxBytes The largest batch.
    */
-  constructor(codec: Codec, send: (frame: Encoded) => void, maxBytes: number) {
+  constructor(codec: Codec, send: (frame: EncodedFrame) => void, maxBytes: number) {
     this.#codec = codec;
     this.#send = send;
     this.#maxBytes = maxBytes;
@@ -62,7 +71,7 @@ export class Batcher {
    *
    * @param frame An encoded message.
    */
-  push(frame: Encoded): void {
+  push(frame: EncodedFrame): void {
     const size = typeof frame === "string" ? frame.length : frame.byteLength;
     if (this.#frames.length > 0 && this.#bytes + size > this.#maxBytes) this.flush();
     this.#frames.push(frame);
