@@ -111,7 +111,7 @@ export const ANONYMOUS = "anonymous";
  * import { Authenticator } from "@mpreg/mpreg";
  * const auth = new Authenticator({});
  * const who = await auth.authenticate(null);
- * console.log(who.name, who.authenticated); // anonymous false
+ * console.log("name" in who ? [who.name, who.authenticated] : who.error); // [ "anonymous", false ]
  * ```
  */
 export class Principal {

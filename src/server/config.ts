@@ -113,7 +113,11 @@ export type LogFormat = "pretty" | "json";
  * @example
  * ```ts
  * import type { FunctionModuleConfig } from "@mpreg/mpreg/server";
- * const fn: FunctionModuleConfig = { module: "file:///srv/functions/math.ts", resources: ["gpu"] };
+ * const fn: FunctionModuleConfig = {
+ *   module: "file:///srv/functions/math.ts",
+ *   resources: ["gpu"],
+ *   trusted: false,
+ * };
  * console.log(fn.module);
  * ```
  */
