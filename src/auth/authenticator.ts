@@ -124,6 +124,7 @@ export class Principal {
   readonly #allow: GlobList;
   readonly #deny: GlobList;
   readonly #kinds: ReadonlySet<string>;
+  readonly #decisions = new Map<string, boolean>();
 
   /**
    * Compiles a grant.
@@ -152,7 +153,14 @@ export class Principal {
    * @returns True when allowed.
    */
   mayCall(fun: string): boolean {
-    return this.#allow.matches(fun) && !this.#deny.matches(fun);
+    let allowed = this.#decisions.get(fun);
+    if (allowed === undefined) {
+      allowed = this.#allow.matches(fun) && !this.#deny.matches(fun);
+      // Function names are few; the cap only bounds a caller inventing names.
+      if (this.#decisions.size >= 4096) this.#decisions.clear();
+      this.#decisions.set(fun, allowed);
+    }
+    return allowed;
   }
 
   /**

@@ -168,28 +168,29 @@ export class TcpWebSocket {
           offset = 10;
         }
         if (b1 & 0x80) offset += 4; // a server never masks, but skip a mask if present
-        if (buffer.length < offset + length) {
-          // A large frame: read the rest straight into one buffer of its
-          // size, instead of growing the buffer chunk by chunk.
-          if (offset + length > this.#readBuffer.length) {
-            const whole = new Uint8Array(offset + length);
-            whole.set(buffer);
-            let filled = buffer.length;
-            while (filled < whole.length) {
-              const n = await this.#conn!.read(whole.subarray(filled)).catch(() => null);
-              if (n === null) {
-                this.#finish(1006, "", false);
-                return;
-              }
-              filled += n;
+        if (buffer.length < offset) break;
+        let payload: Uint8Array;
+        if (buffer.length >= offset + length) {
+          payload = buffer.slice(offset, offset + length);
+          buffer = buffer.subarray(offset + length);
+        } else if (offset + length > this.#readBuffer.length) {
+          // A large frame: read the rest of its payload straight into one
+          // buffer of its size (handed out without another copy).
+          payload = new Uint8Array(length);
+          payload.set(buffer.subarray(offset));
+          let filled = buffer.length - offset;
+          while (filled < length) {
+            const n = await this.#conn!.read(payload.subarray(filled)).catch(() => null);
+            if (n === null) {
+              this.#finish(1006, "", false);
+              return;
             }
-            buffer = whole;
-            continue;
+            filled += n;
           }
+          buffer = new Uint8Array(0);
+        } else {
           break;
         }
-        const payload = buffer.slice(offset, offset + length);
-        buffer = buffer.subarray(offset + length);
         const fin = (b0 & 0x80) !== 0;
         const opcode = b0 & 0x0f;
         if (opcode === 8) {
