@@ -143,7 +143,9 @@ export class RequestRunner {
       if (request.signal.aborted) throw request.signal.reason;
       const value = this.#route(request, only, only.args, only.kwargs, request.signal);
       if (!(value instanceof Promise)) return { [only.name]: value };
-      return abortable(value, request.signal).then((v) => ({ [only.name]: v }));
+      // Every path that returns a promise (inline, sandboxed, forwarded)
+      // already settles when the signal aborts.
+      return value.then((v) => ({ [only.name]: v }));
     }
     const run = (
       step: Step,
@@ -320,16 +322,21 @@ export class RequestRunner {
       throw error;
     }
     if (result instanceof Promise) {
-      return result.then(
-        (value) => {
-          done("ok");
-          return value;
-        },
-        (err: unknown) => {
-          const error = this.#functionError(step, err);
-          done(error.name);
-          throw error;
-        },
+      // An async function may ignore its signal: the call still ends when
+      // the signal aborts (its late result is dropped).
+      return abortable(
+        result.then(
+          (value) => {
+            done("ok");
+            return value;
+          },
+          (err: unknown) => {
+            const error = this.#functionError(step, err);
+            done(error.name);
+            throw error;
+          },
+        ),
+        context.signal,
       );
     }
     done("ok");
