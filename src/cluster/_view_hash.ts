@@ -31,7 +31,7 @@ function fnv1a(text: string, basis: number): number {
 }
 
 /** The 32-bit finalizer of MurmurHash3: spreads every input bit over the output. */
-function mix(h: number): number {
+export function mix(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

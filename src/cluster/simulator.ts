@@ -16,6 +16,7 @@
  * @module
  */
 import { Packr } from "msgpackr/pack";
+import { mix } from "./_view_hash.ts";
 import {
   type GossipMessage,
   Membership,
@@ -47,16 +48,6 @@ export function mulberry32(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-/** The MurmurHash3 finalizer: decorrelates nearby seeds. */
-function mix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 /** The settings a simulated node's {@linkcode Membership} may take. */
@@ -410,7 +401,7 @@ export class GossipSimulator {
     const membership = new Membership(record, {
       intervalMs: this.#interval,
       ...this.#options,
-      random: mulberry32(mix32(Math.imul(this.#seed, 0x9e3779b1) ^ mix32(this.#nodes.size + 1))),
+      random: mulberry32(mix(Math.imul(this.#seed, 0x9e3779b1) ^ mix(this.#nodes.size + 1))),
       onEvent: (event) => this.#onEvent(name, event),
       members,
     });
