@@ -11,11 +11,12 @@ import { AUTH_PROTOCOL_PREFIX, type Codec, createCodec } from "../protocol/codec
 import {
   CancelledError,
   ConnectionError,
+  ProtocolError,
   RpcError,
   TimeoutError,
   type WireError,
 } from "../protocol/errors.ts";
-import { LITERAL_KEY, type Step } from "../protocol/step.ts";
+import { findForbiddenKey, LITERAL_KEY, type Step } from "../protocol/step.ts";
 import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from "./_backoff.ts";
 import { denoNet, TcpWebSocket } from "./_tcp_websocket.ts";
 
@@ -457,6 +458,17 @@ export class Client {
     if (signal?.aborted) {
       return Promise.reject(new CancelledError("Call aborted", { cause: signal.reason }));
     }
+    for (const step of cmds) {
+      const key = findForbiddenKey(step.args) ?? findForbiddenKey(step.kwargs);
+      if (key !== null) {
+        // The node would close the connection (and every call on it).
+        return Promise.reject(
+          new ProtocolError(`Step "${step.name}": arguments may not use the key "${key}"`, {
+            details: { step: step.name, key },
+          }),
+        );
+      }
+    }
     const budget = timeoutMs ?? this.#timeoutMs;
     const id = this.#nextId++;
     const { promise, resolve, reject } = Promise.withResolvers<Record<string, unknown>>();
@@ -468,7 +480,13 @@ export class Client {
       resolve,
       reject,
       at: Date.now() + budget,
-      expire: () => this.#cancel(pending, new TimeoutError(`Request timed out after ${budget} ms`)),
+      expire: () =>
+        this.#cancel(
+          pending,
+          new TimeoutError(`Request timed out after ${budget} ms`, {
+            details: { timeout: budget },
+          }),
+        ),
       sent: false,
     };
     this.#deadlines.add(pending);
@@ -571,7 +589,10 @@ export class Client {
     let decoded: unknown;
     try {
       decoded = this.#codec.decode(data as ArrayBuffer | string);
-    } catch {
+    } catch (err) {
+      // An answer that cannot be read would leave its call hanging to its
+      // deadline: drop the connection instead, failing its calls at once.
+      this.#socket?.close(1000, `Unreadable frame: ${(err as Error).message}`.slice(0, 120));
       return;
     }
     if (Array.isArray(decoded)) {

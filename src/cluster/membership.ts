@@ -357,6 +357,17 @@ function isUpdate(x: unknown): x is Update {
     (x.deadlineIn === undefined || (isFiniteNumber(x.deadlineIn) && x.deadlineIn >= 0));
 }
 
+/**
+ * Whether a value has the shape of a {@linkcode NodeRecord} (used on
+ * everything that arrives from a peer).
+ *
+ * @param x The value.
+ * @returns True when it is a record.
+ */
+export function isNodeRecord(x: unknown): x is NodeRecord {
+  return isRecord(x);
+}
+
 function isRecord(x: unknown): x is NodeRecord {
   if (!isObject(x)) return false;
   if (typeof x.name !== "string" || !isFiniteNumber(x.incarnation)) return false;

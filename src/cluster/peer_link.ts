@@ -19,7 +19,7 @@ import {
 } from "../protocol/errors.ts";
 import type { Limits } from "../protocol/limits.ts";
 import { newNonce, proof, sameProof } from "./_auth.ts";
-import type { GossipMessage, NodeRecord } from "./membership.ts";
+import { type GossipMessage, isNodeRecord, type NodeRecord } from "./membership.ts";
 import {
   PEER_PROTOCOL,
   type PeerMessage,
@@ -204,19 +204,9 @@ export class PeerLink {
     return this.#phase === "ready" && !this.#closed;
   }
 
-  /** True once the link is closed. */
-  get closed(): boolean {
-    return this.#closed;
-  }
-
   /** Why the link closed, when it did. */
   get closeReason(): string {
     return this.#closeReason;
-  }
-
-  /** Forwarded steps waiting for an answer on this link. */
-  get pendingRuns(): number {
-    return this.#runs.size;
   }
 
   /**
@@ -366,14 +356,20 @@ export class PeerLink {
       this.close(`bad frame: ${(err as Error).message}`);
       return;
     }
-    if (Array.isArray(decoded)) {
-      const size = (data as ArrayBuffer).byteLength / Math.max(1, decoded.length);
-      for (const message of decoded) {
-        if (this.#closed) return;
-        this.#onMessage(message as PeerMessage, size);
+    // A peer's malformed message closes its link; it never throws out of
+    // the socket's handler (which would end the process).
+    try {
+      if (Array.isArray(decoded)) {
+        const size = (data as ArrayBuffer).byteLength / Math.max(1, decoded.length);
+        for (const message of decoded) {
+          if (this.#closed) return;
+          this.#onMessage(message as PeerMessage, size);
+        }
+      } else {
+        this.#onMessage(decoded as PeerMessage, (data as ArrayBuffer).byteLength);
       }
-    } else {
-      this.#onMessage(decoded as PeerMessage, (data as ArrayBuffer).byteLength);
+    } catch (err) {
+      this.close(`malformed message: ${(err as Error).message}`);
     }
   }
 
@@ -395,6 +391,17 @@ export class PeerLink {
         this.#settle(message.id, (run) => run.reject(runError(message)));
         break;
       case "run":
+        if (
+          typeof message.id !== "number" || typeof message.fun !== "string" ||
+          typeof message.step !== "string" || !Array.isArray(message.args) ||
+          typeof message.timeout !== "number" ||
+          (message.kwargs !== undefined &&
+            (typeof message.kwargs !== "object" || message.kwargs === null)) ||
+          (message.locs !== undefined && !Array.isArray(message.locs))
+        ) {
+          this.close("malformed run");
+          return;
+        }
         this.#host.run(this, message);
         break;
       case "cancel":
@@ -443,7 +450,10 @@ export class PeerLink {
             ),
           );
         }
-        if (message.record?.name === host.localRecord().name) {
+        if (!isNodeRecord(message.record) || typeof message.nonce !== "string") {
+          return this.close("malformed hello");
+        }
+        if (message.record.name === host.localRecord().name) {
           return this.#refuse(new ClusterMismatchError("Refusing a link to myself"));
         }
         this.#record = message.record;
@@ -515,6 +525,7 @@ export class PeerLink {
           return;
         }
         if (message.t === "welcome") {
+          if (!isNodeRecord(message.record)) return this.close("malformed welcome");
           if (host.secret !== null && this.#phase !== "challenged") {
             return this.close("the peer did not prove the cluster secret");
           }

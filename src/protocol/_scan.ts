@@ -2,6 +2,7 @@
 // Pre-scanners that check a frame against the limits before any object is
 // built, so a nesting bomb or a lying length prefix costs one linear pass.
 import { LimitExceededError, ProtocolError } from "./errors.ts";
+import { FORBIDDEN_KEYS } from "./step.ts";
 
 /** The subset of limits the scanners enforce. */
 export interface ScanLimits {
@@ -27,12 +28,6 @@ function tooLong(max: number, size: number): LimitExceededError {
     details: { limit: "maxStringBytes", max },
   });
 }
-
-/**
- * Object keys refused anywhere in a message, so decoded data can never reach
- * or shadow a prototype, whatever code later does with it.
- */
-export const FORBIDDEN_KEYS: readonly string[] = ["__proto__", "constructor", "prototype"];
 
 function forbiddenKey(key: string): ProtocolError {
   return new ProtocolError(`Message uses the forbidden key "${key}"`, {

@@ -10,10 +10,8 @@ import type { Codec } from "./codec.ts";
  * An encoded message or frame, as {@linkcode Codec.encode} returns it.
  *
  * @example
- * ```ts
- * import { createCodec, type EncodedFrame } from "@mpreg/mpreg";
+ * ```ts ignore
  * const frame: EncodedFrame = createCodec("json").encode({ u: 1 });
- * console.log(frame); // {"u":1}
  * ```
  */
 export type EncodedFrame = string | Uint8Array<ArrayBuffer>;
@@ -25,8 +23,9 @@ export type EncodedFrame = string | Uint8Array<ArrayBuffer>;
  * so both ends work at once.
  *
  * @example
- * ```ts
- * import { Batcher, createCodec } from "@mpreg/mpreg";
+ * ```ts ignore
+ * import { Batcher } from "./batcher.ts";
+ * import { createCodec } from "./codec.ts";
  * const codec = createCodec("json");
  * const sent: unknown[] = [];
  * const batcher = new Batcher(codec, (frame) => sent.push(frame), 4096);

@@ -10,4 +10,3 @@ export * from "./errors.ts";
 export * from "./limits.ts";
 export * from "./messages.ts";
 export * from "./step.ts";
-export * from "./batcher.ts";

@@ -32,6 +32,42 @@ export interface Step {
   locs: string[];
 }
 
+/**
+ * Object keys a node refuses anywhere in a message (it closes the
+ * connection), so decoded data can never reach or shadow a prototype.
+ */
+export const FORBIDDEN_KEYS: readonly string[] = ["__proto__", "constructor", "prototype"];
+
+/**
+ * Finds a {@linkcode FORBIDDEN_KEYS} key anywhere inside a value, so a
+ * client can refuse such arguments itself instead of losing its connection.
+ *
+ * @param value Arguments about to be sent.
+ * @returns The first forbidden key found, or `null`.
+ *
+ * @example
+ * ```ts
+ * import { findForbiddenKey } from "@mpreg/mpreg";
+ * console.log(findForbiddenKey([{ a: { constructor: 1 } }])); // constructor
+ * ```
+ */
+export function findForbiddenKey(value: unknown): string | null {
+  if (value === null || typeof value !== "object" || ArrayBuffer.isView(value)) return null;
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const found = findForbiddenKey(item);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  for (const key of Object.keys(value)) {
+    if (FORBIDDEN_KEYS.includes(key)) return key;
+    const found = findForbiddenKey((value as Record<string, unknown>)[key]);
+    if (found !== null) return found;
+  }
+  return null;
+}
+
 /** The key of a literal wrapper: `{ "$literal": value }`. */
 export const LITERAL_KEY = "$literal";
 

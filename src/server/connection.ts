@@ -133,14 +133,19 @@ export class ClientConnection {
       encoding: codec.encoding,
     });
     socket.binaryType = "arraybuffer";
-    socket.onmessage = (event) => this.#onFrame(event.data);
+    socket.onmessage = (event) => {
+      try {
+        this.#onFrame(event.data);
+      } catch (err) {
+        // Never let a frame throw out of the socket's handler.
+        this.#log.error("Closing connection after an internal error: {error}", {
+          error: String(err),
+        });
+        this.close(1011, "Internal error");
+      }
+    };
     socket.onclose = () => this.#onClose();
     socket.onerror = () => {};
-  }
-
-  /** Requests in flight on this connection. */
-  get inFlight(): number {
-    return this.#inFlight.size;
   }
 
   /**

@@ -460,29 +460,41 @@ export class Server {
    * Starts listening.
    *
    * @returns This server, once it accepts connections.
-   * @throws {Error} when already started or the port is taken.
+   * @throws {Error} (the promise rejects) when already started, once stopped (a `Server` is
+   *   single-use: create a new one), or when the port is taken.
    */
   start(): Promise<this> {
+    if (this.#stopping !== null) {
+      return Promise.reject(
+        new Error(`Server ${this.name} was stopped; a Server is not restarted, create a new one`),
+      );
+    }
     if (this.#http !== null) {
       return Promise.reject(new Error(`Server ${this.name} already started`));
     }
     const { promise, resolve } = Promise.withResolvers<this>();
-    this.#http = Deno.serve({
-      hostname: this.host,
-      port: this.#port,
-      ...(this.#options.tls ? { cert: this.#options.tls.cert, key: this.#options.tls.key } : {}),
-      onListen: (addr) => {
-        this.#port = addr.port;
-        this.#urls = this.#options.advertisedUrls ?? [];
-        this.#startCluster();
-        log.info("Node {node} listening on {url}", { node: this.name, url: this.url });
-        resolve(this);
-      },
-      onError: (err) => {
-        log.error("HTTP handler failed: {error}", { error: String(err) });
-        return new Response("internal error", { status: 500 });
-      },
-    }, (request, info) => this.#handle(request, info));
+    try {
+      this.#http = Deno.serve({
+        hostname: this.host,
+        port: this.#port,
+        ...(this.#options.tls ? { cert: this.#options.tls.cert, key: this.#options.tls.key } : {}),
+        onListen: (addr) => {
+          this.#port = addr.port;
+          this.#urls = this.#options.advertisedUrls ?? [];
+          this.#startCluster();
+          log.info("Node {node} listening on {url}", { node: this.name, url: this.url });
+          resolve(this);
+        },
+        onError: (err) => {
+          log.error("HTTP handler failed: {error}", { error: String(err) });
+          return new Response("internal error", { status: 500 });
+        },
+      }, (request, info) => this.#handle(request, info));
+    } catch (err) {
+      // The port is taken, or the address is invalid: reject, do not throw.
+      this.#http = null;
+      return Promise.reject(err);
+    }
     return promise;
   }
 
@@ -522,7 +534,11 @@ export class Server {
     if (token === null && bearer?.toLowerCase().startsWith("bearer ")) {
       token = bearer.slice(7).trim();
     }
-    const codec = negotiateCodec(protocols, { limits: this.limits });
+    // A token with no encoding offered: a browser would refuse the legacy
+    // answer (no subprotocol echoed), so say what to offer instead.
+    const codec = protocols.length === 0 && offered.length > 0
+      ? null
+      : negotiateCodec(protocols, { limits: this.limits });
     if (codec === null) {
       return new Response(
         "unsupported WebSocket subprotocol: offer mpreg.msgpack.v1 or mpreg.json.v1",
@@ -722,7 +738,10 @@ export class Server {
    */
   #runForPeer(message: RunMessage, signal: AbortSignal): unknown {
     const host = this.#connectionHost;
-    const budget = Math.min(message.timeout, host.maxRequestTimeoutMs);
+    const asked = message.timeout;
+    const budget = typeof asked === "number" && asked > 0
+      ? Math.min(asked, host.maxRequestTimeoutMs)
+      : host.requestTimeoutMs;
     const controller = new AbortController();
     const onAbort = () => controller.abort(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { pack } from "msgpackr/pack";
 import { unpack } from "msgpackr/unpack";
-import { Client, ErrorCode } from "../../mod.ts";
+import { Client, ErrorCode, Server } from "../../mod.ts";
 import { delay, RawSocket, startServer } from "../_helpers/mod.ts";
 
 const text = new TextDecoder();
@@ -295,4 +295,46 @@ Deno.test("an answer that would explode once encoded gets 1011, and the node sta
   await using client = new Client(server.url);
   assert.equal(await client.call("echo", ["still here"]), "still here");
   await raw.close();
+});
+
+Deno.test("a token alone is not an encoding: the upgrade is refused with 400", async () => {
+  await using server = await startServer();
+  const response = await fetch(server.url.replace("ws:", "http:"), {
+    headers: {
+      upgrade: "websocket",
+      connection: "Upgrade",
+      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+      "sec-websocket-version": "13",
+      "sec-websocket-protocol": "mpreg.auth.t0ken",
+    },
+  });
+  assert.equal(response.status, 400);
+  await response.body?.cancel();
+});
+
+Deno.test("the client refuses forbidden keys itself; its connection and other calls are unaffected", async () => {
+  await using server = await startServer();
+  await using client = new Client(server.url);
+  const slow = client.call("echo", ["fine"]);
+  await assert.rejects(
+    client.call("echos", [{ constructor: 1 }]),
+    (err: unknown) => {
+      assert.equal((err as { code: number }).code, ErrorCode.BadRequest);
+      assert.match((err as Error).message, /"constructor"/);
+      return true;
+    },
+  );
+  await assert.rejects(client.request([{ name: "a", fun: "echo", kwargs: { prototype: 1 } }]));
+  assert.equal(await slow, "fine");
+  assert.equal(await client.call("echo", ["after"]), "after");
+});
+
+Deno.test("start() rejects when the port is taken, and a stopped server is not restarted", async () => {
+  await using first = await startServer();
+  const second = new Server({ port: first.port });
+  await assert.rejects(second.start(), Deno.errors.AddrInUse);
+  await second.stop();
+  const once = await startServer();
+  await once.stop();
+  await assert.rejects(once.start(), /create a new one/);
 });
