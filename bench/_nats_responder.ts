@@ -13,22 +13,7 @@
  * @module
  */
 import { connect } from "npm:@nats-io/transport-node@3";
-
-async function stdinClosed(): Promise<void> {
-  try {
-    for await (const _ of Deno.stdin.readable) {
-      // Input is ignored; only its end matters.
-    }
-  } catch {
-    // A broken stdin means the parent is gone.
-  }
-}
-
-function sigterm(): Promise<void> {
-  const { promise, resolve } = Promise.withResolvers<void>();
-  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", () => resolve());
-  return promise;
-}
+import { sigterm, stdinClosed } from "./_process.ts";
 
 async function main(): Promise<void> {
   const [servers, subject] = Deno.args;

@@ -236,3 +236,21 @@ export async function waitForTcp(
     }
   }
 }
+
+/** Resolves when stdin reaches its end (the parent closed it or died). */
+export async function stdinClosed(): Promise<void> {
+  try {
+    for await (const _ of Deno.stdin.readable) {
+      // Input is ignored; only its end matters.
+    }
+  } catch {
+    // A broken stdin means the parent is gone.
+  }
+}
+
+/** Resolves on SIGTERM. */
+export function sigterm(): Promise<void> {
+  const { promise, resolve } = Promise.withResolvers<void>();
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", () => resolve());
+  return promise;
+}

@@ -18,6 +18,7 @@
  * @module
  */
 import { Server } from "../mod.ts";
+import { sigterm, stdinClosed } from "./_process.ts";
 
 /** The line this process prints once both servers listen. */
 export interface ServerUrls {
@@ -56,23 +57,6 @@ function startRawEcho(sockets: Set<WebSocket>) {
     return response;
   });
   return { server, url: promise };
-}
-
-/** Resolves when stdin reaches its end (the parent closed it or died). */
-async function stdinClosed(): Promise<void> {
-  try {
-    for await (const _ of Deno.stdin.readable) {
-      // Input is ignored; only its end matters.
-    }
-  } catch {
-    // A broken stdin means the parent is gone.
-  }
-}
-
-function sigterm(): Promise<void> {
-  const { promise, resolve } = Promise.withResolvers<void>();
-  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", () => resolve());
-  return promise;
 }
 
 async function main(): Promise<void> {

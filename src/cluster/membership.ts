@@ -444,6 +444,18 @@ function sameData(a: RecordData, b: RecordData): boolean {
   return sameMap(a.functions, b.functions) && sameMap(a.permissions, b.permissions);
 }
 
+/** A record's data as the fields of a record or a view (shared, frozen arrays). */
+function dataFields(
+  d: RecordData,
+): Pick<NodeRecord, "urls" | "resources" | "functions" | "permissions"> {
+  return {
+    urls: d.urls as string[],
+    resources: d.resources as string[],
+    functions: d.functions as Record<string, string[]>,
+    ...permissionsOf(d),
+  };
+}
+
 /** The permissions map of a record, left out when empty. */
 function permissionsOf(d: RecordData): { permissions?: Record<string, string[]> } {
   return d.permissions === NO_PERMISSIONS || Object.keys(d.permissions).length === 0
@@ -908,10 +920,7 @@ export class Membership {
       name: this.#name,
       incarnation: this.#incarnation,
       catalogVersion: this.#catalogVersion,
-      urls: d.urls as string[],
-      resources: d.resources as string[],
-      functions: d.functions as Record<string, string[]>,
-      ...permissionsOf(d),
+      ...dataFields(d),
       state: this.#left ? "left" : "alive",
       lastHeard: this.#now,
       self: true,
@@ -923,10 +932,7 @@ export class Membership {
       name: e.name,
       incarnation: e.incarnation,
       catalogVersion: e.dataVersion,
-      urls: d.urls as string[],
-      resources: d.resources as string[],
-      functions: d.functions as Record<string, string[]>,
-      ...permissionsOf(d),
+      ...dataFields(d),
       state: e.state,
       lastHeard: e.lastHeard,
       self: false,
@@ -946,10 +952,7 @@ export class Membership {
         name,
         incarnation: this.#incarnation,
         catalogVersion: this.#catalogVersion,
-        urls: d.urls as string[],
-        resources: d.resources as string[],
-        functions: d.functions as Record<string, string[]>,
-        ...permissionsOf(d),
+        ...dataFields(d),
       };
     }
     const e = this.#members.get(name);
@@ -958,10 +961,7 @@ export class Membership {
       name,
       incarnation: e.dataIncarnation,
       catalogVersion: e.dataVersion,
-      urls: e.data.urls as string[],
-      resources: e.data.resources as string[],
-      functions: e.data.functions as Record<string, string[]>,
-      ...permissionsOf(e.data),
+      ...dataFields(e.data),
     };
   }
 

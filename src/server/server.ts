@@ -5,7 +5,6 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { abortable } from "../_util/abortable.ts";
 import { Authenticator, type AuthResult, type Principal } from "../auth/authenticator.ts";
 import { DeadlineQueue } from "../_util/deadline_queue.ts";
 import { Cluster, type MemberInfo } from "../cluster/cluster.ts";
@@ -790,7 +789,8 @@ export class Server {
       done();
       return value;
     }
-    return abortable(value, controller.signal).finally(done);
+    // Inline async functions, and sandboxed ones, already end when the signal aborts.
+    return value.finally(done);
   }
 
   /**

@@ -9,6 +9,19 @@ import { delay, RawSocket, startServer } from "../_helpers/mod.ts";
 
 const text = new TextDecoder();
 
+/** A bare WebSocket upgrade request offering `protocol`, to read the HTTP answer. */
+function upgradeOffering(url: string, protocol: string): Promise<Response> {
+  return fetch(url.replace("ws:", "http:"), {
+    headers: {
+      upgrade: "websocket",
+      connection: "Upgrade",
+      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+      "sec-websocket-version": "13",
+      "sec-websocket-protocol": protocol,
+    },
+  });
+}
+
 function json(frame: string | ArrayBuffer): Record<string, unknown> {
   return JSON.parse(typeof frame === "string" ? frame : text.decode(frame));
 }
@@ -68,15 +81,7 @@ Deno.test("subprotocols: the chosen one is echoed; an unknown one is refused", a
   const refused = new RawSocket(server.url, ["not-mpreg"]);
   await assert.rejects(refused.opened);
   await refused.closed;
-  const response = await fetch(server.url.replace("ws:", "http:"), {
-    headers: {
-      upgrade: "websocket",
-      connection: "Upgrade",
-      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
-      "sec-websocket-version": "13",
-      "sec-websocket-protocol": "not-mpreg",
-    },
-  });
+  const response = await upgradeOffering(server.url, "not-mpreg");
   assert.equal(response.status, 400);
   assert.match(await response.text(), /mpreg\.msgpack\.v1/);
 });
@@ -299,15 +304,7 @@ Deno.test("an answer that would explode once encoded gets 1011, and the node sta
 
 Deno.test("a token alone is not an encoding: the upgrade is refused with 400", async () => {
   await using server = await startServer();
-  const response = await fetch(server.url.replace("ws:", "http:"), {
-    headers: {
-      upgrade: "websocket",
-      connection: "Upgrade",
-      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
-      "sec-websocket-version": "13",
-      "sec-websocket-protocol": "mpreg.auth.t0ken",
-    },
-  });
+  const response = await upgradeOffering(server.url, "mpreg.auth.t0ken");
   assert.equal(response.status, 400);
   await response.body?.cancel();
 });
