@@ -10,12 +10,16 @@
  * per message on the client; the echo server does no work at all. An mpreg
  * figure divided by this one is the share of the achievable rate mpreg keeps
  * after its own costs (request envelope, server-side decode, limit scan,
- * validation, graph, dispatch, deadline timers, encode).
+ * validation, graph, dispatch, deadline timers, encode). Waiting promises are
+ * kept in the same {@linkcode IdTable} mpreg uses, not a `Map`, which under
+ * load makes V8's young-generation collections copy megabytes (see
+ * `src/_util/id_table.ts`): the ceiling must not carry a cost mpreg avoids.
  *
  * @module
  */
 import { Packr } from "msgpackr/pack";
 import { Unpackr } from "msgpackr/unpack";
+import { IdTable } from "../src/_util/id_table.ts";
 
 interface Waiter {
   resolve: (value: unknown) => void;
@@ -31,7 +35,7 @@ export class RawEchoClient {
     mapsAsObjects: true,
     int64AsType: "number",
   });
-  readonly #waiting = new Map<number, Waiter>();
+  readonly #waiting = new IdTable<Waiter>();
   readonly #closed: Promise<void>;
   #next = 1;
 

@@ -6,9 +6,11 @@
  * call, about as much as encoding the message. Almost every request finishes
  * long before its deadline, so this queue keeps a single timer armed for the
  * earliest deadline it has seen and leaves it armed when requests finish:
- * adding and removing a request is a `Set` operation, and the timer is only
+ * adding and removing a request is a hash-table operation, and the timer is only
  * re-armed for a deadline earlier than the armed one. When it fires it
- * expires what is due and re-arms for the next deadline, if any.
+ * expires what is due and re-arms for the next deadline, if any. Entries are
+ * kept in an {@linkcode IdTable} under a handle, not in a `Set` (see there
+ * why).
  *
  * The timer is unref'd where the runtime allows it: it never keeps a process
  * alive by itself (a pending request always has an open socket or a
@@ -16,6 +18,8 @@
  *
  * @module
  */
+
+import { IdTable } from "./id_table.ts";
 
 /** A request waiting for its deadline. */
 export interface Deadline {
@@ -27,7 +31,8 @@ export interface Deadline {
 
 /** One timer serving any number of deadlines. */
 export class DeadlineQueue {
-  #entries = new Set<Deadline>();
+  #entries = new IdTable<Deadline>();
+  #nextHandle = 1;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #armedAt = Infinity;
 
@@ -36,15 +41,26 @@ export class DeadlineQueue {
     return this.#entries.size;
   }
 
-  /** Queues a deadline. */
-  add(entry: Deadline): void {
-    this.#entries.add(entry);
+  /**
+   * Queues a deadline.
+   *
+   * @param entry The deadline.
+   * @returns A handle for {@linkcode DeadlineQueue.delete}.
+   */
+  add(entry: Deadline): number {
+    const handle = this.#nextHandle++;
+    this.#entries.set(handle, entry);
     if (entry.at < this.#armedAt) this.#arm(entry.at);
+    return handle;
   }
 
-  /** Removes a deadline; it will not expire. */
-  delete(entry: Deadline): void {
-    this.#entries.delete(entry);
+  /**
+   * Removes a deadline; it will not expire.
+   *
+   * @param handle What {@linkcode DeadlineQueue.add} returned.
+   */
+  delete(handle: number): void {
+    this.#entries.delete(handle);
   }
 
   /** Removes every deadline without expiring them. */
@@ -72,11 +88,14 @@ export class DeadlineQueue {
     const now = Date.now();
     let next = Infinity;
     const due: Deadline[] = [];
-    for (const entry of this.#entries) {
-      if (entry.at <= now) due.push(entry);
-      else if (entry.at < next) next = entry.at;
+    for (const [handle, entry] of this.#entries.entries()) {
+      if (entry.at <= now) {
+        due.push(entry);
+        this.#entries.delete(handle);
+      } else if (entry.at < next) {
+        next = entry.at;
+      }
     }
-    for (const entry of due) this.#entries.delete(entry);
     if (next !== Infinity) this.#arm(next);
     for (const entry of due) entry.expire();
   }

@@ -6,6 +6,7 @@
  * @module
  */
 import { DeadlineQueue } from "../_util/deadline_queue.ts";
+import { IdTable } from "../_util/id_table.ts";
 import { Batcher } from "../protocol/batcher.ts";
 import { AUTH_PROTOCOL_PREFIX, type Codec, createCodec } from "../protocol/codec.ts";
 import {
@@ -180,6 +181,8 @@ interface Pending {
   /** The deadline, in milliseconds since the epoch. */
   readonly at: number;
   expire(): void;
+  /** The handle of this call in the deadline queue. */
+  deadline: number;
   signal?: AbortSignal;
   onAbort?: () => void;
   sent: boolean;
@@ -299,7 +302,7 @@ export class Client {
   readonly #codec: Codec;
   readonly #backoff: BackoffOptions;
   readonly #protocols: string[];
-  readonly #pending = new Map<number, Pending>();
+  readonly #pending = new IdTable<Pending>();
   readonly #deadlines = new DeadlineQueue();
   readonly #batcher: Batcher;
   #socket: WebSocket | null = null;
@@ -430,7 +433,7 @@ export class Client {
     if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
     this.#retryTimer = null;
     const error = new ConnectionError("Client closed");
-    for (const pending of [...this.#pending.values()]) this.#settle(pending, error);
+    for (const pending of this.#pending.values()) this.#settle(pending, error);
     for (const waiter of this.#openWaiters.splice(0)) waiter.reject(error);
     this.#deadlines.clear();
     const socket = this.#socket;
@@ -487,9 +490,10 @@ export class Client {
             details: { timeout: budget },
           }),
         ),
+      deadline: 0,
       sent: false,
     };
-    this.#deadlines.add(pending);
+    pending.deadline = this.#deadlines.add(pending);
     if (signal) {
       pending.signal = signal;
       pending.onAbort = () =>
@@ -530,7 +534,7 @@ export class Client {
 
   #settle(pending: Pending, error: RpcError | null, value?: Record<string, unknown>): void {
     this.#pending.delete(pending.id);
-    this.#deadlines.delete(pending);
+    this.#deadlines.delete(pending.deadline);
     if (pending.onAbort) pending.signal!.removeEventListener("abort", pending.onAbort);
     if (error === null) pending.resolve(value!);
     else pending.reject(error);
@@ -568,7 +572,7 @@ export class Client {
       const error = new ConnectionError(`Connection to ${url} closed (${event.code})${reason}`, {
         details: { url, code: event.code, reason: event.reason },
       });
-      for (const pending of [...this.#pending.values()]) {
+      for (const pending of this.#pending.values()) {
         if (pending.sent) this.#settle(pending, error);
       }
       this.#failAttempt(error);

@@ -7,6 +7,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { expandedSize } from "../_util/expanded_size.ts";
+import { IdTable } from "../_util/id_table.ts";
 import { backoffDelay, DEFAULT_BACKOFF } from "../client/_backoff.ts";
 import {
   CancelledError,
@@ -119,7 +120,7 @@ export class ClusterNode implements PeerLinkHost {
   readonly #allLinks = new Set<PeerLink>();
   readonly #dials = new Map<string, DialState>();
   readonly #queued = new Map<string, GossipMessage[]>();
-  readonly #incoming = new Map<PeerLink, Map<number, AbortController>>();
+  readonly #incoming = new Map<PeerLink, IdTable<AbortController>>();
   readonly #load = new Map<string, number>();
   readonly #listeners = new Set<(event: MembershipEvent) => void>();
   readonly #catalogWaiters = new Set<() => void>();
@@ -467,7 +468,7 @@ export class ClusterNode implements PeerLinkHost {
     if (denied !== null) return refuse(denied);
     const controller = new AbortController();
     let runs = this.#incoming.get(link);
-    if (runs === undefined) this.#incoming.set(link, runs = new Map());
+    if (runs === undefined) this.#incoming.set(link, runs = new IdTable());
     runs.set(message.id, controller);
     // The node counts the step as in flight until its answer is on the wire,
     // so a drain never closes the link under an answer.

@@ -6,6 +6,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { IdTable } from "../_util/id_table.ts";
 import { TcpWebSocket } from "../client/_tcp_websocket.ts";
 import { openWebSocket } from "../client/client.ts";
 import { Batcher } from "../protocol/batcher.ts";
@@ -106,7 +107,7 @@ export class PeerLink {
   readonly #socket: WebSocket;
   readonly #host: PeerLinkHost;
   readonly #codec: Codec;
-  readonly #runs = new Map<number, PendingRun>();
+  readonly #runs = new IdTable<PendingRun>();
   #phase: Phase;
   #nonce = newNonce();
   #theirNonce = "";

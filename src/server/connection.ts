@@ -7,6 +7,7 @@
  */
 import { getLogger, type Logger } from "@logtape/logtape";
 import type { DeadlineQueue } from "../_util/deadline_queue.ts";
+import { IdTable } from "../_util/id_table.ts";
 import { expandedSize } from "../_util/expanded_size.ts";
 import type { AuthResult, Principal } from "../auth/authenticator.ts";
 import { Batcher } from "../protocol/batcher.ts";
@@ -90,6 +91,8 @@ interface InFlight {
   readonly counted: (outcome: string) => void;
   readonly at: number;
   expire(): void;
+  /** The handle of this entry in the node's deadline queue. */
+  deadline: number;
 }
 
 /** A client connection served by a node. */
@@ -98,7 +101,7 @@ export class ClientConnection {
   readonly #codec: Codec;
   readonly #host: ConnectionHost;
   readonly #log: Logger;
-  readonly #inFlight = new Map<RequestId, InFlight>();
+  readonly #inFlight = new IdTable<InFlight>();
   readonly #batcher: Batcher | null;
   readonly #auth: AuthResult;
   #closed = false;
@@ -166,7 +169,7 @@ export class ClientConnection {
     if (this.#closed) return;
     this.#closed = true;
     const reason = new CancelledError("Client connection closed");
-    for (const [u, entry] of this.#inFlight) this.#finish(u, entry, reason);
+    for (const [u, entry] of this.#inFlight.entries()) this.#finish(u, entry, reason);
     this.#host.connectionClosed(this);
   }
 
@@ -275,9 +278,10 @@ export class ClientConnection {
           }),
         );
       },
+      deadline: 0,
     };
     this.#inFlight.set(u, entry);
-    host.deadlines.add(entry);
+    entry.deadline = host.deadlines.add(entry);
     host.requestStarted();
     let result: unknown;
     try {
@@ -315,7 +319,7 @@ export class ClientConnection {
     outcome: string = abortWith?.name ?? "ok",
   ): void {
     entry.counted(outcome);
-    this.#host.deadlines.delete(entry);
+    this.#host.deadlines.delete(entry.deadline);
     this.#host.release(entry.principal);
     this.#inFlight.delete(u);
     if (abortWith !== null) entry.controller.abort(abortWith);

@@ -749,10 +749,10 @@ export class Server {
       expire: () =>
         controller.abort(new TimeoutError(`Step "${message.step}" timed out after ${budget} ms`)),
     };
-    host.deadlines.add(deadline);
+    const handle = host.deadlines.add(deadline);
     host.requestStarted();
     const done = () => {
-      host.deadlines.delete(deadline);
+      host.deadlines.delete(handle);
       signal.removeEventListener("abort", onAbort);
     };
     const step = {

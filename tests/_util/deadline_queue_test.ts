@@ -24,8 +24,7 @@ Deno.test("DeadlineQueue expires entries in time order with one timer", async ()
 Deno.test("DeadlineQueue never expires a removed entry", async () => {
   const queue = new DeadlineQueue();
   const fired: string[] = [];
-  const a = entry(20, fired, "a");
-  queue.add(a);
+  const a = queue.add(entry(20, fired, "a"));
   queue.add(entry(30, fired, "b"));
   queue.delete(a);
   await delay(60);
