@@ -46,6 +46,7 @@
  *
  * @module
  */
+import { IdTable } from "../_util/id_table.ts";
 import {
   type CallMessage,
   type CancelMessage,
@@ -122,7 +123,9 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 /**
  * Runs the worker side of the protocol: answers define, call, cancel and
- * check messages posted by the pool, batching replies per macrotask.
+ * check messages posted by the pool, batching the replies of one batch
+ * of calls (everything answered before the microtask queue drains) into one
+ * message.
  *
  * @param loaders One loader per user module, indexed as in define messages.
  */
@@ -133,7 +136,7 @@ export function serve(loaders: readonly ModuleLoader[]): void {
   const realExit = Deno.exit;
   const functions = new Map<number, Entry>();
   const modules = new Map<number, Promise<Record<string, unknown>>>();
-  const calls = new Map<number, WorkerCallContext>();
+  const calls = new IdTable<WorkerCallContext>();
   let outbox: FromWorker[] = [];
   let scheduled = false;
   let exiting = false;
@@ -170,7 +173,7 @@ export function serve(loaders: readonly ModuleLoader[]): void {
     outbox.push(message);
     if (!scheduled) {
       scheduled = true;
-      setImmediate(flush);
+      queueMicrotask(flush);
     }
   };
   const exit = (why: string): void => {

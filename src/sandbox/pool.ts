@@ -2,10 +2,14 @@
 /**
  * A warm pool of Deno Workers sharing one permission profile.
  *
- * Calls are routed to the first worker with fewer than `perWorker` calls in
- * flight; a new worker is started (up to `maxWorkers`) when every worker is
- * that busy. Messages are batched per macrotask in both directions, so with
- * many calls in flight a sandboxed call costs a share of one `postMessage`.
+ * Calls go to the first worker that is keeping up: fewer than `perWorker`
+ * calls in flight, and an answer within the last `stallMs` whenever it has
+ * calls in flight. A new worker is started (up to `maxWorkers`) only when no
+ * worker keeps up, so quick functions share one worker and one message per
+ * batch, while slow or blocking ones spread over several. Messages are
+ * batched in both directions (everything sent in one turn goes as one
+ * `postMessage`, flushed in a microtask), so with many calls in flight a
+ * sandboxed call costs a share of one message.
  *
  * @example Run a function with no permissions at all
  * ```ts ignore
@@ -27,6 +31,7 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { IdTable } from "../_util/id_table.ts";
 import {
   FunctionError,
   InternalError,
@@ -132,11 +137,19 @@ export interface WorkerPoolOptions {
    */
   maxWorkers?: number;
   /**
-   * Calls in flight on every worker before another worker is started.
+   * Calls in flight on a worker before calls go to another worker.
    *
-   * @default {64}
+   * @default {256}
    */
   perWorker?: number;
+  /**
+   * A worker with calls in flight that has answered none for this long
+   * (milliseconds) is busy: new calls go to another worker, started if
+   * needed.
+   *
+   * @default {2}
+   */
+  stallMs?: number;
   /**
    * Calls in flight on the whole pool; beyond it calls fail at once with an
    * {@linkcode OverloadedError}.
@@ -196,22 +209,40 @@ interface FunctionEntry {
   readonly define: DefineMessage;
 }
 
-interface PendingCall {
-  readonly id: number;
-  readonly entry: FunctionEntry | undefined;
-  readonly step: string;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (reason: unknown) => void;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
+/**
+ * A call sent to a worker and not answered yet. It is its own abort
+ * listener (`handleEvent`), which saves a closure per call.
+ */
+class PendingCall implements EventListenerObject {
   /** The caller got its answer already (it cancelled); only the slot is held. */
-  answered: boolean;
-  grace: ReturnType<typeof setTimeout> | undefined;
+  answered = false;
+  /** Registered as an abort listener on `signal`. */
+  listening = false;
+  grace: ReturnType<typeof setTimeout> | undefined = undefined;
+
+  constructor(
+    readonly id: number,
+    readonly entry: FunctionEntry | undefined,
+    readonly step: string,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (reason: unknown) => void,
+    readonly signal: AbortSignal | undefined = undefined,
+    readonly onAbort: ((pending: PendingCall) => void) | undefined = undefined,
+  ) {}
+
+  handleEvent(): void {
+    this.listening = false;
+    this.onAbort?.(this);
+  }
 }
 
 interface PoolWorker {
   readonly worker: Worker;
-  readonly pending: Map<number, PendingCall>;
+  readonly pending: IdTable<PendingCall>;
+  /** Cancels one of this worker's calls: shared by its calls' abort listeners. */
+  readonly cancel: (pending: PendingCall) => void;
+  /** When it last answered, or last became busy (`Date.now()`). */
+  lastAnswer: number;
   outbox: ToWorker[];
   ready: boolean;
   retiring: boolean;
@@ -295,6 +326,7 @@ export class WorkerPool {
   readonly #workerPermissions: Deno.PermissionOptionsObject;
   readonly #maxWorkers: number;
   readonly #perWorker: number;
+  readonly #stallMs: number;
   readonly #maxInFlight: number;
   readonly #cancelGraceMs: number;
   readonly #debug: boolean;
@@ -313,7 +345,7 @@ export class WorkerPool {
   #overloaded = 0;
   #crashes = 0;
   #dirty: PoolWorker[] = [];
-  #flushTimer: ReturnType<typeof setImmediate> | undefined;
+  #flushQueued = false;
   #broken: string | undefined;
   #closed = false;
 
@@ -331,7 +363,11 @@ export class WorkerPool {
     this.profile = profileKey(permissions);
     this.#workerPermissions = toWorkerPermissions(permissions);
     this.#maxWorkers = positive("maxWorkers", options.maxWorkers ?? navigator.hardwareConcurrency);
-    this.#perWorker = positive("perWorker", options.perWorker ?? 64);
+    this.#perWorker = positive("perWorker", options.perWorker ?? 256);
+    this.#stallMs = options.stallMs ?? 2;
+    if (!(this.#stallMs >= 0)) {
+      throw new RangeError(`Invalid stallMs ${this.#stallMs}: expected >= 0`);
+    }
     this.#maxInFlight = positive("maxInFlight", options.maxInFlight ?? 1024);
     this.#cancelGraceMs = options.cancelGraceMs ?? 10_000;
     if (!(this.#cancelGraceMs >= 0)) {
@@ -433,25 +469,23 @@ export class WorkerPool {
         break;
       }
     }
-    return new Promise<unknown>((resolve, reject) => {
-      const pending: PendingCall = {
-        id,
-        entry,
-        step: context.step,
-        resolve,
-        reject,
-        signal,
-        onAbort: undefined,
-        answered: false,
-        grace: undefined,
-      };
-      pending.onAbort = () => this.#cancel(worker, pending);
-      signal.addEventListener("abort", pending.onAbort, { once: true });
-      worker.pending.set(id, pending);
-      this.#inFlight++;
-      this.#calls++;
-      this.#send(worker, message);
-    });
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    const pending = new PendingCall(
+      id,
+      entry,
+      context.step,
+      resolve,
+      reject,
+      signal,
+      worker.cancel,
+    );
+    signal.addEventListener("abort", pending, { once: true });
+    pending.listening = true;
+    worker.pending.set(id, pending);
+    this.#inFlight++;
+    this.#calls++;
+    this.#send(worker, message);
+    return promise;
   }
 
   /**
@@ -471,21 +505,11 @@ export class WorkerPool {
     }
     const worker = this.#workers[0] ?? this.#spawn();
     const id = this.#nextCallId++;
-    const failures = await new Promise<unknown>((resolve, reject) => {
-      worker.pending.set(id, {
-        id,
-        entry: undefined,
-        step: "",
-        resolve,
-        reject,
-        signal: undefined,
-        onAbort: undefined,
-        answered: false,
-        grace: undefined,
-      });
-      this.#inFlight++;
-      this.#send(worker, { check: id });
-    }) as LoadFailure[];
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    worker.pending.set(id, new PendingCall(id, undefined, "", resolve, reject));
+    this.#inFlight++;
+    this.#send(worker, { check: id });
+    const failures = await promise as LoadFailure[];
     if (failures.length === 0) return;
     const lines = failures.map((f) => {
       const entry = this.#byKeyOfId(f.fn);
@@ -534,8 +558,6 @@ export class WorkerPool {
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
-    if (this.#flushTimer !== undefined) clearImmediate(this.#flushTimer);
-    this.#flushTimer = undefined;
     this.#dirty = [];
     for (const worker of [...this.#workers, ...this.#retiring]) {
       this.#drop(
@@ -635,7 +657,9 @@ export class WorkerPool {
     });
     const entry: PoolWorker = {
       worker,
-      pending: new Map(),
+      pending: new IdTable(),
+      cancel: (pending) => this.#cancel(entry, pending),
+      lastAnswer: Date.now(),
       outbox: [],
       ready: false,
       retiring: false,
@@ -657,7 +681,13 @@ export class WorkerPool {
     let best: PoolWorker | undefined;
     for (const worker of this.#workers) {
       const load = worker.pending.size;
-      if (load < this.#perWorker) return worker;
+      if (load === 0) {
+        worker.lastAnswer = Date.now();
+        return worker;
+      }
+      if (load < this.#perWorker && Date.now() - worker.lastAnswer <= this.#stallMs) {
+        return worker;
+      }
       if (best === undefined || load < best.pending.size) best = worker;
     }
     if (best === undefined || this.#workers.length < this.#maxWorkers) return this.#spawn();
@@ -671,11 +701,14 @@ export class WorkerPool {
 
   #schedule(worker: PoolWorker): void {
     this.#dirty.push(worker);
-    this.#flushTimer ??= setImmediate(this.#flush);
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(this.#flush);
+    }
   }
 
   #flush = (): void => {
-    this.#flushTimer = undefined;
+    this.#flushQueued = false;
     const dirty = this.#dirty;
     this.#dirty = [];
     for (const worker of dirty) {
@@ -716,6 +749,7 @@ export class WorkerPool {
   }
 
   #receive(worker: PoolWorker, messages: FromWorker[]): void {
+    worker.lastAnswer = Date.now();
     for (const message of messages) {
       if (Array.isArray(message)) {
         const pending = worker.pending.get(message[0]);
@@ -742,9 +776,9 @@ export class WorkerPool {
   #settle(worker: PoolWorker, pending: PendingCall): void {
     worker.pending.delete(pending.id);
     this.#inFlight--;
-    if (pending.onAbort !== undefined) {
-      pending.signal!.removeEventListener("abort", pending.onAbort);
-      pending.onAbort = undefined;
+    if (pending.listening) {
+      pending.signal!.removeEventListener("abort", pending);
+      pending.listening = false;
     }
     if (pending.grace !== undefined) {
       clearTimeout(pending.grace);
@@ -755,7 +789,6 @@ export class WorkerPool {
   #cancel(worker: PoolWorker, pending: PendingCall): void {
     if (pending.answered || worker.dead) return;
     pending.answered = true;
-    pending.onAbort = undefined;
     const reason = pending.signal!.reason;
     pending.reject(reason);
     this.#send(worker, { cancel: pending.id, ...describeReason(reason) });
@@ -830,7 +863,7 @@ export class WorkerPool {
   /** Terminates a worker and rejects its calls with `error(pending)`. */
   #drop(worker: PoolWorker, error: (pending: PendingCall) => RpcError): void {
     this.#terminate(worker);
-    for (const pending of [...worker.pending.values()]) {
+    for (const pending of worker.pending.values()) {
       this.#settle(worker, pending);
       if (!pending.answered) pending.reject(error(pending));
     }

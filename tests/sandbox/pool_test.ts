@@ -193,6 +193,28 @@ Deno.test("WorkerPool adds workers up to maxWorkers when every worker is busy", 
   }
 });
 
+Deno.test("WorkerPool sends calls past a worker that is stuck in a long call", async () => {
+  const pool = new WorkerPool({}, { maxWorkers: 2 });
+  try {
+    await pool.ready();
+    const order: string[] = [];
+    // Blocks its worker's thread for a second.
+    const blocking = pool.call(fn("spin"), [1_000], undefined, context("spin"))
+      .then(() => order.push("spin"));
+    // Long past stallMs (2 ms), the first worker has not answered: the
+    // next call goes to a second worker and is answered while the first
+    // still spins.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(await pool.call(ADD, [1, 2], undefined, context("add")), 3);
+    order.push("add");
+    assert.equal(pool.stats().workers, 2);
+    await blocking;
+    assert.deepEqual(order, ["add", "spin"]);
+  } finally {
+    await pool.close();
+  }
+});
+
 Deno.test("WorkerPool: values that cannot be cloned fail that call only", async () => {
   const pool = new WorkerPool({});
   try {
