@@ -263,13 +263,18 @@ export class TcpWebSocket {
     frame.set(mask, head);
     const body = head + 4;
     frame.set(payload, body);
-    // XOR four bytes at a time where aligned, then the rest.
-    let i = 0;
-    if ((body & 3) === 0) {
-      const words = new Uint32Array(frame.buffer, body, length >> 2);
-      const m = new Uint32Array(mask.buffer)[0]!;
-      for (let w = 0; w < words.length; w++) words[w]! ^= m;
-      i = words.length << 2;
+    // XOR byte by byte up to a 4-byte boundary, then four bytes at a time
+    // with the mask rotated to match, then the rest.
+    let i = Math.min((4 - (body & 3)) & 3, length);
+    for (let j = 0; j < i; j++) frame[body + j]! ^= mask[j & 3]!;
+    const count = (length - i) >> 2;
+    if (count > 0) {
+      const rotated = new Uint8Array(4);
+      for (let k = 0; k < 4; k++) rotated[k] = mask[(i + k) & 3]!;
+      const m = new Uint32Array(rotated.buffer)[0]!;
+      const words = new Uint32Array(frame.buffer, body + i, count);
+      for (let w = 0; w < count; w++) words[w]! ^= m;
+      i += count << 2;
     }
     for (; i < length; i++) frame[body + i]! ^= mask[i & 3]!;
     this.#queue.push(frame);
