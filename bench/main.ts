@@ -1,6 +1,7 @@
 // Copyright 2026 the mpreg authors. MIT license.
 /**
- * The mpreg benchmark: `deno run -A bench/main.ts [--quick] [--no-nats] [--json PATH]`.
+ * The mpreg benchmark:
+ * `deno run -A bench/main.ts [--quick] [--no-nats] [--only TEXT,…] [--json PATH]`.
  *
  * This process is the load generator. It spawns `bench/_server.ts`, which
  * runs a raw WebSocket echo server and an mpreg node, and measures each
@@ -30,6 +31,10 @@
  * sides evenly, and reports the best round of each side. Every row carries
  * issue 6's target, and the run ends with one line of targets met and
  * missed.
+ *
+ * `--only TEXT[,TEXT…]` measures only the figures whose name contains one
+ * of the texts (case insensitive; "idle" and "gossip" select the memory
+ * figure and the simulator), for working on one figure.
  *
  * The exit code never depends on the timings: 0 unless something broke.
  *
@@ -97,18 +102,27 @@ interface Options {
   quick: boolean;
   nats: boolean;
   json: string | null;
+  /** Measure only figures whose name contains one of these (lower case). */
+  only: string[] | null;
 }
 
-const USAGE = "usage: deno run -A bench/main.ts [--quick] [--no-nats] [--json PATH]";
+const USAGE =
+  "usage: deno run -A bench/main.ts [--quick] [--no-nats] [--only TEXT,…] [--json PATH]";
+
+function texts(list: string): string[] {
+  return list.toLowerCase().split(",").map((t) => t.trim()).filter((t) => t !== "");
+}
 
 function parseArgs(args: string[]): Options {
-  const options: Options = { quick: false, nats: true, json: null };
+  const options: Options = { quick: false, nats: true, json: null, only: null };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (arg === "--quick") options.quick = true;
     else if (arg === "--no-nats") options.nats = false;
     else if (arg === "--json" && i + 1 < args.length) options.json = args[++i]!;
     else if (arg.startsWith("--json=")) options.json = arg.slice("--json=".length);
+    else if (arg === "--only" && i + 1 < args.length) options.only = texts(args[++i]!);
+    else if (arg.startsWith("--only=")) options.only = texts(arg.slice("--only=".length));
     else throw new Error(`unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
   }
   return options;
@@ -402,8 +416,13 @@ async function measure(figure: Figure, settings: Settings): Promise<Row> {
   return row;
 }
 
-async function measureAll(figures: Figure[], settings: Settings, rows: Row[]): Promise<void> {
-  for (const figure of figures) {
+async function measureAll(
+  figures: Figure[],
+  settings: Settings,
+  rows: Row[],
+  wanted: (name: string) => boolean,
+): Promise<void> {
+  for (const figure of figures.filter((f) => wanted(f.name))) {
     log(`measuring ${figure.name} ...`);
     rows.push(await measure(figure, settings));
   }
@@ -576,13 +595,22 @@ async function run(options: Options): Promise<void> {
 
     const rows: Row[] = [];
     const skipped: Skipped[] = [];
-    await measureAll(echoFigures(c), settings, rows);
-    await measureAll(forwardedFigures(c), settings, rows);
-    await measureAll(stepFigures(c), settings, rows);
-    await measureAll(sandboxFigures(c), settings, rows);
+    const only = options.only;
+    const wanted = (name: string) =>
+      only === null || only.some((text) => name.toLowerCase().includes(text));
+    await measureAll(echoFigures(c), settings, rows, wanted);
+    await measureAll(forwardedFigures(c), settings, rows, wanted);
+    await measureAll(stepFigures(c), settings, rows, wanted);
+    await measureAll(sandboxFigures(c), settings, rows, wanted);
 
-    const found = options.nats ? await findNatsServer() : "--no-nats";
-    if (typeof found === "string") {
+    const found = !NATS_NAMES.some(wanted)
+      ? null
+      : options.nats
+      ? await findNatsServer()
+      : "--no-nats";
+    if (found === null) {
+      // Not selected by --only.
+    } else if (typeof found === "string") {
       for (const name of NATS_NAMES) skipped.push({ name, reason: found });
       log(`skipping NATS: ${found}`);
     } else {
@@ -590,17 +618,22 @@ async function run(options: Options): Promise<void> {
       nats = await startNats(found.version);
       childPids.push(...nats.pids);
       await check("NATS request", () => nats!.request(PAYLOAD), isPayload);
-      await measureAll(natsFigures(c, nats), settings, rows);
+      await measureAll(natsFigures(c, nats), settings, rows, wanted);
       await nats.close();
     }
 
-    await measureAll(binaryFigures(c, bytes), settings, rows);
+    await measureAll(binaryFigures(c, bytes), settings, rows, wanted);
 
-    log(`measuring a node holding ${idleConnections} idle connections ...`);
-    rows.push(await idleMemory(idleConnections, childPids));
+    if (wanted("idle connections")) {
+      log(`measuring a node holding ${idleConnections} idle connections ...`);
+      rows.push(await idleMemory(idleConnections, childPids));
+    }
 
-    log("running the gossip simulator ...");
-    const gossip = await gossipSimReport(options.quick);
+    let gossip: Record<string, number> | undefined;
+    if (wanted("gossip simulator")) {
+      log("running the gossip simulator ...");
+      gossip = await gossipSimReport(options.quick);
+    }
     const report: Report = {
       date: new Date().toISOString(),
       machine: machine(),
@@ -611,16 +644,18 @@ async function run(options: Options): Promise<void> {
       rows,
       skipped,
       summary: summarize(rows, skipped),
-      gossip,
     };
+    if (gossip !== undefined) report.gossip = gossip;
     // deno-lint-ignore no-console
     console.log(formatTable(report));
-    const width = Math.max(...Object.keys(gossip).map((k) => k.length));
-    // deno-lint-ignore no-console
-    console.log(
-      `\ngossip simulator (deterministic, virtual time; rounds = gossip intervals)\n` +
-        Object.entries(gossip).map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join("\n"),
-    );
+    if (gossip !== undefined) {
+      const width = Math.max(...Object.keys(gossip).map((k) => k.length));
+      // deno-lint-ignore no-console
+      console.log(
+        `\ngossip simulator (deterministic, virtual time; rounds = gossip intervals)\n` +
+          Object.entries(gossip).map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join("\n"),
+      );
+    }
     // deno-lint-ignore no-console
     console.log(`\n${formatSummary(report.summary)}`);
     if (options.json !== null) await writeJson(options.json, report);
