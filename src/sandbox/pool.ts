@@ -243,6 +243,8 @@ interface PoolWorker {
   readonly cancel: (pending: PendingCall) => void;
   /** When it last answered, or last became busy (`Date.now()`). */
   lastAnswer: number;
+  /** `#pick()` chose it for a call in the batch not flushed yet. */
+  batching: boolean;
   outbox: ToWorker[];
   ready: boolean;
   retiring: boolean;
@@ -479,7 +481,7 @@ export class WorkerPool {
       signal,
       worker.cancel,
     );
-    signal.addEventListener("abort", pending, { once: true });
+    signal.addEventListener("abort", pending);
     pending.listening = true;
     worker.pending.set(id, pending);
     this.#inFlight++;
@@ -660,6 +662,7 @@ export class WorkerPool {
       pending: new IdTable(),
       cancel: (pending) => this.#cancel(entry, pending),
       lastAnswer: Date.now(),
+      batching: false,
       outbox: [],
       ready: false,
       retiring: false,
@@ -685,7 +688,13 @@ export class WorkerPool {
         worker.lastAnswer = Date.now();
         return worker;
       }
-      if (load < this.#perWorker && Date.now() - worker.lastAnswer <= this.#stallMs) {
+      // A worker already taking calls in this batch keeps taking them: the
+      // clock is read once per batch, not once per call.
+      if (
+        load < this.#perWorker &&
+        (worker.batching || Date.now() - worker.lastAnswer <= this.#stallMs)
+      ) {
+        worker.batching = true;
         return worker;
       }
       if (best === undefined || load < best.pending.size) best = worker;
@@ -714,6 +723,7 @@ export class WorkerPool {
     for (const worker of dirty) {
       const batch = worker.outbox;
       worker.outbox = [];
+      worker.batching = false;
       if (worker.dead || batch.length === 0) continue;
       try {
         worker.worker.postMessage(batch);
