@@ -2,9 +2,10 @@
 /**
  * The messages between a `WorkerPool` and its workers, and the helpers both
  * sides share. Messages travel by structured clone, batched: every
- * `postMessage` carries an array of the messages of one macrotask, in both
- * directions (flushed with `setImmediate`: `setTimeout(0)` waits about 2 ms
- * on Deno 2.9.6, `setImmediate` a few microseconds).
+ * `postMessage` carries an array of the messages queued before the microtask
+ * queue drained, in both directions (so the calls of one incoming frame go
+ * as one message, at once: `setTimeout(0)` waits about 2 ms on Deno 2.9.6,
+ * and `setImmediate` waits for the event loop's next check phase).
  *
  * To a worker: `[id, fn, args, step, requestId, node, deadline, kwargs?]`
  * calls, `{ define }`, `{ cancel }` and `{ check }`. From a worker:
