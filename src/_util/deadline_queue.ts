@@ -19,7 +19,7 @@
  * @module
  */
 
-import { IdTable } from "./id_table.ts";
+import { IdTable, nextId } from "./id_table.ts";
 
 /** A request waiting for its deadline. */
 export interface Deadline {
@@ -48,7 +48,8 @@ export class DeadlineQueue {
    * @returns A handle for {@linkcode DeadlineQueue.delete}.
    */
   add(entry: Deadline): number {
-    const handle = this.#nextHandle++;
+    const handle = this.#nextHandle;
+    this.#nextHandle = nextId(handle);
     this.#entries.set(handle, entry);
     if (entry.at < this.#armedAt) this.#arm(entry.at);
     return handle;

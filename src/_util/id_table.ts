@@ -36,6 +36,24 @@ const MIN_CAPACITY = 16;
 /** Tables up to this many slots never shrink. */
 const SHRINK_ABOVE = 1024;
 
+/**
+ * The id after `id` for a counter that stays in the table's fast range: it
+ * wraps from 2^32 - 1 back to 1 (an id comes back after four billion others,
+ * long after any call that used it has ended).
+ *
+ * @example
+ * ```ts
+ * import { nextId } from "./id_table.ts";
+ * console.log(nextId(1), nextId(0xffff_ffff)); // 2 1
+ * ```
+ *
+ * @param id The current id.
+ * @returns The next one.
+ */
+export function nextId(id: number): number {
+  return id >= 0xffff_ffff ? 1 : id + 1;
+}
+
 /** Keys an {@linkcode IdTable} accepts. */
 export type Id = string | number;
 

@@ -6,7 +6,7 @@
  * @module
  */
 import { DeadlineQueue } from "../_util/deadline_queue.ts";
-import { IdTable } from "../_util/id_table.ts";
+import { IdTable, nextId } from "../_util/id_table.ts";
 import { Batcher } from "../protocol/batcher.ts";
 import { AUTH_PROTOCOL_PREFIX, type Codec, createCodec } from "../protocol/codec.ts";
 import {
@@ -473,7 +473,8 @@ export class Client {
       }
     }
     const budget = timeoutMs ?? this.#timeoutMs;
-    const id = this.#nextId++;
+    const id = this.#nextId;
+    this.#nextId = nextId(id);
     const { promise, resolve, reject } = Promise.withResolvers<Record<string, unknown>>();
     const frame: Pending["frame"] = { role: "rpc", u: id, cmds, timeout: budget };
     if (all) frame.all = true;

@@ -6,7 +6,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { IdTable } from "../_util/id_table.ts";
+import { IdTable, nextId } from "../_util/id_table.ts";
 import { TcpWebSocket } from "../client/_tcp_websocket.ts";
 import { openWebSocket } from "../client/client.ts";
 import { Batcher } from "../protocol/batcher.ts";
@@ -238,7 +238,8 @@ export class PeerLink {
       );
     }
     if (signal.aborted) return Promise.reject(signal.reason);
-    const id = this.#nextRun++;
+    const id = this.#nextRun;
+    this.#nextRun = nextId(id);
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     const onAbort = () => {
       if (!this.#runs.delete(id)) return;

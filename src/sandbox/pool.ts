@@ -31,7 +31,7 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { IdTable } from "../_util/id_table.ts";
+import { IdTable, nextId } from "../_util/id_table.ts";
 import {
   FunctionError,
   InternalError,
@@ -455,7 +455,8 @@ export class WorkerPool {
         ),
       );
     }
-    const id = this.#nextCallId++;
+    const id = this.#nextCallId;
+    this.#nextCallId = nextId(id);
     const message: CallMessage = [
       id,
       entry.id,
@@ -506,7 +507,8 @@ export class WorkerPool {
       });
     }
     const worker = this.#workers[0] ?? this.#spawn();
-    const id = this.#nextCallId++;
+    const id = this.#nextCallId;
+    this.#nextCallId = nextId(id);
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     worker.pending.set(id, new PendingCall(id, undefined, "", resolve, reject));
     this.#inFlight++;

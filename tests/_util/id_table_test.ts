@@ -1,6 +1,6 @@
 // Copyright 2026 the mpreg authors. MIT license.
 import assert from "node:assert/strict";
-import { type Id, IdTable } from "../../src/_util/id_table.ts";
+import { type Id, IdTable, nextId } from "../../src/_util/id_table.ts";
 
 /** A small deterministic PRNG (mulberry32), so failures reproduce. */
 function random(seed: number): () => number {
@@ -110,4 +110,15 @@ Deno.test("IdTable grows and shrinks back with thousands of entries", () => {
   assert.equal(table.size, 1);
   assert.equal(table.get(9_999), 9_999);
   assert.equal(table.get(0), undefined);
+});
+
+Deno.test("nextId counts up and wraps to 1, staying in the fast range", () => {
+  assert.equal(nextId(1), 2);
+  assert.equal(nextId(0xffff_fffe), 0xffff_ffff);
+  assert.equal(nextId(0xffff_ffff), 1);
+  const table = new IdTable<string>();
+  table.set(0xffff_ffff, "last");
+  table.set(nextId(0xffff_ffff), "wrapped");
+  assert.equal(table.get(0xffff_ffff), "last");
+  assert.equal(table.get(1), "wrapped");
 });
