@@ -8,8 +8,9 @@
  * counts what an encoder would write (arrays and object entries, each shared
  * part as often as it appears) without writing it, so a node can refuse an
  * answer or a forwarded step that would explode, instead of blocking its
- * event loop. Shared parts are measured once (memoized by identity), so the
- * count costs time in the number of distinct values, not in its result.
+ * event loop. The walk stops as soon as the count passes the limit, so it
+ * costs at most `max` steps however much is shared, and nothing is
+ * allocated (it runs on every answer).
  *
  * @module
  */
@@ -27,29 +28,28 @@ const MAX_NESTING = 512;
  *   to nest deeper than 512 levels).
  */
 export function expandedSize(value: unknown, max: number): number {
-  const memo = new Map<object, number>();
-  const size = (v: unknown, depth: number): number => {
-    if (v === null || typeof v !== "object" || ArrayBuffer.isView(v) || v instanceof Date) {
-      return 1;
+  const total = count(value, max, 0);
+  return total > max ? Infinity : total;
+}
+
+/** Counts `v`'s values, returning something over `budget` once it passes it. */
+function count(v: unknown, budget: number, depth: number): number {
+  if (v === null || typeof v !== "object" || ArrayBuffer.isView(v) || v instanceof Date) {
+    return 1;
+  }
+  if (depth > MAX_NESTING) return Infinity;
+  let total = 1;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      total += count(v[i], budget - total, depth + 1);
+      if (total > budget) return Infinity;
     }
-    const known = memo.get(v);
-    if (known !== undefined) return known;
-    if (depth > MAX_NESTING) return Infinity;
-    let total = 1;
-    if (Array.isArray(v)) {
-      for (const item of v) {
-        total += size(item, depth + 1);
-        if (total > max) return Infinity;
-      }
-    } else {
-      for (const key in v) {
-        if (!Object.hasOwn(v, key)) continue;
-        total += 1 + size((v as Record<string, unknown>)[key], depth + 1);
-        if (total > max) return Infinity;
-      }
+  } else {
+    for (const key in v) {
+      if (!Object.hasOwn(v, key)) continue;
+      total += 1 + count((v as Record<string, unknown>)[key], budget - total - 1, depth + 1);
+      if (total > budget) return Infinity;
     }
-    memo.set(v, total);
-    return total;
-  };
-  return size(value, 0);
+  }
+  return total;
 }

@@ -9,7 +9,7 @@ Deno.test("expandedSize() counts what an encoder would write", () => {
   assert.equal(expandedSize(new Uint8Array(1 << 20), 100), 1, "bytes are one value");
 });
 
-Deno.test("expandedSize() expands shared parts, in time linear in the distinct ones", () => {
+Deno.test("expandedSize() expands shared parts, stopping as soon as the count passes the limit", () => {
   let value: unknown = 1;
   for (let i = 0; i < 200; i++) value = [value, value]; // 2^200 values once encoded
   assert.equal(expandedSize(value, 100_000), Infinity);
