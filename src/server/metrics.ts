@@ -28,6 +28,14 @@ const BUCKETS = [
   30,
 ];
 
+/** What is counted for one function. */
+interface FunctionRecord {
+  inFlight: number;
+  /** Finished calls by outcome. */
+  readonly outcomes: Map<string, number>;
+  readonly latency: Histogram;
+}
+
 class Histogram {
   readonly counts = new Array<number>(BUCKETS.length + 1).fill(0);
   sum = 0;
@@ -108,9 +116,8 @@ function labels(set: Record<string, string> | undefined): string {
  * ```
  */
 export class Metrics {
-  readonly #calls = new Map<string, Map<string, number>>();
-  readonly #latency = new Map<string, Histogram>();
-  readonly #inFlight = new Map<string, number>();
+  /** One record per function, found once per call. */
+  readonly #functions = new Map<string, FunctionRecord>();
   readonly #requests = new Map<string, number>();
   #requestsInFlight = 0;
 
@@ -122,15 +129,17 @@ export class Metrics {
    */
   callStarted(fun: string): (outcome: string) => void {
     const start = performance.now();
-    this.#inFlight.set(fun, (this.#inFlight.get(fun) ?? 0) + 1);
+    let record = this.#functions.get(fun);
+    if (record === undefined) {
+      record = { inFlight: 0, outcomes: new Map(), latency: new Histogram() };
+      this.#functions.set(fun, record);
+    }
+    record.inFlight++;
+    const calls = record;
     return (outcome) => {
-      this.#inFlight.set(fun, (this.#inFlight.get(fun) ?? 1) - 1);
-      let byOutcome = this.#calls.get(fun);
-      if (byOutcome === undefined) this.#calls.set(fun, byOutcome = new Map());
-      byOutcome.set(outcome, (byOutcome.get(outcome) ?? 0) + 1);
-      let histogram = this.#latency.get(fun);
-      if (histogram === undefined) this.#latency.set(fun, histogram = new Histogram());
-      histogram.observe((performance.now() - start) / 1000);
+      calls.inFlight--;
+      calls.outcomes.set(outcome, (calls.outcomes.get(outcome) ?? 0) + 1);
+      calls.latency.observe((performance.now() - start) / 1000);
     };
   }
 
@@ -150,13 +159,12 @@ export class Metrics {
    */
   stats(): Record<string, FunctionStats> {
     const out: Record<string, FunctionStats> = {};
-    const names = new Set([...this.#latency.keys(), ...this.#inFlight.keys()]);
-    for (const fun of names) {
-      const histogram = this.#latency.get(fun) ?? new Histogram();
+    for (const [fun, record] of this.#functions) {
+      const histogram = record.latency;
       out[fun] = {
-        outcomes: Object.fromEntries(this.#calls.get(fun) ?? []),
+        outcomes: Object.fromEntries(record.outcomes),
         calls: histogram.count,
-        inFlight: this.#inFlight.get(fun) ?? 0,
+        inFlight: record.inFlight,
         p50Ms: histogram.quantile(0.5) * 1000,
         p90Ms: histogram.quantile(0.9) * 1000,
         p99Ms: histogram.quantile(0.99) * 1000,
@@ -180,13 +188,14 @@ export class Metrics {
       "counter",
       "Function calls run on this node, by function and outcome.",
     );
-    for (const [fun, byOutcome] of this.#calls) {
-      for (const [outcome, n] of byOutcome) {
+    for (const [fun, { outcomes }] of this.#functions) {
+      for (const [outcome, n] of outcomes) {
         lines.push(`mpreg_calls_total${labels({ function: fun, outcome })} ${n}`);
       }
     }
     head("mpreg_call_duration_seconds", "histogram", "Duration of function calls on this node.");
-    for (const [fun, h] of this.#latency) {
+    for (const [fun, { latency: h }] of this.#functions) {
+      if (h.count === 0) continue;
       let cumulative = 0;
       for (let i = 0; i < BUCKETS.length; i++) {
         cumulative += h.counts[i]!;
@@ -203,8 +212,8 @@ export class Metrics {
       );
     }
     head("mpreg_calls_in_flight", "gauge", "Function calls running on this node.");
-    for (const [fun, n] of this.#inFlight) {
-      lines.push(`mpreg_calls_in_flight${labels({ function: fun })} ${n}`);
+    for (const [fun, { inFlight }] of this.#functions) {
+      lines.push(`mpreg_calls_in_flight${labels({ function: fun })} ${inFlight}`);
     }
     head("mpreg_requests_total", "counter", "Client requests answered, by outcome.");
     for (const [outcome, n] of this.#requests) {

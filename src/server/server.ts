@@ -288,9 +288,11 @@ export class Server {
         return true;
       },
       release: (principal) => {
-        const load = (this.#principalLoad.get(principal.name) ?? 1) - 1;
-        if (load <= 0) this.#principalLoad.delete(principal.name);
-        else this.#principalLoad.set(principal.name, load);
+        // Kept at 0 rather than deleted: principals are few (configured, or
+        // anonymous), and deleting and re-adding on every request would
+        // rehash the map over and over.
+        const load = this.#principalLoad.get(principal.name) ?? 1;
+        this.#principalLoad.set(principal.name, Math.max(0, load - 1));
       },
       requestStarted: () => {
         this.#inFlight++;
