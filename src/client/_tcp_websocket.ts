@@ -217,13 +217,15 @@ export class TcpWebSocket {
           { data: fragmentOpcode === 1 ? decoder.decode(data) : data.buffer } as MessageEvent,
         );
       }
+      // The read buffer is about to be reused: keep a copy of what is left
+      // unparsed of it (frames are parsed straight from it, payloads copied).
+      if (buffer.length > 0 && buffer.buffer === this.#readBuffer.buffer) buffer = buffer.slice();
       const chunk = await this.#read().catch(() => null);
       if (chunk === null) {
         this.#finish(1006, "", false);
         return;
       }
-      // The read buffer is reused: keep a copy of what is left unparsed.
-      buffer = buffer.length === 0 ? chunk.slice() : concat(buffer, chunk);
+      buffer = buffer.length === 0 ? chunk : concat(buffer, chunk);
     }
   }
 
@@ -281,21 +283,35 @@ export class TcpWebSocket {
     if (!this.#draining) this.#drain();
   }
 
-  /** Writes queued frames in order, one write per frame. */
-  async #drain(): Promise<void> {
+  /**
+   * Writes queued frames in order, one write per frame (callbacks, not an
+   * async loop: this runs once per message).
+   */
+  #drain(): void {
     this.#draining = true;
+    this.#writeFrom(this.#queue.shift()!, 0);
+  }
+
+  #writeFrom(frame: Uint8Array, offset: number): void {
+    let written: Promise<number>;
     try {
-      while (this.#queue.length > 0) {
-        const frame = this.#queue.shift()!;
-        await this.#writeAll(frame);
-      }
+      written = this.#conn!.write(offset === 0 ? frame : frame.subarray(offset));
+    } catch {
+      this.#draining = false;
+      this.#finish(1006, "write failed", false);
+      return;
+    }
+    written.then((n) => {
+      if (offset + n < frame.length) return this.#writeFrom(frame, offset + n);
+      const next = this.#queue.shift();
+      if (next !== undefined) return this.#writeFrom(next, 0);
+      this.#draining = false;
       const closing = this.#closeWhenWritten;
       if (closing !== null) this.#finish(closing.code, closing.reason, true);
-    } catch {
-      this.#finish(1006, "write failed", false);
-    } finally {
+    }, () => {
       this.#draining = false;
-    }
+      this.#finish(1006, "write failed", false);
+    });
   }
 
   async #writeAll(data: Uint8Array): Promise<void> {

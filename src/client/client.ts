@@ -176,7 +176,9 @@ type WireStep = Pick<Step, "name" | "fun" | "args"> & Partial<Pick<Step, "kwargs
 interface Pending {
   readonly id: number;
   readonly frame: { role: "rpc"; u: number; cmds: WireStep[]; timeout: number; all?: boolean };
-  readonly resolve: (value: Record<string, unknown>) => void;
+  readonly resolve: (value: unknown) => void;
+  /** For `call()`: answer with this step's value instead of the whole result. */
+  readonly pick: string | undefined;
   readonly reject: (error: RpcError) => void;
   /** The deadline, in milliseconds since the epoch. */
   readonly at: number;
@@ -399,7 +401,7 @@ export class Client {
       options.kwargs && escapeSelf(options.kwargs, fun) as Record<string, unknown>,
       options.locs,
     );
-    return this.#send([step], options.timeoutMs, options.signal, false).then((r) => r[fun]);
+    return this.#send([step], options.timeoutMs, options.signal, false, fun);
   }
 
   /**
@@ -420,7 +422,9 @@ export class Client {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#send(cmds, options.timeoutMs, options.signal, options.all ?? false);
+    return this.#send(cmds, options.timeoutMs, options.signal, options.all ?? false) as Promise<
+      Record<string, unknown>
+    >;
   }
 
   /**
@@ -456,7 +460,8 @@ export class Client {
     timeoutMs: number | undefined,
     signal: AbortSignal | undefined,
     all: boolean,
-  ): Promise<Record<string, unknown>> {
+    pick?: string,
+  ): Promise<unknown> {
     if (this.#closed) return Promise.reject(new ConnectionError("Client is closed"));
     if (signal?.aborted) {
       return Promise.reject(new CancelledError("Call aborted", { cause: signal.reason }));
@@ -475,13 +480,14 @@ export class Client {
     const budget = timeoutMs ?? this.#timeoutMs;
     const id = this.#nextId;
     this.#nextId = nextId(id);
-    const { promise, resolve, reject } = Promise.withResolvers<Record<string, unknown>>();
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     const frame: Pending["frame"] = { role: "rpc", u: id, cmds, timeout: budget };
     if (all) frame.all = true;
     const pending: Pending = {
       id,
       frame,
       resolve,
+      pick,
       reject,
       at: Date.now() + budget,
       expire: () =>
@@ -537,8 +543,19 @@ export class Client {
     this.#pending.delete(pending.id);
     this.#deadlines.delete(pending.deadline);
     if (pending.onAbort) pending.signal!.removeEventListener("abort", pending.onAbort);
-    if (error === null) pending.resolve(value!);
-    else pending.reject(error);
+    if (error !== null) {
+      pending.reject(error);
+    } else if (pending.pick === undefined) {
+      pending.resolve(value);
+    } else if (value !== null && typeof value === "object") {
+      pending.resolve(value[pending.pick]);
+    } else {
+      pending.reject(
+        new ProtocolError(`The node's answer holds no result for "${pending.pick}"`, {
+          details: { step: pending.pick },
+        }),
+      );
+    }
   }
 
   #ensureSocket(): void {
