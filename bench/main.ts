@@ -1,7 +1,7 @@
 // Copyright 2026 the mpreg authors. MIT license.
 /**
  * The mpreg benchmark:
- * `deno run -A bench/main.ts [--quick] [--no-nats] [--only TEXT,…] [--json PATH]`.
+ * `deno run -A bench/main.ts [--quick] [--no-nats] [--only TEXT|…] [--json PATH]`.
  *
  * This process is the load generator. It spawns `bench/_server.ts`, which
  * runs a raw WebSocket echo server and an mpreg node, and measures each
@@ -32,7 +32,7 @@
  * issue 6's target, and the run ends with one line of targets met and
  * missed.
  *
- * `--only TEXT[,TEXT…]` measures only the figures whose name contains one
+ * `--only "TEXT[|TEXT…]"` measures only the figures whose name contains one
  * of the texts (case insensitive; "idle" and "gossip" select the memory
  * figure and the simulator), for working on one figure.
  *
@@ -107,10 +107,10 @@ interface Options {
 }
 
 const USAGE =
-  "usage: deno run -A bench/main.ts [--quick] [--no-nats] [--only TEXT,…] [--json PATH]";
+  "usage: deno run -A bench/main.ts [--quick] [--no-nats] [--only TEXT|…] [--json PATH]";
 
 function texts(list: string): string[] {
-  return list.toLowerCase().split(",").map((t) => t.trim()).filter((t) => t !== "");
+  return list.toLowerCase().split("|").map((t) => t.trim()).filter((t) => t !== "");
 }
 
 function parseArgs(args: string[]): Options {
