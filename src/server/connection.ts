@@ -7,8 +7,8 @@
  */
 import { getLogger, type Logger } from "@logtape/logtape";
 import type { DeadlineQueue } from "../_util/deadline_queue.ts";
-import { IdTable } from "../_util/id_table.ts";
 import { expandedSize } from "../_util/expanded_size.ts";
+import { IdTable } from "../_util/id_table.ts";
 import type { AuthResult, Principal } from "../auth/authenticator.ts";
 import { Batcher } from "../protocol/batcher.ts";
 import type { Codec } from "../protocol/codec.ts";
