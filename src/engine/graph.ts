@@ -130,13 +130,7 @@ export class RequestGraph {
         refs.set(s, ref);
       }
       const j = ref.index;
-      if (j === i) {
-        const name = steps[i]!.name;
-        throw new GraphError(
-          `Step ${JSON.stringify(name)} refers to itself (argument ${JSON.stringify(s)})`,
-          { details: { cycle: [name] } },
-        );
-      }
+      if (j === i) throw refersToItself(steps[i]!.name, s);
       mark ??= new Array<number>(n).fill(-1);
       if (mark[j] !== i) {
         mark[j] = i;
@@ -160,6 +154,40 @@ export class RequestGraph {
       rejectCycles(nodes);
     }
     return new RequestGraph(steps, { nodes, refs }, indexOf);
+  }
+
+  /**
+   * Checks a request of one step exactly as `RequestGraph.build([step])`
+   * does, without building a graph: the shape of every `client.call()`,
+   * checked on every call. A lone step can only refer to itself, which is an
+   * error.
+   *
+   * @param step The request's only step.
+   * @returns Whether its arguments must be resolved before it runs (they hold
+   *   a literal wrapper), as {@linkcode RequestGraph.needsResolution} would say.
+   * @throws {GraphError} As {@linkcode RequestGraph.build} does for the same request.
+   *
+   * @example
+   * ```ts
+   * import { literal, RequestGraph } from "@mpreg/mpreg";
+   * const step = { name: "a", fun: "f", args: [1, "x"], kwargs: {}, locs: [] };
+   * console.log(RequestGraph.checkAlone(step)); // false
+   * console.log(RequestGraph.checkAlone({ ...step, args: [literal("a")] })); // true
+   * ```
+   */
+  static checkAlone(step: Step): boolean {
+    const name = step.name;
+    checkName(name, 0);
+    const prefix = name + ".";
+    const visit = (s: string): void => {
+      if (s === name || s.startsWith(prefix)) throw refersToItself(name, s);
+    };
+    let sawLiteral = scanValue(step.args, visit);
+    const kwargs = step.kwargs;
+    for (const key in kwargs) {
+      if (Object.hasOwn(kwargs, key) && scanValue(kwargs[key], visit)) sawLiteral = true;
+    }
+    return sawLiteral;
   }
 
   /**
@@ -248,17 +276,8 @@ function indexNames(steps: readonly Step[]): Map<string, number> {
   const indexOf = new Map<string, number>();
   const duplicates = new Set<string>();
   for (let i = 0; i < steps.length; i++) {
-    const name: unknown = steps[i]!.name;
-    if (typeof name !== "string" || name === "" || name === "__proto__") {
-      const problem = typeof name !== "string"
-        ? "a name that is not a string"
-        : name === ""
-        ? "an empty name"
-        : 'the reserved name "__proto__"';
-      throw new GraphError(`Step at index ${i} has ${problem}`, {
-        details: { index: i, name: typeof name === "string" ? name : null },
-      });
-    }
+    const name = steps[i]!.name;
+    checkName(name, i);
     if (indexOf.has(name)) duplicates.add(name);
     else indexOf.set(name, i);
   }
@@ -272,6 +291,25 @@ function indexNames(steps: readonly Step[]): Map<string, number> {
     );
   }
   return indexOf;
+}
+
+function checkName(name: unknown, i: number): void {
+  if (typeof name === "string" && name !== "" && name !== "__proto__") return;
+  const problem = typeof name !== "string"
+    ? "a name that is not a string"
+    : name === ""
+    ? "an empty name"
+    : 'the reserved name "__proto__"';
+  throw new GraphError(`Step at index ${i} has ${problem}`, {
+    details: { index: i, name: typeof name === "string" ? name : null },
+  });
+}
+
+function refersToItself(name: string, s: string): GraphError {
+  return new GraphError(
+    `Step ${JSON.stringify(name)} refers to itself (argument ${JSON.stringify(s)})`,
+    { details: { cycle: [name] } },
+  );
 }
 
 /** Throws a GraphError naming one cycle if the steps cannot be ordered. */

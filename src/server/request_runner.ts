@@ -133,13 +133,12 @@ export class RequestRunner {
   }
 
   #run(request: RunRequest): Record<string, unknown> | Promise<Record<string, unknown>> {
-    const graph = RequestGraph.build(request.steps);
-    // The whole request is authorized before any step runs.
-    for (const step of request.steps) {
-      request.principal.authorize(step.name, step.fun, this.#declared(step.fun));
-    }
-    const only = request.steps.length === 1 ? request.steps[0]! : undefined;
-    if (only !== undefined && !graph.needsResolution(only.name)) {
+    const steps = request.steps;
+    // A lone step whose arguments need no resolving (every `client.call()`)
+    // is checked as a graph would check it, and skips the dataflow scheduler.
+    if (steps.length === 1 && !RequestGraph.checkAlone(steps[0]!)) {
+      const only = steps[0]!;
+      this.#authorize(request);
       if (request.signal.aborted) throw request.signal.reason;
       const value = this.#route(request, only, only.args, only.kwargs, request.signal);
       if (!(value instanceof Promise)) return { [only.name]: value };
@@ -147,6 +146,8 @@ export class RequestRunner {
       // already settles when the signal aborts.
       return value.then((v) => ({ [only.name]: v }));
     }
+    const graph = RequestGraph.build(steps);
+    this.#authorize(request);
     const run = (
       step: Step,
       args: unknown[],
@@ -154,6 +155,13 @@ export class RequestRunner {
       signal: AbortSignal,
     ) => this.#route(request, step, args, kwargs, signal);
     return execute(graph, run, { signal: request.signal, all: request.all });
+  }
+
+  /** Authorizes the whole request before any step runs. */
+  #authorize(request: RunRequest): void {
+    for (const step of request.steps) {
+      request.principal.authorize(step.name, step.fun, this.#declared(step.fun));
+    }
   }
 
   /**

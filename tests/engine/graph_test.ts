@@ -107,6 +107,48 @@ Deno.test("RequestGraph.needsResolution() is false only without references or li
   assert.equal(graph.needsResolution("kwlit"), true);
 });
 
+Deno.test("RequestGraph.checkAlone() answers and fails exactly as build() does for one step", () => {
+  const cases: Step[] = [
+    step("plain", ["hi", 1, null, { x: ["y"] }], { k: "v" }),
+    step("a.b", ["a", "a.c", "a.bc", "a.b2"]),
+    step("lit", [literal("lit")]),
+    step("kwlit", [], { k: { nested: literal(1) } }),
+    step("self", ["self"]),
+    step("selfpath", [{ deep: ["selfpath.x.y"] }]),
+    step("kwself", [], { k: "kwself.total" }),
+    step("litself", [literal("x"), "litself"]),
+    step("dots", ["dots..", "dotsx.y", ".dots", "dots"]),
+    step(""),
+    step("__proto__"),
+    { name: 7 as unknown as string, fun: "f", args: [], kwargs: {}, locs: [] },
+  ];
+  for (const one of cases) {
+    let expected: unknown;
+    try {
+      expected = RequestGraph.build([one]).needsResolution(one.name);
+    } catch (err) {
+      expected = err;
+    }
+    let actual: unknown;
+    try {
+      actual = RequestGraph.checkAlone(one);
+    } catch (err) {
+      actual = err;
+    }
+    if (expected instanceof GraphError) {
+      assert.ok(actual instanceof GraphError, `${String(one.name)}: ${String(actual)}`);
+      assert.equal(actual.message, expected.message);
+      assert.deepEqual(actual.details, expected.details);
+    } else {
+      assert.equal(actual, expected, String(one.name));
+    }
+  }
+  // The cases above cover every outcome.
+  assert.equal(RequestGraph.checkAlone(cases[0]!), false);
+  assert.equal(RequestGraph.checkAlone(cases[2]!), true);
+  assert.throws(() => RequestGraph.checkAlone(cases[4]!), GraphError);
+});
+
 Deno.test("RequestGraph lookups throw a RangeError for an unknown step", () => {
   const graph = RequestGraph.build([step("a")]);
   assert.throws(() => graph.dependenciesOf("b"), RangeError);
