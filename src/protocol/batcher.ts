@@ -41,6 +41,7 @@ export class Batcher {
   #maxBytes: number;
   #frames: EncodedFrame[] = [];
   #bytes = 0;
+  #corked = false;
 
   /**
    * Creates a batcher.
@@ -65,8 +66,9 @@ export class Batcher {
   }
 
   /**
-   * Queues a frame; the queue is sent at the end of the turn, or now when
-   * it would grow past the limit.
+   * Queues a frame; the queue is sent at the end of the turn (or by
+   * {@linkcode Batcher.uncork} while corked), or now when it would grow past
+   * the limit.
    *
    * @param frame An encoded message.
    */
@@ -75,7 +77,24 @@ export class Batcher {
     if (this.#frames.length > 0 && this.#bytes + size > this.#maxBytes) this.flush();
     this.#frames.push(frame);
     this.#bytes += size;
-    if (this.#frames.length === 1) queueMicrotask(this.#flushTask);
+    if (this.#frames.length === 1 && !this.#corked) queueMicrotask(this.#flushTask);
+  }
+
+  /**
+   * Holds what is pushed from now on until {@linkcode Batcher.uncork}, which
+   * sends it at once instead of in a microtask: a connection corks while it
+   * handles one incoming frame, so the answers that frame produces at once go
+   * out as soon as it is handled (still together, and still early past
+   * `maxBytes`).
+   */
+  cork(): void {
+    this.#corked = true;
+  }
+
+  /** Ends {@linkcode Batcher.cork} and sends what is queued. */
+  uncork(): void {
+    this.#corked = false;
+    this.flush();
   }
 
   /** Sends what is queued now. */

@@ -137,6 +137,9 @@ export class ClientConnection {
     });
     socket.binaryType = "arraybuffer";
     socket.onmessage = (event) => {
+      // Answers the frame produces at once go out as soon as it is handled.
+      const batcher = this.#batcher;
+      batcher?.cork();
       try {
         this.#onFrame(event.data);
       } catch (err) {
@@ -145,6 +148,8 @@ export class ClientConnection {
           error: String(err),
         });
         this.close(1011, "Internal error");
+      } finally {
+        batcher?.uncork();
       }
     };
     socket.onclose = () => this.#onClose();

@@ -30,6 +30,22 @@ Deno.test("Batcher sends early rather than grow a batch past its limit", async (
   for (const frame of sent) assert.ok(frame.length <= 20 || !frame.startsWith("["));
 });
 
+Deno.test("Batcher holds what is pushed while corked and sends it when uncorked", async () => {
+  const codec = createCodec("json");
+  const sent: string[] = [];
+  const batcher = new Batcher(codec, (frame) => sent.push(frame as string), 20);
+  batcher.cork();
+  for (let u = 0; u < 3; u++) batcher.push(codec.encode({ u }));
+  await Promise.resolve();
+  assert.deepEqual(sent, ['[{"u":0},{"u":1}]'], "only the batch that reached the limit");
+  batcher.uncork();
+  assert.deepEqual(sent, ['[{"u":0},{"u":1}]', '{"u":2}'], "the rest at once");
+  batcher.push(codec.encode({ u: 3 }));
+  assert.equal(sent.length, 2, "uncorked, a push waits for the end of the turn again");
+  await Promise.resolve();
+  assert.deepEqual(sent.at(-1), '{"u":3}');
+});
+
 Deno.test("Batcher batches of more than 15 and 65,535 messages use the larger array headers", async () => {
   const codec = createCodec("msgpack");
   for (const n of [16, 70_000]) {
