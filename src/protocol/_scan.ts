@@ -48,6 +48,26 @@ function forbiddenAt(buf: Uint8Array, at: number, len: number): string | null {
   return null;
 }
 
+// The scanner's stacks, reused by every scan (a scan runs to completion
+// without yielding): values still expected in the open container at each
+// depth, and whether it is a map (keys sit at even positions).
+let remaining = new Float64Array(66);
+let isMap = new Uint8Array(66);
+
+function truncated(): ProtocolError {
+  return new ProtocolError("Truncated msgpack frame");
+}
+
+function readU16(buf: Uint8Array, pos: number): number {
+  if (pos + 2 > buf.length) throw truncated();
+  return (buf[pos]! << 8) | buf[pos + 1]!;
+}
+
+function readU32(buf: Uint8Array, pos: number): number {
+  if (pos + 4 > buf.length) throw truncated();
+  return ((buf[pos]! << 24) >>> 0) + ((buf[pos + 1]! << 16) | (buf[pos + 2]! << 8) | buf[pos + 3]!);
+}
+
 /**
  * Checks one msgpack value spanning the whole of `buf` against the limits.
  * Only the msgpack timestamp extension (type -1) is accepted, and object keys
@@ -55,42 +75,27 @@ function forbiddenAt(buf: Uint8Array, at: number, len: number): string | null {
  */
 export function scanMsgpack(buf: Uint8Array, limits: ScanLimits): void {
   const { maxDepth, maxElements, maxStringBytes } = limits;
+  if (remaining.length < maxDepth + 2) {
+    remaining = new Float64Array(maxDepth + 2);
+    isMap = new Uint8Array(maxDepth + 2);
+  }
   const end = buf.length;
-  // remaining[d]: values still expected in the container at depth d;
-  // isMap[d]: true when that container is a map (keys sit at even positions).
-  const remaining: number[] = [1];
-  const isMap: boolean[] = [false];
+  remaining[0] = 1;
+  isMap[0] = 0;
   let depth = 0;
   let elements = 0;
   let pos = 0;
 
-  const need = (n: number): void => {
-    if (pos + n > end) throw new ProtocolError("Truncated msgpack frame");
-  };
-  const u8 = (): number => buf[pos++]!;
-  const u16 = (): number => {
-    need(2);
-    const v = (buf[pos]! << 8) | buf[pos + 1]!;
-    pos += 2;
-    return v;
-  };
-  const u32 = (): number => {
-    need(4);
-    const v = ((buf[pos]! << 24) >>> 0) + ((buf[pos + 1]! << 16) | (buf[pos + 2]! << 8) |
-      buf[pos + 3]!);
-    pos += 4;
-    return v;
-  };
-
   while (depth >= 0) {
-    if (remaining[depth] === 0) {
+    const left = remaining[depth]!;
+    if (left === 0) {
       depth--;
       continue;
     }
-    const atKey = isMap[depth] === true && remaining[depth]! % 2 === 0;
-    remaining[depth]!--;
-    need(1);
-    const b = u8();
+    const atKey = isMap[depth] === 1 && left % 2 === 0;
+    remaining[depth] = left - 1;
+    if (pos >= end) throw truncated();
+    const b = buf[pos++]!;
     let open = -1; // entries of a container opened by this byte
     let map = false;
     let skip = 0; // payload bytes to skip
@@ -108,16 +113,18 @@ export function scanMsgpack(buf: Uint8Array, limits: ScanLimits): void {
       switch (b) {
         case 0xc4:
         case 0xd9:
-          need(1);
-          strLen = u8();
+          if (pos >= end) throw truncated();
+          strLen = buf[pos++]!;
           break;
         case 0xc5:
         case 0xda:
-          strLen = u16();
+          strLen = readU16(buf, pos);
+          pos += 2;
           break;
         case 0xc6:
         case 0xdb:
-          strLen = u32();
+          strLen = readU32(buf, pos);
+          pos += 4;
           break;
         case 0xca:
         case 0xce:
@@ -143,27 +150,31 @@ export function scanMsgpack(buf: Uint8Array, limits: ScanLimits): void {
           // timestamp: fixext4, fixext8 or ext8 with length 12
           let len = b === 0xd6 ? 4 : b === 0xd7 ? 8 : -1;
           if (len < 0) {
-            need(1);
-            len = u8();
+            if (pos >= end) throw truncated();
+            len = buf[pos++]!;
             if (len !== 12) throw new ProtocolError("Unsupported msgpack extension");
           }
-          need(1);
-          if (u8() !== 0xff) throw new ProtocolError("Unsupported msgpack extension");
+          if (pos >= end) throw truncated();
+          if (buf[pos++] !== 0xff) throw new ProtocolError("Unsupported msgpack extension");
           skip = len;
           break;
         }
         case 0xdc:
-          open = u16();
+          open = readU16(buf, pos);
+          pos += 2;
           break;
         case 0xdd:
-          open = u32();
+          open = readU32(buf, pos);
+          pos += 4;
           break;
         case 0xde:
-          open = u16() * 2;
+          open = readU16(buf, pos) * 2;
+          pos += 2;
           map = true;
           break;
         case 0xdf:
-          open = u32() * 2;
+          open = readU32(buf, pos) * 2;
+          pos += 4;
           map = true;
           break;
         default:
@@ -172,24 +183,24 @@ export function scanMsgpack(buf: Uint8Array, limits: ScanLimits): void {
     }
     if (strLen >= 0) {
       if (strLen > maxStringBytes) throw tooLong(maxStringBytes, strLen);
-      need(strLen);
+      if (pos + strLen > end) throw truncated();
       if (atKey) {
         const key = forbiddenAt(buf, pos, strLen);
         if (key !== null) throw forbiddenKey(key);
       }
       pos += strLen;
     } else if (skip > 0) {
-      need(skip);
+      if (pos + skip > end) throw truncated();
       pos += skip;
     } else if (open >= 0) {
       elements += map ? open / 2 : open;
       if (elements > maxElements) throw tooMany(maxElements);
       // Every value takes at least one byte: a count past the end is a lie.
-      if (open > end - pos) throw new ProtocolError("Truncated msgpack frame");
+      if (open > end - pos) throw truncated();
       if (depth + 1 > maxDepth) throw tooDeep(maxDepth);
       depth++;
       remaining[depth] = open;
-      isMap[depth] = map;
+      isMap[depth] = map ? 1 : 0;
     }
   }
   if (pos !== end) throw new ProtocolError("Trailing bytes after the msgpack value");

@@ -1,6 +1,7 @@
 // Copyright 2026 the mpreg authors. MIT license.
 import assert from "node:assert/strict";
 import { pack } from "msgpackr/pack";
+import { unpack } from "msgpackr/unpack";
 import {
   createCodec,
   DEFAULT_LIMITS,
@@ -10,6 +11,7 @@ import {
   negotiateCodec,
   ProtocolError,
 } from "../../mod.ts";
+import { mulberry32 } from "../../src/cluster/simulator.ts";
 
 const limited = (encoding: "msgpack" | "json" | "legacy", limits = {}) =>
   createCodec(encoding, { limits: { ...DEFAULT_LIMITS, ...limits } });
@@ -82,6 +84,62 @@ Deno.test("the pre-scan catches lying lengths, element and string limits", () =>
   const short = limited("json", { maxStringBytes: 4 });
   assert.throws(() => short.decode('{"u":"12345"}'), LimitExceededError);
   assert.throws(() => limited("msgpack", { maxStringBytes: 4 }).decode(pack("12345")));
+});
+
+Deno.test("the pre-scan accepts every well-formed message and refuses every truncation of one", () => {
+  const msgpack = limited("msgpack", { maxDepth: 200, maxElements: 10_000_000 });
+  const random = mulberry32(6);
+  const int = (n: number) => Math.floor(random() * n);
+  // Values that reach every msgpack type the codec writes, sized across
+  // each length format (fix, 8, 16 and 32 bits).
+  const leaf = (): unknown => {
+    switch (int(12)) {
+      case 0:
+        return null;
+      case 1:
+        return random() < 0.5;
+      case 2:
+        return int(256) - 128;
+      case 3:
+        return int(1 << 20) * (random() < 0.5 ? -1 : 1);
+      case 4:
+        return 2 ** 40 + int(1000);
+      case 5:
+        return random() * 1e6;
+      case 6:
+        return "é".repeat(int(40));
+      case 7:
+        return "x".repeat([0, 31, 32, 255, 256, random() < 0.1 ? 65_536 : 1][int(6)]!);
+      case 8:
+        return new Uint8Array(int(300));
+      case 9:
+        return new Date(int(2 ** 40));
+      case 10:
+        return new Date(-int(2 ** 40));
+      default:
+        return -(2 ** 40) - int(1000);
+    }
+  };
+  const value = (depth: number): unknown => {
+    if (depth > 2 || random() < 0.4) return leaf();
+    // Now and then a deep chain of one-element arrays.
+    if (random() < 0.02) return Array.from({ length: 100 }).reduce((inner) => [inner], leaf());
+    // Now and then a long array of small numbers, for the 32-bit length format.
+    if (random() < 0.02) return Array.from({ length: 70_000 }, () => int(100));
+    const n = [0, 3, 15, 16, 17][int(5)]!;
+    if (random() < 0.5) return Array.from({ length: n }, () => value(depth + 1));
+    const object: Record<string, unknown> = {};
+    for (let i = 0; i < Math.min(n, 40); i++) object[`k${i}`] = value(depth + 1);
+    return object;
+  };
+  for (let i = 0; i < 300; i++) {
+    const v = value(0);
+    const frame = pack(v);
+    // Accepted, and decoded as msgpackr decodes it (binary comes back as a Buffer).
+    assert.deepEqual(msgpack.decode(frame), unpack(frame));
+    const cut = int(frame.length);
+    assert.throws(() => msgpack.decode(frame.subarray(0, cut)), ProtocolError, `cut at ${cut}`);
+  }
 });
 
 Deno.test("forbidden keys are refused at any depth, escaped or not", () => {
