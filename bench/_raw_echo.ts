@@ -91,6 +91,24 @@ export class RawEchoClient {
     return promise;
   }
 
+  /**
+   * Sends a one-step request for `fun(...args)` framed as mpreg's client
+   * frames `call()`, and waits for the answer's `r` (`{ [fun]: value }`),
+   * with no deadline and no checks: for the bench's bare msgpack node.
+   *
+   * @param fun The function, also the step's name.
+   * @param args Its arguments.
+   * @returns The answer's `r`.
+   */
+  rpc(fun: string, args: unknown[]): Promise<unknown> {
+    const u = this.#next++;
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    this.#waiting.set(u, { resolve, reject });
+    const request = { role: "rpc", u, cmds: [{ name: fun, fun, args }], timeout: 30_000 };
+    this.#socket.send(this.#packr.pack(request));
+    return promise;
+  }
+
   /** Closes the connection and waits until it is closed. */
   close(): Promise<void> {
     if (this.#socket.readyState <= WebSocket.OPEN) this.#socket.close(1000);

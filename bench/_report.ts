@@ -34,6 +34,8 @@ export interface Settings {
   idleConnections: number;
   /** Warm-up before each measured phase, in milliseconds. */
   warmupMs: number;
+  /** Warm-up of each hot path once, before the first figure, in milliseconds. */
+  runWarmupMs: number;
   /** Each measured phase, in milliseconds. */
   measureMs: number;
   /** Rounds of each figure; the best is reported. */
@@ -266,7 +268,8 @@ export function formatTable(report: Report): string {
     `machine: ${m.target}, ${m.cpus} CPUs, ${m.cpuModel ?? "unknown CPU"}, ` +
     `Deno ${m.deno} (V8 ${m.v8}), kernel ${m.osRelease}`,
     `payload: ${s.payloadBytes}-byte string (binary row: ${s.binaryBytes / 1024 / 1024} MiB ` +
-    `Uint8Array), msgpack, one connection per side unless named; ${s.rounds} rounds of ` +
+    `Uint8Array), msgpack, one connection per side unless named; each path warmed up ` +
+    `${s.runWarmupMs} ms one at a time and as long in flight first; ${s.rounds} rounds of ` +
     `${s.warmupMs} ms warm-up + ${s.measureMs} ms measured, best of each ` +
     `(highest rate, or lowest p50 for p50 ratios); MB = 10^6 bytes`,
     report.nats === null

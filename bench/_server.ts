@@ -4,12 +4,16 @@
  * port:
  * - a raw WebSocket echo server (plain `Deno.serve` + `Deno.upgradeWebSocket`)
  *   that sends every frame back unchanged: the ceiling;
+ * - a bare msgpack node: it unpacks each request with msgpackr, calls `echo`
+ *   on its only step and packs the answer, with no checks at all (no limits,
+ *   validation, graph, routing, deadlines or metrics): the floor under any
+ *   msgpackr-based RPC, for telling mpreg's own costs from the codec's;
  * - an mpreg node with its built-in `echo`, and `inline_add` / `sandbox_add`,
  *   the same function run inline and in a sandboxed worker;
  * - a second mpreg node, joined to the first, that alone offers `fecho`, so
  *   `fecho` called through the first node is forwarded to it.
  *
- * It prints one JSON line `{ "raw": url, "mpreg": url, "pid": pid }` to
+ * It prints one JSON line `{ "raw": url, "bare": url, "mpreg": url, "pid": pid }` to
  * stdout, then runs until stdin closes or it gets SIGTERM, and exits 0 after
  * closing both.
  *
@@ -17,6 +21,8 @@
  *
  * @module
  */
+import { Packr } from "msgpackr/pack";
+import { Unpackr } from "msgpackr/unpack";
 import { Server } from "../mod.ts";
 import { sigterm, stdinClosed } from "./_process.ts";
 
@@ -24,6 +30,8 @@ import { sigterm, stdinClosed } from "./_process.ts";
 export interface ServerUrls {
   /** The raw echo server. */
   raw: string;
+  /** The bare msgpack node. */
+  bare: string;
   /** The mpreg node. */
   mpreg: string;
   /** This process's id. */
@@ -32,8 +40,8 @@ export interface ServerUrls {
 
 const HOST = "127.0.0.1";
 
-/** Starts the raw echo server; resolves once it listens. */
-function startRawEcho(sockets: Set<WebSocket>) {
+/** Serves WebSockets on a free port; `url` resolves once it listens. */
+function serveSockets(sockets: Set<WebSocket>, serve: (socket: WebSocket) => void) {
   const { promise, resolve } = Promise.withResolvers<string>();
   const server = Deno.serve({
     hostname: HOST,
@@ -51,7 +59,7 @@ function startRawEcho(sockets: Set<WebSocket>) {
     );
     socket.binaryType = "arraybuffer";
     sockets.add(socket);
-    socket.onmessage = (event) => socket.send(event.data);
+    serve(socket);
     socket.onclose = () => sockets.delete(socket);
     socket.onerror = () => {};
     return response;
@@ -59,9 +67,35 @@ function startRawEcho(sockets: Set<WebSocket>) {
   return { server, url: promise };
 }
 
+/** The raw echo: every frame goes back unchanged. */
+function echoFrames(socket: WebSocket): void {
+  socket.onmessage = (event) => socket.send(event.data);
+}
+
+interface BareRequest {
+  u: number;
+  cmds: { name: string; args: unknown[] }[];
+}
+
+/** The bare msgpack node: the codec and nothing else (it trusts every frame). */
+function bareNode(): (socket: WebSocket) => void {
+  // The options of mpreg's msgpack codec.
+  const packr = new Packr({ useRecords: false, moreTypes: false });
+  const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
+  return (socket) => {
+    socket.onmessage = (event: MessageEvent<ArrayBuffer>) => {
+      const request = unpackr.unpack(new Uint8Array(event.data)) as BareRequest;
+      const step = request.cmds[0]!;
+      const echoed = step.args[0];
+      socket.send(packr.pack({ u: request.u, r: { [step.name]: echoed }, error: null }));
+    };
+  };
+}
+
 async function main(): Promise<void> {
   const sockets = new Set<WebSocket>();
-  const raw = startRawEcho(sockets);
+  const raw = serveSockets(sockets, echoFrames);
+  const bare = serveSockets(sockets, bareNode());
   const node = new Server({ port: 0, host: HOST, name: "bench" });
   // The same function inline and in a sandboxed worker (no permissions).
   node.register("inline_add", (a: number, b: number) => a + b);
@@ -75,7 +109,12 @@ async function main(): Promise<void> {
   while (!(node.cluster.functions().fecho ?? []).includes("bench-b")) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  const urls: ServerUrls = { raw: await raw.url, mpreg: node.url, pid: Deno.pid };
+  const urls: ServerUrls = {
+    raw: await raw.url,
+    bare: await bare.url,
+    mpreg: node.url,
+    pid: Deno.pid,
+  };
   await Deno.stdout.write(new TextEncoder().encode(JSON.stringify(urls) + "\n"));
 
   await Promise.race([stdinClosed(), sigterm()]);
@@ -85,6 +124,7 @@ async function main(): Promise<void> {
     node.stop({ drainTimeoutMs: 500 }),
     second.stop({ drainTimeoutMs: 500 }),
     raw.server.shutdown(),
+    bare.server.shutdown(),
   ]);
   const timeout = new Promise<"timeout">((resolve) => setTimeout(resolve, 3_000, "timeout"));
   const outcome = await Promise.race([stopped, timeout]);

@@ -4,7 +4,8 @@
  * `deno run -A bench/main.ts [--quick] [--no-nats] [--only TEXT|…] [--json PATH]`.
  *
  * This process is the load generator. It spawns `bench/_server.ts`, which
- * runs a raw WebSocket echo server and an mpreg node, and measures each
+ * runs a raw WebSocket echo server, a bare msgpack node and an mpreg node,
+ * and measures each
  * figure against a yardstick measured in the same run between the same
  * processes: every speed is reported as a ratio next to its absolute figure,
  * never as a bare time. The figures (issue 6):
@@ -12,7 +13,10 @@
  * 1. raw WebSocket echo, 1 at a time, 16 and 100 in flight: the yardsticks
  *    of 2;
  * 2. mpreg `echo` over one connection, 1 at a time, 16 and 100 in flight,
- *    and over 8 connections (100 in flight in total);
+ *    and over 8 connections (100 in flight in total); one at a time also
+ *    the bare msgpack node (msgpackr and nothing else) against the raw echo,
+ *    and mpreg against the bare node, which split what is left between the
+ *    codec and mpreg's own work;
  * 3. a call forwarded to a second node (client → A → B);
  * 4. a request of 5 dependent steps, 5 separate calls in sequence, and a
  *    fan-out of 32 steps joined by one, each as p50 latency against one
@@ -81,8 +85,14 @@ const CHAIN_STEPS = 5;
 const FAN_OUT = 32;
 const BINARY_BYTES = 1024 * 1024;
 
-const FULL = { warmupMs: 400, measureMs: 2_000, rounds: 2, idleConnections: 1_000 };
-const QUICK = { warmupMs: 100, measureMs: 250, rounds: 2, idleConnections: 100 };
+const FULL = {
+  warmupMs: 400,
+  runWarmupMs: 1_500,
+  measureMs: 2_000,
+  rounds: 2,
+  idleConnections: 1_000,
+};
+const QUICK = { warmupMs: 100, runWarmupMs: 100, measureMs: 250, rounds: 2, idleConnections: 100 };
 /** Connections opened at once while filling the idle node. */
 const CONNECT_BATCH = 100;
 
@@ -152,6 +162,8 @@ interface Figure {
 /** The connections the figures use, all to `_server.ts`. */
 interface Connections {
   raw: RawEchoClient;
+  /** To the bare msgpack node (the codec and nothing else). */
+  bare: RawEchoClient;
   client: Client;
   raws: RawEchoClient[];
   clients: Client[];
@@ -188,6 +200,7 @@ function binaryPayload(): Uint8Array {
 function echoFigures(c: Connections): Figure[] {
   const rawEcho = () => c.raw.echo(PAYLOAD);
   const mpregEcho = () => c.client.call("echo", [PAYLOAD]);
+  const bareEcho = () => c.bare.rpc("echo", [PAYLOAD]);
   const rawEach = (w: number) => {
     const raw = c.raws[w % c.raws.length]!;
     return () => raw.echo(PAYLOAD);
@@ -204,6 +217,26 @@ function echoFigures(c: Connections): Figure[] {
       mpreg: (phases) => oneAtATime(mpregEcho, phases),
       metric: "calls/s",
       target: ONE_AT_A_TIME,
+    },
+    {
+      name: "bare msgpack node, 1 at a time",
+      ceilingName: "raw WebSocket echo, 1 at a time",
+      ceiling: (phases) => oneAtATime(rawEcho, phases),
+      mpreg: (phases) => oneAtATime(bareEcho, phases),
+      metric: "calls/s",
+      target: null,
+      note: "not mpreg: a node that only unpacks the request with msgpackr, calls echo and " +
+        "packs the answer, and a client that only packs and unpacks: the floor under any " +
+        "msgpackr-based RPC",
+    },
+    {
+      name: "echo, 1 at a time, against the bare node",
+      ceilingName: "bare msgpack node, 1 at a time",
+      ceiling: (phases) => oneAtATime(bareEcho, phases),
+      mpreg: (phases) => oneAtATime(mpregEcho, phases),
+      metric: "calls/s",
+      target: null,
+      note: "what mpreg's own work (client and node, past the codec) costs one call at a time",
     },
     {
       name: `echo, ${MID_FLIGHT} in flight`,
@@ -447,9 +480,32 @@ function sameBytes(a: Uint8Array) {
 }
 
 /** Checks that every operation the figures repeat answers what it should. */
+/**
+ * Runs each side's hot paths, one at a time and with many in flight, before
+ * the first figure. A phase's own warm-up is enough once the code is compiled,
+ * but without this the first figure would measure mpreg, which has far more
+ * code to compile than the echo, while V8 is still compiling it (it read
+ * 10–20 % below the same calls measured later in the run).
+ */
+async function warmUp(c: Connections, ms: number): Promise<void> {
+  const phases = { warmupMs: 0, measureMs: ms };
+  const paths = [
+    () => c.raw.echo(PAYLOAD),
+    () => c.bare.rpc("echo", [PAYLOAD]),
+    () => c.client.call("echo", [PAYLOAD]),
+  ];
+  for (const path of paths) {
+    await oneAtATime(path, phases);
+    await inFlight(IN_FLIGHT, path, phases);
+  }
+}
+
 async function checkAll(c: Connections, bytes: Uint8Array): Promise<void> {
   await check("raw echo", () => c.raw.echo(PAYLOAD), isPayload);
   await check("mpreg echo", () => c.client.call("echo", [PAYLOAD]), isPayload);
+  await check("bare node echo", () => c.bare.rpc("echo", [PAYLOAD]), (got) => {
+    return isPayload((got as Record<string, unknown> | null)?.echo);
+  });
   for (const [i, raw] of c.raws.entries()) {
     await check(`raw echo on socket ${i}`, () => raw.echo(PAYLOAD), isPayload);
   }
@@ -570,8 +626,8 @@ async function run(options: Options): Promise<void> {
   let status: Deno.CommandStatus;
   try {
     const urls = await server.json<ServerUrls>(60_000);
-    const connectRaw = async () => {
-      const raw = await RawEchoClient.connect(urls.raw, MSGPACK_PROTOCOL);
+    const connectRaw = async (url = urls.raw) => {
+      const raw = await RawEchoClient.connect(url, MSGPACK_PROTOCOL);
       open.push(raw);
       return raw;
     };
@@ -583,6 +639,7 @@ async function run(options: Options): Promise<void> {
     };
     const c: Connections = {
       raw: await connectRaw(),
+      bare: await connectRaw(urls.bare),
       client: await connectClient(),
       raws: [],
       clients: [],
@@ -592,6 +649,7 @@ async function run(options: Options): Promise<void> {
       c.clients.push(await connectClient());
     }
     await checkAll(c, bytes);
+    await warmUp(c, settings.runWarmupMs);
 
     const rows: Row[] = [];
     const skipped: Skipped[] = [];

@@ -9,6 +9,8 @@ const ROOT = new URL("../../", import.meta.url);
 const NATS = ["echo vs NATS, 1 at a time", "echo vs NATS, 100 in flight"];
 const BEFORE_NATS = [
   "echo, 1 at a time",
+  "bare msgpack node, 1 at a time",
+  "echo, 1 at a time, against the bare node",
   "echo, 16 in flight",
   "echo, 100 in flight",
   "echo, 8 connections, 100 in flight",
@@ -38,6 +40,8 @@ const UNITS: Record<string, string> = {
 // Issue 6's targets, as the rows carry them.
 const TARGETS: Record<string, string | null> = {
   "echo, 1 at a time": "ratio >= 0.85",
+  "bare msgpack node, 1 at a time": null,
+  "echo, 1 at a time, against the bare node": null,
   "echo, 16 in flight": null,
   "echo, 100 in flight": "ratio >= 0.8",
   "echo, 8 connections, 100 in flight": "ratio >= 0.8",
@@ -146,6 +150,7 @@ Deno.test("bench/main.ts --quick writes every figure as a ratio to its yardstick
     assert.equal(typeof report.machine.target, "string");
     assertPositive(report.machine.cpus, "machine.cpus");
     assertPositive(report.settings.measureMs, "settings.measureMs");
+    assertPositive(report.settings.runWarmupMs, "settings.runWarmupMs");
     assert.equal(report.settings.binaryBytes, 1024 * 1024);
     assert.equal(report.settings.idleConnections, 100);
     for (const key of ["joinRounds99", "deadEverywhereRoundsMax", "loss5FalseDead", "wallMs"]) {
