@@ -15,15 +15,13 @@
  *
  * It prints one JSON line `{ "raw": url, "bare": url, "mpreg": url, "pid": pid }` to
  * stdout, then runs until stdin closes or it gets SIGTERM, and exits 0 after
- * closing both.
+ * closing them all.
  *
  * Run by `bench/main.ts`; not meant to be started by hand.
  *
  * @module
  */
-import { Packr } from "msgpackr/pack";
-import { Unpackr } from "msgpackr/unpack";
-import { Server } from "../mod.ts";
+import { createCodec, Server } from "../mod.ts";
 import { sigterm, stdinClosed } from "./_process.ts";
 
 /** The line this process prints once both servers listen. */
@@ -77,17 +75,18 @@ interface BareRequest {
   cmds: { name: string; args: unknown[] }[];
 }
 
-/** The bare msgpack node: the codec and nothing else (it trusts every frame). */
+/**
+ * The bare msgpack node: mpreg's msgpack codec without limits (msgpackr with
+ * mpreg's options, no pre-scan) and nothing else; it trusts every frame.
+ */
 function bareNode(): (socket: WebSocket) => void {
-  // The options of mpreg's msgpack codec.
-  const packr = new Packr({ useRecords: false, moreTypes: false });
-  const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
+  const codec = createCodec("msgpack");
   return (socket) => {
     socket.onmessage = (event: MessageEvent<ArrayBuffer>) => {
-      const request = unpackr.unpack(new Uint8Array(event.data)) as BareRequest;
+      const request = codec.decode(event.data) as BareRequest;
       const step = request.cmds[0]!;
       const echoed = step.args[0];
-      socket.send(packr.pack({ u: request.u, r: { [step.name]: echoed }, error: null }));
+      socket.send(codec.encode({ u: request.u, r: { [step.name]: echoed }, error: null }));
     };
   };
 }
