@@ -479,13 +479,13 @@ function sameBytes(a: Uint8Array) {
   };
 }
 
-/** Checks that every operation the figures repeat answers what it should. */
 /**
  * Runs each side's hot paths, one at a time and with many in flight, before
  * the first figure. A phase's own warm-up is enough once the code is compiled,
  * but without this the first figure would measure mpreg, which has far more
- * code to compile than the echo, while V8 is still compiling it (it read
- * 10–20 % below the same calls measured later in the run).
+ * code to compile than the echo, while V8 may still be compiling it (in a run
+ * without it the first row read 10–20 % below the same calls measured later;
+ * with it the rows still drift with the machine, either way).
  */
 async function warmUp(c: Connections, ms: number): Promise<void> {
   const phases = { warmupMs: 0, measureMs: ms };
@@ -500,6 +500,7 @@ async function warmUp(c: Connections, ms: number): Promise<void> {
   }
 }
 
+/** Checks that every operation the figures repeat answers what it should. */
 async function checkAll(c: Connections, bytes: Uint8Array): Promise<void> {
   await check("raw echo", () => c.raw.echo(PAYLOAD), isPayload);
   await check("mpreg echo", () => c.client.call("echo", [PAYLOAD]), isPayload);
