@@ -186,12 +186,7 @@ export class IdTable<V> {
 
   /** Removes every entry. */
   clear(): void {
-    this.#keys = new Uint32Array(MIN_CAPACITY);
-    this.#values = new Array<V | undefined>(MIN_CAPACITY).fill(undefined);
-    this.#mask = MIN_CAPACITY - 1;
-    this.#slotted = 0;
-    this.#overflow = Object.create(null);
-    this.#overflowed = 0;
+    this.#emptySlots(MIN_CAPACITY);
     this.#numbers = Object.create(null);
     this.#strings = Object.create(null);
     this.#others = 0;
@@ -228,16 +223,21 @@ export class IdTable<V> {
     return typeof id === "number" ? this.#numbers : this.#strings;
   }
 
-  #resize(capacity: number): void {
-    const keys = this.#keys;
-    const values = this.#values;
-    const overflow = this.#overflow;
+  /** Replaces the slots and their overflow with empty ones of `capacity`. */
+  #emptySlots(capacity: number): void {
     this.#keys = new Uint32Array(capacity);
     this.#values = new Array<V | undefined>(capacity).fill(undefined);
     this.#mask = capacity - 1;
     this.#slotted = 0;
     this.#overflow = Object.create(null);
     this.#overflowed = 0;
+  }
+
+  #resize(capacity: number): void {
+    const keys = this.#keys;
+    const values = this.#values;
+    const overflow = this.#overflow;
+    this.#emptySlots(capacity);
     const put = (id: number, value: V): void => {
       const slot = id & this.#mask;
       if (this.#values[slot] === undefined) {

@@ -140,11 +140,7 @@ export class RequestGraph {
     for (; i < n; i++) {
       const step = steps[i]!;
       own = [];
-      let sawLiteral = scanValue(step.args, visit);
-      const kwargs = step.kwargs;
-      for (const key in kwargs) {
-        if (Object.hasOwn(kwargs, key) && scanValue(kwargs[key], visit)) sawLiteral = true;
-      }
+      const sawLiteral = scanStep(step, visit);
       if (own.length > 1) own.sort((x, y) => x - y);
       edges += own.length;
       nodes.push({ step, deps: own, dependents: [], resolve: sawLiteral || own.length > 0 });
@@ -179,15 +175,9 @@ export class RequestGraph {
     const name = step.name;
     checkName(name, 0);
     const prefix = name + ".";
-    const visit = (s: string): void => {
+    return scanStep(step, (s) => {
       if (s === name || s.startsWith(prefix)) throw refersToItself(name, s);
-    };
-    let sawLiteral = scanValue(step.args, visit);
-    const kwargs = step.kwargs;
-    for (const key in kwargs) {
-      if (Object.hasOwn(kwargs, key) && scanValue(kwargs[key], visit)) sawLiteral = true;
-    }
-    return sawLiteral;
+    });
   }
 
   /**
@@ -291,6 +281,16 @@ function indexNames(steps: readonly Step[]): Map<string, number> {
     );
   }
   return indexOf;
+}
+
+/** Visits every string in a step's arguments; whether a literal wrapper was met. */
+function scanStep(step: Step, visit: (s: string) => void): boolean {
+  let sawLiteral = scanValue(step.args, visit);
+  const kwargs = step.kwargs;
+  for (const key in kwargs) {
+    if (Object.hasOwn(kwargs, key) && scanValue(kwargs[key], visit)) sawLiteral = true;
+  }
+  return sawLiteral;
 }
 
 function checkName(name: unknown, i: number): void {
