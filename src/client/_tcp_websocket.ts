@@ -34,6 +34,28 @@ const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** Byte `i % 4` of a mask held big-endian in a number (the order it goes on the wire). */
+function maskByte(mask: number, i: number): number {
+  return (mask >>> (24 - ((i & 3) << 3))) & 0xff;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * The 32-bit word that XORs four payload bytes starting at payload offset
+ * `i` (a multiple of 4 past a 4-byte boundary of the frame) in this
+ * platform's byte order.
+ */
+function maskWord(mask: number, i: number): number {
+  const b0 = maskByte(mask, i);
+  const b1 = maskByte(mask, i + 1);
+  const b2 = maskByte(mask, i + 2);
+  const b3 = maskByte(mask, i + 3);
+  return LITTLE_ENDIAN
+    ? (b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)) >>> 0
+    : ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
+}
+
 function base64(bytes: Uint8Array): string {
   return btoa(String.fromCharCode(...bytes));
 }
@@ -260,25 +282,28 @@ export class TcpWebSocket {
       new DataView(frame.buffer).setBigUint64(2, BigInt(length));
     }
     // Masks need only be unpredictable to the page's scripts (RFC 6455 §10.3).
-    const mask = new Uint8Array(4);
-    new DataView(mask.buffer).setUint32(0, (Math.random() * 0x100000000) >>> 0);
-    frame.set(mask, head);
+    // The mask stays in a number: a 4-byte typed array per frame, and above
+    // all reading its `.buffer`, cost more than masking a small frame.
+    const mask = (Math.random() * 0x100000000) >>> 0;
+    frame[head] = mask >>> 24;
+    frame[head + 1] = (mask >>> 16) & 0xff;
+    frame[head + 2] = (mask >>> 8) & 0xff;
+    frame[head + 3] = mask & 0xff;
     const body = head + 4;
     frame.set(payload, body);
     // XOR byte by byte up to a 4-byte boundary, then four bytes at a time
     // with the mask rotated to match, then the rest.
     let i = Math.min((4 - (body & 3)) & 3, length);
-    for (let j = 0; j < i; j++) frame[body + j]! ^= mask[j & 3]!;
-    const count = (length - i) >> 2;
+    for (let j = 0; j < i; j++) frame[body + j]! ^= maskByte(mask, j);
+    // Typed-array views cost more than they save on a few words.
+    const count = length - i >= 64 ? (length - i) >> 2 : 0;
     if (count > 0) {
-      const rotated = new Uint8Array(4);
-      for (let k = 0; k < 4; k++) rotated[k] = mask[(i + k) & 3]!;
-      const m = new Uint32Array(rotated.buffer)[0]!;
+      const word = maskWord(mask, i);
       const words = new Uint32Array(frame.buffer, body + i, count);
-      for (let w = 0; w < count; w++) words[w]! ^= m;
+      for (let w = 0; w < count; w++) words[w]! ^= word;
       i += count << 2;
     }
-    for (; i < length; i++) frame[body + i]! ^= mask[i & 3]!;
+    for (; i < length; i++) frame[body + i]! ^= maskByte(mask, i);
     this.#queue.push(frame);
     if (!this.#draining) this.#drain();
   }
