@@ -11,6 +11,11 @@
 // pong, and the close handshake. It reaches Deno through a small structural
 // interface, so the client stays type-checkable with DOM libraries only; in
 // a browser it is never used.
+//
+// Unlike a WebSocket, a binary message may arrive as a Uint8Array that views
+// the reused read buffer, valid only while `onmessage` runs: copying every
+// message out of it cost more than decoding a small one. mpreg's codecs copy
+// binary values out of such a view (see `Codec.decode`).
 
 /** The parts of `Deno` this client needs. */
 interface TcpConn {
@@ -29,6 +34,9 @@ export function denoNet(): DenoNet | null {
   const deno = (globalThis as { Deno?: Partial<DenoNet> }).Deno;
   return typeof deno?.connect === "function" ? deno as DenoNet : null;
 }
+
+/** The size of the buffer frames are built in when it is free (see `#write`). */
+const WRITE_BUFFER_BYTES = 8192;
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const encoder = new TextEncoder();
@@ -84,6 +92,13 @@ export class TcpWebSocket {
   #closed = false;
   #closeWhenWritten: { code: number; reason: string } | null = null;
   readonly #readBuffer = new Uint8Array(64 * 1024);
+  /**
+   * Frames up to its size are built here when no write is using it, which
+   * is always so one call at a time: allocating an ArrayBuffer per frame
+   * costs about a microsecond in Deno.
+   */
+  readonly #writeBuffer = new Uint8Array(WRITE_BUFFER_BYTES);
+  #writeBufferBusy = false;
   #queue: Uint8Array[] = [];
   #draining = false;
 
@@ -193,7 +208,8 @@ export class TcpWebSocket {
         if (buffer.length < offset) break;
         let payload: Uint8Array;
         if (buffer.length >= offset + length) {
-          payload = buffer.slice(offset, offset + length);
+          // A view, not a copy: valid until the next read reuses the buffer.
+          payload = buffer.subarray(offset, offset + length);
           buffer = buffer.subarray(offset + length);
         } else if (offset + length > this.#readBuffer.length) {
           // A large frame: read the rest of its payload straight into one
@@ -231,12 +247,19 @@ export class TcpWebSocket {
           fragmentOpcode = opcode;
           fragments = [];
         }
-        fragments.push(payload);
-        if (!fin) continue;
-        const data = fragments.length === 1 ? fragments[0]! : concatAll(fragments);
-        fragments = [];
+        if (!fin) {
+          // A fragment waits for the next read: keep a copy.
+          fragments.push(payload.buffer === this.#readBuffer.buffer ? payload.slice() : payload);
+          continue;
+        }
+        let data = payload;
+        if (fragments.length > 0) {
+          fragments.push(payload);
+          data = concatAll(fragments);
+          fragments = [];
+        }
         this.onmessage?.(
-          { data: fragmentOpcode === 1 ? decoder.decode(data) : data.buffer } as MessageEvent,
+          { data: fragmentOpcode === 1 ? decoder.decode(data) : binary(data) } as MessageEvent,
         );
       }
       // The read buffer is about to be reused: keep a copy of what is left
@@ -269,7 +292,14 @@ export class TcpWebSocket {
   #write(opcode: number, payload: Uint8Array): void {
     const length = payload.length;
     const head = length < 126 ? 2 : length < 0x10000 ? 4 : 10;
-    const frame = new Uint8Array(head + 4 + length);
+    const size = head + 4 + length;
+    let frame: Uint8Array;
+    if (!this.#writeBufferBusy && size <= WRITE_BUFFER_BYTES) {
+      this.#writeBufferBusy = true;
+      frame = this.#writeBuffer.subarray(0, size);
+    } else {
+      frame = new Uint8Array(size);
+    }
     frame[0] = 0x80 | opcode;
     if (head === 2) {
       frame[1] = 0x80 | length;
@@ -328,6 +358,7 @@ export class TcpWebSocket {
     }
     written.then((n) => {
       if (offset + n < frame.length) return this.#writeFrom(frame, offset + n);
+      if (frame.buffer === this.#writeBuffer.buffer) this.#writeBufferBusy = false;
       const next = this.#queue.shift();
       if (next !== undefined) return this.#writeFrom(next, 0);
       this.#draining = false;
@@ -361,6 +392,16 @@ export class TcpWebSocket {
     }
     this.onclose?.({ type: "close", code, reason, wasClean } as CloseEvent);
   }
+}
+
+/**
+ * A binary message as `onmessage` hands it out: an ArrayBuffer when the
+ * message has one to itself, else a view that is only valid during the
+ * call (mpreg's codecs copy binary values out of a view; see `Codec.decode`).
+ */
+function binary(data: Uint8Array): ArrayBuffer | Uint8Array {
+  const buffer = data.buffer as ArrayBuffer;
+  return data.byteOffset === 0 && data.byteLength === buffer.byteLength ? buffer : data;
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

@@ -71,7 +71,10 @@ export interface Codec {
   /** Whether this encoding carries batches (`mpreg.msgpack.v1` and `mpreg.json.v1`). */
   readonly batches: boolean;
   /**
-   * Decodes one frame, checking it against the limits first.
+   * Decodes one frame, checking it against the limits first. Binary values
+   * (msgpack `bin`) of a frame given as an ArrayBuffer view that buffer; of
+   * a frame given as a Uint8Array they are copied, so the caller may reuse
+   * its bytes once this returns.
    *
    * @param frame The frame.
    * @returns The message.
@@ -94,10 +97,6 @@ export interface CodecOptions {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
-
-function bytesOf(frame: ArrayBuffer | Uint8Array): Uint8Array {
-  return frame instanceof Uint8Array ? frame : new Uint8Array(frame);
-}
 
 function frameSize(frame: Frame): number {
   return typeof frame === "string" ? frame.length : frame.byteLength;
@@ -129,11 +128,20 @@ function textOf(frame: Frame): string {
   }
 }
 
+function unpackOptions(copyBuffers: boolean) {
+  return { useRecords: false, mapsAsObjects: true, int64AsType: "number", copyBuffers } as const;
+}
+
 class MsgpackCodec implements Codec {
   readonly encoding = "msgpack" as const;
   readonly protocol = MSGPACK_PROTOCOL;
   #packr = new Packr({ useRecords: false, moreTypes: false });
-  #unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
+  // Binary values view the frame they came in: fine for an ArrayBuffer,
+  // which the message owns; a Uint8Array may view a buffer that its reader
+  // reuses, so they are copied out of it. Both unpackers have the same
+  // options in the same order, so msgpackr's reads of them stay monomorphic.
+  #unpackr = new Unpackr(unpackOptions(false));
+  #copying = new Unpackr(unpackOptions(true));
   #limits: CodecOptions["limits"];
 
   constructor(options: CodecOptions) {
@@ -172,13 +180,14 @@ class MsgpackCodec implements Codec {
 
   decode(frame: Frame): unknown {
     if (typeof frame === "string") throw new ProtocolError("Expected a binary msgpack frame");
-    const bytes = bytesOf(frame);
+    const view = frame instanceof Uint8Array;
+    const bytes = view ? frame : new Uint8Array(frame);
     if (this.#limits) {
       checkSize(bytes, this.#limits.maxFrameBytes);
       scanMsgpack(bytes, this.#limits);
     }
     try {
-      return this.#unpackr.unpack(bytes);
+      return (view ? this.#copying : this.#unpackr).unpack(bytes);
     } catch (err) {
       throw new ProtocolError("Frame is not valid msgpack", { cause: err });
     }

@@ -53,6 +53,12 @@ Deno.test("Client in Deno: payloads of every size cross the no-delay socket inta
     Array.from({ length: 500 }, (_, i) => client.call("echo", ["x".repeat(i % 50) + i])),
   );
   many.forEach((v, i) => assert.equal(v, "x".repeat(i % 50) + i));
+  // Bytes answered in batches that share one read: each result keeps its own
+  // bytes after later reads reuse the client's read buffer.
+  const blobs = Array.from({ length: 300 }, (_, i) => new Uint8Array(40 + (i % 9)).fill(i & 0xff));
+  const echoed = await Promise.all(blobs.map((b) => client.call("echo", [b])));
+  await client.call("echo", [new Uint8Array(60_000).fill(7)]);
+  echoed.forEach((v, i) => assert.deepEqual(new Uint8Array(v as Uint8Array), blobs[i]));
   // And the client closes cleanly, telling the node.
   client.close();
   while (server.stats().connections > 0) await new Promise((r) => setTimeout(r, 5));

@@ -30,6 +30,20 @@ Deno.test("codecs round-trip messages; msgpack keeps bytes and dates", () => {
   assert.equal(out.when.getTime(), when.getTime());
 });
 
+Deno.test("msgpack: bytes decoded from a Uint8Array are copies; from an ArrayBuffer they view it", () => {
+  const msgpack = limited("msgpack");
+  // A copy with an ArrayBuffer of its own (encode() may return a view).
+  const frame = new Uint8Array(msgpack.encode({ bytes: new Uint8Array([1, 2, 3]) }) as Uint8Array);
+  const copied = (msgpack.decode(frame) as { bytes: Uint8Array }).bytes;
+  const viewing = (msgpack.decode(frame.buffer) as { bytes: Uint8Array }).bytes;
+  assert.notEqual(copied.buffer, frame.buffer);
+  assert.equal(viewing.buffer, frame.buffer);
+  // The caller may reuse a Uint8Array frame once decode() returns.
+  frame.fill(0);
+  assert.deepEqual([...copied], [1, 2, 3]);
+  assert.deepEqual([...viewing], [0, 0, 0]);
+});
+
 Deno.test("frames: json is text, legacy and msgpack are binary", () => {
   assert.equal(typeof limited("json").encode({ u: 1 }), "string");
   assert.ok(limited("legacy").encode({ u: 1 }) instanceof Uint8Array);
