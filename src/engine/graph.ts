@@ -174,9 +174,12 @@ export class RequestGraph {
   static checkAlone(step: Step): boolean {
     const name = step.name;
     checkName(name, 0);
-    const prefix = name + ".";
+    const length = name.length;
     return scanStep(step, (s) => {
-      if (s === name || s.startsWith(prefix)) throw refersToItself(name, s);
+      // `s === name` or `s` starts with `name + "."`, without building that.
+      if (
+        s.startsWith(name) && (s.length === length || s.charCodeAt(length) === 46 /* . */)
+      ) throw refersToItself(name, s);
     });
   }
 

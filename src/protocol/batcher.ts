@@ -101,9 +101,18 @@ export class Batcher {
   flush(): void {
     const frames = this.#frames;
     if (frames.length === 0) return;
-    this.#frames = [];
+    let frame: EncodedFrame;
+    if (frames.length === 1) {
+      // The queue is emptied in place when it holds one frame (the usual
+      // case one call at a time): pop() is cheap where setting `length`
+      // goes through V8's runtime.
+      frame = frames.pop()!;
+    } else {
+      frame = this.#codec.encodeBatch(frames);
+      this.#frames = [];
+    }
     this.#bytes = 0;
-    this.#send(frames.length === 1 ? frames[0]! : this.#codec.encodeBatch(frames));
+    this.#send(frame);
   }
 
   readonly #flushTask = (): void => this.flush();

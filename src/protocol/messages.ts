@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { intern } from "./_intern.ts";
 import type { Step } from "./step.ts";
 import { LimitExceededError, ProtocolError, type WireError } from "./errors.ts";
 
@@ -126,8 +127,8 @@ function parseStep(value: unknown, index: number): Step {
     }
   }
   return {
-    name,
-    fun,
+    name: intern(name),
+    fun: intern(fun),
     args: (args as unknown[] | undefined | null) ?? [],
     kwargs: (kwargs as Record<string, unknown> | undefined | null) ?? {},
     locs: (locs as string[] | undefined | null) ?? [],

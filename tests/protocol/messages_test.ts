@@ -21,6 +21,22 @@ Deno.test("parseClientMessage() fills the original defaults of a step", () => {
   assert.equal((full as { timeout: number }).timeout, 50);
 });
 
+Deno.test("parseClientMessage() keeps every step's name and function as sent", () => {
+  // Names of every length up to past the cached ones, many sharing a cache
+  // slot, several times over: each comes back equal to what was sent.
+  const names = Array.from(
+    { length: 600 },
+    (_, i) => "n".repeat(i % 70) + i + "\u00e9".repeat(i % 3),
+  );
+  names.push("", "__proto__", "constructor", "12");
+  for (let round = 0; round < 3; round++) {
+    const cmds = names.map((name, i) => ({ name, fun: names[(i + 1) % names.length]! }));
+    const msg = parseClientMessage({ role: "rpc", u: round, cmds }, 1000);
+    assert.ok(msg.role === "rpc");
+    assert.deepEqual(msg.cmds.map((s) => [s.name, s.fun]), cmds.map((c) => [c.name, c.fun]));
+  }
+});
+
 Deno.test("parseClientMessage() rejects wrong shapes with 1004 and too many steps with 1011", () => {
   const bad = [
     "x",
