@@ -50,8 +50,11 @@ function forbiddenAt(buf: Uint8Array, at: number, len: number): string | null {
 
 // The scanner's stacks, reused by every scan (a scan runs to completion
 // without yielding): values still expected in the open container at each
-// depth, and whether it is a map (keys sit at even positions).
-let remaining = new Float64Array(66);
+// depth, and whether it is a map (keys sit at even positions). Counts are
+// 32-bit integers: a container is refused before it is pushed when its count
+// is over the bytes left, and a frame is far under 4 GiB, so they fit; as
+// integers, the parity test below is a bit test, not a float modulo.
+let remaining = new Uint32Array(66);
 let isMap = new Uint8Array(66);
 
 function truncated(): ProtocolError {
@@ -76,10 +79,16 @@ function readU32(buf: Uint8Array, pos: number): number {
 export function scanMsgpack(buf: Uint8Array, limits: ScanLimits): void {
   const { maxDepth, maxElements, maxStringBytes } = limits;
   if (remaining.length < maxDepth + 2) {
-    remaining = new Float64Array(maxDepth + 2);
+    remaining = new Uint32Array(maxDepth + 2);
     isMap = new Uint8Array(maxDepth + 2);
   }
   const end = buf.length;
+  // Keeps every count that passes the checks below within 32 bits.
+  if (end > 0xffffffff) {
+    throw new LimitExceededError(`Frame of ${end} bytes is over 4 GiB`, {
+      details: { limit: "maxFrameBytes", max: 0xffffffff },
+    });
+  }
   remaining[0] = 1;
   isMap[0] = 0;
   let depth = 0;
@@ -92,7 +101,7 @@ export function scanMsgpack(buf: Uint8Array, limits: ScanLimits): void {
       depth--;
       continue;
     }
-    const atKey = isMap[depth] === 1 && left % 2 === 0;
+    const atKey = isMap[depth] === 1 && (left & 1) === 0;
     remaining[depth] = left - 1;
     if (pos >= end) throw truncated();
     const b = buf[pos++]!;
