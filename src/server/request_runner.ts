@@ -319,20 +319,23 @@ export class RequestRunner {
       hasKwargs = true;
       break;
     }
-    const done = this.#options.metrics.callStarted(entry.name);
+    const metrics = this.#options.metrics;
     if (entry.invoke !== undefined) {
-      // Sandboxed: its errors are already mpreg errors naming the step.
+      // Sandboxed, so asynchronous: timed with the clock of its turns.
+      const done = metrics.callStarted(entry.name, true);
+      // Its errors are already mpreg errors naming the step.
       return entry.invoke(context, args, hasKwargs ? kwargs : undefined).then(
         (value) => {
-          done("ok");
+          done("ok", true);
           return value;
         },
         (err: RpcError) => {
-          done(err.name);
+          done(err.name, true);
           throw err;
         },
       );
     }
+    const done = metrics.callStarted(entry.name);
     const callArgs = hasKwargs ? [...args, kwargs] : args;
     let result: unknown;
     try {
@@ -348,12 +351,12 @@ export class RequestRunner {
       return abortable(
         result.then(
           (value) => {
-            done("ok");
+            done("ok", true);
             return value;
           },
           (err: unknown) => {
             const error = this.#functionError(step, err);
-            done(error.name);
+            done(error.name, true);
             throw error;
           },
         ),
