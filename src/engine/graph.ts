@@ -119,9 +119,14 @@ export class RequestGraph {
     // While scanning step i: its dependencies, and mark[j] === i once j is among them.
     let i = 0;
     let own: number[] = [];
-    let mark: number[] | undefined;
+    let mark: Int32Array | undefined;
     let edges = 0;
+    let longest = 0;
+    for (const name of indexOf.keys()) if (name.length > longest) longest = name.length;
     const visit = (s: string): void => {
+      // Longer than every name and without a dot, it refers to no step:
+      // skip hashing it for the lookups below (arguments can be long).
+      if (s.length > longest && s.indexOf(".") === -1) return;
       let ref = refs.get(s);
       if (ref === undefined) {
         const parsed = index.parse(s);
@@ -131,7 +136,7 @@ export class RequestGraph {
       }
       const j = ref.index;
       if (j === i) throw refersToItself(steps[i]!.name, s);
-      mark ??= new Array<number>(n).fill(-1);
+      mark ??= new Int32Array(n).fill(-1);
       if (mark[j] !== i) {
         mark[j] = i;
         own.push(j);
