@@ -265,11 +265,19 @@ export class TcpWebSocket {
       // The read buffer is about to be reused: keep a copy of what is left
       // unparsed of it (frames are parsed straight from it, payloads copied).
       if (buffer.length > 0 && buffer.buffer === this.#readBuffer.buffer) buffer = buffer.slice();
-      const chunk = await this.#read().catch(() => null);
-      if (chunk === null) {
+      // Read here rather than through #read(): an async call and a catch()
+      // are two more promises per message.
+      let n: number | null;
+      try {
+        n = await this.#conn!.read(this.#readBuffer);
+      } catch {
+        n = null;
+      }
+      if (n === null) {
         this.#finish(1006, "", false);
         return;
       }
+      const chunk = this.#readBuffer.subarray(0, n);
       buffer = buffer.length === 0 ? chunk : concat(buffer, chunk);
     }
   }
