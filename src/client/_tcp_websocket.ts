@@ -13,9 +13,10 @@
 // a browser it is never used.
 //
 // Unlike a WebSocket, a binary message may arrive as a Uint8Array that views
-// the reused read buffer, valid only while `onmessage` runs: copying every
-// message out of it cost more than decoding a small one. mpreg's codecs copy
-// binary values out of such a view (see `Codec.decode`).
+// the reused read buffer, valid only while `onmessage` runs: copying each
+// message out of it (`slice`) took 1.2 µs for 150 bytes in a tight loop, more
+// than decoding it. mpreg's codecs copy binary values out of such a view (see
+// `Codec.decode`).
 
 /** The parts of `Deno` this client needs. */
 interface TcpConn {
@@ -94,8 +95,8 @@ export class TcpWebSocket {
   readonly #readBuffer = new Uint8Array(64 * 1024);
   /**
    * Frames up to its size are built here when no write is using it, which
-   * is always so one call at a time: allocating an ArrayBuffer per frame
-   * costs about a microsecond in Deno.
+   * is always so one call at a time: a new 150-byte Uint8Array took 0.7 µs
+   * in Deno in a tight loop (its ArrayBuffer, and collecting it).
    */
   readonly #writeBuffer = new Uint8Array(WRITE_BUFFER_BYTES);
   #writeBufferBusy = false;
