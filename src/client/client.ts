@@ -394,13 +394,19 @@ export class Client {
    *   aborts, {@linkcode ConnectionError} when the connection drops.
    */
   call(fun: string, args: unknown[] = [], options: CallOptions = {}): Promise<unknown> {
-    const step = toWireStep(
-      fun,
-      fun,
-      escapeSelf(args, fun) as unknown[],
-      options.kwargs && escapeSelf(options.kwargs, fun) as Record<string, unknown>,
-      options.locs,
-    );
+    let step: WireStep;
+    try {
+      step = toWireStep(
+        fun,
+        fun,
+        escapeSelf(args, fun) as unknown[],
+        options.kwargs && escapeSelf(options.kwargs, fun) as Record<string, unknown>,
+        options.locs,
+      );
+    } catch (err) {
+      // A cycle in the arguments overflows the stack.
+      return Promise.reject(this.#unencodable(err));
+    }
     return this.#send([step], options.timeoutMs, options.signal, false, fun);
   }
 
@@ -466,24 +472,33 @@ export class Client {
     if (signal?.aborted) {
       return Promise.reject(new CancelledError("Call aborted", { cause: signal.reason }));
     }
-    for (const step of cmds) {
-      const key = findForbiddenKey(step.args) ?? findForbiddenKey(step.kwargs);
-      if (key !== null) {
-        // The node would close the connection (and every call on it).
-        return Promise.reject(
-          new ProtocolError(`Step "${step.name}": arguments may not use the key "${key}"`, {
-            details: { step: step.name, key },
-          }),
-        );
-      }
-    }
     const budget = timeoutMs ?? this.#timeoutMs;
     const now = Date.now();
     const id = this.#nextId;
-    this.#nextId = nextId(id);
-    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     const frame: Pending["frame"] = { role: "rpc", u: id, cmds, timeout: budget };
     if (all) frame.all = true;
+    // Checked and encoded before anything is registered, so a value the
+    // codec cannot take (a symbol, a BigInt past 64 bits, a cycle) fails
+    // this call alone.
+    let encoded: string | Uint8Array<ArrayBuffer>;
+    try {
+      for (const step of cmds) {
+        const key = findForbiddenKey(step.args) ?? findForbiddenKey(step.kwargs);
+        if (key !== null) {
+          // The node would close the connection (and every call on it).
+          return Promise.reject(
+            new ProtocolError(`Step "${step.name}": arguments may not use the key "${key}"`, {
+              details: { step: step.name, key },
+            }),
+          );
+        }
+      }
+      encoded = this.#codec.encode(frame);
+    } catch (err) {
+      return Promise.reject(this.#unencodable(err));
+    }
+    this.#nextId = nextId(id);
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     const pending: Pending = {
       id,
       frame,
@@ -509,17 +524,37 @@ export class Client {
       signal.addEventListener("abort", pending.onAbort, { once: true });
     }
     this.#pending.set(id, pending);
-    if (this.connected) this.#transmit(pending, now);
-    else this.#ensureSocket();
+    if (this.connected) {
+      pending.sent = true;
+      this.#enqueue(encoded);
+    } else {
+      this.#ensureSocket();
+    }
     return promise;
   }
 
-  /** Sends a call; `now` saves a clock read when the caller just took one. */
-  #transmit(pending: Pending, now: number = Date.now()): void {
-    const remaining = pending.at - now;
-    pending.frame.timeout = Math.max(1, remaining);
+  /** Sends a call that waited for the connection, with the time it has left. */
+  #transmit(pending: Pending): void {
+    pending.frame.timeout = Math.max(1, pending.at - Date.now());
+    let encoded: string | Uint8Array<ArrayBuffer>;
+    try {
+      encoded = this.#codec.encode(pending.frame);
+    } catch (err) {
+      // Its arguments changed into something the codec cannot take.
+      this.#settle(pending, this.#unencodable(err));
+      return;
+    }
     pending.sent = true;
-    this.#enqueue(this.#codec.encode(pending.frame));
+    this.#enqueue(encoded);
+  }
+
+  #unencodable(cause: unknown): ProtocolError {
+    const encoding = this.#codec.encoding;
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    return new ProtocolError(`The call's arguments cannot be encoded as ${encoding}: ${reason}`, {
+      details: { encoding },
+      cause,
+    });
   }
 
   /** Queues a frame: messages sent in the same turn share one batch frame. */

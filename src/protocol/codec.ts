@@ -53,7 +53,8 @@ export interface Codec {
   /** The subprotocol to offer or echo, or `null` for the original format. */
   readonly protocol: string | null;
   /**
-   * Encodes one message.
+   * Encodes one message. In msgpack `undefined` becomes nil (`null` once
+   * decoded), as in a JSON array.
    *
    * @param message The message.
    * @returns A frame: a string for text frames, bytes for binary frames.
@@ -135,7 +136,10 @@ function unpackOptions(copyBuffers: boolean) {
 class MsgpackCodec implements Codec {
   readonly encoding = "msgpack" as const;
   readonly protocol = MSGPACK_PROTOCOL;
-  #packr = new Packr({ useRecords: false, moreTypes: false });
+  // `undefined` (and a function, which msgpackr packs as `undefined`) goes
+  // out as nil: msgpackr's default, an extension, is refused by the
+  // pre-scan, and other msgpack implementations do not know it.
+  #packr = new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true });
   // Binary values view the frame they came in: fine for an ArrayBuffer,
   // which the message owns; a Uint8Array may view a buffer that its reader
   // reuses, so they are copied out of it. Both unpackers have the same

@@ -326,6 +326,41 @@ Deno.test("the client refuses forbidden keys itself; its connection and other ca
   assert.equal(await client.call("echo", ["after"]), "after");
 });
 
+Deno.test("undefined arguments and results arrive as null; the connection stays up", async () => {
+  await using server = await startServer();
+  server.register("nothing", () => undefined);
+  await using client = new Client(server.url);
+  assert.deepEqual(await client.call("echos", [undefined, { a: undefined, b: 1 }]), [
+    null,
+    { a: null, b: 1 },
+  ]);
+  assert.equal(await client.call("nothing"), null);
+  assert.equal(await client.call("echo", ["after"]), "after");
+});
+
+Deno.test("arguments that cannot be encoded reject that call alone, and leave nothing pending", async () => {
+  await using server = await startServer();
+  const client = new Client(server.url, { timeoutMs: 5_000 });
+  await client.connect();
+  const slow = client.call("echo", ["fine"]);
+  const circular: Record<string, unknown> = {};
+  circular.self = circular;
+  for (const bad of [Symbol("s"), 2n ** 70n, circular]) {
+    await assert.rejects(client.call("echo", [bad]), (err: unknown) => {
+      assert.equal((err as { code: number }).code, ErrorCode.BadRequest);
+      assert.match((err as Error).message, /cannot be encoded as msgpack/);
+      assert.ok((err as Error).cause instanceof Error);
+      return true;
+    });
+  }
+  assert.equal(await slow, "fine");
+  assert.equal(await client.call("echo", ["after"]), "after");
+  // A call left registered would be rejected here with nobody to catch it,
+  // and the test would fail on the unhandled rejection.
+  client.close();
+  await delay(10);
+});
+
 Deno.test("start() rejects when the port is taken, and a stopped server is not restarted", async () => {
   await using first = await startServer();
   const second = new Server({ port: first.port });
