@@ -190,6 +190,7 @@ export class TcpWebSocket {
     let fragments: Uint8Array[] = [];
     let fragmentOpcode = 0;
     while (!this.#closed) {
+      let delivered = false;
       // Parse every complete frame in the buffer.
       while (buffer.length >= 2) {
         const b0 = buffer[0]!;
@@ -259,6 +260,7 @@ export class TcpWebSocket {
           data = concatAll(fragments);
           fragments = [];
         }
+        delivered = true;
         this.onmessage?.(
           { data: fragmentOpcode === 1 ? decoder.decode(data) : binary(data) } as MessageEvent,
         );
@@ -266,6 +268,13 @@ export class TcpWebSocket {
       // The read buffer is about to be reused: keep a copy of what is left
       // unparsed of it (frames are parsed straight from it, payloads copied).
       if (buffer.length > 0 && buffer.buffer === this.#readBuffer.buffer) buffer = buffer.slice();
+      if (delivered) {
+        // Let the code waiting on these messages run first: what it sends
+        // in reply is written before the next read is started (a read costs
+        // as much as a small message's decoding), so the peer gets it sooner.
+        await undefined;
+        if (this.#closed) return;
+      }
       // Read here rather than through #read(): an async call and a catch()
       // are two more promises per message.
       let n: number | null;

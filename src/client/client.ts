@@ -329,9 +329,16 @@ export class Client {
     this.#backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.#protocols = this.#codec.protocol === null ? [] : [this.#codec.protocol];
     // A socket that closed meanwhile fails the calls it carried (onclose).
-    this.#batcher = new Batcher(this.#codec, (frame) => {
-      if (this.#socket?.readyState === WS_OPEN) this.#socket.send(frame);
-    }, MAX_BATCH_BYTES);
+    // The first frame of a turn leaves at once (one call at a time never
+    // waits for the end of the turn); the frames after it share one.
+    this.#batcher = new Batcher(
+      this.#codec,
+      (frame) => {
+        if (this.#socket?.readyState === WS_OPEN) this.#socket.send(frame);
+      },
+      MAX_BATCH_BYTES,
+      { leading: true },
+    );
     if (options.token !== undefined) {
       if (!/^[A-Za-z0-9._~-]+$/.test(options.token)) {
         throw new TypeError("A token may hold only letters, digits and -._~");
@@ -516,6 +523,14 @@ export class Client {
       deadline: 0,
       sent: false,
     };
+    // Sent before it is registered: the batcher sends a turn's first frame
+    // at once, and the TCP WebSocket writes it at once, so the bookkeeping
+    // below overlaps the node's work (no answer can be read before it ends).
+    const connected = this.connected;
+    if (connected) {
+      pending.sent = true;
+      this.#enqueue(encoded);
+    }
     pending.deadline = this.#deadlines.add(pending);
     if (signal) {
       pending.signal = signal;
@@ -524,12 +539,7 @@ export class Client {
       signal.addEventListener("abort", pending.onAbort, { once: true });
     }
     this.#pending.set(id, pending);
-    if (this.connected) {
-      pending.sent = true;
-      this.#enqueue(encoded);
-    } else {
-      this.#ensureSocket();
-    }
+    if (!connected) this.#ensureSocket();
     return promise;
   }
 
@@ -557,7 +567,10 @@ export class Client {
     });
   }
 
-  /** Queues a frame: messages sent in the same turn share one batch frame. */
+  /**
+   * Sends a frame: the first of a turn at once, those after it in the same
+   * turn together in one batch frame.
+   */
   #enqueue(frame: string | Uint8Array<ArrayBuffer>): void {
     // Deno's built-in WebSocket client stalls ~40 ms (Nagle's algorithm
     // meeting delayed ACKs) on frames over ~1 KB: browsers and wss:// keep

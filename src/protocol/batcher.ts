@@ -16,11 +16,26 @@ import type { Codec } from "./codec.ts";
  */
 export type EncodedFrame = string | Uint8Array<ArrayBuffer>;
 
+/** Options for a {@linkcode Batcher}. */
+export interface BatcherOptions {
+  /**
+   * Send the first frame of a turn at once, and batch only what follows it
+   * in the same turn: one message at a time then leaves without waiting for
+   * the end of the turn (where the transport writes at once, the work the
+   * caller does after sending overlaps the peer's), while many still share
+   * frames.
+   *
+   * @default {false}
+   */
+  leading?: boolean;
+}
+
 /**
  * Collects the frames written in one turn of the event loop and sends them
  * as one batch frame (see `docs/protocol.md`), or as soon as the batch
  * would grow past `maxBytes`: small batches keep several frames in flight,
- * so both ends work at once.
+ * so both ends work at once. With `leading`, the first frame of a turn goes
+ * out at once and only the frames after it are batched.
  *
  * @example
  * ```ts ignore
@@ -42,6 +57,9 @@ export class Batcher {
   #frames: EncodedFrame[] = [];
   #bytes = 0;
   #corked = false;
+  readonly #leading: boolean;
+  /** With `leading`: a frame went out this turn, so the next ones wait for its end. */
+  #holding = false;
 
   /**
    * Creates a batcher.
@@ -49,11 +67,18 @@ export class Batcher {
    * @param codec The connection's codec (it must batch).
    * @param send Sends one frame on the socket.
    * @param maxBytes The largest batch.
+   * @param options Whether the first frame of a turn goes out at once.
    */
-  constructor(codec: Codec, send: (frame: EncodedFrame) => void, maxBytes: number) {
+  constructor(
+    codec: Codec,
+    send: (frame: EncodedFrame) => void,
+    maxBytes: number,
+    options: BatcherOptions = {},
+  ) {
     this.#codec = codec;
     this.#send = send;
     this.#maxBytes = maxBytes;
+    this.#leading = options.leading ?? false;
   }
 
   /** The largest batch, in bytes. */
@@ -68,16 +93,24 @@ export class Batcher {
   /**
    * Queues a frame; the queue is sent at the end of the turn (or by
    * {@linkcode Batcher.uncork} while corked), or now when it would grow past
-   * the limit.
+   * the limit. With `leading`, the turn's first frame is sent now.
    *
    * @param frame An encoded message.
    */
   push(frame: EncodedFrame): void {
+    if (this.#leading && !this.#holding && !this.#corked) {
+      this.#holding = true;
+      queueMicrotask(this.#releaseTask);
+      this.#send(frame);
+      return;
+    }
     const size = typeof frame === "string" ? frame.length : frame.byteLength;
     if (this.#frames.length > 0 && this.#bytes + size > this.#maxBytes) this.flush();
     this.#frames.push(frame);
     this.#bytes += size;
-    if (this.#frames.length === 1 && !this.#corked) queueMicrotask(this.#flushTask);
+    if (this.#frames.length === 1 && !this.#corked && !this.#holding) {
+      queueMicrotask(this.#flushTask);
+    }
   }
 
   /**
@@ -116,4 +149,9 @@ export class Batcher {
   }
 
   readonly #flushTask = (): void => this.flush();
+
+  readonly #releaseTask = (): void => {
+    this.#holding = false;
+    this.flush();
+  };
 }

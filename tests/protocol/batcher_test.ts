@@ -46,6 +46,31 @@ Deno.test("Batcher holds what is pushed while corked and sends it when uncorked"
   assert.deepEqual(sent.at(-1), '{"u":3}');
 });
 
+Deno.test("a leading Batcher sends a turn's first frame at once and batches the rest of the turn", async () => {
+  const codec = createCodec("json");
+  const sent: string[] = [];
+  const batcher = new Batcher(codec, (frame) => sent.push(frame as string), 4096, {
+    leading: true,
+  });
+  batcher.push(codec.encode({ u: 1 }));
+  assert.deepEqual(sent, ['{"u":1}'], "the first frame at once");
+  batcher.push(codec.encode({ u: 2 }));
+  batcher.push(codec.encode({ u: 3 }));
+  assert.equal(sent.length, 1, "the rest wait for the end of the turn");
+  await Promise.resolve();
+  assert.deepEqual(sent, ['{"u":1}', '[{"u":2},{"u":3}]']);
+  batcher.push(codec.encode({ u: 4 }));
+  assert.deepEqual(sent.at(-1), '{"u":4}', "the next turn's first frame at once again");
+  await Promise.resolve();
+  assert.equal(sent.length, 3, "nothing left to send");
+  batcher.cork();
+  await Promise.resolve();
+  batcher.push(codec.encode({ u: 5 }));
+  assert.equal(sent.length, 3, "corked, even the first frame waits");
+  batcher.uncork();
+  assert.deepEqual(sent.at(-1), '{"u":5}');
+});
+
 Deno.test("Batcher batches of more than 15 and 65,535 messages use the larger array headers", async () => {
   const codec = createCodec("msgpack");
   for (const n of [16, 70_000]) {
