@@ -38,15 +38,15 @@ export interface Settings {
   runWarmupMs: number;
   /** Each measured phase, in milliseconds. */
   measureMs: number;
-  /** Rounds of each figure; the best is reported. */
+  /** Rounds of each figure; the round with the median ratio is reported. */
   rounds: number;
 }
 
 /**
  * What a row's `value`, `ceiling` and `ratio` measure:
- * - `calls/s`: operations per second (best round: the highest);
- * - `p50`: median latency in microseconds (best round: the lowest p50);
- * - `bytes/s`: payload bytes per second, one way (best round: the highest);
+ * - `calls/s`: operations per second;
+ * - `p50`: median latency in microseconds;
+ * - `bytes/s`: payload bytes per second, one way;
  * - `rss`: resident memory in bytes, measured once.
  */
 export type Metric = "calls/s" | "p50" | "bytes/s" | "rss";
@@ -71,24 +71,26 @@ export interface Row {
   metric: Metric;
   /** The unit of `value` and `ceiling`: `calls/s`, `µs`, `bytes/s` or `bytes`. */
   unit: string;
-  /** mpreg's figure (the best round). */
+  /** mpreg's figure in the median round. */
   value: number;
-  /** The yardstick's figure (the best round). */
+  /** The yardstick's figure in the median round. */
   ceiling: number;
-  /** `value / ceiling`. */
+  /** `value / ceiling`: the median of the rounds' ratios. */
   ratio: number;
   /** The target, or `null` when issue 6 sets none for this row. */
   target: Target | null;
   /** Whether the target is met (`null` without a target). */
   met: boolean | null;
-  /** The best mpreg measured phase (`null` for the memory figure). */
-  best: Measurement | null;
-  /** The best yardstick measured phase (`null` for the memory figure). */
-  ceilingBest: Measurement | null;
+  /** mpreg's measured phase in the median round (`null` for the memory figure). */
+  median: Measurement | null;
+  /** The yardstick's measured phase in the median round (`null` for the memory figure). */
+  ceilingMedian: Measurement | null;
   /** Every round's mpreg figure, in order. */
   runs: number[];
   /** Every round's yardstick figure, in order. */
   ceilingRuns: number[];
+  /** Every round's ratio, in order. */
+  ratios: number[];
   /** Anything else worth knowing about the row. */
   note?: string;
 }
@@ -236,7 +238,7 @@ export function summarize(rows: Row[], skipped: Skipped[]): Summary {
     missed: targeted.filter((row) => row.met === false).map((row) =>
       row.target!.of === "ratio"
         ? `${row.name} (${row.ratio.toFixed(2)}, target ${formatTarget(row)})`
-        : `${row.name} (${amount(row, row.value, row.best)}, target ${formatTarget(row)})`
+        : `${row.name} (${amount(row, row.value, row.median)}, target ${formatTarget(row)})`
     ),
     skipped: skipped.map((s) => s.name),
   };
@@ -270,8 +272,8 @@ export function formatTable(report: Report): string {
     `payload: ${s.payloadBytes}-byte string (binary row: ${s.binaryBytes / 1024 / 1024} MiB ` +
     `Uint8Array), msgpack, one connection per side unless named; each path warmed up ` +
     `${s.runWarmupMs} ms one at a time and as long in flight first; ${s.rounds} rounds of ` +
-    `${s.warmupMs} ms warm-up + ${s.measureMs} ms measured, best of each ` +
-    `(highest rate, or lowest p50 for p50 ratios); MB = 10^6 bytes`,
+    `${s.warmupMs} ms warm-up + ${s.measureMs} ms measured per side, in alternating order; ` +
+    `each row is the round with the median ratio; MB = 10^6 bytes`,
     report.nats === null
       ? `NATS: skipped (${
         report.skipped.find((x) => x.name.includes("NATS"))?.reason ?? "not run"
@@ -294,12 +296,12 @@ export function formatTable(report: Report): string {
   for (const row of report.rows) {
     cells.push([
       row.name,
-      amount(row, row.value, row.best),
-      micros(row.best, "p50Us"),
-      micros(row.best, "p99Us"),
-      amount(row, row.ceiling, row.ceilingBest),
-      micros(row.ceilingBest, "p50Us"),
-      micros(row.ceilingBest, "p99Us"),
+      amount(row, row.value, row.median),
+      micros(row.median, "p50Us"),
+      micros(row.median, "p99Us"),
+      amount(row, row.ceiling, row.ceilingMedian),
+      micros(row.ceilingMedian, "p50Us"),
+      micros(row.ceilingMedian, "p99Us"),
       row.ratio.toFixed(2),
       row.metric === "rss" ? "RSS" : row.metric,
       formatTarget(row),

@@ -30,9 +30,11 @@
  *    holding 1,000 idle client connections (100 with `--quick`), against the
  *    same node before them.
  *
- * Each figure alternates yardstick and mpreg phases (yardstick first in even
- * rounds, mpreg first in odd ones) so drift on a noisy machine hits both
- * sides evenly, and reports the best round of each side. Every row carries
+ * Each figure runs several short rounds, each a yardstick phase and an mpreg
+ * phase back to back (yardstick first in even rounds, mpreg first in odd
+ * ones), and reports the round whose ratio is the median: the two phases of
+ * a round see about the same machine, and drift on a noisy machine moves
+ * whole rounds, not the median of their ratios. Every row carries
  * issue 6's target, and the run ends with one line of targets met and
  * missed.
  *
@@ -85,14 +87,20 @@ const CHAIN_STEPS = 5;
 const FAN_OUT = 32;
 const BINARY_BYTES = 1024 * 1024;
 
+/**
+ * Many short rounds rather than a few long ones: the machine's speed drifts
+ * over seconds (the same calls read 10-20 % apart 20 s later in one run), and
+ * a round's two phases, back to back, see about the same machine. An odd
+ * count, so one round is the median.
+ */
 const FULL = {
-  warmupMs: 400,
+  warmupMs: 100,
   runWarmupMs: 1_500,
-  measureMs: 2_000,
-  rounds: 2,
+  measureMs: 500,
+  rounds: 9,
   idleConnections: 1_000,
 };
-const QUICK = { warmupMs: 100, runWarmupMs: 100, measureMs: 250, rounds: 2, idleConnections: 100 };
+const QUICK = { warmupMs: 50, runWarmupMs: 100, measureMs: 150, rounds: 3, idleConnections: 100 };
 /** Connections opened at once while filling the idle node. */
 const CONNECT_BATCH = 100;
 
@@ -387,10 +395,10 @@ function binaryFigures(c: Connections, bytes: Uint8Array): Figure[] {
   }];
 }
 
-function best(runs: Measurement[], metric: Metric): Measurement {
-  return metric === "p50"
-    ? runs.reduce((a, b) => (b.p50Us < a.p50Us ? b : a))
-    : runs.reduce((a, b) => (b.opsPerSec > a.opsPerSec ? b : a));
+/** The index of the median of `values` (the lower middle one for an even count). */
+function medianIndex(values: number[]): number {
+  const order = values.map((_, i) => i).sort((a, b) => values[a]! - values[b]!);
+  return order[(order.length - 1) >> 1]!;
 }
 
 function figureOf(m: Measurement, figure: Figure): number {
@@ -413,23 +421,27 @@ const UNITS: Record<Metric, string> = {
 
 async function measure(figure: Figure, settings: Settings): Promise<Row> {
   const phases = { warmupMs: settings.warmupMs, measureMs: settings.measureMs };
-  const ceilingRuns: Measurement[] = [];
+  const ceilingPhases: Measurement[] = [];
   const mpregRuns: Measurement[] = [];
   for (let round = 0; round < settings.rounds; round++) {
     // ABBA: the yardstick first in even rounds, mpreg first in odd ones.
     if (round % 2 === 0) {
-      ceilingRuns.push(await figure.ceiling(phases));
+      ceilingPhases.push(await figure.ceiling(phases));
       mpregRuns.push(await figure.mpreg(phases));
     } else {
       mpregRuns.push(await figure.mpreg(phases));
-      ceilingRuns.push(await figure.ceiling(phases));
+      ceilingPhases.push(await figure.ceiling(phases));
     }
   }
-  const mpreg = best(mpregRuns, figure.metric);
-  const ceiling = best(ceilingRuns, figure.metric);
-  const value = figureOf(mpreg, figure);
-  const ceilingValue = figureOf(ceiling, figure);
-  const ratio = value / ceilingValue;
+  // Each round pairs the two sides measured back to back; the row is the
+  // round whose ratio is the median.
+  const runs = mpregRuns.map((m) => figureOf(m, figure));
+  const ceilingRuns = ceilingPhases.map((m) => figureOf(m, figure));
+  const ratios = runs.map((value, i) => value / ceilingRuns[i]!);
+  const median = medianIndex(ratios);
+  const value = runs[median]!;
+  const ceilingValue = ceilingRuns[median]!;
+  const ratio = ratios[median]!;
   const row: Row = {
     name: figure.name,
     ceilingName: figure.ceilingName,
@@ -440,10 +452,11 @@ async function measure(figure: Figure, settings: Settings): Promise<Row> {
     ratio,
     target: figure.target,
     met: meets(figure.target, value, ratio),
-    best: mpreg,
-    ceilingBest: ceiling,
-    runs: mpregRuns.map((m) => figureOf(m, figure)),
-    ceilingRuns: ceilingRuns.map((m) => figureOf(m, figure)),
+    median: mpregRuns[median]!,
+    ceilingMedian: ceilingPhases[median]!,
+    runs,
+    ceilingRuns,
+    ratios,
   };
   if (figure.note !== undefined) row.note = figure.note;
   return row;
@@ -589,10 +602,11 @@ async function idleMemory(n: number, pids: number[]): Promise<Row> {
       ratio: after.rss / before.rss,
       target: IDLE_RSS,
       met: meets(IDLE_RSS, after.rss, after.rss / before.rss),
-      best: null,
-      ceilingBest: null,
+      median: null,
+      ceilingMedian: null,
       runs: [after.rss],
       ceilingRuns: [before.rss],
+      ratios: [after.rss / before.rss],
       note: `node RSS after GC in its own process; ${(perConnection / 1024).toFixed(1)} KiB ` +
         `per connection; heap ${(before.heapUsed / 1e6).toFixed(1)} → ` +
         `${(after.heapUsed / 1e6).toFixed(1)} MB; ${n} clients connected and called in ` +

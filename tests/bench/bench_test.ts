@@ -74,10 +74,11 @@ interface Row {
   ratio: number;
   target: { of: string; op: string; bound: number } | null;
   met: boolean | null;
-  best: Measurement | null;
-  ceilingBest: Measurement | null;
+  median: Measurement | null;
+  ceilingMedian: Measurement | null;
   runs: number[];
   ceilingRuns: number[];
+  ratios: number[];
 }
 
 function assertPositive(value: unknown, what: string): void {
@@ -114,19 +115,28 @@ function checkRow(row: Row, rounds: number, stdout: string): void {
     assert.equal(typeof row.met, "boolean", `${row.name}: met`);
   }
   if (metric === "rss") {
-    assert.equal(row.best, null);
-    assert.equal(row.ceilingBest, null);
+    assert.equal(row.median, null);
+    assert.equal(row.ceilingMedian, null);
     assert.deepEqual(row.runs, [row.value]);
     assert.deepEqual(row.ceilingRuns, [row.ceiling]);
   } else {
-    for (const side of ["best", "ceilingBest"] as const) {
+    for (const side of ["median", "ceilingMedian"] as const) {
       for (const key of ["ops", "opsPerSec", "p50Us", "p99Us"] as const) {
         assertPositive(row[side]?.[key], `${row.name}: ${side}.${key}`);
       }
     }
-    if (metric === "p50") assert.equal(row.value, row.best!.p50Us, `${row.name}: p50`);
+    if (metric === "p50") assert.equal(row.value, row.median!.p50Us, `${row.name}: p50`);
     assert.equal(row.runs.length, rounds);
     assert.equal(row.ceilingRuns.length, rounds);
+    assert.equal(row.ratios.length, rounds);
+    // The row is the round with the median ratio.
+    const i = row.ratios.indexOf(row.ratio);
+    assert.ok(i >= 0, `${row.name}: the ratio is one round's`);
+    assert.equal(row.value, row.runs[i], `${row.name}: value from the median round`);
+    assert.equal(row.ceiling, row.ceilingRuns[i], `${row.name}: ceiling from the median round`);
+    const below = row.ratios.filter((r) => r < row.ratio).length;
+    const above = row.ratios.filter((r) => r > row.ratio).length;
+    assert.ok(below <= (rounds - 1) >> 1 && above <= rounds >> 1, `${row.name}: median ratio`);
   }
   assert.ok(stdout.includes(row.name), `the table shows ${row.name}`);
 }
