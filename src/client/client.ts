@@ -500,7 +500,10 @@ export class Client {
           );
         }
       }
-      encoded = this.#codec.encode(frame);
+      const only = cmds.length === 1 && !all ? cmds[0]! : null;
+      encoded = only !== null && only.kwargs === undefined && only.locs === undefined
+        ? this.#codec.encodeCall(id, only.name, only.fun, only.args, budget)
+        : this.#codec.encode(frame);
     } catch (err) {
       return Promise.reject(this.#unencodable(err));
     }

@@ -22,6 +22,7 @@ import {
   toRpcError,
   UnauthenticatedError,
   UnavailableError,
+  type WireError,
 } from "../protocol/errors.ts";
 import type { Limits } from "../protocol/limits.ts";
 import {
@@ -299,14 +300,14 @@ export class ClientConnection {
     }
     if (!(result instanceof Promise)) {
       this.#finish(u, entry, null);
-      this.#send({ u, r: result, error: null });
+      this.#send(u, result, null);
       return;
     }
     result.then(
       (r) => {
         if (this.#inFlight.get(u) !== entry) return;
         this.#finish(u, entry, null);
-        this.#send({ u, r, error: null });
+        this.#send(u, r, null);
       },
       (err: unknown) => {
         if (this.#inFlight.get(u) !== entry) return;
@@ -337,7 +338,7 @@ export class ClientConnection {
       error: error.message,
       code: error.code,
     });
-    this.#send({ u, r: null, error: error.toWire() });
+    this.#send(u, null, error.toWire());
   }
 
   /**
@@ -345,27 +346,27 @@ export class ClientConnection {
    * as one batch frame, when the encoding batches: with many requests in
    * flight that saves most of the per-frame cost.
    */
-  #send(message: { u: RequestId; r: unknown; error: unknown }): void {
+  #send(u: RequestId, r: unknown, error: WireError | null): void {
     if (this.#socket.readyState !== WebSocket.OPEN) return;
     const max = this.#host.limits.maxElements;
-    if (message.r !== null && typeof message.r === "object" && expandedSize(message.r, max) > max) {
+    if (r !== null && typeof r === "object" && expandedSize(r, max) > max) {
       // Results that share structure (steps naming earlier steps many times)
       // can expand exponentially when encoded: refuse instead of blocking.
-      const error = new LimitExceededError(
+      r = null;
+      error = new LimitExceededError(
         `The answer would hold more than ${max} values once encoded`,
         { details: { limit: "maxElements", max } },
-      );
-      message = { u: message.u, r: null, error: error.toWire() };
+      ).toWire();
     }
     let frame: string | Uint8Array<ArrayBuffer>;
     try {
-      frame = this.#codec.encode(message);
+      frame = error === null ? this.#codec.encodeAnswer(u, r) : this.#codec.encode({ u, r, error });
     } catch (err) {
-      const error = new FunctionError(
+      const failed = new FunctionError(
         `The result cannot be encoded as ${this.#codec.encoding}: ${(err as Error).message}`,
         { details: { encoding: this.#codec.encoding }, cause: err },
       );
-      frame = this.#codec.encode({ u: message.u, r: null, error: error.toWire() });
+      frame = this.#codec.encode({ u, r: null, error: failed.toWire() });
     }
     if (this.#batcher === null) this.#socket.send(frame);
     else this.#batcher.push(frame);

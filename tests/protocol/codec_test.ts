@@ -30,6 +30,39 @@ Deno.test("codecs round-trip messages; msgpack keeps bytes and dates", () => {
   assert.equal(out.when.getTime(), when.getTime());
 });
 
+Deno.test("encodeCall() and encodeAnswer() write what encode() writes for the same messages", () => {
+  const ids = [0, 1, 127, 128, 255, 256, 65_535, 65_536, 0xffff_ffff, 2 ** 32, -1, 1.5];
+  const names = ["echo", "é", "x".repeat(31), "x".repeat(32), "ü".repeat(127), "x".repeat(300)];
+  const args = [[], ["payload"], [{ a: [1, null], b: new Uint8Array([1, 2]) }, 3]];
+  for (const encoding of ["msgpack", "json", "legacy"] as const) {
+    const codec = limited(encoding);
+    const decode = (frame: string | Uint8Array) =>
+      // A copy: encode() may return a view of a buffer it reuses.
+      codec.decode(typeof frame === "string" ? frame : new Uint8Array(frame));
+    for (const u of ids) {
+      for (const name of names) {
+        for (const a of args) {
+          const timeout = u === 1.5 ? 2.5 : u; // a float timeout too
+          const call = { role: "rpc", u, cmds: [{ name, fun: name + "_f", args: a }], timeout };
+          const frame = codec.encodeCall(u, name, name + "_f", a, timeout);
+          assert.deepEqual(decode(frame), decode(codec.encode(call)));
+        }
+      }
+      for (const r of [null, "hi", { echo: "payload" }, [1, { two: 2 }], undefined]) {
+        const answer = decode(codec.encode({ u, r, error: null }));
+        assert.deepEqual(decode(codec.encodeAnswer(u, r)), answer, `${encoding} ${u} ${r}`);
+      }
+    }
+  }
+  // A string id (the original MPREG's clients send UUIDs).
+  const msgpack = limited("msgpack");
+  assert.deepEqual(msgpack.decode(new Uint8Array(msgpack.encodeAnswer("id-1", 5) as Uint8Array)), {
+    u: "id-1",
+    r: 5,
+    error: null,
+  });
+});
+
 Deno.test("msgpack: bytes decoded from a Uint8Array are copies; from an ArrayBuffer they view it", () => {
   const msgpack = limited("msgpack");
   // A copy with an ArrayBuffer of its own (encode() may return a view).
