@@ -270,8 +270,8 @@ export class TcpWebSocket {
       if (buffer.length > 0 && buffer.buffer === this.#readBuffer.buffer) buffer = buffer.slice();
       if (delivered) {
         // Let the code waiting on these messages run first: what it sends
-        // in reply is written before the next read is started (a read costs
-        // as much as a small message's decoding), so the peer gets it sooner.
+        // in reply is written before the next read is started, so starting
+        // the read is not on the way from one answer to the next call.
         await undefined;
         if (this.#closed) return;
       }

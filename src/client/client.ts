@@ -482,7 +482,10 @@ export class Client {
     const budget = timeoutMs ?? this.#timeoutMs;
     const now = Date.now();
     const id = this.#nextId;
-    const frame: Pending["frame"] = { role: "rpc", u: id, cmds, timeout: budget };
+    // The node takes a positive deadline; a budget of 0 still gets an answer
+    // (a timeout, unless the node is quicker than the client's own timer).
+    const timeout = Math.max(1, budget);
+    const frame: Pending["frame"] = { role: "rpc", u: id, cmds, timeout };
     if (all) frame.all = true;
     // Checked and encoded before anything is registered, so a value the
     // codec cannot take (a symbol, a BigInt past 64 bits, a cycle) fails
@@ -502,7 +505,7 @@ export class Client {
       }
       const only = cmds.length === 1 && !all ? cmds[0]! : null;
       encoded = only !== null && only.kwargs === undefined && only.locs === undefined
-        ? this.#codec.encodeCall(id, only.name, only.fun, only.args, budget)
+        ? this.#codec.encodeCall(id, only.name, only.fun, only.args, timeout)
         : this.#codec.encode(frame);
     } catch (err) {
       return Promise.reject(this.#unencodable(err));

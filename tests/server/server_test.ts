@@ -321,6 +321,30 @@ for (const encoding of ["msgpack", "json"] as const) {
     assert.equal(await client.call("echo", ["still fine"]), "still fine");
   });
 
+  t("a deadline of 0 ms times the call out (the node is sent a deadline of 1 ms)", async () => {
+    await using server = await startServer();
+    server.register("slow", function (this: CallContext) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(resolve, 50, "late");
+        this.signal.addEventListener("abort", () => {
+          clearTimeout(timer);
+          reject(this.signal.reason);
+        });
+      });
+    });
+    await using client = new Client(server.url, { encoding });
+    await client.connect();
+    for (const timeoutMs of [0, -5]) {
+      await assert.rejects(client.call("slow", [], { timeoutMs }), TimeoutError);
+      await assert.rejects(
+        client.request([{ name: "s", fun: "slow" }], { timeoutMs }),
+        TimeoutError,
+      );
+    }
+    await waitFor(() => server.inFlight === 0, 2_000, "the node to end the calls");
+    assert.equal(await client.call("echo", ["still fine"]), "still fine");
+  });
+
   t("an AbortSignal cancels the call here and on the node", async () => {
     await using server = await startServer();
     const { promise: sawAbort, resolve } = Promise.withResolvers<unknown>();
