@@ -112,6 +112,8 @@ export class TcpWebSocket {
     if (this.readyState !== 1) throw new DOMException("WebSocket is not open", "InvalidStateError");
     if (typeof data === "string") {
       this.#write(1, encoder.encode(data));
+    } else if (data instanceof Uint8Array) {
+      this.#write(2, data);
     } else if (data instanceof ArrayBuffer) {
       this.#write(2, new Uint8Array(data));
     } else {
@@ -306,7 +308,12 @@ export class TcpWebSocket {
     this.#write(8, payload);
   }
 
-  /** Writes one masked frame in a single write, after the frames before it. */
+  /**
+   * Writes one masked frame in a single write, after the frames before it:
+   * at once when no write is under way, else queued, and the queue is
+   * written in order one write per frame (callbacks, not an async loop:
+   * this runs once per message).
+   */
   #write(opcode: number, payload: Uint8Array): void {
     const length = payload.length;
     const head = length < 126 ? 2 : length < 0x10000 ? 4 : 10;
@@ -352,17 +359,12 @@ export class TcpWebSocket {
       i += count << 2;
     }
     for (; i < length; i++) frame[body + i]! ^= maskByte(mask, i);
-    this.#queue.push(frame);
-    if (!this.#draining) this.#drain();
-  }
-
-  /**
-   * Writes queued frames in order, one write per frame (callbacks, not an
-   * async loop: this runs once per message).
-   */
-  #drain(): void {
-    this.#draining = true;
-    this.#writeFrom(this.#queue.shift()!, 0);
+    if (this.#draining) {
+      this.#queue.push(frame);
+    } else {
+      this.#draining = true;
+      this.#writeFrom(frame, 0);
+    }
   }
 
   #writeFrom(frame: Uint8Array, offset: number): void {

@@ -511,6 +511,11 @@ export class Client {
       return Promise.reject(this.#unencodable(err));
     }
     this.#nextId = nextId(id);
+    // Sent before it is registered: the batcher sends a turn's first frame
+    // at once, and the TCP WebSocket writes it at once, so the bookkeeping
+    // below overlaps the node's work (no answer can be read before it ends).
+    const connected = this.connected;
+    if (connected) this.#enqueue(encoded);
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     const pending: Pending = {
       id,
@@ -527,16 +532,8 @@ export class Client {
           }),
         ),
       deadline: 0,
-      sent: false,
+      sent: connected,
     };
-    // Sent before it is registered: the batcher sends a turn's first frame
-    // at once, and the TCP WebSocket writes it at once, so the bookkeeping
-    // below overlaps the node's work (no answer can be read before it ends).
-    const connected = this.connected;
-    if (connected) {
-      pending.sent = true;
-      this.#enqueue(encoded);
-    }
     pending.deadline = this.#deadlines.add(pending);
     if (signal) {
       pending.signal = signal;
