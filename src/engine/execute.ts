@@ -93,99 +93,148 @@ export function execute(
   run: RunStep,
   options: ExecuteOptions = {},
 ): Promise<Record<string, unknown>> {
+  try {
+    return Promise.resolve(executeNow(graph, run, options));
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/**
+ * Runs the steps of a graph like {@linkcode execute}, but answers in the
+ * same turn when it can: when every step finishes synchronously it returns
+ * the results themselves, and when a step throws synchronously (or `signal`
+ * is already aborted) it throws; otherwise it returns a promise, as
+ * `execute` does. A node uses it to answer a request of synchronous steps
+ * without waiting for a later turn.
+ *
+ * @param graph The request, checked by {@linkcode RequestGraph.build}.
+ * @param run Runs one step.
+ * @param options Abort signal and which results to return.
+ * @returns The results (see {@linkcode execute}), or a promise of them.
+ * @throws The error of the first step that fails, when it fails before any
+ * step has returned a promise; `options.signal.reason` when already aborted.
+ *
+ * @example Synchronous steps answer at once
+ * ```ts
+ * import { executeNow, RequestGraph, type RunStep } from "@mpreg/mpreg";
+ * const graph = RequestGraph.build([
+ *   { name: "a", fun: "echo", args: [1], kwargs: {}, locs: [] },
+ *   { name: "b", fun: "echo", args: ["a"], kwargs: {}, locs: [] },
+ * ]);
+ * const run: RunStep = (_step, args) => args[0];
+ * console.log(executeNow(graph, run)); // { b: 1 }
+ * ```
+ */
+export function executeNow(
+  graph: RequestGraph,
+  run: RunStep,
+  options: ExecuteOptions = {},
+): Record<string, unknown> | Promise<Record<string, unknown>> {
   const { signal, all = false } = options;
-  if (signal?.aborted) return Promise.reject(signal.reason);
+  if (signal?.aborted) throw signal.reason;
   const { nodes, refs } = planOf(graph);
-  return new Promise((resolve, reject) => {
-    const n = nodes.length;
-    const results: unknown[] = new Array(n);
-    const waiting: number[] = new Array(n);
-    const ready: number[] = [];
-    for (let i = 0; i < n; i++) {
-      waiting[i] = nodes[i]!.deps.length;
-      if (waiting[i] === 0) ready.push(i);
-    }
-    const controller = new AbortController();
-    let left = n;
-    let settled = false;
-    let next = 0;
-    let pumping = false;
+  const n = nodes.length;
+  const results: unknown[] = new Array(n);
+  const waiting: number[] = new Array(n);
+  const ready: number[] = [];
+  for (let i = 0; i < n; i++) {
+    waiting[i] = nodes[i]!.deps.length;
+    if (waiting[i] === 0) ready.push(i);
+  }
+  const controller = new AbortController();
+  let left = n;
+  let settled = false;
+  let next = 0;
+  let pumping = false;
+  // Until a step returns a promise, the outcome is kept here; after, the
+  // returned promise settles with it.
+  let output: Record<string, unknown> | null = null;
+  let failure: { error: unknown } | null = null;
+  let resolveLater: ((out: Record<string, unknown>) => void) | null = null;
+  let rejectLater: ((err: unknown) => void) | null = null;
 
-    const onAbort = (): void => fail(signal!.reason);
+  const onAbort = (): void => fail(signal!.reason);
 
-    function fail(err: unknown): void {
-      if (settled) return;
-      settled = true;
-      signal?.removeEventListener("abort", onAbort);
-      reject(err);
-      controller.abort(err);
-    }
-
-    function finish(): void {
-      settled = true;
-      signal?.removeEventListener("abort", onAbort);
-      const out: Record<string, unknown> = {};
-      for (let i = 0; i < n; i++) {
-        const node = nodes[i]!;
-        // RequestGraph rejects the name "__proto__", so this always defines
-        // an own property.
-        if (all || node.dependents.length === 0) out[node.step.name] = results[i];
-      }
-      resolve(out);
-    }
-
-    function done(i: number, value: unknown): void {
-      if (settled) return;
-      results[i] = value;
-      if (--left === 0) return finish();
-      for (const d of nodes[i]!.dependents) if (--waiting[d]! === 0) ready.push(d);
-      pump();
-    }
-
-    function start(i: number): void {
-      const node = nodes[i]!;
-      const step = node.step;
-      let value: unknown;
-      let thenable: boolean;
-      try {
-        let args = step.args;
-        let kwargs = step.kwargs;
-        if (node.resolve) {
-          const substitute = (s: string): unknown => {
-            const ref = refs.get(s);
-            return ref === undefined ? s : walkPath(results[ref.index], ref.path, s, step.name);
-          };
-          args = resolveItems(args, substitute);
-          kwargs = resolveEntries(kwargs, substitute);
-        }
-        value = run(step, args, kwargs, controller.signal);
-        thenable = isThenable(value);
-      } catch (err) {
-        return fail(err);
-      }
-      if (thenable) Promise.resolve(value).then((v) => done(i, v), fail);
-      else done(i, value);
-    }
-
-    // Starts the ready steps. A step that finishes synchronously queues its
-    // dependents here instead of recursing, so long chains use no stack.
-    function pump(): void {
-      if (pumping) return;
-      pumping = true;
-      while (next < ready.length && !settled) {
-        if (signal?.aborted) {
-          fail(signal.reason);
-          break;
-        }
-        start(ready[next++]!);
-      }
-      pumping = false;
-    }
-
-    pump();
+  function fail(err: unknown): void {
     if (settled) return;
-    if (signal?.aborted) fail(signal.reason);
-    else signal?.addEventListener("abort", onAbort, { once: true });
+    settled = true;
+    signal?.removeEventListener("abort", onAbort);
+    if (rejectLater !== null) rejectLater(err);
+    else failure = { error: err };
+    controller.abort(err);
+  }
+
+  function finish(): void {
+    settled = true;
+    signal?.removeEventListener("abort", onAbort);
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i < n; i++) {
+      const node = nodes[i]!;
+      // RequestGraph rejects the name "__proto__", so this always defines
+      // an own property.
+      if (all || node.dependents.length === 0) out[node.step.name] = results[i];
+    }
+    if (resolveLater !== null) resolveLater(out);
+    else output = out;
+  }
+
+  function done(i: number, value: unknown): void {
+    if (settled) return;
+    results[i] = value;
+    if (--left === 0) return finish();
+    for (const d of nodes[i]!.dependents) if (--waiting[d]! === 0) ready.push(d);
+    pump();
+  }
+
+  function start(i: number): void {
+    const node = nodes[i]!;
+    const step = node.step;
+    let value: unknown;
+    let thenable: boolean;
+    try {
+      let args = step.args;
+      let kwargs = step.kwargs;
+      if (node.resolve) {
+        const substitute = (s: string): unknown => {
+          const ref = refs.get(s);
+          return ref === undefined ? s : walkPath(results[ref.index], ref.path, s, step.name);
+        };
+        args = resolveItems(args, substitute);
+        kwargs = resolveEntries(kwargs, substitute);
+      }
+      value = run(step, args, kwargs, controller.signal);
+      thenable = isThenable(value);
+    } catch (err) {
+      return fail(err);
+    }
+    if (thenable) Promise.resolve(value).then((v) => done(i, v), fail);
+    else done(i, value);
+  }
+
+  // Starts the ready steps. A step that finishes synchronously queues its
+  // dependents here instead of recursing, so long chains use no stack.
+  function pump(): void {
+    if (pumping) return;
+    pumping = true;
+    while (next < ready.length && !settled) {
+      if (signal?.aborted) {
+        fail(signal.reason);
+        break;
+      }
+      start(ready[next++]!);
+    }
+    pumping = false;
+  }
+
+  pump();
+  if (!settled && signal?.aborted) fail(signal.reason);
+  if (failure !== null) throw (failure as { error: unknown }).error;
+  if (output !== null) return output;
+  return new Promise((resolve, reject) => {
+    resolveLater = resolve;
+    rejectLater = reject;
+    signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
 

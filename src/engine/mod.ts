@@ -26,4 +26,4 @@ export {
   resolveValue,
 } from "./references.ts";
 export { RequestGraph } from "./graph.ts";
-export { execute, type ExecuteOptions, type RunStep } from "./execute.ts";
+export { execute, executeNow, type ExecuteOptions, type RunStep } from "./execute.ts";

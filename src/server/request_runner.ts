@@ -9,7 +9,7 @@
 import { getConfig, withContext } from "@logtape/logtape";
 import { abortable } from "../_util/abortable.ts";
 import type { Principal } from "../auth/authenticator.ts";
-import { execute, RequestGraph } from "../engine/mod.ts";
+import { executeNow, RequestGraph } from "../engine/mod.ts";
 import { FunctionError, FunctionNotFoundError, RpcError } from "../protocol/errors.ts";
 import type { RequestId } from "../protocol/messages.ts";
 import type { Step } from "../protocol/step.ts";
@@ -108,8 +108,8 @@ export class RequestRunner {
    * Runs a request to completion.
    *
    * A request of one step with nothing to resolve (the shape of every
-   * `client.call()`) skips the dataflow scheduler, and answers synchronously
-   * when its function runs here and does.
+   * `client.call()`) skips the dataflow scheduler. A request whose steps all
+   * run here synchronously is answered synchronously.
    *
    * @param request The request.
    * @returns `{ [step]: value }` for the sinks, or every step with `all`; a
@@ -167,7 +167,8 @@ export class RequestRunner {
       kwargs: Record<string, unknown>,
       signal: AbortSignal,
     ) => this.#route(request, step, args, kwargs, signal);
-    return execute(graph, run, { signal: request.signal, all: request.all });
+    // Synchronous steps answer in this turn, like a lone step.
+    return executeNow(graph, run, { signal: request.signal, all: request.all });
   }
 
   /** Authorizes the whole request before any step runs. */

@@ -1,7 +1,7 @@
 // Copyright 2026 the mpreg authors. MIT license.
 import assert from "node:assert/strict";
 import { GraphError } from "../../src/protocol/errors.ts";
-import { execute, type RunStep } from "../../src/engine/execute.ts";
+import { execute, executeNow, type RunStep } from "../../src/engine/execute.ts";
 import { RequestGraph } from "../../src/engine/graph.ts";
 import { literal } from "../../src/protocol/step.ts";
 import type { Step } from "../../src/protocol/step.ts";
@@ -543,4 +543,51 @@ Deno.test("execute() never runs a step of a request the graph rejects", () => {
     assert.throws(() => execute(RequestGraph.build(steps), run), GraphError);
   }
   assert.equal(calls, 0);
+});
+
+Deno.test("executeNow() returns the results themselves when every step is synchronous", () => {
+  const graph = build(step("a", "echo", [1]), step("b", "add", ["a", 2]), step("c", "echo", ["b"]));
+  const out = executeNow(graph, local());
+  assert.ok(!(out instanceof Promise));
+  assert.deepEqual(out, { c: 3 });
+  assert.deepEqual(executeNow(graph, local(), { all: true }), { a: 1, b: 3, c: 3 });
+});
+
+Deno.test("executeNow() throws a synchronous failure, and the abort reason when already aborted", () => {
+  const boom = new Error("boom");
+  const started: string[] = [];
+  const run: RunStep = (s) => {
+    started.push(s.name);
+    if (s.name === "a") throw boom;
+    return 1;
+  };
+  assert.throws(() => executeNow(build(step("a", "x"), step("b", "x", ["a"])), run), boom);
+  assert.deepEqual(started, ["a"], "the dependent never starts");
+  const controller = new AbortController();
+  const reason = new Error("stop");
+  controller.abort(reason);
+  assert.throws(
+    () => executeNow(build(step("a", "echo", [1])), local(), { signal: controller.signal }),
+    reason,
+  );
+});
+
+Deno.test("executeNow() returns a promise once a step does, settled as execute() settles", async () => {
+  const graph = build(step("a", "slow", [1]), step("b", "echo", ["a"]));
+  const slow: Record<string, Fn> = { ...FUNCTIONS, slow: (x) => Promise.resolve(x) };
+  const out = executeNow(graph, local(slow));
+  assert.ok(out instanceof Promise);
+  assert.deepEqual(await out, { b: 1 });
+  const failing: Record<string, Fn> = {
+    ...FUNCTIONS,
+    slow: () => Promise.reject(new Error("late")),
+  };
+  await assert.rejects(executeNow(graph, local(failing)) as Promise<unknown>, /late/);
+  // A request aborted while a step is running rejects with the reason.
+  const controller = new AbortController();
+  const pending = executeNow(graph, local({ ...FUNCTIONS, slow: () => new Promise(() => {}) }), {
+    signal: controller.signal,
+  });
+  controller.abort(new Error("cancelled"));
+  await assert.rejects(pending as Promise<unknown>, /cancelled/);
 });
