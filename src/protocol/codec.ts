@@ -213,8 +213,9 @@ class MsgpackCodec implements Codec {
     const timeoutBytes = uintSize(timeout);
     const nameStr = msgpackStr(name);
     const funStr = msgpackStr(fun);
-    const head = nameStr === null || funStr === null ? 256 : CALL_FIXED_BYTES + uBytes +
-      timeoutBytes + nameStr.length + funStr.length;
+    const head = CALL_FIXED_BYTES + uBytes + timeoutBytes + (nameStr?.length ?? 256) +
+      (funStr?.length ?? 256);
+    // msgpackr reserves at most 255 bytes; other ids and timeouts are rare.
     if (uBytes === 0 || timeoutBytes === 0 || head > 255) {
       return this.encode({ role: "rpc", u, cmds: [{ name, fun, args }], timeout });
     }
