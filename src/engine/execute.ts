@@ -229,6 +229,8 @@ export function executeNow(
 
   pump();
   if (!settled && signal?.aborted) fail(signal.reason);
+  // TypeScript does not see the closures assign these, hence the cast; the
+  // box keeps a thrown `undefined` apart from no failure.
   if (failure !== null) throw (failure as { error: unknown }).error;
   if (output !== null) return output;
   return new Promise((resolve, reject) => {
