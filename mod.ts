@@ -30,7 +30,7 @@ export * from "./src/auth/mod.ts";
 export * from "./src/registry/mod.ts";
 export * from "./src/cluster/mod.ts";
 export { echo, echos } from "./src/server/builtins.ts";
-export type { ServerOptions } from "./src/server/options.ts";
+export type { SandboxSettings, ServerOptions } from "./src/server/options.ts";
 export {
   type FunctionOptions,
   type ModuleOptions,

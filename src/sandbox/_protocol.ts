@@ -1,27 +1,28 @@
 // Copyright 2026 the mpreg authors. MIT license.
 /**
- * The messages between a `WorkerPool` and its workers, and the helpers both
- * sides share. Messages travel by structured clone, batched: every
- * `postMessage` carries an array of the messages queued before the microtask
- * queue drained, in both directions (so the calls of one incoming frame go
- * as one message, at once: `setTimeout(0)` waits about 2 ms on Deno 2.9.6,
- * and `setImmediate` waits for the event loop's next check phase).
+ * The messages between a `WorkerPool` and its sandbox processes, and the
+ * helpers both sides share. Messages travel as msgpack frames on the
+ * process's stdin and stdout (see `_frames.ts`), batched: every frame carries
+ * an array of the messages queued before the microtask queue drained, in
+ * both directions (so the calls of one incoming frame go as one frame, at
+ * once).
  *
- * To a worker: `[id, fn, args, step, requestId, node, deadline, kwargs?]`
- * calls, `{ define }`, `{ cancel }` and `{ check }`. From a worker:
- * `[id, value]` answers, `{ id, error }` failures, `{ ready }` once and
- * `{ exit }` last.
+ * To a process: `[id, fn, args, step, requestId, node, deadline, kwargs?]`
+ * calls, `{ define }`, `{ cancel }`, `{ check }` and `{ exports }`. From a
+ * process: `[id, value]` answers, `{ id, error }` failures, `{ ready }` once
+ * and `{ exit }` last. Anything else from a process is a protocol violation:
+ * the pool treats the process as crashed.
  *
  * @module
  */
 
-/** Defines function `define` in the worker, from a module loader or from source. */
+/** Defines function `define` in the process, from a module loader or from source. */
 export interface DefineMessage {
   /** The function's id, unique in its pool. */
   define: number;
   /** The function's name, for messages. */
   name: string;
-  /** Index of the module loader in the worker's generated main module. */
+  /** Index of the module loader in the process's generated main module. */
   module?: number;
   /** The export to call from that module. */
   exportName?: string;
@@ -32,8 +33,9 @@ export interface DefineMessage {
 /**
  * Calls function `fn` as call `id`: a tuple, because cloning an array is
  * about three times cheaper than cloning the same fields as nested objects.
- * The worker rebuilds the call's `this` from `step`, `requestId`, `node` and
- * `deadline`, with a signal of its own that a {@linkcode CancelMessage} aborts.
+ * The process rebuilds the call's `this` from `step`, `requestId`, `node`
+ * and `deadline`, with a signal of its own that a {@linkcode CancelMessage}
+ * aborts.
  * `kwargs` is passed as a trailing argument when present (the pool only
  * sends it when not empty).
  */
@@ -64,10 +66,36 @@ export interface CheckMessage {
   check: number;
 }
 
-/** A message to a worker. */
-export type ToWorker = DefineMessage | CallMessage | CancelMessage | CheckMessage;
+/**
+ * Asks for the names of the functions module `module` exports (without
+ * `default`); answered like a call, with the sorted names, or with a load
+ * failure.
+ */
+export interface ExportsMessage {
+  /** The id of the answer. */
+  exports: number;
+  /** Index of the module loader in the process's generated main module. */
+  module: number;
+}
 
-/** An error as the worker reports it. */
+/**
+ * What a sandbox process is told on its command line (`Deno.args[0]`, as
+ * JSON): its limits, before anything else runs.
+ */
+export interface HostArgs {
+  /** The largest frame the process may send; a larger answer fails its call alone. */
+  maxFrameBytes: number;
+}
+
+/** A message to a sandbox process. */
+export type ToWorker =
+  | DefineMessage
+  | CallMessage
+  | CancelMessage
+  | CheckMessage
+  | ExportsMessage;
+
+/** An error as the process reports it. */
 export interface WireFunctionError {
   /** The error's name (`TypeError`, …), or `typeof` of a thrown non-error. */
   name: string;
@@ -92,19 +120,19 @@ export interface ErrorReply {
   error: WireFunctionError;
 }
 
-/** Sent once, when the worker's runtime is up. */
+/** Sent once, when the process's runtime is up. */
 export interface ReadyMessage {
   /** Always true. */
   ready: true;
 }
 
-/** Sent when the worker is about to stop: `close()`, `Deno.exit()` or an uncaught error. */
+/** Sent when the process is about to stop: `close()`, `Deno.exit()` or an uncaught error. */
 export interface ExitMessage {
   /** Why, as in `called Deno.exit(1)` or `threw Uncaught Error: boom`. */
   exit: string;
 }
 
-/** A message from a worker. */
+/** A message from a sandbox process. */
 export type FromWorker = OkReply | ErrorReply | ReadyMessage | ExitMessage;
 
 /** The answer to a check: the functions that failed to load. */
@@ -153,7 +181,7 @@ export function toWireError(err: unknown, phase: "load" | "call"): WireFunctionE
 
 /**
  * Checks that `source` compiles as a function expression (or a method
- * shorthand) without evaluating anything: the parent never runs sandboxed
+ * shorthand) without evaluating anything: the node never runs sandboxed
  * code.
  *
  * @throws {TypeError} when it does not compile.
@@ -181,7 +209,7 @@ export function checkSource(source: string): void {
  * Turns the source of a function (`fn.toString()`) into a function: plain,
  * async, arrow, generator and method-shorthand forms are accepted. Nothing
  * in the function runs. Closures are not kept: the function must be
- * self-contained.
+ * self-contained. Runs in the sandbox process only.
  *
  * @throws {TypeError} when the source is not a function.
  */

@@ -1,8 +1,9 @@
 // Copyright 2026 the mpreg authors. MIT license.
 /**
- * Sandboxed functions: Deno Workers holding exactly the permissions a
- * function declares (`net`, `read`, `write`, `env`, `run`, `ffi`, `sys`),
- * pooled warm per permission profile.
+ * Sandboxed functions: child Deno processes holding exactly the permissions
+ * a function declares (`net`, `read`, `write`, `env`, `run`, `ffi`, `sys`),
+ * with a memory cap, pooled warm per permission profile. A module's graph is
+ * checked against what its functions declare before it loads.
  *
  * A function that reaches beyond its grant fails with a
  * `PermissionDeniedError` naming the step and what was denied; the pool
@@ -35,4 +36,5 @@ export type { CallContext } from "../registry/registry.ts";
 export * from "./permissions.ts";
 export * from "./pool.ts";
 export * from "./sandbox.ts";
-export * from "./module_exports.ts";
+export * from "./module_graph.ts";
+export * from "./policy_error.ts";

@@ -2,8 +2,8 @@
 /**
  * The permissions a sandboxed function declares, in Deno's own vocabulary
  * (`net`, `read`, `write`, `env`, `run`, `ffi`, `sys`), and the helpers that
- * validate them, key worker pools by them, turn them into a Worker's
- * `deno.permissions`, and check that this process holds them.
+ * validate them, key sandbox pools by them, turn them into the flags of a
+ * sandbox process, and check that this process holds them.
  *
  * @example Normalize a config entry and key its pool
  * ```ts ignore
@@ -91,36 +91,6 @@ export interface FunctionPermissions {
   sys?: PermissionValue;
 }
 
-/**
- * The `deno.permissions` object of a Worker: every kind set explicitly, so
- * nothing is inherited from the parent.
- *
- * @example
- * ```ts ignore
- * import { toWorkerPermissions, type WorkerPermissions } from "@mpreg/mpreg";
- * const w: WorkerPermissions = toWorkerPermissions({});
- * console.log(w.net); // false
- * ```
- */
-export interface WorkerPermissions {
-  /** Granted environment variables. */
-  env: PermissionValue;
-  /** Granted libraries. */
-  ffi: PermissionValue;
-  /** Remote module imports at run time: always `false` (a worker's own module graph loads with the parent's rights). */
-  import: false;
-  /** Granted hosts. */
-  net: PermissionValue;
-  /** Granted readable paths. */
-  read: PermissionValue;
-  /** Granted commands. */
-  run: PermissionValue;
-  /** Granted system-info names. */
-  sys: PermissionValue;
-  /** Granted writable paths. */
-  write: PermissionValue;
-}
-
 const KIND_SET: ReadonlySet<string> = new Set(SANDBOX_PERMISSION_KINDS);
 /** The `sys` names Deno 2.9.6 knows (each verified with `Deno.permissions.query`). */
 const SYS_NAMES: readonly string[] = [
@@ -160,6 +130,11 @@ function checkEntry(kind: string, entry: unknown, baseDir: () => string): string
       `Invalid "${kind}" permission entry ${
         JSON.stringify(entry) ?? String(entry)
       }: expected a non-empty string`,
+    );
+  }
+  if (entry.includes(",")) {
+    throw new TypeError(
+      `Invalid "${kind}" permission entry "${entry}": a comma cannot be given to Deno's permission flags`,
     );
   }
   if (PATH_KINDS.has(kind)) return resolvePath(kind, entry, baseDir());
@@ -272,7 +247,7 @@ export function permissionKinds(p: FunctionPermissions): PermissionKind[] {
 
 /**
  * A canonical key for a profile: equal profiles (after normalization) get
- * equal keys and share one worker pool. `none` for a profile granting
+ * equal keys and share one pool of sandbox processes. `none` for a profile granting
  * nothing; otherwise the granted kinds, sorted and separated by spaces, with
  * `=` and the sorted list as JSON for list grants (`net read=["/data"]`).
  *
@@ -299,38 +274,80 @@ export function profileKey(p: FunctionPermissions): string {
 }
 
 /**
- * The `deno.permissions` option of `new Worker()` for a profile: every kind
- * set explicitly (`false` when not granted) and `import: false`, so the
- * worker inherits nothing. Deno 2.9.6 accepts this object form (verified);
- * for an empty profile it is equivalent to `"none"`.
+ * The `deno run` flags that give a sandbox process exactly a profile: one
+ * `--allow-<kind>` flag per granted kind (a list as `=a,b`; `read` and
+ * `write` folders given through a symlink also name their real path), and
+ * `--allow-import` limited to the hosts the profile may reach (see
+ * {@linkcode importAllowList}). Kinds not granted get no flag, and the
+ * process runs with `--no-prompt`, so they are denied.
  *
  * @param p Normalized permissions.
- * @returns The worker permissions.
+ * @param runtime URLs of modules the process must import besides the
+ *   function's own (the sandbox's runtime when it is remote).
+ * @returns The flags.
  *
  * @example
  * ```ts ignore
- * import { toWorkerPermissions } from "@mpreg/mpreg";
- * const permissions = toWorkerPermissions({ net: ["127.0.0.1:8080"] });
- * console.log(permissions.net, permissions.read); // [ "127.0.0.1:8080" ] false
+ * import { toDenoFlags } from "@mpreg/mpreg";
+ * console.log(toDenoFlags({ net: ["127.0.0.1:8080"] }));
+ * // [ "--no-prompt", "--allow-import=127.0.0.1:8080", "--allow-net=127.0.0.1:8080" ]
  * ```
  */
-export function toWorkerPermissions(p: FunctionPermissions): WorkerPermissions {
-  const pick = (kind: PermissionKind): PermissionValue => {
+export function toDenoFlags(p: FunctionPermissions, runtime: readonly URL[] = []): string[] {
+  const flags = ["--no-prompt", importFlag(p, runtime)];
+  for (const kind of permissionKinds(p)) {
     const value = p[kind];
-    if (value === true) return true;
-    if (Array.isArray(value) && value.length > 0) return [...value];
-    return false;
-  };
-  return {
-    env: pick("env"),
-    ffi: pick("ffi"),
-    import: false,
-    net: pick("net"),
-    read: pick("read"),
-    run: pick("run"),
-    sys: pick("sys"),
-    write: pick("write"),
-  };
+    if (value === true) {
+      flags.push(`--allow-${kind}`);
+    } else if (Array.isArray(value)) {
+      const entries = new Set(value);
+      if (kind === "read" || kind === "write") {
+        for (const entry of value) {
+          const real = realPathOrNull(entry);
+          if (real !== null) entries.add(real);
+        }
+      }
+      flags.push(`--allow-${kind}=${[...entries].join(",")}`);
+    }
+  }
+  return flags;
+}
+
+/**
+ * The `--allow-import` flag of a profile: the hosts it may import remote
+ * modules from are those it may reach (`net`), plus the hosts of `roots`
+ * that are remote; every host for `net: true`. Deno allows a default list
+ * of hosts (deno.land, jsr.io, esm.sh, …) unless `--allow-import` names
+ * others, and `--deny-import` does not remove them (verified on Deno
+ * 2.9.6), so an empty list is given as a host that cannot exist
+ * (`invalid.invalid`, RFC 2606).
+ *
+ * @param p Normalized permissions.
+ * @param roots Modules that must load whatever `net` says.
+ * @returns The flag.
+ *
+ * @example
+ * ```ts ignore
+ * import { importFlag } from "@mpreg/mpreg";
+ * console.log(importFlag({})); // --allow-import=invalid.invalid
+ * ```
+ */
+export function importFlag(p: FunctionPermissions, roots: readonly URL[] = []): string {
+  if (p.net === true) return "--allow-import";
+  const hosts = new Set(Array.isArray(p.net) ? p.net : []);
+  for (const url of roots) {
+    if (url.protocol === "http:" || url.protocol === "https:") hosts.add(url.host);
+  }
+  return `--allow-import=${hosts.size === 0 ? "invalid.invalid" : [...hosts].join(",")}`;
+}
+
+function realPathOrNull(path: string): string | null {
+  try {
+    const real = Deno.realPathSync(path);
+    return real === path ? null : real;
+  } catch {
+    return null;
+  }
 }
 
 function describe(kind: PermissionKind, entry: string | null): string {

@@ -1,15 +1,17 @@
 // Copyright 2026 the mpreg authors. MIT license.
 /**
- * A warm pool of Deno Workers sharing one permission profile.
+ * A warm pool of sandbox processes sharing one permission profile: child
+ * Deno processes started with exactly the profile's permission flags and a
+ * memory cap (see `_host.ts`).
  *
- * Calls go to the first worker that is keeping up: fewer than `perWorker`
+ * Calls go to the first process that is keeping up: fewer than `perWorker`
  * calls in flight, and an answer within the last `stallMs` whenever it has
- * calls in flight. A new worker is started (up to `maxWorkers`) only when no
- * worker keeps up, so quick functions share one worker and one message per
+ * calls in flight. A new process is started (up to `maxWorkers`) only when
+ * none keeps up, so quick functions share one process and one frame per
  * batch, while slow or blocking ones spread over several. Messages are
- * batched in both directions (everything sent in one turn goes as one
- * `postMessage`, flushed in a microtask), so with many calls in flight a
- * sandboxed call costs a share of one message.
+ * batched in both directions (everything sent in one turn goes as one frame,
+ * flushed in a microtask), so with many calls in flight a sandboxed call
+ * costs a share of one frame.
  *
  * @example Run a function with no permissions at all
  * ```ts ignore
@@ -35,28 +37,56 @@ import { IdTable, nextId } from "../_util/id_table.ts";
 import {
   FunctionError,
   InternalError,
+  LimitExceededError,
   OverloadedError,
   PermissionDeniedError,
-  type RpcError,
+  RpcError,
   UnavailableError,
 } from "../protocol/errors.ts";
 import type { CallContext } from "../registry/registry.ts";
+import { denoExecutable } from "./_deno.ts";
+import { OUT_OF_MEMORY, SandboxProcess } from "./_process.ts";
 import {
   type CallMessage,
   checkSource,
   type DefineMessage,
   type FromWorker,
+  type HostArgs,
   type LoadFailure,
   type ToWorker,
   type WireFunctionError,
 } from "./_protocol.ts";
-import { type FunctionPermissions, profileKey, toWorkerPermissions } from "./permissions.ts";
+import { checkModuleGraph } from "./module_graph.ts";
+import { SandboxPolicyError } from "./policy_error.ts";
+import { type FunctionPermissions, profileKey, toDenoFlags } from "./permissions.ts";
 
-const RUNTIME_URL = new URL("./_worker.ts", import.meta.url).href;
+const HOST_URL = new URL("./_host.ts", import.meta.url);
+/** How often the resident memory of each process is compared with its cap. */
+const MEMORY_CHECK_MS = 100;
+/** Environment variables every sandbox process gets (when set): what Deno itself reads. */
+const DENO_ENV = [
+  "DENO_DIR",
+  "DENO_CERT",
+  "DENO_TLS_CA_STORE",
+  "DENO_AUTH_TOKENS",
+  "NPM_CONFIG_REGISTRY",
+  "HOME",
+  "XDG_CACHE_HOME",
+  "TMPDIR",
+  "PATH",
+  "SYSTEMROOT",
+  "HTTP_PROXY",
+  "HTTPS_PROXY",
+  "NO_PROXY",
+  "http_proxy",
+  "https_proxy",
+  "no_proxy",
+];
 
 /**
  * A function exported by a module. The module is loaded only inside the
- * workers, never in the calling process.
+ * sandbox processes, never in the calling process, and only after its
+ * module graph passed `checkModuleGraph()`.
  *
  * @example
  * ```ts ignore
@@ -78,8 +108,8 @@ export interface ModuleFunctionSpec {
 
 /**
  * A self-contained function given as source text, usually `fn.toString()`.
- * It is compiled inside the workers: closures over the caller's variables
- * and the caller's imports are not available.
+ * It is compiled inside the sandbox processes: closures over the caller's
+ * variables and the caller's imports are not available.
  *
  * @example
  * ```ts ignore
@@ -125,26 +155,26 @@ export type FunctionRef = { readonly name: string } & FunctionSpec;
  * @example
  * ```ts ignore
  * import type { WorkerPoolOptions } from "@mpreg/mpreg";
- * const options: WorkerPoolOptions = { maxWorkers: 2, maxInFlight: 256 };
+ * const options: WorkerPoolOptions = { maxWorkers: 2, maxInFlight: 256, memoryMb: 256 };
  * console.log(options);
  * ```
  */
 export interface WorkerPoolOptions {
   /**
-   * The most workers the pool runs.
+   * The most processes the pool runs.
    *
    * @default {navigator.hardwareConcurrency}
    */
   maxWorkers?: number;
   /**
-   * Calls in flight on a worker before calls go to another worker.
+   * Calls in flight on a process before calls go to another process.
    *
    * @default {256}
    */
   perWorker?: number;
   /**
-   * A worker with calls in flight that has answered none for this long
-   * (milliseconds) is busy: new calls go to another worker, started if
+   * A process with calls in flight that has answered none for this long
+   * (milliseconds) is busy: new calls go to another process, started if
    * needed.
    *
    * @default {2}
@@ -158,19 +188,50 @@ export interface WorkerPoolOptions {
    */
   maxInFlight?: number;
   /**
-   * How long a cancelled call may keep running before its worker is
-   * terminated and replaced (failing the worker's other calls). `Infinity`
-   * never terminates.
+   * How long a cancelled call may keep running before its process is
+   * killed and replaced (failing the process's other calls). `Infinity`
+   * never kills.
    *
    * @default {10_000}
    */
   cancelGraceMs?: number;
+  /**
+   * The memory cap of each process, in MiB: its V8 heap limit, and the most
+   * resident memory it may hold (checked every 100 ms where `/proc` can be
+   * read). A process over it is killed; its calls fail with a
+   * {@linkcode LimitExceededError} and it is replaced.
+   *
+   * @default {512}
+   */
+  memoryMb?: number;
+  /**
+   * The largest frame a process may send (its batch of answers); a larger
+   * answer fails its own call, and a process that sends a larger frame
+   * anyway is killed.
+   *
+   * @default {64 MiB}
+   */
+  maxFrameBytes?: number;
   /**
    * Include the function's stack in {@linkcode FunctionError} details.
    *
    * @default {false}
    */
   debug?: boolean;
+  /**
+   * The Deno executable the processes run.
+   *
+   * @default {the running Deno}
+   */
+  deno?: string;
+  /**
+   * The Deno config file the processes (and the module graph checks) use,
+   * or `null` for none: the one that applies to the pool's modules (see
+   * `configFor()`), so their bare specifiers resolve as under `deno run`.
+   *
+   * @default {null}
+   */
+  config?: string | null;
 }
 
 /**
@@ -188,9 +249,11 @@ export interface WorkerPoolOptions {
 export interface WorkerPoolStats {
   /** The pool's {@linkcode profileKey}. */
   profile: string;
-  /** Live workers, including retiring ones. */
+  /** The memory cap of each process, in MiB. */
+  memoryMb: number;
+  /** Live processes, including retiring ones. */
   workers: number;
-  /** Calls sent to a worker and not answered yet (cancelled ones included until they stop). */
+  /** Calls sent to a process and not answered yet (cancelled ones included until they stop). */
   inFlight: number;
   /** Calls accepted since the pool started. */
   calls: number;
@@ -198,19 +261,34 @@ export interface WorkerPoolStats {
   denials: number;
   /** Calls refused with an {@linkcode OverloadedError}. */
   overloaded: number;
-  /** Workers that exited, crashed or were terminated as stuck, and were replaced. */
+  /** Processes that exited, crashed, broke the protocol or were killed (stuck, over their memory cap), and were replaced. */
   crashes: number;
+  /** Milliseconds from starting the last process to its first message, or `null` before one is up. */
+  coldStartMs: number | null;
+  /** Resident memory of the live processes, in bytes (0 where it cannot be read). */
+  residentBytes: number;
+}
+
+/** A module of the pool, and where its graph check stands. */
+interface ModuleState {
+  readonly url: string;
+  /** Its loader's index in the main module, once its graph passed. */
+  index: number | null;
+  /** Settles when the graph check ends; `null` after. */
+  gate: Promise<void> | null;
+  /** Why it may not load: a graph beyond its permissions, or a graph that cannot be read. */
+  error: Error | null;
 }
 
 interface FunctionEntry {
   readonly id: number;
   readonly name: string;
-  readonly module: string | undefined;
+  readonly module: ModuleState | undefined;
   readonly define: DefineMessage;
 }
 
 /**
- * A call sent to a worker and not answered yet. It is its own abort
+ * A call sent to a process and not answered yet. It is its own abort
  * listener (`handleEvent`), which saves a closure per call.
  */
 class PendingCall implements EventListenerObject {
@@ -237,9 +315,9 @@ class PendingCall implements EventListenerObject {
 }
 
 interface PoolWorker {
-  readonly worker: Worker;
+  readonly process: SandboxProcess;
   readonly pending: IdTable<PendingCall>;
-  /** Cancels one of this worker's calls: shared by its calls' abort listeners. */
+  /** Cancels one of this process's calls: shared by its calls' abort listeners. */
   readonly cancel: (pending: PendingCall) => void;
   /** When it last answered, or last became busy (`Date.now()`). */
   lastAnswer: number;
@@ -249,9 +327,25 @@ interface PoolWorker {
   ready: boolean;
   retiring: boolean;
   dead: boolean;
+  /** Killed for going over the memory cap. */
+  overMemory: boolean;
 }
 
-function moduleUrl(module: string | URL): string {
+/**
+ * The URL of a sandboxed module given as a URL or a path (resolved against
+ * the current directory).
+ *
+ * @param module The module.
+ * @returns Its URL.
+ * @throws {TypeError} when it is neither.
+ *
+ * @example
+ * ```ts ignore
+ * import { moduleUrl } from "@mpreg/mpreg";
+ * console.log(moduleUrl("/srv/fns.ts")); // file:///srv/fns.ts
+ * ```
+ */
+export function moduleUrl(module: string | URL): string {
   if (module instanceof URL) return module.href;
   if (typeof module !== "string" || module === "") {
     throw new TypeError("Invalid sandboxed module: expected a URL or a path");
@@ -269,9 +363,32 @@ function moduleUrl(module: string | URL): string {
 function mainModule(modules: readonly string[]): string {
   const loaders = modules.map((url) => `  () => import(${JSON.stringify(url)}),`).join("\n");
   const source = `import { serve } from ${
-    JSON.stringify(RUNTIME_URL)
+    JSON.stringify(HOST_URL.href)
   };\nserve([\n${loaders}\n]);\n`;
   return `data:application/javascript,${encodeURIComponent(source)}`;
+}
+
+/** The environment of a sandbox process: what Deno needs, and the variables the profile declares. */
+function processEnv(permissions: FunctionPermissions): Record<string, string> {
+  const env: Record<string, string> = {};
+  let all: Record<string, string> = {};
+  try {
+    all = Deno.env.toObject();
+  } catch {
+    // No env access here: the process gets only what is set below.
+  }
+  for (const name of DENO_ENV) if (all[name] !== undefined) env[name] = all[name]!;
+  const declared = permissions.env;
+  for (const [name, value] of Object.entries(all)) {
+    if (
+      declared === true ||
+      (Array.isArray(declared) &&
+        declared.some((e) => e.endsWith("*") ? name.startsWith(e.slice(0, -1)) : e === name))
+    ) env[name] = value;
+  }
+  env.NO_COLOR = "1";
+  env.DENO_NO_UPDATE_CHECK = "1";
+  return env;
 }
 
 function describeReason(reason: unknown): { name: string; message: string } {
@@ -288,21 +405,25 @@ function describeReason(reason: unknown): { name: string; message: string } {
 }
 
 /**
- * Deno Workers with one permission profile, started warm, with a
- * concurrency limit, cancellation and crash recovery.
+ * Sandbox processes with one permission profile, started warm, with a
+ * concurrency limit, a memory cap, cancellation and crash recovery.
  *
- * Every worker is created with {@linkcode toWorkerPermissions} of the
- * profile, so it holds exactly the declared permissions (none for `{}`).
- * User modules are loaded from a generated main module (see
- * `src/sandbox/_worker.ts`), which needs no permission in the worker.
+ * Every process is a `deno run` with exactly {@linkcode toDenoFlags} of the
+ * profile (nothing for `{}`), no prompt, a cleared environment and
+ * `memoryMb` as its V8 heap limit. A module's functions run only after
+ * `checkModuleGraph()` found its whole graph within the profile; the
+ * process then loads it from a generated main module (see
+ * `src/sandbox/_host.ts`).
  *
  * Errors are mpreg errors naming the step and the function:
  * {@linkcode FunctionError} when the function throws,
- * {@linkcode PermissionDeniedError} when it reaches beyond its permissions,
- * {@linkcode InternalError} when it cannot be loaded or its worker dies,
- * {@linkcode OverloadedError} beyond `maxInFlight`, and
+ * {@linkcode PermissionDeniedError} when it reaches beyond its permissions
+ * (at run time, or in its module graph),
+ * {@linkcode LimitExceededError} when its process goes over its memory cap,
+ * {@linkcode InternalError} when it cannot be loaded or its process dies or
+ * breaks the protocol, {@linkcode OverloadedError} beyond `maxInFlight`, and
  * {@linkcode UnavailableError} once closed. A cancelled call rejects at once
- * with the signal's reason.
+ * with the signal's reason. Nothing a process sends can make the pool throw.
  *
  * @example Call a module's export with read access to one folder
  * ```ts ignore
@@ -325,7 +446,14 @@ export class WorkerPool {
   readonly permissions: FunctionPermissions;
   /** The profile's {@linkcode profileKey}. */
   readonly profile: string;
-  readonly #workerPermissions: Deno.PermissionOptionsObject;
+  /** The memory cap of each process, in MiB. */
+  readonly memoryMb: number;
+  readonly #deno: string;
+  readonly #config: string | null;
+  readonly #flags: string[];
+  readonly #env: Record<string, string>;
+  readonly #hostArgs: string;
+  readonly #maxFrameBytes: number;
   readonly #maxWorkers: number;
   readonly #perWorker: number;
   readonly #stallMs: number;
@@ -335,7 +463,7 @@ export class WorkerPool {
   #workers: PoolWorker[] = [];
   #retiring = new Set<PoolWorker>();
   #modules: string[] = [];
-  #moduleIndex = new Map<string, number>();
+  #moduleStates = new Map<string, ModuleState>();
   #mainUrl: string;
   #byRef = new WeakMap<object, FunctionEntry>();
   #byKey = new Map<string, FunctionEntry>();
@@ -346,24 +474,29 @@ export class WorkerPool {
   #denials = 0;
   #overloaded = 0;
   #crashes = 0;
+  #coldStartMs: number | null = null;
   #dirty: PoolWorker[] = [];
   #flushQueued = false;
   #broken: string | undefined;
+  #memoryTimer: ReturnType<typeof setInterval> | undefined;
+  /** `/proc` cannot be read here: only the V8 heap limit applies. */
+  #memoryUnreadable = false;
   #closed = false;
+  readonly #ended = new Set<Promise<void>>();
 
   /**
-   * Creates the pool and its first worker.
+   * Creates the pool and its first process.
    *
    * @param permissions The profile, normalized (see `normalizePermissions`).
    * @param options Sizes and limits.
-   * @throws {Deno.errors.NotCapable} when this process lacks a permission the
-   *   profile grants (a worker cannot escalate its parent's permissions).
+   * @throws {Deno.errors.NotCapable} when this process may not run the Deno
+   *   executable (`--allow-run`).
    * @throws {RangeError} for a size or limit below 1.
+   * @throws {TypeError} in a binary built with `deno compile`.
    */
   constructor(permissions: FunctionPermissions, options: WorkerPoolOptions = {}) {
     this.permissions = permissions;
     this.profile = profileKey(permissions);
-    this.#workerPermissions = toWorkerPermissions(permissions);
     this.#maxWorkers = positive("maxWorkers", options.maxWorkers ?? navigator.hardwareConcurrency);
     this.#perWorker = positive("perWorker", options.perWorker ?? 256);
     this.#stallMs = options.stallMs ?? 2;
@@ -375,15 +508,32 @@ export class WorkerPool {
     if (!(this.#cancelGraceMs >= 0)) {
       throw new RangeError(`Invalid cancelGraceMs ${this.#cancelGraceMs}: expected >= 0`);
     }
+    this.memoryMb = options.memoryMb ?? 512;
+    if (!(Number.isInteger(this.memoryMb) && this.memoryMb >= 32)) {
+      throw new RangeError(`Invalid memoryMb ${this.memoryMb}: expected an integer >= 32`);
+    }
+    this.#maxFrameBytes = positive("maxFrameBytes", options.maxFrameBytes ?? 64 * 1024 * 1024);
     this.#debug = options.debug ?? false;
+    this.#deno = options.deno ?? denoExecutable();
+    this.#config = options.config ?? null;
+    this.#flags = [
+      "--quiet",
+      "--no-lock",
+      ...(this.#config === null ? ["--no-config"] : ["--config", this.#config]),
+      ...toDenoFlags(permissions, [HOST_URL]),
+      `--v8-flags=--max-old-space-size=${this.memoryMb}`,
+    ];
+    this.#env = processEnv(permissions);
+    this.#hostArgs = JSON.stringify({ maxFrameBytes: this.#maxFrameBytes } satisfies HostArgs);
     this.#mainUrl = mainModule(this.#modules);
     this.#spawn();
   }
 
   /**
-   * Makes a function known to the pool's workers ahead of its first call.
-   * A function from a module the pool has not seen yet makes the pool start
-   * new workers with that module and retire the current ones once their
+   * Makes a function known to the pool's processes ahead of its first call.
+   * A function from a module the pool has not seen yet has its module graph
+   * checked first (see `checkModuleGraph()`); once it passes, the pool starts
+   * new processes with that module and retires the current ones once their
    * calls are done. `call()` defines unknown functions itself.
    *
    * @param ref The function.
@@ -394,15 +544,42 @@ export class WorkerPool {
   }
 
   /**
-   * Calls a function in a worker.
+   * The names of the functions a module exports (without `default`), read
+   * by loading it in a sandbox process: its graph is checked first, and its
+   * code never runs in this process.
+   *
+   * @param module The module: a URL or a path.
+   * @returns The names, sorted.
+   * @throws {PermissionDeniedError} when its module graph reaches beyond the
+   *   profile.
+   * @throws {InternalError} when it cannot be loaded.
+   */
+  async exports(module: string | URL): Promise<string[]> {
+    if (this.#closed) throw new UnavailableError("The sandbox is closed");
+    const state = this.#module(moduleUrl(module));
+    if (state.gate !== null) await state.gate;
+    if (state.error !== null) throw state.error;
+    const names = await this.#ask(
+      (id) => ({ exports: id, module: state.index! }),
+      (error) =>
+        new InternalError(`Cannot load ${state.url}: ${error.name}: ${error.message}`, {
+          details: { module: state.url, name: error.name, message: error.message },
+          cause: rebuild(error),
+        }),
+    );
+    return names as string[];
+  }
+
+  /**
+   * Calls a function in a sandbox process.
    *
    * @param ref The function.
-   * @param args Positional arguments (structured-cloned).
+   * @param args Positional arguments (sent as msgpack, as on the wire).
    * @param kwargs Keyword arguments, passed as a trailing object when not empty.
    * @param context The call's context: `signal` aborts the call in the
-   *   worker (the function sees an aborted `this.signal`); the rest is
+   *   process (the function sees an aborted `this.signal`); the rest is
    *   passed to the function as `this`.
-   * @returns The function's value (structured-cloned).
+   * @returns The function's value (sent back as msgpack).
    */
   call(
     ref: FunctionRef,
@@ -423,10 +600,15 @@ export class WorkerPool {
     } catch (err) {
       return Promise.reject(err);
     }
+    const module = entry.module;
+    if (module !== undefined) {
+      if (module.gate !== null) return this.#afterCheck(module.gate, ref, args, kwargs, context);
+      if (module.error !== null) return Promise.reject(this.#moduleError(entry, context.step));
+    }
     if (this.#broken !== undefined) {
       return Promise.reject(
         new InternalError(
-          `Step "${context.step}" (${entry.name}) failed: the sandbox cannot start workers: ${this.#broken}`,
+          `Step "${context.step}" (${entry.name}) failed: the sandbox cannot start processes: ${this.#broken}`,
           { details: { step: context.step, fun: entry.name, reason: this.#broken } },
         ),
       );
@@ -448,7 +630,7 @@ export class WorkerPool {
     } catch (err) {
       return Promise.reject(
         new InternalError(
-          `Step "${context.step}" (${entry.name}) failed: no sandbox worker could be started: ${
+          `Step "${context.step}" (${entry.name}) failed: no sandbox process could be started: ${
             err instanceof Error ? err.message : err
           }`,
           { details: { step: context.step, fun: entry.name }, cause: err },
@@ -492,32 +674,34 @@ export class WorkerPool {
   }
 
   /**
-   * Waits until a worker has loaded every defined function.
+   * Waits until a process has loaded every defined function.
    *
    * @returns When every function loaded.
+   * @throws {PermissionDeniedError} when a module's graph reaches beyond the
+   *   profile (the message names the module, its functions, the import and
+   *   the permission it needs).
    * @throws {InternalError} naming each function that could not be loaded
    *   (missing module or export, a throw or a permission denial at import),
-   *   or when no worker can start.
+   *   or when no process can start.
    */
   async ready(): Promise<void> {
     if (this.#closed) throw new UnavailableError("The sandbox is closed");
+    const modules = [...this.#moduleStates.values()];
+    await Promise.all(modules.map((m) => m.gate));
+    for (const m of modules) if (m.error !== null) throw m.error;
     if (this.#broken !== undefined) {
-      throw new InternalError(`The sandbox cannot start workers: ${this.#broken}`, {
+      throw new InternalError(`The sandbox cannot start processes: ${this.#broken}`, {
         details: { profile: this.profile, reason: this.#broken },
       });
     }
-    const worker = this.#workers[0] ?? this.#spawn();
-    const id = this.#nextCallId;
-    this.#nextCallId = nextId(id);
-    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-    worker.pending.set(id, new PendingCall(id, undefined, "", resolve, reject));
-    this.#inFlight++;
-    this.#send(worker, { check: id });
-    const failures = await promise as LoadFailure[];
+    const failures = await this.#ask(
+      (id) => ({ check: id }),
+      (error) => new InternalError(`The sandbox check failed: ${error.message}`),
+    ) as LoadFailure[];
     if (failures.length === 0) return;
     const lines = failures.map((f) => {
       const entry = this.#byKeyOfId(f.fn);
-      const where = entry?.module === undefined ? "" : ` from ${entry.module}`;
+      const where = entry?.module === undefined ? "" : ` from ${entry.module.url}`;
       return `"${f.name}"${where}: ${f.error.name}: ${f.error.message}`;
     });
     throw new InternalError(
@@ -542,40 +726,138 @@ export class WorkerPool {
    * @returns A snapshot.
    */
   stats(): WorkerPoolStats {
+    let residentBytes = 0;
+    for (const worker of [...this.#workers, ...this.#retiring]) {
+      residentBytes += worker.process.residentBytes() ?? 0;
+    }
     return {
       profile: this.profile,
+      memoryMb: this.memoryMb,
       workers: this.#workers.length + this.#retiring.size,
       inFlight: this.#inFlight,
       calls: this.#calls,
       denials: this.#denials,
       overloaded: this.#overloaded,
       crashes: this.#crashes,
+      coldStartMs: this.#coldStartMs,
+      residentBytes,
     };
   }
 
   /**
-   * Terminates every worker and fails calls in flight with
-   * {@linkcode UnavailableError}. Leaves no timer or op behind.
+   * Kills every process and fails calls in flight with
+   * {@linkcode UnavailableError}. Leaves no process, timer or op behind.
    *
-   * @returns When done.
+   * @returns When every process has ended.
    */
-  close(): Promise<void> {
-    if (this.#closed) return Promise.resolve();
-    this.#closed = true;
-    this.#dirty = [];
-    for (const worker of [...this.#workers, ...this.#retiring]) {
-      this.#drop(
-        worker,
-        (pending) =>
-          pending.entry === undefined
-            ? new UnavailableError("The sandbox was closed")
-            : new UnavailableError(
-              `Step "${pending.step}" (${pending.entry.name}) failed: the sandbox was closed`,
-              { details: { step: pending.step, fun: pending.entry.name } },
-            ),
-      );
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#dirty = [];
+      for (const worker of [...this.#workers, ...this.#retiring]) {
+        this.#drop(
+          worker,
+          (pending) =>
+            pending.entry === undefined
+              ? new UnavailableError("The sandbox was closed")
+              : new UnavailableError(
+                `Step "${pending.step}" (${pending.entry.name}) failed: the sandbox was closed`,
+                { details: { step: pending.step, fun: pending.entry.name } },
+              ),
+        );
+      }
+      this.#watchMemory();
     }
-    return Promise.resolve();
+    await Promise.all([
+      ...this.#ended,
+      ...[...this.#moduleStates.values()].map((m) => m.gate),
+    ]);
+  }
+
+  /** Calls once the module's graph check is over; a cancel meanwhile rejects at once. */
+  #afterCheck(
+    gate: Promise<void>,
+    ref: FunctionRef,
+    args: unknown[],
+    kwargs: Record<string, unknown> | undefined,
+    context: CallContext,
+  ): Promise<unknown> {
+    const signal = context.signal;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+      gate.then(() => {
+        signal.removeEventListener("abort", onAbort);
+        if (!signal.aborted) this.call(ref, args, kwargs, context).then(resolve, reject);
+      });
+    });
+  }
+
+  /** Sends a request that is answered like a call, to a current process. */
+  async #ask(
+    message: (id: number) => ToWorker,
+    failed: (error: WireFunctionError) => RpcError,
+  ): Promise<unknown> {
+    const worker = this.#workers[0] ?? this.#spawn();
+    const id = this.#nextCallId;
+    this.#nextCallId = nextId(id);
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    worker.pending.set(id, new PendingCall(id, undefined, "", resolve, reject));
+    this.#inFlight++;
+    this.#send(worker, message(id));
+    try {
+      return await promise;
+    } catch (err) {
+      if (err instanceof RpcError) throw err;
+      throw failed(err as WireFunctionError);
+    }
+  }
+
+  /** The state of a module, starting its graph check the first time it is seen. */
+  #module(url: string): ModuleState {
+    let state = this.#moduleStates.get(url);
+    if (state !== undefined) return state;
+    const created: ModuleState = { url, index: null, gate: null, error: null };
+    this.#moduleStates.set(url, created);
+    created.gate = checkModuleGraph(url, this.permissions, {
+      deno: this.#deno,
+      config: this.#config,
+    }).then(
+      () => {
+        created.gate = null;
+        if (this.#closed) return;
+        created.index = this.#modules.length;
+        this.#modules.push(url);
+        for (const entry of this.#byKey.values()) {
+          if (entry.module === created) entry.define.module = created.index;
+        }
+        this.#newGeneration();
+      },
+      (err: unknown) => {
+        created.gate = null;
+        created.error = err instanceof Error ? err : new Error(String(err));
+      },
+    );
+    state = created;
+    return state;
+  }
+
+  #moduleError(entry: FunctionEntry, step: string): RpcError {
+    const error = entry.module!.error!;
+    if (error instanceof SandboxPolicyError) {
+      this.#denials++;
+      return new SandboxPolicyError(`Step "${step}" (${entry.name}) refused: ${error.message}`, {
+        details: { step, fun: entry.name, ...(error.details as Record<string, unknown>) },
+        cause: error,
+      });
+    }
+    return new InternalError(
+      `Step "${step}" (${entry.name}) failed: the sandboxed function could not be loaded from ${
+        entry.module!.url
+      }: ${error.message}`,
+      { details: { step, fun: entry.name }, cause: error },
+    );
   }
 
   #entry(ref: FunctionRef): FunctionEntry {
@@ -609,23 +891,15 @@ export class WorkerPool {
     if (entry === undefined) {
       const define: DefineMessage = { define: this.#nextFunctionId++, name: ref.name };
       if (source !== undefined) define.source = source;
-      let newModule = false;
-      if (module !== undefined) {
-        let index = this.#moduleIndex.get(module);
-        if (index === undefined) {
-          index = this.#modules.length;
-          this.#modules.push(module);
-          this.#moduleIndex.set(module, index);
-          newModule = true;
-        }
-        define.module = index;
+      const state = module === undefined ? undefined : this.#module(module);
+      if (state !== undefined) {
+        define.module = state.index ?? -1;
         define.exportName = exportName!;
       }
-      entry = { id: define.define, name: ref.name, module, define };
+      entry = { id: define.define, name: ref.name, module: state, define };
       this.#byKey.set(key, entry);
-      if (newModule) {
-        this.#newGeneration();
-      } else {
+      // A module still being checked is defined with its generation.
+      if (state === undefined || state.index !== null) {
         for (const worker of this.#workers) this.#send(worker, define);
       }
     }
@@ -638,7 +912,7 @@ export class WorkerPool {
     return undefined;
   }
 
-  /** Starts workers that know every module; current workers retire when idle. */
+  /** Starts a process that knows every checked module; current ones retire when idle. */
   #newGeneration(): void {
     this.#mainUrl = mainModule(this.#modules);
     this.#broken = undefined;
@@ -654,32 +928,77 @@ export class WorkerPool {
   }
 
   #spawn(): PoolWorker {
-    const worker = new Worker(this.#mainUrl, {
-      type: "module",
-      name: `mpreg sandbox (${this.profile})`,
-      deno: { permissions: this.#workerPermissions },
+    let entry: PoolWorker | undefined = undefined;
+    const process = new SandboxProcess({
+      deno: this.#deno,
+      flags: this.#flags,
+      main: this.#mainUrl,
+      args: this.#hostArgs,
+      env: this.#env,
+      limits: {
+        maxFrameBytes: this.#maxFrameBytes,
+        maxDepth: 256,
+        maxElements: this.#maxFrameBytes,
+        maxStringBytes: this.#maxFrameBytes,
+      },
+      onMessages: (messages) => this.#receive(entry!, messages),
+      onExit: (reason) => {
+        this.#ended.delete(process.ended);
+        this.#lost(entry!, reason);
+      },
     });
-    const entry: PoolWorker = {
-      worker,
+    this.#ended.add(process.ended);
+    const worker: PoolWorker = {
+      process,
       pending: new IdTable(),
-      cancel: (pending) => this.#cancel(entry, pending),
+      cancel: (pending) => this.#cancel(worker, pending),
       lastAnswer: Date.now(),
       batching: false,
       outbox: [],
       ready: false,
       retiring: false,
       dead: false,
+      overMemory: false,
     };
-    worker.onmessage = (event: MessageEvent<FromWorker[]>) => this.#receive(entry, event.data);
-    worker.onerror = (event: ErrorEvent) => {
-      event.preventDefault();
-      this.#lost(entry, `failed: ${event.message}`);
-    };
-    worker.onmessageerror = () => this.#lost(entry, "sent a message that could not be read");
-    this.#workers.push(entry);
-    for (const fn of this.#byKey.values()) entry.outbox.push(fn.define);
-    if (entry.outbox.length > 0) this.#schedule(entry);
-    return entry;
+    entry = worker;
+    this.#workers.push(worker);
+    for (const fn of this.#byKey.values()) {
+      if (fn.module === undefined || fn.module.index !== null) worker.outbox.push(fn.define);
+    }
+    if (worker.outbox.length > 0) this.#schedule(worker);
+    this.#watchMemory();
+    return worker;
+  }
+
+  /** Runs the memory check while processes are alive, and only then. */
+  #watchMemory(): void {
+    const alive = !this.#closed && !this.#memoryUnreadable &&
+      this.#workers.length + this.#retiring.size > 0;
+    if (alive && this.#memoryTimer === undefined) {
+      this.#memoryTimer = setInterval(() => this.#checkMemory(), MEMORY_CHECK_MS);
+    } else if (!alive && this.#memoryTimer !== undefined) {
+      clearInterval(this.#memoryTimer);
+      this.#memoryTimer = undefined;
+    }
+  }
+
+  #checkMemory(): void {
+    const cap = this.memoryMb * 1024 * 1024;
+    for (const worker of [...this.#workers, ...this.#retiring]) {
+      const bytes = worker.process.residentBytes();
+      if (bytes === null) {
+        // No /proc here (or no read access to it): only the V8 heap limit applies.
+        this.#memoryUnreadable = true;
+        this.#watchMemory();
+        return;
+      }
+      if (bytes > cap && !worker.dead) {
+        worker.overMemory = true;
+        worker.process.kill(
+          `used ${Math.round(bytes / 1048576)} MiB of memory, over its cap of ${this.memoryMb} MiB`,
+        );
+      }
+    }
   }
 
   #pick(): PoolWorker {
@@ -690,7 +1009,7 @@ export class WorkerPool {
         worker.lastAnswer = Date.now();
         return worker;
       }
-      // A worker already taking calls in this batch keeps taking them: the
+      // A process already taking calls in this batch keeps taking them: the
       // clock is read once per batch, not once per call.
       if (
         load < this.#perWorker &&
@@ -728,18 +1047,18 @@ export class WorkerPool {
       worker.batching = false;
       if (worker.dead || batch.length === 0) continue;
       try {
-        worker.worker.postMessage(batch);
+        worker.process.send(batch);
       } catch {
         this.#sendOneByOne(worker, batch);
       }
     }
   };
 
-  /** A batch failed to clone: send each message alone and fail the calls that cannot be sent. */
+  /** A batch failed to encode: send each message alone and fail the calls that cannot be sent. */
   #sendOneByOne(worker: PoolWorker, batch: ToWorker[]): void {
     for (const message of batch) {
       try {
-        worker.worker.postMessage([message]);
+        worker.process.send([message]);
       } catch (err) {
         if (!Array.isArray(message)) continue;
         const pending = worker.pending.get(message[0]);
@@ -761,27 +1080,44 @@ export class WorkerPool {
   }
 
   #receive(worker: PoolWorker, messages: FromWorker[]): void {
+    if (worker.dead) return;
     worker.lastAnswer = Date.now();
     for (const message of messages) {
       if (Array.isArray(message)) {
         const pending = worker.pending.get(message[0]);
-        if (pending === undefined) continue;
+        if (pending === undefined) return this.#violation(worker, message[0]);
         this.#settle(worker, pending);
         if (!pending.answered) pending.resolve(message[1]);
       } else if ("id" in message) {
         const pending = worker.pending.get(message.id);
-        if (pending === undefined) continue;
+        if (pending === undefined) return this.#violation(worker, message.id);
         this.#settle(worker, pending);
+        if (pending.entry === undefined) {
+          pending.reject(message.error);
+          continue;
+        }
         const error = this.#error(pending, message.error);
         if (!pending.answered) pending.reject(error);
       } else if ("ready" in message) {
+        if (worker.ready) return this.#violation(worker, "ready");
         worker.ready = true;
-      } else if ("exit" in message) {
+        this.#coldStartMs = Math.round(performance.now() - worker.process.startedAt);
+      } else {
         this.#lost(worker, message.exit);
         return;
       }
     }
     if (worker.retiring && worker.pending.size === 0) this.#terminate(worker);
+  }
+
+  /** An answer nobody asked for: the process is not speaking the protocol. */
+  #violation(worker: PoolWorker, what: number | string): void {
+    this.#lost(
+      worker,
+      typeof what === "number"
+        ? `answered call ${what}, which it was never sent or had answered already`
+        : `sent "${what}" twice`,
+    );
   }
 
   /** Frees a call's slot and its listener and timer. */
@@ -809,7 +1145,7 @@ export class WorkerPool {
         pending.grace = undefined;
         this.#lost(
           worker,
-          `was terminated: "${pending.entry?.name}" kept running ${this.#cancelGraceMs} ms after its call was cancelled`,
+          `was killed: "${pending.entry?.name}" kept running ${this.#cancelGraceMs} ms after its call was cancelled`,
         );
       }, this.#cancelGraceMs);
     }
@@ -827,7 +1163,7 @@ export class WorkerPool {
       );
     }
     if (error.phase === "load") {
-      const where = pending.entry?.module === undefined ? "" : ` from ${pending.entry.module}`;
+      const where = pending.entry?.module === undefined ? "" : ` from ${pending.entry.module.url}`;
       return new InternalError(
         `Step "${step}" (${fun}) failed: the sandboxed function could not be loaded${where}: ${error.name}: ${error.message}`,
         { details: { step, fun, name: error.name, message: error.message }, cause: rebuild(error) },
@@ -846,33 +1182,42 @@ export class WorkerPool {
     });
   }
 
-  /** A worker exited or failed: fail its calls and replace it. */
+  /** A process exited, crashed or broke the protocol: fail its calls and replace it. */
   #lost(worker: PoolWorker, reason: string): void {
     if (worker.dead) return;
     const wasCurrent = !worker.retiring;
     const wasReady = worker.ready;
     this.#crashes++;
-    this.#drop(
-      worker,
-      (pending) =>
-        pending.entry === undefined
-          ? new InternalError(`The sandbox worker ${reason}`, {
-            details: { profile: this.profile, reason },
-          })
-          : new InternalError(
-            `Step "${pending.step}" (${pending.entry.name}) failed: its sandbox worker ${reason}`,
-            { details: { step: pending.step, fun: pending.entry.name, reason } },
-          ),
-    );
+    const memory = worker.overMemory || reason === OUT_OF_MEMORY;
+    if (reason === OUT_OF_MEMORY) {
+      reason = `ran out of memory: its V8 heap is capped at ${this.memoryMb} MiB`;
+    }
+    const failure = (step: string, fun: string | undefined): RpcError => {
+      const message = fun === undefined
+        ? `The sandbox process ${reason}`
+        : `Step "${step}" (${fun}) failed: its sandbox process ${reason}`;
+      return memory
+        ? new LimitExceededError(message, {
+          details: {
+            ...(fun === undefined ? {} : { step, fun }),
+            limit: "memoryMb",
+            max: this.memoryMb,
+          },
+        })
+        : new InternalError(message, {
+          details: { ...(fun === undefined ? { profile: this.profile } : { step, fun }), reason },
+        });
+    };
+    this.#drop(worker, (pending) => failure(pending.step, pending.entry?.name));
     if (this.#closed || !wasCurrent) return;
-    if (!wasReady) {
+    if (!wasReady && !memory) {
       this.#broken = reason;
       return;
     }
     if (this.#workers.length === 0) this.#spawn();
   }
 
-  /** Terminates a worker and rejects its calls with `error(pending)`. */
+  /** Kills a process and rejects its calls with `error(pending)`. */
   #drop(worker: PoolWorker, error: (pending: PendingCall) => RpcError): void {
     this.#terminate(worker);
     for (const pending of worker.pending.values()) {
@@ -885,11 +1230,12 @@ export class WorkerPool {
     if (worker.dead) return;
     worker.dead = true;
     worker.retiring = true;
-    worker.worker.terminate();
+    worker.process.kill();
     this.#retiring.delete(worker);
     const index = this.#workers.indexOf(worker);
     if (index >= 0) this.#workers.splice(index, 1);
     worker.outbox = [];
+    this.#watchMemory();
   }
 }
 

@@ -1,7 +1,8 @@
 // Copyright 2026 the mpreg authors. MIT license.
 /**
- * The sandbox of a node: one warm {@linkcode WorkerPool} per permission
- * profile, and an invoker per sandboxed function.
+ * The sandbox of a node: one warm {@linkcode WorkerPool} of sandbox
+ * processes per permission profile and memory cap, and an invoker per
+ * sandboxed function.
  *
  * @example
  * ```ts ignore
@@ -21,8 +22,12 @@
  *
  * @module
  */
+import { getLogger } from "@logtape/logtape";
 import { PermissionDeniedError } from "../protocol/errors.ts";
 import type { CallContext } from "../registry/registry.ts";
+import { configFor } from "./_deno.ts";
+import { scanSymlinks } from "./_paths.ts";
+import { SandboxPolicyError } from "./policy_error.ts";
 import {
   type FunctionPermissions,
   missingHostPermissionsSync,
@@ -32,10 +37,16 @@ import {
 import {
   type FunctionRef,
   type FunctionSpec,
+  moduleUrl,
   WorkerPool,
   type WorkerPoolOptions,
   type WorkerPoolStats,
 } from "./pool.ts";
+
+const log = getLogger(["mpreg", "sandbox"]);
+
+/** The most directory entries read when looking for symlinks under a profile's folders. */
+export const SYMLINK_SCAN_BOUND = 10_000;
 
 /**
  * Runs one sandboxed function: the same shape as the registry's `Invoker`.
@@ -58,16 +69,37 @@ export type SandboxInvoker = (
 ) => Promise<unknown>;
 
 /**
- * Options of a {@linkcode Sandbox}: those of each of its pools.
+ * Options of a {@linkcode Sandbox}: those of each of its pools
+ * (`memoryMb` is the default cap; a function may set its own).
  *
  * @example
  * ```ts ignore
  * import type { SandboxOptions } from "@mpreg/mpreg";
- * const options: SandboxOptions = { maxWorkers: 2, maxInFlight: 512 };
+ * const options: SandboxOptions = { maxWorkers: 2, maxInFlight: 512, memoryMb: 256 };
  * console.log(options);
  * ```
  */
 export type SandboxOptions = WorkerPoolOptions;
+
+/**
+ * Per-function settings of {@linkcode Sandbox.load}.
+ *
+ * @example
+ * ```ts ignore
+ * import type { LoadOptions } from "@mpreg/mpreg";
+ * const options: LoadOptions = { memoryMb: 128 };
+ * console.log(options.memoryMb);
+ * ```
+ */
+export interface LoadOptions {
+  /**
+   * The memory cap of the function's processes, in MiB; functions with equal
+   * permissions and equal caps share a pool.
+   *
+   * @default {the sandbox's `memoryMb`, else 512}
+   */
+  memoryMb?: number;
+}
 
 /**
  * Counters of a {@linkcode Sandbox}: totals and one entry per pool.
@@ -82,7 +114,7 @@ export type SandboxOptions = WorkerPoolOptions;
 export interface SandboxStats {
   /** How many pools (permission profiles). */
   pools: number;
-  /** Live workers in all pools. */
+  /** Live sandbox processes in all pools. */
   workers: number;
   /** Calls in flight in all pools. */
   inFlight: number;
@@ -95,13 +127,14 @@ export interface SandboxStats {
 }
 
 /**
- * Runs functions in Deno Workers holding exactly the permissions the
- * functions declare, one warm pool per permission profile (functions with
- * equal profiles share workers).
+ * Runs functions in child Deno processes holding exactly the permissions
+ * the functions declare, one warm pool per permission profile and memory cap
+ * (functions with equal profiles share processes).
  *
- * Module functions are loaded only inside workers, never in this process.
+ * Module functions are loaded only inside sandbox processes, never in this
+ * process, and only once their module graph passed `checkModuleGraph()`.
  * Source functions (`{ source: fn.toString() }`) must be self-contained:
- * closures and imports are not available in the worker.
+ * closures and imports are not available in the process.
  *
  * @example Read a file in a sandbox allowed only that folder
  * ```ts ignore
@@ -140,48 +173,107 @@ export class Sandbox {
 
   /**
    * Makes a function runnable in the pool of its permission profile,
-   * starting the pool (one warm worker) if it is the profile's first.
+   * starting the pool (one warm process) if it is the profile's first. A
+   * module function's graph is checked before the module loads (see
+   * `checkModuleGraph()`); a graph beyond its permissions fails its calls
+   * and {@linkcode Sandbox.ready} with a {@linkcode PermissionDeniedError}.
    *
    * @param name The function's name, for errors; also the default export name.
    * @param spec A module export or self-contained source.
    * @param permissions The declared permissions; relative paths resolve
    *   against the current directory, so normalize config entries with their
    *   file's folder first (see `normalizePermissions`).
+   * @param options The function's memory cap.
    * @returns The function's invoker.
    * @throws {TypeError} for invalid permissions, module URL or source.
    * @throws {PermissionDeniedError} when this process lacks a declared
-   *   permission (the message lists what is missing).
+   *   permission or may not start Deno (the message lists what is missing),
+   *   or when a folder the function may read or write holds a symlink to
+   *   something outside what it may touch.
    */
-  load(name: string, spec: FunctionSpec, permissions: FunctionPermissions = {}): SandboxInvoker {
-    if (this.#closed) throw new TypeError(`Cannot load "${name}": the sandbox is closed`);
-    const normalized = normalizePermissions(permissions);
-    const key = profileKey(normalized);
-    let pool = this.#pools.get(key);
-    if (pool === undefined) {
-      try {
-        pool = new WorkerPool(normalized, this.#options);
-      } catch (err) {
-        if (!(err instanceof Deno.errors.NotCapable)) throw err;
-        const missing = missingHostPermissionsSync(normalized);
-        throw new PermissionDeniedError(
-          `Cannot sandbox "${name}": this process lacks ${
-            missing.length > 0 ? missing.join(", ") : "permissions"
-          } it declares (${err.message})`,
-          { details: { fun: name, missing }, cause: err },
-        );
-      }
-      this.#pools.set(key, pool);
-    }
+  load(
+    name: string,
+    spec: FunctionSpec,
+    permissions: FunctionPermissions = {},
+    options: LoadOptions = {},
+  ): SandboxInvoker {
+    const module = "module" in spec ? moduleUrl(spec.module) : undefined;
+    const pool = this.#pool(name, permissions, options, module);
     const ref = { ...spec, name } as FunctionRef;
     pool.define(ref);
-    const target = pool;
-    return (context, args, kwargs) => target.call(ref, args, kwargs, context);
+    return (context, args, kwargs) => pool.call(ref, args, kwargs, context);
   }
 
   /**
-   * Waits until every loaded function has been loaded in a worker.
+   * The names of the functions a module exports, read by loading it in a
+   * sandbox process of its profile (after its graph is checked): its code
+   * never runs in this process.
+   *
+   * @param module The module's URL or path.
+   * @param permissions What its functions declare.
+   * @param options Their memory cap.
+   * @returns The names, sorted.
+   * @throws {PermissionDeniedError} when its module graph reaches beyond
+   *   `permissions`, naming the import and the permission it needs.
+   * @throws {InternalError} when it cannot be loaded.
+   */
+  exports(
+    module: string | URL,
+    permissions: FunctionPermissions = {},
+    options: LoadOptions = {},
+  ): Promise<string[]> {
+    try {
+      const url = moduleUrl(module);
+      return this.#pool(url, permissions, options, url).exports(url);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * The pool of a profile, memory cap and config (modules under another
+   * Deno config get processes of their own), started if new.
+   */
+  #pool(
+    name: string,
+    permissions: FunctionPermissions,
+    options: LoadOptions,
+    module: string | undefined,
+  ): WorkerPool {
+    if (this.#closed) throw new TypeError(`Cannot load "${name}": the sandbox is closed`);
+    const normalized = normalizePermissions(permissions);
+    const memoryMb = options.memoryMb ?? this.#options.memoryMb ?? 512;
+    const config = module === undefined ? null : configFor(module);
+    const key = `${profileKey(normalized)} memory=${memoryMb} config=${config}`;
+    let pool = this.#pools.get(key);
+    if (pool !== undefined) return pool;
+    checkSymlinks(name, normalized);
+    try {
+      pool = new WorkerPool(normalized, { ...this.#options, memoryMb, config });
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotCapable)) throw err;
+      const missing = missingHostPermissionsSync(normalized);
+      const lacks = missing.length > 0
+        ? `lacks ${missing.join(", ")}, which it declares`
+        : "may not start Deno for its sandbox processes (grant --allow-run to the Deno executable, or run with -A)";
+      throw new PermissionDeniedError(
+        `Cannot sandbox "${name}": this process ${lacks} (${err.message})`,
+        {
+          details: { fun: name, missing },
+          cause: err,
+        },
+      );
+    }
+    this.#pools.set(key, pool);
+    return pool;
+  }
+
+  /**
+   * Waits until every loaded function has been loaded in a sandbox process.
    *
    * @returns When all loaded.
+   * @throws {PermissionDeniedError} naming a module whose graph reaches
+   *   beyond its permissions, the import and the permission it needs.
    * @throws {InternalError} naming the functions that could not be loaded.
    */
   async ready(): Promise<void> {
@@ -208,14 +300,40 @@ export class Sandbox {
   }
 
   /**
-   * Closes every pool: workers are terminated and calls in flight fail.
+   * Closes every pool: processes are killed and calls in flight fail.
    *
-   * @returns When done.
+   * @returns When every process has ended.
    */
   async close(): Promise<void> {
     this.#closed = true;
     const pools = [...this.#pools.values()];
     this.#pools.clear();
     await Promise.all(pools.map((pool) => pool.close()));
+  }
+}
+
+/**
+ * Refuses a profile whose `read` or `write` folders hold a symlink to
+ * something outside what the function may touch (Deno checks the path a
+ * function names, not the link's target), and warns about folders too large
+ * to scan completely ({@linkcode SYMLINK_SCAN_BOUND} entries).
+ */
+function checkSymlinks(name: string, permissions: FunctionPermissions): void {
+  for (const kind of ["read", "write"] as const) {
+    const scan = scanSymlinks(kind, permissions[kind], SYMLINK_SCAN_BOUND);
+    const first = scan.escaping[0];
+    if (first !== undefined) {
+      throw new SandboxPolicyError(
+        `Cannot sandbox "${name}": the symlink ${first.link} in a folder it may ${kind} leads to ${first.target}, ` +
+          `outside what it may ${kind}; remove the link or declare its target`,
+        { details: { fun: name, kind, link: first.link, target: first.target } },
+      );
+    }
+    for (const folder of scan.truncated) {
+      log.warn(
+        "Not every entry under {folder} was checked for symlinks leading out of it: the scan stops after {bound} entries",
+        { folder, bound: SYMLINK_SCAN_BOUND, fun: name },
+      );
+    }
   }
 }

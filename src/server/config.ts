@@ -139,8 +139,14 @@ export interface FunctionModuleConfig {
    */
   permissions?: Record<string, boolean | string[]>;
   /**
+   * The memory cap of the sandbox processes running these functions, in MiB.
+   *
+   * @default {the node's `sandbox.memory_mb`, else 512}
+   */
+  memoryMb?: number;
+  /**
    * Run the functions inline, with the node's own permissions, instead of
-   * in a sandboxed worker.
+   * in a sandbox process.
    *
    * @default {false}
    */
@@ -403,6 +409,7 @@ export function parseConfig(text: string, path: string): NodeConfig {
       requestTimeoutMs: raw.request_timeout,
       drainTimeoutMs: raw.drain_timeout,
       debug: raw.debug,
+      sandbox: raw.sandbox && definedOnly({ memoryMb: raw.sandbox.memory_mb }),
       auth: raw.auth && definedOnly({
         tokens: raw.auth.tokens?.map((t) => ({
           sha256: t.sha256.toLowerCase(),
@@ -418,6 +425,7 @@ export function parseConfig(text: string, path: string): NodeConfig {
         module: fn.module,
         resources: fn.resources ?? [],
         permissions: fn.permissions,
+        memoryMb: fn.memory_mb,
         trusted: fn.trusted ?? false,
       })
     ),
@@ -676,6 +684,7 @@ const functionModule = record({
   module: modulePath,
   resources: strings,
   permissions,
+  memory_mb: integer(32, 1_048_576),
   trusted: boolean,
 }, ["module"]);
 
@@ -739,6 +748,8 @@ const auth = record({
 
 const tls = record({ cert: filePath, key: filePath }, ["cert", "key"]);
 
+const sandbox = record({ memory_mb: integer(32, 1_048_576) });
+
 const log = record({
   level: oneOf(LOG_LEVELS),
   format: oneOf(LOG_FORMATS),
@@ -760,6 +771,7 @@ const topLevel = record({
   "debug": boolean,
   "functions": list(functionModule, "expected a list of {module, resources} maps"),
   "auth": auth,
+  "sandbox": sandbox,
   "tls": tls,
   "log": log,
 });

@@ -13,6 +13,7 @@ import {
 } from "@logtape/logtape";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { mergeConfig, parseServerArgs, SERVER_USAGE, UsageError } from "./cli_args.ts";
+import { SandboxPolicyError } from "../sandbox/policy_error.ts";
 import { ConfigError, loadConfig, type LogConfig } from "./config.ts";
 import { Server } from "./server.ts";
 
@@ -44,8 +45,9 @@ async function configureLogging(log: LogConfig): Promise<void> {
  * Runs the server program until SIGINT or SIGTERM.
  *
  * @param args The command-line arguments.
- * @returns The exit code: 0 after a clean stop, 2 for bad flags or config, 1
- *   when the node cannot start.
+ * @returns The exit code: 0 after a clean stop, 2 for bad flags or config
+ *   (a sandboxed module whose graph reaches beyond what it declares
+ *   included), 1 when the node cannot start.
  *
  * @example
  * ```ts ignore
@@ -68,6 +70,8 @@ export async function main(args: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof UsageError) return fail(`${err.message}\n\n${SERVER_USAGE}`, 2);
     if (err instanceof ConfigError) return fail(err.message, 2);
+    // A function whose module graph reaches beyond what it declares: a config to fix.
+    if (err instanceof SandboxPolicyError) return fail(err.message, 2);
     return fail(`cannot create the node: ${(err as Error).message}`, 1);
   }
   try {

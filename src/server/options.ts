@@ -130,9 +130,40 @@ export interface ServerOptions {
    */
   auth?: AuthOptions;
   /**
+   * Settings of the sandbox processes that run functions registered with
+   * `permissions` or `sandbox: true` (and config modules not marked
+   * `trusted`).
+   *
+   * @default {{ memoryMb: 512 }}
+   */
+  sandbox?: SandboxSettings;
+  /**
    * When true, error details include stack traces.
    *
    * @default {false}
    */
   debug?: boolean;
+}
+
+/**
+ * Settings of a node's sandbox processes (`ServerOptions.sandbox`, YAML
+ * `sandbox:`).
+ *
+ * @example
+ * ```ts
+ * import type { SandboxSettings } from "@mpreg/mpreg";
+ * const sandbox: SandboxSettings = { memoryMb: 256 };
+ * console.log(sandbox.memoryMb);
+ * ```
+ */
+export interface SandboxSettings {
+  /**
+   * The default memory cap of a sandbox process, in MiB (YAML
+   * `sandbox.memory_mb`): its V8 heap limit and the most resident memory
+   * it may hold. A function or config entry may set its own (`memoryMb`,
+   * `memory_mb`).
+   *
+   * @default {512}
+   */
+  memoryMb?: number;
 }

@@ -15,7 +15,6 @@ import { PermissionDeniedError, type RpcError, TimeoutError } from "../protocol/
 import { AUTH_PROTOCOL_PREFIX, negotiateCodec } from "../protocol/codec.ts";
 import { DEFAULT_LIMITS, type Limits } from "../protocol/limits.ts";
 import { FunctionRegistry, type Invoker, type RpcFunction } from "../registry/registry.ts";
-import { moduleExports } from "../sandbox/module_exports.ts";
 import {
   type FunctionPermissions,
   missingHostPermissionsSync,
@@ -38,7 +37,7 @@ const log = getLogger(["mpreg", "server"]);
 /**
  * How a function is registered: its resources, and where it runs.
  *
- * @example A function that may fetch from one host, in a sandboxed worker
+ * @example A function that may fetch from one host, in a sandbox process
  * ```ts
  * import type { FunctionOptions } from "@mpreg/mpreg";
  * const options: FunctionOptions = {
@@ -59,21 +58,27 @@ export interface FunctionOptions {
   /**
    * What the function may touch, in Deno's vocabulary (`net`, `read`,
    * `write`, `env`, `run`, `ffi`, `sys`: `true`, `false` or a list of
-   * hosts, paths, names). With it, the function runs in a worker holding
-   * exactly these permissions, and callers need every declared kind in
-   * their grant.
+   * hosts, paths, names). With it, the function runs in a sandbox process
+   * holding exactly these permissions, and callers need every declared kind
+   * in their grant.
    *
    * @default {undefined (runs inline, declares nothing)}
    */
   permissions?: FunctionPermissions;
   /**
-   * Run in a worker even without permissions (it then may touch nothing).
-   * A sandboxed function registered in code runs from its source: it must be
-   * self-contained (no closures, no imports).
+   * Run in a sandbox process even without permissions (it then may touch
+   * nothing). A sandboxed function registered in code runs from its source:
+   * it must be self-contained (no closures, no imports).
    *
    * @default {false}
    */
   sandbox?: boolean;
+  /**
+   * The memory cap of its sandbox process, in MiB.
+   *
+   * @default {the node's `sandbox.memoryMb`, else 512}
+   */
+  memoryMb?: number;
 }
 
 /**
@@ -94,11 +99,18 @@ export interface ModuleOptions {
    */
   resources?: Iterable<string>;
   /**
-   * What the functions may touch; they run in workers holding exactly this.
+   * What the functions may touch; they run in sandbox processes holding
+   * exactly this.
    *
    * @default {{} (nothing)}
    */
   permissions?: FunctionPermissions;
+  /**
+   * The memory cap of their sandbox processes, in MiB.
+   *
+   * @default {the node's `sandbox.memoryMb`, else 512}
+   */
+  memoryMb?: number;
   /**
    * Run the functions inline with this process's permissions instead.
    *
@@ -226,6 +238,7 @@ export class Server {
       await server.registerModule(entry.module, {
         resources: entry.resources,
         ...(entry.permissions ? { permissions: entry.permissions } : {}),
+        ...(entry.memoryMb === undefined ? {} : { memoryMb: entry.memoryMb }),
         trusted: entry.trusted,
       });
     }
@@ -357,12 +370,13 @@ export class Server {
       this.#registry.register(name, fn, { resources: options.resources ?? [] });
     } else {
       const permissions = normalizePermissions(options.permissions ?? {});
+      const load = options.memoryMb === undefined ? {} : { memoryMb: options.memoryMb };
       this.#registerSandboxed(
         name,
         fn,
         permissions,
         options.resources ?? [],
-        () => this.#sandboxed().load(name, { source: fn.toString() }, permissions),
+        () => this.#sandboxed().load(name, { source: fn.toString() }, permissions, load),
       );
     }
     log.debug("Registered {fun}", { fun: name, node: this.name, sandboxed });
@@ -371,15 +385,19 @@ export class Server {
 
   /**
    * Registers every exported function of a module under its export name.
-   * Unless `trusted`, the functions run in workers holding exactly
-   * `permissions` (none by default), and the module is loaded only there:
-   * its code never runs with this process's permissions.
+   * Unless `trusted`, the functions run in sandbox processes holding exactly
+   * `permissions` (none by default), and the module is loaded only there,
+   * once its module graph is found within `permissions` (see
+   * `checkModuleGraph()`): its code never runs with this process's
+   * permissions.
    *
    * @param module The module's URL (`file:` or any URL Deno imports).
    * @param options Resources, permissions, and `trusted`.
    * @returns The names registered.
    * @throws {PermissionDeniedError} when this process lacks a permission the
-   *   functions declare.
+   *   functions declare, or the module's graph reaches beyond `permissions`
+   *   (the message names the module, its functions, the import and the
+   *   permission it needs).
    * @throws {Error} when the module cannot be loaded or exports no function.
    *
    * @example
@@ -399,8 +417,9 @@ export class Server {
       return [...functions.keys()];
     }
     const permissions = normalizePermissions(options.permissions ?? {});
+    const load = options.memoryMb === undefined ? {} : { memoryMb: options.memoryMb };
     this.#checkHostPermissions(module, permissions);
-    const names = await moduleExports(module, permissions);
+    const names = await this.#sandboxed().exports(module, permissions, load);
     if (names.length === 0) throw new Error(`Module ${module} exports no function`);
     for (const name of names) {
       const placeholder = (() => {
@@ -411,7 +430,7 @@ export class Server {
         placeholder,
         permissions,
         resources,
-        () => this.#sandboxed().load(name, { module, exportName: name }, permissions),
+        () => this.#sandboxed().load(name, { module, exportName: name }, permissions, load),
       );
     }
     return names;
@@ -444,7 +463,11 @@ export class Server {
   }
 
   #sandboxed(): Sandbox {
-    return this.#sandbox ??= new Sandbox({ debug: this.#options.debug ?? false });
+    const memoryMb = this.#options.sandbox?.memoryMb;
+    return this.#sandbox ??= new Sandbox({
+      debug: this.#options.debug ?? false,
+      ...(memoryMb === undefined ? {} : { memoryMb }),
+    });
   }
 
   /**

@@ -8,7 +8,7 @@ import {
   normalizePermissions,
   permissionKinds,
   profileKey,
-  toWorkerPermissions,
+  toDenoFlags,
 } from "../../src/sandbox/mod.ts";
 import { FIXTURES } from "./_helpers.ts";
 
@@ -110,23 +110,44 @@ Deno.test("profileKey() is canonical: equal profiles share a key", () => {
   assert.notEqual(profileKey({ read: true }), profileKey({ read: ["/"] }));
 });
 
-Deno.test("toWorkerPermissions() sets every kind, so nothing is inherited", () => {
-  assert.deepEqual(toWorkerPermissions({}), {
-    env: false,
-    ffi: false,
-    import: false,
-    net: false,
-    read: false,
-    run: false,
-    sys: false,
-    write: false,
-  });
-  const list = ["127.0.0.1:8080"];
-  const permissions = toWorkerPermissions({ net: list, env: true });
-  assert.deepEqual(permissions.net, list);
-  assert.notEqual(permissions.net, list);
-  assert.equal(permissions.env, true);
-  assert.equal(permissions.read, false);
+Deno.test("toDenoFlags() grants exactly the profile: nothing else, no prompt, no default import hosts", () => {
+  // Deno allows imports from deno.land, jsr.io, esm.sh, ... unless told
+  // otherwise: an empty profile names a host that cannot exist.
+  assert.deepEqual(toDenoFlags({}), ["--no-prompt", "--allow-import=invalid.invalid"]);
+  assert.deepEqual(toDenoFlags({ net: ["127.0.0.1:8080"], env: true, sys: ["hostname"] }), [
+    "--no-prompt",
+    "--allow-import=127.0.0.1:8080",
+    "--allow-env",
+    "--allow-net=127.0.0.1:8080",
+    "--allow-sys=hostname",
+  ]);
+  assert.deepEqual(toDenoFlags({ net: true }), ["--no-prompt", "--allow-import", "--allow-net"]);
+  // A remote runtime module may always be imported from its own host.
+  assert.deepEqual(toDenoFlags({}, [new URL("https://jsr.io/@mpreg/mpreg/src/sandbox/_host.ts")]), [
+    "--no-prompt",
+    "--allow-import=jsr.io",
+  ]);
+});
+
+Deno.test("toDenoFlags() also names the real path of a folder given through a symlink", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(join(dir, "real"));
+    await Deno.symlink(join(dir, "real"), join(dir, "link"));
+    const real = await Deno.realPath(join(dir, "real"));
+    assert.deepEqual(toDenoFlags({ read: [join(dir, "link")] }), [
+      "--no-prompt",
+      "--allow-import=invalid.invalid",
+      `--allow-read=${join(dir, "link")},${real}`,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("normalizePermissions() refuses a comma, which Deno's flags cannot carry", () => {
+  typeError(() => normalizePermissions({ read: ["/srv/a,b"] }), /"read".*"\/srv\/a,b".*comma/);
+  typeError(() => normalizePermissions({ net: ["a.com,b.com"] }), /"net".*comma/);
 });
 
 Deno.test("missingHostPermissions() is empty when this process holds everything", async () => {
@@ -165,6 +186,6 @@ Deno.test("missingHostPermissions() reports what a process started with fewer fl
   assert.equal(result.load.code, 1009);
   assert.match(
     result.load.message,
-    /^Cannot sandbox "fetcher": this process lacks net access to "example.com" it declares/,
+    /^Cannot sandbox "fetcher": this process lacks net access to "example.com", which it declares/,
   );
 });

@@ -10,25 +10,37 @@ import { type FunctionRef, WorkerPool } from "../../src/sandbox/mod.ts";
 import { context, eventually, FIXTURES, FUNCTIONS, rejection } from "./_helpers.ts";
 
 const fn = (name: string): FunctionRef => ({ name, module: FUNCTIONS });
+
+/** Defines the fixture functions and waits until a process has loaded them. */
+async function warm(pool: WorkerPool, ...names: string[]): Promise<void> {
+  for (const name of names) pool.define(fn(name));
+  await pool.ready();
+}
 const ADD = fn("add");
 const SLOW = fn("slow");
 const CANCELLED = fn("cancelled");
 const CRASH = fn("crash");
 
-Deno.test("WorkerPool starts warm with one worker and answers calls", async () => {
+Deno.test("WorkerPool starts warm with one process and answers calls", async () => {
   const pool = new WorkerPool({});
   try {
     assert.equal(pool.profile, "none");
-    assert.deepEqual(pool.stats(), {
+    const { residentBytes: _, ...counters } = pool.stats();
+    assert.deepEqual(counters, {
       profile: "none",
+      memoryMb: 512,
       workers: 1,
       inFlight: 0,
       calls: 0,
       denials: 0,
       overloaded: 0,
       crashes: 0,
+      coldStartMs: null,
     });
     await pool.ready();
+    const stats = pool.stats();
+    assert.ok(stats.coldStartMs !== null && stats.coldStartMs > 0);
+    assert.ok(stats.residentBytes > 10 * 1024 * 1024, `resident ${stats.residentBytes}`);
     assert.equal(await pool.call(ADD, [1, 2], undefined, context()), 3);
     assert.equal(pool.stats().calls, 1);
   } finally {
@@ -41,12 +53,14 @@ Deno.test("WorkerPool validates its options", () => {
   assert.throws(() => new WorkerPool({}, { perWorker: 1.5 }), RangeError);
   assert.throws(() => new WorkerPool({}, { maxInFlight: -1 }), RangeError);
   assert.throws(() => new WorkerPool({}, { cancelGraceMs: -1 }), RangeError);
+  assert.throws(() => new WorkerPool({}, { memoryMb: 16 }), RangeError);
 });
 
-Deno.test("WorkerPool: cancellation reaches the function in the worker", async () => {
+Deno.test("WorkerPool: cancellation reaches the function in the process", async () => {
   const pool = new WorkerPool({}, { maxWorkers: 1 });
   try {
-    await pool.ready();
+    // Not `crash`: its first call below must still wait for its definition.
+    await warm(pool, "slow", "cancelled");
     const controller = new AbortController();
     const call = pool.call(SLOW, [60_000], undefined, context("slow", controller.signal));
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -55,11 +69,11 @@ Deno.test("WorkerPool: cancellation reaches the function in the worker", async (
     controller.abort(reason);
     assert.equal(await rejection(call), reason);
     assert.ok(Date.now() - started < 1_000);
-    // The worker saw its `this.signal` abort (messages to a worker keep their order).
+    // The process saw its `this.signal` abort (messages to a process keep their order).
     assert.equal(await pool.call(CANCELLED, [], undefined, context()), 1);
     await eventually(() => pool.stats().inFlight === 0);
 
-    // An already aborted signal never reaches the worker.
+    // An already aborted signal never reaches the process.
     const aborted = AbortSignal.abort(new Error("too late"));
     assert.equal(
       ((await rejection(pool.call(SLOW, [1], undefined, context("s", aborted)))) as Error).message,
@@ -80,7 +94,7 @@ Deno.test("WorkerPool: cancellation reaches the function in the worker", async (
   }
 });
 
-Deno.test("WorkerPool: a deadline-style timeout reaches the worker as a TimeoutError", async () => {
+Deno.test("WorkerPool: a deadline-style timeout reaches the process as a TimeoutError", async () => {
   const pool = new WorkerPool({}, { maxWorkers: 1 });
   try {
     const whoami = fn("whoami");
@@ -90,7 +104,7 @@ Deno.test("WorkerPool: a deadline-style timeout reaches the worker as a TimeoutE
     const signal = AbortSignal.timeout(50);
     const err = await rejection(pool.call(SLOW, [60_000], undefined, context("t", signal)));
     assert.equal((err as DOMException).name, "TimeoutError");
-    // The cancel reaches the worker asynchronously: wait until it counted it.
+    // The cancel reaches the process asynchronously: wait until it counted it.
     await eventually(async () => (await pool.call(CANCELLED, [], undefined, context())) === 1);
     assert.equal(
       ((await pool.call(whoami, [], undefined, context())) as { aborted: boolean }).aborted,
@@ -102,9 +116,10 @@ Deno.test("WorkerPool: a deadline-style timeout reaches the worker as a TimeoutE
 });
 
 for (const how of ["close", "exit", "throw"] as const) {
-  Deno.test(`WorkerPool: a worker that dies (${how}) fails its calls and is replaced`, async () => {
+  Deno.test(`WorkerPool: a process that dies (${how}) fails its calls and is replaced`, async () => {
     const pool = new WorkerPool({}, { maxWorkers: 1 });
     try {
+      await warm(pool, "slow", "crash");
       const bystander = pool.call(SLOW, [60_000], undefined, context("bystander"));
       const crash = pool.call(CRASH, [how], undefined, context("crasher"));
       for (
@@ -117,7 +132,7 @@ for (const how of ["close", "exit", "throw"] as const) {
         assert.equal(err.code, 1002);
         assert.match(
           err.message,
-          new RegExp(`^Step "${step}" \\(${fun}\\) failed: its sandbox worker `),
+          new RegExp(`^Step "${step}" \\(${fun}\\) failed: its sandbox process `),
         );
         assert.equal((err.details as { fun: string }).fun, fun);
       }
@@ -140,9 +155,10 @@ for (const how of ["close", "exit", "throw"] as const) {
   });
 }
 
-Deno.test("WorkerPool: a worker still busy after a cancel and its grace period is replaced", async () => {
+Deno.test("WorkerPool: a process still busy after a cancel and its grace period is replaced", async () => {
   const pool = new WorkerPool({}, { maxWorkers: 1, cancelGraceMs: 100 });
   try {
+    await warm(pool, "spin");
     const controller = new AbortController();
     const stuck = pool.call(fn("spin"), [30_000], undefined, context("spin", controller.signal));
     setTimeout(() => controller.abort(new Error("stop")), 50);
@@ -176,9 +192,10 @@ Deno.test("WorkerPool: beyond maxInFlight calls fail at once with OverloadedErro
   }
 });
 
-Deno.test("WorkerPool adds workers up to maxWorkers when every worker is busy", async () => {
+Deno.test("WorkerPool adds processes up to maxWorkers when every process is busy", async () => {
   const pool = new WorkerPool({}, { maxWorkers: 3, perWorker: 4 });
   try {
+    await warm(pool, "add");
     const calls = Array.from(
       { length: 300 },
       (_, i) => pool.call(ADD, [i, 1], undefined, context()),
@@ -193,16 +210,16 @@ Deno.test("WorkerPool adds workers up to maxWorkers when every worker is busy", 
   }
 });
 
-Deno.test("WorkerPool sends calls past a worker that is stuck in a long call", async () => {
+Deno.test("WorkerPool sends calls past a process that is stuck in a long call", async () => {
   const pool = new WorkerPool({}, { maxWorkers: 2 });
   try {
-    await pool.ready();
+    await warm(pool, "spin", "add");
     const order: string[] = [];
-    // Blocks its worker's thread for a second.
+    // Blocks its process's thread for a second.
     const blocking = pool.call(fn("spin"), [1_000], undefined, context("spin"))
       .then(() => order.push("spin"));
-    // Long past stallMs (2 ms), the first worker has not answered: the
-    // next call goes to a second worker and is answered while the first
+    // Long past stallMs (2 ms), the first process has not answered: the
+    // next call goes to a second process and is answered while the first
     // still spins.
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(await pool.call(ADD, [1, 2], undefined, context("add")), 3);
@@ -215,7 +232,7 @@ Deno.test("WorkerPool sends calls past a worker that is stuck in a long call", a
   }
 });
 
-Deno.test("WorkerPool: values that cannot be cloned fail that call only", async () => {
+Deno.test("WorkerPool: values msgpack cannot hold fail that call only", async () => {
   const pool = new WorkerPool({});
   try {
     const result = await rejection(pool.call(fn("notCloneable"), [], undefined, context("r")));
@@ -224,7 +241,7 @@ Deno.test("WorkerPool: values that cannot be cloned fail that call only", async 
       result.message,
       /^Step "r" \(notCloneable\) failed: DataCloneError: The result cannot be sent back/,
     );
-    const args = pool.call(fn("echo"), [() => 1], undefined, context("a"));
+    const args = pool.call(fn("echo"), [2n ** 70n], undefined, context("a"));
     const fine = pool.call(ADD, [1, 2], undefined, context());
     const argsErr = await rejection(args);
     assert.ok(argsErr instanceof InternalError);
@@ -235,17 +252,21 @@ Deno.test("WorkerPool: values that cannot be cloned fail that call only", async 
   }
 });
 
-Deno.test("WorkerPool: a new module starts new workers, retiring the old ones after their calls", async () => {
+Deno.test("WorkerPool: a new module starts new processes, retiring the old ones after their calls", async () => {
   const pool = new WorkerPool({}, { maxWorkers: 1 });
   try {
-    const slow = pool.call(SLOW, [200], undefined, context());
+    await warm(pool, "slow", "add");
+    const controller = new AbortController();
+    const slow = pool.call(SLOW, [60_000], undefined, context("slow", controller.signal));
     const mul: FunctionRef = { name: "mul", module: `${FIXTURES}other.ts` };
     pool.define(mul);
-    assert.equal(pool.stats().workers, 2);
     assert.equal(await pool.call(mul, [6, 7], undefined, context()), 42);
+    // The old process still runs `slow`; the new one knows both modules.
+    assert.equal(pool.stats().workers, 2);
     assert.equal(await pool.call(ADD, [6, 7], undefined, context()), 13);
-    assert.equal(await slow, "done");
-    assert.equal(pool.stats().workers, 1);
+    controller.abort(new Error("done"));
+    assert.equal(((await rejection(slow)) as Error).message, "done");
+    await eventually(() => pool.stats().workers === 1);
     // A fresh but equal ref is the same function.
     assert.equal(
       await pool.call({ name: "mul", module: `${FIXTURES}other.ts` }, [2, 2], undefined, context()),

@@ -143,7 +143,7 @@ Deno.test("Sandbox: write is denied unless declared, and then only where declare
   }
 });
 
-Deno.test("Sandbox: a worker holds exactly its profile, whatever this process holds", async () => {
+Deno.test("Sandbox: a sandbox process holds exactly its profile, whatever this process holds", async () => {
   const sandbox = new Sandbox();
   try {
     const none = sandbox.load("permissionStates", { module: FUNCTIONS }, {});
@@ -211,7 +211,7 @@ Deno.test("Sandbox: a function that throws gives a FunctionError like an inline 
   }
 });
 
-Deno.test("Sandbox: source functions run in the worker; closures are not available", async () => {
+Deno.test("Sandbox: source functions run in the sandbox process; closures are not available", async () => {
   const sandbox = new Sandbox();
   try {
     const plain = sandbox.load("mul", {

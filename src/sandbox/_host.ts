@@ -1,0 +1,437 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * The runtime inside a sandbox process.
+ *
+ * A {@linkcode WorkerPool} starts each sandbox as a child Deno process, run
+ * with exactly the permission flags its functions declare (and nothing
+ * else: no prompt, no environment beyond what it declares, a V8 heap limit),
+ * from a generated `data:` URL main module:
+ *
+ * ```ts ignore
+ * import { serve } from "file:///.../src/sandbox/_host.ts";
+ * serve([
+ *   () => import("file:///srv/functions/a.ts"),
+ *   () => import("file:///srv/functions/b.ts"),
+ * ]);
+ * ```
+ *
+ * ## Why the module graph is checked first (verified on Deno 2.9.6)
+ *
+ * Deno loads a process's *main module graph* (its static imports, and the
+ * dynamic imports written as string literals) without permission checks,
+ * whatever the process's flags: a module with no `read` that imports
+ * `../node.yaml` as text gets the file. Imports computed at run time, and
+ * everything they import in turn, are checked against the process's own
+ * flags. So the pool lets a module into a main module only after
+ * `checkModuleGraph()` found every module and file its graph reaches to be
+ * within what the function may read (`docs/security.md` gives the rule).
+ *
+ * The literal `import()`s run the first time a function from their module is
+ * defined: a module that fails to load (a throw, a permission denial at its
+ * top level) fails only its own functions, and the process stays up.
+ *
+ * Functions given as source (`fn.toString()`) are compiled here with
+ * `new Function`: they must be self-contained.
+ *
+ * ## The channel
+ *
+ * Frames (see `_frames.ts`) come in on stdin and go out on stdout, written
+ * synchronously so that nothing is lost when the process exits. Before any
+ * function loads, `console` and `Deno.stdout` are pointed at stderr, so a
+ * function's output reaches the node's stderr instead of corrupting the
+ * channel. The process ends when stdin closes (its node is gone).
+ *
+ * The process reports its own end: it wraps `close()` and `Deno.exit()` and
+ * catches uncaught errors and unhandled rejections, sends an
+ * {@linkcode ExitMessage}, then exits.
+ *
+ * @module
+ */
+import { Unpackr } from "npm:msgpackr@^2.1.4/unpack";
+import { IdTable } from "../_util/id_table.ts";
+import { FramePacker, FrameReader } from "./_frames.ts";
+import {
+  type CallMessage,
+  type CancelMessage,
+  type DefineMessage,
+  type FromWorker,
+  functionFromSource,
+  type HostArgs,
+  type LoadFailure,
+  toWireError,
+  type ToWorker,
+  type WireFunctionError,
+} from "./_protocol.ts";
+
+/** Loads one user module; written as a literal `import()` in the generated main module. */
+export type ModuleLoader = () => Promise<Record<string, unknown>>;
+
+type AnyFunction = (...args: unknown[]) => unknown;
+
+interface Entry {
+  name: string;
+  fn: AnyFunction | undefined;
+  loading: Promise<void> | undefined;
+  error: WireFunctionError | undefined;
+}
+
+/** A call's `this`: a {@linkcode CallContext} whose signal is made on first use. */
+class HostCallContext {
+  readonly step: string;
+  readonly requestId: string | number;
+  readonly node: string;
+  readonly deadline: number;
+  #controller: AbortController | undefined;
+  #aborted = false;
+  #reason: unknown;
+
+  constructor(call: CallMessage) {
+    this.step = call[3];
+    this.requestId = call[4];
+    this.node = call[5];
+    this.deadline = call[6];
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  static aborted(context: HostCallContext): boolean {
+    return context.#aborted;
+  }
+
+  static abort(context: HostCallContext, reason: unknown): void {
+    if (context.#aborted) return;
+    context.#aborted = true;
+    context.#reason = reason;
+    context.#controller?.abort(reason);
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === "object" || typeof value === "function") &&
+    typeof (value as { then?: unknown }).then === "function";
+}
+
+/** Writes all of `bytes` to a file synchronously. */
+function writeAll(file: { writeSync(p: Uint8Array): number }, bytes: Uint8Array): void {
+  let at = 0;
+  while (at < bytes.byteLength) at += file.writeSync(bytes.subarray(at));
+}
+
+/**
+ * Points everything that prints to stdout at stderr: `console` (every
+ * method that prints to stdout in Deno), `Deno.stdout`, and Node's
+ * `process.stdout` when a function's package uses it.
+ */
+function redirectStdout(): void {
+  const c = console as unknown as Record<string, (...args: unknown[]) => void>;
+  const error = console.error.bind(console);
+  for (const name of ["log", "info", "debug", "dirxml"]) c[name] = error;
+  c.dir = (value: unknown, options?: unknown) =>
+    error(Deno.inspect(value, options as Deno.InspectOptions | undefined));
+  c.table = (data: unknown) => error(Deno.inspect(data));
+  const counts = new Map<string, number>();
+  c.count = (label = "default") => {
+    const n = (counts.get(String(label)) ?? 0) + 1;
+    counts.set(String(label), n);
+    error(`${label}: ${n}`);
+  };
+  c.countReset = (label = "default") => void counts.delete(String(label));
+  const timers = new Map<string, number>();
+  const elapsed = (label: string) => `${label}: ${(performance.now() - timers.get(label)!)}ms`;
+  c.time = (label = "default") => void timers.set(String(label), performance.now());
+  c.timeLog = (label = "default", ...rest: unknown[]) => {
+    if (timers.has(String(label))) error(elapsed(String(label)), ...rest);
+  };
+  c.timeEnd = (label = "default") => {
+    if (!timers.has(String(label))) return;
+    error(elapsed(String(label)));
+    timers.delete(String(label));
+  };
+  Object.defineProperty(Deno, "stdout", { value: Deno.stderr, configurable: true });
+  const node = (globalThis as { process?: { stderr?: unknown } }).process;
+  if (node !== undefined) {
+    Object.defineProperty(node, "stdout", { get: () => node.stderr, configurable: true });
+  }
+}
+
+/**
+ * Runs the process side of the protocol: answers define, call, cancel,
+ * check and exports messages from the pool, batching the replies of one
+ * batch of calls (everything answered before the microtask queue drains)
+ * into one frame.
+ *
+ * @param loaders One loader per user module, indexed as in define messages.
+ */
+export function serve(loaders: readonly ModuleLoader[]): void {
+  const args = JSON.parse(Deno.args[0] ?? "{}") as Partial<HostArgs>;
+  const maxFrameBytes = args.maxFrameBytes ?? 64 * 1024 * 1024;
+  const stdout = Deno.stdout;
+  const stdin = Deno.stdin;
+  const realExit = Deno.exit;
+  redirectStdout();
+
+  const packer = new FramePacker();
+  const unpackr = new Unpackr({
+    useRecords: false,
+    mapsAsObjects: true,
+    int64AsType: "number",
+    copyBuffers: true,
+  });
+  const functions = new Map<number, Entry>();
+  const modules = new Map<number, Promise<Record<string, unknown>>>();
+  const calls = new IdTable<HostCallContext>();
+  let outbox: FromWorker[] = [];
+  let scheduled = false;
+  let exiting = false;
+
+  /** Writes a batch; a message that cannot be packed, or is too large, fails its call alone. */
+  const write = (batch: FromWorker[]): void => {
+    let frame: Uint8Array | undefined;
+    try {
+      frame = packer.pack(batch);
+    } catch {
+      frame = undefined;
+    }
+    if (frame !== undefined && frame.byteLength - 4 <= maxFrameBytes) {
+      writeAll(stdout, frame);
+      return;
+    }
+    if (batch.length === 1) {
+      const message = batch[0]!;
+      const id = Array.isArray(message) ? message[0] : "id" in message ? message.id : undefined;
+      if (id === undefined) return;
+      let why: string;
+      try {
+        const size = packer.pack([message]).byteLength - 4;
+        why = `The result is ${size} bytes, over the sandbox's limit of ${maxFrameBytes}`;
+      } catch (err) {
+        why = `The result cannot be sent back: ${err instanceof Error ? err.message : err}`;
+      }
+      writeAll(
+        stdout,
+        packer.pack([{ id, error: { name: "DataCloneError", message: why, phase: "call" } }]),
+      );
+      return;
+    }
+    for (const message of batch) write([message]);
+  };
+  const flush = (): void => {
+    scheduled = false;
+    if (outbox.length === 0) return;
+    const batch = outbox;
+    outbox = [];
+    write(batch);
+  };
+  const send = (message: FromWorker): void => {
+    outbox.push(message);
+    if (!scheduled) {
+      scheduled = true;
+      queueMicrotask(flush);
+    }
+  };
+  const exit = (why: string): void => {
+    if (exiting) return;
+    exiting = true;
+    try {
+      flush();
+      write([{ exit: why }]);
+    } catch {
+      // The node is gone: nobody to tell.
+    }
+  };
+
+  // Report every way this process can end, then end it.
+  const g = globalThis as unknown as {
+    close?: () => void;
+    addEventListener(type: string, listener: (event: Event) => void): void;
+  };
+  g.close = (): void => {
+    exit("called close()");
+    realExit(0);
+  };
+  Object.defineProperty(Deno, "exit", {
+    value: (code?: number): never => {
+      exit(`called Deno.exit(${code ?? ""})`);
+      return realExit(code);
+    },
+    configurable: true,
+  });
+  g.addEventListener("error", (event) => {
+    event.preventDefault();
+    exit(`threw ${(event as ErrorEvent).message}`);
+    realExit(1);
+  });
+  g.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    const reason = (event as PromiseRejectionEvent).reason;
+    exit(`left a rejected promise unhandled: ${reason instanceof Error ? reason.message : reason}`);
+    realExit(1);
+  });
+
+  const loadModule = (index: number): Promise<Record<string, unknown>> => {
+    let loading = modules.get(index);
+    if (loading === undefined) {
+      const loader = loaders[index];
+      loading = loader === undefined
+        ? Promise.reject(new RangeError(`No module loader #${index} in this process`))
+        : loader();
+      // Failures are read through `define` and `exports`; never unhandled.
+      loading.catch(() => {});
+      modules.set(index, loading);
+    }
+    return loading;
+  };
+
+  const define = (message: DefineMessage): void => {
+    const entry: Entry = {
+      name: message.name,
+      fn: undefined,
+      loading: undefined,
+      error: undefined,
+    };
+    functions.set(message.define, entry);
+    if (message.source !== undefined) {
+      try {
+        entry.fn = functionFromSource(message.source);
+      } catch (err) {
+        entry.error = toWireError(err, "load");
+      }
+      return;
+    }
+    const exportName = message.exportName ?? message.name;
+    entry.loading = loadModule(message.module ?? -1).then((namespace) => {
+      const fn = namespace[exportName];
+      if (typeof fn !== "function") {
+        throw new TypeError(
+          `The module has no function export "${exportName}" (found ${typeof fn})`,
+        );
+      }
+      entry.fn = fn as AnyFunction;
+    }).catch((err: unknown) => {
+      entry.error = toWireError(err, "load");
+    });
+  };
+
+  const finish = (id: number, result: unknown, failed: boolean): void => {
+    calls.delete(id);
+    if (failed) send({ id, error: toWireError(result, "call") });
+    else send([id, result]);
+  };
+
+  const run = (entry: Entry, message: CallMessage, context: HostCallContext): void => {
+    const id = message[0];
+    if (entry.error !== undefined) {
+      calls.delete(id);
+      send({ id, error: entry.error });
+      return;
+    }
+    if (HostCallContext.aborted(context)) {
+      // Cancelled before it started (while its module loaded): never run it.
+      finish(id, context.signal.reason, true);
+      return;
+    }
+    const kwargs = message[7];
+    const callArgs = kwargs === undefined ? message[2] : [...message[2], kwargs];
+    let result: unknown;
+    try {
+      result = entry.fn!.apply(context, callArgs);
+    } catch (err) {
+      finish(id, err, true);
+      return;
+    }
+    if (isThenable(result)) {
+      Promise.resolve(result).then(
+        (value) => finish(id, value, false),
+        (err: unknown) => finish(id, err, true),
+      );
+    } else {
+      finish(id, result, false);
+    }
+  };
+
+  const call = (message: CallMessage): void => {
+    const entry = functions.get(message[1]);
+    if (entry === undefined) {
+      send({
+        id: message[0],
+        error: {
+          name: "ReferenceError",
+          message: `Function #${message[1]} is not defined in this process`,
+          phase: "load",
+        },
+      });
+      return;
+    }
+    const context = new HostCallContext(message);
+    calls.set(message[0], context);
+    if (entry.fn === undefined && entry.error === undefined) {
+      entry.loading!.then(() => run(entry, message, context));
+    } else {
+      run(entry, message, context);
+    }
+  };
+
+  const cancel = (message: CancelMessage): void => {
+    const context = calls.get(message.cancel);
+    if (context !== undefined) {
+      HostCallContext.abort(context, new DOMException(message.message, message.name));
+    }
+  };
+
+  const check = async (id: number): Promise<void> => {
+    await Promise.all([...functions.values()].map((entry) => entry.loading));
+    const failures: LoadFailure[] = [];
+    for (const [fn, entry] of functions) {
+      if (entry.error !== undefined) failures.push({ fn, name: entry.name, error: entry.error });
+    }
+    send([id, failures]);
+  };
+
+  const exports = async (id: number, index: number): Promise<void> => {
+    try {
+      const namespace = await loadModule(index);
+      const names = Object.keys(namespace)
+        .filter((name) => name !== "default" && typeof namespace[name] === "function")
+        .sort();
+      send([id, names]);
+    } catch (err) {
+      send({ id, error: toWireError(err, "load") });
+    }
+  };
+
+  const dispatch = (batch: ToWorker[]): void => {
+    for (const message of batch) {
+      if (Array.isArray(message)) call(message);
+      else if ("cancel" in message) cancel(message);
+      else if ("define" in message) define(message);
+      else if ("check" in message) void check(message.check);
+      else if ("exports" in message) void exports(message.exports, message.module);
+    }
+  };
+
+  const read = async (): Promise<void> => {
+    const reader = new FrameReader(Number.MAX_SAFE_INTEGER);
+    const buffer = new Uint8Array(256 * 1024);
+    while (true) {
+      const n = await stdin.read(buffer);
+      if (n === null) break;
+      // Every frame of this chunk is decoded before the next read reuses the buffer.
+      for (const frame of reader.push(buffer.subarray(0, n))) {
+        dispatch(unpackr.unpack(frame) as ToWorker[]);
+      }
+    }
+    // The node closed the channel: it is gone or done with this process.
+    realExit(0);
+  };
+  read().catch((err) => {
+    exit(`lost its channel: ${err instanceof Error ? err.message : err}`);
+    realExit(1);
+  });
+  write([{ ready: true }]);
+}
