@@ -292,3 +292,51 @@ Deno.test("WorkerPool.close() rejects calls in flight with UnavailableError and 
   assert.ok(await rejection(pool.ready()) instanceof UnavailableError);
   assert.equal(pool.stats().workers, 0);
 });
+
+for (const kind of ["null", "string", "unknown-id", "deep", "oversized", "garbage"] as const) {
+  Deno.test(`sandbox attack: a forged message (${kind}) counts as a crash; the node never throws`, async () => {
+    const pool = new WorkerPool({}, { maxWorkers: 1 });
+    const forge: FunctionRef = { name: "forge", module: `${FIXTURES}forge.ts` };
+    try {
+      pool.define(forge);
+      await warm(pool, "slow", "add");
+      const bystander = pool.call(SLOW, [60_000], undefined, context("bystander"));
+      // Bounded: before the fix an unknown id was ignored and this call hung.
+      const forged = pool.call(
+        forge,
+        [kind],
+        undefined,
+        context("forger", AbortSignal.timeout(20_000)),
+      );
+      for (
+        const [err, step] of [[await rejection(forged), "forger"], [
+          await rejection(bystander),
+          "bystander",
+        ]] as const
+      ) {
+        assert.ok(err instanceof InternalError, `expected an InternalError, got ${err}`);
+        assert.match(
+          (err as Error).message,
+          new RegExp(`^Step "${step}" \\(\\w+\\) failed: its sandbox process `),
+        );
+      }
+      assert.equal(pool.stats().crashes, 1);
+      assert.equal(pool.stats().inFlight, 0);
+      // Replaced: the next call works.
+      assert.equal(await pool.call(ADD, [2, 2], undefined, context()), 4);
+    } finally {
+      await pool.close();
+    }
+  });
+}
+
+Deno.test("WorkerPool: a function's console and stdout output does not disturb its process", async () => {
+  const pool = new WorkerPool({});
+  try {
+    assert.equal(await pool.call(fn("chatty"), [], undefined, context()), "said it all");
+    assert.equal(pool.stats().crashes, 0);
+    assert.equal(await pool.call(ADD, [1, 1], undefined, context()), 2);
+  } finally {
+    await pool.close();
+  }
+});
