@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import {
   FunctionError,
   InternalError,
+  LimitExceededError,
   OverloadedError,
   UnavailableError,
 } from "../../src/protocol/errors.ts";
@@ -340,3 +341,25 @@ Deno.test("WorkerPool: a function's console and stdout output does not disturb i
     await pool.close();
   }
 });
+
+for (const kind of ["heap", "buffers"] as const) {
+  Deno.test(`sandbox attack: a function that allocates ${kind} past its memory cap fails with 1011 and its process is replaced`, async () => {
+    const pool = new WorkerPool({}, { memoryMb: 128, maxWorkers: 1 });
+    try {
+      await warm(pool, "hog", "add");
+      // Bounded, so that without a cap it answers (2 GiB) instead of taking the machine.
+      const err = await rejection(pool.call(fn("hog"), [kind, 2048], undefined, context("hog")));
+      assert.ok(err instanceof LimitExceededError, `expected a LimitExceededError, got ${err}`);
+      assert.equal(err.code, 1011);
+      assert.match(
+        err.message,
+        /^Step "hog" \(hog\) failed: its sandbox process (used \d+ MiB of memory, over its cap of 128 MiB|ran out of memory: its V8 heap is capped at 128 MiB)$/,
+      );
+      assert.deepEqual(err.details, { step: "hog", fun: "hog", limit: "memoryMb", max: 128 });
+      assert.equal(pool.stats().crashes, 1);
+      assert.equal(await pool.call(ADD, [2, 3], undefined, context()), 5);
+    } finally {
+      await pool.close();
+    }
+  });
+}
