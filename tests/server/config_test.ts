@@ -428,3 +428,30 @@ Deno.test("parseConfig() rejects bad permissions and grants with file, line and 
     });
   }
 });
+
+Deno.test("parseConfig() reads the sandbox memory caps: sandbox.memory_mb and functions[].memory_mb", () => {
+  const config = parseConfig(
+    "sandbox: { memory_mb: 256 }\nfunctions:\n  - module: ./fns.ts\n    memory_mb: 64\n",
+    "/srv/node.yaml",
+  );
+  assert.deepEqual(config.options.sandbox, { memoryMb: 256 });
+  assert.deepEqual(config.functions, [
+    { module: "file:///srv/fns.ts", resources: [], memoryMb: 64, trusted: false },
+  ]);
+  for (
+    const [yaml, pattern] of [
+      ["sandbox: { memory_mb: 8 }\n", /:1: key "sandbox\.memory_mb"/],
+      ["sandbox: { heap: 8 }\n", /:1: unknown key "sandbox\.heap"/],
+      [
+        "functions:\n  - module: ./f.ts\n    memory_mb: big\n",
+        /:3: key "functions\[0\]\.memory_mb"/,
+      ],
+    ] as const
+  ) {
+    assert.throws(() => parseConfig(yaml, "/srv/node.yaml"), (err: unknown) => {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.match(err.message, pattern);
+      return true;
+    });
+  }
+});

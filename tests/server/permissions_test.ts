@@ -7,7 +7,7 @@ import {
   ErrorCode,
   hashToken,
   PermissionDeniedError,
-  type Server,
+  Server,
   type ServerOptions,
   UnauthenticatedError,
 } from "../../mod.ts";
@@ -230,6 +230,103 @@ Deno.test("a node started with fewer permissions than a function declares refuse
     assert.match(stderr, /full run access/);
     assert.match(stderr, /which this process lacks/);
     assert.doesNotMatch(stderr, /\n\s+at /, "no stack trace");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Runs `server.ts --config <config>` until it exits, or kills it after `ms`. */
+async function runNode(config: string, ms = 30_000): Promise<{ code: number; stderr: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", repoPath("server.ts"), "--config", config],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), ms);
+  const out = await child.output();
+  clearTimeout(timer);
+  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+}
+
+Deno.test("sandbox attack: a node whose config module imports the node's YAML as text refuses to start (exit 2)", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "mpreg-leak-" }));
+  try {
+    await Deno.mkdir(`${dir}/fns`);
+    await Deno.writeTextFile(
+      `${dir}/fns/leak.ts`,
+      'import t from "../node.yaml" with { type: "text" };\n' +
+        "export function leak(): string { return t; }\n",
+    );
+    await Deno.writeTextFile(
+      `${dir}/node.yaml`,
+      "port: 0\ncluster_secret: hunter2-do-not-leak\nfunctions:\n  - module: ./fns/leak.ts\n",
+    );
+    const { code, stderr } = await runNode(`${dir}/node.yaml`);
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /fns\/leak\.ts \(functions leak\) imports "\.\.\/node\.yaml" as text/);
+    assert.ok(stderr.includes(`which needs read access to "${dir}/node.yaml"`), stderr);
+    assert.doesNotMatch(stderr, /hunter2/);
+    assert.doesNotMatch(stderr, /\n\s+at /, "no stack trace");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("sandbox attack: a symlink in a folder a function may read, leading outside it, is refused at load", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "mpreg-link-" }));
+  try {
+    await Deno.writeTextFile(`${dir}/fine.txt`, "fine");
+    await Deno.symlink("/etc/passwd", `${dir}/passwd`);
+    await using server = await startServer({ auth: await authOptions() });
+    await assert.rejects(
+      server.registerModule(MODULE, { permissions: { read: [dir] } }),
+      (err: unknown) => {
+        assert.ok(err instanceof PermissionDeniedError, String(err));
+        assert.equal(err.code, 1009);
+        assert.match(
+          err.message,
+          new RegExp(`the symlink ${dir}/passwd in a folder it may read leads to /etc/passwd`),
+        );
+        return true;
+      },
+    );
+    // Nothing was registered: the password file cannot be read through the link.
+    await using client = new Client(server.url, { token: "ops-token" });
+    await assert.rejects(client.call("readData", [`${dir}/passwd`]), (err: unknown) => {
+      assert.ok(!(err instanceof Error && /root:/.test(err.message)));
+      assert.equal((err as { code: number }).code, ErrorCode.NoRoute);
+      return true;
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("sandbox: memory_mb from the YAML caps a module's processes; over it a call fails with 1011 and the next works", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mpreg-mem-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/node.yaml`,
+      `port: 0\nsandbox: { memory_mb: 1024 }\nfunctions:\n  - module: ${
+        repoPath("tests/fixtures/sandbox/functions.ts")
+      }\n    memory_mb: 128\n`,
+    );
+    const server = await Server.fromConfig(`${dir}/node.yaml`, { port: 0, drainTimeoutMs: 0 });
+    await server.start();
+    try {
+      await using client = new Client(server.url);
+      await assert.rejects(client.call("hog", ["buffers", 2048]), (err: unknown) => {
+        assert.equal((err as { code: number }).code, ErrorCode.LimitExceeded, String(err));
+        assert.match((err as Error).message, /over its cap of 128 MiB|capped at 128 MiB/);
+        return true;
+      });
+      assert.equal(await client.call("add", [2, 3]), 5);
+      assert.equal(server.stats().sandbox?.profiles[0]?.memoryMb, 128);
+    } finally {
+      await server.stop();
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
