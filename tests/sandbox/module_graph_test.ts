@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { PermissionDeniedError } from "../../src/protocol/errors.ts";
 import { Sandbox } from "../../src/sandbox/mod.ts";
-import { context, rejection } from "./_helpers.ts";
+import { context } from "./_helpers.ts";
 
 const SECRET = "cluster_secret: hunter2-do-not-leak";
 
