@@ -1,7 +1,9 @@
 // Copyright 2026 the mpreg authors. MIT license.
 /**
  * Function-name globs for grants: `*` matches any run of characters, `?`
- * one character; everything else matches itself.
+ * one character; everything else matches itself. A character is a Unicode
+ * code point, so a character outside the Basic Multilingual Plane (two
+ * UTF-16 units, like `𝑥`) is one character: `wipe?` matches `wipe𝑥`.
  *
  * @module
  */
@@ -23,9 +25,10 @@ export function globToRegExp(glob: string): RegExp {
   for (const c of glob) {
     if (c === "*") source += ".*";
     else if (c === "?") source += ".";
-    else source += c.replace(/[.+^${}()|[\]\\/-]/g, "\\$&");
+    else source += c.replace(/[.+^${}()|[\]\\/]/g, "\\$&");
   }
-  return new RegExp(`^${source}$`, "s");
+  // `u`: `.` and literals match code points, never half of a surrogate pair.
+  return new RegExp(`^${source}$`, "su");
 }
 
 /**
