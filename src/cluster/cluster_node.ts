@@ -19,6 +19,7 @@ import {
   UnavailableError,
 } from "../protocol/errors.ts";
 import type { Limits } from "../protocol/limits.ts";
+import { publicError } from "../protocol/_public_error.ts";
 import type { Step } from "../protocol/step.ts";
 import { candidatesFor, pickCandidate } from "../registry/router.ts";
 import {
@@ -452,8 +453,15 @@ export class ClusterNode implements PeerLinkHost {
 
   run(link: PeerLink, message: RunMessage): void {
     const local = this.#options.local;
+    // An internal failure's text stays in this node's log, under an id.
+    const wire = (error: RpcError) =>
+      publicError(error, this.name, {
+        requestId: message.request === undefined ? undefined : String(message.request),
+        step: message.step,
+        fun: message.fun,
+      }).toWire();
     const refuse = (error: RpcError): void => {
-      link.send({ t: "error", id: message.id, error: error.toWire(), started: false });
+      link.send({ t: "error", id: message.id, error: wire(error), started: false });
     };
     if (!local.accepting()) {
       return refuse(new UnavailableError(`Node "${this.name}" is shutting down`));
@@ -477,7 +485,7 @@ export class ClusterNode implements PeerLinkHost {
       local.answered();
     };
     const fail = (err: unknown) =>
-      answer({ t: "error", id: message.id, error: toRpcError(err).toWire(), started: true });
+      answer({ t: "error", id: message.id, error: wire(toRpcError(err)), started: true });
     let value: unknown;
     try {
       value = local.run(message, controller.signal);

@@ -25,6 +25,7 @@ import {
   type WireError,
 } from "../protocol/errors.ts";
 import type { Limits } from "../protocol/limits.ts";
+import { publicError } from "../protocol/_public_error.ts";
 import {
   type ClientMessage,
   parseClientMessage,
@@ -35,6 +36,8 @@ import {
 
 /** What a connection needs from its node. */
 export interface ConnectionHost {
+  /** The node's name, given with the id of an internal error. */
+  readonly node: string;
   /** The connection limits. */
   readonly limits: Limits;
   /** Whether the node is draining (no new requests). */
@@ -332,7 +335,9 @@ export class ClientConnection {
     this.#host.requestEnded();
   }
 
-  #sendError(u: RequestId, error: RpcError): void {
+  #sendError(u: RequestId, failure: RpcError): void {
+    // An internal failure's text stays in this node's log, under an id.
+    const error = publicError(failure, this.#host.node, { requestId: String(u) });
     this.#log.debug("Request {requestId} failed: {error}", {
       requestId: String(u),
       error: error.message,

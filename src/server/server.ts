@@ -279,6 +279,7 @@ export class Server {
     const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     const maxRequestTimeoutMs = options.maxRequestTimeoutMs ?? 300_000;
     this.#connectionHost = {
+      node: this.name,
       limits: this.limits,
       requestTimeoutMs,
       maxRequestTimeoutMs,
