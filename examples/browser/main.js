@@ -1,7 +1,10 @@
 // Copyright 2026 the mpreg authors. MIT license.
 // Calls an mpreg node from a web page with the browser client the node
 // serves at /client.js. Serve this folder with any static file server and
-// open it with ?node=ws://host:port (default ws://127.0.0.1:9001).
+// open it with ?node=ws://host:port (default ws://127.0.0.1:9001). The node
+// must list this page's origin in allowed_origins (examples/node.yaml lists
+// http://127.0.0.1:8000 and http://localhost:8000): it refuses WebSockets
+// from pages on other origins, and a browser only sees the connection fail.
 
 const node = new URLSearchParams(location.search).get("node") ?? "ws://127.0.0.1:9001";
 
@@ -65,5 +68,9 @@ async function main() {
 
 main().catch((err) => {
   $("status").dataset.state = "error";
-  show("status", `${err?.name ?? "Error"}: ${err?.message ?? err}`);
+  // A refused origin looks like a node that never answers.
+  const hint = err?.name === "TimeoutError" || err?.name === "ConnectionError"
+    ? ` (is ${location.origin} in the node's allowed_origins?)`
+    : "";
+  show("status", `${err?.name ?? "Error"}: ${err?.message ?? err}${hint}`);
 });

@@ -13,6 +13,7 @@
  * resources: [gpu, model-a]    # list of strings
  * peers: [ws://10.0.0.2:6666]  # list of ws:// or wss:// URLs
  * advertised_urls: [ws://gpu-1.internal:6666]  # list of URLs
+ * allowed_origins: [https://app.example.com]  # web pages that may connect, or "*"
  * gossip_interval: 1.5         # seconds, > 0
  * cluster_secret: s3cret       # string; peers must prove they know it
  * prefer_local: true           # boolean
@@ -53,6 +54,7 @@ import {
 import { dirname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ServerOptions } from "./options.ts";
+import { parseOrigin } from "./origin.ts";
 
 /**
  * The log levels, from the most to the least verbose.
@@ -403,6 +405,7 @@ export function parseConfig(text: string, path: string): NodeConfig {
       resources: raw.resources,
       peers: raw.peers,
       advertisedUrls: raw.advertised_urls,
+      allowedOrigins: raw.allowed_origins,
       gossipIntervalMs: raw.gossip_interval,
       clusterSecret: raw.cluster_secret,
       preferLocal: raw.prefer_local,
@@ -643,6 +646,12 @@ function definedOnly<T extends object>(value: T): T {
 
 const strings: Check<string[]> = list(text, "expected a list of strings");
 
+/** `*`, or a web origin: scheme, host and optional port. */
+const origin: Check<string> = scalar(
+  'expected "*" or an origin like https://app.example.com (no path)',
+  (v): v is string => typeof v === "string" && (v === "*" || parseOrigin(v) !== null),
+);
+
 /** A file path relative to the config file, returned absolute. */
 const filePath: Check<string> = (ctx, node, path, line) => {
   const value = scalar("expected a file path relative to the config file", isString)(
@@ -763,6 +772,7 @@ const topLevel = record({
   "resources": strings,
   "peers": list(url(["ws:", "wss:"], "expected a ws:// or wss:// URL"), "expected a list of URLs"),
   "advertised_urls": list(url(null, "expected a URL"), "expected a list of URLs"),
+  "allowed_origins": list(origin, "expected a list of origins"),
   "gossip_interval": secondsAsMs,
   "cluster_secret": text,
   "prefer_local": boolean,

@@ -84,6 +84,19 @@ export interface ServerOptions {
    */
   advertisedUrls?: string[];
   /**
+   * Origins of web pages that may open a WebSocket to this node besides its
+   * own, like `https://app.example.com` (scheme, host, optional port), or
+   * `"*"` for every page (logged as a warning at start). The node's own
+   * origins are always allowed: the `http(s)://` form of its URL and of each
+   * advertised URL, `localhost`, `127.0.0.1` and `[::1]` at its port when it
+   * listens on a loopback or wildcard address, and an IP address that is the
+   * `Host` the browser connected to. An upgrade with any other `Origin` is
+   * refused with 403; programs, which send no `Origin`, are not affected.
+   *
+   * @default {[]}
+   */
+  allowedOrigins?: string[];
+  /**
    * How often the node gossips with its peers, in milliseconds.
    *
    * @default {1000}

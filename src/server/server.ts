@@ -31,6 +31,7 @@ import { loadConfig, type NodeConfig } from "./config.ts";
 import { importFunctions } from "./function_modules.ts";
 import type { ServerOptions } from "./options.ts";
 import { RequestRunner } from "./request_runner.ts";
+import { OriginGuard } from "./origin.ts";
 
 const log = getLogger(["mpreg", "server"]);
 
@@ -208,6 +209,7 @@ export class Server {
   #node: ClusterNode | null = null;
   readonly #incarnation = Date.now();
   readonly #connectionHost: ConnectionHost;
+  readonly #origins: OriginGuard;
 
   /**
    * Creates a node from a YAML config file (or an already loaded config):
@@ -257,6 +259,7 @@ export class Server {
     this.#resources = new Set(options.resources ?? []);
     this.limits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
     this.#auth = new Authenticator(options.auth);
+    this.#origins = new OriginGuard(options.allowedOrigins);
     this.#registry.register("echo", echo as RpcFunction);
     this.#registry.register("echos", echos as RpcFunction);
     this.#runner = new RequestRunner({
@@ -506,6 +509,12 @@ export class Server {
         onListen: (addr) => {
           this.#port = addr.port;
           this.#urls = this.#options.advertisedUrls ?? [];
+          this.#origins.bind({
+            host: this.host,
+            port: this.#port,
+            secure: this.#options.tls !== undefined,
+            urls: [this.url, ...this.urls],
+          });
           this.#startCluster();
           log.info("Node {node} listening on {url}", { node: this.name, url: this.url });
           resolve(this);
@@ -536,6 +545,9 @@ export class Server {
         stats: () => this.stats(),
       });
     }
+    // Pages on other origins may not use the node (peers and programs send no Origin).
+    const refused = this.#origins.check(request);
+    if (refused !== null) return refused;
     if (this.#draining) {
       return new Response("node is shutting down", { status: 503 });
     }

@@ -93,11 +93,15 @@ Deno.test({
     const stopExample = new AbortController();
     let browser: Browser | null = null;
     let n2: ServerProcess | null = null;
-    let example: Deno.HttpServer<Deno.NetAddr> | null = null;
+    // The example page's origin is not the node's: n0 lists it in allowedOrigins.
+    const example = serveExample(stopExample.signal);
     await using cluster = await startCluster(
       2,
       "star",
-      (i) => ({ resources: [["cpu"], ["gpu"]][i]! }),
+      (i) => ({
+        resources: [["cpu"], ["gpu"]][i]!,
+        allowedOrigins: [`http://127.0.0.1:${example.addr.port}`],
+      }),
     );
     const n0 = cluster.nodes[0]!;
     const n1 = cluster.nodes[1]!;
@@ -125,7 +129,6 @@ Deno.test({
         "--resources",
         "dataset-1",
       ]);
-      example = serveExample(stopExample.signal);
       [browser] = await Promise.all([
         chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }),
         n2.url,
@@ -295,7 +298,7 @@ Deno.test({
     } finally {
       await browser?.close();
       stopExample.abort();
-      await example?.finished;
+      await example.finished;
       await n2?.stop("SIGKILL");
       await Deno.remove(dir, { recursive: true });
     }

@@ -54,6 +54,7 @@ Deno.test("loadConfig() maps every key of a full config", async () => {
       resources: ["gpu", "model-a"],
       peers: ["ws://10.0.0.2:6666", "wss://seed.example.com/mpreg"],
       advertisedUrls: ["ws://gpu-1.internal:9001"],
+      allowedOrigins: ["https://app.example.com", "HTTP://Localhost:8000/"],
       gossipIntervalMs: 1500,
       requestTimeoutMs: 30000,
       drainTimeoutMs: 250,
@@ -295,6 +296,16 @@ Deno.test("parseConfig() rejects bad values", () => {
     "advertised_urls: [not a url]\n",
     'node.yaml:1: key "advertised_urls[0]": expected a URL, got "not a url"',
     "advertised_urls[0]",
+  );
+  assertInvalid(
+    "allowed_origins:\n  - '*'\n  - https://app.example.com/index.html\n",
+    'node.yaml:3: key "allowed_origins[1]": expected "*" or an origin like https://app.example.com (no path), got "https://app.example.com/index.html"',
+    "allowed_origins[1]",
+  );
+  assertInvalid(
+    "allowed_origins: [app.example.com]\n",
+    'node.yaml:1: key "allowed_origins[0]": expected "*" or an origin like https://app.example.com (no path), got "app.example.com"',
+    "allowed_origins[0]",
   );
   assertInvalid(
     "log:\n  level: loud\n",
