@@ -1,25 +1,8 @@
 // Copyright 2026 the mpreg authors. MIT license.
 import assert from "node:assert/strict";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { FunctionError, InternalError, RpcError } from "../../mod.ts";
 import { publicError } from "../../src/protocol/_public_error.ts";
-
-async function withLogs(fn: (records: LogRecord[]) => void): Promise<void> {
-  const records: LogRecord[] = [];
-  await configure({
-    reset: true,
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["mpreg"], lowestLevel: "debug", sinks: ["memory"] },
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
-    ],
-  });
-  try {
-    fn(records);
-  } finally {
-    await reset();
-  }
-}
+import { withLogs } from "../_helpers/logs.ts";
 
 Deno.test("publicError() leaves every error but an internal one as it is", () => {
   const failed = new FunctionError('Step "a" (f) failed: Error: /tmp/x', {

@@ -3,10 +3,11 @@
 // (message, cause, stack) is in the log of the node where the failure happened,
 // under the same id. Paths in an internal error's text must never reach a client.
 import assert from "node:assert/strict";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
+import type { LogRecord } from "@logtape/logtape";
 import { Client, InternalError, type Server } from "../../mod.ts";
 import { startServer } from "../_helpers/mod.ts";
 import { converged } from "../_helpers/cluster.ts";
+import { withLogs } from "../_helpers/logs.ts";
 
 const SECRET_PATH = "/srv/mpreg/secret/node.yaml";
 
@@ -19,24 +20,6 @@ function leaky(): never {
     details: { step: "boom", fun: "leaky", path: SECRET_PATH, reason: `EACCES ${SECRET_PATH}` },
     cause: new Error(`EACCES: permission denied, open '${SECRET_PATH}'`),
   });
-}
-
-/** Captures every mpreg log record while `fn` runs. */
-async function withLogs(fn: (records: LogRecord[]) => Promise<void>): Promise<void> {
-  const records: LogRecord[] = [];
-  await configure({
-    reset: true,
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["mpreg"], lowestLevel: "debug", sinks: ["memory"] },
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
-    ],
-  });
-  try {
-    await fn(records);
-  } finally {
-    await reset();
-  }
 }
 
 /** Asserts the client's error is generic and returns its id. */

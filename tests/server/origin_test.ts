@@ -4,9 +4,9 @@
 // Origin, are unaffected. Upgrades are sent by hand, with exactly the headers
 // a browser would send.
 import assert from "node:assert/strict";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { Client } from "../../mod.ts";
 import { startServer } from "../_helpers/mod.ts";
+import { withLogs as withAllLogs } from "../_helpers/logs.ts";
 import { upgrade } from "../_helpers/raw_ws.ts";
 
 /** The status of an upgrade to `url` with these headers (the connection is closed). */
@@ -16,22 +16,9 @@ async function statusOf(url: string, headers: Record<string, string>): Promise<n
   return answer.status;
 }
 
-async function withLogs(fn: (records: LogRecord[]) => Promise<void>): Promise<void> {
-  const records: LogRecord[] = [];
-  await configure({
-    reset: true,
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["mpreg", "server", "origin"], lowestLevel: "debug", sinks: ["memory"] },
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
-    ],
-  });
-  try {
-    await fn(records);
-  } finally {
-    await reset();
-  }
-}
+/** Captures the origin guard's log records. */
+const withLogs = (fn: Parameters<typeof withAllLogs>[0]) =>
+  withAllLogs(fn, ["mpreg", "server", "origin"]);
 
 Deno.test("cross-origin attack: a foreign page is refused with 403; programs and own pages are not", async () => {
   await using server = await startServer();
