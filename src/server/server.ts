@@ -251,6 +251,7 @@ export class Server {
    * Creates a node; call {@linkcode Server.start} to listen.
    *
    * @param options The node's settings; see {@linkcode ServerOptions}.
+   * @throws {TypeError} when an `allowedOrigins` entry is neither `"*"` nor an origin.
    */
   constructor(options: ServerOptions = {}) {
     this.#options = options;
