@@ -99,9 +99,9 @@ Deno.test("WorkerPool: a deadline-style timeout reaches the process as a Timeout
   const pool = new WorkerPool({}, { maxWorkers: 1 });
   try {
     const whoami = fn("whoami");
-    // Load the module first, so the slow call is running when its deadline
-    // passes (a call cancelled while its module loads never starts at all).
-    await pool.call(whoami, [], undefined, context());
+    // Load the functions first, so the slow call is running when its deadline
+    // passes (a call cancelled while its function loads never starts at all).
+    await warm(pool, "whoami", "slow", "cancelled");
     const signal = AbortSignal.timeout(50);
     const err = await rejection(pool.call(SLOW, [60_000], undefined, context("t", signal)));
     assert.equal((err as DOMException).name, "TimeoutError");
