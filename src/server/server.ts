@@ -21,6 +21,7 @@ import {
   normalizePermissions,
   permissionKinds,
 } from "../sandbox/permissions.ts";
+import type { WorkerPoolStats } from "../sandbox/pool.ts";
 import { Sandbox, type SandboxStats } from "../sandbox/sandbox.ts";
 import { echo, echos } from "./builtins.ts";
 import { ClientConnection, type ConnectionHost } from "./connection.ts";
@@ -621,6 +622,19 @@ export class Server {
     for (const member of this.cluster.members()) byState[member.state]!++;
     const cluster = this.#node?.stats();
     const sandbox = this.#sandbox?.stats();
+    // A sample per profile and memory cap (pools of one profile under two
+    // Deno configs are summed).
+    const perPool = (pick: (p: WorkerPoolStats) => number) => {
+      const samples = new Map<string, { labels: Record<string, string>; value: number }>();
+      for (const p of sandbox?.profiles ?? []) {
+        const key = `${p.profile}\0${p.memoryMb}`;
+        const sample = samples.get(key) ??
+          { labels: { profile: p.profile, memory_mb: String(p.memoryMb) }, value: 0 };
+        sample.value += pick(p);
+        samples.set(key, sample);
+      }
+      return [...samples.values()];
+    };
     return [
       {
         name: "mpreg_connections",
@@ -667,29 +681,33 @@ export class Server {
       {
         name: "mpreg_sandbox_workers",
         type: "gauge",
-        help: "Sandbox workers alive, by permission profile.",
-        values: (sandbox?.profiles ?? []).map((p) => ({
-          labels: { profile: p.profile },
-          value: p.workers,
-        })),
+        help: "Sandbox processes alive, by permission profile.",
+        values: perPool((p) => p.workers),
+      },
+      {
+        name: "mpreg_sandbox_resident_bytes",
+        type: "gauge",
+        help: "Resident memory of the sandbox processes, by permission profile.",
+        values: perPool((p) => p.residentBytes),
+      },
+      {
+        name: "mpreg_sandbox_crashes_total",
+        type: "counter",
+        help:
+          "Sandbox processes that crashed, broke the protocol or went over their memory cap, by permission profile.",
+        values: perPool((p) => p.crashes),
       },
       {
         name: "mpreg_sandbox_calls_in_flight",
         type: "gauge",
         help: "Sandboxed calls in flight, by permission profile.",
-        values: (sandbox?.profiles ?? []).map((p) => ({
-          labels: { profile: p.profile },
-          value: p.inFlight,
-        })),
+        values: perPool((p) => p.inFlight),
       },
       {
         name: "mpreg_sandbox_denials_total",
         type: "counter",
         help: "Permission denials in sandboxed functions, by permission profile.",
-        values: (sandbox?.profiles ?? []).map((p) => ({
-          labels: { profile: p.profile },
-          value: p.denials,
-        })),
+        values: perPool((p) => p.denials),
       },
     ];
   }

@@ -167,3 +167,17 @@ Deno.test("observability: every log line of a request carries its id", async () 
     await reset();
   }
 });
+
+Deno.test("observability: /metrics shows each sandbox pool's processes, memory and crashes", async () => {
+  await using cluster = await startCluster(1, "star");
+  const node = cluster.nodes[0]!;
+  node.register("pure", (a: number, b: number) => a + b, { sandbox: true, memoryMb: 256 });
+  await using client = new Client(node.url);
+  assert.equal(await client.call("pure", [1, 2]), 3);
+  const text = await (await fetch(`${node.url.replace("ws:", "http:")}/metrics`)).text();
+  const labels = '{profile="none",memory_mb="256"}';
+  assert.equal(sample(text, `mpreg_sandbox_workers${labels}`), 1);
+  assert.ok(sample(text, `mpreg_sandbox_resident_bytes${labels}`) > 10 * 1024 * 1024);
+  assert.equal(sample(text, `mpreg_sandbox_crashes_total${labels}`), 0);
+  assert.equal(sample(text, `mpreg_sandbox_calls_in_flight${labels}`), 0);
+});
