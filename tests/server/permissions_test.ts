@@ -331,3 +331,25 @@ Deno.test("sandbox: memory_mb from the YAML caps a module's processes; over it a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("sandbox: a CPU-bound sandboxed function leaves the node's event loop free; its crash leaves the node up", async () => {
+  await using server = await startServer();
+  await server.registerModule(MODULE);
+  server.register("ping", (value: string) => value);
+  await using client = new Client(server.url);
+  const order: string[] = [];
+  // Busy for 1.5 s in its own process (spin ignores its signal).
+  const spinning = client.call("spin", [1_500]).then(() => order.push("spin"));
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(await client.call("ping", ["meanwhile"]), "meanwhile");
+  order.push("ping");
+  await spinning;
+  assert.deepEqual(order, ["ping", "spin"]);
+  // A sandbox that exits fails its own call only; the node serves on.
+  await assert.rejects(client.call("crash", ["exit"]), (err: unknown) => {
+    assert.equal((err as { code: number }).code, ErrorCode.Internal, String(err));
+    return true;
+  });
+  assert.equal(await client.call("add", [20, 22]), 42);
+  assert.equal(server.stats().sandbox?.profiles[0]?.crashes, 1);
+});
