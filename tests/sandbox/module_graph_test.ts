@@ -223,3 +223,21 @@ Deno.test("sandbox attack: a function that may write its own code is refused", a
     assert.match(err.message, /may not write its own code/);
   }
 });
+
+Deno.test("sandbox guard: a Worker started at call time is checked against the process's own permissions", async () => {
+  await using p = await project({
+    "fns/spawner.ts": "export function spawn(path: string): Promise<string> {\n" +
+      '  const source = `import t from ${JSON.stringify(path)} with { type: "text" }; postMessage(t);`;\n' +
+      '  const worker = new Worker(`data:application/javascript,${encodeURIComponent(source)}`, { type: "module" });\n' +
+      "  return new Promise((resolve, reject) => {\n" +
+      "    worker.onmessage = (e) => { worker.terminate(); resolve(String(e.data)); };\n" +
+      "    worker.onerror = (e) => { e.preventDefault(); worker.terminate(); reject(new Error(e.message)); };\n" +
+      "  });\n}\n",
+  });
+  const outcome = await attempt(p.url("fns/spawner.ts"), "spawn", {}, [
+    `file://${join(p.dir, "node.yaml")}`,
+  ]);
+  assert.equal(outcome.ready, "ready");
+  assert.ok(outcome.call instanceof PermissionDeniedError, String(outcome.call));
+  assert.ok(!(outcome.call as Error).message.includes("hunter2"));
+});
