@@ -362,7 +362,8 @@ function sandboxFigures(c: Connections): Figure[] {
       mpreg: sandboxStarts,
       metric: "p50",
       target: null,
-      note: "a pool with no permissions: spawn, runtime loaded, first message read; then closed",
+      note: "a pool with no permissions, from its creation to its process's first message " +
+        "(spawned, runtime loaded); closed outside the timed part",
     },
   ];
 }
