@@ -69,7 +69,11 @@ export interface ModuleGraphViolation {
   from: string;
   /** How it is imported: `code`, `text`, `bytes` or `json`. */
   as: string;
-  /** The permission it needs, as `read access to "/path"` or `net access to "host:port"`. */
+  /**
+   * The permission it needs, as `read access to "/path"` or `net access to
+   * "host:port"`, or `no write access to "/path"` for code the function may
+   * write.
+   */
   missing: string;
   /** The functions the module exports, when they could be listed without running it. */
   functions: string[];
@@ -231,9 +235,13 @@ export async function checkModuleGraph(
   const functions = await exportedNames(deno, root.href, flags);
   const details: ModuleGraphViolation = { module: root.href, functions, ...violation };
   const named = functions.length > 0 ? ` (functions ${functions.join(", ")})` : "";
+  const writes = violation.missing.startsWith("no write access");
+  const what = violation.import === root.href
+    ? "is code its functions may write"
+    : `imports "${violation.import}" as ${violation.as} at ${violation.from}`;
   throw new SandboxPolicyError(
-    `The sandboxed module ${root.href}${named} imports "${violation.import}" as ${violation.as} ` +
-      `at ${violation.from}, which needs ${violation.missing}: its functions do not declare it`,
+    `The sandboxed module ${root.href}${named} ${what}, which needs ${violation.missing}: ` +
+      (writes ? "a function may not write its own code" : "its functions do not declare it"),
     { details },
   );
 }
@@ -252,43 +260,40 @@ function findViolation(
   const codeTree = codeRoot(root);
   const read: AllowedPaths = allowedPaths(permissions.read);
   const write: AllowedPaths = allowedPaths(permissions.write);
+  const start = resolve(info.roots[0] ?? root.href);
   const seen = new Set<string>();
-  const queue: string[] = [resolve(info.roots[0] ?? root.href)];
-  const checkWritable = (local: string | undefined, from: string, written: string) => {
-    if (local === undefined) return null;
-    const real = realPath(local) ?? local;
-    if (!covers(write, real)) return null;
+  const queue: string[] = [start];
+  /** Code the function may write: it could rewrite what its next process loads unchecked. */
+  const writable = (local: string | undefined, written: string, from: string) => {
+    const real = local === undefined ? undefined : realPath(local) ?? local;
+    if (real === undefined || !covers(write, real)) return null;
     return {
       import: written,
       from,
       as: "code",
-      missing: `no write access to "${real}" (a function may not write its own code)`,
+      missing: `no write access to "${real}"`,
     };
   };
+  const own = writable(byUrl.get(start)?.local, start, start);
+  if (own !== null) return own;
   while (queue.length > 0) {
     const url = queue.shift()!;
     if (seen.has(url)) continue;
     seen.add(url);
-    const mod = byUrl.get(url);
-    if (mod === undefined) continue;
-    if (url === resolve(info.roots[0] ?? root.href)) {
-      const own = checkWritable(mod.local, url, url);
-      if (own !== null) return own;
-    }
-    for (const dep of mod.dependencies ?? []) {
+    for (const dep of byUrl.get(url)?.dependencies ?? []) {
       const target = dep.code?.specifier;
       if (target === undefined) continue; // type-only: never loaded
       const line = dep.code?.span?.start.line;
       const from = line === undefined ? url : `${url}:${line + 1}`;
       const as = dep.assertionType ?? "code";
       const resolved = resolve(target);
-      const verdict = checkImport(resolved, as, byUrl.get(resolved), codeTree, read, permissions);
+      const mod = byUrl.get(resolved);
+      const verdict = checkImport(resolved, as, mod, codeTree, read, permissions);
       if (verdict !== null) return { import: dep.specifier, from, as, missing: verdict };
-      if (as === "code") {
-        const own = checkWritable(byUrl.get(resolved)?.local, from, dep.specifier);
-        if (own !== null) return own;
-        queue.push(resolved);
-      }
+      if (as !== "code") continue;
+      const code = writable(mod?.local, dep.specifier, from);
+      if (code !== null) return code;
+      queue.push(resolved);
     }
   }
   return null;
