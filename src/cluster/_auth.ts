@@ -1,7 +1,10 @@
 // Copyright 2026 the mpreg authors. MIT license.
 // The cluster-secret challenge: each side proves it knows the secret with an
-// HMAC over both sides' fresh nonces, so the secret never crosses the wire
-// and a recorded proof is useless on another connection.
+// HMAC over the whole handshake, so the secret never crosses the wire, a
+// recorded proof is useless on another connection, and nothing the proof
+// covers can be changed on the way without the proof failing.
+import { canonicalJson } from "../_util/canonical_json.ts";
+import type { NodeRecord } from "./membership.ts";
 
 const encoder = new TextEncoder();
 
@@ -23,15 +26,45 @@ async function hmac(secret: string, text: string): Promise<string> {
   return Array.from(mac, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** The proof a side sends: HMAC(secret, role | its peer's nonce | its own nonce | cluster). */
+/** What both sides of a handshake said: the whole of what a proof covers. */
+export interface Transcript {
+  /** The cluster id (the dialer's, which the acceptor checked equals its own). */
+  cluster: string;
+  /** The dialer's nonce, from its `hello`. */
+  dialerNonce: string;
+  /** The acceptor's nonce, from its `challenge`. */
+  acceptorNonce: string;
+  /** The dialer's record, as it sent it in its `hello`. */
+  dialerRecord: NodeRecord;
+  /** The acceptor's record, as it sent it in its `challenge`. */
+  acceptorRecord: NodeRecord;
+}
+
+/**
+ * The proof a side sends: HMAC-SHA256(secret, canonical JSON of
+ * `["mpreg.peer.v2", role, cluster, dialer nonce, acceptor nonce, dialer
+ * record, acceptor record]`). Each side computes it from the records as it
+ * sent or received them, so a record changed on the way makes the other
+ * side's proof fail; the role keeps one side's proof from being replayed as
+ * the other's.
+ */
 export function proof(
   secret: string,
   role: "dialer" | "acceptor",
-  theirNonce: string,
-  ourNonce: string,
-  clusterId: string,
+  transcript: Transcript,
 ): Promise<string> {
-  return hmac(secret, `mpreg-peer-v1|${role}|${theirNonce}|${ourNonce}|${clusterId}`);
+  return hmac(
+    secret,
+    canonicalJson([
+      "mpreg.peer.v2",
+      role,
+      transcript.cluster,
+      transcript.dialerNonce,
+      transcript.acceptorNonce,
+      transcript.dialerRecord,
+      transcript.acceptorRecord,
+    ]),
+  );
 }
 
 /** Compares two proofs in constant time. */

@@ -19,7 +19,7 @@ import {
   type WireError,
 } from "../protocol/errors.ts";
 import type { Limits } from "../protocol/limits.ts";
-import { newNonce, proof, sameProof } from "./_auth.ts";
+import { newNonce, proof, sameProof, type Transcript } from "./_auth.ts";
 import { type GossipMessage, isNodeRecord, type NodeRecord } from "./membership.ts";
 import {
   PEER_PROTOCOL,
@@ -112,6 +112,8 @@ export class PeerLink {
   #nonce = newNonce();
   #theirNonce = "";
   #record: NodeRecord | null = null;
+  /** The record this side sent in the handshake, as sent (the proofs cover it). */
+  #sentRecord: NodeRecord | null = null;
   #nextRun = 1;
   #closed = false;
   #retired = false;
@@ -165,16 +167,12 @@ export class PeerLink {
     socket.onopen = () => {
       if (!this.dialed) return;
       if (socket.protocol !== PEER_PROTOCOL) {
-        this.close("peer did not accept the mpreg.peer.v1 subprotocol");
+        this.close(`peer did not accept the ${PEER_PROTOCOL} subprotocol`);
         return;
       }
       this.#phase = "hello-sent";
-      this.#write({
-        t: "hello",
-        cluster: host.clusterId,
-        record: host.localRecord(),
-        nonce: this.#nonce,
-      });
+      const record = this.#sentRecord = host.localRecord();
+      this.#write({ t: "hello", cluster: host.clusterId, record, nonce: this.#nonce });
     };
     socket.onmessage = (event) => this.#onFrame(event.data);
     socket.onerror = () => {};
@@ -459,19 +457,16 @@ export class PeerLink {
           return this.#refuse(new ClusterMismatchError("Refusing a link to myself"));
         }
         this.#record = message.record;
-        this.#theirNonce = String(message.nonce);
+        this.#theirNonce = message.nonce;
         if (host.secret === null) return this.#welcome();
+        // The acceptor commits to its record here, under its proof.
+        const record = this.#sentRecord = host.localRecord();
         this.#phase = "awaiting-proof";
         this.#write({
           t: "challenge",
           nonce: this.#nonce,
-          proof: await proof(
-            host.secret,
-            "acceptor",
-            this.#theirNonce,
-            this.#nonce,
-            host.clusterId,
-          ),
+          record,
+          proof: await proof(host.secret, "acceptor", this.#transcript(record, this.#record)),
         });
         return;
       }
@@ -480,12 +475,14 @@ export class PeerLink {
         const expected = await proof(
           host.secret,
           "dialer",
-          this.#nonce,
-          this.#theirNonce,
-          host.clusterId,
+          this.#transcript(this.#sentRecord!, this.#record!),
         );
         if (!sameProof(String(message.proof), expected)) {
-          return this.#refuse(new UnauthenticatedError("Wrong cluster secret"));
+          return this.#refuse(
+            new UnauthenticatedError(
+              "Wrong cluster secret, or the handshake was altered on the way",
+            ),
+          );
         }
         return this.#welcome();
       }
@@ -503,34 +500,31 @@ export class PeerLink {
           if (host.secret === null) {
             return this.close("the peer requires a cluster secret and this node has none");
           }
-          const expected = await proof(
-            host.secret,
-            "acceptor",
-            this.#nonce,
-            String(message.nonce),
-            host.clusterId,
-          );
-          if (!sameProof(String(message.proof), expected)) {
-            return this.close("the peer does not know the cluster secret");
+          if (!isNodeRecord(message.record) || typeof message.nonce !== "string") {
+            return this.close("malformed challenge");
           }
+          this.#theirNonce = message.nonce;
+          const transcript = this.#transcript(message.record, this.#sentRecord!);
+          const expected = await proof(host.secret, "acceptor", transcript);
+          if (!sameProof(String(message.proof), expected)) {
+            return this.close(
+              "the peer does not know the cluster secret, or the handshake was altered on the way",
+            );
+          }
+          // The record the acceptor's proof covers; the welcome only repeats it.
+          this.#record = message.record;
           this.#phase = "challenged";
-          this.#write({
-            t: "proof",
-            proof: await proof(
-              host.secret,
-              "dialer",
-              String(message.nonce),
-              this.#nonce,
-              host.clusterId,
-            ),
-          });
+          this.#write({ t: "proof", proof: await proof(host.secret, "dialer", transcript) });
           return;
         }
         if (message.t === "welcome") {
-          if (!isNodeRecord(message.record)) return this.close("malformed welcome");
-          if (host.secret !== null && this.#phase !== "challenged") {
-            return this.close("the peer did not prove the cluster secret");
+          if (host.secret !== null) {
+            if (this.#phase !== "challenged") {
+              return this.close("the peer did not prove the cluster secret");
+            }
+            return this.#ready();
           }
+          if (!isNodeRecord(message.record)) return this.close("malformed welcome");
           this.#record = message.record;
           return this.#ready();
         }
@@ -541,8 +535,21 @@ export class PeerLink {
     }
   }
 
+  /** What both proofs cover, from this side's view of the handshake. */
+  #transcript(acceptorRecord: NodeRecord, dialerRecord: NodeRecord): Transcript {
+    const ours = this.#nonce;
+    const theirs = this.#theirNonce;
+    return {
+      cluster: this.#host.clusterId,
+      dialerNonce: this.dialed ? ours : theirs,
+      acceptorNonce: this.dialed ? theirs : ours,
+      dialerRecord,
+      acceptorRecord,
+    };
+  }
+
   #welcome(): void {
-    this.#write({ t: "welcome", record: this.#host.localRecord() });
+    this.#write({ t: "welcome", record: this.#sentRecord ?? this.#host.localRecord() });
     this.#ready();
   }
 

@@ -1,17 +1,20 @@
 // Copyright 2026 the mpreg authors. MIT license.
 /**
- * The node-to-node protocol (`mpreg.peer.v1`): a handshake that checks the
- * cluster id (and, when set, the cluster secret) before anything else,
- * membership gossip, and steps forwarded to the node that runs them.
- * `docs/cluster.md` describes it.
+ * The node-to-node protocol (`mpreg.peer.v2`): a handshake that checks the
+ * cluster id (and, when set, the cluster secret, bound to both sides'
+ * records) before anything else, membership gossip, and steps forwarded to
+ * the node that runs them. `docs/cluster.md` describes it.
  *
  * @module
  */
 import type { WireError } from "../protocol/errors.ts";
 import type { GossipMessage, NodeRecord } from "./membership.ts";
 
-/** The WebSocket subprotocol of links between nodes (msgpack, binary frames). */
-export const PEER_PROTOCOL = "mpreg.peer.v1";
+/**
+ * The WebSocket subprotocol of links between nodes (msgpack, binary frames).
+ * v2: the secret's proofs cover both records.
+ */
+export const PEER_PROTOCOL = "mpreg.peer.v2";
 
 /** Dialer → acceptor: who I am, and a nonce for the secret challenge. */
 export interface HelloMessage {
@@ -25,17 +28,25 @@ export interface HelloMessage {
   nonce: string;
 }
 
-/** Acceptor → dialer when a secret is set: prove you know it; here is my proof. */
+/**
+ * Acceptor → dialer when a secret is set: my record, and my proof over the
+ * whole handshake; prove you know the secret too.
+ */
 export interface ChallengeMessage {
   /** Message type. */
   t: "challenge";
   /** A fresh random nonce. */
   nonce: string;
-  /** HMAC(secret, acceptor | dialer nonce | acceptor nonce | cluster). */
+  /** The acceptor's record, committed to by its proof (the `welcome` repeats it). */
+  record: NodeRecord;
+  /**
+   * HMAC(secret, canonical `["mpreg.peer.v2", "acceptor", cluster, dialer
+   * nonce, acceptor nonce, dialer record, acceptor record]`).
+   */
   proof: string;
 }
 
-/** Dialer → acceptor: HMAC(secret, dialer | acceptor nonce | dialer nonce | cluster). */
+/** Dialer → acceptor: the same HMAC with the role `"dialer"`. */
 export interface ProofMessage {
   /** Message type. */
   t: "proof";
