@@ -66,6 +66,8 @@ export interface ClusterNodeOptions {
   preferLocal: boolean;
   /** Decoding limits for peer frames. */
   limits: Limits;
+  /** Refuse to dial `ws://` URLs (seeds and URLs learned from gossip): peer links only over TLS. */
+  requireTls: boolean;
   /** How long a peer handshake may take. */
   handshakeTimeoutMs: number;
   /** Membership tuning. */
@@ -130,6 +132,8 @@ export class ClusterNode implements PeerLinkHost {
   readonly #routes = new Map<string, MemberView[]>();
   /** Permission kinds other members declare, by function; cleared with the routes. */
   readonly #declared = new Map<string, readonly string[]>();
+  /** `ws://` URLs already reported as refused under `requireTls`. */
+  readonly #refusedUrls = new Set<string>();
   #timer: ReturnType<typeof setInterval> | null = null;
   #seedTimer: ReturnType<typeof setTimeout> | null = null;
   #seedAttempt = 0;
@@ -599,6 +603,14 @@ export class ClusterNode implements PeerLinkHost {
 
   /** Dials one URL; resolves with the ready link or a reason it failed. */
   async #dialOne(url: string): Promise<PeerLink | string> {
+    if (this.#options.requireTls && !url.toLowerCase().startsWith("wss:")) {
+      const reason = `refusing to dial "${url}": require_tls is set and it is not a wss:// URL`;
+      if (!this.#refusedUrls.has(url)) {
+        this.#refusedUrls.add(url);
+        log.warn("Refusing to dial {url}: require_tls is set and it is not a wss:// URL", { url });
+      }
+      return reason;
+    }
     let link: PeerLink;
     try {
       link = PeerLink.dial(url, this);

@@ -16,6 +16,7 @@
  * allowed_origins: [https://app.example.com]  # web pages that may connect, or "*"
  * gossip_interval: 1.5         # seconds, > 0
  * cluster_secret: s3cret       # string; peers must prove they know it
+ * require_tls: false           # boolean; peer links only over wss:// (needs tls)
  * prefer_local: true           # boolean
  * request_timeout: 30          # seconds, > 0
  * drain_timeout: 10            # seconds, > 0
@@ -50,7 +51,9 @@ import {
   LineCounter,
   type Node as YamlNode,
   parseDocument,
+  type YAMLMap as YamlMap,
 } from "yaml";
+import { isWss } from "./_require_tls.ts";
 import { dirname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ServerOptions } from "./options.ts";
@@ -395,6 +398,7 @@ export function parseConfig(text: string, path: string): NodeConfig {
   }
   const root = doc.contents;
   const raw = root === null || isEmpty(root) ? {} : topLevel(ctx, root, "", lineOf(ctx, root, 1));
+  if (raw.require_tls === true) checkRequireTls(ctx, root!, raw);
   return {
     path,
     options: definedOnly({
@@ -408,6 +412,7 @@ export function parseConfig(text: string, path: string): NodeConfig {
       allowedOrigins: raw.allowed_origins,
       gossipIntervalMs: raw.gossip_interval,
       clusterSecret: raw.cluster_secret,
+      requireTls: raw.require_tls,
       preferLocal: raw.prefer_local,
       requestTimeoutMs: raw.request_timeout,
       drainTimeoutMs: raw.drain_timeout,
@@ -775,6 +780,7 @@ const topLevel = record({
   "allowed_origins": list(origin, "expected a list of origins"),
   "gossip_interval": secondsAsMs,
   "cluster_secret": text,
+  "require_tls": boolean,
   "prefer_local": boolean,
   "request_timeout": secondsAsMs,
   "drain_timeout": secondsAsMs,
@@ -785,3 +791,35 @@ const topLevel = record({
   "tls": tls,
   "log": log,
 });
+
+/**
+ * `require_tls: true` needs `tls:` (the node serves wss:// itself) and only
+ * wss:// URLs in `peers` and `advertised_urls`.
+ */
+function checkRequireTls(
+  ctx: Ctx,
+  root: YamlNode,
+  raw: { tls?: unknown; peers?: string[]; advertised_urls?: string[] },
+): void {
+  const nodeOf = (path: Array<string | number>) => asNode((root as YamlMap).getIn(path, true));
+  const lineAt = (path: Array<string | number>) =>
+    lineOf(ctx, nodeOf(path), lineOf(ctx, nodeOf(["require_tls"]), null));
+  if (raw.tls === undefined) {
+    throw new ConfigError(
+      ctx.file,
+      'key "require_tls": needs "tls": the node must serve wss:// itself',
+      { line: lineAt(["require_tls"]), key: "require_tls" },
+    );
+  }
+  for (const key of ["peers", "advertised_urls"] as const) {
+    const i = (raw[key] ?? []).findIndex((url) => !isWss(url));
+    if (i < 0) continue;
+    throw new ConfigError(
+      ctx.file,
+      `key "${key}[${i}]": expected a wss:// URL with require_tls, got ${
+        JSON.stringify(raw[key]![i])
+      }`,
+      { line: lineAt([key, i]), key: `${key}[${i}]` },
+    );
+  }
+}

@@ -136,6 +136,17 @@ export interface ServerOptions {
    */
   tls?: { cert: string; key: string };
   /**
+   * Link to peers only over TLS: the node must serve `tls` itself (so every
+   * link it accepts is `wss://`), `peers` and `advertisedUrls` must be
+   * `wss://` URLs (else `start()` rejects), and `ws://` URLs learned from
+   * gossip are never dialed (logged once per URL). Without it, a cluster
+   * secret protects admission only: on `ws://`, later frames can be read and
+   * changed by whoever is on the path.
+   *
+   * @default {false}
+   */
+  requireTls?: boolean;
+  /**
    * Tokens, principals and grants. Without it every caller is anonymous and
    * may call only functions that declare no permissions.
    *

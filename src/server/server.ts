@@ -33,6 +33,7 @@ import { importFunctions } from "./function_modules.ts";
 import type { ServerOptions } from "./options.ts";
 import { RequestRunner } from "./request_runner.ts";
 import { OriginGuard } from "./origin.ts";
+import { requireTlsViolation } from "./_require_tls.ts";
 
 const log = getLogger(["mpreg", "server"]);
 
@@ -502,6 +503,8 @@ export class Server {
     if (this.#http !== null) {
       return Promise.reject(new Error(`Server ${this.name} already started`));
     }
+    const plain = requireTlsViolation(this.#options);
+    if (plain !== null) return Promise.reject(new TypeError(plain));
     const { promise, resolve } = Promise.withResolvers<this>();
     try {
       this.#http = Deno.serve({
@@ -752,6 +755,7 @@ export class Server {
       intervalMs: options.gossipIntervalMs ?? 1000,
       preferLocal: options.preferLocal ?? true,
       limits: this.limits,
+      requireTls: options.requireTls ?? false,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5_000,
       local: {
         accepting: () => !this.#draining,

@@ -466,3 +466,30 @@ Deno.test("parseConfig() reads the sandbox memory caps: sandbox.memory_mb and fu
     });
   }
 });
+
+Deno.test("parseConfig() reads require_tls, and refuses it without tls or with ws:// URLs", () => {
+  const tls = "tls: { cert: ./cert.pem, key: ./key.pem }\n";
+  const ok = parseConfig(`require_tls: true\n${tls}peers: [wss://a:1]\n`, "/srv/node.yaml");
+  assert.equal(ok.options.requireTls, true);
+  assert.equal(parseConfig("require_tls: false\n", "node.yaml").options.requireTls, false);
+  assertInvalid(
+    "name: n1\nrequire_tls: true\n",
+    'node.yaml:2: key "require_tls": needs "tls": the node must serve wss:// itself',
+    "require_tls",
+  );
+  assertInvalid(
+    `require_tls: true\n${tls}peers:\n  - wss://a:1\n  - ws://b:2\n`,
+    'node.yaml:5: key "peers[1]": expected a wss:// URL with require_tls, got "ws://b:2"',
+    "peers[1]",
+  );
+  assertInvalid(
+    `require_tls: true\n${tls}advertised_urls: [ws://me:1]\n`,
+    'node.yaml:3: key "advertised_urls[0]": expected a wss:// URL with require_tls, got "ws://me:1"',
+    "advertised_urls[0]",
+  );
+  assertInvalid(
+    "require_tls: yes please\n",
+    'node.yaml:1: key "require_tls": expected true or false, got "yes please"',
+    "require_tls",
+  );
+});
