@@ -6,6 +6,8 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
+import { canonicalJson } from "../_util/canonical_json.ts";
 import { PermissionDeniedError } from "../protocol/errors.ts";
 import type { PermissionKind } from "../sandbox/permissions.ts";
 import { GlobList } from "./glob.ts";
@@ -244,6 +246,13 @@ export type AuthResult = Principal | { error: string };
 export class Authenticator {
   /** Most requests in flight per principal on this node. */
   readonly maxInFlightPerPrincipal: number;
+  /**
+   * A digest of the grants (every principal's and the anonymous one, with
+   * defaults applied and lists sorted; tokens and limits left out): two
+   * nodes whose digests are equal decide alike who may call what. 32 hex
+   * digits of a SHA-256.
+   */
+  readonly grantsDigest: string;
   readonly #tokens = new Map<string, string>();
   readonly #principals = new Map<string, Principal>();
   readonly #anonymous: Principal | null;
@@ -267,6 +276,7 @@ export class Authenticator {
     }
     const anonymous = options.anonymous ?? {};
     this.#anonymous = anonymous === false ? null : new Principal(ANONYMOUS, anonymous, false);
+    this.grantsDigest = grantsDigest(this.#principals, this.#anonymous);
   }
 
   /** What a caller without a token gets: the anonymous principal, or why not. */
@@ -298,4 +308,25 @@ export class Authenticator {
     if (name === ANONYMOUS) return this.#anonymous ?? undefined;
     return this.#principals.get(name);
   }
+}
+
+/** The grants in a canonical form (see {@linkcode Authenticator.grantsDigest}), hashed. */
+function grantsDigest(
+  principals: ReadonlyMap<string, Principal>,
+  anonymous: Principal | null,
+): string {
+  const canonical = (p: Principal) => ({
+    allow: [...new Set(p.grant.allow)].sort(),
+    deny: [...new Set(p.grant.deny)].sort(),
+    permissions: [...new Set(p.grant.permissions)].sort(),
+  });
+  // Pairs, not an object: a principal may be named "__proto__".
+  const named = [...principals.keys()].sort().map((
+    name,
+  ) => [name, canonical(principals.get(name)!)]);
+  const text = canonicalJson({
+    anonymous: anonymous === null ? false : canonical(anonymous),
+    principals: named,
+  });
+  return createHash("sha256").update(text).digest("hex").slice(0, 32);
 }

@@ -40,6 +40,11 @@ export interface MemberInfo {
   functions: Record<string, string[]>;
   /** The permission kinds its functions declare (functions declaring none are left out). */
   permissions?: Record<string, string[]>;
+  /**
+   * A digest of its grants (principals and anonymous grant); members with
+   * equal digests decide alike who may call what.
+   */
+  grants?: string;
   /** When this node last heard from it, in milliseconds since the epoch. */
   lastHeard: number;
   /** Its incarnation: bumped when it refutes a suspicion or leaves. */

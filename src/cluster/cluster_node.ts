@@ -6,6 +6,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { abortable } from "../_util/abortable.ts";
 import { expandedSize } from "../_util/expanded_size.ts";
 import { IdTable } from "../_util/id_table.ts";
 import { backoffDelay, DEFAULT_BACKOFF } from "../client/_backoff.ts";
@@ -14,10 +15,12 @@ import {
   ConnectionError,
   FunctionNotFoundError,
   LimitExceededError,
-  type RpcError,
+  PermissionDeniedError,
+  RpcError,
   toRpcError,
   UnavailableError,
 } from "../protocol/errors.ts";
+import { ErrorCode } from "../protocol/codes.ts";
 import type { Limits } from "../protocol/limits.ts";
 import { publicError } from "../protocol/_public_error.ts";
 import type { Step } from "../protocol/step.ts";
@@ -31,8 +34,9 @@ import {
   type NodeRecord,
   type Outbound,
 } from "./membership.ts";
+import { GrantAgreement } from "./grant_agreement.ts";
 import { NotStartedError, PeerLink, type PeerLinkHost } from "./peer_link.ts";
-import type { RunMessage } from "./peer_protocol.ts";
+import type { AuthorizeMessage, AuthorizeStep, RunMessage } from "./peer_protocol.ts";
 
 const log = getLogger(["mpreg", "cluster"]);
 
@@ -43,7 +47,7 @@ export interface LocalRunner {
   /** Whether the node offers `fun` with every resource in `locs`. */
   offers(fun: string, locs: readonly string[]): boolean;
   /** Why the step's principal may not run it here, or `null` when it may. */
-  authorize(message: RunMessage): RpcError | null;
+  authorize(step: Pick<RunMessage, "step" | "fun" | "principal">): RpcError | null;
   /** Runs a forwarded step: a value, a promise, or a thrown RpcError. */
   run(message: RunMessage, signal: AbortSignal): unknown;
   /** Called once the answer to a step that `run` took has been sent. */
@@ -84,6 +88,13 @@ interface DialState {
 
 const MAX_QUEUED = 64;
 
+/** The candidates for a function and resources, and whether one agrees unasked. */
+interface Route {
+  candidates: MemberView[];
+  /** Computed on first use: see `#agreesUnasked`. */
+  unasked: boolean | undefined;
+}
+
 const GOSSIP_TYPES = new Set(["ping", "ack", "ping-req", "gossip", "sync", "pull", "records"]);
 
 /**
@@ -107,6 +118,13 @@ export interface ClusterStats {
   forwarded: number;
   /** Steps run here for other members. */
   runsForPeers: number;
+  /**
+   * Grant checks sent to other members: one per member per request, only
+   * for members whose grants differ from this node's.
+   */
+  grantChecks: number;
+  /** Grant checks answered for other members. */
+  grantChecksForPeers: number;
   /** Peer links open and past their handshake. */
   links: number;
 }
@@ -128,12 +146,17 @@ export class ClusterNode implements PeerLinkHost {
   readonly #listeners = new Set<(event: MembershipEvent) => void>();
   readonly #catalogWaiters = new Set<() => void>();
   readonly #awaitingRecords = new Set<string>();
-  /** Candidates by function and resources; cleared on every membership or catalog change. */
-  readonly #routes = new Map<string, MemberView[]>();
-  /** Permission kinds other members declare, by function; cleared with the routes. */
-  readonly #declared = new Map<string, readonly string[]>();
+  /**
+   * Candidates by function and resources, and whether one of them agrees
+   * without being asked; cleared on every membership, catalog or link change.
+   */
+  readonly #routes = new Map<string, Route>();
+  /** The digest of this node's grants (fixed for the life of the process). */
+  readonly #grants: string;
   /** `ws://` URLs already reported as refused under `requireTls`. */
   readonly #refusedUrls = new Set<string>();
+  /** Permission kinds other members declare, by function; cleared with the routes. */
+  readonly #declared = new Map<string, readonly string[]>();
   #timer: ReturnType<typeof setInterval> | null = null;
   #seedTimer: ReturnType<typeof setTimeout> | null = null;
   #seedAttempt = 0;
@@ -146,6 +169,8 @@ export class ClusterNode implements PeerLinkHost {
     gossipBytesIn: 0,
     forwarded: 0,
     runsForPeers: 0,
+    grantChecks: 0,
+    grantChecksForPeers: 0,
     links: 0,
   };
 
@@ -156,6 +181,7 @@ export class ClusterNode implements PeerLinkHost {
     this.secret = options.secret;
     this.limits = options.limits;
     this.handshakeTimeoutMs = options.handshakeTimeoutMs;
+    this.#grants = options.record.grants ?? "";
     this.#membership = new Membership(options.record, {
       random: Math.random,
       ...options.membership,
@@ -269,14 +295,7 @@ export class ClusterNode implements PeerLinkHost {
    * @returns The member, or `null`.
    */
   choose(fun: string, locs: readonly string[], exclude?: ReadonlySet<string>): MemberView | null {
-    const key = locs.length === 0 ? fun : `${fun}\u0000${locs.join("\u0000")}`;
-    let candidates = this.#routes.get(key);
-    if (candidates === undefined) {
-      const members = this.#membership.members();
-      candidates = candidatesFor(members, fun, locs, "alive");
-      if (candidates.length === 0) candidates = candidatesFor(members, fun, locs, "suspect");
-      this.#routes.set(key, candidates);
-    }
+    let candidates = this.#route(fun, locs).candidates;
     if (exclude !== undefined && exclude.size > 0) {
       candidates = candidates.filter((m) => !exclude.has(m.name));
     }
@@ -298,6 +317,11 @@ export class ClusterNode implements PeerLinkHost {
    * @param deadline The request's deadline, in milliseconds since the epoch.
    * @param runLocal Runs the step here, when routing lands on this node.
    * @param requestId The client's request id, for logs.
+   * @param principal The caller's principal.
+   * @param traceparent The step span's `traceparent`, when tracing.
+   * @param agreement The members that agreed to the request's steps (from
+   *   {@linkcode ClusterNode.admit}); a member whose grants differ from this
+   *   node's gets the step only if it agreed to it there.
    * @returns The step's value.
    */
   async runElsewhere(
@@ -309,6 +333,7 @@ export class ClusterNode implements PeerLinkHost {
     requestId: string | number,
     principal: string,
     traceparent?: string,
+    agreement: GrantAgreement | null = null,
   ): Promise<unknown> {
     const max = this.limits.maxElements;
     if (expandedSize([step.args, step.kwargs], max) > max) {
@@ -340,6 +365,16 @@ export class ClusterNode implements PeerLinkHost {
       try {
         const ready = this.#links.get(name);
         const link = ready?.ready ? ready : await this.#linkTo(name);
+        // The member's grants as it presented them in this link's handshake:
+        // equal to this node's (then this node's check decided for it), or
+        // the very grants under which it agreed to this step.
+        const grants = link.record?.grants;
+        if (
+          grants === undefined ||
+          (grants !== this.#grants && agreement?.covers(name, grants, step.name) !== true)
+        ) {
+          throw new NotStartedError(notAgreed(step, name, principal));
+        }
         const message: Omit<RunMessage, "id" | "t"> = {
           step: step.name,
           fun: step.fun,
@@ -347,6 +382,7 @@ export class ClusterNode implements PeerLinkHost {
           timeout: Math.max(1, deadline - Date.now()),
           request: requestId,
           principal,
+          grants,
         };
         if (traceparent !== undefined) message.trace = traceparent;
         if (Object.keys(step.kwargs).length > 0) message.kwargs = step.kwargs;
@@ -389,6 +425,173 @@ export class ClusterNode implements PeerLinkHost {
     return declared;
   }
 
+  /**
+   * Makes sure, before any step of a request starts, that every member that
+   * may run one of `steps` agrees that `principal` may run it there.
+   *
+   * A step agrees without a message when this node is one of its candidates
+   * or when one of them presented, in the handshake of its open link, grants
+   * equal to this node's: this node's own check of the request then decided
+   * for it (the common case, one config everywhere, decided from a cache).
+   * Otherwise its candidates are asked with one `authorize` message per
+   * member (all in parallel): first those with an open link, then, only for
+   * steps still without an agreeing candidate, the others, dialed first. A
+   * step no candidate agrees to fails the request before anything starts,
+   * with a member's denial (1009) when there was one.
+   *
+   * @param principal The caller's principal.
+   * @param steps The request's steps that may run elsewhere.
+   * @param signal The request's signal.
+   * @param deadline The request's deadline, in milliseconds since the epoch.
+   * @returns `null` when no member had to be asked, else the agreements.
+   * @throws {RpcError} (the promise rejects) when a step has no agreeing candidate.
+   */
+  admit(
+    principal: string,
+    steps: readonly Step[],
+    signal: AbortSignal,
+    deadline: number,
+  ): GrantAgreement | null | Promise<GrantAgreement | null> {
+    for (let i = 0; i < steps.length; i++) {
+      const step = steps[i]!;
+      if (!this.#agreesUnasked(step.fun, step.locs)) {
+        return this.#agree(principal, steps.slice(i), signal, deadline);
+      }
+    }
+    return null;
+  }
+
+  async #agree(
+    principal: string,
+    steps: readonly Step[],
+    signal: AbortSignal,
+    deadline: number,
+  ): Promise<GrantAgreement | null> {
+    if (
+      steps.some((step) => this.#route(step.fun, step.locs).candidates.length === 0) &&
+      this.#membership.liveNames().length > 0
+    ) {
+      // As routing would: a function registered elsewhere a moment ago.
+      await this.#refreshCatalogs(Math.min(250, deadline - Date.now()), signal);
+    }
+    let pending = steps.filter((step) => !this.#agreesUnasked(step.fun, step.locs));
+    if (pending.length === 0) return null;
+    const agreement = new GrantAgreement();
+    const agreed = new Set<string>();
+    const errors = new Map<string, RpcError>();
+    const fail = (step: string, error: RpcError): void => {
+      const known = errors.get(step);
+      const denial = ErrorCode.PermissionDenied;
+      if (known === undefined || (error.code === denial && known.code !== denial)) {
+        errors.set(step, error);
+      }
+    };
+    // Members with an open link first; the others only for steps still
+    // without an agreeing candidate.
+    for (const linked of [true, false]) {
+      const asks = new Map<string, Step[]>();
+      for (const step of pending) {
+        const candidates = this.#route(step.fun, step.locs).candidates;
+        if (candidates.length === 0) fail(step.name, noRoute(step, this.name));
+        for (const member of candidates) {
+          if (member.self || (this.#links.get(member.name)?.ready === true) !== linked) continue;
+          let list = asks.get(member.name);
+          if (list === undefined) asks.set(member.name, list = []);
+          list.push(step);
+        }
+      }
+      await Promise.all(
+        [...asks].map(([name, list]) =>
+          this.#ask(name, principal, list, signal).then(
+            ({ grants, verdicts }) => {
+              list.forEach((step, i) => {
+                const verdict = verdicts[i];
+                if (verdict === null) {
+                  agreement.add(name, grants, step.name);
+                  agreed.add(step.name);
+                } else {
+                  fail(step.name, verdict ?? noRoute(step, name));
+                }
+              });
+            },
+            (err: unknown) => {
+              if (signal.aborted) return;
+              const error = err instanceof NotStartedError ? err.error : toRpcError(err);
+              for (const step of list) fail(step.name, error);
+            },
+          )
+        ),
+      );
+      if (signal.aborted) throw signal.reason;
+      pending = pending.filter((step) => !agreed.has(step.name));
+      if (pending.length === 0) return agreement;
+    }
+    const step = pending[0]!;
+    throw errors.get(step.name) ?? noRoute(step, this.name);
+  }
+
+  /**
+   * One member's verdicts on `steps` for `principal`, over its link (dialed
+   * when needed). A member whose link presents this node's grants agrees to
+   * them all without a message.
+   */
+  async #ask(
+    name: string,
+    principal: string,
+    steps: readonly Step[],
+    signal: AbortSignal,
+  ): Promise<{ grants: string; verdicts: Array<RpcError | null> }> {
+    const open = this.#links.get(name);
+    const link = open?.ready ? open : await abortable(this.#linkTo(name), signal);
+    const grants = link.record?.grants;
+    if (grants === this.#grants) return { grants, verdicts: steps.map(() => null) };
+    const answer = await link.authorize({
+      principal,
+      steps: steps.map((step): AuthorizeStep =>
+        step.locs.length === 0
+          ? { step: step.name, fun: step.fun }
+          : { step: step.name, fun: step.fun, locs: [...step.locs] }
+      ),
+    }, signal);
+    if (answer.grants !== grants || answer.verdicts.length !== steps.length) {
+      // Not the grants its handshake presented: no agreement to rely on.
+      const error = new ConnectionError(`Member "${name}" answered a grant check inconsistently`);
+      return { grants: answer.grants, verdicts: steps.map(() => error) };
+    }
+    return {
+      grants,
+      verdicts: answer.verdicts.map((v) => v === null ? null : RpcError.fromWire(v)),
+    };
+  }
+
+  /**
+   * Whether a step of `fun` with `locs` has a candidate that agrees without
+   * being asked: this node, or a member whose open link presented this
+   * node's grants. Cached with the route.
+   */
+  #agreesUnasked(fun: string, locs: readonly string[]): boolean {
+    const route = this.#route(fun, locs);
+    if (route.unasked === undefined) {
+      route.unasked = route.candidates.some((member) =>
+        member.self || this.#links.get(member.name)?.record?.grants === this.#grants
+      );
+    }
+    return route.unasked;
+  }
+
+  /** The candidates for `fun` with `locs`: live members, else suspect ones; cached. */
+  #route(fun: string, locs: readonly string[]): Route {
+    const key = locs.length === 0 ? fun : `${fun}\u0000${locs.join("\u0000")}`;
+    let route = this.#routes.get(key);
+    if (route === undefined) {
+      const members = this.#membership.members();
+      let candidates = candidatesFor(members, fun, locs, "alive");
+      if (candidates.length === 0) candidates = candidatesFor(members, fun, locs, "suspect");
+      this.#routes.set(key, route = { candidates, unasked: undefined });
+    }
+    return route;
+  }
+
   #invalidate(): void {
     this.#routes.clear();
     this.#declared.clear();
@@ -413,6 +616,7 @@ export class ClusterNode implements PeerLinkHost {
       if (!keepNew) return;
     }
     this.#links.set(name, link);
+    this.#invalidate();
     const dial = this.#dials.get(name);
     if (dial) {
       dial.attempt = 0;
@@ -443,6 +647,7 @@ export class ClusterNode implements PeerLinkHost {
     const name = link.peer;
     if (name === null || this.#links.get(name) !== link) return;
     this.#links.delete(name);
+    this.#invalidate();
     if (this.#stopped) return;
     log.info("Link to {peer} closed: {reason}", { peer: name, reason: link.closeReason });
     this.#deliver(this.#membership.linkLost(name, Date.now()));
@@ -469,6 +674,23 @@ export class ClusterNode implements PeerLinkHost {
     };
     if (!local.accepting()) {
       return refuse(new UnavailableError(`Node "${this.name}" is shutting down`));
+    }
+    if (message.grants !== this.#grants) {
+      return refuse(
+        new PermissionDeniedError(
+          `Step "${message.step}": node "${this.name}" refused "${message.fun}" unstarted: ` +
+            "the request was authorized against other grants than this node holds",
+          {
+            details: {
+              step: message.step,
+              fun: message.fun,
+              principal: message.principal ?? "anonymous",
+              node: this.name,
+              missing: "agreement",
+            },
+          },
+        ),
+      );
     }
     const locs = message.locs ?? [];
     if (!local.offers(message.fun, locs)) {
@@ -503,9 +725,34 @@ export class ClusterNode implements PeerLinkHost {
     }
   }
 
+  authorize(link: PeerLink, message: AuthorizeMessage): void {
+    const local = this.#options.local;
+    const verdicts = message.steps.map((step) => {
+      const locs = step.locs ?? [];
+      if (!local.accepting()) {
+        return new UnavailableError(`Node "${this.name}" is shutting down`).toWire();
+      }
+      if (!local.offers(step.fun, locs)) {
+        return noRoute({ name: step.step, fun: step.fun, locs }, this.name).toWire();
+      }
+      const denied = local.authorize({
+        step: step.step,
+        fun: step.fun,
+        principal: message.principal,
+      });
+      return denied === null ? null : denied.toWire();
+    });
+    link.send({ t: "authorized", id: message.id, grants: this.#grants, verdicts });
+  }
+
   traffic(direction: "in" | "out", type: string, bytes: number): void {
     if (type === "run") {
       if (direction === "in") this.#stats.runsForPeers++;
+      return;
+    }
+    if (type === "authorize") {
+      if (direction === "in") this.#stats.grantChecksForPeers++;
+      else this.#stats.grantChecks++;
       return;
     }
     if (!GOSSIP_TYPES.has(type)) return;
@@ -686,6 +933,15 @@ function noRoute(step: Pick<Step, "name" | "fun" | "locs">, node: string): Funct
   return new FunctionNotFoundError(
     `No node offers function "${step.fun}"${locs} (step "${step.name}")`,
     { details: { step: step.name, fun: step.fun, locs: step.locs, node } },
+  );
+}
+
+/** A step that would go to a member whose grants differ from this node's and that did not agree. */
+function notAgreed(step: Pick<Step, "name" | "fun">, node: string, principal: string): RpcError {
+  return new PermissionDeniedError(
+    `Step "${step.name}": node "${node}" has not agreed that principal "${principal}" may run ` +
+      `"${step.fun}" there (its grants differ from this node's)`,
+    { details: { step: step.name, fun: step.fun, principal, node, missing: "agreement" } },
   );
 }
 

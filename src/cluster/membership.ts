@@ -123,6 +123,12 @@ export interface NodeRecord {
    * no function declares any.
    */
   permissions?: Record<string, string[]>;
+  /**
+   * A digest of the node's grants (its principals and anonymous grant): two
+   * nodes with the same digest decide alike who may call what. Fixed for the
+   * life of the process.
+   */
+  grants?: string;
 }
 
 /**
@@ -270,6 +276,7 @@ interface RecordData {
   readonly resources: readonly string[];
   readonly functions: Readonly<Record<string, readonly string[]>>;
   readonly permissions: Readonly<Record<string, readonly string[]>>;
+  readonly grants: string | undefined;
 }
 
 const NO_PERMISSIONS: Readonly<Record<string, readonly string[]>> = Object.freeze({});
@@ -374,6 +381,7 @@ function isRecord(x: unknown): x is NodeRecord {
   if (!isFiniteNumber(x.catalogVersion) || !isStringArray(x.urls)) return false;
   if (!isStringArray(x.resources) || !isObject(x.functions)) return false;
   if (!Object.values(x.functions).every(isStringArray)) return false;
+  if (x.grants != null && typeof x.grants !== "string") return false;
   return x.permissions === undefined ||
     (isObject(x.permissions) && Object.values(x.permissions).every(isStringArray));
 }
@@ -412,13 +420,14 @@ function frozenMap(
 
 /** Freezes a record's data, copying what is not frozen yet (so callers' arrays are never frozen). */
 function freezeData(
-  record: Pick<NodeRecord, "urls" | "resources" | "functions" | "permissions">,
+  record: Pick<NodeRecord, "urls" | "resources" | "functions" | "permissions" | "grants">,
 ): RecordData {
   return {
     urls: frozenList(record.urls),
     resources: frozenList(record.resources),
     functions: frozenMap(record.functions),
     permissions: record.permissions === undefined ? NO_PERMISSIONS : frozenMap(record.permissions),
+    grants: typeof record.grants === "string" ? record.grants : undefined,
   };
 }
 
@@ -441,18 +450,20 @@ function sameMap(
 
 function sameData(a: RecordData, b: RecordData): boolean {
   if (!sameList(a.urls, b.urls) || !sameList(a.resources, b.resources)) return false;
+  if (a.grants !== b.grants) return false;
   return sameMap(a.functions, b.functions) && sameMap(a.permissions, b.permissions);
 }
 
 /** A record's data as the fields of a record or a view (shared, frozen arrays). */
 function dataFields(
   d: RecordData,
-): Pick<NodeRecord, "urls" | "resources" | "functions" | "permissions"> {
+): Pick<NodeRecord, "urls" | "resources" | "functions" | "permissions" | "grants"> {
   return {
     urls: d.urls as string[],
     resources: d.resources as string[],
     functions: d.functions as Record<string, string[]>,
     ...permissionsOf(d),
+    ...(d.grants === undefined ? {} : { grants: d.grants }),
   };
 }
 
@@ -603,6 +614,7 @@ export class Membership {
       resources: [...d.resources],
       functions: Object.fromEntries(Object.entries(d.functions).map(([k, v]) => [k, [...v]])),
       ...permissionsOf(d),
+      ...(d.grants === undefined ? {} : { grants: d.grants }),
     };
   }
 
@@ -871,6 +883,7 @@ export class Membership {
       functions: change.functions ?? (this.#data.functions as Record<string, string[]>),
       permissions: change.permissions ??
         (this.#data.permissions as Record<string, string[]>),
+      grants: this.#data.grants,
     });
     this.#data = next;
     this.#catalogVersion++;

@@ -22,6 +22,8 @@ import type { Limits } from "../protocol/limits.ts";
 import { newNonce, proof, sameProof, type Transcript } from "./_auth.ts";
 import { type GossipMessage, isNodeRecord, type NodeRecord } from "./membership.ts";
 import {
+  type AuthorizedMessage,
+  type AuthorizeMessage,
   PEER_PROTOCOL,
   type PeerMessage,
   type RunErrorMessage,
@@ -58,6 +60,8 @@ export interface PeerLinkHost {
   gossip(link: PeerLink, message: GossipMessage): void;
   /** A step to run arrived; answer with `link.send()`. */
   run(link: PeerLink, message: RunMessage): void;
+  /** A grant check arrived; answer with `link.send()`. */
+  authorize(link: PeerLink, message: AuthorizeMessage): void;
   /** A run this node is executing was cancelled. */
   cancelRun(link: PeerLink, id: number): void;
   /** Counts a frame sent or received, by message type. */
@@ -85,6 +89,7 @@ export class NotStartedError extends Error {
   }
 }
 
+/** A run or a grant check waiting for its answer. */
 interface PendingRun {
   resolve(value: unknown): void;
   reject(error: unknown): void;
@@ -265,6 +270,46 @@ export class PeerLink {
   }
 
   /**
+   * Asks the peer whether a principal may run steps there (a grant check).
+   *
+   * @param message The principal and the steps (the `id` is set here).
+   * @param signal Aborting it rejects with its reason (the answer is then ignored).
+   * @returns The peer's answer.
+   * @throws {ConnectionError} when the link is not open or closes first.
+   */
+  authorize(
+    message: Omit<AuthorizeMessage, "id" | "t">,
+    signal: AbortSignal,
+  ): Promise<AuthorizedMessage> {
+    if (!this.ready || this.#retired || this.#peerLeaving) {
+      return Promise.reject(new ConnectionError(`No open link to ${this.peer ?? this.address}`));
+    }
+    if (signal.aborted) return Promise.reject(signal.reason);
+    const id = this.#nextRun;
+    this.#nextRun = nextId(id);
+    const { promise, resolve, reject } = Promise.withResolvers<AuthorizedMessage>();
+    const onAbort = () => {
+      if (this.#runs.delete(id)) reject(signal.reason);
+    };
+    this.#runs.set(id, {
+      resolve: (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value as AuthorizedMessage);
+      },
+      reject: (error) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    });
+    signal.addEventListener("abort", onAbort, { once: true });
+    if (!this.#write({ t: "authorize", id, ...message })) {
+      this.#runs.get(id)?.reject(new ConnectionError(`Link to ${this.peer} closed`));
+      this.#runs.delete(id);
+    }
+    return promise;
+  }
+
+  /**
    * Tells the peer this node is leaving and resolves when the peer confirms
    * it will send no more steps (or the link closes).
    *
@@ -390,11 +435,31 @@ export class PeerLink {
       case "error":
         this.#settle(message.id, (run) => run.reject(runError(message)));
         break;
+      case "authorized":
+        if (
+          typeof message.grants !== "string" || !Array.isArray(message.verdicts) ||
+          !message.verdicts.every((v) => v === null || (typeof v === "object" && v !== null))
+        ) {
+          this.close("malformed authorized");
+          return;
+        }
+        this.#settle(message.id, (run) => run.resolve(message));
+        break;
+      case "authorize":
+        if (
+          typeof message.id !== "number" || typeof message.principal !== "string" ||
+          !Array.isArray(message.steps) || !message.steps.every(isAuthorizeStep)
+        ) {
+          this.close("malformed authorize");
+          return;
+        }
+        this.#host.authorize(this, message);
+        break;
       case "run":
         if (
           typeof message.id !== "number" || typeof message.fun !== "string" ||
           typeof message.step !== "string" || !Array.isArray(message.args) ||
-          typeof message.timeout !== "number" ||
+          typeof message.timeout !== "number" || typeof message.grants !== "string" ||
           (message.kwargs !== undefined &&
             (typeof message.kwargs !== "object" || message.kwargs === null)) ||
           (message.locs !== undefined && !Array.isArray(message.locs))
@@ -561,6 +626,14 @@ export class PeerLink {
     this.#handshake.resolve(true);
     this.#host.linkReady(this);
   }
+}
+
+function isAuthorizeStep(x: unknown): boolean {
+  if (typeof x !== "object" || x === null) return false;
+  const step = x as Record<string, unknown>;
+  return typeof step.step === "string" && typeof step.fun === "string" &&
+    (step.locs === undefined ||
+      (Array.isArray(step.locs) && step.locs.every((l) => typeof l === "string")));
 }
 
 function runError(message: RunErrorMessage): unknown {

@@ -2,8 +2,8 @@
 /**
  * The node-to-node protocol (`mpreg.peer.v2`): a handshake that checks the
  * cluster id (and, when set, the cluster secret, bound to both sides'
- * records) before anything else, membership gossip, and steps forwarded to
- * the node that runs them. `docs/cluster.md` describes it.
+ * records) before anything else, membership gossip, grant checks, and steps
+ * forwarded to the node that runs them. `docs/cluster.md` describes it.
  *
  * @module
  */
@@ -12,7 +12,7 @@ import type { GossipMessage, NodeRecord } from "./membership.ts";
 
 /**
  * The WebSocket subprotocol of links between nodes (msgpack, binary frames).
- * v2: the secret's proofs cover both records.
+ * v2: the secret's proofs cover both records; grant checks; `run.grants`.
  */
 export const PEER_PROTOCOL = "mpreg.peer.v2";
 
@@ -92,8 +92,51 @@ export interface RunMessage {
   request?: string | number;
   /** The caller's principal; the runner checks its grant again. */
   principal?: string;
+  /**
+   * The digest of the runner's grants the coordinator relied on when it
+   * authorized the request; the runner refuses the step unstarted when its
+   * own digest differs.
+   */
+  grants: string;
   /** W3C `traceparent` of the coordinator's step span, when tracing. */
   trace?: string;
+}
+
+/** One step a coordinator asks a member about, in an {@linkcode AuthorizeMessage}. */
+export interface AuthorizeStep {
+  /** The step's name (for errors). */
+  step: string;
+  /** The function. */
+  fun: string;
+  /** The step's resources (omitted when empty). */
+  locs?: string[];
+}
+
+/**
+ * Coordinator → member whose grants differ from the coordinator's, before
+ * any step of a request starts: may this principal run these steps there?
+ */
+export interface AuthorizeMessage {
+  /** Message type. */
+  t: "authorize";
+  /** Id chosen by the coordinator, unique on this link while in flight (shared with runs). */
+  id: number;
+  /** The caller's principal. */
+  principal: string;
+  /** The steps of the request that may run on this member. */
+  steps: AuthorizeStep[];
+}
+
+/** Member → coordinator: its verdict on each step of an {@linkcode AuthorizeMessage}. */
+export interface AuthorizedMessage {
+  /** Message type. */
+  t: "authorized";
+  /** The check's id. */
+  id: number;
+  /** The digest of the member's grants the verdicts were made with. */
+  grants: string;
+  /** Per step, in order: `null` when it may run there, else why not. */
+  verdicts: Array<WireError | null>;
 }
 
 /** Runner → coordinator: the step's value. */
@@ -157,6 +200,8 @@ export type PeerMessage =
   | WelcomeMessage
   | RefusedMessage
   | RunMessage
+  | AuthorizeMessage
+  | AuthorizedMessage
   | ResultMessage
   | RunErrorMessage
   | CancelRunMessage

@@ -9,6 +9,7 @@
 import { getConfig, withContext } from "@logtape/logtape";
 import { abortable } from "../_util/abortable.ts";
 import type { Principal } from "../auth/authenticator.ts";
+import type { GrantAgreement } from "../cluster/grant_agreement.ts";
 import { executeNow, RequestGraph } from "../engine/mod.ts";
 import { FunctionError, FunctionNotFoundError, RpcError } from "../protocol/errors.ts";
 import type { RequestId } from "../protocol/messages.ts";
@@ -41,9 +42,21 @@ export interface StepRouter {
     requestId: RequestId,
     principal: string,
     traceparent?: string,
+    agreement?: GrantAgreement | null,
   ): Promise<unknown>;
   /** The permission kinds other members declare for `fun` (their union). */
   declaredElsewhere(fun: string): readonly string[];
+  /**
+   * Before any step starts: makes sure every member that may run one of
+   * `steps` agrees that `principal` may run it there. `null` (at once, in
+   * the common case) when no member had to be asked.
+   */
+  admit(
+    principal: string,
+    steps: readonly Step[],
+    signal: AbortSignal,
+    deadline: number,
+  ): GrantAgreement | null | Promise<GrantAgreement | null>;
 }
 
 /** What a {@linkcode RequestRunner} needs from its node. */
@@ -152,30 +165,74 @@ export class RequestRunner {
     if (steps.length === 1 && !RequestGraph.checkAlone(steps[0]!)) {
       const only = steps[0]!;
       this.#authorize(request);
-      if (request.signal.aborted) throw request.signal.reason;
-      const value = this.#route(request, only, only.args, only.kwargs, request.signal);
-      if (!(value instanceof Promise)) return resultOf(only.name, value);
-      // Every path that returns a promise (inline, sandboxed, forwarded)
-      // already settles when the signal aborts.
-      return value.then((v) => resultOf(only.name, v));
+      const agreement = this.#agree(request);
+      if (agreement instanceof Promise) {
+        return agreement.then((agreed) => this.#runAlone(request, only, agreed));
+      }
+      return this.#runAlone(request, only, agreement);
     }
     const graph = RequestGraph.build(steps);
     this.#authorize(request);
+    const agreement = this.#agree(request);
+    if (agreement instanceof Promise) {
+      return agreement.then((agreed) => this.#execute(request, graph, agreed));
+    }
+    return this.#execute(request, graph, agreement);
+  }
+
+  #runAlone(
+    request: RunRequest,
+    only: Step,
+    agreement: GrantAgreement | null,
+  ): Record<string, unknown> | Promise<Record<string, unknown>> {
+    if (request.signal.aborted) throw request.signal.reason;
+    const value = this.#route(request, only, only.args, only.kwargs, request.signal, agreement);
+    if (!(value instanceof Promise)) return resultOf(only.name, value);
+    // Every path that returns a promise (inline, sandboxed, forwarded)
+    // already settles when the signal aborts.
+    return value.then((v) => resultOf(only.name, v));
+  }
+
+  #execute(
+    request: RunRequest,
+    graph: RequestGraph,
+    agreement: GrantAgreement | null,
+  ): Record<string, unknown> | Promise<Record<string, unknown>> {
     const run = (
       step: Step,
       args: unknown[],
       kwargs: Record<string, unknown>,
       signal: AbortSignal,
-    ) => this.#route(request, step, args, kwargs, signal);
+    ) => this.#route(request, step, args, kwargs, signal, agreement);
     // Synchronous steps answer in this turn, like a lone step.
     return executeNow(graph, run, { signal: request.signal, all: request.all });
   }
 
-  /** Authorizes the whole request before any step runs. */
+  /** Authorizes the whole request, against this node's grants, before any step runs. */
   #authorize(request: RunRequest): void {
     for (const step of request.steps) {
       request.principal.authorize(step.name, step.fun, this.#declared(step.fun));
     }
+  }
+
+  /**
+   * Then, before any step runs, every other member that may run a step
+   * agrees (see `ClusterNode.admit`). Steps this node runs itself
+   * (`preferLocal` and offered here) need nothing more.
+   */
+  #agree(request: RunRequest): GrantAgreement | null | Promise<GrantAgreement | null> {
+    const router = this.#router;
+    if (router === null) return null;
+    const steps = request.steps;
+    let here = 0;
+    if (router.preferLocal) {
+      for (const step of steps) if (this.#offered(step.fun, step.locs) !== undefined) here++;
+    }
+    if (here === steps.length) return null;
+    const elsewhere = here === 0
+      ? steps
+      : steps.filter((step) => this.#offered(step.fun, step.locs) === undefined);
+    return router.admit(request.principal.name, elsewhere, request.signal, request.deadline);
   }
 
   /**
@@ -229,8 +286,11 @@ export class RequestRunner {
     args: unknown[],
     kwargs: Record<string, unknown>,
     signal: AbortSignal,
+    agreement: GrantAgreement | null,
   ): unknown {
-    if (!tracingEnabled()) return this.#routeStep(request, step, args, kwargs, signal);
+    if (!tracingEnabled()) {
+      return this.#routeStep(request, step, args, kwargs, signal, agreement);
+    }
     const span = startSpan(`mpreg.step ${step.name}`, {
       "mpreg.step": step.name,
       "mpreg.function": step.fun,
@@ -240,7 +300,8 @@ export class RequestRunner {
         span,
         withSpan(
           span,
-          () => this.#routeStep(request, step, args, kwargs, signal, traceparentOf(span)),
+          () =>
+            this.#routeStep(request, step, args, kwargs, signal, agreement, traceparentOf(span)),
         ),
       );
     } catch (err) {
@@ -255,6 +316,7 @@ export class RequestRunner {
     args: unknown[],
     kwargs: Record<string, unknown>,
     signal: AbortSignal,
+    agreement: GrantAgreement | null,
     traceparent?: string,
   ): unknown {
     const context: CallContext = {
@@ -285,6 +347,7 @@ export class RequestRunner {
       request.u,
       request.principal.name,
       traceparent,
+      agreement,
     );
   }
 

@@ -741,6 +741,7 @@ export class Server {
       lastHeard: Date.now(),
       incarnation: this.#incarnation,
       catalogVersion: this.#registry.version,
+      grants: this.#auth.grantsDigest,
     };
   }
 
@@ -771,23 +772,28 @@ export class Server {
     node.start();
   }
 
-  /** Checks a forwarded step against this node's own grants for its principal. */
-  #authorizeForPeer(message: RunMessage): RpcError | null {
+  /**
+   * Checks a step a peer forwarded, or asks about, against this node's own
+   * grants for its principal; a denial names this node.
+   */
+  #authorizeForPeer(message: Pick<RunMessage, "step" | "fun" | "principal">): RpcError | null {
     const name = message.principal ?? "anonymous";
     const principal: Principal | undefined = this.#auth.principal(name);
+    const details = { step: message.step, fun: message.fun, principal: name, node: this.name };
     if (principal === undefined) {
       return new PermissionDeniedError(
         `Step "${message.step}": principal "${name}" is not known on node "${this.name}"`,
-        {
-          details: { step: message.step, fun: message.fun, principal: name, missing: "principal" },
-        },
+        { details: { ...details, missing: "principal" } },
       );
     }
     try {
       principal.authorize(message.step, message.fun, this.#runner.declaredHere(message.fun));
       return null;
     } catch (err) {
-      return err as RpcError;
+      const denied = err as RpcError;
+      return new PermissionDeniedError(`${denied.message} on node "${this.name}"`, {
+        details: { ...(denied.details as Record<string, unknown>), ...details },
+      });
     }
   }
 

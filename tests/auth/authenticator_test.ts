@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import {
   ANONYMOUS,
   Authenticator,
+  type AuthOptions,
   hashToken,
   PermissionDeniedError,
   Principal,
@@ -73,4 +74,38 @@ Deno.test("Authenticator: tokens map to principals; unknown tokens and closed do
     () => new Authenticator({ tokens: [{ sha256: "00", principal: "ghost" }] }),
     /unknown principal "ghost"/,
   );
+});
+
+Deno.test("Authenticator.grantsDigest: equal for grants that decide alike, different otherwise", async () => {
+  const digest = (options: AuthOptions) => new Authenticator(options).grantsDigest;
+  const base = digest({ principals: { ops: { allow: ["a", "b"], permissions: ["net", "read"] } } });
+  assert.match(base, /^[0-9a-f]{32}$/);
+  // Order, duplicates, defaults and tokens do not change what is decided.
+  assert.equal(
+    digest({
+      tokens: [{ sha256: await hashToken("t"), principal: "ops" }],
+      principals: { ops: { allow: ["b", "a", "a"], deny: [], permissions: ["read", "net"] } },
+      anonymous: { allow: ["*"] },
+      maxInFlightPerPrincipal: 7,
+    }),
+    base,
+  );
+  assert.equal(digest({}), digest({ principals: {}, anonymous: {} }));
+  // Anything that decides differently changes it.
+  const others: AuthOptions[] = [
+    { principals: { ops: { allow: ["a", "b"], deny: ["b"], permissions: ["net", "read"] } } },
+    { principals: { ops: { allow: ["a"], permissions: ["net", "read"] } } },
+    { principals: { ops: { allow: ["a", "b"], permissions: ["net"] } } },
+    { principals: { ops2: { allow: ["a", "b"], permissions: ["net", "read"] } } },
+    {
+      principals: { ops: { allow: ["a", "b"], permissions: ["net", "read"] }, more: {} },
+    },
+    {
+      principals: { ops: { allow: ["a", "b"], permissions: ["net", "read"] } },
+      anonymous: false as const,
+    },
+  ];
+  for (const other of others) {
+    assert.notEqual(digest(other), base, JSON.stringify(other));
+  }
 });
