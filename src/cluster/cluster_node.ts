@@ -382,8 +382,10 @@ export class ClusterNode implements PeerLinkHost {
           timeout: Math.max(1, deadline - Date.now()),
           request: requestId,
           principal,
-          grants,
         };
+        // This node's own digest goes without saying: the runner has it
+        // from this link's handshake.
+        if (grants !== this.#grants) message.grants = grants;
         if (traceparent !== undefined) message.trace = traceparent;
         if (Object.keys(step.kwargs).length > 0) message.kwargs = step.kwargs;
         if (step.locs.length > 0) message.locs = step.locs;
@@ -675,7 +677,9 @@ export class ClusterNode implements PeerLinkHost {
     if (!local.accepting()) {
       return refuse(new UnavailableError(`Node "${this.name}" is shutting down`));
     }
-    if (message.grants !== this.#grants) {
+    // The digest the coordinator relied on: stated, or its own from this
+    // link's handshake.
+    if ((message.grants ?? link.record?.grants) !== this.#grants) {
       return refuse(
         new PermissionDeniedError(
           `Step "${message.step}": node "${this.name}" refused "${message.fun}" unstarted: ` +

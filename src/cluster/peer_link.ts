@@ -459,7 +459,8 @@ export class PeerLink {
         if (
           typeof message.id !== "number" || typeof message.fun !== "string" ||
           typeof message.step !== "string" || !Array.isArray(message.args) ||
-          typeof message.timeout !== "number" || typeof message.grants !== "string" ||
+          typeof message.timeout !== "number" ||
+          (message.grants !== undefined && typeof message.grants !== "string") ||
           (message.kwargs !== undefined &&
             (typeof message.kwargs !== "object" || message.kwargs === null)) ||
           (message.locs !== undefined && !Array.isArray(message.locs))

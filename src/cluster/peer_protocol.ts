@@ -94,10 +94,12 @@ export interface RunMessage {
   principal?: string;
   /**
    * The digest of the runner's grants the coordinator relied on when it
-   * authorized the request; the runner refuses the step unstarted when its
-   * own digest differs.
+   * authorized the request, when it is not the coordinator's own: omitted,
+   * it is the digest the coordinator presented in this link's handshake
+   * (so the common frame, one config everywhere, carries nothing more).
+   * The runner refuses the step unstarted when it is not its own digest.
    */
-  grants: string;
+  grants?: string;
   /** W3C `traceparent` of the coordinator's step span, when tracing. */
   trace?: string;
 }

@@ -15,8 +15,10 @@ import {
   Server,
   type ServerOptions,
 } from "../../mod.ts";
-import { waitFor } from "../_helpers/mod.ts";
-import { startServer } from "../_helpers/mod.ts";
+import { PEER_PROTOCOL } from "../../src/cluster/peer_protocol.ts";
+import { createCodec } from "../../src/protocol/codec.ts";
+import { DEFAULT_LIMITS } from "../../src/protocol/limits.ts";
+import { startServer, waitFor } from "../_helpers/mod.ts";
 
 const FAST: ServerOptions = { gossipIntervalMs: 150 };
 
@@ -218,4 +220,95 @@ Deno.test("grants: a step goes only to the candidates that agreed", async () => 
     await b.stop();
     await a.stop();
   }
+});
+
+/** A bare peer: handshakes with `target` (no secret) presenting `grants`, then sends runs. */
+async function rawPeer(target: Server, grants: string): Promise<{
+  run(message: Record<string, unknown>): Promise<Record<string, unknown>>;
+  close(): Promise<void>;
+}> {
+  const codec = createCodec("msgpack", { limits: DEFAULT_LIMITS });
+  const ws = new WebSocket(target.url, [PEER_PROTOCOL]);
+  ws.binaryType = "arraybuffer";
+  const waiting = new Map<unknown, (m: Record<string, unknown>) => void>();
+  const welcome = Promise.withResolvers<void>();
+  ws.onmessage = (e) => {
+    const decoded = codec.decode(e.data) as Record<string, unknown>;
+    for (const m of Array.isArray(decoded) ? decoded : [decoded]) {
+      if (m.t === "welcome") welcome.resolve();
+      if (m.t === "result" || m.t === "error") waiting.get(m.id)?.(m);
+    }
+  };
+  const closed = new Promise<void>((resolve) => ws.onclose = () => resolve());
+  await new Promise<void>((resolve) => ws.onopen = () => resolve());
+  const now = Date.now();
+  ws.send(codec.encode({
+    t: "hello",
+    cluster: "default-cluster",
+    nonce: "n",
+    record: {
+      name: "raw",
+      incarnation: now,
+      catalogVersion: now,
+      urls: [],
+      resources: [],
+      functions: {},
+      grants,
+    },
+  }) as Uint8Array<ArrayBuffer>);
+  await welcome.promise;
+  return {
+    run(message) {
+      const { promise, resolve } = Promise.withResolvers<Record<string, unknown>>();
+      waiting.set(message.id, resolve);
+      ws.send(
+        codec.encode({ t: "run", step: "s", args: [], timeout: 5_000, ...message }) as Uint8Array<
+          ArrayBuffer
+        >,
+      );
+      return promise;
+    },
+    close() {
+      ws.close();
+      return closed;
+    },
+  };
+}
+
+Deno.test("grants: a run relying on other grants than the runner's is refused unstarted", async () => {
+  await using b = await startServer({ name: "b" });
+  let runs = 0;
+  b.register("count", () => ++runs);
+  const own = b.cluster.member("b")!.grants!;
+  assert.match(own, /^[0-9a-f]{32}$/);
+  const refused = (answer: Record<string, unknown>) => {
+    assert.equal(answer.t, "error", JSON.stringify(answer));
+    assert.equal(answer.started, false);
+    const error = answer.error as { code: number; details: Record<string, unknown> };
+    assert.equal(error.code, ErrorCode.PermissionDenied);
+    assert.equal(error.details.missing, "agreement");
+  };
+  const same = await rawPeer(b, own);
+  try {
+    // The coordinator's own digest, from the handshake, equals b's.
+    assert.deepEqual(await same.run({ id: 1, fun: "count" }), { t: "result", id: 1, value: 1 });
+    // It says it relied on other grants.
+    refused(await same.run({ id: 2, fun: "count", grants: "0".repeat(32) }));
+  } finally {
+    await same.close();
+  }
+  const other = await rawPeer(b, "f".repeat(32));
+  try {
+    // Its own digest differs from b's and it states no other.
+    refused(await other.run({ id: 1, fun: "count" }));
+    refused(await other.run({ id: 2, fun: "count", grants: "0".repeat(32) }));
+    assert.deepEqual(await other.run({ id: 3, fun: "count", grants: own }), {
+      t: "result",
+      id: 3,
+      value: 2,
+    });
+  } finally {
+    await other.close();
+  }
+  assert.equal(runs, 2, "refused runs never started");
 });
