@@ -84,6 +84,8 @@ interface DialState {
   attempt: number;
   notBefore: number;
   pending: Promise<PeerLink> | null;
+  /** Why the last dial failed, for the errors of calls made while backing off. */
+  failure: string;
 }
 
 const MAX_QUEUED = 64;
@@ -815,7 +817,7 @@ export class ClusterNode implements PeerLinkHost {
     if (link?.ready) return Promise.resolve(link);
     let dial = this.#dials.get(name);
     if (dial === undefined) {
-      this.#dials.set(name, dial = { attempt: 0, notBefore: 0, pending: null });
+      this.#dials.set(name, dial = { attempt: 0, notBefore: 0, pending: null, failure: "" });
     }
     if (dial.pending) return dial.pending;
     const member = this.#membership.member(name);
@@ -825,7 +827,9 @@ export class ClusterNode implements PeerLinkHost {
       return Promise.reject(notStarted(`Member "${name}" is not reachable`));
     }
     if (Date.now() < dial.notBefore) {
-      return Promise.reject(notStarted(`Member "${name}" is not reachable (backing off)`));
+      return Promise.reject(
+        notStarted(`Member "${name}" is not reachable (backing off after: ${dial.failure})`),
+      );
     }
     const state = dial;
     state.pending = this.#dialUrls(member.urls).then(
@@ -836,6 +840,7 @@ export class ClusterNode implements PeerLinkHost {
       (err) => {
         state.pending = null;
         state.notBefore = Date.now() + backoffDelay(state.attempt++, DEFAULT_BACKOFF);
+        state.failure = (err as Error).message;
         throw err;
       },
     );
