@@ -4,6 +4,7 @@
 // Origin, are unaffected. Upgrades are sent by hand, with exactly the headers
 // a browser would send.
 import assert from "node:assert/strict";
+import { PEER_PROTOCOL } from "../../src/cluster/peer_protocol.ts";
 import { Client } from "../../mod.ts";
 import { startServer } from "../_helpers/mod.ts";
 import { withLogs as withAllLogs } from "../_helpers/logs.ts";
@@ -142,7 +143,7 @@ Deno.test("cross-origin attack: allowed origins, advertised URLs and * are accep
 
 Deno.test("cross-origin attack: a peer upgrade that carries a foreign Origin is refused too", async () => {
   await using server = await startServer({ name: "a" });
-  const peer = { "sec-websocket-protocol": "mpreg.peer.v1" };
+  const peer = { "sec-websocket-protocol": PEER_PROTOCOL };
   assert.equal(await statusOf(server.url, peer), 101, "peers send no Origin");
   assert.equal(
     await statusOf(server.url, { ...peer, origin: "https://evil.example" }),
