@@ -381,9 +381,10 @@ function entriesOf(p: FunctionPermissions): [PermissionKind, string | null][] {
 }
 
 /**
- * What this process lacks of the permissions a function declares: a worker
- * cannot be given more than its parent holds, so a node should refuse to
- * start when this is not empty.
+ * What this process lacks of the permissions a function declares. A node
+ * gives its sandboxed functions nothing it does not hold itself (although a
+ * child process could be started with more), so it refuses to start when
+ * this is not empty.
  *
  * @param p Normalized permissions.
  * @returns One human-readable line per missing grant, such as
