@@ -541,6 +541,9 @@ async function warmUp(c: Connections, ms: number): Promise<void> {
     () => c.raw.echo(PAYLOAD),
     () => c.bare.rpc("echo", [PAYLOAD]),
     () => c.client.call("echo", [PAYLOAD]),
+    // The sandbox's process compiles its side only when it first gets calls.
+    () => c.client.call("inline_add", [2, 3]),
+    () => c.client.call("sandbox_add", [2, 3]),
   ];
   for (const path of paths) {
     await oneAtATime(path, phases);

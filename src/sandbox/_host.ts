@@ -35,15 +35,17 @@
  *
  * ## The channel
  *
- * Frames (see `_frames.ts`) come in on stdin and go out on stdout, written
- * synchronously so that nothing is lost when the process exits. Before any
- * function loads, `console` and `Deno.stdout` are pointed at stderr, so a
- * function's output reaches the node's stderr instead of corrupting the
- * channel. The process ends when stdin closes (its node is gone).
+ * The process connects to the Unix socket its pool listens on (it is started
+ * with `read`, `write` and `net` grants for that one path, revoked as soon as it
+ * is connected, before any function loads) and says `ready` with the token it
+ * was given. Frames (see `_frames.ts`) go both ways on that socket; stdout and
+ * stderr are the node's, so a function's output shows up there. The process
+ * ends when the socket closes (its node is gone).
  *
- * The process reports its own end: it wraps `close()` and `Deno.exit()` and
- * catches uncaught errors and unhandled rejections, sends an
- * {@linkcode ExitMessage}, then exits.
+ * The process says how it ends: it wraps `close()` and `Deno.exit()` and
+ * catches uncaught errors and unhandled rejections, writes a line starting
+ * with {@linkcode EXIT_MARKER} to stderr (synchronously, so it is never lost),
+ * then exits.
  *
  * @module
  */
@@ -54,6 +56,7 @@ import {
   type CallMessage,
   type CancelMessage,
   type DefineMessage,
+  EXIT_MARKER,
   type FromWorker,
   functionFromSource,
   type HostArgs,
@@ -117,64 +120,27 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
     typeof (value as { then?: unknown }).then === "function";
 }
 
-/** Writes all of `bytes` to a file synchronously. */
-function writeAll(file: { writeSync(p: Uint8Array): number }, bytes: Uint8Array): void {
-  let at = 0;
-  while (at < bytes.byteLength) at += file.writeSync(bytes.subarray(at));
-}
-
 /**
- * Points everything that prints to stdout at stderr: `console` (every
- * method that prints to stdout in Deno), `Deno.stdout`, and Node's
- * `process.stdout` when a function's package uses it.
- */
-function redirectStdout(): void {
-  const c = console as unknown as Record<string, (...args: unknown[]) => void>;
-  const error = console.error.bind(console);
-  for (const name of ["log", "info", "debug", "dirxml"]) c[name] = error;
-  c.dir = (value: unknown, options?: unknown) =>
-    error(Deno.inspect(value, options as Deno.InspectOptions | undefined));
-  c.table = (data: unknown) => error(Deno.inspect(data));
-  const counts = new Map<string, number>();
-  c.count = (label = "default") => {
-    const n = (counts.get(String(label)) ?? 0) + 1;
-    counts.set(String(label), n);
-    error(`${label}: ${n}`);
-  };
-  c.countReset = (label = "default") => void counts.delete(String(label));
-  const timers = new Map<string, number>();
-  const elapsed = (label: string) => `${label}: ${(performance.now() - timers.get(label)!)}ms`;
-  c.time = (label = "default") => void timers.set(String(label), performance.now());
-  c.timeLog = (label = "default", ...rest: unknown[]) => {
-    if (timers.has(String(label))) error(elapsed(String(label)), ...rest);
-  };
-  c.timeEnd = (label = "default") => {
-    if (!timers.has(String(label))) return;
-    error(elapsed(String(label)));
-    timers.delete(String(label));
-  };
-  Object.defineProperty(Deno, "stdout", { value: Deno.stderr, configurable: true });
-  const node = (globalThis as { process?: { stderr?: unknown } }).process;
-  if (node !== undefined) {
-    Object.defineProperty(node, "stdout", { get: () => node.stderr, configurable: true });
-  }
-}
-
-/**
- * Runs the process side of the protocol: answers define, call, cancel,
- * check and exports messages from the pool, batching the replies of one
- * batch of calls (everything answered before the microtask queue drains)
- * into one frame.
+ * Runs the process side of the protocol: connects to the pool, then answers
+ * define, call, cancel, check and exports messages, batching the replies of
+ * one batch of calls (everything answered before the microtask queue
+ * drains) into one frame.
  *
  * @param loaders One loader per user module, indexed as in define messages.
+ * @returns Never: the process exits when its channel closes.
  */
-export function serve(loaders: readonly ModuleLoader[]): void {
-  const args = JSON.parse(Deno.args[0] ?? "{}") as Partial<HostArgs>;
-  const maxFrameBytes = args.maxFrameBytes ?? 64 * 1024 * 1024;
-  const stdout = Deno.stdout;
-  const stdin = Deno.stdin;
+export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
+  const args = JSON.parse(Deno.args[0] ?? "{}") as HostArgs;
+  const maxFrameBytes = args.maxFrameBytes;
   const realExit = Deno.exit;
-  redirectStdout();
+  const encoder = new TextEncoder();
+  const conn = await Deno.connect({ transport: "unix", path: args.socket });
+  // The socket was this process's only reason for these grants.
+  for (const name of args.revoke) {
+    await Deno.permissions.revoke(
+      name === "net" ? { name, host: `unix:${args.socket}` } : { name, path: args.socket },
+    );
+  }
 
   const packer = new FramePacker();
   const unpackr = new Unpackr({
@@ -190,6 +156,47 @@ export function serve(loaders: readonly ModuleLoader[]): void {
   let scheduled = false;
   let exiting = false;
 
+  // Frames written while a write is under way wait here and go out together.
+  let queued: Uint8Array[] = [];
+  let writing = false;
+  const die = (why: string): never => {
+    if (!exiting) {
+      exiting = true;
+      try {
+        Deno.stderr.writeSync(encoder.encode(`${EXIT_MARKER}${why}\n`));
+      } catch {
+        // Nobody to tell.
+      }
+    }
+    return realExit(1);
+  };
+  const drain = async (): Promise<void> => {
+    writing = true;
+    try {
+      while (queued.length > 0) {
+        const frames = queued;
+        queued = [];
+        let bytes = frames[0]!;
+        if (frames.length > 1) {
+          bytes = new Uint8Array(frames.reduce((n, f) => n + f.byteLength, 0));
+          let at = 0;
+          for (const frame of frames) {
+            bytes.set(frame, at);
+            at += frame.byteLength;
+          }
+        }
+        for (let at = 0; at < bytes.byteLength;) at += await conn.write(bytes.subarray(at));
+      }
+    } catch (err) {
+      die(`lost its channel: ${err instanceof Error ? err.message : err}`);
+    }
+    writing = false;
+  };
+  const writeFrame = (frame: Uint8Array): void => {
+    queued.push(frame);
+    if (!writing) void drain();
+  };
+
   /** Writes a batch; a message that cannot be packed, or is too large, fails its call alone. */
   const write = (batch: FromWorker[]): void => {
     let frame: Uint8Array | undefined;
@@ -199,7 +206,7 @@ export function serve(loaders: readonly ModuleLoader[]): void {
       frame = undefined;
     }
     if (frame !== undefined && frame.byteLength - 4 <= maxFrameBytes) {
-      writeAll(stdout, frame);
+      writeFrame(frame);
       return;
     }
     if (batch.length === 1) {
@@ -213,8 +220,7 @@ export function serve(loaders: readonly ModuleLoader[]): void {
       } catch (err) {
         why = `The result cannot be sent back: ${err instanceof Error ? err.message : err}`;
       }
-      writeAll(
-        stdout,
+      writeFrame(
         packer.pack([{ id, error: { name: "DataCloneError", message: why, phase: "call" } }]),
       );
       return;
@@ -235,43 +241,29 @@ export function serve(loaders: readonly ModuleLoader[]): void {
       queueMicrotask(flush);
     }
   };
-  const exit = (why: string): void => {
-    if (exiting) return;
-    exiting = true;
-    try {
-      flush();
-      write([{ exit: why }]);
-    } catch {
-      // The node is gone: nobody to tell.
-    }
-  };
-
   // Report every way this process can end, then end it.
   const g = globalThis as unknown as {
     close?: () => void;
     addEventListener(type: string, listener: (event: Event) => void): void;
   };
   g.close = (): void => {
-    exit("called close()");
-    realExit(0);
+    die("called close()");
   };
   Object.defineProperty(Deno, "exit", {
     value: (code?: number): never => {
-      exit(`called Deno.exit(${code ?? ""})`);
+      die(`called Deno.exit(${code ?? ""})`);
       return realExit(code);
     },
     configurable: true,
   });
   g.addEventListener("error", (event) => {
     event.preventDefault();
-    exit(`threw ${(event as ErrorEvent).message}`);
-    realExit(1);
+    die(`threw ${(event as ErrorEvent).message}`);
   });
   g.addEventListener("unhandledrejection", (event) => {
     event.preventDefault();
     const reason = (event as PromiseRejectionEvent).reason;
-    exit(`left a rejected promise unhandled: ${reason instanceof Error ? reason.message : reason}`);
-    realExit(1);
+    die(`left a rejected promise unhandled: ${reason instanceof Error ? reason.message : reason}`);
   });
 
   const loadModule = (index: number): Promise<Record<string, unknown>> => {
@@ -415,23 +407,21 @@ export function serve(loaders: readonly ModuleLoader[]): void {
     }
   };
 
-  const read = async (): Promise<void> => {
-    const reader = new FrameReader(Number.MAX_SAFE_INTEGER);
-    const buffer = new Uint8Array(256 * 1024);
+  write([{ ready: args.token }]);
+  const reader = new FrameReader(Number.MAX_SAFE_INTEGER);
+  const buffer = new Uint8Array(256 * 1024);
+  try {
     while (true) {
-      const n = await stdin.read(buffer);
+      const n = await conn.read(buffer);
       if (n === null) break;
       // Every frame of this chunk is decoded before the next read reuses the buffer.
       for (const frame of reader.push(buffer.subarray(0, n))) {
         dispatch(unpackr.unpack(frame) as ToWorker[]);
       }
     }
-    // The node closed the channel: it is gone or done with this process.
-    realExit(0);
-  };
-  read().catch((err) => {
-    exit(`lost its channel: ${err instanceof Error ? err.message : err}`);
-    realExit(1);
-  });
-  write([{ ready: true }]);
+  } catch (err) {
+    die(`lost its channel: ${err instanceof Error ? err.message : err}`);
+  }
+  // The node closed the channel: it is gone or done with this process.
+  realExit(0);
 }

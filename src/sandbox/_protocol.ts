@@ -1,20 +1,25 @@
 // Copyright 2026 the mpreg authors. MIT license.
 /**
  * The messages between a `WorkerPool` and its sandbox processes, and the
- * helpers both sides share. Messages travel as msgpack frames on the
- * process's stdin and stdout (see `_frames.ts`), batched: every frame carries
- * an array of the messages queued before the microtask queue drained, in
- * both directions (so the calls of one incoming frame go as one frame, at
- * once).
+ * helpers both sides share. Messages travel as msgpack frames (see
+ * `_frames.ts`) on a Unix socket that the process connects to when it
+ * starts, batched: every frame carries an array of the messages queued
+ * before the microtask queue drained, in both directions (so the calls of
+ * one incoming frame go as one frame, at once).
  *
  * To a process: `[id, fn, args, step, requestId, node, deadline, kwargs?]`
  * calls, `{ define }`, `{ cancel }`, `{ check }` and `{ exports }`. From a
- * process: `[id, value]` answers, `{ id, error }` failures, `{ ready }` once
- * and `{ exit }` last. Anything else from a process is a protocol violation:
- * the pool treats the process as crashed.
+ * process: `{ ready }` first (with the token it was started with), then
+ * `[id, value]` answers and `{ id, error }` failures. Anything else from a
+ * process is a protocol violation: the pool treats the process as crashed.
+ * A process that is about to exit says why on its stderr, in a line that
+ * starts with {@linkcode EXIT_MARKER}.
  *
  * @module
  */
+
+/** The start of the stderr line in which a sandbox process says why it exits. */
+export const EXIT_MARKER = "[mpreg sandbox] exiting: ";
 
 /** Defines function `define` in the process, from a module loader or from source. */
 export interface DefineMessage {
@@ -80,11 +85,20 @@ export interface ExportsMessage {
 
 /**
  * What a sandbox process is told on its command line (`Deno.args[0]`, as
- * JSON): its limits, before anything else runs.
+ * JSON), before anything else runs.
  */
 export interface HostArgs {
   /** The largest frame the process may send; a larger answer fails its call alone. */
   maxFrameBytes: number;
+  /** The Unix socket to connect to. */
+  socket: string;
+  /** Sent back in the `ready` message: proves the connection is this process's. */
+  token: string;
+  /**
+   * The grants the process was given only to connect to `socket` (`read`,
+   * `write`, `net`), revoked once it is connected, before any function loads.
+   */
+  revoke: ("read" | "write" | "net")[];
 }
 
 /** A message to a sandbox process. */
@@ -120,20 +134,14 @@ export interface ErrorReply {
   error: WireFunctionError;
 }
 
-/** Sent once, when the process's runtime is up. */
+/** Sent first, once the process is connected and its runtime is up. */
 export interface ReadyMessage {
-  /** Always true. */
-  ready: true;
-}
-
-/** Sent when the process is about to stop: `close()`, `Deno.exit()` or an uncaught error. */
-export interface ExitMessage {
-  /** Why, as in `called Deno.exit(1)` or `threw Uncaught Error: boom`. */
-  exit: string;
+  /** The token of {@linkcode HostArgs}. */
+  ready: string;
 }
 
 /** A message from a sandbox process. */
-export type FromWorker = OkReply | ErrorReply | ReadyMessage | ExitMessage;
+export type FromWorker = OkReply | ErrorReply | ReadyMessage;
 
 /** The answer to a check: the functions that failed to load. */
 export interface LoadFailure {

@@ -45,6 +45,7 @@ import {
 } from "../protocol/errors.ts";
 import type { CallContext } from "../registry/registry.ts";
 import { denoExecutable } from "./_deno.ts";
+import { allowedPaths, covers } from "./_paths.ts";
 import { OUT_OF_MEMORY, SandboxProcess } from "./_process.ts";
 import {
   type CallMessage,
@@ -280,6 +281,14 @@ interface ModuleState {
   error: Error | null;
 }
 
+/** A call waiting for its module's graph check. */
+interface WaitingCall {
+  readonly step: string;
+  readonly fun: string;
+  /** Rejects it (cancelled, or the pool closed). */
+  fail(error: unknown): void;
+}
+
 interface FunctionEntry {
   readonly id: number;
   readonly name: string;
@@ -391,6 +400,20 @@ function processEnv(permissions: FunctionPermissions): Record<string, string> {
   return env;
 }
 
+/**
+ * What a process of `permissions` must be granted besides them to connect to
+ * a socket in `dir`: `read`, `write` and `net` (`unix:` paths), except those
+ * the profile already grants there. Each is revoked once it is connected.
+ */
+function connectGrants(permissions: FunctionPermissions, dir: string): HostArgs["revoke"] {
+  const socket = `${dir}/0.sock`;
+  const grants: HostArgs["revoke"] = [];
+  if (!covers(allowedPaths(permissions.read), socket)) grants.push("read");
+  if (!covers(allowedPaths(permissions.write), socket)) grants.push("write");
+  if (permissions.net !== true) grants.push("net");
+  return grants;
+}
+
 function describeReason(reason: unknown): { name: string; message: string } {
   if (reason instanceof Error || reason instanceof DOMException) {
     return {
@@ -452,7 +475,10 @@ export class WorkerPool {
   readonly #config: string | null;
   readonly #flags: string[];
   readonly #env: Record<string, string>;
-  readonly #hostArgs: string;
+  /** A private folder (0700) for the processes' sockets. */
+  readonly #dir: string;
+  /** The grants a process needs to connect to its socket, besides its profile. */
+  readonly #socketGrants: HostArgs["revoke"];
   readonly #maxFrameBytes: number;
   readonly #maxWorkers: number;
   readonly #perWorker: number;
@@ -466,6 +492,7 @@ export class WorkerPool {
   #moduleStates = new Map<string, ModuleState>();
   #mainUrl: string;
   #byRef = new WeakMap<object, FunctionEntry>();
+  #waiting = new Set<WaitingCall>();
   #byKey = new Map<string, FunctionEntry>();
   #nextFunctionId = 1;
   #nextCallId = 1;
@@ -479,6 +506,7 @@ export class WorkerPool {
   #flushQueued = false;
   #broken: string | undefined;
   #memoryTimer: ReturnType<typeof setInterval> | undefined;
+  #closing: Promise<void> | null = null;
   /** `/proc` cannot be read here: only the V8 heap limit applies. */
   #memoryUnreadable = false;
   #closed = false;
@@ -490,7 +518,8 @@ export class WorkerPool {
    * @param permissions The profile, normalized (see `normalizePermissions`).
    * @param options Sizes and limits.
    * @throws {Deno.errors.NotCapable} when this process may not run the Deno
-   *   executable (`--allow-run`).
+   *   executable (`--allow-run`), or make a temporary folder and listen on a
+   *   Unix socket in it (`--allow-write`, `--allow-read`).
    * @throws {RangeError} for a size or limit below 1.
    * @throws {TypeError} in a binary built with `deno compile`.
    */
@@ -524,9 +553,15 @@ export class WorkerPool {
       `--v8-flags=--max-old-space-size=${this.memoryMb}`,
     ];
     this.#env = processEnv(permissions);
-    this.#hostArgs = JSON.stringify({ maxFrameBytes: this.#maxFrameBytes } satisfies HostArgs);
+    this.#dir = Deno.makeTempDirSync({ prefix: "mpreg-sandbox-" });
+    this.#socketGrants = connectGrants(permissions, this.#dir);
     this.#mainUrl = mainModule(this.#modules);
-    this.#spawn();
+    try {
+      this.#spawn();
+    } catch (err) {
+      Deno.removeSync(this.#dir, { recursive: true });
+      throw err;
+    }
   }
 
   /**
@@ -746,32 +781,49 @@ export class WorkerPool {
 
   /**
    * Kills every process and fails calls in flight with
-   * {@linkcode UnavailableError}. Leaves no process, timer or op behind.
+   * {@linkcode UnavailableError} (when the processes have ended, just before
+   * it resolves). Leaves no process, timer, file or op behind.
    *
-   * @returns When every process has ended.
+   * @returns When every process has ended; the same promise on every call.
    */
-  async close(): Promise<void> {
-    if (!this.#closed) {
-      this.#closed = true;
-      this.#dirty = [];
-      for (const worker of [...this.#workers, ...this.#retiring]) {
-        this.#drop(
-          worker,
-          (pending) =>
-            pending.entry === undefined
-              ? new UnavailableError("The sandbox was closed")
-              : new UnavailableError(
-                `Step "${pending.step}" (${pending.entry.name}) failed: the sandbox was closed`,
-                { details: { step: pending.step, fun: pending.entry.name } },
-              ),
-        );
-      }
-      this.#watchMemory();
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    this.#dirty = [];
+    // The calls fail once the processes are gone, just before close()
+    // resolves, so a caller that awaits close() first still handles them.
+    const failures: (() => void)[] = [];
+    for (const waiting of [...this.#waiting]) {
+      const error = new UnavailableError(
+        `Step "${waiting.step}" (${waiting.fun}) failed: the sandbox was closed`,
+        { details: { step: waiting.step, fun: waiting.fun } },
+      );
+      failures.push(() => waiting.fail(error));
     }
+    for (const worker of [...this.#workers, ...this.#retiring]) {
+      this.#drop(
+        worker,
+        (pending) =>
+          pending.entry === undefined
+            ? new UnavailableError("The sandbox was closed")
+            : new UnavailableError(
+              `Step "${pending.step}" (${pending.entry.name}) failed: the sandbox was closed`,
+              { details: { step: pending.step, fun: pending.entry.name } },
+            ),
+        failures,
+      );
+    }
+    this.#watchMemory();
     await Promise.all([
       ...this.#ended,
       ...[...this.#moduleStates.values()].map((m) => m.gate),
     ]);
+    await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
+    for (const fail of failures) fail();
   }
 
   /** Calls once the module's graph check is over; a cancel meanwhile rejects at once. */
@@ -785,11 +837,26 @@ export class WorkerPool {
     const signal = context.signal;
     if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
-      const onAbort = () => reject(signal.reason);
-      signal.addEventListener("abort", onAbort, { once: true });
-      gate.then(() => {
+      const done = (): void => {
         signal.removeEventListener("abort", onAbort);
-        if (!signal.aborted) this.call(ref, args, kwargs, context).then(resolve, reject);
+        this.#waiting.delete(waiting);
+      };
+      const waiting: WaitingCall = {
+        step: context.step,
+        fun: ref.name,
+        fail: (error) => {
+          done();
+          reject(error);
+        },
+      };
+      const onAbort = () => waiting.fail(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#waiting.add(waiting);
+      gate.then(() => {
+        // Cancelled meanwhile, or left for close() to fail.
+        if (!this.#waiting.has(waiting) || this.#closed) return;
+        done();
+        this.call(ref, args, kwargs, context).then(resolve, reject);
       });
     });
   }
@@ -933,7 +1000,9 @@ export class WorkerPool {
       deno: this.#deno,
       flags: this.#flags,
       main: this.#mainUrl,
-      args: this.#hostArgs,
+      dir: this.#dir,
+      maxFrameBytes: this.#maxFrameBytes,
+      revoke: this.#socketGrants,
       env: this.#env,
       limits: {
         maxFrameBytes: this.#maxFrameBytes,
@@ -1098,26 +1167,18 @@ export class WorkerPool {
         }
         const error = this.#error(pending, message.error);
         if (!pending.answered) pending.reject(error);
-      } else if ("ready" in message) {
-        if (worker.ready) return this.#violation(worker, "ready");
+      } else {
+        // `ready`: the process checked it is the first message and carries its token.
         worker.ready = true;
         this.#coldStartMs = Math.round(performance.now() - worker.process.startedAt);
-      } else {
-        this.#lost(worker, message.exit);
-        return;
       }
     }
     if (worker.retiring && worker.pending.size === 0) this.#terminate(worker);
   }
 
   /** An answer nobody asked for: the process is not speaking the protocol. */
-  #violation(worker: PoolWorker, what: number | string): void {
-    this.#lost(
-      worker,
-      typeof what === "number"
-        ? `answered call ${what}, which it was never sent or had answered already`
-        : `sent "${what}" twice`,
-    );
+  #violation(worker: PoolWorker, id: number): void {
+    worker.process.kill(`answered call ${id}, which it was never sent or had answered already`);
   }
 
   /** Frees a call's slot and its listener and timer. */
@@ -1218,11 +1279,22 @@ export class WorkerPool {
   }
 
   /** Kills a process and rejects its calls with `error(pending)`. */
-  #drop(worker: PoolWorker, error: (pending: PendingCall) => RpcError): void {
+  /**
+   * Kills a process and rejects its calls with `error(pending)`, at once or,
+   * given `later`, when the caller runs what it collected there.
+   */
+  #drop(
+    worker: PoolWorker,
+    error: (pending: PendingCall) => RpcError,
+    later?: (() => void)[],
+  ): void {
     this.#terminate(worker);
     for (const pending of worker.pending.values()) {
       this.#settle(worker, pending);
-      if (!pending.answered) pending.reject(error(pending));
+      if (pending.answered) continue;
+      const reason = error(pending);
+      if (later === undefined) pending.reject(reason);
+      else later.push(() => pending.reject(reason));
     }
   }
 

@@ -255,7 +255,7 @@ export class Sandbox {
       const missing = missingHostPermissionsSync(normalized);
       const lacks = missing.length > 0
         ? `lacks ${missing.join(", ")}, which it declares`
-        : "may not start Deno for its sandbox processes (grant --allow-run to the Deno executable, or run with -A)";
+        : "may not start sandbox processes (grant --allow-run to the Deno executable, and --allow-read and --allow-write to the temporary folder; or run with -A)";
       throw new PermissionDeniedError(
         `Cannot sandbox "${name}": this process ${lacks} (${err.message})`,
         {
