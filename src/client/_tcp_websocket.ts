@@ -18,6 +18,8 @@
 // than decoding it. mpreg's codecs copy binary values out of such a view (see
 // `Codec.decode`).
 
+import { concatBytes } from "../_util/concat.ts";
+
 /** The parts of `Deno` this client needs. */
 interface TcpConn {
   read(buffer: Uint8Array): Promise<number | null>;
@@ -259,7 +261,7 @@ export class TcpWebSocket {
         let data = payload;
         if (fragments.length > 0) {
           fragments.push(payload);
-          data = concatAll(fragments);
+          data = concatBytes(fragments);
           fragments = [];
         }
         delivered = true;
@@ -428,18 +430,6 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);
   out.set(a);
   out.set(b, a.length);
-  return out;
-}
-
-function concatAll(parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
   return out;
 }
 

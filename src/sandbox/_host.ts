@@ -50,6 +50,7 @@
  * @module
  */
 import { Unpackr } from "npm:msgpackr@^2.1.4/unpack";
+import { concatBytes } from "../_util/concat.ts";
 import { IdTable } from "../_util/id_table.ts";
 import { FramePacker, FrameReader } from "./_frames.ts";
 import {
@@ -176,15 +177,7 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
       while (queued.length > 0) {
         const frames = queued;
         queued = [];
-        let bytes = frames[0]!;
-        if (frames.length > 1) {
-          bytes = new Uint8Array(frames.reduce((n, f) => n + f.byteLength, 0));
-          let at = 0;
-          for (const frame of frames) {
-            bytes.set(frame, at);
-            at += frame.byteLength;
-          }
-        }
+        const bytes = frames.length === 1 ? frames[0]! : concatBytes(frames);
         for (let at = 0; at < bytes.byteLength;) at += await conn.write(bytes.subarray(at));
       }
     } catch (err) {

@@ -19,6 +19,7 @@
  * @module
  */
 import { join } from "node:path";
+import { concatBytes } from "../_util/concat.ts";
 import { createCodec } from "../protocol/codec.ts";
 import type { Limits } from "../protocol/limits.ts";
 import { FramePacker, FrameReader } from "./_frames.ts";
@@ -277,7 +278,7 @@ export class SandboxProcess {
       while (this.#queued.length > 0) {
         const frames = this.#queued;
         this.#queued = [];
-        const bytes = frames.length === 1 ? frames[0]! : concat(frames);
+        const bytes = frames.length === 1 ? frames[0]! : concatBytes(frames);
         for (let at = 0; at < bytes.byteLength;) at += await conn.write(bytes.subarray(at));
       }
     } catch {
@@ -315,16 +316,4 @@ function socketGrants(path: string, revoke: HostArgs["revoke"]): string[] {
   return revoke.map((name) =>
     name === "net" ? `--allow-net=unix:${path}` : `--allow-${name}=${path}`
   );
-}
-
-function concat(frames: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const frame of frames) size += frame.byteLength;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const frame of frames) {
-    out.set(frame, at);
-    at += frame.byteLength;
-  }
-  return out;
 }
