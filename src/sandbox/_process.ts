@@ -135,6 +135,8 @@ export class SandboxProcess {
       throw err;
     }
     this.pid = this.#child.pid;
+    // A process that ends before it connects must not leave accept() waiting.
+    this.#child.status.then(() => this.#closeListener());
     this.ended = Promise.all([this.#child.status, this.#serve(), this.#readStderr()])
       .then(([status]) => options.onExit(this.#killedBecause ?? this.#explain(status)));
   }
@@ -306,8 +308,16 @@ export class SandboxProcess {
     if (/Fatal JavaScript out of memory|JavaScript heap out of memory/.test(tail)) {
       return OUT_OF_MEMORY;
     }
-    if (status.signal !== null) return `was killed by ${status.signal}`;
-    return `exited with code ${status.code}`;
+    const how = status.signal !== null
+      ? `was killed by ${status.signal}`
+      : `exited with code ${status.code}`;
+    if (this.#conn !== null) return how;
+    // It never connected: what it printed last says why (Deno's own error).
+    const lines = tail.split("\n").map((line) => line.trim()).filter((line) => line !== "");
+    const last = lines.find((line) => /error/i.test(line)) ?? lines.at(-1);
+    return last === undefined
+      ? `${how} before it was ready`
+      : `${how} before it was ready: ${last.slice(0, 300)}`;
   }
 }
 

@@ -70,6 +70,10 @@ const DENO_ENV = [
   "DENO_CERT",
   "DENO_TLS_CA_STORE",
   "DENO_AUTH_TOKENS",
+  // Deno trusts NODE_EXTRA_CA_CERTS too (a machine behind a TLS-inspecting proxy needs it).
+  "NODE_EXTRA_CA_CERTS",
+  "SSL_CERT_FILE",
+  "SSL_CERT_DIR",
   "NPM_CONFIG_REGISTRY",
   "HOME",
   "XDG_CACHE_HOME",

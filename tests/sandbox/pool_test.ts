@@ -363,3 +363,26 @@ for (const kind of ["heap", "buffers"] as const) {
     }
   });
 }
+
+Deno.test("WorkerPool: a process that ends before it connects fails the pool at once, with what it printed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mpreg-broken-deno-" });
+  const deno = `${dir}/deno`;
+  // Stands in for a Deno that cannot start the runtime (a failed download, say).
+  await Deno.writeTextFile(
+    deno,
+    "#!/bin/sh\necho 'error: Failed loading the runtime' >&2\nexit 3\n",
+  );
+  await Deno.chmod(deno, 0o755);
+  const pool = new WorkerPool({}, { deno });
+  try {
+    const err = await rejection(pool.ready());
+    assert.ok(err instanceof InternalError, String(err));
+    assert.match(
+      (err as Error).message,
+      /^The sandbox process exited with code 3 before it was ready: error: Failed loading the runtime$/,
+    );
+  } finally {
+    await pool.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
