@@ -93,7 +93,14 @@ export class TcpWebSocket {
   #conn: TcpConn | null = null;
   #closeSent = false;
   #closed = false;
+  /** The close frame sent or received: `onclose` reports it once it is written. */
   #closeWhenWritten: { code: number; reason: string } | null = null;
+  /**
+   * A write failed: nothing more is written, but reading goes on to the end
+   * of the connection, so every message the peer sent before it went away
+   * (answers, its close frame) is still delivered.
+   */
+  #writeFailed = false;
   readonly #readBuffer = new Uint8Array(64 * 1024);
   /**
    * Frames up to its size are built here when no write is using it, which
@@ -124,13 +131,15 @@ export class TcpWebSocket {
   }
 
   close(code = 1000, reason = ""): void {
-    if (this.readyState >= 2) return;
     if (this.readyState === 0) {
       this.#finish(1006, "closed before opening", false);
-      return;
+    } else if (this.readyState === 1) {
+      this.readyState = 2;
+      this.#sendClose(code, reason, { code, reason });
+    } else if (this.#writeFailed) {
+      // Nothing can be written, and the caller wants nothing more read.
+      this.#finish(code, reason, false);
     }
-    this.readyState = 2;
-    this.#sendClose(code, reason);
   }
 
   async #open(url: URL, protocols: string[], net: DenoNet): Promise<void> {
@@ -240,8 +249,15 @@ export class TcpWebSocket {
         if (opcode === 8) {
           const code = payload.length >= 2 ? (payload[0]! << 8) | payload[1]! : 1005;
           const reason = payload.length > 2 ? decoder.decode(payload.subarray(2)) : "";
-          if (!this.#closeSent) this.#sendClose(code === 1005 ? 1000 : code, "");
-          this.#finish(code, reason, true);
+          if (this.#closeSent || this.#writeFailed) {
+            this.#finish(code, reason, true);
+          } else {
+            // Answer the close, and close the connection once the answer is
+            // written: the peer waits for it before it lets go of the
+            // connection (a node that stops does).
+            this.readyState = 2;
+            this.#sendClose(code === 1005 ? 1000 : code, "", { code, reason });
+          }
           return;
         }
         if (opcode === 9) {
@@ -288,7 +304,7 @@ export class TcpWebSocket {
         n = null;
       }
       if (n === null) {
-        this.#finish(1006, "", false);
+        this.#finish(1006, this.#writeFailed ? "write failed" : "", false);
         return;
       }
       const chunk = this.#readBuffer.subarray(0, n);
@@ -296,7 +312,8 @@ export class TcpWebSocket {
     }
   }
 
-  #sendClose(code: number, reason: string): void {
+  /** Sends a close frame; `onclose` reports `report` once it is written. */
+  #sendClose(code: number, reason: string, report: { code: number; reason: string }): void {
     this.#closeSent = true;
     const text = encoder.encode(reason.slice(0, 120));
     const payload = new Uint8Array(2 + text.length);
@@ -306,8 +323,9 @@ export class TcpWebSocket {
     // Once the close frame is written, the connection is closed: the peer's
     // own close frame is not waited for (RFC 6455 allows it, and nothing is
     // left open behind the caller).
-    this.#closeWhenWritten = { code, reason };
+    this.#closeWhenWritten = report;
     this.#write(8, payload);
+    if (this.#writeFailed) this.#finish(report.code, report.reason, true);
   }
 
   /**
@@ -361,7 +379,9 @@ export class TcpWebSocket {
       i += count << 2;
     }
     for (; i < length; i++) frame[body + i]! ^= maskByte(mask, i);
-    if (this.#draining) {
+    if (this.#writeFailed) {
+      if (frame.buffer === this.#writeBuffer.buffer) this.#writeBufferBusy = false;
+    } else if (this.#draining) {
       this.#queue.push(frame);
     } else {
       this.#draining = true;
@@ -374,8 +394,7 @@ export class TcpWebSocket {
     try {
       written = this.#conn!.write(offset === 0 ? frame : frame.subarray(offset));
     } catch {
-      this.#draining = false;
-      this.#finish(1006, "write failed", false);
+      this.#onWriteFailed();
       return;
     }
     written.then((n) => {
@@ -386,10 +405,23 @@ export class TcpWebSocket {
       this.#draining = false;
       const closing = this.#closeWhenWritten;
       if (closing !== null) this.#finish(closing.code, closing.reason, true);
-    }, () => {
-      this.#draining = false;
-      this.#finish(1006, "write failed", false);
-    });
+    }, () => this.#onWriteFailed());
+  }
+
+  /**
+   * The peer is gone (or going) for writing; what it sent before may still
+   * be unread. Stop writing, and let the reader deliver it and report the
+   * end: its close frame, or the end of the connection.
+   */
+  #onWriteFailed(): void {
+    this.#draining = false;
+    this.#writeFailed = true;
+    this.#queue = [];
+    this.#writeBufferBusy = false;
+    if (this.readyState === 1) this.readyState = 2;
+    const closing = this.#closeWhenWritten;
+    // A close frame was received, or sent: nothing more is to be read.
+    if (closing !== null) this.#finish(closing.code, closing.reason, true);
   }
 
   async #writeAll(data: Uint8Array): Promise<void> {

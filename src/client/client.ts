@@ -8,13 +8,16 @@
 import { DeadlineQueue } from "../_util/deadline_queue.ts";
 import { IdTable, nextId } from "../_util/id_table.ts";
 import { Batcher } from "../protocol/batcher.ts";
+import { CLOSE_DRAINED } from "../protocol/_close_codes.ts";
 import { AUTH_PROTOCOL_PREFIX, type Codec, createCodec } from "../protocol/codec.ts";
+import { ErrorCode } from "../protocol/codes.ts";
 import {
   CancelledError,
   ConnectionError,
   ProtocolError,
   RpcError,
   TimeoutError,
+  UnavailableError,
   type WireError,
 } from "../protocol/errors.ts";
 import { findForbiddenKey, LITERAL_KEY, type Step } from "../protocol/step.ts";
@@ -58,8 +61,9 @@ export interface ClientOptions {
    */
   token?: string;
   /**
-   * Reconnect after a lost connection, trying each URL in turn with capped
-   * exponential backoff and full jitter.
+   * How long to wait between rounds of connection attempts (each URL once,
+   * one after the other without waiting), and before reconnecting after a
+   * lost connection: capped exponential backoff with full jitter.
    *
    * @default {{ initialMs: 100, maxMs: 5000, factor: 2 }}
    */
@@ -187,7 +191,12 @@ interface Pending {
   deadline: number;
   signal?: AbortSignal;
   onAbort?: () => void;
-  sent: boolean;
+  /** The socket it was sent on; `null` while it waits to be sent. */
+  socket: WebSocket | null;
+  /** While it waits: the first round of connection attempts it saw whole (see `#connectFailed`). */
+  round: number;
+  /** A node's refusal (1014) that sent it to the next URL: its error if no node takes it. */
+  refusal?: WireError;
 }
 
 const WS_OPEN = 1;
@@ -280,8 +289,13 @@ export function openWebSocket(url: string, protocols: string[]): WebSocket {
  * The client connects lazily on the first call (or on `connect()`), runs
  * any number of requests concurrently over one WebSocket, and reconnects
  * after a lost connection. Calls in flight when the connection drops fail at
- * once with a {@linkcode ConnectionError}; calls made while reconnecting wait
- * for the connection, up to their deadline.
+ * once with a {@linkcode ConnectionError} (they may have run); calls made
+ * while it connects wait for the connection, and fail at once with a
+ * `ConnectionError` naming each URL and why when every URL refused it.
+ * Nothing that reached a node is lost when the node stops gracefully: the
+ * calls it runs are answered on their connection, and the calls it refused
+ * unstarted (1014 with `details.started: false`), or never read before its
+ * drained close, go to the next URL.
  *
  * @example Call a function and run a request of dependent steps
  * ```ts
@@ -307,13 +321,23 @@ export class Client {
   readonly #pending = new IdTable<Pending>();
   readonly #deadlines = new DeadlineQueue();
   readonly #batcher: Batcher;
+  /** The socket new calls go out on. */
   #socket: WebSocket | null = null;
+  /**
+   * Sockets to a node that refused calls because it is stopping: no new
+   * call goes there, but the answers to the calls it runs still come back.
+   */
+  readonly #retiring = new Set<WebSocket>();
   #nextId = 1;
   #urlIndex = 0;
   #attempt = 0;
+  /** Why each URL tried in this round of connection attempts could not be connected to. */
+  #failures: Array<{ url: string; reason: string }> = [];
+  /** Rounds of connection attempts (each URL once) started so far. */
+  #rounds = 0;
   #retryTimer: ReturnType<typeof setTimeout> | null = null;
   #closed = false;
-  #openWaiters: Array<{ resolve: () => void; reject: (e: RpcError) => void }> = [];
+  #openWaiters: Array<{ resolve: () => void; reject: (e: RpcError) => void; round: number }> = [];
 
   /**
    * Creates a client. Nothing connects until the first call or `connect()`.
@@ -383,6 +407,7 @@ export class Client {
         clearTimeout(timer);
         reject(e);
       },
+      round: this.#rounds + 1,
     };
     this.#openWaiters.push(waiter);
     this.#ensureSocket();
@@ -453,12 +478,13 @@ export class Client {
     for (const pending of this.#pending.values()) this.#settle(pending, error);
     for (const waiter of this.#openWaiters.splice(0)) waiter.reject(error);
     this.#deadlines.clear();
-    const socket = this.#socket;
+    const sockets = [...this.#retiring, ...(this.#socket === null ? [] : [this.#socket])];
     this.#socket = null;
-    if (socket !== null) {
+    this.#retiring.clear();
+    for (const socket of sockets) {
       socket.onopen = socket.onmessage = socket.onerror = null;
       socket.onclose = null;
-      if (socket.readyState <= WS_OPEN) socket.close(1000, "Client closed");
+      socket.close(1000, "Client closed");
     }
   }
 
@@ -514,7 +540,8 @@ export class Client {
     // Sent before it is registered: the batcher sends a turn's first frame
     // at once, and the TCP WebSocket writes it at once, so the bookkeeping
     // below overlaps the node's work (no answer can be read before it ends).
-    const connected = this.connected;
+    const socket = this.#socket;
+    const connected = socket !== null && socket.readyState === WS_OPEN;
     if (connected) this.#enqueue(encoded);
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     const pending: Pending = {
@@ -532,7 +559,8 @@ export class Client {
           }),
         ),
       deadline: 0,
-      sent: connected,
+      socket: connected ? socket : null,
+      round: this.#rounds + 1,
     };
     pending.deadline = this.#deadlines.add(pending);
     if (signal) {
@@ -557,7 +585,7 @@ export class Client {
       this.#settle(pending, this.#unencodable(err));
       return;
     }
-    pending.sent = true;
+    pending.socket = this.#socket;
     this.#enqueue(encoded);
   }
 
@@ -586,8 +614,11 @@ export class Client {
 
   #cancel(pending: Pending, error: RpcError): void {
     if (!this.#pending.has(pending.id)) return;
-    if (pending.sent && this.connected) {
-      this.#enqueue(this.#codec.encode({ role: "cancel", u: pending.id }));
+    const socket = pending.socket;
+    if (socket !== null && socket.readyState === WS_OPEN) {
+      const frame = this.#codec.encode({ role: "cancel", u: pending.id });
+      if (socket === this.#socket) this.#enqueue(frame);
+      else socket.send(frame);
     }
     this.#settle(pending, error);
   }
@@ -595,6 +626,9 @@ export class Client {
   #settle(pending: Pending, error: RpcError | null, value?: Record<string, unknown>): void {
     this.#pending.delete(pending.id);
     this.#deadlines.delete(pending.deadline);
+    if (this.#retiring.size > 0 && pending.socket !== null && this.#retiring.has(pending.socket)) {
+      this.#closeIfIdle(pending.socket);
+    }
     if (pending.onAbort) pending.signal!.removeEventListener("abort", pending.onAbort);
     if (error !== null) {
       pending.reject(error);
@@ -614,45 +648,90 @@ export class Client {
   #ensureSocket(): void {
     if (this.#closed || this.#socket !== null || this.#retryTimer !== null) return;
     const url = this.#urls[this.#urlIndex]!;
+    if (this.#failures.length === 0) this.#rounds++;
     let socket: WebSocket;
     try {
       socket = openWebSocket(url, this.#protocols);
     } catch (err) {
-      this.#failAttempt(err);
+      this.#connectFailed(url, reasonOf(err));
       return;
     }
     socket.binaryType = "arraybuffer";
     this.#socket = socket;
+    let opened = false;
+    let failure = "";
     socket.onopen = () => {
       if (socket.protocol !== this.#codec.protocol) {
+        failure = `the node did not accept the subprotocol ${this.#codec.protocol ?? "(none)"}`;
         socket.close(1002, "Subprotocol not accepted");
         return;
       }
+      opened = true;
       this.#attempt = 0;
+      this.#failures = [];
       for (const waiter of this.#openWaiters.splice(0)) waiter.resolve();
-      for (const pending of this.#pending.values()) {
-        if (!pending.sent) this.#transmit(pending);
-      }
+      this.#sendWaiting();
     };
-    socket.onmessage = (event: MessageEvent) => this.#onFrame(event.data);
-    socket.onerror = () => {};
+    socket.onmessage = (event: MessageEvent) => this.#onFrame(event.data, socket);
+    socket.onerror = (event: Event) => {
+      // The no-delay TCP WebSocket says why; a browser's WebSocket never does.
+      failure ||= reasonOf((event as ErrorEvent).error ?? "");
+    };
     socket.onclose = (event: CloseEvent) => {
-      if (this.#socket !== socket) return;
-      this.#socket = null;
-      const reason = event.reason ? `: ${event.reason}` : "";
-      const error = new ConnectionError(`Connection to ${url} closed (${event.code})${reason}`, {
-        details: { url, code: event.code, reason: event.reason },
-      });
-      for (const pending of this.#pending.values()) {
-        if (pending.sent) this.#settle(pending, error);
+      if (opened) {
+        this.#onClosed(socket, url, event);
+      } else if (this.#socket === socket) {
+        this.#socket = null;
+        this.#connectFailed(
+          url,
+          failure || `the connection closed (${event.code}) before it opened`,
+        );
       }
-      this.#failAttempt(error);
     };
   }
 
-  #failAttempt(_cause: unknown): void {
+  /**
+   * A connection could not be opened: try the next URL at once. When every
+   * URL has failed in this round, fail now the calls that waited for a
+   * connection through the whole round (they were never sent; a call made
+   * during the round waits for the next one) and start the next round after
+   * a backoff.
+   */
+  #connectFailed(url: string, reason: string): void {
     if (this.#closed) return;
+    this.#failures.push({ url, reason });
     this.#urlIndex = (this.#urlIndex + 1) % this.#urls.length;
+    if (this.#failures.length < this.#urls.length) {
+      this.#ensureSocket();
+      return;
+    }
+    const failures = this.#failures;
+    this.#failures = [];
+    const error = new ConnectionError(
+      `Cannot connect to ${failures.map((f) => `"${f.url}": ${f.reason}`).join("; ")}`,
+      { details: { failures } },
+    );
+    const round = this.#rounds;
+    for (const pending of this.#pending.values()) {
+      if (pending.socket !== null || pending.round > round) continue;
+      const refusal = pending.refusal;
+      this.#settle(
+        pending,
+        refusal === undefined
+          ? error
+          : new UnavailableError(refusal.message, { details: refusal.details, cause: error }),
+      );
+    }
+    this.#openWaiters = this.#openWaiters.filter((waiter) => {
+      if (waiter.round > round) return true;
+      waiter.reject(error);
+      return false;
+    });
+    this.#retryLater();
+  }
+
+  #retryLater(): void {
+    if (this.#closed || this.#retryTimer !== null) return;
     const delay = backoffDelay(this.#attempt++, this.#backoff);
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = null;
@@ -660,14 +739,93 @@ export class Client {
     }, delay);
   }
 
-  #onFrame(data: unknown): void {
+  /**
+   * An open connection closed. A node that stopped gracefully closes with
+   * {@linkcode CLOSE_DRAINED} once it has answered every call it read:
+   * the calls still unanswered never reached it and go to the next URL.
+   * Otherwise they may have run, and fail.
+   */
+  #onClosed(socket: WebSocket, url: string, event: CloseEvent): void {
+    const drained = event.code === CLOSE_DRAINED;
+    const reason = event.reason ? `: ${event.reason}` : "";
+    const error = new ConnectionError(`Connection to ${url} closed (${event.code})${reason}`, {
+      details: { url, code: event.code, reason: event.reason },
+    });
+    for (const pending of this.#pending.values()) {
+      if (pending.socket !== socket) continue;
+      if (drained) this.#unsent(pending);
+      else this.#settle(pending, error);
+    }
+    this.#retiring.delete(socket);
+    if (this.#socket === socket) {
+      this.#socket = null;
+      this.#urlIndex = (this.#urlIndex + 1) % this.#urls.length;
+      // A node that left on purpose: the next URL at once.
+      if (!drained) {
+        this.#retryLater();
+        return;
+      }
+    }
+    this.#sendWaiting();
+  }
+
+  /** Sends the calls waiting to be sent, or opens a connection for them. */
+  #sendWaiting(): void {
+    if (!this.connected) {
+      this.#ensureSocket();
+      return;
+    }
+    for (const pending of this.#pending.values()) {
+      if (pending.socket === null) this.#transmit(pending);
+    }
+  }
+
+  /**
+   * The node refused a call unstarted because it is stopping (1014 with
+   * `started: false`): the call goes to the next URL, and so do the calls
+   * after it. The socket stays open for the answers to the calls the node
+   * still runs; the node closes it when its drain is over.
+   */
+  #refused(pending: Pending): void {
+    const socket = pending.socket;
+    this.#unsent(pending);
+    if (socket !== null && socket === this.#socket) {
+      // What is queued goes to this node: it is answered, or refused too.
+      this.#batcher.flush();
+      this.#socket = null;
+      this.#retiring.add(socket);
+      this.#urlIndex = (this.#urlIndex + 1) % this.#urls.length;
+      this.#closeIfIdle(socket);
+    }
+    this.#sendWaiting();
+  }
+
+  /** A call that provably did not reach the node it was sent to waits to be sent again. */
+  #unsent(pending: Pending): void {
+    pending.socket = null;
+    pending.round = this.#rounds + 1;
+  }
+
+  /** Closes a retiring socket once no call waits for an answer on it. */
+  #closeIfIdle(socket: WebSocket): void {
+    for (const pending of this.#pending.values()) if (pending.socket === socket) return;
+    this.#retiring.delete(socket);
+    socket.onopen =
+      socket.onmessage =
+      socket.onerror =
+      socket.onclose =
+        null;
+    socket.close(1000, "Client moved to another node");
+  }
+
+  #onFrame(data: unknown, socket: WebSocket): void {
     let decoded: unknown;
     try {
       decoded = this.#codec.decode(data as ArrayBuffer | string);
     } catch (err) {
       // An answer that cannot be read would leave its call hanging to its
       // deadline: drop the connection instead, failing its calls at once.
-      this.#socket?.close(1000, `Unreadable frame: ${(err as Error).message}`.slice(0, 120));
+      socket.close(1000, `Unreadable frame: ${(err as Error).message}`.slice(0, 120));
       return;
     }
     if (Array.isArray(decoded)) {
@@ -682,7 +840,23 @@ export class Client {
     if (message === null || typeof message !== "object") return;
     const pending = this.#pending.get(message.u as number);
     if (pending === undefined) return;
-    if (message.error) this.#settle(pending, RpcError.fromWire(message.error));
-    else this.#settle(pending, null, message.r as Record<string, unknown>);
+    const error = message.error;
+    if (!error) {
+      this.#settle(pending, null, message.r as Record<string, unknown>);
+    } else if (
+      error.code === ErrorCode.Unavailable &&
+      (error.details as { started?: unknown } | null)?.started === false
+    ) {
+      pending.refusal = error;
+      this.#refused(pending);
+    } else {
+      this.#settle(pending, RpcError.fromWire(error));
+    }
   }
+}
+
+/** Why a connection attempt failed, from what the socket threw or reported. */
+function reasonOf(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return typeof err === "string" ? err : String(err);
 }

@@ -12,8 +12,10 @@ import { IdTable } from "../_util/id_table.ts";
 import type { AuthResult, Principal } from "../auth/authenticator.ts";
 import { Batcher } from "../protocol/batcher.ts";
 import type { Codec } from "../protocol/codec.ts";
+import { CLOSE_DRAINED } from "../protocol/_close_codes.ts";
 import {
   CancelledError,
+  ConnectionError,
   FunctionError,
   LimitExceededError,
   ProtocolError,
@@ -109,6 +111,8 @@ export class ClientConnection {
   readonly #batcher: Batcher | null;
   readonly #auth: AuthResult;
   #closed = false;
+  /** Resolves when the socket has closed: the close handshake is over, or the connection dropped. */
+  readonly #socketClosed = Promise.withResolvers<void>();
 
   /**
    * Serves a socket.
@@ -141,6 +145,8 @@ export class ClientConnection {
     });
     socket.binaryType = "arraybuffer";
     socket.onmessage = (event) => {
+      // Nothing is read once the connection is closing (a drain promises it).
+      if (this.#closed) return;
       // Answers the frame produces at once go out as soon as it is handled.
       const batcher = this.#batcher;
       batcher?.cork();
@@ -156,8 +162,32 @@ export class ClientConnection {
         batcher?.uncork();
       }
     };
-    socket.onclose = () => this.#onClose();
+    socket.onclose = () => {
+      this.#onClose();
+      this.#socketClosed.resolve();
+    };
     socket.onerror = () => {};
+  }
+
+  /**
+   * Ends the connection for a node that stops, once its drain is over:
+   * every request still running is cancelled and answered with a
+   * {@linkcode ConnectionError} (it may have run), then the connection is
+   * closed with {@linkcode CLOSE_DRAINED}, which tells the client that any
+   * call it still waits for never reached this node.
+   *
+   * @param cutShort The message of the answers to the requests cancelled.
+   * @returns When the client has answered the close, or the connection dropped.
+   */
+  drain(cutShort: string): Promise<void> {
+    if (!this.#closed) {
+      for (const [u, entry] of this.#inFlight.entries()) {
+        this.#finish(u, entry, new CancelledError(cutShort));
+        this.#sendError(u, new ConnectionError(cutShort, { details: { node: this.#host.node } }));
+      }
+      this.close(CLOSE_DRAINED, "Node shutting down");
+    }
+    return this.#socketClosed.promise;
   }
 
   /**
@@ -245,7 +275,13 @@ export class ClientConnection {
       return;
     }
     if (host.isDraining()) {
-      this.#sendError(u, new UnavailableError("Node is shutting down; send the request elsewhere"));
+      // Refused before anything ran: `started: false` lets the client send it elsewhere.
+      this.#sendError(
+        u,
+        new UnavailableError(`Node "${host.node}" is shutting down; send the request elsewhere`, {
+          details: { node: host.node, started: false },
+        }),
+      );
       return;
     }
     if (this.#inFlight.has(u)) {

@@ -159,6 +159,12 @@ export interface StopOptions {
   drainTimeoutMs?: number;
 }
 
+/**
+ * How long a stop waits for clients to answer its close frames at least,
+ * when the drain timeout is longer, even after the requests used it all.
+ */
+const CLOSE_GRACE_MS = 1_000;
+
 function randomName(): string {
   return `mpreg-${crypto.randomUUID().slice(0, 8)}`;
 }
@@ -861,9 +867,14 @@ export class Server {
   }
 
   /**
-   * Stops gracefully: refuses new connections and requests, lets requests in
-   * flight finish for up to the drain timeout, then closes every connection
-   * (requests still running are cancelled) and the listener.
+   * Stops gracefully: refuses new connections and requests (a request is
+   * answered 1014 with `details.started: false`, so clients send it
+   * elsewhere), lets requests in flight finish for up to the drain timeout,
+   * answers those still running with a `ConnectionError` (they are
+   * cancelled), then closes every client connection and waits for each
+   * client to answer the close (for what is left of the drain timeout, and
+   * at least the smaller of one second and the drain timeout), so every
+   * answer sent reaches its client before the listener closes.
    *
    * @param options The drain timeout.
    * @returns When the node has stopped. Calling it again returns the same promise.
@@ -891,7 +902,18 @@ export class Server {
       clearTimeout(timer);
       this.#idle = null;
     }
-    for (const connection of [...this.#connections]) connection.close();
+    // Every request read has an answer by now (those the drain timeout cuts
+    // short a ConnectionError): the close frame after them tells each client
+    // that a call it still waits for never reached this node. Its reply ends
+    // the connection; exiting before it would reset the connection and lose
+    // answers not yet read on the other side.
+    const cutShort = `Node "${this.name}" stopped before the request finished ` +
+      `(drain timeout ${drainTimeoutMs} ms): it may have run`;
+    const closed = Promise.all([...this.#connections].map((c) => c.drain(cutShort)));
+    const grace = Math.max(deadline - Date.now(), Math.min(drainTimeoutMs, CLOSE_GRACE_MS));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([closed, new Promise((resolve) => timer = setTimeout(resolve, grace))]);
+    clearTimeout(timer);
     this.#node?.stop();
     this.#runner.router = null;
     await this.#sandbox?.close();

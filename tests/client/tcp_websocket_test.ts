@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { Client } from "../../mod.ts";
 import { denoNet, TcpWebSocket } from "../../src/client/_tcp_websocket.ts";
-import { startServer } from "../_helpers/mod.ts";
+import { delay, startServer, waitFor } from "../_helpers/mod.ts";
 
 Deno.test("TcpWebSocket: the handshake picks a subprotocol; a server close carries code and reason", async () => {
   await using server = await startServer();
@@ -61,4 +61,140 @@ Deno.test("Client in Deno: payloads of every size cross the no-delay socket inta
   // And the client closes cleanly, telling the node.
   client.close();
   while (server.stats().connections > 0) await new Promise((r) => setTimeout(r, 5));
+});
+
+/** A scripted TCP connection: the test decides what each read returns and whether writes fail. */
+class FakeConn {
+  written: Uint8Array[] = [];
+  failWrites = false;
+  closed = false;
+  readonly #reads: Array<PromiseWithResolvers<Uint8Array | null>> = [];
+  #next = 0;
+
+  /** The `i`-th read (0-based) resolves with `data` (`null`: the end of the connection). */
+  feed(i: number, data: Uint8Array | null): void {
+    this.#slot(i).resolve(data);
+  }
+
+  #slot(i: number): PromiseWithResolvers<Uint8Array | null> {
+    while (this.#reads.length <= i) this.#reads.push(Promise.withResolvers());
+    return this.#reads[i]!;
+  }
+
+  async read(buffer: Uint8Array): Promise<number | null> {
+    const data = await this.#slot(this.#next++).promise;
+    if (data === null) return null;
+    buffer.set(data);
+    return data.length;
+  }
+
+  /** Writes in progress (each takes a timer's turn, as a real write takes a while). */
+  writing = 0;
+  /** Whether the connection was closed with a write in progress (which loses it). */
+  closedWhileWriting = false;
+
+  async write(data: Uint8Array): Promise<number> {
+    if (this.failWrites) throw new Error("Broken pipe (os error 32)");
+    this.writing++;
+    await delay(1);
+    this.writing--;
+    this.written.push(data.slice());
+    return data.length;
+  }
+
+  setNoDelay(): void {}
+
+  close(): void {
+    this.closed = true;
+    if (this.writing > 0) this.closedWhileWriting = true;
+  }
+}
+
+/** An unmasked server frame. */
+function serverFrame(opcode: number, payload: Uint8Array): Uint8Array {
+  return new Uint8Array([0x80 | opcode, payload.length, ...payload]);
+}
+
+const text = (s: string) => new TextEncoder().encode(s);
+
+/** A TcpWebSocket over a FakeConn, past its handshake (read 0). */
+async function openOverFake(): Promise<{ ws: TcpWebSocket; conn: FakeConn }> {
+  const conn = new FakeConn();
+  const ws = new TcpWebSocket("ws://node.test:1", ["mpreg.json.v1"], {
+    connect: () => Promise.resolve(conn),
+  });
+  await waitFor(() => conn.written.length > 0, 2_000, "the handshake request");
+  const key = /Sec-WebSocket-Key: (\S+)/.exec(new TextDecoder().decode(conn.written[0]))![1]!;
+  const digest = await crypto.subtle.digest(
+    "SHA-1",
+    text(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"),
+  );
+  const accept = btoa(String.fromCharCode(...new Uint8Array(digest)));
+  const opened = new Promise<void>((resolve) => ws.onopen = () => resolve());
+  conn.feed(
+    0,
+    text(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        `Sec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Protocol: mpreg.json.v1\r\n\r\n`,
+    ),
+  );
+  await opened;
+  return { ws, conn };
+}
+
+Deno.test("TcpWebSocket: a failed write loses none of the messages already received", async () => {
+  const { ws, conn } = await openOverFake();
+  const received: string[] = [];
+  ws.onmessage = (e) => received.push(e.data);
+  const closed = new Promise<CloseEvent>((resolve) => ws.onclose = resolve);
+  // The peer sent three answers and its close frame, then went away: the
+  // client's next write fails before it has read them.
+  conn.failWrites = true;
+  ws.send("a call");
+  await delay(10);
+  conn.feed(
+    1,
+    new Uint8Array([
+      ...serverFrame(1, text("answer 1")),
+      ...serverFrame(1, text("answer 2")),
+      ...serverFrame(1, text("answer 3")),
+      ...serverFrame(8, new Uint8Array([4014 >> 8, 4014 & 0xff, ...text("drained")])),
+    ]),
+  );
+  conn.feed(2, null);
+  const event = await closed;
+  assert.deepEqual(received, ["answer 1", "answer 2", "answer 3"]);
+  assert.equal(event.code, 4014);
+  assert.equal(event.reason, "drained");
+  assert.ok(conn.closed);
+});
+
+Deno.test("TcpWebSocket: after a failed write, the end of the connection closes it with 1006", async () => {
+  const { ws, conn } = await openOverFake();
+  const received: string[] = [];
+  ws.onmessage = (e) => received.push(e.data);
+  const closed = new Promise<CloseEvent>((resolve) => ws.onclose = resolve);
+  conn.failWrites = true;
+  ws.send("a call");
+  await delay(10);
+  assert.equal(ws.readyState, 2, "closing: nothing more is sent");
+  conn.feed(1, serverFrame(1, text("late answer")));
+  conn.feed(2, null);
+  const event = await closed;
+  assert.deepEqual(received, ["late answer"]);
+  assert.equal(event.code, 1006);
+  assert.equal(event.reason, "write failed");
+});
+
+Deno.test("TcpWebSocket: a close frame is answered before the connection is closed", async () => {
+  const { ws, conn } = await openOverFake();
+  const closed = new Promise<CloseEvent>((resolve) => ws.onclose = resolve);
+  conn.feed(1, serverFrame(8, new Uint8Array([4014 >> 8, 4014 & 0xff, ...text("bye")])));
+  const event = await closed;
+  assert.equal(event.code, 4014);
+  assert.equal(event.reason, "bye");
+  const reply = conn.written.at(-1)!;
+  assert.equal(reply[0], 0x88, "the last write is the close reply");
+  assert.ok(conn.closed);
+  assert.ok(!conn.closedWhileWriting, "the reply was written before the connection closed");
 });
