@@ -15,6 +15,7 @@ import {
   ConnectionError,
   FunctionNotFoundError,
   LimitExceededError,
+  NotStartedError,
   PermissionDeniedError,
   RpcError,
   toRpcError,
@@ -35,7 +36,7 @@ import {
   type Outbound,
 } from "./membership.ts";
 import { GrantAgreement } from "./grant_agreement.ts";
-import { NotStartedError, PeerLink, type PeerLinkHost } from "./peer_link.ts";
+import { PeerLink, type PeerLinkHost, Unstarted } from "./peer_link.ts";
 import type { AuthorizeMessage, AuthorizeStep, RunMessage } from "./peer_protocol.ts";
 
 const log = getLogger(["mpreg", "cluster"]);
@@ -359,7 +360,7 @@ export class ClusterNode implements PeerLinkHost {
           target = this.choose(step.fun, step.locs, exclude);
           continue;
         }
-        throw refused ?? noRoute(step, this.name);
+        throw refused === null ? noRoute(step, this.name) : neverStarted(step, refused);
       }
       if (target.self) return await runLocal();
       const name = target.name;
@@ -375,7 +376,7 @@ export class ClusterNode implements PeerLinkHost {
           grants === undefined ||
           (grants !== this.#grants && agreement?.covers(name, grants, step.name) !== true)
         ) {
-          throw new NotStartedError(notAgreed(step, name, principal));
+          throw new Unstarted(notAgreed(step, name, principal));
         }
         const message: Omit<RunMessage, "id" | "t"> = {
           step: step.name,
@@ -394,7 +395,7 @@ export class ClusterNode implements PeerLinkHost {
         this.#stats.forwarded++;
         return await link.run(message, signal);
       } catch (err) {
-        if (!(err instanceof NotStartedError)) throw err;
+        if (!(err instanceof Unstarted)) throw err;
         refused = err.error;
         exclude.add(name);
         log.debug("Step {step} not started on {node}: {error}; choosing again", {
@@ -514,14 +515,15 @@ export class ClusterNode implements PeerLinkHost {
                   agreement.add(name, grants, step.name);
                   agreed.add(step.name);
                 } else {
-                  fail(step.name, verdict ?? noRoute(step, name));
+                  fail(step.name, neverStarted(step, verdict ?? noRoute(step, name)));
                 }
               });
             },
             (err: unknown) => {
               if (signal.aborted) return;
-              const error = err instanceof NotStartedError ? err.error : toRpcError(err);
-              for (const step of list) fail(step.name, error);
+              // No step of the request has started: a grant check is all that failed.
+              const error = err instanceof Unstarted ? err.error : toRpcError(err);
+              for (const step of list) fail(step.name, neverStarted(step, error));
             },
           )
         ),
@@ -954,6 +956,27 @@ function notAgreed(step: Pick<Step, "name" | "fun">, node: string, principal: st
   );
 }
 
-function notStarted(message: string): NotStartedError {
-  return new NotStartedError(new ConnectionError(message));
+function notStarted(message: string): Unstarted {
+  return new Unstarted(new NotStartedError(message));
+}
+
+/**
+ * What the caller gets for a step that no member started: a member's own
+ * verdict (1001, 1009, 1012) as it is, but a lost link or a member shutting
+ * down as a {@linkcode NotStartedError} naming the step: a 1013 would say it
+ * may have run, and a 1014 would say the node the client called is leaving.
+ */
+function neverStarted(step: Pick<Step, "name" | "fun">, error: RpcError): RpcError {
+  const code = error.code;
+  if (
+    code !== ErrorCode.NotStarted && code !== ErrorCode.ConnectionLost &&
+    code !== ErrorCode.Unavailable
+  ) {
+    return error;
+  }
+  const details = error.details !== null && typeof error.details === "object" ? error.details : {};
+  return new NotStartedError(`Step "${step.name}" (${step.fun}) did not start: ${error.message}`, {
+    details: { ...details, step: step.name, fun: step.fun },
+    cause: error,
+  });
 }

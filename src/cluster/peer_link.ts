@@ -14,6 +14,7 @@ import { type Codec, createCodec } from "../protocol/codec.ts";
 import {
   ClusterMismatchError,
   ConnectionError,
+  NotStartedError,
   RpcError,
   UnauthenticatedError,
   type WireError,
@@ -69,11 +70,13 @@ export interface PeerLinkHost {
 }
 
 /**
- * A forwarded step that provably never started on the remote node: the link
- * was not open when it was sent, or the node refused it. Safe to send to
- * another candidate.
+ * Thrown inside the cluster layer for a forwarded step that provably never
+ * started on the member it was meant for: the link was not open when it was
+ * sent, or the member refused it. Safe to send to another candidate; when
+ * none is left, the caller gets `error` (a {@linkcode NotStartedError} when
+ * the member could not be reached).
  */
-export class NotStartedError extends Error {
+export class Unstarted extends Error {
   /** The error to report if no other candidate takes the step. */
   readonly error: RpcError;
 
@@ -84,7 +87,7 @@ export class NotStartedError extends Error {
    */
   constructor(error: RpcError) {
     super(error.message, { cause: error });
-    this.name = "NotStartedError";
+    this.name = "Unstarted";
     this.error = error;
   }
 }
@@ -180,7 +183,11 @@ export class PeerLink {
       this.#write({ t: "hello", cluster: host.clusterId, record, nonce: this.#nonce });
     };
     socket.onmessage = (event) => this.#onFrame(event.data);
-    socket.onerror = () => {};
+    // The no-delay TCP WebSocket says why a dial failed (a refused connection).
+    socket.onerror = (event) => {
+      const error = (event as ErrorEvent).error;
+      if (error instanceof Error) this.#closeReason ||= error.message;
+    };
     socket.onclose = (event) => this.#onClose(event.reason);
     this.#timer = setTimeout(() => {
       this.#timer = null;
@@ -230,14 +237,14 @@ export class PeerLink {
    * @param message The step (its `id` is set here).
    * @param signal Aborting it sends a cancel and rejects with its reason.
    * @returns The step's value.
-   * @throws {NotStartedError} when the step provably did not start.
+   * @throws {Unstarted} when the step provably did not start.
    * @throws {RpcError} the step's error, or a {@linkcode ConnectionError} when
    *   the link closed while the step was in flight.
    */
   run(message: Omit<RunMessage, "id" | "t">, signal: AbortSignal): Promise<unknown> {
     if (!this.ready || this.#retired || this.#peerLeaving) {
       return Promise.reject(
-        new NotStartedError(new ConnectionError(`No open link to ${this.peer ?? this.address}`)),
+        new Unstarted(new NotStartedError(`No open link to ${this.peer ?? this.address}`)),
       );
     }
     if (signal.aborted) return Promise.reject(signal.reason);
@@ -262,7 +269,7 @@ export class PeerLink {
     signal.addEventListener("abort", onAbort, { once: true });
     if (!this.#write({ t: "run", id, ...message })) {
       this.#runs.get(id)?.reject(
-        new NotStartedError(new ConnectionError(`Link to ${this.peer} closed`)),
+        new Unstarted(new NotStartedError(`Link to ${this.peer} closed`)),
       );
       this.#runs.delete(id);
     }
@@ -275,14 +282,15 @@ export class PeerLink {
    * @param message The principal and the steps (the `id` is set here).
    * @param signal Aborting it rejects with its reason (the answer is then ignored).
    * @returns The peer's answer.
-   * @throws {ConnectionError} when the link is not open or closes first.
+   * @throws {NotStartedError} when the link is not open.
+   * @throws {ConnectionError} when the link closes first.
    */
   authorize(
     message: Omit<AuthorizeMessage, "id" | "t">,
     signal: AbortSignal,
   ): Promise<AuthorizedMessage> {
     if (!this.ready || this.#retired || this.#peerLeaving) {
-      return Promise.reject(new ConnectionError(`No open link to ${this.peer ?? this.address}`));
+      return Promise.reject(new NotStartedError(`No open link to ${this.peer ?? this.address}`));
     }
     if (signal.aborted) return Promise.reject(signal.reason);
     const id = this.#nextRun;
@@ -303,7 +311,7 @@ export class PeerLink {
     });
     signal.addEventListener("abort", onAbort, { once: true });
     if (!this.#write({ t: "authorize", id, ...message })) {
-      this.#runs.get(id)?.reject(new ConnectionError(`Link to ${this.peer} closed`));
+      this.#runs.get(id)?.reject(new NotStartedError(`Link to ${this.peer} closed`));
       this.#runs.delete(id);
     }
     return promise;
@@ -639,5 +647,5 @@ function isAuthorizeStep(x: unknown): boolean {
 
 function runError(message: RunErrorMessage): unknown {
   const error = RpcError.fromWire(message.error as WireError);
-  return message.started ? error : new NotStartedError(error);
+  return message.started ? error : new Unstarted(error);
 }

@@ -50,10 +50,19 @@ export const ErrorCode = {
   LimitExceeded: 1011,
   /** The node is too busy to take the request now; retry later or elsewhere. */
   Overloaded: 1012,
-  /** The connection to the node (or to the node running a step) was lost. */
+  /**
+   * The connection to the node (or to the node running a step) was lost, or
+   * the node stopped while the request ran: it may have run.
+   */
   ConnectionLost: 1013,
   /** The node is shutting down and takes no new requests. */
   Unavailable: 1014,
+  /**
+   * A step provably never started: no member could be reached or took it
+   * (it was refused unstarted by every candidate). Other steps of its
+   * request may have run.
+   */
+  NotStarted: 1015,
 } as const;
 
 /** One of the numeric codes in {@linkcode ErrorCode}. */

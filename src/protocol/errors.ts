@@ -404,6 +404,32 @@ export class UnavailableError extends RpcError {
   }
 }
 
+/**
+ * A step provably never started (code 1015): no member offering it could be
+ * reached, or every one refused it unstarted. Unlike a
+ * {@linkcode ConnectionError} (1013, may have run), the step did not run
+ * anywhere; other steps of the same request may have.
+ *
+ * @example
+ * ```ts
+ * import { ErrorCode, NotStartedError } from "@mpreg/mpreg";
+ * const err = new NotStartedError('Step "a" did not start: member "b" is not reachable');
+ * console.log(err.code === ErrorCode.NotStarted, err.name); // true NotStartedError
+ * ```
+ */
+export class NotStartedError extends RpcError {
+  /**
+   * Creates the error.
+   *
+   * @param message A human-readable message.
+   * @param options Details and cause.
+   */
+  constructor(message: string, options: RpcErrorOptions = {}) {
+    super(ErrorCode.NotStarted, message, options);
+    this.name = "NotStartedError";
+  }
+}
+
 const byCode = new Map<number, (message: string, options: RpcErrorOptions) => RpcError>([
   [ErrorCode.NoRoute, (m, o) => new FunctionNotFoundError(m, o)],
   [ErrorCode.Internal, (m, o) => new InternalError(m, o)],
@@ -419,6 +445,7 @@ const byCode = new Map<number, (message: string, options: RpcErrorOptions) => Rp
   [ErrorCode.Overloaded, (m, o) => new OverloadedError(m, o)],
   [ErrorCode.ConnectionLost, (m, o) => new ConnectionError(m, o)],
   [ErrorCode.Unavailable, (m, o) => new UnavailableError(m, o)],
+  [ErrorCode.NotStarted, (m, o) => new NotStartedError(m, o)],
 ]);
 
 /**

@@ -10,6 +10,7 @@ import {
   ErrorCode,
   FunctionError,
   FunctionNotFoundError,
+  NotStartedError,
   TimeoutError,
 } from "../../mod.ts";
 import { converged, FAST, known, startCluster } from "../_helpers/cluster.ts";
@@ -412,4 +413,42 @@ Deno.test("cluster: a forwarded step whose arguments would explode is refused wi
     assert.match((err as Error).message, /Step "n"/);
     return true;
   });
+});
+
+Deno.test("cluster: a step no member could be reached for fails with 1015 (never started), not 1013 (may have run)", async () => {
+  // a and c advertise URLs nothing listens on: each joins through b, and
+  // neither can ever dial the other.
+  const nowhere = () => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    listener.close();
+    return `ws://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+  };
+  await using b = await startServer({ name: "b", ...FAST });
+  await using a = await startServer({
+    name: "a",
+    peers: [b.url],
+    advertisedUrls: [nowhere()],
+    ...FAST,
+  });
+  await using c = await startServer({
+    name: "c",
+    peers: [b.url],
+    advertisedUrls: [nowhere()],
+    ...FAST,
+  });
+  c.register("only_c", () => "c");
+  await converged([a, b, c]);
+  await known([a], "only_c", "c");
+  await using client = new Client(a.url, { timeoutMs: 5_000 });
+  // The first call dials c and fails; the second finds c backed off.
+  for (const attempt of ["dialing", "backing off"]) {
+    await assert.rejects(client.call("only_c"), (err: unknown) => {
+      assert.ok(err instanceof NotStartedError, `${attempt}: ${err}`);
+      assert.equal(err.code, ErrorCode.NotStarted);
+      assert.match(err.message, /^Step "only_c" \(only_c\) did not start: /);
+      assert.match(err.message, /Cannot link to ws:.*refused|Member "c" is not reachable/);
+      assert.equal((err.details as { step: string }).step, "only_c");
+      return true;
+    });
+  }
 });

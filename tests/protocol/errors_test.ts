@@ -17,6 +17,7 @@ const classes = [
   ["OverloadedError", 1012],
   ["ConnectionError", 1013],
   ["UnavailableError", 1014],
+  ["NotStartedError", 1015],
 ] as const;
 
 Deno.test("every error class has a stable name, its code, details and a cause", () => {
