@@ -676,7 +676,7 @@ export class ClusterNode implements PeerLinkHost {
         fun: message.fun,
       }).toWire();
     const refuse = (error: RpcError): void => {
-      link.send({ t: "error", id: message.id, error: wire(error), started: false });
+      link.answer({ t: "error", id: message.id, error: wire(error), started: false });
     };
     if (!local.accepting()) {
       return refuse(new UnavailableError(`Node "${this.name}" is shutting down`));
@@ -714,8 +714,8 @@ export class ClusterNode implements PeerLinkHost {
     runs.set(message.id, controller);
     // The node counts the step as in flight until its answer is on the wire,
     // so a drain never closes the link under an answer.
-    const answer = (reply: Parameters<PeerLink["send"]>[0]) => {
-      if (runs.delete(message.id)) link.send(reply);
+    const answer = (reply: Parameters<PeerLink["answer"]>[0]) => {
+      if (runs.delete(message.id)) link.answer(reply);
       local.answered();
     };
     const fail = (err: unknown) =>

@@ -9,11 +9,15 @@ import { getLogger } from "@logtape/logtape";
 import { IdTable, nextId } from "../_util/id_table.ts";
 import { TcpWebSocket } from "../client/_tcp_websocket.ts";
 import { openWebSocket } from "../client/client.ts";
+import { expandedSize } from "../_util/expanded_size.ts";
+import { tooManyValues, unencodableResult } from "../protocol/_answer_errors.ts";
+import { scanMsgpack } from "../protocol/_scan.ts";
 import { Batcher } from "../protocol/batcher.ts";
 import { type Codec, createCodec } from "../protocol/codec.ts";
 import {
   ClusterMismatchError,
   ConnectionError,
+  LimitExceededError,
   NotStartedError,
   RpcError,
   UnauthenticatedError,
@@ -26,7 +30,9 @@ import {
   type AuthorizedMessage,
   type AuthorizeMessage,
   PEER_PROTOCOL,
+  type PeerLimits,
   type PeerMessage,
+  type ResultMessage,
   type RunErrorMessage,
   type RunMessage,
 } from "./peer_protocol.ts";
@@ -131,6 +137,8 @@ export class PeerLink {
   #timer: ReturnType<typeof setTimeout> | null;
   #closeReason = "";
   readonly #handshake = Promise.withResolvers<boolean>();
+  /** The limits the peer decodes frames with: its own word in the handshake, else this node's. */
+  #peerLimits: PeerLimits;
 
   /**
    * Dials `url` and runs the handshake.
@@ -161,6 +169,7 @@ export class PeerLink {
     this.dialed = dialed;
     this.address = address;
     this.#codec = createCodec("msgpack", { limits: host.limits });
+    this.#peerLimits = host.limits;
     this.#batcher = new Batcher(
       this.#codec,
       (frame) => {
@@ -180,7 +189,13 @@ export class PeerLink {
       }
       this.#phase = "hello-sent";
       const record = this.#sentRecord = host.localRecord();
-      this.#write({ t: "hello", cluster: host.clusterId, record, nonce: this.#nonce });
+      this.#write({
+        t: "hello",
+        cluster: host.clusterId,
+        record,
+        nonce: this.#nonce,
+        limits: peerLimitsOf(host.limits),
+      });
     };
     socket.onmessage = (event) => this.#onFrame(event.data);
     // The no-delay TCP WebSocket says why a dial failed (a refused connection).
@@ -315,6 +330,58 @@ export class PeerLink {
       this.#runs.delete(id);
     }
     return promise;
+  }
+
+  /**
+   * Answers a step the peer sent: its `result`, or its `error`. A result the
+   * peer could not take (one that cannot be encoded, or that is over the
+   * limits the peer decodes frames with) is answered instead with the error
+   * a client of this node would get for it (1003, 1011): the step fails, and
+   * the link and the steps it carries stay up.
+   *
+   * @param message The answer.
+   */
+  answer(message: ResultMessage | RunErrorMessage): void {
+    if (!this.ready) return;
+    let frame: Uint8Array<ArrayBuffer>;
+    try {
+      frame = this.#encodeAnswer(message);
+    } catch (err) {
+      const error = err instanceof LimitExceededError ? err : unencodableResult("msgpack", err);
+      frame = this.#codec.encode({
+        t: "error",
+        id: message.id,
+        error: error.toWire(),
+        started: true,
+      }) as Uint8Array<ArrayBuffer>;
+    }
+    this.#host.traffic("out", message.t, frame.byteLength);
+    this.#batcher.push(frame);
+  }
+
+  /** Encodes an answer, or throws why the peer could not take it. */
+  #encodeAnswer(message: ResultMessage | RunErrorMessage): Uint8Array<ArrayBuffer> {
+    const limits = this.#peerLimits;
+    if (message.t === "result") {
+      const value = message.value;
+      const max = limits.maxElements;
+      // Checked before encoding: a value that shares structure may expand
+      // exponentially, and encoding it would block the event loop.
+      if (value !== null && typeof value === "object" && expandedSize(value, max) > max) {
+        throw tooManyValues(max);
+      }
+    }
+    const frame = this.#codec.encode(message) as Uint8Array<ArrayBuffer>;
+    if (frame.byteLength > limits.maxFrameBytes) {
+      throw new LimitExceededError(
+        `The answer would be ${frame.byteLength} bytes, over the limit of ${limits.maxFrameBytes} of node "${this.peer}"`,
+        { details: { limit: "maxFrameBytes", max: limits.maxFrameBytes } },
+      );
+    }
+    // The peer pre-scans every frame it reads; a small answer may share its
+    // frame with others, one level deeper.
+    scanMsgpack(frame, { ...limits, maxDepth: limits.maxDepth - 1 });
+    return frame;
   }
 
   /**
@@ -532,6 +599,7 @@ export class PeerLink {
         }
         this.#record = message.record;
         this.#theirNonce = message.nonce;
+        this.#peerLimits = readPeerLimits(message.limits) ?? host.limits;
         if (host.secret === null) return this.#welcome();
         // The acceptor commits to its record here, under its proof.
         const record = this.#sentRecord = host.localRecord();
@@ -592,6 +660,7 @@ export class PeerLink {
           return;
         }
         if (message.t === "welcome") {
+          this.#peerLimits = readPeerLimits(message.limits) ?? host.limits;
           if (host.secret !== null) {
             if (this.#phase !== "challenged") {
               return this.close("the peer did not prove the cluster secret");
@@ -623,7 +692,11 @@ export class PeerLink {
   }
 
   #welcome(): void {
-    this.#write({ t: "welcome", record: this.#sentRecord ?? this.#host.localRecord() });
+    this.#write({
+      t: "welcome",
+      record: this.#sentRecord ?? this.#host.localRecord(),
+      limits: peerLimitsOf(this.#host.limits),
+    });
     this.#ready();
   }
 
@@ -648,4 +721,21 @@ function isAuthorizeStep(x: unknown): boolean {
 function runError(message: RunErrorMessage): unknown {
   const error = RpcError.fromWire(message.error as WireError);
   return message.started ? error : new Unstarted(error);
+}
+
+function peerLimitsOf(limits: Limits): PeerLimits {
+  const { maxFrameBytes, maxDepth, maxElements, maxStringBytes } = limits;
+  return { maxFrameBytes, maxDepth, maxElements, maxStringBytes };
+}
+
+/** The limits a peer announced, when they are well-formed. */
+function readPeerLimits(x: unknown): PeerLimits | null {
+  if (typeof x !== "object" || x === null) return null;
+  const limits = x as Record<string, unknown>;
+  const keys = ["maxFrameBytes", "maxDepth", "maxElements", "maxStringBytes"] as const;
+  for (const key of keys) {
+    const value = limits[key];
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) return null;
+  }
+  return peerLimitsOf(limits as unknown as Limits);
 }

@@ -8,6 +8,7 @@
  * @module
  */
 import type { WireError } from "../protocol/errors.ts";
+import type { Limits } from "../protocol/limits.ts";
 import type { GossipMessage, NodeRecord } from "./membership.ts";
 
 /**
@@ -15,6 +16,17 @@ import type { GossipMessage, NodeRecord } from "./membership.ts";
  * v2: the secret's proofs cover both records; grant checks; `run.grants`.
  */
 export const PEER_PROTOCOL = "mpreg.peer.v2";
+
+/**
+ * The limits a node decodes its peers' frames with. Each side announces its
+ * own in the handshake, and checks a step's result against the other's
+ * before sending it: a result the other side would refuse is answered with
+ * an error instead, so the link stays up.
+ */
+export type PeerLimits = Pick<
+  Limits,
+  "maxFrameBytes" | "maxDepth" | "maxElements" | "maxStringBytes"
+>;
 
 /** Dialer → acceptor: who I am, and a nonce for the secret challenge. */
 export interface HelloMessage {
@@ -26,6 +38,8 @@ export interface HelloMessage {
   record: NodeRecord;
   /** A fresh random nonce. */
   nonce: string;
+  /** The limits the dialer decodes frames with (absent from older nodes: assume the acceptor's own). */
+  limits?: PeerLimits;
 }
 
 /**
@@ -60,6 +74,8 @@ export interface WelcomeMessage {
   t: "welcome";
   /** The acceptor's record. */
   record: NodeRecord;
+  /** The limits the acceptor decodes frames with (absent from older nodes: assume the dialer's own). */
+  limits?: PeerLimits;
 }
 
 /** Either side: not admitted, and why; the link then closes. */

@@ -12,11 +12,11 @@ import { IdTable } from "../_util/id_table.ts";
 import type { AuthResult, Principal } from "../auth/authenticator.ts";
 import { Batcher } from "../protocol/batcher.ts";
 import type { Codec } from "../protocol/codec.ts";
+import { tooManyValues, unencodableResult } from "../protocol/_answer_errors.ts";
 import { CLOSE_DRAINED } from "../protocol/_close_codes.ts";
 import {
   CancelledError,
   ConnectionError,
-  FunctionError,
   LimitExceededError,
   ProtocolError,
   type RpcError,
@@ -394,19 +394,13 @@ export class ClientConnection {
       // Results that share structure (steps naming earlier steps many times)
       // can expand exponentially when encoded: refuse instead of blocking.
       r = null;
-      error = new LimitExceededError(
-        `The answer would hold more than ${max} values once encoded`,
-        { details: { limit: "maxElements", max } },
-      ).toWire();
+      error = tooManyValues(max).toWire();
     }
     let frame: string | Uint8Array<ArrayBuffer>;
     try {
       frame = error === null ? this.#codec.encodeAnswer(u, r) : this.#codec.encode({ u, r, error });
     } catch (err) {
-      const failed = new FunctionError(
-        `The result cannot be encoded as ${this.#codec.encoding}: ${(err as Error).message}`,
-        { details: { encoding: this.#codec.encoding }, cause: err },
-      );
+      const failed = unencodableResult(this.#codec.encoding, err);
       frame = this.#codec.encode({ u, r: null, error: failed.toWire() });
     }
     if (this.#batcher === null) this.#socket.send(frame);

@@ -7,9 +7,11 @@ import {
   type CallContext,
   Client,
   type ClusterEventDetail,
+  ConnectionError,
   ErrorCode,
   FunctionError,
   FunctionNotFoundError,
+  LimitExceededError,
   NotStartedError,
   TimeoutError,
 } from "../../mod.ts";
@@ -451,4 +453,70 @@ Deno.test("cluster: a step no member could be reached for fails with 1015 (never
       return true;
     });
   }
+});
+
+/**
+ * Runs `bad` (a function whose result the peer link cannot carry) on n1 from
+ * n0, and the same function on n0 itself, while a slow step is in flight on
+ * the same link: returns both errors, and checks the link stayed up.
+ */
+async function forwardedFailure(
+  bad: () => unknown,
+  n0Options: Parameters<typeof startCluster>[2] = () => ({}),
+): Promise<{ local: unknown; remote: unknown }> {
+  await using cluster = await startCluster(2, "star", n0Options);
+  const [n0, n1] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0]];
+  const { promise: release, resolve } = Promise.withResolvers<void>();
+  n0.register("bad_here", bad);
+  n1.register("bad", bad);
+  n1.register("slow", async function (this: CallContext) {
+    await release;
+    return `${this.node} finished`;
+  });
+  await converged(cluster.nodes);
+  await known(cluster.nodes, "bad", "n1");
+  await known(cluster.nodes, "slow", "n1");
+  await using client = new Client(n0.url, { timeoutMs: 3_000 });
+  const local = await client.call("bad_here").catch((err: unknown) => err);
+  // A step in flight on the same link while the result fails.
+  const slow = client.call("slow").catch((err: unknown) => err);
+  await waitFor(() => n1.inFlight === 1, 3_000, "the slow step to run on n1");
+  const remote = await client.call("bad").catch((err: unknown) => err);
+  resolve();
+  assert.ok(
+    !(remote instanceof TimeoutError) && !(remote instanceof ConnectionError),
+    `the step's own error, at once: ${remote}`,
+  );
+  assert.equal(await slow, "n1 finished", "the other step on the link was not lost");
+  assert.equal(n0.cluster.member("n1")?.state, "alive", "n1 is not suspected");
+  assert.equal(await client.call("slow"), "n1 finished", "the link still carries steps");
+  return { local, remote };
+}
+
+Deno.test("cluster: a forwarded result that cannot be encoded fails at once with 1003, as locally; the link stays up", async () => {
+  // msgpack carries integers up to 64 bits.
+  const { local, remote } = await forwardedFailure(() => 2n ** 70n);
+  assert.ok(local instanceof FunctionError, String(local));
+  assert.ok(remote instanceof FunctionError, String(remote));
+  assert.match(remote.message, /cannot be encoded as msgpack/);
+});
+
+Deno.test("cluster: a forwarded result over the coordinator's limits fails with 1011, as locally; the link stays up", async () => {
+  const limits = { maxElements: 1_000 };
+  const { local, remote } = await forwardedFailure(
+    () => Array.from({ length: 2_000 }, (_, i) => i),
+    (i) => i === 0 ? { limits } : {},
+  );
+  for (const err of [local, remote]) {
+    assert.ok(err instanceof LimitExceededError, String(err));
+    assert.equal((err.details as { limit: string }).limit, "maxElements");
+  }
+  // n1's own limits are the defaults: it checked n0's, from the handshake.
+  const long = await forwardedFailure(
+    () => "x".repeat(20_000),
+    (i) => i === 0 ? { limits: { maxStringBytes: 10_000 } } : {},
+  );
+  assert.equal(long.local, "x".repeat(20_000), "a client of n0 has no such limit");
+  assert.ok(long.remote instanceof LimitExceededError, String(long.remote));
+  assert.equal((long.remote.details as { limit: string }).limit, "maxStringBytes");
 });
