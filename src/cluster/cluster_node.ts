@@ -367,7 +367,9 @@ export class ClusterNode implements PeerLinkHost {
       this.#load.set(name, (this.#load.get(name) ?? 0) + 1);
       try {
         const ready = this.#links.get(name);
-        const link = ready?.ready ? ready : await this.#linkTo(name);
+        let link = ready?.ready ? ready : await this.#linkTo(name);
+        // A duplicate retired while it was dialed: the link kept instead.
+        if (link.retired) link = this.#links.get(name) ?? link;
         // The member's grants as it presented them in this link's handshake:
         // equal to this node's (then this node's check decided for it), or
         // the very grants under which it agreed to this step.
@@ -614,12 +616,14 @@ export class ClusterNode implements PeerLinkHost {
     const name = record.name;
     const existing = this.#links.get(name);
     if (existing !== undefined && existing !== link && existing.ready) {
-      // Both nodes dialed at once: keep the link dialed by the smaller name.
-      const dialer = (l: PeerLink) => (l.dialed ? this.name : name);
-      const keepNew = dialer(link) < dialer(existing);
-      const drop = keepNew ? existing : link;
-      drop.retire();
-      if (!keepNew) return;
+      // Both nodes dialed at once: both keep the same link (see outranks()).
+      if (!link.outranks(existing, this.name)) {
+        link.retire();
+        return;
+      }
+      // The successor first: retiring may close the old link at once.
+      this.#links.set(name, link);
+      existing.retire();
     }
     this.#links.set(name, link);
     this.#invalidate();

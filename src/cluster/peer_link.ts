@@ -131,6 +131,10 @@ export class PeerLink {
   #nextRun = 1;
   #closed = false;
   #retired = false;
+  /** The peer retired this link too: it sends no more steps on it. */
+  #peerRetired = false;
+  /** Steps the peer sent on this link that this node has not answered yet. */
+  #incoming = 0;
   readonly #batcher: Batcher;
   #peerLeaving = false;
   #leaveAcked = Promise.withResolvers<void>();
@@ -342,6 +346,7 @@ export class PeerLink {
    * @param message The answer.
    */
   answer(message: ResultMessage | RunErrorMessage): void {
+    this.#incoming--;
     if (!this.ready) return;
     let frame: Uint8Array<ArrayBuffer>;
     try {
@@ -357,6 +362,7 @@ export class PeerLink {
     }
     this.#host.traffic("out", message.t, frame.byteLength);
     this.#batcher.push(frame);
+    if (this.#retired) this.#closeIfIdle();
   }
 
   /** Encodes an answer, or throws why the peer could not take it. */
@@ -395,13 +401,51 @@ export class PeerLink {
     return this.#leaveAcked.promise;
   }
 
+  /** Whether this node retired the link (it sends no new steps on it). */
+  get retired(): boolean {
+    return this.#retired;
+  }
+
+  /** The nonce of the node that dialed the link: both sides know it from the `hello`. */
+  get dialerNonce(): string {
+    return this.dialed ? this.#nonce : this.#theirNonce;
+  }
+
   /**
-   * Stops taking new steps and closes once the steps in flight are answered.
-   * Used when two nodes dialed each other at once and one link must go.
+   * Whether this link is the one to keep of two ready links to the same
+   * peer: the one dialed by the node with the smaller name, and of two
+   * dialed by the same node, the one with the smaller dialer nonce. Both
+   * sides decide alike.
+   *
+   * @param other The other link.
+   * @param self This node's name.
+   * @returns True when this link wins.
+   */
+  outranks(other: PeerLink, self: string): boolean {
+    const dialer = (link: PeerLink) => link.dialed ? self : link.peer!;
+    const mine = dialer(this);
+    const theirs = dialer(other);
+    return mine !== theirs ? mine < theirs : this.dialerNonce < other.dialerNonce;
+  }
+
+  /**
+   * Used when two nodes dialed each other at once and one link must go:
+   * sends no new steps on it, tells the peer (which retires it too, having
+   * chosen the same link to keep), and closes once both sides retired it
+   * and every step sent on it, in either direction, is answered.
    */
   retire(): void {
+    if (this.#retired) return;
     this.#retired = true;
-    if (this.#runs.size === 0) this.close("duplicate link");
+    this.#write({ t: "leaving", retire: true });
+    this.#closeIfIdle();
+  }
+
+  /** Closes a retired link once the peer retired it too and nothing is in flight on it. */
+  #closeIfIdle(): void {
+    if (this.#peerRetired && this.#runs.size === 0 && this.#incoming === 0) {
+      this.close("duplicate link");
+    }
   }
 
   /**
@@ -543,12 +587,20 @@ export class PeerLink {
           this.close("malformed run");
           return;
         }
+        this.#incoming++;
         this.#host.run(this, message);
         break;
       case "cancel":
         this.#host.cancelRun(this, message.id);
         break;
       case "leaving":
+        if (message.retire === true) {
+          // A duplicate the peer retired: it sends no more steps here, and
+          // closes nothing until this side has retired it too.
+          this.#peerRetired = true;
+          if (this.#retired) this.#closeIfIdle();
+          break;
+        }
         // The peer is stopping: no new steps from here on; every step sent
         // so far precedes the ack on this ordered link.
         this.#peerLeaving = true;
@@ -576,7 +628,7 @@ export class PeerLink {
     if (run === undefined) return;
     this.#runs.delete(id);
     action(run);
-    if (this.#retired && this.#runs.size === 0) this.close("duplicate link");
+    if (this.#retired) this.#closeIfIdle();
   }
 
   async #onHandshake(message: PeerMessage): Promise<void> {

@@ -193,11 +193,16 @@ export interface CancelRunMessage {
 
 /**
  * A node stopping gracefully → each linked peer, right after its leave
- * update: send no more steps on this link.
+ * update: send no more steps on this link. With `retire`, the sender only
+ * retires this link, a duplicate of another one to the same peer: it sends
+ * no more steps on it, still answers the steps it gets on it, and the link
+ * closes once both sides retired it and nothing is in flight on it.
  */
 export interface LeavingMessage {
   /** Message type. */
   t: "leaving";
+  /** Only this link is retired, not the node. */
+  retire?: boolean;
 }
 
 /**
