@@ -36,6 +36,7 @@ import {
   type Outbound,
 } from "./membership.ts";
 import { GrantAgreement } from "./grant_agreement.ts";
+import { isRefusedUnstarted } from "./_refused.ts";
 import { PeerLink, type PeerLinkHost, Unstarted } from "./peer_link.ts";
 import type { AuthorizeMessage, AuthorizeStep, RunMessage } from "./peer_protocol.ts";
 
@@ -723,7 +724,12 @@ export class ClusterNode implements PeerLinkHost {
       local.answered();
     };
     const fail = (err: unknown) =>
-      answer({ t: "error", id: message.id, error: wire(toRpcError(err)), started: true });
+      answer({
+        t: "error",
+        id: message.id,
+        error: wire(toRpcError(err)),
+        started: !isRefusedUnstarted(err),
+      });
     let value: unknown;
     try {
       value = local.run(message, controller.signal);

@@ -11,7 +11,13 @@ import { abortable } from "../_util/abortable.ts";
 import type { Principal } from "../auth/authenticator.ts";
 import type { GrantAgreement } from "../cluster/grant_agreement.ts";
 import { executeNow, RequestGraph } from "../engine/mod.ts";
-import { FunctionError, FunctionNotFoundError, RpcError } from "../protocol/errors.ts";
+import { refusedUnstarted } from "../cluster/_refused.ts";
+import {
+  FunctionError,
+  FunctionNotFoundError,
+  OverloadedError,
+  RpcError,
+} from "../protocol/errors.ts";
 import type { RequestId } from "../protocol/messages.ts";
 import type { Step } from "../protocol/step.ts";
 import type { CallContext, FunctionRegistry, RegisteredFunction } from "../registry/registry.ts";
@@ -395,7 +401,10 @@ export class RequestRunner {
         },
         (err: RpcError) => {
           done(err.name, true);
-          throw err;
+          // Only the sandbox's refusal at its cap is an OverloadedError here
+          // (a sandboxed function's own errors arrive as 1003): it did not
+          // start, and another member may take it.
+          throw err instanceof OverloadedError ? refusedUnstarted(err) : err;
         },
       );
     }

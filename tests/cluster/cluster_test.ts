@@ -13,6 +13,7 @@ import {
   FunctionNotFoundError,
   LimitExceededError,
   NotStartedError,
+  type Server,
   TimeoutError,
 } from "../../mod.ts";
 import { converged, FAST, known, startCluster } from "../_helpers/cluster.ts";
@@ -519,4 +520,45 @@ Deno.test("cluster: a forwarded result over the coordinator's limits fails with 
   assert.equal(long.local, "x".repeat(20_000), "a client of n0 has no such limit");
   assert.ok(long.remote instanceof LimitExceededError, String(long.remote));
   assert.equal((long.remote.details as { limit: string }).limit, "maxStringBytes");
+});
+
+Deno.test("cluster: a step an overloaded member refuses unstarted runs on another member", async () => {
+  await using cluster = await startCluster(
+    3,
+    "star",
+    (i) => i === 0 ? { limits: { maxInFlightPerConnection: 4_096 } } : {},
+  );
+  const [n0, n1, n2] = cluster.nodes as [Server, Server, Server];
+  // n1 runs `nap` in its sandbox, which takes at most 1,024 calls in flight
+  // and refuses the next ones unstarted (1012); n2 runs it inline.
+  n1.register("nap", async function (ms: number) {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return "n1";
+  }, { sandbox: true });
+  n2.register("nap", async (ms: number) => {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return "n2";
+  });
+  const { promise: release, resolve } = Promise.withResolvers<void>();
+  n2.register("hold", () => release);
+  await converged(cluster.nodes);
+  await known(cluster.nodes, "nap", "n1");
+  await known(cluster.nodes, "nap", "n2");
+  await known(cluster.nodes, "hold", "n2");
+  await using client = new Client(n0.url, { timeoutMs: 20_000 });
+  // n0 sends a step to the less loaded of two candidates: with 1,000 steps
+  // of its own on n2, it sends about 1,050 of 1,100 naps to n1.
+  const holds = Array.from({ length: 1_000 }, () => client.call("hold"));
+  try {
+    await waitFor(() => n2.inFlight === 1_000, 10_000, "n2 to hold 1,000 steps");
+    const naps = await Promise.all(
+      Array.from({ length: 1_100 }, () => client.call("nap", [1_000]).catch((err) => err)),
+    );
+    const failed = naps.filter((v) => v !== "n1" && v !== "n2").map(String);
+    assert.deepEqual([...new Set(failed)], [], "steps refused");
+    assert.ok(naps.filter((v) => v === "n1").length > 1_000, "n1 was loaded to its cap");
+  } finally {
+    resolve();
+    await Promise.all(holds);
+  }
 });
