@@ -361,7 +361,10 @@ export class OverloadedError extends RpcError {
 }
 
 /**
- * The connection was lost before the answer arrived (code 1013).
+ * The connection was lost before the answer arrived, or the node stopped
+ * while the request ran (code 1013): the call may have run. The client also
+ * raises it for a call it could not send because every URL refused the
+ * connection (`details.failures` says why, per URL).
  *
  * @example
  * ```ts
@@ -383,7 +386,9 @@ export class ConnectionError extends RpcError {
 }
 
 /**
- * The node is shutting down (code 1014).
+ * The node is shutting down (code 1014). With `details.started: false` the
+ * node refused the request before any of it ran, and the `Client` sends it
+ * to its next URL.
  *
  * @example
  * ```ts
