@@ -142,16 +142,22 @@ async function openOverFake(): Promise<{ ws: TcpWebSocket; conn: FakeConn }> {
   return { ws, conn };
 }
 
-Deno.test("TcpWebSocket: a failed write loses none of the messages already received", async () => {
+/** Opens a TcpWebSocket over a FakeConn whose writes fail from the first message sent on. */
+async function failingWrites() {
   const { ws, conn } = await openOverFake();
   const received: string[] = [];
   ws.onmessage = (e) => received.push(e.data);
   const closed = new Promise<CloseEvent>((resolve) => ws.onclose = resolve);
-  // The peer sent three answers and its close frame, then went away: the
-  // client's next write fails before it has read them.
   conn.failWrites = true;
   ws.send("a call");
   await delay(10);
+  return { ws, conn, received, closed };
+}
+
+Deno.test("TcpWebSocket: a failed write loses none of the messages already received", async () => {
+  // The peer sent three answers and its close frame, then went away: the
+  // client's next write fails before it has read them.
+  const { conn, received, closed } = await failingWrites();
   conn.feed(
     1,
     new Uint8Array([
@@ -170,13 +176,7 @@ Deno.test("TcpWebSocket: a failed write loses none of the messages already recei
 });
 
 Deno.test("TcpWebSocket: after a failed write, the end of the connection closes it with 1006", async () => {
-  const { ws, conn } = await openOverFake();
-  const received: string[] = [];
-  ws.onmessage = (e) => received.push(e.data);
-  const closed = new Promise<CloseEvent>((resolve) => ws.onclose = resolve);
-  conn.failWrites = true;
-  ws.send("a call");
-  await delay(10);
+  const { ws, conn, received, closed } = await failingWrites();
   assert.equal(ws.readyState, 2, "closing: nothing more is sent");
   conn.feed(1, serverFrame(1, text("late answer")));
   conn.feed(2, null);
