@@ -386,7 +386,8 @@ export class Client {
    *
    * @param options `timeoutMs`: how long to keep trying (default: the client's timeout).
    * @returns When the connection is open.
-   * @throws {ConnectionError} when no URL answered in time, or the client is closed.
+   * @throws {ConnectionError} when no URL answered in time, every URL refused the
+   *   connection (the error names each one and why), or the client is closed.
    */
   connect(options: { timeoutMs?: number } = {}): Promise<void> {
     if (this.#closed) return Promise.reject(new ConnectionError("Client is closed"));
