@@ -59,3 +59,24 @@ Deno.test("Client: a call a stopping node refuses (1014) goes to the next URL; t
   assert.equal(await slow, "a finished");
   await stopping;
 });
+
+Deno.test("Client: calls still unanswered when a node closes with 4014 (drained) go to the next URL", async () => {
+  // A stub of a node whose drain ends as the call arrives: it reads
+  // nothing more and closes with 4014, so the call never ran there.
+  let closedWith4014 = 0;
+  await using stub = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    const { socket, response } = Deno.upgradeWebSocket(req, { protocol: "mpreg.msgpack.v1" });
+    socket.onmessage = () => {
+      closedWith4014++;
+      socket.close(4014, "Node shutting down");
+    };
+    return response;
+  });
+  await using server = await startServer({ name: "next" });
+  server.register("whoami", whoami);
+  await using client = new Client([`ws://127.0.0.1:${stub.addr.port}`, server.url], {
+    timeoutMs: 10_000,
+  });
+  assert.equal(await client.call("whoami"), "next");
+  assert.equal(closedWith4014, 1, "the call reached the stub first");
+});
