@@ -141,7 +141,10 @@ export class PeerLink {
   #timer: ReturnType<typeof setTimeout> | null;
   #closeReason = "";
   readonly #handshake = Promise.withResolvers<boolean>();
-  /** The limits the peer decodes frames with: its own word in the handshake, else this node's. */
+  /**
+   * The limits the peer decodes frames with (its own word in the handshake,
+   * else this node's), with one level of depth kept for a batch's array.
+   */
   #peerLimits: PeerLimits;
 
   /**
@@ -173,7 +176,7 @@ export class PeerLink {
     this.dialed = dialed;
     this.address = address;
     this.#codec = createCodec("msgpack", { limits: host.limits });
-    this.#peerLimits = host.limits;
+    this.#peerLimits = forAnswers(host.limits);
     this.#batcher = new Batcher(
       this.#codec,
       (frame) => {
@@ -384,9 +387,8 @@ export class PeerLink {
         { details: { limit: "maxFrameBytes", max: limits.maxFrameBytes } },
       );
     }
-    // The peer pre-scans every frame it reads; a small answer may share its
-    // frame with others, one level deeper.
-    scanMsgpack(frame, { ...limits, maxDepth: limits.maxDepth - 1 });
+    // The peer pre-scans every frame it reads.
+    scanMsgpack(frame, limits);
     return frame;
   }
 
@@ -651,7 +653,7 @@ export class PeerLink {
         }
         this.#record = message.record;
         this.#theirNonce = message.nonce;
-        this.#peerLimits = readPeerLimits(message.limits) ?? host.limits;
+        this.#peerLimits = forAnswers(readPeerLimits(message.limits) ?? host.limits);
         if (host.secret === null) return this.#welcome();
         // The acceptor commits to its record here, under its proof.
         const record = this.#sentRecord = host.localRecord();
@@ -712,7 +714,7 @@ export class PeerLink {
           return;
         }
         if (message.t === "welcome") {
-          this.#peerLimits = readPeerLimits(message.limits) ?? host.limits;
+          this.#peerLimits = forAnswers(readPeerLimits(message.limits) ?? host.limits);
           if (host.secret !== null) {
             if (this.#phase !== "challenged") {
               return this.close("the peer did not prove the cluster secret");
@@ -775,7 +777,12 @@ function runError(message: RunErrorMessage): unknown {
   return message.started ? error : new Unstarted(error);
 }
 
-function peerLimitsOf(limits: Limits): PeerLimits {
+/** `limits` less one level of depth: a small answer may share a batch frame, one level deeper. */
+function forAnswers(limits: PeerLimits): PeerLimits {
+  return { ...peerLimitsOf(limits), maxDepth: limits.maxDepth - 1 };
+}
+
+function peerLimitsOf(limits: PeerLimits): PeerLimits {
   const { maxFrameBytes, maxDepth, maxElements, maxStringBytes } = limits;
   return { maxFrameBytes, maxDepth, maxElements, maxStringBytes };
 }
@@ -789,5 +796,5 @@ function readPeerLimits(x: unknown): PeerLimits | null {
     const value = limits[key];
     if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) return null;
   }
-  return peerLimitsOf(limits as unknown as Limits);
+  return peerLimitsOf(limits as unknown as PeerLimits);
 }
