@@ -360,7 +360,8 @@ export class PeerLink {
         t: "error",
         id: message.id,
         error: error.toWire(),
-        started: true,
+        // A refusal stays one, whatever its error's details held.
+        started: message.t === "result" || message.started,
       }) as Uint8Array<ArrayBuffer>;
     }
     this.#host.traffic("out", message.t, frame.byteLength);
