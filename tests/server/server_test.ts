@@ -348,7 +348,9 @@ for (const encoding of ["msgpack", "json"] as const) {
   t("an AbortSignal cancels the call here and on the node", async () => {
     await using server = await startServer();
     const { promise: sawAbort, resolve } = Promise.withResolvers<unknown>();
+    const { promise: started, resolve: onStart } = Promise.withResolvers<void>();
     server.register("hang", function (this: CallContext) {
+      onStart();
       return new Promise((_, reject) => {
         this.signal.addEventListener("abort", () => {
           resolve(this.signal.reason);
@@ -359,7 +361,9 @@ for (const encoding of ["msgpack", "json"] as const) {
     await using client = new Client(server.url, { encoding });
     const controller = new AbortController();
     const call = client.call("hang", [], { signal: controller.signal });
-    await delay(50);
+    // Aborting before the node has the call would test another path (and
+    // leave sawAbort pending): wait until the function runs.
+    await started;
     controller.abort(new Error("user gave up"));
     await assert.rejects(call, CancelledError);
     assert.ok((await sawAbort) instanceof CancelledError);
@@ -429,7 +433,7 @@ for (const encoding of ["msgpack", "json"] as const) {
     });
     assert.equal(await client.call("echo", [1]), 1);
     const pending = client.call("hang");
-    await delay(30);
+    await waitFor(() => server.inFlight === 1, 5_000, "the node to run the call");
     const started = Date.now();
     // The node answers the call it cuts short before its stop() resolves.
     const failed = assert.rejects(pending, ConnectionError);
