@@ -1,7 +1,8 @@
 // Copyright 2026 the mpreg authors. MIT license.
 /**
- * Cluster membership as a pure state machine: SWIM probing, Lifeguard-style
- * suspicion, Moleculer-style digests and anti-entropy.
+ * Cluster membership as a pure state machine: SWIM probing, Lifeguard's
+ * suspicion and local health awareness, Moleculer-style digests and
+ * anti-entropy, and Serf's reconnection of dead members.
  *
  * {@linkcode Membership} does no I/O, arms no timer and reads no clock or
  * random source of its own: the caller passes the time (`now`, milliseconds)
@@ -34,14 +35,31 @@
  *   it misses, and dead everywhere at the first tick at or after the
  *   deadline; a closed socket ({@linkcode Membership.linkLost | linkLost})
  *   starts the suspicion at once.
- * - **Suspicion (Lifeguard).** The first suspector sets a deadline of `now +
- *   suspicionMult · max(1, log10 n) · intervalMs`; updates about a suspect
- *   carry `deadlineIn`, the milliseconds left, and every receiver keeps the
- *   earlier of its own deadline and `now + deadlineIn`. All nodes therefore
- *   declare the member `dead` together, one timeout after the first suspicion.
- *   The suspicion is also sent straight to the suspect (the buddy system), and
- *   any message to a member held suspect or dead carries that news first, so
- *   it can refute quickly.
+ * - **Suspicion (Lifeguard).** A suspicion carries `by`, the members that
+ *   suspected it on their own evidence (a probe or a link that failed; at
+ *   most `suspicionMult - 1` names). Its timeout starts at
+ *   `suspicionMaxTimeoutMult · min`, with `min = suspicionMult · max(1,
+ *   log10 n) · intervalMs`, and shrinks toward `min` as the
+ *   `k = suspicionMult - 2` expected independent confirmations arrive
+ *   (`max - (max - min) · log(c + 1) / log(k + 1)`; memberlist drops `k` to 0
+ *   in clusters of fewer than `k + 2` members, mpreg does not: a pause in a
+ *   three-node cluster gets 11.4 intervals, not 4). A node whose own probe
+ *   of a member already suspect fails adds itself to `by` and gossips it
+ *   again. Updates about a suspect carry `deadlineIn`, the milliseconds left:
+ *   a receiver reckons the suspicion's start from it, and keeps the earlier
+ *   of its own deadline and `now + deadlineIn`, so all nodes declare the
+ *   member `dead` together. The suspicion is also sent straight to the
+ *   suspect (the buddy system), and any message to a member held suspect or
+ *   dead carries that news first, so it can refute quickly.
+ * - **Local health (Lifeguard).** {@linkcode Membership.awareness} (0 is
+ *   healthy) multiplies the probe period and the rounds a probe waits for its
+ *   ack before ping-reqs and before a suspicion. A tick that comes a whole
+ *   interval late (the node's event loop was blocked: what arrived meanwhile
+ *   is still unread) raises it by the intervals missed and judges no probe
+ *   and declares no suspect dead that time; refuting a suspicion of itself
+ *   raises it by one; each ack to one of its probes lowers it by one. (A
+ *   failed probe does not raise it, unlike memberlist without nacks: across
+ *   a partition every probe fails, and the node is not at fault.)
  * - **Refutation.** A node told it is suspect, dead or left at an incarnation
  *   at least its own, or alive at a higher one, sets its incarnation to
  *   `max(own, told) + 1` and gossips itself alive.
@@ -50,8 +68,9 @@
  *   time) outranks its old tombstone.
  * - **Dissemination.** Changes are queued and piggybacked on pings, acks and
  *   ping-reqs, least-sent and most recent first, at most
- *   `maxUpdatesPerMessage` per message and `retransmitMult · ceil(log10(n +
- *   1))` times each. While anything is queued, each tick also sends a
+ *   `maxUpdatesPerMessage` per message (four times as many while more than
+ *   that are queued, as after a partition) and `retransmitMult ·
+ *   ceil(log10(n + 1))` times each. While anything is queued, each tick also sends a
  *   `gossip` to `fanout` random live members. With nothing queued the only
  *   traffic is one ping and one ack per member per round.
  * - **Anti-entropy.** Pings and acks carry `view`, an order-independent hash
@@ -71,11 +90,30 @@
  *   a suspicion is settled by gossip within its timeout, and tombstones
  *   expiring a round apart on two nodes must not cost a sync; a member one
  *   node holds live and another dead still makes the views differ.
+ * - **Split views.** A sync's digest, and the updates of a member held dead
+ *   here (it is talking, so the views split: a partition, a pause), come from
+ *   another view of the cluster: a member held live here that they report
+ *   dead or suspect becomes suspect here with the full timeout, no
+ *   suspector, and is told at once (memberlist's merge of remote state).
+ *   Such a _disputed_ suspicion ends only by a refutation or its own
+ *   deadline: later reports of the same death from the other side do not
+ *   make it dead.
+ * - **Reconnection (Serf).** Dead members are kept, with their records, for
+ *   `reconnectTimeoutMs`, never probed nor gossiped to. Every
+ *   `reconnectIntervalMs` (±25 %), with probability `3 · dead / live`, the
+ *   node sends one dead member, picked at random, its full digest as a
+ *   `sync`: the answer merges the two views, and each side learns it is held
+ *   dead by the other and refutes. A partition therefore heals, and a member
+ *   that restarted with nobody to join through is found again.
  * - **Leaving and tombstones.** {@linkcode Membership.leave | leave} bumps the
- *   incarnation and sends the `left` update to every live member at once. Dead
- *   and left members are kept for `tombstoneMs`, never probed nor gossiped
- *   to, then forgotten. Updates saying a member unknown here is dead or left
- *   are ignored, so forgotten tombstones stay forgotten.
+ *   incarnation and sends the `left` update to every live member at once.
+ *   Members that left are kept for `tombstoneMs` (by default as long as dead
+ *   ones), never tried again, so a late rumour of them alive at their old
+ *   incarnation loses to the tombstone; then they are forgotten. Updates
+ *   saying a member unknown here is dead or left are ignored, so forgotten
+ *   members stay forgotten; an update saying one is alive or suspect brings
+ *   it back (pulling its record), and a restarted node's incarnation (its
+ *   start time) outranks anything said of it before.
  *
  * Members appear in {@linkcode Membership.members | members()} once their
  * record is held; an update about an unknown member creates a hidden entry
@@ -171,6 +209,12 @@ export interface Update {
   state: MemberState;
   /** For a suspect: milliseconds left before it is declared dead. */
   deadlineIn?: number;
+  /**
+   * For a suspect: the members that suspected it on their own evidence (a
+   * probe or a link that failed), the first one first; each one after the
+   * first is a confirmation that shortens the suspicion (Lifeguard).
+   */
+  by?: string[];
 }
 
 /**
@@ -242,13 +286,41 @@ export interface MembershipOptions {
   /** Extra gossip targets per round while updates are pending (default 3). */
   fanout?: number;
   /**
-   * Suspicion timeout = `suspicionMult · max(1, log10(n)) · intervalMs`, n the
-   * live members (default 4).
+   * The shortest suspicion timeout is `suspicionMult · max(1, log10(n)) ·
+   * intervalMs`, n the live members; a suspicion waits for
+   * `suspicionMult - 2` independent confirmations to get there (default 4).
    */
   suspicionMult?: number;
+  /**
+   * A suspicion without confirmations lasts this many times the shortest
+   * timeout, and shrinks toward it as confirmations arrive (Lifeguard;
+   * default 6, 1 for a fixed timer).
+   */
+  suspicionMaxTimeoutMult?: number;
+  /**
+   * Local health awareness (Lifeguard): a node that finds itself slow (its
+   * ticks come late, its probes fail, it has to refute suspicions) probes
+   * less often and waits longer for acks, up to this many times (default 8).
+   */
+  awarenessMaxMultiplier?: number;
   /** Each update is piggybacked `retransmitMult · ceil(log10(n + 1))` times (default 4). */
   retransmitMult?: number;
-  /** How long dead and left records are kept (default `60 · intervalMs`). */
+  /**
+   * How often this node tries to reach a member it holds dead, with jitter
+   * (±25 %), in milliseconds (default 30 s). Each try sends one dead member,
+   * picked at random, this node's full digest; the cluster as a whole tries
+   * each dead member about three times per interval.
+   */
+  reconnectIntervalMs?: number;
+  /**
+   * How long dead members are kept (with their records) and tried again,
+   * in milliseconds (default 24 h).
+   */
+  reconnectTimeoutMs?: number;
+  /**
+   * How long members that left are kept, never tried again, so a late
+   * rumour cannot bring them back (default `reconnectTimeoutMs`).
+   */
   tombstoneMs?: number;
   /**
    * Anti-entropy at most once per this many rounds, and after views have
@@ -285,6 +357,8 @@ const RANK: Readonly<Record<MemberState, number>> = { alive: 0, suspect: 1, dead
 const NO_HASH: EntryHash = [0, 0];
 /** Pulls of a record for a member never seen before, before it is forgotten. */
 const MAX_PULL_TRIES = 5;
+/** How many times per reconnect interval the cluster tries each dead member, on average. */
+const RECONNECT_TRIES = 3;
 /** Rounds a relayed ping waits for its ack. */
 const RELAY_ROUNDS = 2;
 
@@ -297,6 +371,16 @@ class Entry {
   lastHeard: number;
   /** Suspicion deadline (state suspect). */
   deadline = 0;
+  /** When the suspicion started, as this node reckons it (state suspect). */
+  suspectedAt = 0;
+  /** Who suspected it on their own evidence, the first one first (state suspect). */
+  suspectors: string[] = [];
+  /**
+   * The suspicion came from a split view (a sync, or a member held dead):
+   * only a refutation or its own deadline ends it, not more reports of the
+   * death from the other side (state suspect).
+   */
+  disputed = false;
   /** Tombstone expiry (state dead or left). */
   expires = 0;
   data: RecordData | null = null;
@@ -333,9 +417,18 @@ class Entry {
 interface Probe {
   target: string;
   incarnation: number;
-  indirect: boolean;
+  /** The round the ping was sent. */
+  sent: number;
+  /** The round the ping-reqs were sent, or -1. */
+  indirect: number;
   /** The ping carried no updates. */
   quiet: boolean;
+}
+
+/** An update waiting to be piggybacked. */
+interface QueueItem {
+  name: string;
+  transmits: number;
 }
 
 interface Relay {
@@ -361,7 +454,8 @@ function isUpdate(x: unknown): x is Update {
   if (!isObject(x)) return false;
   return typeof x.name === "string" && isFiniteNumber(x.incarnation) &&
     isFiniteNumber(x.catalogVersion) && typeof x.state === "string" && x.state in RANK &&
-    (x.deadlineIn === undefined || (isFiniteNumber(x.deadlineIn) && x.deadlineIn >= 0));
+    (x.deadlineIn === undefined || (isFiniteNumber(x.deadlineIn) && x.deadlineIn >= 0)) &&
+    (x.by === undefined || isStringArray(x.by));
 }
 
 /**
@@ -528,7 +622,11 @@ export class Membership {
   #indirectProbes: number;
   #fanout: number;
   #suspicionMult: number;
+  #suspicionMaxMult: number;
+  #maxAwareness: number;
   #retransmitMult: number;
+  #reconnectInterval: number;
+  #reconnectTimeout: number;
   #tombstoneMs: number;
   #syncEveryRounds: number;
   #maxUpdates: number;
@@ -541,6 +639,16 @@ export class Membership {
   #lastSyncRound = -Infinity;
   /** The round since which acks have shown a different view, or -1. */
   #divergedSince = -1;
+  /** The time of the last tick, or -1 before the first. */
+  #lastTick = -1;
+  /** The round of the last probe sent. */
+  #lastProbeRound = -Infinity;
+  /** Local health: 0 is healthy; timeouts and the probe period scale by `1 + awareness`. */
+  #awareness = 0;
+  /** When to try the next dead member; NaN before the first tick. */
+  #nextReconnect = NaN;
+  /** The earliest time a tombstone may expire. */
+  #tombstoneCheck = Infinity;
 
   #members = new Map<string, Entry>();
   /** Visible (record held) live members, not self: probe and gossip targets. */
@@ -553,8 +661,12 @@ export class Membership {
   #suspects = new Set<string>();
   #tombstones = new Set<string>();
   #stale = new Set<string>();
-  #queue = new Map<string, { transmits: number; order: number }>();
-  #queueOrder = 0;
+  #queue = new Map<string, QueueItem>();
+  /**
+   * The queued updates by times sent, each a stack (most recent on top);
+   * an item no longer in `#queue` is skipped when it comes up.
+   */
+  #buckets: QueueItem[][] = [];
   #hash = new ViewHash();
 
   /**
@@ -579,8 +691,12 @@ export class Membership {
     this.#indirectProbes = options.indirectProbes ?? 3;
     this.#fanout = options.fanout ?? 3;
     this.#suspicionMult = options.suspicionMult ?? 4;
+    this.#suspicionMaxMult = Math.max(1, options.suspicionMaxTimeoutMult ?? 6);
+    this.#maxAwareness = Math.max(1, Math.floor(options.awarenessMaxMultiplier ?? 8)) - 1;
     this.#retransmitMult = options.retransmitMult ?? 4;
-    this.#tombstoneMs = options.tombstoneMs ?? 60 * options.intervalMs;
+    this.#reconnectInterval = options.reconnectIntervalMs ?? 30_000;
+    this.#reconnectTimeout = options.reconnectTimeoutMs ?? 86_400_000;
+    this.#tombstoneMs = options.tombstoneMs ?? this.#reconnectTimeout;
     this.#syncEveryRounds = options.syncEveryRounds ?? 10;
     this.#maxUpdates = Math.max(1, options.maxUpdatesPerMessage ?? 16);
     this.#random = options.random;
@@ -633,10 +749,44 @@ export class Membership {
     return this.#queue.size;
   }
 
-  /** The suspicion timeout for the current cluster size, in milliseconds. */
+  /**
+   * The shortest suspicion timeout for the current cluster size, in
+   * milliseconds: a suspicion with every expected confirmation.
+   */
   get suspicionTimeoutMs(): number {
     const n = this.#live.length + 1;
     return this.#suspicionMult * Math.max(1, Math.log10(n)) * this.#interval;
+  }
+
+  /**
+   * The suspicion timeout after `confirmations` independent confirmations
+   * (Lifeguard): `max - (max - min) · log(c + 1) / log(k + 1)`, never below
+   * `min` ({@linkcode Membership.suspicionTimeoutMs}), with `max` =
+   * `suspicionMaxTimeoutMult · min` and `k = suspicionMult - 2` expected
+   * confirmations.
+   *
+   * @param confirmations Suspectors beyond the first.
+   * @returns Milliseconds from the start of the suspicion.
+   */
+  suspicionTimeoutAfter(confirmations: number): number {
+    const min = this.suspicionTimeoutMs;
+    const max = min * this.#suspicionMaxMult;
+    const k = this.#suspicionMult - 2;
+    if (k < 1 || max <= min) return min;
+    const fraction = Math.log(Math.max(0, confirmations) + 1) / Math.log(k + 1);
+    return Math.max(min, Math.floor(max - fraction * (max - min)));
+  }
+
+  /**
+   * Local health awareness (Lifeguard), from 0 (healthy) up to
+   * `awarenessMaxMultiplier - 1`: the probe period and the time a probe waits
+   * for its ack are multiplied by `1 + awareness`. It rises when this node's
+   * ticks come late (its event loop was blocked), when one of its probes
+   * fails, and when it has to refute a suspicion of itself; each ack to one of
+   * its probes lowers it by one.
+   */
+  get awareness(): number {
+    return this.#awareness;
   }
 
   /**
@@ -661,6 +811,19 @@ export class Membership {
     if (name === this.#name) return this.#selfView();
     const e = this.#members.get(name);
     return e?.data ? this.#view(e, e.data) : undefined;
+  }
+
+  /**
+   * One member's state, without building its view (cheap enough to ask
+   * about every member of a large cluster).
+   *
+   * @param name Its name.
+   * @returns Its state, or `undefined` when unknown (or its record is not held yet).
+   */
+  stateOf(name: string): MemberState | undefined {
+    if (name === this.#name) return this.#left ? "left" : "alive";
+    const e = this.#members.get(name);
+    return e?.data ? e.state : undefined;
   }
 
   /**
@@ -732,16 +895,31 @@ export class Membership {
     this.#round++;
     const out: Outbound[] = [];
     if (this.#left) return out;
-    this.#expire(now);
-    this.#judgeProbes(now, out);
+    // A tick a whole interval late: this node's event loop was blocked, and
+    // what arrived meanwhile is still unread. It judges no probe and declares
+    // no suspect dead this time, and is slower to accuse for a while.
+    const late = this.#lastTick < 0 ? 0 : now - this.#lastTick - this.#interval;
+    this.#lastTick = now;
+    const stalled = late >= this.#interval;
+    if (stalled) this.#aware(Math.floor(late / this.#interval));
+    this.#expire(now, stalled);
+    if (!stalled) this.#judgeProbes(now, out);
     this.#retryPulls(now, out);
-    const target = this.#nextProbeTarget();
+    const due = this.#round - this.#lastProbeRound > this.#awareness;
+    const target = due ? this.#nextProbeTarget() : undefined;
     if (target !== undefined) {
       const e = this.#members.get(target)!;
       const seq = ++this.#seq;
       const updates = this.#takeUpdates(now, target);
       const quiet = updates.length === 0;
-      this.#probes.set(seq, { target, incarnation: e.incarnation, indirect: false, quiet });
+      this.#lastProbeRound = this.#round;
+      this.#probes.set(seq, {
+        target,
+        incarnation: e.incarnation,
+        sent: this.#round,
+        indirect: -1,
+        quiet,
+      });
       out.push({
         to: target,
         msg: { t: "ping", seq, from: this.#name, view: this.#hash.value, updates },
@@ -754,6 +932,7 @@ export class Membership {
         out.push({ to, msg: { t: "gossip", from: this.#name, updates } });
       }
     }
+    this.#reconnect(now, out);
     return out;
   }
 
@@ -772,9 +951,13 @@ export class Membership {
     const sender = this.#members.get(from);
     if (sender !== undefined) sender.lastHeard = now;
     const pulls: string[] = [];
+    // A member held dead here is talking: the views split (a partition, a
+    // pause). The deaths it reports may be of members alive on this side:
+    // they become suspicions, told at once, as in a sync.
+    const merge = sender?.state === "dead" ? out : null;
     switch (msg.t) {
       case "ping": {
-        this.#applyAll(msg.updates, from, now, pulls, true);
+        this.#applyAll(msg.updates, from, now, pulls, true, merge);
         const updates = this.#takeUpdates(now, from);
         out.push({
           to: from,
@@ -783,11 +966,12 @@ export class Membership {
         break;
       }
       case "ack": {
-        this.#applyAll(msg.updates, from, now, pulls, true);
+        this.#applyAll(msg.updates, from, now, pulls, true, merge);
         const probe = this.#probes.get(msg.seq);
         if (probe !== undefined) {
           if (probe.target === from) {
             this.#probes.delete(msg.seq);
+            this.#aware(-1);
             this.#compareViews(msg.view, probe.quiet && msg.updates.length === 0, from, now, out);
           }
           break;
@@ -803,7 +987,7 @@ export class Membership {
         break;
       }
       case "ping-req": {
-        this.#applyAll(msg.updates, from, now, pulls, true);
+        this.#applyAll(msg.updates, from, now, pulls, true, merge);
         if (this.#liveIndex.has(msg.target)) {
           const seq = ++this.#seq;
           this.#relays.set(seq, {
@@ -826,10 +1010,12 @@ export class Membership {
         break;
       }
       case "gossip":
-        this.#applyAll(msg.updates, from, now, pulls, true);
+        this.#applyAll(msg.updates, from, now, pulls, true, merge);
         break;
       case "sync":
-        this.#applyAll(msg.digest, from, now, pulls, false);
+        // Dead in the sender's view is only suspect here, and told at once:
+        // after a partition, each side holds the other dead (memberlist).
+        this.#applyAll(msg.digest, from, now, pulls, false, out);
         if (msg.reply) out.push({ to: from, msg: this.#sync(now, false) });
         break;
       case "pull": {
@@ -921,7 +1107,7 @@ export class Membership {
     this.#now = now;
     const out: Outbound[] = [];
     const e = this.#members.get(name);
-    if (e !== undefined && e.state === "alive" && !this.#left) this.#suspect(e, now, out);
+    if (e !== undefined && !this.#left) this.#suspect(e, now, out);
     return out;
   }
 
@@ -996,45 +1182,73 @@ export class Membership {
       catalogVersion: e.catalogVersion,
       state: e.state,
     };
-    if (e.state === "suspect") u.deadlineIn = Math.max(0, e.deadline - now);
+    if (e.state === "suspect") {
+      u.deadlineIn = Math.max(0, e.deadline - now);
+      if (e.suspectors.length > 0) u.by = [...e.suspectors];
+    }
     return u;
   }
 
   #enqueue(name: string): void {
-    this.#queue.set(name, { transmits: 0, order: ++this.#queueOrder });
+    const item: QueueItem = { name, transmits: 0 };
+    this.#queue.set(name, item);
+    (this.#buckets[0] ??= []).push(item);
   }
 
   #retransmitLimit(): number {
     return this.#retransmitMult * Math.ceil(Math.log10(this.#live.length + 2));
   }
 
-  /** Updates for one message to `to`: its own bad news first, then the queue. */
+  /**
+   * Updates for one message to `to`: its own bad news first, then the queue,
+   * least sent first (most recent first among equals): up to
+   * `maxUpdatesPerMessage`, or four times as many while more than that wait
+   * (after a partition or a mass failure, when gossip alone would take too
+   * long to spread them all).
+   */
   #takeUpdates(now: number, to: string | undefined): Update[] {
     const out: Update[] = [];
     const target = to === undefined ? undefined : this.#members.get(to);
     const buddy = target !== undefined && (target.state === "suspect" || target.state === "dead");
     if (buddy) out.push(this.#updateOf(target, now));
-    if (this.#queue.size === 0) return out;
-    const limit = this.#retransmitLimit();
-    const items = [...this.#queue];
-    if (items.length > 1) {
-      items.sort((a, b) => a[1].transmits - b[1].transmits || b[1].order - a[1].order);
+    if (this.#queue.size === 0) {
+      if (this.#buckets.length > 0) this.#buckets = [];
+      return out;
     }
-    for (const [name, item] of items) {
-      if (out.length >= this.#maxUpdates) break;
-      if (buddy && name === to) continue;
-      let u: Update;
-      if (name === this.#name) u = this.#selfUpdate();
-      else {
-        const e = this.#members.get(name);
-        if (e === undefined) {
-          this.#queue.delete(name);
+    const limit = this.#retransmitLimit();
+    const backlog = 4 * this.#maxUpdates;
+    const max = this.#queue.size > backlog ? backlog : this.#maxUpdates;
+    const sent: QueueItem[] = [];
+    for (let t = 0; t < this.#buckets.length && out.length < max; t++) {
+      const bucket = this.#buckets[t]!;
+      let skipped: QueueItem | undefined;
+      while (bucket.length > 0 && out.length < max) {
+        const item = bucket.pop()!;
+        // Re-queued, sent or forgotten since it was put here.
+        if (this.#queue.get(item.name) !== item) continue;
+        if (buddy && item.name === to) {
+          skipped = item;
           continue;
         }
-        u = this.#updateOf(e, now);
+        let u: Update;
+        if (item.name === this.#name) u = this.#selfUpdate();
+        else {
+          const e = this.#members.get(item.name);
+          if (e === undefined) {
+            this.#queue.delete(item.name);
+            continue;
+          }
+          u = this.#updateOf(e, now);
+        }
+        out.push(u);
+        sent.push(item);
       }
-      out.push(u);
-      if (++item.transmits >= limit) this.#queue.delete(name);
+      if (skipped !== undefined) bucket.push(skipped);
+    }
+    for (let i = sent.length - 1; i >= 0; i--) {
+      const item = sent[i]!;
+      if (++item.transmits >= limit) this.#queue.delete(item.name);
+      else (this.#buckets[item.transmits] ??= []).push(item);
     }
     return out;
   }
@@ -1081,12 +1295,30 @@ export class Membership {
     out.push({ to, msg: this.#sync(now, true) });
   }
 
-  #applyAll(updates: unknown[], from: string, now: number, pulls: string[], queue: boolean): void {
-    for (const u of updates) if (isUpdate(u)) this.#apply(u, from, now, pulls, queue);
+  #applyAll(
+    updates: unknown[],
+    from: string,
+    now: number,
+    pulls: string[],
+    queue: boolean,
+    merge: Outbound[] | null = null,
+  ): void {
+    for (const u of updates) if (isUpdate(u)) this.#apply(u, from, now, pulls, queue, merge);
   }
 
-  /** Applies one update by the precedence rules; queues it when it is news and `queue`. */
-  #apply(u: Update, from: string, now: number, pulls: string[], queue: boolean): void {
+  /**
+   * Applies one update by the precedence rules; queues it when it is news and
+   * `queue`. With `merge` (a sync's digest), a member held live here that the
+   * sender holds dead becomes suspect instead, and is told so in `merge`.
+   */
+  #apply(
+    u: Update,
+    from: string,
+    now: number,
+    pulls: string[],
+    queue: boolean,
+    merge: Outbound[] | null,
+  ): void {
     if (u.name === this.#name) {
       if (this.#left || u.incarnation < this.#incarnation) return;
       if (u.state === "alive" && u.incarnation === this.#incarnation) return;
@@ -1094,42 +1326,119 @@ export class Membership {
       this.#incarnation = u.incarnation + 1;
       this.#rehashSelf();
       this.#enqueue(this.#name);
+      this.#aware(1);
       return;
     }
     let e = this.#members.get(u.name);
     if (e === undefined) {
+      // A member unknown (or forgotten) here: news that it is alive or
+      // suspect brings it in (a restart outranks any tombstone it had);
+      // news of its death or leave is not worth keeping.
       if (u.state === "dead" || u.state === "left") return;
       e = new Entry(u.name, u.incarnation, u.catalogVersion, "alive");
       this.#members.set(e.name, e);
-      this.#setState(e, u.state, now, u.deadlineIn);
+      this.#setState(e, u.state, now, { deadlineIn: u.deadlineIn, by: u.by ?? [] });
       if (queue) this.#enqueue(e.name);
       this.#wantRecord(e, from, now, pulls);
       return;
     }
+    let state = u.state;
+    let deadlineIn = u.deadlineIn;
+    let by = u.by ?? [];
+    const converted = e.live && (
+      (merge !== null && (state === "dead" || state === "suspect")) ||
+      (e.disputed && state === "dead")
+    );
+    if (converted) {
+      // Nobody's own evidence: the full timeout, for the member to refute.
+      state = "suspect";
+      deadlineIn = undefined;
+      by = [];
+    }
     let news = false;
     if (
       u.incarnation > e.incarnation ||
-      (u.incarnation === e.incarnation && RANK[u.state] > RANK[e.state])
+      (u.incarnation === e.incarnation && RANK[state] > RANK[e.state])
     ) {
       e.catalogVersion = u.incarnation > e.incarnation
         ? u.catalogVersion
         : Math.max(e.catalogVersion, u.catalogVersion);
+      const restart = u.incarnation > e.incarnation;
       e.incarnation = u.incarnation;
-      this.#setState(e, u.state, now, u.deadlineIn);
+      this.#setState(e, state, now, { deadlineIn, by, restart });
       news = true;
+      if (state === "suspect") e.disputed = converted;
+      if (converted && merge !== null) this.#tell(e, now, merge);
     } else if (u.incarnation === e.incarnation) {
       if (u.catalogVersion > e.catalogVersion) {
         e.catalogVersion = u.catalogVersion;
         this.#rehash(e);
         news = true;
       }
-      if (u.state === "suspect" && e.state === "suspect" && u.deadlineIn !== undefined) {
-        e.deadline = Math.min(e.deadline, now + u.deadlineIn);
+      if (state === "suspect" && e.state === "suspect") {
+        if (this.#confirm(e, by)) news = true;
+        if (deadlineIn !== undefined) e.deadline = Math.min(e.deadline, now + deadlineIn);
       }
     }
     if (!news) return;
     if (queue) this.#enqueue(e.name);
     this.#wantRecord(e, from, now, pulls);
+  }
+
+  /**
+   * Adds independent suspectors of `e` (at most `suspicionMult - 1` in all:
+   * the first and the expected confirmations) and shortens its deadline to
+   * match (Lifeguard).
+   *
+   * @returns Whether one was new.
+   */
+  #confirm(e: Entry, by: readonly string[]): boolean {
+    const cap = Math.max(1, this.#suspicionMult - 1);
+    let grew = false;
+    for (const name of by) {
+      if (e.suspectors.length >= cap) break;
+      if (name !== e.name && !e.suspectors.includes(name)) {
+        e.suspectors.push(name);
+        grew = true;
+      }
+    }
+    if (grew) {
+      const timeout = this.suspicionTimeoutAfter(e.suspectors.length - 1);
+      e.deadline = Math.min(e.deadline, e.suspectedAt + timeout);
+    }
+    return grew;
+  }
+
+  /** Moves local health by `delta`, within its bounds. */
+  #aware(delta: number): void {
+    this.#awareness = Math.min(this.#maxAwareness, Math.max(0, this.#awareness + delta));
+  }
+
+  /**
+   * Every reconnect interval (±25 %), maybe sends one dead member, picked at
+   * random, this node's full digest (its answer merges the two views). The
+   * chance is `3 · dead / live` (Serf's rule, tripled): the cluster as a
+   * whole tries each dead member about three times per interval.
+   */
+  #reconnect(now: number, out: Outbound[]): void {
+    const jittered = () => this.#reconnectInterval * (0.75 + 0.5 * this.#random());
+    if (Number.isNaN(this.#nextReconnect)) {
+      this.#nextReconnect = now + jittered();
+      return;
+    }
+    if (now < this.#nextReconnect) return;
+    this.#nextReconnect = now + jittered();
+    if (this.#tombstones.size === 0) return;
+    const dead: Entry[] = [];
+    for (const name of this.#tombstones) {
+      const e = this.#members.get(name);
+      if (e !== undefined && e.state === "dead" && e.data !== null) dead.push(e);
+    }
+    if (dead.length === 0) return;
+    const chance = (RECONNECT_TRIES * dead.length) / (this.#live.length + 1);
+    if (chance < 1 && this.#random() >= chance) return;
+    const e = dead[index(this.#random, dead.length)]!;
+    out.push({ to: e.name, msg: this.#sync(now, true) });
   }
 
   /** Asks `from` for `e`'s record when ours is stale (at most once per round). */
@@ -1169,19 +1478,45 @@ export class Membership {
 
   // --- state --------------------------------------------------------------
 
-  #setState(e: Entry, state: MemberState, now: number, deadlineIn?: number): void {
+  /**
+   * Sets `e`'s state. A new suspicion (`restart`: at a new incarnation)
+   * starts with the suspectors `by` and a deadline reckoned from
+   * `deadlineIn`, the time the teller had left, so that every node declares
+   * the member dead together; a suspicion already held only takes new
+   * suspectors and the earlier deadline.
+   */
+  #setState(
+    e: Entry,
+    state: MemberState,
+    now: number,
+    suspicion: { deadlineIn?: number | undefined; by?: readonly string[]; restart?: boolean } = {},
+  ): void {
     const previous = e.state;
     e.state = state;
     if (state === "suspect") {
-      const timeout = this.suspicionTimeoutMs;
-      const fresh = now + Math.min(timeout, deadlineIn ?? timeout);
-      e.deadline = previous === "suspect" ? Math.min(e.deadline, fresh) : fresh;
+      const { deadlineIn, by = [] } = suspicion;
+      if (previous !== "suspect" || suspicion.restart === true) {
+        e.suspectors = [];
+        e.deadline = Infinity;
+        this.#confirm(e, by);
+        const timeout = this.suspicionTimeoutAfter(e.suspectors.length - 1);
+        e.suspectedAt = deadlineIn === undefined ? now : Math.min(now, now + deadlineIn - timeout);
+        e.deadline = e.suspectedAt + timeout;
+      } else {
+        this.#confirm(e, by);
+        if (deadlineIn !== undefined) e.deadline = Math.min(e.deadline, now + deadlineIn);
+      }
       this.#suspects.add(e.name);
     } else {
       this.#suspects.delete(e.name);
+      e.suspectors = [];
+      e.disputed = false;
     }
     if (state === "dead" || state === "left") {
-      if (previous !== state) e.expires = now + this.#tombstoneMs;
+      if (previous !== state) {
+        e.expires = now + (state === "dead" ? this.#reconnectTimeout : this.#tombstoneMs);
+        this.#tombstoneCheck = Math.min(this.#tombstoneCheck, e.expires);
+      }
       this.#tombstones.add(e.name);
       this.#stale.delete(e.name);
     } else {
@@ -1195,11 +1530,18 @@ export class Membership {
     } else this.#emit(state, e);
   }
 
+  /**
+   * This node's own evidence (a probe that failed, a link that closed)
+   * against `e`: a new suspicion, or a confirmation of one already held.
+   */
   #suspect(e: Entry, now: number, out: Outbound[]): void {
-    if (e.state !== "alive") return;
-    this.#setState(e, "suspect", now);
-    this.#enqueue(e.name);
-    this.#tell(e, now, out);
+    if (e.state === "alive") {
+      this.#setState(e, "suspect", now, { by: [this.#name] });
+      this.#enqueue(e.name);
+      this.#tell(e, now, out);
+    } else if (e.state === "suspect" && this.#confirm(e, [this.#name])) {
+      this.#enqueue(e.name);
+    }
   }
 
   #rehash(e: Entry): void {
@@ -1251,32 +1593,46 @@ export class Membership {
     this.#queue.delete(e.name);
   }
 
-  #expire(now: number): void {
-    for (const name of this.#suspects) {
-      const e = this.#members.get(name);
-      if (e === undefined || e.state !== "suspect") this.#suspects.delete(name);
-      else if (e.deadline <= now) {
-        this.#setState(e, "dead", now);
-        this.#enqueue(name);
+  /** Declares suspects dead at their deadline (not after a stall), forgets expired tombstones. */
+  #expire(now: number, stalled: boolean): void {
+    if (!stalled) {
+      for (const name of this.#suspects) {
+        const e = this.#members.get(name);
+        if (e === undefined || e.state !== "suspect") this.#suspects.delete(name);
+        else if (e.deadline <= now) {
+          this.#setState(e, "dead", now);
+          this.#enqueue(name);
+        }
       }
     }
-    for (const name of this.#tombstones) {
-      const e = this.#members.get(name);
-      if (e === undefined) this.#tombstones.delete(name);
-      else if (e.expires <= now) this.#forget(e);
+    if (now >= this.#tombstoneCheck) {
+      let next = Infinity;
+      for (const name of this.#tombstones) {
+        const e = this.#members.get(name);
+        if (e === undefined) this.#tombstones.delete(name);
+        else if (e.expires <= now) this.#forget(e);
+        else next = Math.min(next, e.expires);
+      }
+      this.#tombstoneCheck = next;
     }
     for (const [seq, relay] of this.#relays) {
       if (this.#round - relay.round > RELAY_ROUNDS) this.#relays.delete(seq);
     }
   }
 
+  /**
+   * A probe unanswered for `1 + awareness` rounds gets ping-reqs; unanswered
+   * for as long again, its target is suspected (or the suspicion confirmed).
+   */
   #judgeProbes(now: number, out: Outbound[]): void {
+    const wait = 1 + this.#awareness;
     for (const [seq, probe] of this.#probes) {
       const e = this.#members.get(probe.target);
       if (e === undefined || !e.live || e.incarnation !== probe.incarnation) {
         this.#probes.delete(seq);
-      } else if (!probe.indirect) {
-        probe.indirect = true;
+      } else if (probe.indirect < 0) {
+        if (this.#round - probe.sent < wait) continue;
+        probe.indirect = this.#round;
         for (const helper of this.#randomLive(this.#indirectProbes, probe.target)) {
           out.push({
             to: helper,
@@ -1289,7 +1645,7 @@ export class Membership {
             },
           });
         }
-      } else {
+      } else if (this.#round - probe.indirect >= wait) {
         this.#probes.delete(seq);
         this.#suspect(e, now, out);
       }

@@ -178,7 +178,8 @@ Deno.test("probe → ack resets lastHeard; no suspicion while acks come back", (
 });
 
 Deno.test("missing ack → ping-req → suspect → dead at the deadline, the same tick everywhere", () => {
-  const net = cluster(["A", "B", "C", "D"]);
+  // A fixed timer (no Lifeguard confirmations): see the Lifeguard tests below.
+  const net = cluster(["A", "B", "C", "D"], { suspicionMaxTimeoutMult: 1 });
   const a = net.get("A");
   net.down.add("D");
   let t = 0;
@@ -361,7 +362,7 @@ Deno.test("a stale record is pulled from whoever told us, and gossip carries it 
 // --- leaving, tombstones, restarts ------------------------------------------
 
 Deno.test("leave: peers mark it left at once; the tombstone expires after tombstoneMs", () => {
-  const net = cluster(["A", "B", "C"]);
+  const net = cluster(["A", "B", "C"], { tombstoneMs: 60 * I });
   const b = net.get("B");
   const inc = b.self.incarnation;
   const out = b.leave(I);
@@ -428,7 +429,7 @@ Deno.test("a handshake at the tombstone's incarnation is told it is dead, and re
 });
 
 Deno.test("linkLost(): suspect at once, without waiting for probes", () => {
-  const net = cluster(["A", "B", "C"]);
+  const net = cluster(["A", "B", "C"], { suspicionMaxTimeoutMult: 1 });
   const a = net.get("A");
   net.down.add("B");
   const out = a.linkLost("B", I);
@@ -556,4 +557,256 @@ Deno.test("malformed messages and records are ignored", () => {
   assert.equal(x.members().length, 1);
   assert.deepEqual(x.observe({ name: "P" } as NodeRecord, 0), []);
   assert.throws(() => new Membership(rec("X"), { intervalMs: 0, random: Math.random }), RangeError);
+});
+
+// --- Lifeguard: suspicion confirmed by independent suspectors (issue 14) -------
+
+Deno.test("lifeguard: a suspicion starts at the longest timeout and shrinks with each independent confirmation", () => {
+  const net = cluster(["A", "B", "C", "D", "E"]);
+  const a = net.get("A");
+  const min = a.suspicionTimeoutMs; // 4 × max(1, log10 5) × 1 s = 4 s
+  assert.equal(min, 4 * I);
+  assert.equal(a.suspicionTimeoutAfter(0), 6 * min, "no confirmation: 6 × min");
+  assert.equal(
+    a.suspicionTimeoutAfter(1),
+    Math.floor(6 * min - 5 * min * Math.log(2) / Math.log(3)),
+  );
+  assert.equal(a.suspicionTimeoutAfter(2), min, "k = suspicionMult - 2 = 2 confirmations: min");
+  assert.equal(a.suspicionTimeoutAfter(5), min);
+  // A suspects E on its own (its link closed): by [A], the full 24 s.
+  net.down.add("E");
+  const out = a.linkLost("E", 0);
+  const told = (out[0]!.msg as { updates: Update[] }).updates[0]!;
+  assert.deepEqual(told.by, ["A"]);
+  assert.equal(told.deadlineIn, 6 * min);
+  net.deliver("A", out, 0);
+  // B hears it by gossip: not a confirmation, the same deadline.
+  net.deliver("A", [{ to: "B", msg: gossip("A", told) }], 0);
+  const b = net.get("B");
+  assert.equal(b.member("E")?.state, "suspect");
+  // B's own link to E closes: B confirms (by [A, B]) and gossips it again.
+  const confirmed = b.linkLost("E", I);
+  assert.deepEqual(confirmed, [], "no new buddy message: E was told already");
+  assert.equal(b.pending > 0, true);
+  const bUpdate = (b.tick(2 * I).find((o) => o.msg.t === "ping")!.msg as { updates: Update[] })
+    .updates.find((u) => u.name === "E")!;
+  assert.deepEqual(bUpdate.by, ["A", "B"]);
+  assert.equal(bUpdate.deadlineIn, a.suspicionTimeoutAfter(1) - 2 * I, "one confirmation");
+  // C confirms too: two confirmations, the deadline is min after the first suspicion.
+  net.get("C").receive(gossip("B", bUpdate), 2 * I);
+  net.get("C").linkLost("E", 2 * I);
+  const cUpdate = (net.get("C").tick(3 * I).find((o) => o.msg.t === "ping")!.msg as {
+    updates: Update[];
+  }).updates.find((u) => u.name === "E")!;
+  assert.deepEqual(cUpdate.by, ["A", "B", "C"]);
+  assert.equal(cUpdate.deadlineIn, min - 3 * I);
+  // A learns both confirmations and declares E dead at min, not 6 × min.
+  a.receive(gossip("C", cUpdate), 3 * I);
+  a.tick(min - 1);
+  assert.equal(a.member("E")?.state, "suspect");
+  a.tick(min);
+  assert.equal(a.member("E")?.state, "dead");
+});
+
+Deno.test("lifeguard: in a three-node cluster a silent member gets 11.4 intervals (memberlist: 4)", () => {
+  const net = cluster(["A", "B", "C"]);
+  net.down.add("C");
+  let deadAt = -1;
+  let suspectedAt = -1;
+  for (let t = I; t <= 30 * I && deadAt < 0; t += I) {
+    net.tickAll(t);
+    if (suspectedAt < 0 && net.get("A").member("C")?.state === "suspect") suspectedAt = t;
+    if (net.get("A").member("C")?.state === "dead") deadAt = t;
+  }
+  const a = net.get("A");
+  // One confirmation is possible (B): max − (max − min) · log 2 / log 3.
+  const expected = a.suspicionTimeoutAfter(1);
+  assert.ok(Math.abs(expected - 11.38 * I) < 0.01 * I, `${expected}`);
+  assert.ok(suspectedAt > 0 && deadAt > 0);
+  assert.ok(
+    deadAt - suspectedAt >= expected - I,
+    `dead ${deadAt - suspectedAt} ms after the suspicion`,
+  );
+  assert.ok(deadAt - suspectedAt <= expected + 2 * I);
+  assert.equal(net.get("B").member("C")?.state, "dead", "B declares it dead too");
+});
+
+Deno.test("lifeguard: a tick a whole interval late judges nothing, and the node waits longer for acks", () => {
+  const net = cluster(["A", "B", "C"]);
+  const a = net.get("A");
+  for (let t = I; t <= 3 * I; t += I) net.tickAll(t);
+  assert.equal(a.awareness, 0);
+  // A's event loop is blocked for 5 s: meanwhile B and C cannot be answered,
+  // and a suspicion of B that A heard just before runs out.
+  a.receive(gossip("C", { ...update("B", 1_000, "suspect"), deadlineIn: 2 * I }), 3 * I);
+  net.down.add("A");
+  net.get("B").tick(4 * I);
+  net.get("C").tick(4 * I);
+  net.down.delete("A");
+  a.tick(9 * I); // 6 s after the last tick: 5 intervals missed
+  assert.equal(a.member("B")?.state, "suspect", "no suspect is declared dead on a late tick");
+  assert.equal(a.awareness, 5, "raised by the intervals missed (the ticks of 4 s to 8 s)");
+  assert.ok(!net.events.some((e) => e.startsWith("A suspect") && !e.endsWith("B")));
+  // With awareness 5, a probe waits 6 rounds for its ack before ping-reqs.
+  net.drop = (from) => from === "B" || from === "C";
+  const before = net.sent("ping-req", "A").length;
+  for (let t = 10 * I; t <= 13 * I; t += I) net.tick("A", t);
+  assert.equal(net.sent("ping-req", "A").length, before, "no ping-req within 4 rounds");
+  // Acks bring it back down.
+  net.drop = () => false;
+  for (let t = 14 * I; t <= 40 * I; t += I) net.tickAll(t);
+  assert.equal(a.awareness, 0);
+});
+
+Deno.test("lifeguard: refuting a suspicion of itself raises a node's awareness", () => {
+  const net = cluster(["A", "B"]);
+  const b = net.get("B");
+  b.receive(gossip("A", { ...update("B", 1_000, "suspect"), by: ["A"] }), I);
+  assert.equal(b.self.incarnation, 1_001);
+  assert.equal(b.awareness, 1);
+});
+
+// --- repair: reconnection, split views, forgotten members (issue 14) -----------
+
+Deno.test("reconnect: a dead member gets this node's full digest every reconnect interval, a left one never", () => {
+  const net = cluster(["A", "B", "C"], { reconnectIntervalMs: 10 * I });
+  const a = net.get("A");
+  a.receive(gossip("Z", update("B", 1_000, "dead")), 0);
+  a.receive(gossip("Z", update("C", 1_000, "left")), 0);
+  net.down.add("B");
+  net.down.add("C");
+  for (let t = I; t <= 60 * I; t += I) net.tick("A", t);
+  const tries = net.sent("sync", "A", "B");
+  // Every 7.5–12.5 s after the first tick: 5 to 8 tries in 60 s.
+  assert.ok(tries.length >= 4 && tries.length <= 8, `${tries.length} tries`);
+  for (const { msg } of tries) {
+    const sync = msg as { reply: boolean; digest: Update[] };
+    assert.equal(sync.reply, true, "asks for the other side's digest");
+    assert.ok(
+      sync.digest.some((u) => u.name === "B" && u.state === "dead"),
+      "tells B it is held dead",
+    );
+  }
+  assert.equal(net.sent("sync", "A", "C").length, 0, "a member that left is never tried");
+  assert.equal(net.log.filter((s) => s.to === "B" && s.msg.t !== "sync").length, 0);
+});
+
+Deno.test("reconnect: dead members are kept reconnectTimeoutMs, then forgotten", () => {
+  const net = cluster(["A", "B"], { reconnectIntervalMs: 10 * I, reconnectTimeoutMs: 100 * I });
+  const a = net.get("A");
+  a.receive(gossip("Z", update("B", 1_000, "dead")), 0);
+  net.down.add("B");
+  for (let t = I; t < 100 * I; t += I) net.tick("A", t);
+  assert.equal(a.member("B")?.state, "dead");
+  assert.deepEqual(a.member("B")?.urls, ["ws://B:9001"], "with its URLs");
+  net.tick("A", 100 * I);
+  assert.equal(a.member("B"), undefined);
+  const syncs = net.sent("sync", "A", "B").length;
+  for (let t = 101 * I; t <= 150 * I; t += I) net.tick("A", t);
+  assert.equal(net.sent("sync", "A", "B").length, syncs, "no try once forgotten");
+  // The defaults: a day for the dead, as long for those that left.
+  const x = new Membership(rec("X"), { intervalMs: I, random: mulberry32(1), members: [rec("Y")] });
+  x.receive(gossip("Z", update("Y", 1_000, "dead")), 0);
+  x.tick(86_400_000 - 1);
+  assert.equal(x.member("Y")?.state, "dead");
+  x.tick(86_400_000);
+  assert.equal(x.member("Y"), undefined);
+});
+
+Deno.test("repair: both halves of a partition hold each other dead, and one reconnect merges them", () => {
+  const names = ["A", "B", "C", "D", "E"];
+  const net = cluster(names, { reconnectIntervalMs: 20 * I });
+  const side = (n: string) => (n === "B" || n === "C" ? 1 : 0);
+  net.drop = (from, to) => side(from) !== side(to);
+  let t = 0;
+  const holdsDead = (n: string) =>
+    names.filter((o) => side(o) !== side(n)).every((o) => net.get(n).member(o)?.state === "dead");
+  while (!names.every(holdsDead)) {
+    t += I;
+    net.tickAll(t);
+    assert.ok(t < 60 * I, "each half declares the other dead");
+  }
+  assert.ok(
+    !net.events.some((e) => {
+      const [observer, type, member] = e.split(" ");
+      return type === "dead" && side(observer!) === side(member!);
+    }),
+    "no one is declared dead by its own half",
+  );
+  net.drop = () => false;
+  const healed = t;
+  const eventsAtHeal = net.events.length;
+  const merged = () =>
+    names.every((n) => names.every((o) => net.get(n).member(o)?.state === "alive"));
+  while (!merged()) {
+    t += I;
+    net.tickAll(t);
+    assert.ok(t - healed <= 30 * I, "merged within 1.25 reconnect intervals and a few rounds");
+  }
+  assert.ok(net.sent("sync").some((s) => side(s.from) !== side(s.to)), "through a reconnect");
+  assert.ok(
+    !net.events.slice(eventsAtHeal).some((e) => e.includes(" dead ")),
+    "no one is declared dead after the heal",
+  );
+});
+
+Deno.test("repair: a sync's dead is only suspect here, told at once; its later deaths do not count", () => {
+  const net = cluster(["A", "B", "C"]);
+  const a = net.get("A");
+  // B's digest, from the other half of a split: C dead at C's incarnation.
+  const digest = [update("B", 1_000, "alive"), update("C", 1_000, "dead")];
+  const out = a.receive({ t: "sync", from: "B", digest, reply: false }, I);
+  assert.equal(a.member("C")?.state, "suspect", "suspect, not dead");
+  const tell = out.find((o) => o.to === "C" && o.msg.t === "gossip");
+  assert.ok(tell, "C is told at once, so it refutes");
+  const told = (tell.msg as { updates: Update[] }).updates[0]!;
+  assert.equal(told.deadlineIn, a.suspicionTimeoutAfter(0), "the full timeout");
+  assert.equal(told.by, undefined, "nobody's own evidence");
+  // The same death reported again by gossip (the other half's stale news) does not kill it.
+  a.receive(gossip("D", { ...update("C", 1_000, "dead") }), 2 * I);
+  assert.equal(a.member("C")?.state, "suspect");
+  // C refutes: alive everywhere.
+  net.deliver("A", out, I);
+  assert.equal(net.get("C").self.incarnation, 1_001);
+  net.tick("C", 3 * I);
+  for (let t = 4 * I; t <= 8 * I; t += I) net.tickAll(t);
+  assert.equal(a.member("C")?.state, "alive");
+  assert.equal(a.member("C")?.incarnation, 1_001);
+});
+
+Deno.test("repair: the deaths a member held dead reports are suspicions here", () => {
+  const net = cluster(["A", "B", "C"]);
+  const a = net.get("A");
+  a.receive(gossip("Z", update("B", 1_000, "dead")), 0);
+  // B, held dead here, is talking: its report of C's death is a suspicion.
+  const out = a.receive(gossip("B", update("C", 1_000, "dead")), I);
+  assert.equal(a.member("C")?.state, "suspect");
+  assert.ok(out.some((o) => o.to === "C"), "C is told");
+  assert.ok(out.some((o) => o.to === "B"), "B is told it is held dead");
+  // From a member held alive, a death is a death.
+  a.receive(gossip("C", update("B", 1_000, "alive")), I);
+  const x = net.add(rec("X"), [rec("Y"), rec("W")]);
+  x.receive(gossip("W", update("Y", 1_000, "dead")), I);
+  assert.equal(x.member("Y")?.state, "dead");
+});
+
+Deno.test("repair: news that a forgotten member is alive brings it back; a left tombstone stops a stale rumour", () => {
+  const net = cluster(["A", "B", "C"], { reconnectTimeoutMs: 10 * I, tombstoneMs: 10 * I });
+  const a = net.get("A");
+  a.receive(gossip("Z", update("B", 1_000, "dead")), 0);
+  a.tick(11 * I);
+  assert.equal(a.member("B"), undefined, "forgotten");
+  // B was only partitioned away: alive at its incarnation, from C.
+  const out = a.receive(gossip("C", update("B", 1_000, "alive")), 12 * I);
+  assert.ok(out.some((o) => o.to === "C" && o.msg.t === "pull"), "pulls its record");
+  net.deliver("A", out, 12 * I);
+  assert.equal(a.member("B")?.state, "alive");
+  // C leaves; a stale rumour of C alive at its old incarnation loses to the tombstone.
+  net.deliver("C", net.get("C").leave(13 * I), 13 * I);
+  assert.equal(a.member("C")?.state, "left");
+  a.receive(gossip("B", update("C", 1_000, "alive")), 14 * I);
+  assert.equal(a.member("C")?.state, "left");
+  // A restart outranks the tombstone.
+  a.receive(gossip("B", update("C", 9_000, "alive", 9_000)), 15 * I);
+  assert.equal(a.member("C")?.state, "alive");
 });
