@@ -2,7 +2,8 @@
 /**
  * The gossip simulator's figures for `deno task bench`: spread of a join and
  * of a catalog change, death detection, false positives at 5% loss, traffic
- * at rest for growing clusters, and how long the simulation takes.
+ * at rest for growing clusters, a 50/50 partition of 30 rounds and its heal,
+ * a seed restarted without peers, and how long the simulation takes.
  *
  * Every figure but the wall time is simulated (virtual time, seeded) and so
  * the same on any machine; the wall time is this machine's.
@@ -11,16 +12,23 @@
  *
  * @module
  */
-import { GossipSimulator, measureTrafficAtRest, runScenario } from "../src/cluster/simulator.ts";
+import {
+  GossipSimulator,
+  measurePartition,
+  measureRestart,
+  measureTrafficAtRest,
+  runScenario,
+} from "../src/cluster/simulator.ts";
 
 const SEED = 1;
 
 /**
  * Runs the gossip measurements and returns them as flat figures.
  *
- * Full mode simulates 1,000 members (≥ 100 rounds, the last 100 at 5% loss)
- * and traffic at rest for 10, 100 and 1,000 members; quick mode uses 200
- * members.
+ * Full mode simulates 1,000 members (≥ 100 rounds, the last 100 at 5% loss;
+ * then, on a new cluster, a 50/50 partition of 30 rounds and its heal, then a
+ * seed restarted without peers) and traffic at rest for 10, 100 and 1,000
+ * members; quick mode uses 200 members.
  *
  * @example
  * ```ts ignore
@@ -54,6 +62,19 @@ export async function gossipSimReport(quick: boolean): Promise<Record<string, nu
     loss5FalseDead: s.loss.falseDead,
     loss5BytesPerMemberPerSecond: Math.round(s.loss.bytesPerMemberPerSecond),
   };
+  const split = new GossipSimulator({ n, seed: SEED });
+  const p = measurePartition(split, 30);
+  const r = measureRestart(split);
+  figures.partitionRounds = p.partitionRounds;
+  figures.partitionSplitAtHeal = p.splitAtHeal;
+  figures.partitionHealRounds99 = p.healRounds99;
+  figures.partitionHealRounds100 = p.healRounds100;
+  figures.partitionFalseDead = p.falseDeadWithinSides + p.falseDeadAfterHeal;
+  figures.partitionHealBytesPerMember = p.healBytesPerMember;
+  figures.restartRefoundRounds99 = r.refoundRounds99;
+  figures.restartRefoundRounds100 = r.refoundRounds100;
+  figures.roundsSimulated = s.rounds + split.round;
+  figures.wallMs = Math.round(performance.now() - start);
   for (const size of [10, 100]) {
     const t = measureTrafficAtRest(new GossipSimulator({ n: size, seed: SEED }), 20);
     figures[`restBytesPerMemberPerSecondN${size}`] = Math.round(t.bytesPerMemberPerSecond);

@@ -7,7 +7,9 @@
  * round's virtual time (`round · intervalMs`); every message a tick produces,
  * and every answer to it, transitively, is delivered within the round. Each
  * delivery is dropped with probability `lossRate`, and messages to a killed
- * node are dropped. Every message is encoded with msgpack, as on the wire, to
+ * node are dropped. A partition cuts the cluster into sides: a message across
+ * is never sent (a real node cannot dial across), so it is neither delivered
+ * nor counted. Every message is encoded with msgpack, as on the wire, to
  * count its bytes. The same seed gives the same run, message for message.
  *
  * The `measure*` functions are the figures the tests assert and
@@ -117,6 +119,11 @@ export interface Verdicts {
   falseDead: number;
   /** `dead` events about killed members, over all observers. */
   trueDead: number;
+  /**
+   * `dead` events about running members on the other side of a partition,
+   * over all observers (expected: they cannot be reached).
+   */
+  partitionDead: number;
 }
 
 interface SimNode {
@@ -186,7 +193,16 @@ export class GossipSimulator {
   #added = 0;
   #packr = new Packr({ useRecords: false, moreTypes: false });
   #counters: TrafficCounters = { messages: 0, bytes: 0, byType: {} };
-  #verdicts: Verdicts = { suspicions: 0, suspectEvents: 0, falseDead: 0, trueDead: 0 };
+  #verdicts: Verdicts = {
+    suspicions: 0,
+    suspectEvents: 0,
+    falseDead: 0,
+    trueDead: 0,
+    partitionDead: 0,
+  };
+  /** Each node's side while the cluster is partitioned, else empty. */
+  #sides = new Map<string, number>();
+  #restarts = 0;
   #suspicions = new Set<string>();
   #firstSuspect = new Map<string, number>();
 
@@ -315,6 +331,43 @@ export class GossipSimulator {
   }
 
   /**
+   * Cuts the cluster into sides: the nodes of each list, and everyone not
+   * listed together. No message crosses until {@linkcode GossipSimulator.heal}.
+   *
+   * @param groups The sides (every node not listed is on one more side).
+   */
+  partition(groups: readonly (readonly string[])[]): void {
+    this.#sides.clear();
+    groups.forEach((names, i) => {
+      for (const name of names) this.#sides.set(name, i + 1);
+    });
+    for (const name of this.#nodes.keys()) if (!this.#sides.has(name)) this.#sides.set(name, 0);
+  }
+
+  /** Ends a partition: every message may cross again. */
+  heal(): void {
+    this.#sides.clear();
+  }
+
+  /**
+   * Restarts a killed node as a new process: its new start time is a higher
+   * incarnation, it knows nobody, and it has no seed to join through (a seed
+   * without peers of its own). Only members that reach it bring it back.
+   *
+   * @param name The node.
+   */
+  restart(name: string): void {
+    const node = this.#nodes.get(name);
+    if (node === undefined || node.up) throw new Error(`no killed node ${name}`);
+    const old = node.membership.self;
+    const start = old.incarnation + 1 + this.now;
+    const record: NodeRecord = Object.freeze({ ...old, incarnation: start, catalogVersion: start });
+    node.membership = this.#membershipOf(record, [], ++this.#restarts + this.#nodes.size);
+    node.up = true;
+    this.#up.push(name);
+  }
+
+  /**
    * A new node joins through one random running seed: the link handshake
    * makes the seed observe it and it observe the seed with `bootstrap`.
    *
@@ -398,20 +451,30 @@ export class GossipSimulator {
 
   #create(record: NodeRecord, members: readonly NodeRecord[]): SimNode {
     const name = record.name;
-    const membership = new Membership(record, {
-      intervalMs: this.#interval,
-      ...this.#options,
-      random: mulberry32(mix(Math.imul(this.#seed, 0x9e3779b1) ^ mix(this.#nodes.size + 1))),
-      onEvent: (event) => this.#onEvent(name, event),
-      members,
-    });
+    const membership = this.#membershipOf(record, members, this.#nodes.size);
     const node: SimNode = { name, membership, up: true, messages: 0, bytes: 0 };
     this.#nodes.set(name, node);
     this.#up.push(name);
     return node;
   }
 
-  #onEvent(_observer: string, event: MembershipEvent): void {
+  #membershipOf(record: NodeRecord, members: readonly NodeRecord[], salt: number): Membership {
+    const name = record.name;
+    return new Membership(record, {
+      intervalMs: this.#interval,
+      ...this.#options,
+      random: mulberry32(mix(Math.imul(this.#seed, 0x9e3779b1) ^ mix(salt + 1))),
+      onEvent: (event) => this.#onEvent(name, event),
+      members,
+    });
+  }
+
+  /** Whether a partition separates `a` from `b`. */
+  #cut(a: string, b: string): boolean {
+    return this.#sides.size > 0 && this.#sides.get(a) !== this.#sides.get(b);
+  }
+
+  #onEvent(observer: string, event: MembershipEvent): void {
     const member = event.member.name;
     const running = this.#nodes.get(member)?.up === true;
     if (event.type === "suspect") {
@@ -424,8 +487,9 @@ export class GossipSimulator {
         this.#verdicts.suspicions++;
       }
     } else if (event.type === "dead") {
-      if (running) this.#verdicts.falseDead++;
-      else this.#verdicts.trueDead++;
+      if (!running) this.#verdicts.trueDead++;
+      else if (this.#cut(observer, member)) this.#verdicts.partitionDead++;
+      else this.#verdicts.falseDead++;
     }
   }
 
@@ -460,6 +524,7 @@ export class GossipSimulator {
     const queue: Array<[string, Outbound]> = out.map((o) => [from, o]);
     for (let i = 0; i < queue.length; i++) {
       const [sender, { to, msg }] = queue[i]!;
+      if (this.#cut(sender, to)) continue;
       this.#count(sender, msg);
       if (this.lossRate > 0 && this.#random() < this.lossRate) continue;
       const target = this.#nodes.get(to);
@@ -760,6 +825,160 @@ export function measureFalsePositives(
     falseDead: after.falseDead - before.falseDead,
     bytesPerMemberPerSecond: sim.counters.bytes / n / ((rounds * sim.intervalMs) / 1000),
   };
+}
+
+/**
+ * How a partition heals.
+ *
+ * @example
+ * ```ts ignore
+ * import { GossipSimulator, measurePartition } from "./simulator.ts";
+ * const p = measurePartition(new GossipSimulator({ n: 100, seed: 1 }), 30);
+ * console.log(p.splitAtHeal, p.healRounds100);
+ * ```
+ */
+export interface PartitionFigures {
+  /** Running members. */
+  n: number;
+  /** Rounds the two halves could not reach each other. */
+  partitionRounds: number;
+  /** The fraction of nodes that held the whole other half dead when it healed. */
+  splitAtHeal: number;
+  /** Rounds from the heal until 99% of nodes hold every running member alive. */
+  healRounds99: number;
+  /** … until every node does. */
+  healRounds100: number;
+  /** `dead` verdicts about running members of the same half, during the partition. */
+  falseDeadWithinSides: number;
+  /** `dead` verdicts about running members from the heal until merged. */
+  falseDeadAfterHeal: number;
+  /** Bytes sent from the heal until merged, per member. */
+  healBytesPerMember: number;
+}
+
+/** `membership` (of node `self`) holds every one of `names` alive. */
+function holdsAlive(membership: Membership, self: string, names: readonly string[]): boolean {
+  for (const name of names) if (name !== self && membership.stateOf(name) !== "alive") return false;
+  return true;
+}
+
+/**
+ * Splits the running nodes in two halves (every other name) for `rounds`
+ * rounds, then lets messages cross again and measures the rounds until every
+ * node holds every running member alive again.
+ *
+ * @example
+ * ```ts ignore
+ * import { GossipSimulator, measurePartition } from "./simulator.ts";
+ * console.log(measurePartition(new GossipSimulator({ n: 50, seed: 1 })).healRounds100);
+ * ```
+ *
+ * @param sim The simulator.
+ * @param rounds Rounds of partition (default 30).
+ * @param maxRounds Give up on the heal after this many rounds (default 200).
+ * @returns The figures.
+ */
+export function measurePartition(
+  sim: GossipSimulator,
+  rounds = 30,
+  maxRounds = 200,
+): PartitionFigures {
+  settle(sim);
+  const up = sim.upNames().sort();
+  const halves = [up.filter((_, i) => i % 2 === 0), up.filter((_, i) => i % 2 === 1)];
+  const sideOf = new Map<string, number>();
+  halves.forEach((names, i) => names.forEach((name) => sideOf.set(name, i)));
+  const before = sim.verdicts;
+  sim.partition([halves[0]!]);
+  sim.run(rounds);
+  const split = sim.coverage((m, name) =>
+    halves[1 - sideOf.get(name)!]!.every((other) => m.stateOf(other) === "dead")
+  );
+  const during = sim.verdicts;
+  sim.heal();
+  const bytes = sim.counters.bytes;
+  const [healRounds99, healRounds100] = roundsToCover(
+    sim,
+    () => sim.coverage((m, name) => holdsAlive(m, name, up)),
+    maxRounds,
+  );
+  const after = sim.verdicts;
+  return {
+    n: up.length,
+    partitionRounds: rounds,
+    splitAtHeal: split,
+    healRounds99,
+    healRounds100,
+    falseDeadWithinSides: during.falseDead - before.falseDead,
+    falseDeadAfterHeal: after.falseDead - during.falseDead,
+    healBytesPerMember: Math.round((sim.counters.bytes - bytes) / up.length),
+  };
+}
+
+/**
+ * How a member that restarted with nobody to join through is found again.
+ *
+ * @example
+ * ```ts ignore
+ * import { GossipSimulator, measureRestart } from "./simulator.ts";
+ * console.log(measureRestart(new GossipSimulator({ n: 100, seed: 1 })).refoundRounds100);
+ * ```
+ */
+export interface RestartFigures {
+  /** Rounds from the kill until every running node held it dead. */
+  deadRounds: number;
+  /** Rounds it stayed down once dead everywhere. */
+  downRounds: number;
+  /**
+   * Rounds from its restart until 99% of the nodes hold it alive (and it
+   * holds them all alive).
+   */
+  refoundRounds99: number;
+  /** … until every node does. */
+  refoundRounds100: number;
+}
+
+/**
+ * Kills a random member (a seed, say), waits until it is dead everywhere and
+ * `downRounds` more, then restarts it without any seed of its own, and
+ * measures the rounds until the cluster and it know each other alive again.
+ *
+ * @example
+ * ```ts ignore
+ * import { GossipSimulator, measureRestart } from "./simulator.ts";
+ * console.log(measureRestart(new GossipSimulator({ n: 50, seed: 1 })));
+ * ```
+ *
+ * @param sim The simulator.
+ * @param downRounds Rounds it stays down after it is dead everywhere (default 10).
+ * @param maxRounds Give up after this many rounds per phase (default 300).
+ * @returns The figures.
+ */
+export function measureRestart(
+  sim: GossipSimulator,
+  downRounds = 10,
+  maxRounds = 300,
+): RestartFigures {
+  settle(sim);
+  const victim = sim.randomUp();
+  sim.kill(victim);
+  const [, deadRounds] = roundsToCover(
+    sim,
+    () => sim.coverage((m) => m.stateOf(victim) === "dead"),
+    maxRounds,
+  );
+  sim.run(downRounds);
+  sim.restart(victim);
+  const up = sim.upNames();
+  const [refoundRounds99, refoundRounds100] = roundsToCover(
+    sim,
+    () =>
+      sim.coverage((m, name) =>
+        name === victim ? holdsAlive(m, name, up) : m.stateOf(victim) === "alive"
+      ),
+    maxRounds,
+  );
+  return { deadRounds, downRounds, refoundRounds99, refoundRounds100 };
 }
 
 /**

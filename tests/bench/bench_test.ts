@@ -169,7 +169,17 @@ Deno.test("bench/main.ts --quick writes every figure as a ratio to its yardstick
     assertPositive(report.settings.runWarmupMs, "settings.runWarmupMs");
     assert.equal(report.settings.binaryBytes, 1024 * 1024);
     assert.equal(report.settings.idleConnections, 100);
-    for (const key of ["joinRounds99", "deadEverywhereRoundsMax", "loss5FalseDead", "wallMs"]) {
+    for (
+      const key of [
+        "joinRounds99",
+        "deadEverywhereRoundsMax",
+        "loss5FalseDead",
+        "partitionHealRounds100",
+        "partitionFalseDead",
+        "restartRefoundRounds100",
+        "wallMs",
+      ]
+    ) {
       assert.equal(typeof report.gossip[key], "number", `gossip.${key}`);
     }
 

@@ -7,6 +7,8 @@
 import assert from "node:assert/strict";
 import {
   GossipSimulator,
+  measurePartition,
+  measureRestart,
   measureSpread,
   measureTrafficAtRest,
   mulberry32,
@@ -151,6 +153,67 @@ Deno.test("traffic at rest is ≤ 2 KB/s per member and flat from 10 to 1,000 me
   // Flat: only the names' digits and the view hash's length vary.
   const bytes = rest.map((t) => t.bytesPerMemberPerSecond);
   assert.ok(Math.max(...bytes) / Math.min(...bytes) < 1.1, `${bytes}`);
+});
+
+// --- repair (issue 14) --------------------------------------------------------
+// A 50/50 partition of 1,000 members costs a minute of CPU to simulate (every
+// member must learn of half the cluster's deaths, then of their refutations):
+// its figures are in `deno task bench` (bench/gossip_sim.ts); the tests run
+// the same scenario on 200 members.
+
+const SPLIT = 200;
+
+Deno.test("partition() and heal(): nothing crosses, then everything does", () => {
+  const sim = new GossipSimulator({ n: 10, seed: SEED });
+  const left = sim.upNames().slice(0, 5);
+  sim.partition([left]);
+  sim.resetCounters();
+  sim.run(40);
+  const right = sim.upNames().filter((name) => !left.includes(name));
+  for (const name of left) {
+    const m = sim.membership(name)!;
+    assert.ok(
+      right.every((other) => m.stateOf(other) === "dead"),
+      `${name} holds the other half dead`,
+    );
+    assert.ok(left.every((other) => m.stateOf(other) === "alive"), `${name} holds its half alive`);
+  }
+  assert.equal(sim.verdicts.falseDead, 0);
+  assert.equal(sim.verdicts.partitionDead, 50, "each of 10 nodes declared the 5 across dead once");
+  sim.heal();
+  sim.run(40);
+  assert.equal(sim.coverage((m) => sim.upNames().every((o) => m.stateOf(o) === "alive")), 1);
+  assert.equal(sim.verdicts.falseDead, 0);
+});
+
+Deno.test(`${SPLIT} members split 50/50 for 30 rounds re-merge within 15 rounds, without a false death`, () => {
+  const p = measurePartition(new GossipSimulator({ n: SPLIT, seed: SEED }), 30);
+  print("partition", p);
+  assert.equal(p.splitAtHeal, 1, "at the heal, each half held the other dead");
+  assert.equal(p.falseDeadWithinSides, 0);
+  assert.equal(p.falseDeadAfterHeal, 0);
+  // The first reconnect tries come at once (every node tries every 22–38
+  // rounds, each at its own phase); the rest is the spread of every member's
+  // refutation to the other half.
+  assert.ok(p.healRounds100 <= 15, `${p.healRounds100} rounds`);
+});
+
+Deno.test(`${SPLIT} members at 5% loss: a 30-round partition heals, and no one is declared dead by its own side`, () => {
+  const sim = new GossipSimulator({ n: SPLIT, seed: SEED, lossRate: 0.05 });
+  const p = measurePartition(sim, 30);
+  print("partition at 5% loss", p);
+  assert.equal(p.falseDeadWithinSides, 0);
+  assert.equal(p.falseDeadAfterHeal, 0);
+  assert.ok(p.healRounds100 <= 30, `${p.healRounds100} rounds`);
+});
+
+Deno.test(`${SPLIT} members: a seed restarted with no peers of its own is found again within one reconnect interval`, () => {
+  const r = measureRestart(new GossipSimulator({ n: SPLIT, seed: SEED }));
+  print("restart", r);
+  assert.ok(r.deadRounds <= 20, `dead everywhere after ${r.deadRounds} rounds`);
+  // Each dead member is tried about three times per reconnect interval (30
+  // rounds) by the cluster as a whole; the first try that reaches it merges.
+  assert.ok(r.refoundRounds100 <= 30, `${r.refoundRounds100} rounds`);
 });
 
 Deno.test(`${BIG} members × ≥ 100 rounds simulate to the end`, () => {
