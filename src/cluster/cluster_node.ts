@@ -37,6 +37,7 @@ import {
 } from "./membership.ts";
 import { GrantAgreement } from "./grant_agreement.ts";
 import { isRefusedUnstarted } from "./_refused.ts";
+import { type HostResolver, seedTargets, systemResolver } from "./_seeds.ts";
 import { PeerLink, type PeerLinkHost, Unstarted } from "./peer_link.ts";
 import type { AuthorizeMessage, AuthorizeStep, RunMessage } from "./peer_protocol.ts";
 
@@ -64,10 +65,22 @@ export interface ClusterNodeOptions {
   clusterId: string;
   /** The shared secret peers must prove, or `null`. */
   secret: string | null;
-  /** URLs to join through. */
+  /**
+   * URLs to join through; a `ws://` seed whose host is a name stands for
+   * every address it resolves to, resolved again on every attempt.
+   */
   seeds: string[];
   /** The gossip interval in milliseconds. */
   intervalMs: number;
+  /**
+   * How often dead members and seeds that are not live members are tried
+   * again, in milliseconds (±25 %).
+   */
+  reconnectIntervalMs: number;
+  /** How long dead members are kept and tried again, in milliseconds. */
+  reconnectTimeoutMs: number;
+  /** Resolves seed host names (default: the system's resolver). */
+  resolve?: HostResolver;
   /** Run a step locally whenever this node is a candidate. */
   preferLocal: boolean;
   /** Decoding limits for peer frames. */
@@ -131,6 +144,11 @@ export interface ClusterStats {
   grantChecksForPeers: number;
   /** Peer links open and past their handshake. */
   links: number;
+  /**
+   * Local health awareness (Lifeguard), 0 when healthy: the node's probe
+   * period and probe timeouts are multiplied by `1 + awareness`.
+   */
+  awareness: number;
 }
 
 /** The cluster side of a node. */
@@ -165,6 +183,12 @@ export class ClusterNode implements PeerLinkHost {
   #seedTimer: ReturnType<typeof setTimeout> | null = null;
   #seedAttempt = 0;
   #joining = false;
+  /** When to go back to the seeds that are not live members. */
+  #nextSeedCheck = 0;
+  /** The member that answered at each seed URL dialed. */
+  readonly #seedMembers = new Map<string, string>();
+  /** URLs dialed that turned out to reach this node itself. */
+  readonly #selfUrls = new Set<string>();
   #stopped = false;
   readonly #stats: ClusterStats = {
     gossipMessagesOut: 0,
@@ -176,6 +200,7 @@ export class ClusterNode implements PeerLinkHost {
     grantChecks: 0,
     grantChecksForPeers: 0,
     links: 0,
+    awareness: 0,
   };
 
   /** @param options Settings. */
@@ -188,6 +213,8 @@ export class ClusterNode implements PeerLinkHost {
     this.#grants = options.record.grants ?? "";
     this.#membership = new Membership(options.record, {
       random: Math.random,
+      reconnectIntervalMs: options.reconnectIntervalMs,
+      reconnectTimeoutMs: options.reconnectTimeoutMs,
       ...options.membership,
       intervalMs: options.intervalMs,
       onEvent: (event) => this.#onEvent(event),
@@ -206,7 +233,7 @@ export class ClusterNode implements PeerLinkHost {
 
   /** Traffic and link counters. */
   stats(): ClusterStats {
-    return { ...this.#stats, links: this.#links.size };
+    return { ...this.#stats, links: this.#links.size, awareness: this.#membership.awareness };
   }
 
   /** Every member known, this node first. */
@@ -615,6 +642,12 @@ export class ClusterNode implements PeerLinkHost {
   linkReady(link: PeerLink): void {
     const record = link.record!;
     const name = record.name;
+    if (name === this.name) {
+      // A seed name that resolves to this node too.
+      if (link.dialed) this.#selfUrls.add(link.address);
+      link.close("a link to this node itself");
+      return;
+    }
     const existing = this.#links.get(name);
     if (existing !== undefined && existing !== link && existing.ready) {
       // Both nodes dialed at once: both keep the same link (see outranks()).
@@ -635,9 +668,10 @@ export class ClusterNode implements PeerLinkHost {
     }
     this.#seedAttempt = 0;
     log.debug("Linked to {peer} ({address})", { peer: name, address: link.address });
-    // A full digest only for a member this node did not know (a join); a
-    // link to a known member needs none.
-    const bootstrap = this.#membership.member(name) === undefined;
+    // A full digest for a member this node did not know (a join) or held
+    // dead (a partition healing, a pause, a restart): the two views merge.
+    const state = this.#membership.member(name)?.state;
+    const bootstrap = state === undefined || state === "dead" || state === "left";
     this.#deliver(this.#membership.observe(record, Date.now(), { bootstrap }));
     const queued = this.#queued.get(name);
     if (queued) {
@@ -792,16 +826,27 @@ export class ClusterNode implements PeerLinkHost {
   // ---- internals -------------------------------------------------------
 
   #tick(): void {
+    const now = Date.now();
     this.#invalidate();
-    this.#deliver(this.#membership.tick(Date.now()));
-    if (this.#membership.liveNames().length === 0) this.#joinSeeds();
+    this.#deliver(this.#membership.tick(now));
+    if (this.#membership.liveNames().length === 0 || now >= this.#nextSeedCheck) this.#joinSeeds();
   }
 
   #onEvent(event: MembershipEvent): void {
     const { type, member } = event;
     this.#invalidate();
     // A member that left closes its links itself once its drain is over.
-    if (type === "dead") this.#links.get(member.name)?.close("member is dead");
+    if (type === "dead") {
+      const silent = ((Date.now() - member.lastHeard) / 1000).toFixed(1);
+      this.#links.get(member.name)?.close(
+        `member "${member.name}" was declared dead (nothing heard from it for ${silent} s)`,
+      );
+    }
+    if (type === "alive" || type === "joined") {
+      // News that it is alive (a refutation, a restart) ends the backoff.
+      const dial = this.#dials.get(member.name);
+      if (dial !== undefined) dial.notBefore = dial.attempt = 0;
+    }
     if (type !== "alive" || member.self === false) {
       log.info("Member {member} {type}", { member: member.name, type });
     }
@@ -833,12 +878,12 @@ export class ClusterNode implements PeerLinkHost {
     }
     if (dial.pending) return dial.pending;
     const member = this.#membership.member(name);
-    if (
-      this.#stopped || member === undefined || member.state === "dead" || member.state === "left"
-    ) {
+    if (this.#stopped || member === undefined || member.state === "left") {
       return Promise.reject(notStarted(`Member "${name}" is not reachable`));
     }
-    if (Date.now() < dial.notBefore) {
+    // A member held dead is only sent the membership's reconnection tries,
+    // on the reconnect interval: they are not held back by the backoff.
+    if (member.state !== "dead" && Date.now() < dial.notBefore) {
       return Promise.reject(
         notStarted(`Member "${name}" is not reachable (backing off after: ${dial.failure})`),
       );
@@ -891,31 +936,68 @@ export class ClusterNode implements PeerLinkHost {
     return this.#links.get(link.peer!) ?? link;
   }
 
-  /** Dials every seed; retries with backoff until one answers. One attempt at a time. */
+  /**
+   * Dials every seed URL that is not a live member (Consul's `retry_join`),
+   * resolving seed names again each time. Alone, the node retries with
+   * backoff until one answers; otherwise it comes back every reconnect
+   * interval. One attempt at a time.
+   */
   #joinSeeds(): void {
     if (this.#stopped || this.#joining || this.#options.seeds.length === 0) return;
-    const self = new Set(this.#membership.self.urls);
-    const seeds = this.#options.seeds.filter((url) => !self.has(url));
-    if (seeds.length === 0) return;
     this.#joining = true;
-    Promise.all(seeds.map((url) => this.#dialOne(url))).then((results) => {
+    const interval = this.#options.reconnectIntervalMs;
+    this.#nextSeedCheck = Date.now() + interval * (0.75 + 0.5 * Math.random());
+    this.#dialSeeds().then((reasons) => {
       if (this.#stopped) return;
-      const joined = results.some((r) => typeof r !== "string");
-      if (joined) {
+      if (reasons === null || this.#membership.liveNames().length > 0) {
         this.#joining = false;
-      } else {
-        const delay = backoffDelay(this.#seedAttempt++, DEFAULT_BACKOFF);
-        log.warn("Cannot reach any seed ({reason}); retrying in {delay} ms", {
-          reason: results.join("; "),
-          delay,
-        });
-        this.#seedTimer = setTimeout(() => {
-          this.#seedTimer = null;
-          this.#joining = false;
-          this.#joinSeeds();
-        }, delay);
+        return;
       }
+      const delay = backoffDelay(this.#seedAttempt++, DEFAULT_BACKOFF);
+      log.warn("Cannot reach any seed ({reason}); retrying in {delay} ms", {
+        reason: reasons.join("; "),
+        delay,
+      });
+      this.#seedTimer = setTimeout(() => {
+        this.#seedTimer = null;
+        this.#joining = false;
+        this.#joinSeeds();
+      }, delay);
     });
+  }
+
+  /**
+   * Dials the seed URLs that are not live members.
+   *
+   * @returns `null` when one answered or none had to be dialed, else why each failed.
+   */
+  async #dialSeeds(): Promise<string[] | null> {
+    const { urls, failures } = await seedTargets(
+      this.#options.seeds,
+      this.#options.resolve ?? systemResolver,
+    );
+    const own = new Set(this.#membership.self.urls);
+    const due = urls.filter((url) =>
+      !own.has(url) && !this.#selfUrls.has(url) && !this.#seedIsLive(url)
+    );
+    if (due.length === 0) return urls.length === 0 ? failures : null;
+    const results = await Promise.all(due.map(async (url) => {
+      const link = await this.#dialOne(url);
+      if (typeof link === "string") return `${url}: ${link}`;
+      this.#seedMembers.set(url, link.peer!);
+      return null;
+    }));
+    if (results.includes(null)) return null;
+    log.debug("Seeds not reached: {reasons}", { reasons: results.join("; ") });
+    return [...failures, ...results as string[]];
+  }
+
+  /** Whether a live member advertises `url`, or answered there last time. */
+  #seedIsLive(url: string): boolean {
+    const live = (m: MemberView | undefined) => m?.state === "alive" || m?.state === "suspect";
+    const answered = this.#seedMembers.get(url);
+    if (answered !== undefined && live(this.#membership.member(answered))) return true;
+    return this.#membership.members().some((m) => !m.self && live(m) && m.urls.includes(url));
   }
 
   #wakeCatalogWaiters(): void {

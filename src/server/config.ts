@@ -15,6 +15,8 @@
  * advertised_urls: [ws://gpu-1.internal:6666]  # list of URLs
  * allowed_origins: [https://app.example.com]  # web pages that may connect, or "*"
  * gossip_interval: 1.5         # seconds, > 0
+ * reconnect_interval: 30       # seconds, > 0: dead members and seeds tried again
+ * reconnect_timeout: 86400     # seconds, > 0: how long dead members are kept
  * cluster_secret: s3cret       # string; peers must prove they know it
  * require_tls: false           # boolean; peer links only over wss:// (needs tls)
  * prefer_local: true           # boolean
@@ -411,6 +413,8 @@ export function parseConfig(text: string, path: string): NodeConfig {
       advertisedUrls: raw.advertised_urls,
       allowedOrigins: raw.allowed_origins,
       gossipIntervalMs: raw.gossip_interval,
+      reconnectIntervalMs: raw.reconnect_interval,
+      reconnectTimeoutMs: raw.reconnect_timeout,
       clusterSecret: raw.cluster_secret,
       requireTls: raw.require_tls,
       preferLocal: raw.prefer_local,
@@ -779,6 +783,8 @@ const topLevel = record({
   "advertised_urls": list(url(null, "expected a URL"), "expected a list of URLs"),
   "allowed_origins": list(origin, "expected a list of origins"),
   "gossip_interval": secondsAsMs,
+  "reconnect_interval": secondsAsMs,
+  "reconnect_timeout": secondsAsMs,
   "cluster_secret": text,
   "require_tls": boolean,
   "prefer_local": boolean,

@@ -72,7 +72,12 @@ export interface ServerOptions {
    */
   resources?: Iterable<string>;
   /**
-   * URLs of nodes to join through (seeds).
+   * URLs of nodes to join through (seeds). The node dials them at start,
+   * retrying with backoff until one answers, and afterwards every
+   * `reconnectIntervalMs` dials each seed that is not a live member. A
+   * `ws://` seed whose host is a name stands for every address the name
+   * resolves to, resolved again on every attempt (a Kubernetes headless
+   * service); a `wss://` seed is dialed by its name.
    *
    * @default {[]}
    */
@@ -102,6 +107,23 @@ export interface ServerOptions {
    * @default {1000}
    */
   gossipIntervalMs?: number;
+  /**
+   * How often the node tries to reach the members it holds dead, and the
+   * seeds that are not live members, in milliseconds (±25 % jitter). A
+   * successful contact merges the two views: a partition heals, a restarted
+   * seed is found again.
+   *
+   * @default {30000}
+   */
+  reconnectIntervalMs?: number;
+  /**
+   * How long a dead member is kept, with its URLs, and tried again, in
+   * milliseconds; members that left are kept as long (never tried), so a
+   * late rumour cannot bring them back.
+   *
+   * @default {86400000 (24 hours)}
+   */
+  reconnectTimeoutMs?: number;
   /**
    * Per-connection limits; missing fields take the defaults of
    * `DEFAULT_LIMITS`.

@@ -760,6 +760,8 @@ export class Server {
       secret: options.clusterSecret ?? null,
       seeds: options.peers ?? [],
       intervalMs: options.gossipIntervalMs ?? 1000,
+      reconnectIntervalMs: options.reconnectIntervalMs ?? 30_000,
+      reconnectTimeoutMs: options.reconnectTimeoutMs ?? 86_400_000,
       preferLocal: options.preferLocal ?? true,
       limits: this.limits,
       requireTls: options.requireTls ?? false,

@@ -148,6 +148,17 @@ Deno.test("parseConfig() converts seconds to milliseconds", () => {
   });
 });
 
+Deno.test("parseConfig() reads reconnect_interval and reconnect_timeout in seconds", () => {
+  const config = parseConfig("reconnect_interval: 0.5\nreconnect_timeout: 259200\n", "node.yaml");
+  assert.deepEqual(config.options, { reconnectIntervalMs: 500, reconnectTimeoutMs: 259_200_000 });
+  const err = configError(() => parseConfig("name: a\nreconnect_timeout: -1\n", "node.yaml"));
+  assert.equal(
+    err.message,
+    'node.yaml:2: key "reconnect_timeout": expected a positive number of seconds, got -1',
+  );
+  assert.equal(err.key, "reconnect_timeout");
+});
+
 Deno.test("parseConfig() sets only the keys present, and log defaults per key", () => {
   const config = parseConfig("port: 0\ndebug: false\nlog:\n  format: json\n", "node.yaml");
   assert.deepEqual(config.options, { port: 0, debug: false });
