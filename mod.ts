@@ -38,7 +38,13 @@ export {
   Server,
   type StopOptions,
 } from "./src/server/server.ts";
-export { type FunctionStats, Metrics, type Sample } from "./src/server/metrics.ts";
+export {
+  type EventLoopStats,
+  type FunctionStats,
+  Metrics,
+  type MetricsOptions,
+  type Sample,
+} from "./src/server/metrics.ts";
 export type { ClusterStats } from "./src/cluster/cluster_node.ts";
 export * from "./src/sandbox/mod.ts";
 export * from "./src/client/mod.ts";

@@ -498,9 +498,11 @@ export class PeerLink {
     this.#closeReason ||= reason;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
+    // Why, when this node closed it (a member declared dead says how long it was silent).
+    const why = this.#closeReason === "" ? "" : `: ${this.#closeReason}`;
     const error = new ConnectionError(
-      `Lost the link to node "${this.peer ?? this.address}" while a step was running there`,
-      { details: { node: this.peer, address: this.address } },
+      `Lost the link to node "${this.peer ?? this.address}" while a step was running there${why}`,
+      { details: { node: this.peer, address: this.address, reason: this.#closeReason } },
     );
     for (const run of this.#runs.values()) run.reject(error);
     this.#runs.clear();

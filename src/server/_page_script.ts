@@ -225,6 +225,7 @@ function renderSummary() {
   const r = rates();
   const total = Object.values(r).reduce((a, b) => a + b, 0);
   const gossip = stats?.cluster;
+  const loop = stats?.eventLoop;
   const tiles = [
     ["members", "Members", byState.alive + " / " + cluster.members.length,
       STATES.filter((s) => s !== "alive" && byState[s] > 0).map((s) => byState[s] + " " + s)
@@ -236,6 +237,10 @@ function renderSummary() {
     ["links", "Peer links", gossip ? count(gossip.links) : "–",
       gossip ? count(gossip.forwarded) + (gossip.forwarded === 1 ? " step" : " steps") + " forwarded"
         : "single node", ""],
+    ["loop", "Event loop lag", loop ? ms(loop.maxLagMs) : "–",
+      loop ? "largest in the last minute · now " + ms(loop.lagMs) +
+        (gossip?.awareness ? " · awareness " + gossip.awareness : "") : "",
+      loop && (loop.maxLagMs >= 500 || gossip?.awareness > 0) ? "warn" : ""],
   ];
   replace($("summary"), JSON.stringify(tiles), () =>
     tiles.map(([id, label, value, note, tone]) =>

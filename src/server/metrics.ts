@@ -83,6 +83,57 @@ export interface FunctionStats {
   p99Ms: number;
 }
 
+/**
+ * The event loop's lag, as `GET /stats` returns it (under `eventLoop`).
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@mpreg/mpreg";
+ * const metrics = new Metrics();
+ * metrics.observeLoopLag(3_000);
+ * console.log(metrics.loopLag().maxLagMs); // 3000
+ * ```
+ */
+export interface EventLoopStats {
+  /** The latest sample, in milliseconds: how late a timer due now fired. */
+  lagMs: number;
+  /** The largest sample of the last minute, in milliseconds. */
+  maxLagMs: number;
+  /** The 99th percentile of every sample, in milliseconds. */
+  p99Ms: number;
+  /** Samples taken. */
+  samples: number;
+}
+
+/**
+ * Options of {@linkcode Metrics}.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@mpreg/mpreg";
+ * const slow: string[] = [];
+ * const metrics = new Metrics({ slowCallMs: 0, onSlowCall: (fun) => slow.push(fun) });
+ * metrics.callStarted("add")("ok");
+ * console.log(slow); // [ "add" ]
+ * ```
+ */
+export interface MetricsOptions {
+  /**
+   * A synchronous call that holds the event loop longer than this, in
+   * milliseconds, is reported to `onSlowCall`.
+   *
+   * @default {Infinity (never)}
+   */
+  slowCallMs?: number;
+  /**
+   * Called with the function and the milliseconds of each synchronous call
+   * longer than `slowCallMs` (its clock reads are the ones that time it).
+   *
+   * @default {undefined}
+   */
+  onSlowCall?: (fun: string, ms: number) => void;
+}
+
 /** A gauge or counter read at scrape time. */
 export interface Sample {
   /** The metric's name. */
@@ -120,6 +171,18 @@ export class Metrics {
   readonly #functions = new Map<string, FunctionRecord>();
   readonly #requests = new Map<string, number>();
   #requestsInFlight = 0;
+  readonly #slowCallMs: number;
+  readonly #onSlowCall: (fun: string, ms: number) => void;
+  readonly #loopLag = new Histogram();
+  #lastLagMs = 0;
+  /** The largest lag of each 10-second slot, the last six: `[slot, ms]`. */
+  readonly #lagSlots: Array<[number, number]> = [];
+
+  /** @param options When to report a slow synchronous call, and to whom. */
+  constructor(options: MetricsOptions = {}) {
+    this.#slowCallMs = options.slowCallMs ?? Infinity;
+    this.#onSlowCall = options.onSlowCall ?? (() => {});
+  }
 
   /**
    * Records the start of a function call on this node.
@@ -149,6 +212,8 @@ export class Metrics {
       calls.outcomes.set(outcome, (calls.outcomes.get(outcome) ?? 0) + 1);
       const end = shared ? this.#turnNow() : performance.now();
       calls.latency.observe((end - start) / 1000);
+      // Ended in the turn it started: the event loop was held all along.
+      if (!shared && end - start > this.#slowCallMs) this.#onSlowCall(fun, end - start);
     };
   }
 
@@ -168,6 +233,43 @@ export class Metrics {
   readonly #endTurn = (): void => {
     this.#turnClock = -1;
   };
+
+  /**
+   * Records a sample of the event loop's lag.
+   *
+   * @param ms How late a timer fired, in milliseconds.
+   * @param now The time of the sample, in milliseconds since the epoch.
+   */
+  observeLoopLag(ms: number, now: number = Date.now()): void {
+    this.#loopLag.observe(ms / 1000);
+    this.#lastLagMs = ms;
+    const slot = Math.floor(now / 10_000);
+    const last = this.#lagSlots.at(-1);
+    if (last !== undefined && last[0] === slot) last[1] = Math.max(last[1], ms);
+    else {
+      this.#lagSlots.push([slot, ms]);
+      if (this.#lagSlots.length > 6) this.#lagSlots.shift();
+    }
+  }
+
+  /**
+   * The event loop's lag: the latest sample, the largest of the last
+   * minute, the 99th percentile.
+   *
+   * @param now The current time, in milliseconds since the epoch.
+   * @returns The figures.
+   */
+  loopLag(now: number = Date.now()): EventLoopStats {
+    const since = Math.floor(now / 10_000) - 5;
+    let max = 0;
+    for (const [slot, ms] of this.#lagSlots) if (slot >= since) max = Math.max(max, ms);
+    return {
+      lagMs: this.#lastLagMs,
+      maxLagMs: max,
+      p99Ms: this.#loopLag.quantile(0.99) * 1000,
+      samples: this.#loopLag.count,
+    };
+  }
 
   /** Records the start of a client request; call the result with its outcome. */
   requestStarted(): (outcome: string) => void {
@@ -219,23 +321,21 @@ export class Metrics {
         lines.push(`mpreg_calls_total${labels({ function: fun, outcome })} ${n}`);
       }
     }
-    head("mpreg_call_duration_seconds", "histogram", "Duration of function calls on this node.");
-    for (const [fun, { latency: h }] of this.#functions) {
-      if (h.count === 0) continue;
+    const histogram = (name: string, h: Histogram, set: Record<string, string>) => {
       let cumulative = 0;
       for (let i = 0; i < BUCKETS.length; i++) {
         cumulative += h.counts[i]!;
-        lines.push(
-          `mpreg_call_duration_seconds_bucket${
-            labels({ function: fun, le: String(BUCKETS[i]) })
-          } ${cumulative}`,
-        );
+        lines.push(`${name}_bucket${labels({ ...set, le: String(BUCKETS[i]) })} ${cumulative}`);
       }
       lines.push(
-        `mpreg_call_duration_seconds_bucket${labels({ function: fun, le: "+Inf" })} ${h.count}`,
-        `mpreg_call_duration_seconds_sum${labels({ function: fun })} ${h.sum}`,
-        `mpreg_call_duration_seconds_count${labels({ function: fun })} ${h.count}`,
+        `${name}_bucket${labels({ ...set, le: "+Inf" })} ${h.count}`,
+        `${name}_sum${labels(set)} ${h.sum}`,
+        `${name}_count${labels(set)} ${h.count}`,
       );
+    };
+    head("mpreg_call_duration_seconds", "histogram", "Duration of function calls on this node.");
+    for (const [fun, { latency: h }] of this.#functions) {
+      if (h.count > 0) histogram("mpreg_call_duration_seconds", h, { function: fun });
     }
     head("mpreg_calls_in_flight", "gauge", "Function calls running on this node.");
     for (const [fun, { inFlight }] of this.#functions) {
@@ -247,6 +347,18 @@ export class Metrics {
     }
     head("mpreg_requests_in_flight", "gauge", "Client requests in flight.");
     lines.push(`mpreg_requests_in_flight ${this.#requestsInFlight}`);
+    head(
+      "mpreg_event_loop_lag_seconds",
+      "histogram",
+      "How late a timer due every 100 ms fired: how long the event loop was busy.",
+    );
+    histogram("mpreg_event_loop_lag_seconds", this.#loopLag, {});
+    head(
+      "mpreg_event_loop_lag_max_seconds",
+      "gauge",
+      "The largest event loop lag of the last minute.",
+    );
+    lines.push(`mpreg_event_loop_lag_max_seconds ${this.loopLag().maxLagMs / 1000}`);
     for (const sample of extra) {
       head(sample.name, sample.type, sample.help);
       for (const { labels: set, value } of sample.values) {

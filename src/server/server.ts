@@ -26,7 +26,8 @@ import { Sandbox, type SandboxStats } from "../sandbox/sandbox.ts";
 import { echo, echos } from "./builtins.ts";
 import { ClientConnection, type ConnectionHost } from "./connection.ts";
 import { handleHttp } from "./http_routes.ts";
-import { type FunctionStats, Metrics, type Sample } from "./metrics.ts";
+import { type EventLoopStats, type FunctionStats, Metrics, type Sample } from "./metrics.ts";
+import { EventLoopLag } from "./_event_loop_lag.ts";
 import { endWith, failSpan, startRemoteChild, tracingEnabled, withSpan } from "./tracing.ts";
 import { loadConfig, type NodeConfig } from "./config.ts";
 import { importFunctions } from "./function_modules.ts";
@@ -145,6 +146,11 @@ export interface NodeStats {
   connections: number;
   /** Cluster traffic and links, once started. */
   cluster: ClusterStats | null;
+  /**
+   * The event loop's lag, sampled every 100 ms: a node whose loop is busy
+   * (a long synchronous call) answers nobody meanwhile.
+   */
+  eventLoop: EventLoopStats;
   /** Sandbox pools, once a sandboxed function exists. */
   sandbox: SandboxStats | null;
 }
@@ -204,7 +210,10 @@ export class Server {
   readonly #runner: RequestRunner;
   readonly #connections = new Set<ClientConnection>();
   readonly #auth: Authenticator;
-  readonly #metrics = new Metrics();
+  readonly #metrics: Metrics;
+  readonly #loopLag: EventLoopLag;
+  /** Per function, when a slow synchronous call was last logged, and how many since. */
+  readonly #slowCalls = new Map<string, { at: number; since: number }>();
   #sandbox: Sandbox | null = null;
   readonly #principalLoad = new Map<string, number>();
   #http: Deno.HttpServer<Deno.NetAddr> | null = null;
@@ -269,6 +278,13 @@ export class Server {
     this.limits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
     this.#auth = new Authenticator(options.auth);
     this.#origins = new OriginGuard(options.allowedOrigins);
+    // A synchronous call of half a gossip interval delays this node's acks
+    // that much: warn, naming the function.
+    this.#metrics = new Metrics({
+      slowCallMs: (options.gossipIntervalMs ?? 1000) / 2,
+      onSlowCall: (fun, ms) => this.#slowCall(fun, ms),
+    });
+    this.#loopLag = new EventLoopLag(100, (ms) => this.#metrics.observeLoopLag(ms));
     this.#registry.register("echo", echo as RpcFunction);
     this.#registry.register("echos", echos as RpcFunction);
     this.#runner = new RequestRunner({
@@ -527,6 +543,7 @@ export class Server {
             urls: [this.url, ...this.urls],
           });
           this.#startCluster();
+          this.#loopLag.start();
           log.info("Node {node} listening on {url}", { node: this.name, url: this.url });
           resolve(this);
         },
@@ -622,8 +639,30 @@ export class Server {
       requestsInFlight: this.#inFlight,
       connections: this.#connections.size,
       cluster: this.#node?.stats() ?? null,
+      eventLoop: this.#metrics.loopLag(),
       sandbox: this.#sandbox?.stats() ?? null,
     };
+  }
+
+  /**
+   * Logs a synchronous call that held the event loop (at most once a minute
+   * per function, with the count of the others).
+   */
+  #slowCall(fun: string, ms: number): void {
+    const now = Date.now();
+    const last = this.#slowCalls.get(fun);
+    if (last !== undefined && now - last.at < 60_000) {
+      last.since++;
+      return;
+    }
+    this.#slowCalls.set(fun, { at: now, since: 0 });
+    log.warn(
+      "Function {fun} held the event loop for {ms} ms in one synchronous call (and {others} " +
+        "more since the last such warning): this node answered no client and no peer meanwhile, " +
+        "and peers suspect a node silent for a few gossip intervals; run CPU-bound functions " +
+        "in a sandbox (registered with permissions or sandbox: true, they run in their own process)",
+      { fun, ms: Math.round(ms), others: last?.since ?? 0, node: this.name },
+    );
   }
 
   #samples(): Sample[] {
@@ -677,6 +716,13 @@ export class Server {
           { labels: { direction: "out" }, value: cluster?.gossipBytesOut ?? 0 },
           { labels: { direction: "in" }, value: cluster?.gossipBytesIn ?? 0 },
         ],
+      },
+      {
+        name: "mpreg_cluster_awareness",
+        type: "gauge",
+        help:
+          "Local health (Lifeguard), 0 when healthy: the probe period and timeouts are multiplied by 1 + this.",
+        values: [{ value: cluster?.awareness ?? 0 }],
       },
       {
         name: "mpreg_forwarded_steps_total",
@@ -916,6 +962,7 @@ export class Server {
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([closed, new Promise((resolve) => timer = setTimeout(resolve, grace))]);
     clearTimeout(timer);
+    this.#loopLag.stop();
     this.#node?.stop();
     this.#runner.router = null;
     await this.#sandbox?.close();

@@ -172,6 +172,12 @@ Deno.test({
         ])
       );
       assert.deepEqual(members, [["n0", "alive"], ["n1", "alive"], ["n2", "alive"]]);
+      // The event loop's lag, from /stats: the largest of the last minute, and now.
+      const loop = await page.locator('[data-testid="tile-loop"]').innerText();
+      assert.match(
+        loop,
+        /Event loop lag\s+[\d.]+ m?s\s+largest in the last minute · now [\d.]+ m?s/i,
+      );
       // Each function's row names the member offering it.
       const whoamiOffers = await page.locator(
         '[data-testid="function-row"][data-fun="whoami"] [data-testid="function-offers"]',

@@ -48,6 +48,9 @@ Deno.test("observability: /metrics counts calls by function and outcome, with la
   assert.equal(sample(text, 'mpreg_forwarded_steps_total{direction="out"}'), 1);
   assert.ok(sample(text, 'mpreg_gossip_messages_total{direction="out"}') > 0);
   assert.ok(sample(text, 'mpreg_gossip_bytes_total{direction="in"}') > 0);
+  assert.equal(sample(text, "mpreg_cluster_awareness"), 0);
+  assert.ok(sample(text, "mpreg_event_loop_lag_seconds_count") >= 0, "the lag's histogram");
+  assert.ok(sample(text, "mpreg_event_loop_lag_max_seconds") >= 0);
   // The remote call ran on b and is counted there.
   const bText = await (await fetch(`${b!.url.replace("ws:", "http:")}/metrics`)).text();
   assert.equal(sample(bText, 'mpreg_calls_total{function="remote_echo",outcome="ok"}'), 1);
@@ -58,6 +61,9 @@ Deno.test("observability: /metrics counts calls by function and outcome, with la
   assert.equal(stats.functions.add.calls, 4);
   assert.deepEqual(stats.functions.boom.outcomes, { FunctionError: 2 });
   assert.ok(stats.functions.add.p99Ms >= stats.functions.add.p50Ms);
+  assert.equal(typeof stats.eventLoop.samples, "number");
+  assert.ok(stats.eventLoop.maxLagMs >= stats.eventLoop.lagMs);
+  assert.equal(stats.cluster.awareness, 0);
 });
 
 Deno.test("observability: a forwarded step's span has the request's trace id", async () => {
