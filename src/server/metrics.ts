@@ -178,7 +178,11 @@ export class Metrics {
   /** The largest lag of each 10-second slot, the last six: `[slot, ms]`. */
   readonly #lagSlots: Array<[number, number]> = [];
 
-  /** @param options When to report a slow synchronous call, and to whom. */
+  /**
+   * Creates the metrics of one node.
+   *
+   * @param options When to report a slow synchronous call, and to whom.
+   */
   constructor(options: MetricsOptions = {}) {
     this.#slowCallMs = options.slowCallMs ?? Infinity;
     this.#onSlowCall = options.onSlowCall ?? (() => {});
