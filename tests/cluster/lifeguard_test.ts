@@ -15,21 +15,25 @@ import { repoPath, ServerProcess } from "../_helpers/process.ts";
 const INTERVAL_S = 0.3;
 const BLOCK_MS = 3_000;
 
-Deno.test("lifeguard: a node blocked 10 intervals in a synchronous function is not declared dead; its answer arrives, the log names the function", async () => {
+/** Three nodes: `a` and `c` in this process, `b` a process serving `block` with resource `b`. */
+async function withBlockingCluster(
+  intervalS: number,
+  fn: (nodes: { a: Server; c: Server; b: ServerProcess; bUrl: string }) => Promise<void>,
+): Promise<void> {
   const dir = await Deno.makeTempDir();
-  const options = { gossipIntervalMs: INTERVAL_S * 1000, drainTimeoutMs: 0 };
+  const options = { gossipIntervalMs: intervalS * 1000, drainTimeoutMs: 0 };
   const a = await startServer({ name: "a", ...options });
   let c: Server | null = null;
   let b: ServerProcess | null = null;
   try {
-    c = await startServer({ name: "c", ...options, peers: [a.url] });
+    const observer = c = await startServer({ name: "c", ...options, peers: [a.url] });
     await Deno.writeTextFile(
       `${dir}/b.yaml`,
       [
         "name: b",
         "port: 0",
         "resources: [b]",
-        `gossip_interval: ${INTERVAL_S}`,
+        `gossip_interval: ${intervalS}`,
         `peers: [${a.url}]`,
         "functions:",
         `  - module: ${repoPath("tests/fixtures/blocking_functions.ts")}`,
@@ -38,12 +42,23 @@ Deno.test("lifeguard: a node blocked 10 intervals in a synchronous function is n
     );
     b = new ServerProcess(["--config", `${dir}/b.yaml`]);
     const bUrl = await b.url;
-    const observers = [a, c];
     await waitFor(
-      () => observers.every((n) => n.cluster.functions().block?.includes("b") ?? false),
+      () => [a, observer].every((n) => n.cluster.functions().block?.includes("b") ?? false),
       10_000,
       "b's functions to be known",
     );
+    await fn({ a, c: observer, b, bUrl });
+  } finally {
+    await b?.stop("SIGKILL");
+    await c?.stop({ drainTimeoutMs: 0 });
+    await a.stop({ drainTimeoutMs: 0 });
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("lifeguard: a node blocked 10 intervals in a synchronous function is not declared dead; its answer arrives, the log names the function", async () => {
+  await withBlockingCluster(INTERVAL_S, async ({ a, c, b, bUrl }) => {
+    const observers = [a, c];
     const verdicts: string[] = [];
     for (const node of observers) {
       for (const type of ["suspect", "dead", "alive"]) {
@@ -91,43 +106,11 @@ Deno.test("lifeguard: a node blocked 10 intervals in a synchronous function is n
       !logs[i - 1]?.message.includes('closed: "duplicate link"')
     );
     assert.deepEqual(accused.map((l) => l.message), [], "b suspected nobody");
-  } finally {
-    await b?.stop();
-    await c?.stop({ drainTimeoutMs: 0 });
-    await a.stop({ drainTimeoutMs: 0 });
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("lifeguard: a step lost because its node was declared dead says so, and for how long it was silent", async () => {
-  const dir = await Deno.makeTempDir();
-  const options = { gossipIntervalMs: 100, drainTimeoutMs: 0 };
-  const a = await startServer({ name: "a", ...options });
-  let c: Server | null = null;
-  let b: ServerProcess | null = null;
-  try {
-    const observer = await startServer({ name: "c", ...options, peers: [a.url] });
-    c = observer;
-    await Deno.writeTextFile(
-      `${dir}/b.yaml`,
-      [
-        "name: b",
-        "port: 0",
-        "resources: [b]",
-        "gossip_interval: 0.1",
-        `peers: [${a.url}]`,
-        "functions:",
-        `  - module: ${repoPath("tests/fixtures/blocking_functions.ts")}`,
-        "    trusted: true",
-      ].join("\n"),
-    );
-    b = new ServerProcess(["--config", `${dir}/b.yaml`]);
-    await b.url;
-    await waitFor(
-      () => [a, observer].every((n) => n.cluster.functions().block?.includes("b") ?? false),
-      10_000,
-      "b's functions to be known",
-    );
+  await withBlockingCluster(0.1, async ({ a }) => {
     await using client = new Client(a.url);
     // Blocked for 30 s: longer than any suspicion at 0.1 s intervals (2.4 s at most).
     await assert.rejects(
@@ -141,10 +124,5 @@ Deno.test("lifeguard: a step lost because its node was declared dead says so, an
         return true;
       },
     );
-  } finally {
-    await b?.stop("SIGKILL");
-    await c?.stop({ drainTimeoutMs: 0 });
-    await a.stop({ drainTimeoutMs: 0 });
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
