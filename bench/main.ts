@@ -1,7 +1,11 @@
 // Copyright 2026 the mpreg authors. MIT license.
 /**
  * The mpreg benchmark:
- * `deno run -A bench/main.ts [--quick] [--no-nats] [--only TEXT|…] [--json PATH]`.
+ * `deno task bench [--quick] [--no-nats] [--only TEXT|…] [--json PATH]`
+ * (`deno task bench -- --quick` works too), or
+ * `deno run -A bench/main.ts …` with the same flags; `--help` prints them.
+ * `--quick` runs every figure with fewer rounds and smaller clusters (a
+ * minute or two instead of several); an unknown flag exits 2 with the usage.
  *
  * This process is the load generator. It spawns `bench/_server.ts`, which
  * runs a raw WebSocket echo server, a bare msgpack node and an mpreg node,
@@ -50,6 +54,7 @@
  *
  * @module
  */
+import { parseArgs } from "node:util";
 import { Client, DEFAULT_LIMITS, MSGPACK_PROTOCOL, type StepInput } from "../mod.ts";
 import { ensureFileLimit } from "./_fd_limit.ts";
 import type { IdleNodeMemory, IdleNodeReady } from "./_idle_node.ts";
@@ -119,7 +124,8 @@ const IDLE_RSS: Target = { of: "value", op: "<=", bound: 150e6 };
 // issue), 0.4 since they are child processes (issue 13).
 const SANDBOX: Target = { of: "ratio", op: ">=", bound: 0.4 };
 
-interface Options {
+/** What the command line asks for. */
+export interface Options {
   quick: boolean;
   nats: boolean;
   json: string | null;
@@ -127,26 +133,56 @@ interface Options {
   only: string[] | null;
 }
 
-const USAGE =
-  "usage: deno run -A bench/main.ts [--quick] [--no-nats] [--only TEXT|…] [--json PATH]";
+const USAGE = "usage: deno task bench [--quick] [--no-nats] [--only TEXT|…] [--json PATH]\n" +
+  "   or: deno run -A bench/main.ts [--quick] [--no-nats] [--only TEXT|…] [--json PATH]";
+
+/** A command line the benchmark does not understand: exit 2 with the usage. */
+class BenchUsageError extends Error {
+  override name = "BenchUsageError";
+}
 
 function texts(list: string): string[] {
   return list.toLowerCase().split("|").map((t) => t.trim()).filter((t) => t !== "");
 }
 
-function parseArgs(args: string[]): Options {
-  const options: Options = { quick: false, nats: true, json: null, only: null };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === "--quick") options.quick = true;
-    else if (arg === "--no-nats") options.nats = false;
-    else if (arg === "--json" && i + 1 < args.length) options.json = args[++i]!;
-    else if (arg.startsWith("--json=")) options.json = arg.slice("--json=".length);
-    else if (arg === "--only" && i + 1 < args.length) options.only = texts(args[++i]!);
-    else if (arg.startsWith("--only=")) options.only = texts(arg.slice("--only=".length));
-    else throw new Error(`unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
+/**
+ * Reads the benchmark's command line. A leading `--` (as in
+ * `deno task bench -- --quick`) is skipped; `--help` returns `null`.
+ *
+ * @example
+ * ```ts ignore
+ * parseBenchArgs(["--", "--quick"]); // { quick: true, … }
+ * ```
+ *
+ * @param args The arguments after the script name.
+ * @returns The options, or `null` for `--help`.
+ * @throws {BenchUsageError} For an unknown flag or a missing value.
+ */
+export function parseBenchArgs(args: readonly string[]): Options | null {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: args[0] === "--" ? args.slice(1) : [...args],
+      options: {
+        quick: { type: "boolean" },
+        "no-nats": { type: "boolean" },
+        only: { type: "string" },
+        json: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new BenchUsageError(`${err instanceof Error ? err.message : err}\n${USAGE}`);
   }
-  return options;
+  if (values.help) return null;
+  return {
+    quick: values.quick ?? false,
+    nats: !values["no-nats"],
+    json: values.json ?? null,
+    only: values.only === undefined ? null : texts(values.only),
+  };
 }
 
 function log(message: string): void {
@@ -786,8 +822,16 @@ async function run(options: Options): Promise<void> {
 
 if (import.meta.main) {
   try {
-    await run(parseArgs(Deno.args));
+    const options = parseBenchArgs(Deno.args);
+    // deno-lint-ignore no-console
+    if (options === null) console.log(USAGE);
+    else await run(options);
   } catch (err) {
+    if (err instanceof BenchUsageError) {
+      // deno-lint-ignore no-console
+      console.error(`bench: ${err.message}`);
+      Deno.exit(2);
+    }
     // deno-lint-ignore no-console
     console.error(err instanceof Error ? err.stack ?? err.message : err);
     Deno.exitCode = 1;
