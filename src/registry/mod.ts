@@ -4,6 +4,8 @@
  *
  * @module
  */
+export * from "./arity.ts";
 export * from "./registry.ts";
+export * from "./result_kind.ts";
 
 export * from "./router.ts";

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { type Arity, arityOf } from "./arity.ts";
 import type { RequestId } from "../protocol/messages.ts";
 
 /**
@@ -125,7 +126,14 @@ export interface RegisteredFunction {
   readonly permissionKinds: readonly string[];
   /** How it runs when not inline (sandboxed), else `undefined`. */
   readonly invoke: Invoker | undefined;
+  /**
+   * The arguments `fn` accepts, checked before each inline call; a sandboxed
+   * function's are checked where it runs (`{ required: 0, max: Infinity }` here).
+   */
+  readonly arity: Arity;
 }
+
+const UNCHECKED: Arity = Object.freeze({ required: 0, max: Infinity });
 
 /**
  * Maps function names to implementations. Every change bumps `version`.
@@ -170,6 +178,7 @@ export class FunctionRegistry {
       resources: new Set(options.resources ?? []),
       permissionKinds: Object.freeze([...(options.permissionKinds ?? [])].sort()),
       invoke: options.invoke,
+      arity: options.invoke === undefined ? arityOf(fn) : UNCHECKED,
     };
     this.#functions.set(name, entry);
     this.#changed();

@@ -51,6 +51,8 @@
  */
 import { Unpackr } from "npm:msgpackr@^2.1.4/unpack";
 import { concatBytes } from "../_util/concat.ts";
+import { type Arity, arityOf, arityProblem } from "../registry/arity.ts";
+import { unsupportedResult, unsupportedResultMessage } from "../registry/result_kind.ts";
 import { IdTable } from "../_util/id_table.ts";
 import { FramePacker, FrameReader } from "./_frames.ts";
 import {
@@ -77,6 +79,8 @@ interface Entry {
   fn: AnyFunction | undefined;
   loading: Promise<void> | undefined;
   error: WireFunctionError | undefined;
+  /** Read from `fn` on its first call. */
+  arity?: Arity;
 }
 
 /** A call's `this`: a {@linkcode CallContext} whose signal is made on first use. */
@@ -309,6 +313,13 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
     else send([id, result]);
   };
 
+  /** Sends a result, or the error for one that cannot be sent yet (a stream). */
+  const finishChecked = (id: number, result: unknown): void => {
+    const kind = unsupportedResult(result);
+    if (kind === undefined) finish(id, result, false);
+    else finish(id, new TypeError(unsupportedResultMessage(kind)), true);
+  };
+
   const run = (entry: Entry, message: CallMessage, context: HostCallContext): void => {
     const id = message[0];
     if (entry.error !== undefined) {
@@ -322,6 +333,27 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
       return;
     }
     const kwargs = message[7];
+    const arity = entry.arity ??= arityOf(entry.fn!);
+    const problem = arityProblem(arity, message[2].length, kwargs !== undefined);
+    if (problem !== undefined) {
+      calls.delete(id);
+      const { required, max } = arity;
+      send({
+        id,
+        error: {
+          name: "ProtocolError",
+          message: problem,
+          phase: "arguments",
+          call: {
+            required,
+            max: max === Infinity ? null : max,
+            received: message[2].length,
+            kwargs: kwargs !== undefined,
+          },
+        },
+      });
+      return;
+    }
     const callArgs = kwargs === undefined ? message[2] : [...message[2], kwargs];
     let result: unknown;
     try {
@@ -332,11 +364,11 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
     }
     if (isThenable(result)) {
       Promise.resolve(result).then(
-        (value) => finish(id, value, false),
+        (value) => finishChecked(id, value),
         (err: unknown) => finish(id, err, true),
       );
     } else {
-      finish(id, result, false);
+      finishChecked(id, result);
     }
   };
 

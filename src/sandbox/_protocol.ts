@@ -117,8 +117,17 @@ export interface WireFunctionError {
   message: string;
   /** What was denied, as in `net access to "example.com:443"`, for a permission error. */
   denied?: string;
-  /** `load` when the function could not be loaded, else the call failed. */
-  phase?: "load" | "call";
+  /**
+   * `load` when the function could not be loaded, `arguments` when the call
+   * did not match the function's parameters (it did not run), else the call
+   * failed.
+   */
+  phase?: "load" | "call" | "arguments";
+  /**
+   * For `arguments`: what the function accepts (`max` `null` when unbounded)
+   * and what the call sent.
+   */
+  call?: { required: number; max: number | null; received: number; kwargs: boolean };
   /** The stack, when there is one. */
   stack?: string;
 }

@@ -40,6 +40,7 @@ import {
   LimitExceededError,
   OverloadedError,
   PermissionDeniedError,
+  ProtocolError,
   RpcError,
   UnavailableError,
 } from "../protocol/errors.ts";
@@ -1226,6 +1227,18 @@ export class WorkerPool {
         `Step "${step}" (${fun}) was denied ${error.denied}${when}: the function does not declare it (profile ${this.profile})`,
         { details: { step, fun, denied: error.denied }, cause: rebuild(error) },
       );
+    }
+    if (error.phase === "arguments") {
+      // The call did not match the function's parameters: it did not run.
+      return new ProtocolError(`Function "${fun}" ${error.message} (step "${step}")`, {
+        details: {
+          step,
+          fun,
+          expected: { required: error.call?.required, max: error.call?.max },
+          received: error.call?.received,
+          kwargs: error.call?.kwargs,
+        },
+      });
     }
     if (error.phase === "load") {
       const where = pending.entry?.module === undefined ? "" : ` from ${pending.entry.module.url}`;

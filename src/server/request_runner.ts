@@ -16,11 +16,14 @@ import {
   FunctionError,
   FunctionNotFoundError,
   OverloadedError,
+  ProtocolError,
   RpcError,
 } from "../protocol/errors.ts";
 import type { RequestId } from "../protocol/messages.ts";
 import type { Step } from "../protocol/step.ts";
+import { arityProblem } from "../registry/arity.ts";
 import type { CallContext, FunctionRegistry, RegisteredFunction } from "../registry/registry.ts";
+import { unsupportedResult, unsupportedResultMessage } from "../registry/result_kind.ts";
 import type { Metrics } from "./metrics.ts";
 import {
   endWith,
@@ -408,6 +411,10 @@ export class RequestRunner {
         },
       );
     }
+    const problem = arityProblem(entry.arity, args.length, hasKwargs);
+    if (problem !== undefined) {
+      throw this.#argumentsError(entry, step, args.length, hasKwargs, problem);
+    }
     const done = metrics.callStarted(entry.name);
     const callArgs = hasKwargs ? [...args, kwargs] : args;
     let result: unknown;
@@ -424,6 +431,12 @@ export class RequestRunner {
       return abortable(
         result.then(
           (value) => {
+            const kind = unsupportedResult(value);
+            if (kind !== undefined) {
+              const error = this.#unsupported(step, kind);
+              done(error.name, true);
+              throw error;
+            }
             done("ok", true);
             return value;
           },
@@ -436,8 +449,37 @@ export class RequestRunner {
         context.signal,
       );
     }
+    const kind = unsupportedResult(result);
+    if (kind !== undefined) {
+      const error = this.#unsupported(step, kind);
+      done(error.name);
+      throw error;
+    }
     done("ok");
     return result;
+  }
+
+  #argumentsError(
+    entry: RegisteredFunction,
+    step: Step,
+    received: number,
+    kwargs: boolean,
+    problem: string,
+  ): ProtocolError {
+    const { required, max } = entry.arity;
+    return new ProtocolError(`Function "${entry.name}" ${problem} (step "${step.name}")`, {
+      details: {
+        step: step.name,
+        fun: step.fun,
+        expected: { required, max: max === Infinity ? null : max },
+        received,
+        kwargs,
+      },
+    });
+  }
+
+  #unsupported(step: Step, kind: string): RpcError {
+    return this.#functionError(step, new TypeError(unsupportedResultMessage(kind)));
   }
 
   #functionError(step: Step, err: unknown): RpcError {

@@ -1,0 +1,191 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * How many arguments a registered function takes, read from the function
+ * itself, so that a call with too few or too many is refused with a clear
+ * error (1004) instead of running with `undefined`s or silently dropping
+ * arguments.
+ *
+ * `required` is the function's `length` (its parameters before the first
+ * one with a default, or a rest parameter). `max` counts every declared
+ * parameter, read from the function's source text; it is `Infinity` when the
+ * function has a rest parameter, reads `arguments`, or its source cannot be
+ * read (a bound or native function). A step's `kwargs` arrive as one more
+ * argument after the positional ones (the function's options object), so
+ * they count against `max` too.
+ *
+ * @module
+ */
+
+/**
+ * The arguments a function accepts.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { arityOf } from "./arity.ts";
+ * assert.deepEqual(arityOf((a: number, b = 1) => a + b), { required: 1, max: 2 });
+ * ```
+ */
+export interface Arity {
+  /** Arguments a call must pass (`fn.length`). */
+  readonly required: number;
+  /**
+   * Most arguments it can use, counting the options object that carries
+   * `kwargs`; `Infinity` when unknown or unbounded.
+   */
+  readonly max: number;
+}
+
+/**
+ * Reads how many arguments `fn` accepts (see the module doc).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { arityOf } from "./arity.ts";
+ * assert.deepEqual(arityOf((...xs: number[]) => xs.length), { required: 0, max: Infinity });
+ * assert.deepEqual(arityOf(async function (a: string, { x }: { x: number }) {
+ *   return a + x;
+ * }), { required: 2, max: 2 });
+ * ```
+ *
+ * @param fn The function.
+ * @returns Its required and maximum argument counts.
+ */
+export function arityOf(fn: (...args: never[]) => unknown): Arity {
+  const required = fn.length;
+  let source: string;
+  try {
+    source = Function.prototype.toString.call(fn);
+  } catch {
+    return { required, max: Infinity };
+  }
+  const params = parameterText(source);
+  if (params === undefined) return { required, max: Infinity };
+  const { text, end } = params;
+  if (/^\s*$/.test(text)) {
+    return { required, max: usesArguments(source.slice(end)) ? Infinity : 0 };
+  }
+  const top = topLevel(text);
+  if (top.includes("...")) return { required, max: Infinity };
+  if (usesArguments(source.slice(end))) return { required, max: Infinity };
+  // A trailing comma declares no parameter.
+  const count = top.split(",").filter((part, i, all) => i < all.length - 1 || part.trim() !== "")
+    .length;
+  return { required, max: Math.max(count, required) };
+}
+
+/**
+ * What is wrong with a call of `argCount` positional arguments (plus an
+ * options object when `hasKwargs`) to a function of this arity, or
+ * `undefined` when nothing is.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { arityProblem } from "./arity.ts";
+ * assert.equal(arityProblem({ required: 2, max: 2 }, 2, false), undefined);
+ * assert.match(arityProblem({ required: 2, max: 2 }, 1, false)!, /expects 2 arguments/);
+ * assert.match(arityProblem({ required: 2, max: 2 }, 2, true)!, /no options object/);
+ * ```
+ *
+ * @param arity The function's arity.
+ * @param argCount Positional arguments sent.
+ * @param hasKwargs Whether the step has `kwargs`.
+ * @returns A sentence saying what is wrong, or `undefined`.
+ */
+export function arityProblem(
+  arity: Arity,
+  argCount: number,
+  hasKwargs: boolean,
+): string | undefined {
+  const sent = argCount + (hasKwargs ? 1 : 0);
+  if (sent >= arity.required && sent <= arity.max) return undefined;
+  const expected = arity.max === arity.required
+    ? `${arity.required}`
+    : arity.max === Infinity
+    ? `at least ${arity.required}`
+    : `${arity.required} to ${arity.max}`;
+  const received = `received ${argCount}${hasKwargs ? " and kwargs" : ""}`;
+  const noun = plural(arity.max === Infinity ? arity.required : arity.max);
+  if (hasKwargs && argCount >= arity.max) {
+    return `expects ${expected} ${noun} and no options object for kwargs, ${received}`;
+  }
+  return `expects ${expected} ${noun}, ${received}`;
+}
+
+function plural(n: number): string {
+  return n === 1 ? "argument" : "arguments";
+}
+
+/** `arguments` read in the body (a conservative test: any mention counts). */
+function usesArguments(body: string): boolean {
+  return /\barguments\b/.test(body);
+}
+
+/**
+ * The text between a function's parameter parentheses, and where the body
+ * starts; a single unparenthesized arrow parameter (`x => …`) is returned
+ * as is. `undefined` when the source is not a function's (native code).
+ */
+function parameterText(source: string): { text: string; end: number } | undefined {
+  if (source.includes("[native code]")) return undefined;
+  const arrow = /^\s*(?:async\s+)?([\p{L}\p{Nl}$_][\p{L}\p{Nl}\p{Mn}\p{Mc}\p{Nd}\p{Pc}$_]*)\s*=>/u
+    .exec(source);
+  if (arrow !== null) return { text: arrow[1]!, end: arrow[0].length };
+  const open = source.indexOf("(");
+  if (open < 0) return undefined;
+  let depth = 0;
+  for (let i = open; i < source.length; i++) {
+    const c = source[i]!;
+    if (c === '"' || c === "'" || c === "`") {
+      i = skipString(source, i);
+      continue;
+    }
+    if (c === "/" && (source[i + 1] === "/" || source[i + 1] === "*")) {
+      const close = source[i + 1] === "/" ? "\n" : "*/";
+      const at = source.indexOf(close, i + 2);
+      i = at < 0 ? source.length : at + close.length - 1;
+      continue;
+    }
+    if (c === "(" || c === "[" || c === "{") depth++;
+    else if (c === ")" || c === "]" || c === "}") {
+      depth--;
+      if (depth === 0) return { text: source.slice(open + 1, i), end: i + 1 };
+    }
+  }
+  return undefined;
+}
+
+/** The index of the quote that closes the string opened at `start`. */
+function skipString(source: string, start: number): number {
+  const quote = source[start];
+  for (let i = start + 1; i < source.length; i++) {
+    if (source[i] === "\\") i++;
+    else if (source[i] === quote) return i;
+  }
+  return source.length;
+}
+
+/** `text` with everything inside brackets, strings and comments removed. */
+function topLevel(text: string): string {
+  let out = "";
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '"' || c === "'" || c === "`") {
+      i = skipString(text, i);
+      continue;
+    }
+    if (c === "/" && (text[i + 1] === "/" || text[i + 1] === "*")) {
+      const close = text[i + 1] === "/" ? "\n" : "*/";
+      const at = text.indexOf(close, i + 2);
+      i = at < 0 ? text.length : at + close.length - 1;
+      continue;
+    }
+    if (c === "(" || c === "[" || c === "{") depth++;
+    else if (c === ")" || c === "]" || c === "}") depth--;
+    else if (depth === 0) out += c;
+  }
+  return out;
+}
