@@ -88,7 +88,9 @@ export class RpcError extends Error {
   static fromWire(error: WireError): RpcError {
     const make = byCode.get(error.code);
     const options = { details: error.details };
-    return make ? make(error.message, options) : new RpcError(error.code, error.message, options);
+    if (make) return make(error.message, options);
+    if (isAppErrorCode(error.code)) return new AppError(error.code, error.message, options);
+    return new RpcError(error.code, error.message, options);
   }
 }
 
@@ -432,6 +434,95 @@ export class NotStartedError extends RpcError {
   constructor(message: string, options: RpcErrorOptions = {}) {
     super(ErrorCode.NotStarted, message, options);
     this.name = "NotStartedError";
+  }
+}
+
+/** The lowest error code an application may use (see {@linkcode AppError}). */
+export const APP_ERROR_MIN = 2000;
+/** The highest error code an application may use (see {@linkcode AppError}). */
+export const APP_ERROR_MAX = 9999;
+
+/**
+ * Whether `code` is in the application range, {@linkcode APP_ERROR_MIN} to
+ * {@linkcode APP_ERROR_MAX}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isAppErrorCode } from "./errors.ts";
+ * assert.equal(isAppErrorCode(2001), true);
+ * assert.equal(isAppErrorCode(1003), false);
+ * ```
+ *
+ * @param code A number.
+ * @returns True for an integer in the application range.
+ */
+export function isAppErrorCode(code: unknown): code is number {
+  return Number.isInteger(code) && (code as number) >= APP_ERROR_MIN &&
+    (code as number) <= APP_ERROR_MAX;
+}
+
+/**
+ * An error of the application's own, thrown by a function: its `code` (in
+ * the application range, 2000–9999) and `details` reach the caller intact —
+ * across nodes, from sandboxes, in both encodings — where anything else a
+ * function throws becomes a {@linkcode FunctionError} (1003). mpreg never
+ * uses codes in this range itself. `details` must be encodable (plain data).
+ *
+ * An error from another copy of this module (an `Error` whose `name` is
+ * `"AppError"` with a `code` in the range) is recognized too.
+ *
+ * @example Throw it from a function, catch it in the caller
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AppError } from "./errors.ts";
+ * const err = new AppError(2001, "Out of stock", { details: { sku: "A-1", left: 0 } });
+ * assert.equal(err.code, 2001);
+ * assert.equal(err.name, "AppError");
+ * assert.deepEqual(err.details, { sku: "A-1", left: 0 });
+ * ```
+ */
+export class AppError extends RpcError {
+  /**
+   * Creates the error.
+   *
+   * @param code The application's code, 2000–9999.
+   * @param message A human-readable message.
+   * @param options Details (plain data, sent to the caller) and cause (kept here).
+   * @throws {RangeError} when `code` is outside the application range.
+   */
+  constructor(code: number, message: string, options: RpcErrorOptions = {}) {
+    if (!isAppErrorCode(code)) {
+      throw new RangeError(
+        `An AppError's code must be an integer from ${APP_ERROR_MIN} to ${APP_ERROR_MAX}, got ${code}`,
+      );
+    }
+    super(code, message, options);
+    this.name = "AppError";
+  }
+
+  /**
+   * `err` as an {@linkcode AppError} when it is one (also from another copy
+   * of this module), else `undefined`.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { AppError } from "./errors.ts";
+   * const foreign = Object.assign(new Error("no"), { name: "AppError", code: 2002, details: 1 });
+   * assert.equal(AppError.from(foreign)?.code, 2002);
+   * assert.equal(AppError.from(new Error("no")), undefined);
+   * ```
+   *
+   * @param err Anything thrown.
+   * @returns The AppError, or `undefined`.
+   */
+  static from(err: unknown): AppError | undefined {
+    if (err instanceof AppError) return err;
+    if (!(err instanceof Error) || err.name !== "AppError") return undefined;
+    const { code, details } = err as Error & { code?: unknown; details?: unknown };
+    if (!isAppErrorCode(code)) return undefined;
+    return new AppError(code, err.message, { details, cause: err });
   }
 }
 

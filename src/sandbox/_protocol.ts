@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { AppError } from "../protocol/errors.ts";
 
 /** The start of the stderr line in which a sandbox process says why it exits. */
 export const EXIT_MARKER = "[mpreg sandbox] exiting: ";
@@ -130,6 +131,8 @@ export interface WireFunctionError {
   call?: { required: number; max: number | null; received: number; kwargs: boolean };
   /** The stack, when there is one. */
   stack?: string;
+  /** For an `AppError`: its code and details, sent to the caller as they are. */
+  app?: { code: number; details: unknown };
 }
 
 /** The value of call or check `id`: a tuple, like calls. */
@@ -192,6 +195,8 @@ export function toWireError(err: unknown, phase: "load" | "call"): WireFunctionE
   };
   const denied = deniedBy(err);
   if (denied !== undefined) out.denied = denied;
+  const app = AppError.from(err);
+  if (app !== undefined) out.app = { code: app.code, details: app.details };
   if (err instanceof Error && typeof err.stack === "string") out.stack = err.stack;
   return out;
 }

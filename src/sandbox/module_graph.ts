@@ -14,6 +14,9 @@
  *   symlinks) is allowed: it is the function's code.
  * - **Packages** (`npm:` and `node:` specifiers) are allowed: code, loaded
  *   from Deno's cache.
+ * - **mpreg's own code** (this package's `src/` and its entry points, on
+ *   disk or at the URL it was loaded from) is allowed, so that a function can
+ *   import `AppError` and the other error classes.
  * - **Anything else on disk** (code outside the folder tree, and every file
  *   imported as data: `with { type: "text" | "bytes" | "json" }`) is allowed
  *   only when the function declares `read` access to its real path.
@@ -299,6 +302,28 @@ function findViolation(
   return null;
 }
 
+/** This package's root (where `mod.ts` is), on disk or remote. */
+const MPREG_ROOT = new URL("../../", import.meta.url);
+const MPREG_ENTRIES = ["mod.ts", "client.ts", "server.ts"];
+
+/** Whether `url` is one of mpreg's own modules (its `src/` or an entry point). */
+function isMpregCode(url: URL): boolean {
+  if (url.protocol !== MPREG_ROOT.protocol || url.origin !== MPREG_ROOT.origin) return false;
+  if (url.protocol === "file:") {
+    const root = realPath(fromFileUrl(MPREG_ROOT.href));
+    const real = realPath(fromFileUrl(url.href));
+    if (root == null || real == null) return false;
+    const sep = real[root.length];
+    if (!real.startsWith(root) || (sep !== "/" && sep !== "\\")) return false;
+    const inside = real.slice(root.length + 1);
+    return MPREG_ENTRIES.includes(inside) || /^src[\\/]/.test(inside);
+  }
+  const inside = url.pathname.startsWith(MPREG_ROOT.pathname)
+    ? url.pathname.slice(MPREG_ROOT.pathname.length)
+    : undefined;
+  return inside !== undefined && (MPREG_ENTRIES.includes(inside) || inside.startsWith("src/"));
+}
+
 /** What an import needs beyond the declared permissions, or `null` when it is allowed. */
 function checkImport(
   target: string,
@@ -314,6 +339,7 @@ function checkImport(
   } catch {
     return null; // Deno reports an unresolvable import when it loads.
   }
+  if (as === "code" && isMpregCode(url)) return null;
   switch (url.protocol) {
     case "npm:":
     case "node:":

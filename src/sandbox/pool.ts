@@ -35,8 +35,10 @@ import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { IdTable, nextId } from "../_util/id_table.ts";
 import {
+  AppError,
   FunctionError,
   InternalError,
+  isAppErrorCode,
   LimitExceededError,
   OverloadedError,
   PermissionDeniedError,
@@ -1227,6 +1229,12 @@ export class WorkerPool {
         `Step "${step}" (${fun}) was denied ${error.denied}${when}: the function does not declare it (profile ${this.profile})`,
         { details: { step, fun, denied: error.denied }, cause: rebuild(error) },
       );
+    }
+    if (error.app !== undefined && isAppErrorCode(error.app.code)) {
+      return new AppError(error.app.code, error.message, {
+        details: error.app.details,
+        cause: rebuild(error),
+      });
     }
     if (error.phase === "arguments") {
       // The call did not match the function's parameters: it did not run.

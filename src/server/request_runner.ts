@@ -13,6 +13,7 @@ import type { GrantAgreement } from "../cluster/grant_agreement.ts";
 import { executeNow, RequestGraph } from "../engine/mod.ts";
 import { refusedUnstarted } from "../cluster/_refused.ts";
 import {
+  AppError,
   FunctionError,
   FunctionNotFoundError,
   OverloadedError,
@@ -484,6 +485,8 @@ export class RequestRunner {
 
   #functionError(step: Step, err: unknown): RpcError {
     if (err instanceof RpcError) return err;
+    const app = AppError.from(err);
+    if (app !== undefined) return app;
     const name = err instanceof Error ? err.name : typeof err;
     const message = err instanceof Error ? err.message : String(err);
     const details: Record<string, unknown> = { step: step.name, fun: step.fun, name, message };

@@ -35,9 +35,17 @@ Deno.test("every error class has a stable name, its code, details and a cause", 
     assert.ok(back instanceof Class);
     assert.equal(back.cause, undefined);
   }
-  const unknown = mpreg.RpcError.fromWire({ code: 4242, message: "?", details: null });
-  assert.equal(unknown.constructor, mpreg.RpcError);
-  assert.equal(unknown.code, 4242);
+  // A code this version does not know (from a newer node, say) stays a plain RpcError.
+  for (const code of [1099, 12_345]) {
+    const unknown = mpreg.RpcError.fromWire({ code, message: "?", details: null });
+    assert.equal(unknown.constructor, mpreg.RpcError);
+    assert.equal(unknown.code, code);
+  }
+  // The application's range (2000–9999) comes back as AppError.
+  const app = mpreg.RpcError.fromWire({ code: 4242, message: "?", details: { a: 1 } });
+  assert.equal(app.constructor, mpreg.AppError);
+  assert.equal(app.code, 4242);
+  assert.deepEqual(app.details, { a: 1 });
 });
 
 Deno.test("ErrorCode keeps the original MPREG numbers", () => {
