@@ -81,6 +81,8 @@ interface Entry {
   error: WireFunctionError | undefined;
   /** Read from `fn` on its first call. */
   arity?: Arity;
+  /** Compiled from its source text (`register()` with permissions), not imported. */
+  fromSource?: boolean;
 }
 
 /** A call's `this`: a {@linkcode CallContext} whose signal is made on first use. */
@@ -286,6 +288,7 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
     };
     functions.set(message.define, entry);
     if (message.source !== undefined) {
+      entry.fromSource = true;
       try {
         entry.fn = functionFromSource(message.source);
       } catch (err) {
@@ -307,10 +310,23 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
     });
   };
 
-  const finish = (id: number, result: unknown, failed: boolean): void => {
+  const finish = (id: number, result: unknown, failed: boolean, entry?: Entry): void => {
     calls.delete(id);
-    if (failed) send({ id, error: toWireError(result, "call") });
-    else send([id, result]);
+    if (!failed) {
+      send([id, result]);
+      return;
+    }
+    const error = toWireError(result, "call");
+    if (entry?.fromSource && result instanceof ReferenceError) {
+      // The usual cause: the function used a variable from around it, which
+      // its source text does not carry into this process.
+      error.message += `: "${entry.name}" runs in a sandbox (it was registered with ` +
+        "permissions or sandbox: true), compiled from its source text in another process, " +
+        "without the variables around it; pass what it needs " +
+        "as arguments, or export it from a module and register that module " +
+        "(registerModule(), or `functions: - module:` in the YAML)";
+    }
+    send({ id, error });
   };
 
   /** Sends a result, or the error for one that cannot be sent yet (a stream). */
@@ -359,13 +375,13 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
     try {
       result = entry.fn!.apply(context, callArgs);
     } catch (err) {
-      finish(id, err, true);
+      finish(id, err, true, entry);
       return;
     }
     if (isThenable(result)) {
       Promise.resolve(result).then(
         (value) => finishChecked(id, value),
-        (err: unknown) => finish(id, err, true),
+        (err: unknown) => finish(id, err, true, entry),
       );
     } else {
       finishChecked(id, result);
