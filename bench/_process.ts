@@ -13,6 +13,11 @@
  */
 
 const ROOT = new URL("../", import.meta.url);
+/**
+ * The bench's processes use the lock of the tests and benchmarks: their
+ * dependencies (the NATS client) stay out of the library's `deno.lock`.
+ */
+const DEV_LOCK = `--lock=${new URL("tests/dev.lock", ROOT).pathname}`;
 
 /** How a child is started. */
 export interface SpawnOptions {
@@ -97,7 +102,14 @@ export class LineChild {
    */
   static deno(script: URL, args: string[] = [], denoFlags: string[] = []): LineChild {
     const what = script.pathname.slice(script.pathname.lastIndexOf("/bench/") + 1);
-    return LineChild.spawn(Deno.execPath(), ["run", "-A", ...denoFlags, script.href, ...args], {
+    return LineChild.spawn(Deno.execPath(), [
+      "run",
+      "-A",
+      DEV_LOCK,
+      ...denoFlags,
+      script.href,
+      ...args,
+    ], {
       what,
     });
   }

@@ -151,7 +151,15 @@ Deno.test("bench/main.ts --quick writes every figure as a ratio to its yardstick
   const json = await Deno.makeTempFile({ prefix: "mpreg-bench-", suffix: ".json" });
   try {
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", new URL("bench/main.ts", ROOT).href, "--quick", "--json", json],
+      args: [
+        "run",
+        "-A",
+        "--lock=tests/dev.lock",
+        new URL("bench/main.ts", ROOT).href,
+        "--quick",
+        "--json",
+        json,
+      ],
       cwd: ROOT,
       stdin: "null",
       stdout: "piped",
