@@ -7,8 +7,8 @@
  */
 import { DeadlineQueue } from "../_util/deadline_queue.ts";
 import { IdTable, nextId } from "../_util/id_table.ts";
-import { Batcher } from "../protocol/batcher.ts";
-import { CLOSE_DRAINED } from "../protocol/_close_codes.ts";
+import { Batcher } from "../transport/batcher.ts";
+import { CLOSE_DRAINED } from "../protocol/close_codes.ts";
 import { AUTH_PROTOCOL_PREFIX, type Codec, createCodec } from "../protocol/codec.ts";
 import { ErrorCode } from "../protocol/codes.ts";
 import {
@@ -21,10 +21,11 @@ import {
   type WireError,
 } from "../protocol/errors.ts";
 import { findForbiddenKey, LITERAL_KEY, type Step } from "../protocol/step.ts";
-import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from "./_backoff.ts";
-import { denoNet, TcpWebSocket } from "./_tcp_websocket.ts";
+import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from "../transport/backoff.ts";
+import { isNoDelay, openWebSocket } from "../transport/open.ts";
 
-export type { BackoffOptions } from "./_backoff.ts";
+export type { BackoffOptions } from "../transport/backoff.ts";
+export { openWebSocket } from "../transport/open.ts";
 
 /**
  * Options for `new Client(url, options)`.
@@ -266,21 +267,6 @@ function escapeSelf(value: unknown, name: string): unknown {
     return out ?? value;
   }
   return value;
-}
-
-/**
- * Opens a WebSocket. In Deno, `ws://` URLs get a no-delay TCP WebSocket:
- * Deno's built-in client delays every frame over about 1 KB by ~40 ms
- * (see `_tcp_websocket.ts`). Browsers, and `wss://`, use `WebSocket`.
- *
- * @param url The URL.
- * @param protocols The subprotocols to offer.
- * @returns The socket.
- */
-export function openWebSocket(url: string, protocols: string[]): WebSocket {
-  const net = url.startsWith("ws:") ? denoNet() : null;
-  if (net !== null) return new TcpWebSocket(url, protocols, net) as unknown as WebSocket;
-  return new WebSocket(url, protocols);
 }
 
 /**
@@ -607,7 +593,7 @@ export class Client {
     // Deno's built-in WebSocket client stalls ~40 ms (Nagle's algorithm
     // meeting delayed ACKs) on frames over ~1 KB: browsers and wss:// keep
     // batches under that; the no-delay TCP socket takes larger ones.
-    this.#batcher.maxBytes = this.#socket instanceof TcpWebSocket
+    this.#batcher.maxBytes = this.#socket !== null && isNoDelay(this.#socket)
       ? MAX_BATCH_BYTES_TCP
       : MAX_BATCH_BYTES;
     this.#batcher.push(frame);

@@ -7,12 +7,11 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { IdTable, nextId } from "../_util/id_table.ts";
-import { TcpWebSocket } from "../client/_tcp_websocket.ts";
-import { openWebSocket } from "../client/client.ts";
+import { isNoDelay, openWebSocket } from "../transport/open.ts";
 import { expandedSize } from "../_util/expanded_size.ts";
-import { tooManyValues, unencodableResult } from "../protocol/_answer_errors.ts";
-import { scanMsgpack } from "../protocol/_scan.ts";
-import { Batcher } from "../protocol/batcher.ts";
+import { tooManyValues, unencodableResult } from "../transport/answer_errors.ts";
+import { scanMsgpack } from "../protocol/scan.ts";
+import { Batcher } from "../transport/batcher.ts";
 import { type Codec, createCodec } from "../protocol/codec.ts";
 import {
   ClusterMismatchError,
@@ -43,7 +42,7 @@ const log = getLogger(["mpreg", "cluster", "link"]);
 const MAX_BATCH_BYTES = 4096;
 /**
  * The same for a link dialed with Deno's built-in WebSocket client (wss://),
- * which stalls ~40 ms on frames over ~1 KB (see `client/_tcp_websocket.ts`).
+ * which stalls ~40 ms on frames over ~1 KB (see `transport/_tcp_websocket.ts`).
  */
 const MAX_BATCH_BYTES_NATIVE_CLIENT = 900;
 
@@ -182,9 +181,7 @@ export class PeerLink {
       (frame) => {
         if (socket.readyState === 1) socket.send(frame);
       },
-      dialed && !(socket instanceof (TcpWebSocket as unknown as typeof WebSocket))
-        ? MAX_BATCH_BYTES_NATIVE_CLIENT
-        : MAX_BATCH_BYTES,
+      dialed && !isNoDelay(socket) ? MAX_BATCH_BYTES_NATIVE_CLIENT : MAX_BATCH_BYTES,
     );
     this.#phase = dialed ? "opening" : "awaiting-hello";
     socket.binaryType = "arraybuffer";

@@ -1,7 +1,7 @@
 // Copyright 2026 the mpreg authors. MIT license.
 // The errors that replace an answer its receiver could not take: the same
 // for a client's answer and for a step's result sent to another node.
-import { FunctionError, LimitExceededError } from "./errors.ts";
+import { FunctionError, LimitExceededError } from "../protocol/errors.ts";
 
 /**
  * A result the codec refused (a symbol, a BigInt past 64 bits, a cycle): the
