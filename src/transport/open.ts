@@ -1,10 +1,12 @@
 // Copyright 2026 the mpreg authors. MIT license.
 /**
- * Opening a channel to a URL.
+ * Opening a channel to a URL, and what a channel's kind means for batching.
  *
  * @module
  */
 import { denoNet, TcpWebSocket } from "./_tcp_websocket.ts";
+import type { Channel } from "./channel.ts";
+import { dialMemory } from "./memory.ts";
 
 /**
  * Opens a WebSocket. In Deno, `ws://` URLs get a no-delay TCP WebSocket:
@@ -29,12 +31,35 @@ export function openWebSocket(url: string, protocols: string[]): WebSocket {
 }
 
 /**
- * Whether a socket writes each frame at once (the no-delay TCP WebSocket),
- * where Deno's built-in WebSocket client stalls ~40 ms on frames over ~1 KB.
+ * Opens a channel to `url`: an in-memory pair for `memory://` (see
+ * `listenMemory`), else a WebSocket as {@linkcode openWebSocket} opens one,
+ * set to deliver binary frames as `ArrayBuffer`s.
  *
- * @param socket A socket from {@linkcode openWebSocket}.
- * @returns True for the no-delay TCP WebSocket.
+ * @example Open a channel to a node
+ * ```ts ignore
+ * const channel = openChannel("ws://127.0.0.1:9001", ["mpreg.msgpack.v1"]);
+ * channel.onopen = () => channel.close();
+ * ```
+ *
+ * @param url The URL.
+ * @param protocols The subprotocols to offer.
+ * @returns The channel; `onopen` or `onclose` tells how the dial went.
  */
-export function isNoDelay(socket: object): boolean {
-  return socket instanceof TcpWebSocket;
+export function openChannel(url: string, protocols: string[]): Channel {
+  if (url.startsWith("memory:")) return dialMemory(url, protocols);
+  const socket: Channel = openWebSocket(url, protocols);
+  socket.binaryType = "arraybuffer";
+  return socket;
+}
+
+/**
+ * Whether a channel writes each frame at once (the no-delay TCP WebSocket,
+ * an in-memory pair), where Deno's built-in WebSocket client stalls ~40 ms
+ * on frames over ~1 KB.
+ *
+ * @param channel A channel from {@linkcode openChannel}.
+ * @returns False for the standard WebSocket.
+ */
+export function isNoDelay(channel: Channel): boolean {
+  return typeof WebSocket === "undefined" || !(channel instanceof WebSocket);
 }
