@@ -7,11 +7,18 @@
  */
 import { type Channel, CLOSED, CLOSING, CONNECTING, type Frame, OPEN } from "./channel.ts";
 
+const noop = (): void => {};
+/** The longest delay a timer takes. */
+const KEEP_ALIVE_MS = 2 ** 31 - 1;
+
 /**
  * One end of an in-memory channel. Frames arrive at the other end in order,
- * each in its own microtask, as a string or a copied `ArrayBuffer` (what a
+ * in a later task (never in the sender's turn, as from a socket), as a
+ * string or a copied `ArrayBuffer` (what a
  * WebSocket with `binaryType = "arraybuffer"` hands out). A close reaches
- * the other end after the frames sent before it, and ends both.
+ * the other end after the frames sent before it, and ends both. An open end
+ * keeps the process alive, as an open socket does (a timer that never fires,
+ * cleared when it closes).
  *
  * @example A pair of ends
  * ```ts ignore
@@ -31,7 +38,8 @@ export class MemoryChannel implements Channel {
   #peer: MemoryChannel | null = null;
   /** Frames sent and not yet handed to the peer, in order. */
   #outbox: Array<Frame | { code: number; reason: string }> = [];
-  #scheduled = false;
+  #delivery: ReturnType<typeof setTimeout> | null = null;
+  #keepAlive: ReturnType<typeof setInterval> | null = null;
 
   /** Frames this end has sent. */
   sent = 0;
@@ -47,7 +55,14 @@ export class MemoryChannel implements Channel {
     }
     this.sent++;
     // Copied now, as a socket would have: the sender may reuse its buffer.
-    this.#post(typeof frame === "string" ? frame : frame.slice());
+    // (Not `slice()`: on a Node Buffer it shares the memory.)
+    if (typeof frame === "string") {
+      this.#post(frame);
+    } else {
+      const copy = new Uint8Array(frame.byteLength);
+      copy.set(frame);
+      this.#post(copy);
+    }
   }
 
   /**
@@ -87,6 +102,39 @@ export class MemoryChannel implements Channel {
     b.#peer = a;
     a.protocol = b.protocol = protocol;
     a.readyState = b.readyState = OPEN;
+    a.#keepAlive = setInterval(noop, KEEP_ALIVE_MS);
+    b.#keepAlive = setInterval(noop, KEEP_ALIVE_MS);
+  }
+
+  /**
+   * Dials a `memory://<name>` URL (see {@linkcode dialMemory}).
+   *
+   * @param url The URL.
+   * @param protocols The subprotocols to offer.
+   * @returns The dialing end.
+   */
+  static dial(url: string, protocols: readonly string[]): MemoryChannel {
+    const name = new URL(url).host;
+    const channel = new MemoryChannel();
+    // Closing the channel before it opens clears this task.
+    channel.#delivery = setTimeout(() => {
+      channel.#delivery = null;
+      const listener = listeners.get(name);
+      if (listener === undefined) {
+        channel.fail(new Error(`Connection refused: nothing listens on "memory://${name}"`));
+        return;
+      }
+      const protocol = listener.select(protocols);
+      if (protocol === null) {
+        channel.fail(new Error(`"memory://${name}" accepts none of the subprotocols offered`));
+        return;
+      }
+      const other = new MemoryChannel();
+      MemoryChannel.connect(channel, other, protocol);
+      listener.accept(other, protocols);
+      channel.opened();
+    }, 0);
+    return channel;
   }
 
   /** Reports a dial that failed: `onerror` with `error`, then `onclose` with 1006. */
@@ -103,14 +151,11 @@ export class MemoryChannel implements Channel {
 
   #post(item: Frame | { code: number; reason: string }): void {
     this.#outbox.push(item);
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      queueMicrotask(this.#deliver);
-    }
+    this.#delivery ??= setTimeout(this.#deliver, 0);
   }
 
   readonly #deliver = (): void => {
-    this.#scheduled = false;
+    this.#delivery = null;
     const peer = this.#peer;
     const items = this.#outbox;
     this.#outbox = [];
@@ -132,6 +177,12 @@ export class MemoryChannel implements Channel {
   #end(code: number, reason: string): void {
     if (this.readyState === CLOSED) return;
     this.readyState = CLOSED;
+    if (this.#keepAlive !== null) clearInterval(this.#keepAlive);
+    this.#keepAlive = null;
+    // What it still had to send is lost with it.
+    if (this.#delivery !== null) clearTimeout(this.#delivery);
+    this.#delivery = null;
+    this.#outbox = [];
     this.onclose?.({ type: "close", code, reason, wasClean: code !== 1006 } as CloseEvent);
   }
 }
@@ -194,7 +245,7 @@ export function listenMemory(name: string, listener: MemoryListener): () => void
 }
 
 /**
- * Dials a `memory://<name>` URL: the channel opens in a microtask when a
+ * Dials a `memory://<name>` URL: the channel opens in a later task when a
  * listener is there and takes one of `protocols`, else it fails (`onerror`,
  * then `onclose` with 1006), like a refused connection.
  *
@@ -203,24 +254,5 @@ export function listenMemory(name: string, listener: MemoryListener): () => void
  * @returns The dialing end.
  */
 export function dialMemory(url: string, protocols: readonly string[]): MemoryChannel {
-  const name = new URL(url).host;
-  const channel = new MemoryChannel();
-  queueMicrotask(() => {
-    if (channel.readyState !== CONNECTING) return;
-    const listener = listeners.get(name);
-    if (listener === undefined) {
-      channel.fail(new Error(`Connection refused: nothing listens on "memory://${name}"`));
-      return;
-    }
-    const protocol = listener.select(protocols);
-    if (protocol === null) {
-      channel.fail(new Error(`"memory://${name}" accepts none of the subprotocols offered`));
-      return;
-    }
-    const other = new MemoryChannel();
-    MemoryChannel.connect(channel, other, protocol);
-    listener.accept(other, protocols);
-    channel.opened();
-  });
-  return channel;
+  return MemoryChannel.dial(url, protocols);
 }
