@@ -5,10 +5,8 @@
  *
  * @module
  */
-import { DeadlineQueue } from "../_util/deadline_queue.ts";
-import { IdTable, nextId } from "../_util/id_table.ts";
-import { Batcher } from "../protocol/batcher.ts";
-import { CLOSE_DRAINED } from "../protocol/_close_codes.ts";
+import { Batcher } from "../transport/batcher.ts";
+import { CLOSE_DRAINED } from "../protocol/close_codes.ts";
 import { AUTH_PROTOCOL_PREFIX, type Codec, createCodec } from "../protocol/codec.ts";
 import { ErrorCode } from "../protocol/codes.ts";
 import {
@@ -21,10 +19,13 @@ import {
   type WireError,
 } from "../protocol/errors.ts";
 import { findForbiddenKey, LITERAL_KEY, type Step } from "../protocol/step.ts";
-import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from "./_backoff.ts";
-import { denoNet, TcpWebSocket } from "./_tcp_websocket.ts";
+import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from "../transport/backoff.ts";
+import { type Call, CallTable } from "../transport/calls.ts";
+import { type Channel, OPEN } from "../transport/channel.ts";
+import { isNoDelay, openChannel } from "../transport/open.ts";
 
-export type { BackoffOptions } from "./_backoff.ts";
+export type { BackoffOptions } from "../transport/backoff.ts";
+export { openWebSocket } from "../transport/open.ts";
 
 /**
  * Options for `new Client(url, options)`.
@@ -177,29 +178,20 @@ export interface CallOptions {
 /** The steps as sent: empty `kwargs` and `locs` are left out (the node defaults them). */
 type WireStep = Pick<Step, "name" | "fun" | "args"> & Partial<Pick<Step, "kwargs" | "locs">>;
 
-interface Pending {
+interface Pending extends Call {
   readonly id: number;
   readonly frame: { role: "rpc"; u: number; cmds: WireStep[]; timeout: number; all?: boolean };
   readonly resolve: (value: unknown) => void;
   /** For `call()`: answer with this step's value instead of the whole result. */
   readonly pick: string | undefined;
   readonly reject: (error: RpcError) => void;
-  /** The deadline, in milliseconds since the epoch. */
-  readonly at: number;
-  expire(): void;
-  /** The handle of this call in the deadline queue. */
-  deadline: number;
-  signal?: AbortSignal;
-  onAbort?: () => void;
-  /** The socket it was sent on; `null` while it waits to be sent. */
-  socket: WebSocket | null;
+  /** The channel it was sent on; `null` while it waits to be sent. */
+  socket: Channel | null;
   /** While it waits: the first round of connection attempts it saw whole (see `#connectFailed`). */
   round: number;
   /** A node's refusal (1014) that sent it to the next URL: its error if no node takes it. */
   refusal?: WireError;
 }
-
-const WS_OPEN = 1;
 
 /** A batch never grows past this many bytes (see `#enqueue`). */
 const MAX_BATCH_BYTES = 960;
@@ -269,21 +261,6 @@ function escapeSelf(value: unknown, name: string): unknown {
 }
 
 /**
- * Opens a WebSocket. In Deno, `ws://` URLs get a no-delay TCP WebSocket:
- * Deno's built-in client delays every frame over about 1 KB by ~40 ms
- * (see `_tcp_websocket.ts`). Browsers, and `wss://`, use `WebSocket`.
- *
- * @param url The URL.
- * @param protocols The subprotocols to offer.
- * @returns The socket.
- */
-export function openWebSocket(url: string, protocols: string[]): WebSocket {
-  const net = url.startsWith("ws:") ? denoNet() : null;
-  if (net !== null) return new TcpWebSocket(url, protocols, net) as unknown as WebSocket;
-  return new WebSocket(url, protocols);
-}
-
-/**
  * A connection to an mpreg cluster through any one of its nodes.
  *
  * The client connects lazily on the first call (or on `connect()`), runs
@@ -318,17 +295,15 @@ export class Client {
   readonly #codec: Codec;
   readonly #backoff: BackoffOptions;
   readonly #protocols: string[];
-  readonly #pending = new IdTable<Pending>();
-  readonly #deadlines = new DeadlineQueue();
+  readonly #pending = new CallTable<Pending>();
   readonly #batcher: Batcher;
   /** The socket new calls go out on. */
-  #socket: WebSocket | null = null;
+  #socket: Channel | null = null;
   /**
    * Sockets to a node that refused calls because it is stopping: no new
    * call goes there, but the answers to the calls it runs still come back.
    */
-  readonly #retiring = new Set<WebSocket>();
-  #nextId = 1;
+  readonly #retiring = new Set<Channel>();
   #urlIndex = 0;
   #attempt = 0;
   /** Why each URL tried in this round of connection attempts could not be connected to. */
@@ -358,7 +333,7 @@ export class Client {
     this.#batcher = new Batcher(
       this.#codec,
       (frame) => {
-        if (this.#socket?.readyState === WS_OPEN) this.#socket.send(frame);
+        if (this.#socket?.readyState === OPEN) this.#socket.send(frame);
       },
       MAX_BATCH_BYTES,
       { leading: true },
@@ -373,7 +348,7 @@ export class Client {
 
   /** True while the WebSocket is open. */
   get connected(): boolean {
-    return this.#socket?.readyState === WS_OPEN;
+    return this.#socket?.readyState === OPEN;
   }
 
   /** The URL of the current (or last tried) connection. */
@@ -478,7 +453,7 @@ export class Client {
     const error = new ConnectionError("Client closed");
     for (const pending of this.#pending.values()) this.#settle(pending, error);
     for (const waiter of this.#openWaiters.splice(0)) waiter.reject(error);
-    this.#deadlines.clear();
+    this.#pending.clear();
     const sockets = [...this.#retiring, ...(this.#socket === null ? [] : [this.#socket])];
     this.#socket = null;
     this.#retiring.clear();
@@ -508,7 +483,7 @@ export class Client {
     }
     const budget = timeoutMs ?? this.#timeoutMs;
     const now = Date.now();
-    const id = this.#nextId;
+    const id = this.#pending.nextId();
     // The node takes a positive deadline; a budget of 0 still gets an answer
     // (a timeout, unless the node is quicker than the client's own timer).
     const timeout = Math.max(1, budget);
@@ -537,12 +512,11 @@ export class Client {
     } catch (err) {
       return Promise.reject(this.#unencodable(err));
     }
-    this.#nextId = nextId(id);
     // Sent before it is registered: the batcher sends a turn's first frame
     // at once, and the TCP WebSocket writes it at once, so the bookkeeping
     // below overlaps the node's work (no answer can be read before it ends).
     const socket = this.#socket;
-    const connected = socket !== null && socket.readyState === WS_OPEN;
+    const connected = socket !== null && socket.readyState === OPEN;
     if (connected) this.#enqueue(encoded);
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     const pending: Pending = {
@@ -563,14 +537,13 @@ export class Client {
       socket: connected ? socket : null,
       round: this.#rounds + 1,
     };
-    pending.deadline = this.#deadlines.add(pending);
-    if (signal) {
-      pending.signal = signal;
-      pending.onAbort = () =>
-        this.#cancel(pending, new CancelledError("Call aborted", { cause: signal.reason }));
-      signal.addEventListener("abort", pending.onAbort, { once: true });
-    }
-    this.#pending.set(id, pending);
+    this.#pending.add(
+      id,
+      pending,
+      signal,
+      signal &&
+        (() => this.#cancel(pending, new CancelledError("Call aborted", { cause: signal.reason }))),
+    );
     if (!connected) this.#ensureSocket();
     return promise;
   }
@@ -607,7 +580,7 @@ export class Client {
     // Deno's built-in WebSocket client stalls ~40 ms (Nagle's algorithm
     // meeting delayed ACKs) on frames over ~1 KB: browsers and wss:// keep
     // batches under that; the no-delay TCP socket takes larger ones.
-    this.#batcher.maxBytes = this.#socket instanceof TcpWebSocket
+    this.#batcher.maxBytes = this.#socket !== null && isNoDelay(this.#socket)
       ? MAX_BATCH_BYTES_TCP
       : MAX_BATCH_BYTES;
     this.#batcher.push(frame);
@@ -616,7 +589,7 @@ export class Client {
   #cancel(pending: Pending, error: RpcError): void {
     if (!this.#pending.has(pending.id)) return;
     const socket = pending.socket;
-    if (socket !== null && socket.readyState === WS_OPEN) {
+    if (socket !== null && socket.readyState === OPEN) {
       const frame = this.#codec.encode({ role: "cancel", u: pending.id });
       if (socket === this.#socket) this.#enqueue(frame);
       else socket.send(frame);
@@ -625,12 +598,10 @@ export class Client {
   }
 
   #settle(pending: Pending, error: RpcError | null, value?: Record<string, unknown>): void {
-    this.#pending.delete(pending.id);
-    this.#deadlines.delete(pending.deadline);
+    this.#pending.delete(pending.id, pending);
     if (this.#retiring.size > 0 && pending.socket !== null && this.#retiring.has(pending.socket)) {
       this.#closeIfIdle(pending.socket);
     }
-    if (pending.onAbort) pending.signal!.removeEventListener("abort", pending.onAbort);
     if (error !== null) {
       pending.reject(error);
     } else if (pending.pick === undefined) {
@@ -650,14 +621,13 @@ export class Client {
     if (this.#closed || this.#socket !== null || this.#retryTimer !== null) return;
     const url = this.#urls[this.#urlIndex]!;
     if (this.#failures.length === 0) this.#rounds++;
-    let socket: WebSocket;
+    let socket: Channel;
     try {
-      socket = openWebSocket(url, this.#protocols);
+      socket = openChannel(url, this.#protocols);
     } catch (err) {
       this.#connectFailed(url, reasonOf(err));
       return;
     }
-    socket.binaryType = "arraybuffer";
     this.#socket = socket;
     let opened = false;
     let failure = "";
@@ -746,7 +716,7 @@ export class Client {
    * the calls still unanswered never reached it and go to the next URL.
    * Otherwise they may have run, and fail.
    */
-  #onClosed(socket: WebSocket, url: string, event: CloseEvent): void {
+  #onClosed(socket: Channel, url: string, event: CloseEvent): void {
     const drained = event.code === CLOSE_DRAINED;
     const reason = event.reason ? `: ${event.reason}` : "";
     const error = new ConnectionError(`Connection to ${url} closed (${event.code})${reason}`, {
@@ -808,7 +778,7 @@ export class Client {
   }
 
   /** Closes a retiring socket once no call waits for an answer on it. */
-  #closeIfIdle(socket: WebSocket): void {
+  #closeIfIdle(socket: Channel): void {
     for (const pending of this.#pending.values()) if (pending.socket === socket) return;
     this.#retiring.delete(socket);
     socket.onopen =
@@ -819,7 +789,7 @@ export class Client {
     socket.close(1000, "Client moved to another node");
   }
 
-  #onFrame(data: unknown, socket: WebSocket): void {
+  #onFrame(data: unknown, socket: Channel): void {
     let decoded: unknown;
     try {
       decoded = this.#codec.decode(data as ArrayBuffer | string);

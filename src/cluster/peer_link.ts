@@ -6,18 +6,15 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { IdTable, nextId } from "../_util/id_table.ts";
-import { TcpWebSocket } from "../client/_tcp_websocket.ts";
-import { openWebSocket } from "../client/client.ts";
-import { expandedSize } from "../_util/expanded_size.ts";
-import { tooManyValues, unencodableResult } from "../protocol/_answer_errors.ts";
-import { scanMsgpack } from "../protocol/_scan.ts";
-import { Batcher } from "../protocol/batcher.ts";
+import { AnswerEncoder } from "../transport/answers.ts";
+import { Batcher } from "../transport/batcher.ts";
+import { type Call, CallTable } from "../transport/calls.ts";
+import { type Channel, OPEN } from "../transport/channel.ts";
+import { isNoDelay, openChannel } from "../transport/open.ts";
 import { type Codec, createCodec } from "../protocol/codec.ts";
 import {
   ClusterMismatchError,
   ConnectionError,
-  LimitExceededError,
   NotStartedError,
   RpcError,
   UnauthenticatedError,
@@ -43,7 +40,7 @@ const log = getLogger(["mpreg", "cluster", "link"]);
 const MAX_BATCH_BYTES = 4096;
 /**
  * The same for a link dialed with Deno's built-in WebSocket client (wss://),
- * which stalls ~40 ms on frames over ~1 KB (see `client/_tcp_websocket.ts`).
+ * which stalls ~40 ms on frames over ~1 KB (see `transport/_tcp_websocket.ts`).
  */
 const MAX_BATCH_BYTES_NATIVE_CLIENT = 900;
 
@@ -98,11 +95,13 @@ export class Unstarted extends Error {
   }
 }
 
-/** A run or a grant check waiting for its answer. */
-interface PendingRun {
+/** A run or a grant check waiting for its answer (its deadline is its signal's). */
+interface PendingRun extends Call {
   resolve(value: unknown): void;
   reject(error: unknown): void;
 }
+
+const never = (): void => {};
 
 type Phase =
   | "opening"
@@ -118,17 +117,16 @@ export class PeerLink {
   readonly dialed: boolean;
   /** The URL dialed, or the remote address of an accepted link. */
   readonly address: string;
-  readonly #socket: WebSocket;
+  readonly #socket: Channel;
   readonly #host: PeerLinkHost;
   readonly #codec: Codec;
-  readonly #runs = new IdTable<PendingRun>();
+  readonly #runs = new CallTable<PendingRun>();
   #phase: Phase;
   #nonce = newNonce();
   #theirNonce = "";
   #record: NodeRecord | null = null;
   /** The record this side sent in the handshake, as sent (the proofs cover it). */
   #sentRecord: NodeRecord | null = null;
-  #nextRun = 1;
   #closed = false;
   #retired = false;
   /** The peer retired this link too: it sends no more steps on it. */
@@ -142,10 +140,11 @@ export class PeerLink {
   #closeReason = "";
   readonly #handshake = Promise.withResolvers<boolean>();
   /**
-   * The limits the peer decodes frames with (its own word in the handshake,
-   * else this node's), with one level of depth kept for a batch's array.
+   * Encodes answers within the limits the peer decodes frames with (its own
+   * word in the handshake, else this node's), with one level of depth kept
+   * for a batch's array.
    */
-  #peerLimits: PeerLimits;
+  readonly #answers: AnswerEncoder<number>;
 
   /**
    * Dials `url` and runs the handshake.
@@ -155,7 +154,7 @@ export class PeerLink {
    * @returns The link; `host.linkReady` reports the end of the handshake.
    */
   static dial(url: string, host: PeerLinkHost): PeerLink {
-    return new PeerLink(openWebSocket(url, [PEER_PROTOCOL]), host, true, url);
+    return new PeerLink(openChannel(url, [PEER_PROTOCOL]), host, true, url);
   }
 
   /**
@@ -166,25 +165,32 @@ export class PeerLink {
    * @param address The remote address, for logs.
    * @returns The link.
    */
-  static accept(socket: WebSocket, host: PeerLinkHost, address: string): PeerLink {
+  static accept(socket: Channel, host: PeerLinkHost, address: string): PeerLink {
     return new PeerLink(socket, host, false, address);
   }
 
-  private constructor(socket: WebSocket, host: PeerLinkHost, dialed: boolean, address: string) {
+  private constructor(socket: Channel, host: PeerLinkHost, dialed: boolean, address: string) {
     this.#socket = socket;
     this.#host = host;
     this.dialed = dialed;
     this.address = address;
     this.#codec = createCodec("msgpack", { limits: host.limits });
-    this.#peerLimits = forAnswers(host.limits);
+    const codec = this.#codec;
+    this.#answers = new AnswerEncoder<number>(
+      codec,
+      {
+        result: (id, value) => codec.encode({ t: "result", id, value }),
+        error: (id, error, started) => codec.encode({ t: "error", id, error, started }),
+      },
+      forAnswers(host.limits),
+      { scan: true, receiver: () => `node "${this.peer}"` },
+    );
     this.#batcher = new Batcher(
       this.#codec,
       (frame) => {
-        if (socket.readyState === 1) socket.send(frame);
+        if (socket.readyState === OPEN) socket.send(frame);
       },
-      dialed && !(socket instanceof (TcpWebSocket as unknown as typeof WebSocket))
-        ? MAX_BATCH_BYTES_NATIVE_CLIENT
-        : MAX_BATCH_BYTES,
+      dialed && !isNoDelay(socket) ? MAX_BATCH_BYTES_NATIVE_CLIENT : MAX_BATCH_BYTES,
     );
     this.#phase = dialed ? "opening" : "awaiting-hello";
     socket.binaryType = "arraybuffer";
@@ -270,30 +276,18 @@ export class PeerLink {
       );
     }
     if (signal.aborted) return Promise.reject(signal.reason);
-    const id = this.#nextRun;
-    this.#nextRun = nextId(id);
+    const id = this.#runs.nextId();
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-    const onAbort = () => {
-      if (!this.#runs.delete(id)) return;
+    const run: PendingRun = { at: Infinity, expire: never, deadline: 0, resolve, reject };
+    this.#runs.add(id, run, signal, () => {
+      if (this.#runs.get(id) !== run) return;
+      this.#runs.delete(id, run);
       this.send({ t: "cancel", id });
       reject(signal.reason);
-    };
-    this.#runs.set(id, {
-      resolve: (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      reject: (error) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
     });
-    signal.addEventListener("abort", onAbort, { once: true });
     if (!this.#write({ t: "run", id, ...message })) {
-      this.#runs.get(id)?.reject(
-        new Unstarted(new NotStartedError(`Link to ${this.peer} closed`)),
-      );
-      this.#runs.delete(id);
+      this.#runs.delete(id, run);
+      reject(new Unstarted(new NotStartedError(`Link to ${this.peer} closed`)));
     }
     return promise;
   }
@@ -315,26 +309,23 @@ export class PeerLink {
       return Promise.reject(new NotStartedError(`No open link to ${this.peer ?? this.address}`));
     }
     if (signal.aborted) return Promise.reject(signal.reason);
-    const id = this.#nextRun;
-    this.#nextRun = nextId(id);
+    const id = this.#runs.nextId();
     const { promise, resolve, reject } = Promise.withResolvers<AuthorizedMessage>();
-    const onAbort = () => {
-      if (this.#runs.delete(id)) reject(signal.reason);
+    const run: PendingRun = {
+      at: Infinity,
+      expire: never,
+      deadline: 0,
+      resolve: resolve as (value: unknown) => void,
+      reject,
     };
-    this.#runs.set(id, {
-      resolve: (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value as AuthorizedMessage);
-      },
-      reject: (error) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
+    this.#runs.add(id, run, signal, () => {
+      if (this.#runs.get(id) !== run) return;
+      this.#runs.delete(id, run);
+      reject(signal.reason);
     });
-    signal.addEventListener("abort", onAbort, { once: true });
     if (!this.#write({ t: "authorize", id, ...message })) {
-      this.#runs.get(id)?.reject(new NotStartedError(`Link to ${this.peer} closed`));
-      this.#runs.delete(id);
+      this.#runs.delete(id, run);
+      reject(new NotStartedError(`Link to ${this.peer} closed`));
     }
     return promise;
   }
@@ -351,46 +342,16 @@ export class PeerLink {
   answer(message: ResultMessage | RunErrorMessage): void {
     this.#incoming--;
     if (!this.ready) return;
-    let frame: Uint8Array<ArrayBuffer>;
-    try {
-      frame = this.#encodeAnswer(message);
-    } catch (err) {
-      const error = err instanceof LimitExceededError ? err : unencodableResult("msgpack", err);
-      frame = this.#codec.encode({
-        t: "error",
-        id: message.id,
-        error: error.toWire(),
-        // A refusal stays one, whatever its error's details held.
-        started: message.t === "result" || message.started,
-      }) as Uint8Array<ArrayBuffer>;
-    }
+    // A refusal stays one, whatever its error's details held.
+    const frame =
+      (message.t === "result"
+        ? this.#answers.result(message.id, message.value)
+        : this.#answers.error(message.id, message.error, message.started)) as Uint8Array<
+          ArrayBuffer
+        >;
     this.#host.traffic("out", message.t, frame.byteLength);
     this.#batcher.push(frame);
     if (this.#retired) this.#closeIfIdle();
-  }
-
-  /** Encodes an answer, or throws why the peer could not take it. */
-  #encodeAnswer(message: ResultMessage | RunErrorMessage): Uint8Array<ArrayBuffer> {
-    const limits = this.#peerLimits;
-    if (message.t === "result") {
-      const value = message.value;
-      const max = limits.maxElements;
-      // Checked before encoding: a value that shares structure may expand
-      // exponentially, and encoding it would block the event loop.
-      if (value !== null && typeof value === "object" && expandedSize(value, max) > max) {
-        throw tooManyValues(max);
-      }
-    }
-    const frame = this.#codec.encode(message) as Uint8Array<ArrayBuffer>;
-    if (frame.byteLength > limits.maxFrameBytes) {
-      throw new LimitExceededError(
-        `The answer would be ${frame.byteLength} bytes, over the limit of ${limits.maxFrameBytes} of node "${this.peer}"`,
-        { details: { limit: "maxFrameBytes", max: limits.maxFrameBytes } },
-      );
-    }
-    // The peer pre-scans every frame it reads.
-    scanMsgpack(frame, limits);
-    return frame;
   }
 
   /**
@@ -473,7 +434,7 @@ export class PeerLink {
    * written in the same turn leave together as one batch frame.
    */
   #write(message: PeerMessage): boolean {
-    if (this.#socket.readyState !== 1) return false;
+    if (this.#socket.readyState !== OPEN) return false;
     try {
       const frame = this.#codec.encode(message) as Uint8Array<ArrayBuffer>;
       this.#host.traffic("out", message.t, frame.byteLength);
@@ -504,8 +465,9 @@ export class PeerLink {
       `Lost the link to node "${this.peer ?? this.address}" while a step was running there${why}`,
       { details: { node: this.peer, address: this.address, reason: this.#closeReason } },
     );
-    for (const run of this.#runs.values()) run.reject(error);
+    const runs = this.#runs.values();
     this.#runs.clear();
+    for (const run of runs) run.reject(error);
     this.#handshake.resolve(false);
     this.#leaveAcked.resolve();
     this.#host.linkClosed(this);
@@ -631,7 +593,7 @@ export class PeerLink {
   #settle(id: number, action: (run: PendingRun) => void): void {
     const run = this.#runs.get(id);
     if (run === undefined) return;
-    this.#runs.delete(id);
+    this.#runs.delete(id, run);
     action(run);
     if (this.#retired) this.#closeIfIdle();
   }
@@ -656,7 +618,7 @@ export class PeerLink {
         }
         this.#record = message.record;
         this.#theirNonce = message.nonce;
-        this.#peerLimits = forAnswers(readPeerLimits(message.limits) ?? host.limits);
+        this.#answers.limits = forAnswers(readPeerLimits(message.limits) ?? host.limits);
         if (host.secret === null) return this.#welcome();
         // The acceptor commits to its record here, under its proof.
         const record = this.#sentRecord = host.localRecord();
@@ -717,7 +679,7 @@ export class PeerLink {
           return;
         }
         if (message.t === "welcome") {
-          this.#peerLimits = forAnswers(readPeerLimits(message.limits) ?? host.limits);
+          this.#answers.limits = forAnswers(readPeerLimits(message.limits) ?? host.limits);
           if (host.secret !== null) {
             if (this.#phase !== "challenged") {
               return this.close("the peer did not prove the cluster secret");

@@ -7,13 +7,9 @@
  */
 import { getLogger, type Logger } from "@logtape/logtape";
 import type { DeadlineQueue } from "../_util/deadline_queue.ts";
-import { expandedSize } from "../_util/expanded_size.ts";
-import { IdTable } from "../_util/id_table.ts";
 import type { AuthResult, Principal } from "../auth/authenticator.ts";
-import { Batcher } from "../protocol/batcher.ts";
 import type { Codec } from "../protocol/codec.ts";
-import { tooManyValues, unencodableResult } from "../protocol/_answer_errors.ts";
-import { CLOSE_DRAINED } from "../protocol/_close_codes.ts";
+import { CLOSE_DRAINED } from "../protocol/close_codes.ts";
 import {
   CancelledError,
   ConnectionError,
@@ -24,10 +20,9 @@ import {
   toRpcError,
   UnauthenticatedError,
   UnavailableError,
-  type WireError,
 } from "../protocol/errors.ts";
 import type { Limits } from "../protocol/limits.ts";
-import { publicError } from "../protocol/_public_error.ts";
+import { publicError } from "../protocol/public_error.ts";
 import {
   type ClientMessage,
   parseClientMessage,
@@ -35,6 +30,10 @@ import {
   type RequestId,
   type RpcRequest,
 } from "../protocol/messages.ts";
+import { AnswerEncoder } from "../transport/answers.ts";
+import { Batcher } from "../transport/batcher.ts";
+import { type Call, CallTable } from "../transport/calls.ts";
+import { type Channel, CONNECTING, type Frame, OPEN } from "../transport/channel.ts";
 
 /** What a connection needs from its node. */
 export interface ConnectionHost {
@@ -91,23 +90,20 @@ function reasonOf(message: string): string {
   return new TextDecoder().decode(bytes.slice(0, 120)).replace(/\uFFFD+$/, "") + "...";
 }
 
-interface InFlight {
+interface InFlight extends Call {
   readonly controller: AbortController;
   readonly principal: Principal;
   readonly counted: (outcome: string) => void;
-  readonly at: number;
-  expire(): void;
-  /** The handle of this entry in the node's deadline queue. */
-  deadline: number;
 }
 
 /** A client connection served by a node. */
 export class ClientConnection {
-  readonly #socket: WebSocket;
+  readonly #socket: Channel;
   readonly #codec: Codec;
   readonly #host: ConnectionHost;
   readonly #log: Logger;
-  readonly #inFlight = new IdTable<InFlight>();
+  readonly #inFlight: CallTable<InFlight>;
+  readonly #answers: AnswerEncoder<RequestId>;
   readonly #batcher: Batcher | null;
   readonly #auth: AuthResult;
   #closed = false;
@@ -117,14 +113,14 @@ export class ClientConnection {
   /**
    * Serves a socket.
    *
-   * @param socket The upgraded server-side WebSocket.
+   * @param socket The upgraded server-side WebSocket, or another channel.
    * @param codec The codec negotiated for it.
    * @param host The node.
    * @param remote A description of the peer for logs.
    * @param auth The principal the connection authenticated as, or why it did not.
    */
   constructor(
-    socket: WebSocket,
+    socket: Channel,
     codec: Codec,
     host: ConnectionHost,
     remote: string,
@@ -134,11 +130,17 @@ export class ClientConnection {
     this.#auth = auth;
     this.#batcher = codec.batches
       ? new Batcher(codec, (frame) => {
-        if (socket.readyState === WebSocket.OPEN) socket.send(frame);
+        if (socket.readyState === OPEN) socket.send(frame);
       }, MAX_BATCH_BYTES)
       : null;
     this.#codec = codec;
     this.#host = host;
+    this.#inFlight = new CallTable(host.deadlines);
+    // The client decodes without limits: only `maxElements` is checked, before encoding.
+    this.#answers = new AnswerEncoder<RequestId>(codec, {
+      result: (u, r) => codec.encodeAnswer(u, r),
+      error: (u, error) => codec.encode({ u, r: null, error }),
+    }, host.limits);
     this.#log = getLogger(["mpreg", "server", "connection"]).with({
       remote,
       encoding: codec.encoding,
@@ -198,7 +200,7 @@ export class ClientConnection {
    */
   close(code: number = CLOSE_GOING_AWAY, reason = "Node shutting down"): void {
     this.#batcher?.flush();
-    if (this.#socket.readyState === WebSocket.OPEN || this.#socket.readyState === 0) {
+    if (this.#socket.readyState === OPEN || this.#socket.readyState === CONNECTING) {
       this.#socket.close(code, reasonOf(reason));
     }
     this.#onClose();
@@ -325,8 +327,7 @@ export class ClientConnection {
       },
       deadline: 0,
     };
-    this.#inFlight.set(u, entry);
-    entry.deadline = host.deadlines.add(entry);
+    this.#inFlight.add(u, entry);
     host.requestStarted();
     let result: unknown;
     try {
@@ -339,14 +340,14 @@ export class ClientConnection {
     }
     if (!(result instanceof Promise)) {
       this.#finish(u, entry, null);
-      this.#send(u, result, null);
+      this.#sendResult(u, result);
       return;
     }
     result.then(
       (r) => {
         if (this.#inFlight.get(u) !== entry) return;
         this.#finish(u, entry, null);
-        this.#send(u, r, null);
+        this.#sendResult(u, r);
       },
       (err: unknown) => {
         if (this.#inFlight.get(u) !== entry) return;
@@ -364,9 +365,8 @@ export class ClientConnection {
     outcome: string = abortWith?.name ?? "ok",
   ): void {
     entry.counted(outcome);
-    this.#host.deadlines.delete(entry.deadline);
     this.#host.release(entry.principal);
-    this.#inFlight.delete(u);
+    this.#inFlight.delete(u, entry);
     if (abortWith !== null) entry.controller.abort(abortWith);
     this.#host.requestEnded();
   }
@@ -379,7 +379,11 @@ export class ClientConnection {
       error: error.message,
       code: error.code,
     });
-    this.#send(u, null, error.toWire());
+    if (this.#socket.readyState === OPEN) this.#send(this.#answers.error(u, error.toWire()));
+  }
+
+  #sendResult(u: RequestId, r: unknown): void {
+    if (this.#socket.readyState === OPEN) this.#send(this.#answers.result(u, r));
   }
 
   /**
@@ -387,22 +391,7 @@ export class ClientConnection {
    * as one batch frame, when the encoding batches: with many requests in
    * flight that saves most of the per-frame cost.
    */
-  #send(u: RequestId, r: unknown, error: WireError | null): void {
-    if (this.#socket.readyState !== WebSocket.OPEN) return;
-    const max = this.#host.limits.maxElements;
-    if (r !== null && typeof r === "object" && expandedSize(r, max) > max) {
-      // Results that share structure (steps naming earlier steps many times)
-      // can expand exponentially when encoded: refuse instead of blocking.
-      r = null;
-      error = tooManyValues(max).toWire();
-    }
-    let frame: string | Uint8Array<ArrayBuffer>;
-    try {
-      frame = error === null ? this.#codec.encodeAnswer(u, r) : this.#codec.encode({ u, r, error });
-    } catch (err) {
-      const failed = unencodableResult(this.#codec.encoding, err);
-      frame = this.#codec.encode({ u, r: null, error: failed.toWire() });
-    }
+  #send(frame: Frame): void {
     if (this.#batcher === null) this.#socket.send(frame);
     else this.#batcher.push(frame);
   }

@@ -11,7 +11,7 @@ import { abortable } from "../_util/abortable.ts";
 import type { Principal } from "../auth/authenticator.ts";
 import type { GrantAgreement } from "../cluster/grant_agreement.ts";
 import { executeNow, RequestGraph } from "../engine/mod.ts";
-import { refusedUnstarted } from "../cluster/_refused.ts";
+import { refusedUnstarted } from "../cluster/refused.ts";
 import {
   AppError,
   FunctionError,

@@ -1,6 +1,6 @@
 // Copyright 2026 the mpreg authors. MIT license.
 import assert from "node:assert/strict";
-import { backoffDelay, DEFAULT_BACKOFF } from "../../src/client/_backoff.ts";
+import { backoffDelay, DEFAULT_BACKOFF } from "../../src/transport/backoff.ts";
 
 Deno.test("backoffDelay() grows exponentially up to the cap", () => {
   const top = () => 1; // the ceiling of each attempt

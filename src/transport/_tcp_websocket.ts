@@ -19,6 +19,7 @@
 // `Codec.decode`).
 
 import { concatBytes } from "../_util/concat.ts";
+import type { Channel } from "./channel.ts";
 
 /** The parts of `Deno` this client needs. */
 interface TcpConn {
@@ -81,7 +82,7 @@ async function acceptKey(key: string): Promise<string> {
  * `readyState`, `protocol`) over a no-delay TCP connection. Events are
  * plain objects with the fields mpreg reads (`data`, `code`, `reason`).
  */
-export class TcpWebSocket {
+export class TcpWebSocket implements Channel {
   readonly url: string;
   protocol = "";
   binaryType: "arraybuffer" | "blob" = "arraybuffer";

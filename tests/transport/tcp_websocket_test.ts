@@ -2,7 +2,7 @@
 // The no-delay TCP WebSocket the client uses in Deno for ws:// URLs.
 import assert from "node:assert/strict";
 import { Client } from "../../mod.ts";
-import { denoNet, TcpWebSocket } from "../../src/client/_tcp_websocket.ts";
+import { denoNet, TcpWebSocket } from "../../src/transport/_tcp_websocket.ts";
 import { delay, startServer, waitFor } from "../_helpers/mod.ts";
 
 Deno.test("TcpWebSocket: the handshake picks a subprotocol; a server close carries code and reason", async () => {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Codec } from "./codec.ts";
+import type { Codec } from "../protocol/codec.ts";
 
 /**
  * An encoded message or frame, as {@linkcode Codec.encode} returns it.
@@ -40,7 +40,7 @@ export interface BatcherOptions {
  * @example
  * ```ts ignore
  * import { Batcher } from "./batcher.ts";
- * import { createCodec } from "./codec.ts";
+ * import { createCodec } from "../protocol/codec.ts";
  * const codec = createCodec("json");
  * const sent: unknown[] = [];
  * const batcher = new Batcher(codec, (frame) => sent.push(frame), 4096);

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { unpack } from "msgpackr/unpack";
 import { createCodec } from "../../mod.ts";
-import { Batcher } from "../../src/protocol/batcher.ts";
+import { Batcher } from "../../src/transport/batcher.ts";
 
 Deno.test("Batcher sends what one turn wrote as one batch frame", async () => {
   const codec = createCodec("msgpack");

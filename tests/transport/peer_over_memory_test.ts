@@ -1,0 +1,196 @@
+// Copyright 2026 the mpreg authors. MIT license.
+// The peer handshake and forwarded steps over the in-memory transport: two
+// PeerLinks on `memory://` URLs, no sockets, no cluster.
+import assert from "node:assert/strict";
+import { DEFAULT_LIMITS, ErrorCode, type Limits, RpcError } from "../../mod.ts";
+import type { GossipMessage, NodeRecord } from "../../src/cluster/membership.ts";
+import { PeerLink, type PeerLinkHost } from "../../src/cluster/peer_link.ts";
+import { PEER_PROTOCOL, type RunMessage } from "../../src/cluster/peer_protocol.ts";
+import { listenMemory, type MemoryChannel } from "../../src/transport/memory.ts";
+
+interface TestHost extends PeerLinkHost {
+  readonly runs: RunMessage[];
+  readonly cancelled: number[];
+  answerWith: (link: PeerLink, message: RunMessage) => void;
+}
+
+function record(name: string): NodeRecord {
+  return {
+    name,
+    incarnation: 1_000,
+    catalogVersion: 1,
+    urls: [`memory://${name}`],
+    resources: [],
+    functions: { echo: [] },
+  };
+}
+
+function host(
+  name: string,
+  options: { cluster?: string; secret?: string; limits?: Limits; handshakeTimeoutMs?: number } = {},
+): TestHost {
+  const self: TestHost = {
+    clusterId: options.cluster ?? "test",
+    secret: options.secret ?? null,
+    limits: options.limits ?? DEFAULT_LIMITS,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? 2_000,
+    runs: [],
+    cancelled: [],
+    answerWith: (link, message) =>
+      link.answer({ t: "result", id: message.id, value: message.args[0] }),
+    localRecord: () => record(name),
+    linkReady: () => {},
+    linkClosed: () => {},
+    gossip: (_link: PeerLink, _message: GossipMessage) => {},
+    run: (link, message) => {
+      self.runs.push(message);
+      self.answerWith(link, message);
+    },
+    authorize: () => {},
+    cancelRun: (_link, id) => self.cancelled.push(id),
+    traffic: () => {},
+  };
+  return self;
+}
+
+/** Links `a` (dialing) to `b` (accepting) at `memory://<name>`. */
+async function link(
+  name: string,
+  a: TestHost,
+  b: TestHost,
+): Promise<
+  { dialed: PeerLink; accepted: PeerLink; ready: [boolean, boolean]; stop(): Promise<void> }
+> {
+  const accepted = Promise.withResolvers<PeerLink>();
+  // Both ends of the pair close together: the accepting end's close is the pair's.
+  const closed = Promise.withResolvers<void>();
+  const stop = listenMemory(name, {
+    select: (offered) => offered.includes(PEER_PROTOCOL) ? PEER_PROTOCOL : null,
+    accept: (channel) => {
+      accepted.resolve(PeerLink.accept(channel, b, "memory"));
+      const onclose = channel.onclose!;
+      channel.onclose = (event) => {
+        onclose(event);
+        closed.resolve();
+      };
+    },
+  });
+  const dialed = PeerLink.dial(`memory://${name}`, a);
+  const other = await accepted.promise;
+  const ready = await Promise.all([dialed.handshake, other.handshake]);
+  return {
+    dialed,
+    accepted: other,
+    ready,
+    stop: () => {
+      stop();
+      dialed.close("test over");
+      other.close("test over");
+      return closed.promise;
+    },
+  };
+}
+
+const run = (args: unknown[]) => ({ fun: "echo", step: "s", args, timeout: 1_000 });
+
+Deno.test("PeerLink over memory: the handshake exchanges records, without and with a cluster secret", async () => {
+  for (const secret of [undefined, "s3cret"]) {
+    const a = host("a", { secret });
+    const b = host("b", { secret });
+    const pair = await link(`peer-mem-hs-${secret ?? "open"}`, a, b);
+    try {
+      assert.deepEqual(pair.ready, [true, true], pair.dialed.closeReason);
+      assert.equal(pair.dialed.peer, "b");
+      assert.equal(pair.accepted.peer, "a");
+      assert.equal(pair.dialed.dialerNonce, pair.accepted.dialerNonce);
+      assert.equal(await pair.dialed.run(run(["hi"]), new AbortController().signal), "hi");
+    } finally {
+      await pair.stop();
+    }
+  }
+});
+
+Deno.test("PeerLink over memory: a wrong secret and another cluster are refused in the handshake", async () => {
+  const wrong = await link(
+    "peer-mem-secret",
+    host("a", { secret: "x" }),
+    host("b", { secret: "y" }),
+  );
+  await wrong.stop();
+  assert.deepEqual(wrong.ready, [false, false]);
+  assert.match(wrong.dialed.closeReason, /does not know the cluster secret/);
+
+  const other = await link("peer-mem-cluster", host("a", { cluster: "one" }), host("b"));
+  await other.stop();
+  assert.deepEqual(other.ready, [false, false]);
+  assert.match(other.dialed.closeReason, /refused: Cluster ID mismatch/);
+});
+
+Deno.test("PeerLink over memory: a peer that never answers the hello times the handshake out", async () => {
+  const accepted: MemoryChannel[] = [];
+  const stop = listenMemory("peer-mem-silent", {
+    select: () => PEER_PROTOCOL,
+    accept: (channel) => accepted.push(channel),
+  });
+  try {
+    const dialed = PeerLink.dial("memory://peer-mem-silent", host("a", { handshakeTimeoutMs: 20 }));
+    assert.equal(await dialed.handshake, false);
+    assert.equal(dialed.closeReason, "handshake timed out");
+  } finally {
+    stop();
+    for (const channel of accepted) channel.drop();
+  }
+});
+
+Deno.test("PeerLink over memory: a result over the limits the dialer announced, or one that cannot be encoded, is that step's error, and the link stays up", async () => {
+  // The dialer decodes frames of at most 4 KB: it says so in its hello.
+  const a = host("a", { limits: { ...DEFAULT_LIMITS, maxFrameBytes: 4096 } });
+  const b = host("b");
+  b.answerWith = (link, message) => {
+    const kind = message.args[0];
+    const value = kind === "big" ? "x".repeat(10_000) : kind === "symbol" ? Symbol("no") : kind;
+    link.answer({ t: "result", id: message.id, value });
+  };
+  const pair = await link("peer-mem-limits", a, b);
+  try {
+    const signal = new AbortController().signal;
+    await assert.rejects(pair.dialed.run(run(["big"]), signal), (err: unknown) => {
+      assert.ok(err instanceof RpcError, String(err));
+      assert.equal(err.code, ErrorCode.LimitExceeded);
+      assert.match(err.message, /over the limit of 4096 of node "a"/);
+      return true;
+    });
+    await assert.rejects(pair.dialed.run(run(["symbol"]), signal), (err: unknown) => {
+      assert.ok(err instanceof RpcError, String(err));
+      assert.equal(err.code, ErrorCode.FunctionFailed);
+      assert.match(err.message, /cannot be encoded as msgpack/);
+      return true;
+    });
+    assert.ok(pair.dialed.ready && pair.accepted.ready, "the link stays up");
+    assert.equal(await pair.dialed.run(run(["small"]), signal), "small");
+  } finally {
+    await pair.stop();
+  }
+});
+
+Deno.test("PeerLink over memory: aborting a step sends its cancel, and a closed link fails the steps in flight", async () => {
+  const a = host("a");
+  const b = host("b");
+  b.answerWith = () => {}; // never answers
+  const pair = await link("peer-mem-cancel", a, b);
+  try {
+    const controller = new AbortController();
+    const step = pair.dialed.run(run([1]), controller.signal);
+    while (b.runs.length === 0) await new Promise((r) => setTimeout(r, 1));
+    controller.abort(new Error("stop"));
+    await assert.rejects(step, /stop/);
+    while (b.cancelled.length === 0) await new Promise((r) => setTimeout(r, 1));
+    assert.deepEqual(b.cancelled, [b.runs[0]!.id]);
+
+    const lost = pair.dialed.run(run([2]), new AbortController().signal);
+    pair.accepted.close("going away");
+    await assert.rejects(lost, /Lost the link to node "b" while a step was running there/);
+  } finally {
+    await pair.stop();
+  }
+});
