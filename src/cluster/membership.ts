@@ -8,7 +8,7 @@
  * random source of its own: the caller passes the time (`now`, milliseconds)
  * to every method, injects `random`, and sends the {@linkcode Outbound}
  * messages each method returns. The real node drives it from its sockets and
- * a `setInterval` of `intervalMs`; `simulator.ts` drives a thousand of them in
+ * a `setInterval` of `intervalMs`; `testing/gossip_simulator.ts` drives a thousand of them in
  * virtual time.
  *
  * ## The model

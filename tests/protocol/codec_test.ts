@@ -11,7 +11,7 @@ import {
   negotiateCodec,
   ProtocolError,
 } from "../../mod.ts";
-import { mulberry32 } from "../../src/cluster/simulator.ts";
+import { mulberry32 } from "../../testing/random.ts";
 
 const limited = (encoding: "msgpack" | "json" | "legacy", limits = {}) =>
   createCodec(encoding, { limits: { ...DEFAULT_LIMITS, ...limits } });
