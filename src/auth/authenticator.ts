@@ -110,7 +110,7 @@ export const ANONYMOUS = "anonymous";
  *
  * @example
  * ```ts
- * import { Authenticator } from "@mpreg/mpreg";
+ * import { Authenticator } from "./authenticator.ts";
  * const auth = new Authenticator({});
  * const who = await auth.authenticate(null);
  * console.log("name" in who ? [who.name, who.authenticated] : who.error); // [ "anonymous", false ]
@@ -234,7 +234,8 @@ export type AuthResult = Principal | { error: string };
  *
  * @example
  * ```ts
- * import { Authenticator, hashToken } from "@mpreg/mpreg";
+ * import { hashToken } from "@mpreg/mpreg";
+ * import { Authenticator } from "./authenticator.ts";
  * const auth = new Authenticator({
  *   tokens: [{ sha256: await hashToken("t0ken"), principal: "ops" }],
  *   principals: { ops: { permissions: ["net"] } },

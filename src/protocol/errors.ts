@@ -462,7 +462,7 @@ const byCode = new Map<number, (message: string, options: RpcErrorOptions) => Rp
  *
  * @example
  * ```ts
- * import { toRpcError } from "@mpreg/mpreg";
+ * import { toRpcError } from "./errors.ts";
  * console.log(toRpcError(new Error("x")).code); // 1002
  * ```
  */

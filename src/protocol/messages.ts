@@ -17,7 +17,7 @@ export type RequestId = string | number;
  *
  * @example
  * ```ts
- * import type { RpcRequest } from "@mpreg/mpreg";
+ * import type { RpcRequest } from "./messages.ts";
  * const msg: RpcRequest = {
  *   role: "rpc",
  *   u: 1,
@@ -46,7 +46,7 @@ export interface RpcRequest {
  *
  * @example
  * ```ts
- * import type { CancelRequest } from "@mpreg/mpreg";
+ * import type { CancelRequest } from "./messages.ts";
  * const msg: CancelRequest = { role: "cancel", u: 1 };
  * console.log(msg.role);
  * ```
@@ -67,7 +67,7 @@ export type ClientMessage = RpcRequest | CancelRequest;
  *
  * @example
  * ```ts
- * import type { RpcResponse } from "@mpreg/mpreg";
+ * import type { RpcResponse } from "./messages.ts";
  * const ok: RpcResponse = { u: 1, r: { a: "hi" }, error: null };
  * console.log(ok.r);
  * ```
@@ -94,7 +94,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  *
  * @example
  * ```ts
- * import { readRequestId } from "@mpreg/mpreg";
+ * import { readRequestId } from "./messages.ts";
  * console.log(readRequestId({ u: "01J" }), readRequestId({ u: [] })); // 01J null
  * ```
  */
@@ -146,7 +146,7 @@ function parseStep(value: unknown, index: number): Step {
  *
  * @example
  * ```ts
- * import { parseClientMessage } from "@mpreg/mpreg";
+ * import { parseClientMessage } from "./messages.ts";
  * const msg = parseClientMessage({ role: "rpc", u: 1, cmds: [{ name: "a", fun: "echo", args: [1] }] }, 10);
  * console.log(msg.role); // rpc
  * ```

@@ -11,7 +11,7 @@
  *
  * @example A two-step request
  * ```ts
- * import type { Step } from "@mpreg/mpreg";
+ * import type { Step } from "./step.ts";
  * const steps: Step[] = [
  *   { name: "sum", fun: "add", args: [1, 2], kwargs: {}, locs: [] },
  *   { name: "out", fun: "echo", args: ["sum"], kwargs: {}, locs: [] },
@@ -47,7 +47,7 @@ export const FORBIDDEN_KEYS: readonly string[] = ["__proto__", "constructor", "p
  *
  * @example
  * ```ts
- * import { findForbiddenKey } from "@mpreg/mpreg";
+ * import { findForbiddenKey } from "./step.ts";
  * console.log(findForbiddenKey([{ a: { constructor: 1 } }])); // constructor
  * ```
  */

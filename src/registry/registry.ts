@@ -57,7 +57,7 @@ export type RpcFunction = (this: CallContext, ...args: never[]) => unknown;
  *
  * @example
  * ```ts
- * import type { RegisterOptions } from "@mpreg/mpreg";
+ * import type { RegisterOptions } from "./registry.ts";
  * const options: RegisterOptions = { resources: ["model-a"] };
  * console.log(options.resources);
  * ```
@@ -92,7 +92,7 @@ export interface RegisterOptions {
  *
  * @example
  * ```ts
- * import type { Invoker } from "@mpreg/mpreg";
+ * import type { Invoker } from "./registry.ts";
  * const invoke: Invoker = (_context, args) => Promise.resolve(args.length);
  * console.log(typeof invoke);
  * ```
@@ -108,7 +108,7 @@ export type Invoker = (
  *
  * @example
  * ```ts
- * import { FunctionRegistry } from "@mpreg/mpreg";
+ * import { FunctionRegistry } from "./registry.ts";
  * const registry = new FunctionRegistry();
  * registry.register("one", () => 1);
  * console.log(registry.get("one")?.name); // one
@@ -132,7 +132,7 @@ export interface RegisteredFunction {
  *
  * @example
  * ```ts
- * import { FunctionRegistry } from "@mpreg/mpreg";
+ * import { FunctionRegistry } from "./registry.ts";
  * const registry = new FunctionRegistry();
  * registry.register("add", (a: number, b: number) => a + b, { resources: ["math"] });
  * console.log(registry.names(), registry.version); // [ "add" ] 1
@@ -242,7 +242,7 @@ export class FunctionRegistry {
  *
  * @example
  * ```ts
- * import { satisfies } from "@mpreg/mpreg";
+ * import { satisfies } from "./registry.ts";
  * console.log(satisfies(new Set(["gpu", "model-a"]), ["gpu"])); // true
  * ```
  */

@@ -7,7 +7,7 @@
  *
  * @example Normalize a config entry and key its pool
  * ```ts ignore
- * import { normalizePermissions, profileKey } from "@mpreg/mpreg";
+ * import { normalizePermissions, profileKey } from "./permissions.ts";
  * const p = normalizePermissions({ read: ["./data"], net: false }, "/srv/app");
  * console.log(p); // { read: [ "/srv/app/data" ] }
  * console.log(profileKey(p)); // read=["/srv/app/data"]
@@ -35,7 +35,7 @@ export type PermissionKind = "net" | "read" | "write" | "env" | "run" | "ffi" | 
  *
  * @example
  * ```ts ignore
- * import { SANDBOX_PERMISSION_KINDS } from "@mpreg/mpreg";
+ * import { SANDBOX_PERMISSION_KINDS } from "./permissions.ts";
  * console.log(SANDBOX_PERMISSION_KINDS.includes("net")); // true
  * ```
  */
@@ -179,7 +179,7 @@ function checkEntry(kind: string, entry: unknown, baseDir: () => string): string
  *
  * @example Resolve paths from a config file
  * ```ts ignore
- * import { normalizePermissions } from "@mpreg/mpreg";
+ * import { normalizePermissions } from "./permissions.ts";
  * const p = normalizePermissions({ read: ["./data", "/etc/hosts"], env: false }, "/srv/app");
  * console.log(p); // { read: [ "/etc/hosts", "/srv/app/data" ] }
  * ```
@@ -234,7 +234,7 @@ export function normalizePermissions(p: unknown, baseDir?: string): FunctionPerm
  *
  * @example
  * ```ts ignore
- * import { permissionKinds } from "@mpreg/mpreg";
+ * import { permissionKinds } from "./permissions.ts";
  * console.log(permissionKinds({ read: ["/data"], net: true, env: false })); // [ "net", "read" ]
  * ```
  */
@@ -256,7 +256,7 @@ export function permissionKinds(p: FunctionPermissions): PermissionKind[] {
  *
  * @example
  * ```ts ignore
- * import { profileKey } from "@mpreg/mpreg";
+ * import { profileKey } from "./permissions.ts";
  * console.log(profileKey({})); // none
  * console.log(profileKey({ read: ["/b", "/a"], net: true })); // net read=["/a","/b"]
  * ```
@@ -288,7 +288,7 @@ export function profileKey(p: FunctionPermissions): string {
  *
  * @example
  * ```ts ignore
- * import { toDenoFlags } from "@mpreg/mpreg";
+ * import { toDenoFlags } from "./permissions.ts";
  * console.log(toDenoFlags({ net: ["127.0.0.1:8080"] }));
  * // [ "--no-prompt", "--allow-import=127.0.0.1:8080", "--allow-net=127.0.0.1:8080" ]
  * ```
@@ -328,7 +328,7 @@ export function toDenoFlags(p: FunctionPermissions, runtime: readonly URL[] = []
  *
  * @example
  * ```ts ignore
- * import { importFlag } from "@mpreg/mpreg";
+ * import { importFlag } from "./permissions.ts";
  * console.log(importFlag({})); // --allow-import=invalid.invalid
  * ```
  */
@@ -393,7 +393,7 @@ function entriesOf(p: FunctionPermissions): [PermissionKind, string | null][] {
  *
  * @example Refuse to start
  * ```ts ignore
- * import { missingHostPermissions } from "@mpreg/mpreg";
+ * import { missingHostPermissions } from "./permissions.ts";
  * const missing = await missingHostPermissions({ net: ["example.com"] });
  * if (missing.length > 0) throw new Error(`Start deno with ${missing.join(", ")}`);
  * ```
@@ -424,7 +424,7 @@ export async function missingHostPermissions(p: FunctionPermissions): Promise<st
  *
  * @example
  * ```ts ignore
- * import { missingHostPermissionsSync } from "@mpreg/mpreg";
+ * import { missingHostPermissionsSync } from "./permissions.ts";
  * console.log(missingHostPermissionsSync({ env: ["HOME"] })); // [] under -A
  * ```
  */

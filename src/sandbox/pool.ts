@@ -15,7 +15,7 @@
  *
  * @example Run a function with no permissions at all
  * ```ts ignore
- * import { WorkerPool } from "@mpreg/mpreg";
+ * import { WorkerPool } from "./pool.ts";
  * const pool = new WorkerPool({});
  * const add = { name: "add", source: "(a, b) => a + b" };
  * const context = {
@@ -95,7 +95,7 @@ const DENO_ENV = [
  *
  * @example
  * ```ts ignore
- * import type { ModuleFunctionSpec } from "@mpreg/mpreg";
+ * import type { ModuleFunctionSpec } from "./pool.ts";
  * const spec: ModuleFunctionSpec = { module: "file:///srv/functions.ts", exportName: "add" };
  * console.log(spec.exportName);
  * ```
@@ -118,7 +118,7 @@ export interface ModuleFunctionSpec {
  *
  * @example
  * ```ts ignore
- * import type { SourceFunctionSpec } from "@mpreg/mpreg";
+ * import type { SourceFunctionSpec } from "./pool.ts";
  * const add = (a: number, b: number): number => a + b;
  * const spec: SourceFunctionSpec = { source: add.toString() };
  * console.log(spec.source);
@@ -134,7 +134,7 @@ export interface SourceFunctionSpec {
  *
  * @example
  * ```ts ignore
- * import type { FunctionSpec } from "@mpreg/mpreg";
+ * import type { FunctionSpec } from "./pool.ts";
  * const specs: FunctionSpec[] = [{ module: "./functions.ts", exportName: "add" }, { source: "() => 1" }];
  * console.log(specs.length);
  * ```
@@ -147,7 +147,7 @@ export type FunctionSpec = ModuleFunctionSpec | SourceFunctionSpec;
  *
  * @example
  * ```ts ignore
- * import type { FunctionRef } from "@mpreg/mpreg";
+ * import type { FunctionRef } from "./pool.ts";
  * const ref: FunctionRef = { name: "add", source: "(a, b) => a + b" };
  * console.log(ref.name);
  * ```
@@ -159,7 +159,7 @@ export type FunctionRef = { readonly name: string } & FunctionSpec;
  *
  * @example
  * ```ts ignore
- * import type { WorkerPoolOptions } from "@mpreg/mpreg";
+ * import type { WorkerPoolOptions } from "./pool.ts";
  * const options: WorkerPoolOptions = { maxWorkers: 2, maxInFlight: 256, memoryMb: 256 };
  * console.log(options);
  * ```
@@ -244,7 +244,7 @@ export interface WorkerPoolOptions {
  *
  * @example
  * ```ts ignore
- * import { WorkerPool } from "@mpreg/mpreg";
+ * import { WorkerPool } from "./pool.ts";
  * const pool = new WorkerPool({});
  * const { workers, inFlight, calls, denials } = pool.stats();
  * console.log(workers, inFlight, calls, denials); // 1 0 0 0
@@ -354,7 +354,7 @@ interface PoolWorker {
  *
  * @example
  * ```ts ignore
- * import { moduleUrl } from "@mpreg/mpreg";
+ * import { moduleUrl } from "./pool.ts";
  * console.log(moduleUrl("/srv/fns.ts")); // file:///srv/fns.ts
  * ```
  */
@@ -454,7 +454,7 @@ function describeReason(reason: unknown): { name: string; message: string } {
  *
  * @example Call a module's export with read access to one folder
  * ```ts ignore
- * import { WorkerPool } from "@mpreg/mpreg";
+ * import { WorkerPool } from "./pool.ts";
  * const pool = new WorkerPool({ read: ["/srv/data"] });
  * const ref = { name: "readData", module: "file:///srv/functions.ts" };
  * const context = {

@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts ignore
- * import { Sandbox } from "@mpreg/mpreg";
+ * import { Sandbox } from "./sandbox.ts";
  * const sandbox = new Sandbox();
  * const add = sandbox.load("add", { source: "(a, b) => a + b" }, {});
  * const context = {
@@ -57,7 +57,7 @@ export const SYMLINK_SCAN_BOUND = 10_000;
  *
  * @example
  * ```ts ignore
- * import type { SandboxInvoker } from "@mpreg/mpreg";
+ * import type { SandboxInvoker } from "./sandbox.ts";
  * const invoke: SandboxInvoker = (_context, args) => Promise.resolve(args.length);
  * console.log(typeof invoke);
  * ```
@@ -74,7 +74,7 @@ export type SandboxInvoker = (
  *
  * @example
  * ```ts ignore
- * import type { SandboxOptions } from "@mpreg/mpreg";
+ * import type { SandboxOptions } from "./sandbox.ts";
  * const options: SandboxOptions = { maxWorkers: 2, maxInFlight: 512, memoryMb: 256 };
  * console.log(options);
  * ```
@@ -86,7 +86,7 @@ export type SandboxOptions = WorkerPoolOptions;
  *
  * @example
  * ```ts ignore
- * import type { LoadOptions } from "@mpreg/mpreg";
+ * import type { LoadOptions } from "./sandbox.ts";
  * const options: LoadOptions = { memoryMb: 128 };
  * console.log(options.memoryMb);
  * ```
@@ -106,7 +106,7 @@ export interface LoadOptions {
  *
  * @example
  * ```ts ignore
- * import { Sandbox } from "@mpreg/mpreg";
+ * import { Sandbox } from "./sandbox.ts";
  * const sandbox = new Sandbox();
  * console.log(sandbox.stats().pools); // 0
  * ```
@@ -138,7 +138,8 @@ export interface SandboxStats {
  *
  * @example Read a file in a sandbox allowed only that folder
  * ```ts ignore
- * import { normalizePermissions, Sandbox } from "@mpreg/mpreg";
+ * import { normalizePermissions } from "./permissions.ts";
+ * import { Sandbox } from "./sandbox.ts";
  * const sandbox = new Sandbox();
  * const readData = sandbox.load(
  *   "readData",

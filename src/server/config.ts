@@ -66,7 +66,7 @@ import { parseOrigin } from "./origin.ts";
  *
  * @example
  * ```ts
- * import { LOG_LEVELS } from "@mpreg/mpreg/server";
+ * import { LOG_LEVELS } from "./config.ts";
  * console.log(LOG_LEVELS.includes("info")); // true
  * ```
  */
@@ -84,7 +84,7 @@ export const LOG_LEVELS: readonly LogLevel[] = [
  *
  * @example
  * ```ts
- * import { LOG_FORMATS } from "@mpreg/mpreg/server";
+ * import { LOG_FORMATS } from "./config.ts";
  * console.log(LOG_FORMATS.join("|")); // pretty|json
  * ```
  */
@@ -95,7 +95,7 @@ export const LOG_FORMATS: readonly LogFormat[] = ["pretty", "json"];
  *
  * @example
  * ```ts
- * import type { LogLevel } from "@mpreg/mpreg/server";
+ * import type { LogLevel } from "@mpreg/mpreg";
  * const level: LogLevel = "warning";
  * console.log(level);
  * ```
@@ -107,7 +107,7 @@ export type LogLevel = "trace" | "debug" | "info" | "warning" | "error" | "fatal
  *
  * @example
  * ```ts
- * import type { LogFormat } from "@mpreg/mpreg/server";
+ * import type { LogFormat } from "@mpreg/mpreg";
  * const format: LogFormat = "json";
  * console.log(format);
  * ```
@@ -119,7 +119,7 @@ export type LogFormat = "pretty" | "json";
  *
  * @example
  * ```ts
- * import type { FunctionModuleConfig } from "@mpreg/mpreg/server";
+ * import type { FunctionModuleConfig } from "@mpreg/mpreg";
  * const fn: FunctionModuleConfig = {
  *   module: "file:///srv/functions/math.ts",
  *   resources: ["gpu"],
@@ -167,7 +167,7 @@ export interface FunctionModuleConfig {
  *
  * @example
  * ```ts
- * import type { TlsFiles } from "@mpreg/mpreg/server";
+ * import type { TlsFiles } from "@mpreg/mpreg";
  * const tls: TlsFiles = { cert: "/etc/mpreg/cert.pem", key: "/etc/mpreg/key.pem" };
  * console.log(tls.cert);
  * ```
@@ -184,7 +184,7 @@ export interface TlsFiles {
  *
  * @example
  * ```ts
- * import type { LogConfig } from "@mpreg/mpreg/server";
+ * import type { LogConfig } from "@mpreg/mpreg";
  * const log: LogConfig = { level: "debug", format: "json" };
  * console.log(log.level);
  * ```
@@ -209,7 +209,7 @@ export interface LogConfig {
  *
  * @example
  * ```ts
- * import { parseConfig } from "@mpreg/mpreg/server";
+ * import { parseConfig } from "@mpreg/mpreg";
  * const config = parseConfig("port: 9001\ngossip_interval: 0.5\n", "/srv/node.yaml");
  * console.log(config.options); // { port: 9001, gossipIntervalMs: 500 }
  * ```
@@ -265,7 +265,7 @@ export interface ConfigErrorOptions {
  *
  * @example Report a bad config
  * ```ts
- * import { ConfigError, parseConfig } from "@mpreg/mpreg/server";
+ * import { ConfigError, parseConfig } from "@mpreg/mpreg";
  * try {
  *   parseConfig("name: n1\nport: abc\n", "node.yaml");
  * } catch (err) {
@@ -319,7 +319,7 @@ export class ConfigError extends Error {
  *
  * @example
  * ```ts ignore
- * import { loadConfig } from "@mpreg/mpreg/server";
+ * import { loadConfig } from "@mpreg/mpreg";
  * const config = await loadConfig("examples/node.yaml");
  * console.log(config.options.port, config.functions.map((f) => f.module));
  * ```
@@ -369,7 +369,7 @@ export async function loadConfig(path: string): Promise<NodeConfig> {
  *
  * @example
  * ```ts
- * import { parseConfig } from "@mpreg/mpreg/server";
+ * import { parseConfig } from "@mpreg/mpreg";
  * const config = parseConfig(
  *   "name: n1\nfunctions:\n  - module: ./fns/math.ts\nlog: { level: debug }\n",
  *   "/srv/node.yaml",

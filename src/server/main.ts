@@ -51,7 +51,7 @@ async function configureLogging(log: LogConfig): Promise<void> {
  *
  * @example
  * ```ts ignore
- * import { main } from "@mpreg/mpreg/server";
+ * import { main } from "./main.ts";
  * Deno.exit(await main(["--config", "node.yaml"]));
  * ```
  */

@@ -88,7 +88,7 @@ export interface FunctionStats {
  *
  * @example
  * ```ts
- * import { Metrics } from "@mpreg/mpreg";
+ * import { Metrics } from "./metrics.ts";
  * const metrics = new Metrics();
  * metrics.observeLoopLag(3_000);
  * console.log(metrics.loopLag().maxLagMs); // 3000
@@ -110,7 +110,7 @@ export interface EventLoopStats {
  *
  * @example
  * ```ts
- * import { Metrics } from "@mpreg/mpreg";
+ * import { Metrics } from "./metrics.ts";
  * const slow: string[] = [];
  * const metrics = new Metrics({ slowCallMs: 0, onSlowCall: (fun) => slow.push(fun) });
  * metrics.callStarted("add")("ok");
@@ -159,7 +159,7 @@ function labels(set: Record<string, string> | undefined): string {
  *
  * @example
  * ```ts
- * import { Metrics } from "@mpreg/mpreg";
+ * import { Metrics } from "./metrics.ts";
  * const metrics = new Metrics();
  * const done = metrics.callStarted("add");
  * done("ok");

@@ -1,6 +1,7 @@
 // Copyright 2026 the mpreg authors. MIT license.
 import assert from "node:assert/strict";
 import * as mpreg from "../../mod.ts";
+import { toRpcError } from "../../src/protocol/errors.ts";
 
 const classes = [
   ["FunctionNotFoundError", 1001],
@@ -49,9 +50,9 @@ Deno.test("ErrorCode keeps the original MPREG numbers", () => {
 
 Deno.test("toRpcError() keeps RpcErrors and wraps the rest as InternalError", () => {
   const own = new mpreg.TimeoutError("t");
-  assert.equal(mpreg.toRpcError(own), own);
-  const wrapped = mpreg.toRpcError(new RangeError("r"));
+  assert.equal(toRpcError(own), own);
+  const wrapped = toRpcError(new RangeError("r"));
   assert.ok(wrapped instanceof mpreg.InternalError);
   assert.equal(wrapped.message, "r");
-  assert.equal(mpreg.toRpcError("text").message, "text");
+  assert.equal(toRpcError("text").message, "text");
 });
