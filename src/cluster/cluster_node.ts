@@ -1061,7 +1061,7 @@ function notStarted(message: string): Unstarted {
 function neverStarted(step: Pick<Step, "name" | "fun">, error: RpcError): RpcError {
   const code = error.code;
   if (
-    code !== ErrorCode.NotStarted && code !== ErrorCode.ConnectionLost &&
+    code !== ErrorCode.NotStarted && code !== ErrorCode.Connection &&
     code !== ErrorCode.Unavailable
   ) {
     return error;

@@ -99,7 +99,7 @@ export class RpcError extends Error {
  * ```ts
  * import { ErrorCode, FunctionNotFoundError } from "@mpreg/mpreg";
  * const err = new FunctionNotFoundError('no node offers "f"');
- * console.log(err.code === ErrorCode.NoRoute, err.name); // true FunctionNotFoundError
+ * console.log(err.code === ErrorCode.FunctionNotFound, err.name); // true FunctionNotFoundError
  * ```
  */
 export class FunctionNotFoundError extends RpcError {
@@ -110,7 +110,7 @@ export class FunctionNotFoundError extends RpcError {
    * @param options Details and cause.
    */
   constructor(message: string, options: RpcErrorOptions = {}) {
-    super(ErrorCode.NoRoute, message, options);
+    super(ErrorCode.FunctionNotFound, message, options);
     this.name = "FunctionNotFoundError";
   }
 }
@@ -156,7 +156,7 @@ export class FunctionError extends RpcError {
    * @param options Details and cause.
    */
   constructor(message: string, options: RpcErrorOptions = {}) {
-    super(ErrorCode.FunctionFailed, message, options);
+    super(ErrorCode.Function, message, options);
     this.name = "FunctionError";
   }
 }
@@ -178,7 +178,7 @@ export class ProtocolError extends RpcError {
    * @param options Details and cause.
    */
   constructor(message: string, options: RpcErrorOptions = {}) {
-    super(ErrorCode.BadRequest, message, options);
+    super(ErrorCode.Protocol, message, options);
     this.name = "ProtocolError";
   }
 }
@@ -267,7 +267,7 @@ export class GraphError extends RpcError {
    * @param options Details and cause.
    */
   constructor(message: string, options: RpcErrorOptions = {}) {
-    super(ErrorCode.InvalidGraph, message, options);
+    super(ErrorCode.Graph, message, options);
     this.name = "GraphError";
   }
 }
@@ -380,7 +380,7 @@ export class ConnectionError extends RpcError {
    * @param options Details and cause.
    */
   constructor(message: string, options: RpcErrorOptions = {}) {
-    super(ErrorCode.ConnectionLost, message, options);
+    super(ErrorCode.Connection, message, options);
     this.name = "ConnectionError";
   }
 }
@@ -436,19 +436,19 @@ export class NotStartedError extends RpcError {
 }
 
 const byCode = new Map<number, (message: string, options: RpcErrorOptions) => RpcError>([
-  [ErrorCode.NoRoute, (m, o) => new FunctionNotFoundError(m, o)],
+  [ErrorCode.FunctionNotFound, (m, o) => new FunctionNotFoundError(m, o)],
   [ErrorCode.Internal, (m, o) => new InternalError(m, o)],
-  [ErrorCode.FunctionFailed, (m, o) => new FunctionError(m, o)],
-  [ErrorCode.BadRequest, (m, o) => new ProtocolError(m, o)],
+  [ErrorCode.Function, (m, o) => new FunctionError(m, o)],
+  [ErrorCode.Protocol, (m, o) => new ProtocolError(m, o)],
   [ErrorCode.ClusterMismatch, (m, o) => new ClusterMismatchError(m, o)],
   [ErrorCode.Timeout, (m, o) => new TimeoutError(m, o)],
   [ErrorCode.Cancelled, (m, o) => new CancelledError(m, o)],
-  [ErrorCode.InvalidGraph, (m, o) => new GraphError(m, o)],
+  [ErrorCode.Graph, (m, o) => new GraphError(m, o)],
   [ErrorCode.PermissionDenied, (m, o) => new PermissionDeniedError(m, o)],
   [ErrorCode.Unauthenticated, (m, o) => new UnauthenticatedError(m, o)],
   [ErrorCode.LimitExceeded, (m, o) => new LimitExceededError(m, o)],
   [ErrorCode.Overloaded, (m, o) => new OverloadedError(m, o)],
-  [ErrorCode.ConnectionLost, (m, o) => new ConnectionError(m, o)],
+  [ErrorCode.Connection, (m, o) => new ConnectionError(m, o)],
   [ErrorCode.Unavailable, (m, o) => new UnavailableError(m, o)],
   [ErrorCode.NotStarted, (m, o) => new NotStartedError(m, o)],
 ]);

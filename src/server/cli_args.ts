@@ -89,7 +89,7 @@ export interface ServerArgs {
  * try {
  *   parseServerArgs(["--prot", "9001"]);
  * } catch (err) {
- *   if (err instanceof UsageError) console.log(err.message, err.code); // unknown flag "--prot" (see --help) 2
+ *   if (err instanceof UsageError) console.log(err.message, err.exitCode); // unknown flag "--prot" (see --help) 2
  * }
  * ```
  */
@@ -97,7 +97,7 @@ export class UsageError extends Error {
   /** Always `"UsageError"`. */
   override readonly name = "UsageError";
   /** The exit code a program should use: 2. */
-  readonly code = 2;
+  readonly exitCode = 2;
 
   /**
    * Creates a usage error.

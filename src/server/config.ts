@@ -271,7 +271,7 @@ export interface ConfigErrorOptions {
  * } catch (err) {
  *   if (err instanceof ConfigError) {
  *     console.log(err.message); // node.yaml:2: key "port": expected an integer from 0 to 65535, got "abc"
- *     console.log(err.line, err.key, err.code); // 2 port 2
+ *     console.log(err.line, err.key, err.exitCode); // 2 port 2
  *   }
  * }
  * ```
@@ -280,7 +280,7 @@ export class ConfigError extends Error {
   /** Always `"ConfigError"`. */
   override readonly name = "ConfigError";
   /** The exit code a program should use: 2, like a usage error. */
-  readonly code = 2;
+  readonly exitCode = 2;
   /** The config file, as given. */
   readonly file: string;
   /** The 1-based line of the fault, or `null` when it has none. */

@@ -41,10 +41,23 @@ Deno.test("every error class has a stable name, its code, details and a cause", 
   assert.equal(unknown.code, 4242);
 });
 
+Deno.test("every ErrorCode is named after its error class, and every class after its code", () => {
+  const exports = mpreg as unknown as Record<string, unknown>;
+  const codes = Object.entries(mpreg.ErrorCode);
+  assert.equal(codes.length, classes.length);
+  for (const [key, code] of codes) {
+    const Class = exports[`${key}Error`] as
+      | (new (m: string) => mpreg.RpcError)
+      | undefined;
+    assert.ok(Class, `ErrorCode.${key} (${code}) has no class named "${key}Error"`);
+    assert.equal(new Class("msg").code, code, `${key}Error has code ${code}`);
+  }
+});
+
 Deno.test("ErrorCode keeps the original MPREG numbers", () => {
-  assert.equal(mpreg.ErrorCode.NoRoute, 1001);
-  assert.equal(mpreg.ErrorCode.FunctionFailed, 1003);
-  assert.equal(mpreg.ErrorCode.BadRequest, 1004);
+  assert.equal(mpreg.ErrorCode.FunctionNotFound, 1001);
+  assert.equal(mpreg.ErrorCode.Function, 1003);
+  assert.equal(mpreg.ErrorCode.Protocol, 1004);
   assert.equal(mpreg.ErrorCode.ClusterMismatch, 1005);
 });
 
