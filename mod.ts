@@ -84,7 +84,6 @@ export {
   type AuthOptions,
   type Grant,
   hashToken,
-  Principal,
   type TokenEntry,
 } from "./src/auth/authenticator.ts";
 

@@ -124,7 +124,18 @@
  */
 import { type EntryHash, entryHash, ViewHash } from "./_view_hash.ts";
 
-/** The state of a member as this node sees it. */
+/**
+ * The state of a member as this node sees it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type MemberState, Server } from "@mpreg/mpreg";
+ * await using server = await new Server({ port: 0 }).start();
+ * const state: MemberState = server.cluster.self.state;
+ * assert.equal(state, "alive");
+ * ```
+ */
 export type MemberState = "alive" | "suspect" | "dead" | "left";
 
 /**

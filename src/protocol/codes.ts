@@ -70,5 +70,15 @@ export const ErrorCode = {
   NotStarted: 1015,
 } as const;
 
-/** One of the numeric codes in {@linkcode ErrorCode}. */
+/**
+ * One of the numeric codes in {@linkcode ErrorCode}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ErrorCode } from "@mpreg/mpreg";
+ * const retryable: ErrorCode[] = [ErrorCode.Overloaded, ErrorCode.Unavailable];
+ * assert.ok(retryable.includes(1012));
+ * ```
+ */
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode];

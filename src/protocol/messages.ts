@@ -9,7 +9,24 @@ import { intern } from "./_intern.ts";
 import type { Step } from "./step.ts";
 import { LimitExceededError, ProtocolError, type WireError } from "./errors.ts";
 
-/** A request id chosen by the sender: a string or a non-negative safe integer. */
+/**
+ * A request id chosen by the sender: a string or a non-negative safe integer.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type CallContext, Client, type RequestId, Server } from "@mpreg/mpreg";
+ * const ids: RequestId[] = [];
+ * await using server = await new Server({ port: 0 })
+ *   .register("id", function (this: CallContext) {
+ *     ids.push(this.requestId);
+ *     return typeof this.requestId;
+ *   })
+ *   .start();
+ * await using client = new Client(server.url);
+ * assert.equal(await client.call("id"), typeof ids[0]);
+ * ```
+ */
 export type RequestId = string | number;
 
 /**

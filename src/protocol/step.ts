@@ -81,8 +81,16 @@ export const LITERAL_KEY = "$literal";
  *
  * @example Pass the string "total" even though a step is named "total"
  * ```ts
- * import { literal } from "@mpreg/mpreg";
- * console.log(literal("total")); // { "$literal": "total" }
+ * import assert from "node:assert/strict";
+ * import { Client, literal, Server } from "@mpreg/mpreg";
+ * await using server = await new Server({ port: 0 }).start();
+ * await using client = new Client(server.url);
+ * assert.deepEqual(literal("total"), { $literal: "total" });
+ * const out = await client.request([
+ *   { name: "total", fun: "echo", args: [3] },
+ *   { name: "label", fun: "echos", args: [literal("total"), "total"] },
+ * ]);
+ * assert.deepEqual(out, { label: ["total", 3] });
  * ```
  */
 export function literal<T>(value: T): { $literal: T } {

@@ -12,18 +12,19 @@ import type { RequestId } from "../protocol/messages.ts";
  *
  * @example Stop early when the caller gives up
  * ```ts
- * import type { CallContext } from "@mpreg/mpreg";
- * async function slow(this: CallContext, ms: number): Promise<string> {
- *   await new Promise((resolve, reject) => {
- *     const timer = setTimeout(resolve, ms);
- *     this.signal.addEventListener("abort", () => {
- *       clearTimeout(timer);
- *       reject(this.signal.reason);
- *     }, { once: true });
+ * import assert from "node:assert/strict";
+ * import { type CallContext, CancelledError, Client, Server } from "@mpreg/mpreg";
+ * function wait(this: CallContext): Promise<never> {
+ *   return new Promise((_resolve, reject) => {
+ *     this.signal.addEventListener("abort", () => reject(this.signal.reason), { once: true });
  *   });
- *   return "done";
  * }
- * console.log(typeof slow);
+ * await using server = await new Server({ port: 0 }).register("wait", wait).start();
+ * await using client = new Client(server.url);
+ * const controller = new AbortController();
+ * const call = client.call("wait", [], { signal: controller.signal });
+ * controller.abort();
+ * await assert.rejects(call, CancelledError);
  * ```
  */
 export interface CallContext {
@@ -45,9 +46,19 @@ export interface CallContext {
  *
  * @example
  * ```ts
- * import type { RpcFunction } from "@mpreg/mpreg";
+ * import assert from "node:assert/strict";
+ * import { type CallContext, Client, type RpcFunction, Server } from "@mpreg/mpreg";
  * const add: RpcFunction = (a: number, b: number) => a + b;
- * console.log(typeof add);
+ * const whoAmI: RpcFunction = function (this: CallContext) {
+ *   return `${this.step} on ${this.node}`;
+ * };
+ * await using server = await new Server({ name: "n1", port: 0 })
+ *   .register("add", add)
+ *   .register("who", whoAmI)
+ *   .start();
+ * await using client = new Client(server.url);
+ * assert.equal(await client.call("add", [2, 3]), 5);
+ * assert.equal(await client.call("who"), "who on n1");
  * ```
  */
 export type RpcFunction = (this: CallContext, ...args: never[]) => unknown;

@@ -22,10 +22,15 @@ import { fileURLToPath } from "node:url";
  * One kind of permission, named as Deno names it.
  *
  * @example
- * ```ts ignore
- * import type { PermissionKind } from "@mpreg/mpreg";
- * const kind: PermissionKind = "net";
- * console.log(kind);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client, type PermissionKind, PermissionDeniedError, Server } from "@mpreg/mpreg";
+ * const kinds: PermissionKind[] = []; // anonymous callers may exercise none
+ * await using server = await new Server({ port: 0, auth: { anonymous: { permissions: kinds } } })
+ *   .register("fetchIt", () => "fetched", { permissions: { net: ["example.com"] } })
+ *   .start();
+ * await using client = new Client(server.url);
+ * await assert.rejects(client.call("fetchIt"), PermissionDeniedError); // it declares "net"
  * ```
  */
 export type PermissionKind = "net" | "read" | "write" | "env" | "run" | "ffi" | "sys";
@@ -56,10 +61,14 @@ export const SANDBOX_PERMISSION_KINDS: readonly PermissionKind[] = Object.freeze
  * (`sys`).
  *
  * @example
- * ```ts ignore
- * import type { PermissionValue } from "@mpreg/mpreg";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type FunctionPermissions, type PermissionValue, Server } from "@mpreg/mpreg";
  * const net: PermissionValue = ["127.0.0.1:8080"];
- * console.log(net);
+ * const env: PermissionValue = false;
+ * const permissions: FunctionPermissions = { net, env };
+ * await using server = await new Server({ port: 0 }).register("f", () => 1, { permissions }).start();
+ * assert.deepEqual(server.cluster.self.permissions, { f: ["net"] });
  * ```
  */
 export type PermissionValue = boolean | string[];
@@ -68,10 +77,14 @@ export type PermissionValue = boolean | string[];
  * What a function may touch. A missing key means `false`.
  *
  * @example
- * ```ts ignore
- * import type { FunctionPermissions } from "@mpreg/mpreg";
- * const p: FunctionPermissions = { read: ["/srv/data"], net: ["api.example.com:443"] };
- * console.log(Object.keys(p));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type FunctionPermissions, Server } from "@mpreg/mpreg";
+ * const permissions: FunctionPermissions = { read: ["/srv/data"], net: ["api.example.com:443"] };
+ * await using server = await new Server({ port: 0 })
+ *   .register("load", () => 1, { permissions })
+ *   .start();
+ * assert.deepEqual(server.cluster.self.permissions, { load: ["net", "read"] });
  * ```
  */
 export interface FunctionPermissions {

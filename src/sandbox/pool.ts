@@ -243,12 +243,18 @@ export interface WorkerPoolOptions {
  * Counters of a {@linkcode WorkerPool}, for metrics.
  *
  * @example
- * ```ts ignore
- * import { WorkerPool } from "./pool.ts";
- * const pool = new WorkerPool({});
- * const { workers, inFlight, calls, denials } = pool.stats();
- * console.log(workers, inFlight, calls, denials); // 1 0 0 0
- * await pool.close();
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client, Server, type WorkerPoolStats } from "@mpreg/mpreg";
+ * await using server = await new Server({ port: 0 })
+ *   .register("one", () => 1, { sandbox: true, memoryMb: 128 })
+ *   .start();
+ * await using client = new Client(server.url);
+ * await client.call("one");
+ * const pool: WorkerPoolStats | undefined = server.stats().sandbox?.profiles[0];
+ * assert.equal(pool?.memoryMb, 128);
+ * assert.equal(pool?.calls, 1);
+ * assert.equal(pool?.crashes, 0);
  * ```
  */
 export interface WorkerPoolStats {

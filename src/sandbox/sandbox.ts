@@ -105,10 +105,17 @@ export interface LoadOptions {
  * Counters of a {@linkcode Sandbox}: totals and one entry per pool.
  *
  * @example
- * ```ts ignore
- * import { Sandbox } from "./sandbox.ts";
- * const sandbox = new Sandbox();
- * console.log(sandbox.stats().pools); // 0
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client, type SandboxStats, Server } from "@mpreg/mpreg";
+ * await using server = await new Server({ port: 0 })
+ *   .register("one", () => 1, { sandbox: true })
+ *   .start();
+ * await using client = new Client(server.url);
+ * assert.equal(await client.call("one"), 1);
+ * const sandbox: SandboxStats | null = server.stats().sandbox;
+ * assert.equal(sandbox?.pools, 1);
+ * assert.equal(sandbox?.calls, 1);
  * ```
  */
 export interface SandboxStats {
