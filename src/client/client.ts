@@ -8,7 +8,7 @@
 import { DeadlineQueue } from "../_util/deadline_queue.ts";
 import { IdTable, nextId } from "../_util/id_table.ts";
 import { Batcher } from "../protocol/batcher.ts";
-import { CLOSE_DRAINED } from "../protocol/_close_codes.ts";
+import { CLOSE_DRAINED } from "../protocol/close_codes.ts";
 import { AUTH_PROTOCOL_PREFIX, type Codec, createCodec } from "../protocol/codec.ts";
 import { ErrorCode } from "../protocol/codes.ts";
 import {

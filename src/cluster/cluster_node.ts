@@ -23,7 +23,7 @@ import {
 } from "../protocol/errors.ts";
 import { ErrorCode } from "../protocol/codes.ts";
 import type { Limits } from "../protocol/limits.ts";
-import { publicError } from "../protocol/_public_error.ts";
+import { publicError } from "../protocol/public_error.ts";
 import type { Step } from "../protocol/step.ts";
 import { candidatesFor, pickCandidate } from "../registry/router.ts";
 import {
@@ -36,7 +36,7 @@ import {
   type Outbound,
 } from "./membership.ts";
 import { GrantAgreement } from "./grant_agreement.ts";
-import { isRefusedUnstarted } from "./_refused.ts";
+import { isRefusedUnstarted } from "./refused.ts";
 import { type HostResolver, seedTargets, systemResolver } from "./_seeds.ts";
 import { PeerLink, type PeerLinkHost, Unstarted } from "./peer_link.ts";
 import type { AuthorizeMessage, AuthorizeStep, RunMessage } from "./peer_protocol.ts";

@@ -10,8 +10,8 @@ import { IdTable, nextId } from "../_util/id_table.ts";
 import { TcpWebSocket } from "../client/_tcp_websocket.ts";
 import { openWebSocket } from "../client/client.ts";
 import { expandedSize } from "../_util/expanded_size.ts";
-import { tooManyValues, unencodableResult } from "../protocol/_answer_errors.ts";
-import { scanMsgpack } from "../protocol/_scan.ts";
+import { tooManyValues, unencodableResult } from "../protocol/answer_errors.ts";
+import { scanMsgpack } from "../protocol/scan.ts";
 import { Batcher } from "../protocol/batcher.ts";
 import { type Codec, createCodec } from "../protocol/codec.ts";
 import {

@@ -16,7 +16,7 @@ import { Packr, RESERVE_START_SPACE } from "msgpackr/pack";
 import { Unpackr } from "msgpackr/unpack";
 import { ascii, msgpackStr, uintSize, writeBytes, writeUint } from "./_envelope.ts";
 import { LimitExceededError, ProtocolError } from "./errors.ts";
-import { scanJson, scanMsgpack } from "./_scan.ts";
+import { scanJson, scanMsgpack } from "./scan.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 
 /** The subprotocol for msgpack in binary frames. */

@@ -12,8 +12,8 @@ import { IdTable } from "../_util/id_table.ts";
 import type { AuthResult, Principal } from "../auth/authenticator.ts";
 import { Batcher } from "../protocol/batcher.ts";
 import type { Codec } from "../protocol/codec.ts";
-import { tooManyValues, unencodableResult } from "../protocol/_answer_errors.ts";
-import { CLOSE_DRAINED } from "../protocol/_close_codes.ts";
+import { tooManyValues, unencodableResult } from "../protocol/answer_errors.ts";
+import { CLOSE_DRAINED } from "../protocol/close_codes.ts";
 import {
   CancelledError,
   ConnectionError,
@@ -27,7 +27,7 @@ import {
   type WireError,
 } from "../protocol/errors.ts";
 import type { Limits } from "../protocol/limits.ts";
-import { publicError } from "../protocol/_public_error.ts";
+import { publicError } from "../protocol/public_error.ts";
 import {
   type ClientMessage,
   parseClientMessage,

@@ -12,7 +12,7 @@ import type { Principal } from "../auth/authenticator.ts";
 import type { GrantAgreement } from "../cluster/grant_agreement.ts";
 import { executeNow } from "../engine/execute.ts";
 import { RequestGraph } from "../engine/graph.ts";
-import { refusedUnstarted } from "../cluster/_refused.ts";
+import { refusedUnstarted } from "../cluster/refused.ts";
 import {
   FunctionError,
   FunctionNotFoundError,

@@ -1,7 +1,7 @@
 // Copyright 2026 the mpreg authors. MIT license.
 import assert from "node:assert/strict";
 import { FunctionError, InternalError, RpcError } from "../../mod.ts";
-import { publicError } from "../../src/protocol/_public_error.ts";
+import { publicError } from "../../src/protocol/public_error.ts";
 import { withLogs } from "../_helpers/logs.ts";
 
 Deno.test("publicError() leaves every error but an internal one as it is", () => {

@@ -65,7 +65,7 @@ function causes(error: unknown): string | undefined {
  * @example
  * ```ts
  * import { InternalError } from "../protocol/errors.ts";
- * import { publicError } from "./_public_error.ts";
+ * import { publicError } from "./public_error.ts";
  * const sent = publicError(new InternalError("cannot open /etc/mpreg.yaml"), "n1");
  * console.log(sent.message.includes("/etc")); // false
  * ```
