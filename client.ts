@@ -31,7 +31,6 @@ export {
   type StepInput,
 } from "./src/client/client.ts";
 export { literal } from "./src/protocol/step.ts";
-export type { Limits } from "./src/protocol/limits.ts";
 export { ErrorCode } from "./src/protocol/codes.ts";
 export {
   CancelledError,

@@ -32,7 +32,6 @@ const CLIENT = [
   "CallOptions",
   "Client",
   "ClientOptions",
-  "Limits",
   "RequestOptions",
   "StepInput",
   "literal",
@@ -55,6 +54,7 @@ const MOD = [
   "SandboxStats",
   "WorkerPoolStats",
   "DEFAULT_LIMITS",
+  "Limits",
   // Functions.
   "CallContext",
   "RpcFunction",
