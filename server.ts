@@ -1,7 +1,8 @@
 // Copyright 2026 the mpreg authors. MIT license.
 /**
- * The mpreg server: the {@linkcode Server} class, its config loader, and the
- * program run by `deno run -A server.ts --config node.yaml`.
+ * The program that runs an mpreg node from a YAML config. It exports
+ * nothing: the `Server` class, `Server.fromConfig` and the config
+ * loader (`loadConfig`, `parseConfig`) are exported by `@mpreg/mpreg`.
  *
  * @example Run a node from a config file
  * ```sh
@@ -10,7 +11,6 @@
  *
  * @module
  */
-export * from "./src/server/mod.ts";
 import { main } from "./src/server/main.ts";
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -21,7 +21,8 @@
  *
  * @module
  */
-import { createCodec, Server } from "../mod.ts";
+import { Server } from "../mod.ts";
+import { createCodec } from "../src/protocol/codec.ts";
 import { sigterm, stdinClosed } from "./_process.ts";
 
 /** The line this process prints once both servers listen. */

@@ -18,7 +18,7 @@ import {
   measureRestart,
   measureTrafficAtRest,
   runScenario,
-} from "../src/cluster/simulator.ts";
+} from "../testing/gossip_simulator.ts";
 
 const SEED = 1;
 

@@ -55,7 +55,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { Client, DEFAULT_LIMITS, MSGPACK_PROTOCOL, type StepInput } from "../mod.ts";
+import { Client, DEFAULT_LIMITS, type StepInput } from "../mod.ts";
+import { MSGPACK_PROTOCOL } from "../src/protocol/codec.ts";
 import { ensureFileLimit } from "./_fd_limit.ts";
 import type { IdleNodeMemory, IdleNodeReady } from "./_idle_node.ts";
 import { inFlight, inFlightEach, type Measurement, oneAtATime, type Phases } from "./_measure.ts";

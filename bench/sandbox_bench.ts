@@ -13,7 +13,7 @@
  * @module
  */
 import type { CallContext } from "../src/registry/registry.ts";
-import { Sandbox } from "../src/sandbox/mod.ts";
+import { Sandbox } from "../src/sandbox/sandbox.ts";
 import { inFlight } from "./_measure.ts";
 
 /** The function both sides call: self-contained, so it can be sent as source. */

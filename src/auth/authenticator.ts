@@ -17,9 +17,16 @@ import { GlobList } from "./glob.ts";
  *
  * @example
  * ```ts
- * import type { Grant } from "@mpreg/mpreg";
- * const ops: Grant = { allow: ["*"], deny: ["admin_*"], permissions: ["net", "read"] };
- * console.log(ops.deny);
+ * import assert from "node:assert/strict";
+ * import { Client, type Grant, PermissionDeniedError, Server } from "@mpreg/mpreg";
+ * const ops: Grant = { allow: ["*"], deny: ["admin_*"], permissions: [] };
+ * await using server = await new Server({ port: 0, auth: { anonymous: ops } })
+ *   .register("status", () => "up")
+ *   .register("admin_reset", () => "reset")
+ *   .start();
+ * await using client = new Client(server.url);
+ * assert.equal(await client.call("status"), "up");
+ * await assert.rejects(client.call("admin_reset"), PermissionDeniedError);
  * ```
  */
 export interface Grant {
@@ -49,9 +56,10 @@ export interface Grant {
  *
  * @example
  * ```ts
- * import type { TokenEntry } from "@mpreg/mpreg";
- * const entry: TokenEntry = { sha256: "9f86d0…", principal: "alice" };
- * console.log(entry.principal);
+ * import assert from "node:assert/strict";
+ * import { hashToken, type TokenEntry } from "@mpreg/mpreg";
+ * const entry: TokenEntry = { sha256: await hashToken("s3cret"), principal: "alice" };
+ * assert.match(entry.sha256, /^[0-9a-f]{64}$/);
  * ```
  */
 export interface TokenEntry {
@@ -66,13 +74,24 @@ export interface TokenEntry {
  *
  * @example Tokens, principals and a closed door for anonymous callers
  * ```ts
- * import type { AuthOptions } from "@mpreg/mpreg";
+ * import assert from "node:assert/strict";
+ * import {
+ *   type AuthOptions,
+ *   Client,
+ *   hashToken,
+ *   Server,
+ *   UnauthenticatedError,
+ * } from "@mpreg/mpreg";
  * const auth: AuthOptions = {
- *   tokens: [{ sha256: "<hex>", principal: "ops" }],
- *   principals: { ops: { allow: ["*"], deny: ["drop_*"], permissions: ["net"] } },
+ *   tokens: [{ sha256: await hashToken("ops-token"), principal: "ops" }],
+ *   principals: { ops: { allow: ["*"], deny: ["drop_*"] } },
  *   anonymous: false,
  * };
- * console.log(Object.keys(auth.principals!));
+ * await using server = await new Server({ port: 0, auth }).register("ping", () => "pong").start();
+ * await using ops = new Client(server.url, { token: "ops-token" });
+ * assert.equal(await ops.call("ping"), "pong");
+ * await using stranger = new Client(server.url);
+ * await assert.rejects(stranger.call("ping"), UnauthenticatedError);
  * ```
  */
 export interface AuthOptions {
@@ -110,7 +129,7 @@ export const ANONYMOUS = "anonymous";
  *
  * @example
  * ```ts
- * import { Authenticator } from "@mpreg/mpreg";
+ * import { Authenticator } from "./authenticator.ts";
  * const auth = new Authenticator({});
  * const who = await auth.authenticate(null);
  * console.log("name" in who ? [who.name, who.authenticated] : who.error); // [ "anonymous", false ]
@@ -217,8 +236,12 @@ export class Principal {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hashToken } from "@mpreg/mpreg";
- * console.log(await hashToken("test")); // 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+ * assert.equal(
+ *   await hashToken("test"),
+ *   "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+ * );
  * ```
  */
 export async function hashToken(token: string): Promise<string> {
@@ -234,7 +257,8 @@ export type AuthResult = Principal | { error: string };
  *
  * @example
  * ```ts
- * import { Authenticator, hashToken } from "@mpreg/mpreg";
+ * import { hashToken } from "@mpreg/mpreg";
+ * import { Authenticator } from "./authenticator.ts";
  * const auth = new Authenticator({
  *   tokens: [{ sha256: await hashToken("t0ken"), principal: "ops" }],
  *   principals: { ops: { permissions: ["net"] } },

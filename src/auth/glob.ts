@@ -16,7 +16,7 @@
  *
  * @example
  * ```ts
- * import { globToRegExp } from "@mpreg/mpreg";
+ * import { globToRegExp } from "./glob.ts";
  * console.log(globToRegExp("admin_*").test("admin_reset")); // true
  * ```
  */
@@ -36,7 +36,7 @@ export function globToRegExp(glob: string): RegExp {
  *
  * @example
  * ```ts
- * import { GlobList } from "@mpreg/mpreg";
+ * import { GlobList } from "./glob.ts";
  * const list = new GlobList(["echo*", "add"]);
  * console.log(list.matches("echos"), list.matches("mul")); // true false
  * ```

@@ -32,9 +32,12 @@ export { openWebSocket } from "../transport/open.ts";
  *
  * @example
  * ```ts
- * import type { ClientOptions } from "@mpreg/mpreg";
+ * import assert from "node:assert/strict";
+ * import { Client, type ClientOptions, Server } from "@mpreg/mpreg";
+ * await using server = await new Server({ port: 0 }).start();
  * const options: ClientOptions = { timeoutMs: 5_000, encoding: "json" };
- * console.log(options.encoding);
+ * await using client = new Client(server.url, options);
+ * assert.equal(await client.call("echo", ["hi"]), "hi");
  * ```
  */
 export interface ClientOptions {
@@ -76,9 +79,15 @@ export interface ClientOptions {
  *
  * @example
  * ```ts
- * import type { StepInput } from "@mpreg/mpreg";
- * const step: StepInput = { name: "a", fun: "echo", args: ["hi"] };
- * console.log(step.fun);
+ * import assert from "node:assert/strict";
+ * import { Client, Server, type StepInput } from "@mpreg/mpreg";
+ * await using server = await new Server({ port: 0 }).start();
+ * await using client = new Client(server.url);
+ * const steps: StepInput[] = [
+ *   { name: "a", fun: "echo", args: ["hi"] },
+ *   { name: "b", fun: "echos", args: ["a", "a"] },
+ * ];
+ * assert.deepEqual(await client.request(steps), { b: ["hi", "hi"] });
  * ```
  */
 export interface StepInput {
@@ -111,9 +120,16 @@ export interface StepInput {
  *
  * @example
  * ```ts
- * import type { RequestOptions } from "@mpreg/mpreg";
+ * import assert from "node:assert/strict";
+ * import { Client, type RequestOptions, Server } from "@mpreg/mpreg";
+ * await using server = await new Server({ port: 0 }).start();
+ * await using client = new Client(server.url);
  * const options: RequestOptions = { timeoutMs: 1_000, all: true };
- * console.log(options.all);
+ * const out = await client.request([
+ *   { name: "a", fun: "echo", args: [1] },
+ *   { name: "b", fun: "echo", args: ["a"] },
+ * ], options);
+ * assert.deepEqual(out, { a: 1, b: 1 });
  * ```
  */
 export interface RequestOptions {
@@ -143,9 +159,14 @@ export interface RequestOptions {
  *
  * @example
  * ```ts
- * import type { CallOptions } from "@mpreg/mpreg";
- * const options: CallOptions = { locs: ["gpu"], kwargs: { mode: "fast" } };
- * console.log(options.locs);
+ * import assert from "node:assert/strict";
+ * import { type CallOptions, Client, Server } from "@mpreg/mpreg";
+ * await using server = await new Server({ port: 0, resources: ["gpu"] })
+ *   .register("scale", (x: number, opts: { by: number }) => x * opts.by)
+ *   .start();
+ * await using client = new Client(server.url);
+ * const options: CallOptions = { locs: ["gpu"], kwargs: { by: 10 } };
+ * assert.equal(await client.call("scale", [4], options), 40);
  * ```
  */
 export interface CallOptions {
@@ -276,17 +297,18 @@ function escapeSelf(value: unknown, name: string): unknown {
  *
  * @example Call a function and run a request of dependent steps
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Client, Server } from "@mpreg/mpreg";
  * await using server = await new Server({ port: 0 })
  *   .register("add", (a: number, b: number) => a + b)
  *   .start();
  * await using client = new Client(server.url);
- * console.log(await client.call("add", [1, 2])); // 3
+ * assert.equal(await client.call("add", [1, 2]), 3);
  * const out = await client.request([
  *   { name: "sum", fun: "add", args: [1, 2] },
  *   { name: "twice", fun: "add", args: ["sum", "sum"] },
  * ]);
- * console.log(out); // { twice: 6 }
+ * assert.deepEqual(out, { twice: 6 });
  * ```
  */
 export class Client {

@@ -16,13 +16,15 @@ export type { MemberState } from "./membership.ts";
  *
  * @example
  * ```ts
- * import type { MemberInfo } from "@mpreg/mpreg";
- * const m: MemberInfo = {
- *   name: "n1", urls: ["ws://127.0.0.1:9001"], state: "alive", self: true,
- *   resources: ["gpu"], functions: { echo: [] }, lastHeard: Date.now(),
- *   incarnation: 1, catalogVersion: 3,
- * };
- * console.log(m.name);
+ * import assert from "node:assert/strict";
+ * import { type MemberInfo, Server } from "@mpreg/mpreg";
+ * await using server = await new Server({ name: "n1", port: 0, resources: ["gpu"] }).start();
+ * const self: MemberInfo = server.cluster.self;
+ * assert.equal(self.name, "n1");
+ * assert.equal(self.state, "alive");
+ * assert.ok(self.self);
+ * assert.deepEqual(self.urls, [server.url]);
+ * assert.deepEqual(self.resources, ["gpu"]);
  * ```
  */
 export interface MemberInfo {
@@ -53,7 +55,24 @@ export interface MemberInfo {
   catalogVersion: number;
 }
 
-/** The kinds of membership events. */
+/**
+ * The kinds of membership events.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ClusterEventDetail, type ClusterEventType, Server } from "@mpreg/mpreg";
+ * await using a = await new Server({ name: "a", port: 0 }).start();
+ * const type: ClusterEventType = "joined";
+ * const joined = new Promise<ClusterEventDetail>((resolve) => {
+ *   a.cluster.addEventListener(type, (event) => {
+ *     resolve((event as CustomEvent<ClusterEventDetail>).detail);
+ *   }, { once: true });
+ * });
+ * await using _b = await new Server({ name: "b", port: 0, peers: [a.url] }).start();
+ * assert.equal((await joined).member.name, "b");
+ * ```
+ */
 export type ClusterEventType = "joined" | "alive" | "suspect" | "dead" | "left" | "catalog";
 
 /**
@@ -61,9 +80,18 @@ export type ClusterEventType = "joined" | "alive" | "suspect" | "dead" | "left" 
  *
  * @example
  * ```ts
- * import type { ClusterEventDetail } from "@mpreg/mpreg";
- * const onEvent = (e: ClusterEventDetail) => console.log(e.type, e.member.name);
- * console.log(typeof onEvent);
+ * import assert from "node:assert/strict";
+ * import { type ClusterEventDetail, Server } from "@mpreg/mpreg";
+ * await using a = await new Server({ name: "a", port: 0 }).start();
+ * const stop = new AbortController();
+ * const events = a.cluster.events({ signal: stop.signal });
+ * await using _b = await new Server({ name: "b", port: 0, peers: [a.url] }).start();
+ * let joined: ClusterEventDetail | undefined;
+ * for await (const detail of events) {
+ *   if (detail.type === "joined") joined = detail;
+ *   if (joined) stop.abort();
+ * }
+ * assert.deepEqual([joined?.member.name, joined?.member.state], ["b", "alive"]);
  * ```
  */
 export interface ClusterEventDetail {
@@ -89,11 +117,13 @@ export interface ClusterSource {
  *
  * @example List what a node offers
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Server } from "@mpreg/mpreg";
  * const server = new Server({ name: "n1", port: 0, resources: ["gpu"] });
  * server.register("infer", (x: number) => x * 2, { resources: ["model-a"] });
- * console.log(server.cluster.functions()); // { echo: [ "n1" ], echos: [ "n1" ], infer: [ "n1" ] }
- * console.log(server.cluster.lookup("infer", ["gpu", "model-a"]).map((m) => m.name)); // [ "n1" ]
+ * assert.deepEqual(server.cluster.functions(), { echo: ["n1"], echos: ["n1"], infer: ["n1"] });
+ * assert.deepEqual(server.cluster.lookup("infer", ["gpu", "model-a"]).map((m) => m.name), ["n1"]);
+ * assert.deepEqual(server.cluster.lookup("infer", ["tpu"]), []);
  * ```
  */
 export class Cluster extends EventTarget {
@@ -166,11 +196,22 @@ export class Cluster extends EventTarget {
    * @param options `signal` ends the iteration.
    * @returns The events, as they happen.
    *
-   * @example
-   * ```ts ignore
-   * for await (const { type, member } of server.cluster.events()) {
-   *   console.log(type, member.name);
-   * }
+   * @example Wait for a member to join
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Server } from "@mpreg/mpreg";
+   * await using a = await new Server({ name: "a", port: 0 }).start();
+   * const stop = new AbortController();
+   * const seen: string[] = [];
+   * const done = (async () => {
+   *   for await (const { type, member } of a.cluster.events({ signal: stop.signal })) {
+   *     seen.push(`${type} ${member.name}`);
+   *     if (type === "joined") stop.abort();
+   *   }
+   * })();
+   * await using _b = await new Server({ name: "b", port: 0, peers: [a.url] }).start();
+   * await done;
+   * assert.ok(seen.includes("joined b"));
    * ```
    */
   events(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<ClusterEventDetail> {

@@ -118,8 +118,13 @@ const GOSSIP_TYPES = new Set(["ping", "ack", "ping-req", "gossip", "sync", "pull
  * Traffic and link counters of a {@linkcode ClusterNode}, for metrics.
  *
  * @example
- * ```ts ignore
- * const { gossipBytesOut } = node.stats();
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ClusterStats, Server } from "@mpreg/mpreg";
+ * await using server = await new Server({ port: 0 }).start();
+ * const cluster: ClusterStats | null = server.stats().cluster;
+ * assert.equal(cluster?.links, 0); // no peers yet
+ * assert.equal(cluster?.forwarded, 0);
  * ```
  */
 export interface ClusterStats {
@@ -1061,7 +1066,7 @@ function notStarted(message: string): Unstarted {
 function neverStarted(step: Pick<Step, "name" | "fun">, error: RpcError): RpcError {
   const code = error.code;
   if (
-    code !== ErrorCode.NotStarted && code !== ErrorCode.ConnectionLost &&
+    code !== ErrorCode.NotStarted && code !== ErrorCode.Connection &&
     code !== ErrorCode.Unavailable
   ) {
     return error;

@@ -8,7 +8,7 @@
  * random source of its own: the caller passes the time (`now`, milliseconds)
  * to every method, injects `random`, and sends the {@linkcode Outbound}
  * messages each method returns. The real node drives it from its sockets and
- * a `setInterval` of `intervalMs`; `simulator.ts` drives a thousand of them in
+ * a `setInterval` of `intervalMs`; `testing/gossip_simulator.ts` drives a thousand of them in
  * virtual time.
  *
  * ## The model
@@ -124,7 +124,18 @@
  */
 import { type EntryHash, entryHash, ViewHash } from "./_view_hash.ts";
 
-/** The state of a member as this node sees it. */
+/**
+ * The state of a member as this node sees it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type MemberState, Server } from "@mpreg/mpreg";
+ * await using server = await new Server({ port: 0 }).start();
+ * const state: MemberState = server.cluster.self.state;
+ * assert.equal(state, "alive");
+ * ```
+ */
 export type MemberState = "alive" | "suspect" | "dead" | "left";
 
 /**

@@ -19,7 +19,7 @@ import type { Step } from "../protocol/step.ts";
  *
  * @example An echo step runner
  * ```ts
- * import type { RunStep } from "@mpreg/mpreg";
+ * import type { RunStep } from "./execute.ts";
  * const run: RunStep = (step, args) => step.fun === "echo" ? args[0] : Promise.reject(new Error("?"));
  * console.log(typeof run);
  * ```
@@ -77,7 +77,8 @@ export interface ExecuteOptions {
  *
  * @example The README example
  * ```ts
- * import { execute, RequestGraph, type RunStep } from "@mpreg/mpreg";
+ * import { execute, type RunStep } from "./execute.ts";
+ * import { RequestGraph } from "./graph.ts";
  * const graph = RequestGraph.build([
  *   { name: "|first", fun: "echo", args: ["hi there!"], kwargs: {}, locs: [] },
  *   { name: "|second", fun: "echo", args: ["|first"], kwargs: {}, locs: [] },
@@ -117,7 +118,8 @@ export function execute(
  *
  * @example Synchronous steps answer at once
  * ```ts
- * import { executeNow, RequestGraph, type RunStep } from "@mpreg/mpreg";
+ * import { executeNow, type RunStep } from "./execute.ts";
+ * import { RequestGraph } from "./graph.ts";
  * const graph = RequestGraph.build([
  *   { name: "a", fun: "echo", args: [1], kwargs: {}, locs: [] },
  *   { name: "b", fun: "echo", args: ["a"], kwargs: {}, locs: [] },

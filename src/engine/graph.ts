@@ -48,7 +48,8 @@ let planOfGraph: (graph: RequestGraph) => Plan;
  *
  * @example
  * ```ts
- * import { RequestGraph, type Step } from "@mpreg/mpreg";
+ * import { RequestGraph } from "./graph.ts";
+ * import { type Step } from "../protocol/step.ts";
  * const steps: Step[] = [
  *   { name: "a", fun: "one", args: [], kwargs: {}, locs: [] },
  *   { name: "b", fun: "inc", args: ["a"], kwargs: {}, locs: [] },
@@ -97,7 +98,8 @@ export class RequestGraph {
    *
    * @example Reject a cycle
    * ```ts
-   * import { GraphError, RequestGraph } from "@mpreg/mpreg";
+   * import { GraphError } from "@mpreg/mpreg";
+   * import { RequestGraph } from "./graph.ts";
    * try {
    *   RequestGraph.build([
    *     { name: "a", fun: "f", args: ["b"], kwargs: {}, locs: [] },
@@ -170,7 +172,8 @@ export class RequestGraph {
    *
    * @example
    * ```ts
-   * import { literal, RequestGraph } from "@mpreg/mpreg";
+   * import { literal } from "@mpreg/mpreg";
+   * import { RequestGraph } from "./graph.ts";
    * const step = { name: "a", fun: "f", args: [1, "x"], kwargs: {}, locs: [] };
    * console.log(RequestGraph.checkAlone(step)); // false
    * console.log(RequestGraph.checkAlone({ ...step, args: [literal("a")] })); // true
@@ -197,7 +200,7 @@ export class RequestGraph {
    *
    * @example
    * ```ts
-   * import { RequestGraph } from "@mpreg/mpreg";
+   * import { RequestGraph } from "./graph.ts";
    * const graph = RequestGraph.build([
    *   { name: "a", fun: "f", args: [], kwargs: {}, locs: [] },
    *   { name: "b", fun: "f", args: [{ from: "a.total" }], kwargs: {}, locs: [] },
@@ -218,7 +221,7 @@ export class RequestGraph {
    *
    * @example
    * ```ts
-   * import { RequestGraph } from "@mpreg/mpreg";
+   * import { RequestGraph } from "./graph.ts";
    * const graph = RequestGraph.build([
    *   { name: "a", fun: "f", args: [], kwargs: {}, locs: [] },
    *   { name: "b", fun: "f", args: ["a"], kwargs: {}, locs: [] },
@@ -241,7 +244,7 @@ export class RequestGraph {
    *
    * @example
    * ```ts
-   * import { RequestGraph } from "@mpreg/mpreg";
+   * import { RequestGraph } from "./graph.ts";
    * const graph = RequestGraph.build([
    *   { name: "a", fun: "echo", args: ["hi"], kwargs: {}, locs: [] },
    * ]);

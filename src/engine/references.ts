@@ -39,7 +39,8 @@ export interface Reference {
  *
  * @example
  * ```ts
- * import { isLiteral, literal } from "@mpreg/mpreg";
+ * import { literal } from "@mpreg/mpreg";
+ * import { isLiteral } from "./references.ts";
  * console.log(isLiteral(literal("a"))); // true
  * console.log(isLiteral({ $literal: "a", other: 1 })); // false
  * ```
@@ -63,7 +64,7 @@ export function isLiteral(value: unknown): value is { $literal: unknown } {
  *
  * @example
  * ```ts
- * import { parseReference } from "@mpreg/mpreg";
+ * import { parseReference } from "./references.ts";
  * const names = new Set(["a", "a.b"]);
  * console.log(parseReference("a", names)); // { step: "a", path: [] }
  * console.log(parseReference("a.b.c", names)); // { step: "a.b", path: [ "c" ] }
@@ -87,7 +88,8 @@ export function parseReference(s: string, names: ReadonlySet<string>): Reference
  *
  * @example
  * ```ts
- * import { findReferences, literal } from "@mpreg/mpreg";
+ * import { literal } from "@mpreg/mpreg";
+ * import { findReferences } from "./references.ts";
  * const names = new Set(["a", "b", "c"]);
  * const value = ["a", { key: ["b.total"] }, literal("c"), "d"];
  * console.log(findReferences(value, names)); // Set(2) { "a", "b" }
@@ -122,7 +124,8 @@ export function findReferences(value: unknown, names: ReadonlySet<string>): Set<
  *
  * @example
  * ```ts
- * import { literal, resolveValue } from "@mpreg/mpreg";
+ * import { literal } from "@mpreg/mpreg";
+ * import { resolveValue } from "./references.ts";
  * const names = new Set(["a", "b"]);
  * const results = new Map<string, unknown>([["a", { items: [{ name: "x" }] }]]);
  * const value = { first: "a.items.0.name", text: literal("a") };

@@ -42,7 +42,7 @@ export type Frame = string | ArrayBuffer | Uint8Array;
  *
  * @example Round-trip a message
  * ```ts
- * import { createCodec } from "@mpreg/mpreg";
+ * import { createCodec } from "./codec.ts";
  * const codec = createCodec("msgpack");
  * const frame = codec.encode({ u: 1, r: "hi", error: null });
  * console.log(codec.decode(frame)); // { u: 1, r: "hi", error: null }
@@ -340,7 +340,8 @@ class JsonCodec implements Codec {
  *
  * @example A limited JSON codec
  * ```ts
- * import { createCodec, DEFAULT_LIMITS } from "@mpreg/mpreg";
+ * import { DEFAULT_LIMITS } from "@mpreg/mpreg";
+ * import { createCodec } from "./codec.ts";
  * const codec = createCodec("json", { limits: DEFAULT_LIMITS });
  * console.log(codec.decode('{"role":"rpc"}'));
  * ```
@@ -360,7 +361,7 @@ export function createCodec(encoding: Encoding, options: CodecOptions = {}): Cod
  *
  * @example
  * ```ts
- * import { negotiateCodec } from "@mpreg/mpreg";
+ * import { negotiateCodec } from "./codec.ts";
  * console.log(negotiateCodec(["x", "mpreg.json.v1"])?.encoding); // json
  * console.log(negotiateCodec([])?.encoding); // legacy
  * ```

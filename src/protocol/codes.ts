@@ -8,32 +8,37 @@
  *
  * @example Check a code
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ErrorCode } from "@mpreg/mpreg";
- * console.log(ErrorCode.NoRoute); // 1001
+ * assert.equal(ErrorCode.FunctionNotFound, 1001);
  * ```
  *
  * @module
  */
 
 /**
- * The error codes of wire protocol v1.
+ * The error codes of wire protocol v1. Each key is the name of its error
+ * class without `Error`: `ErrorCode.Timeout` is the code of `TimeoutError`,
+ * `ErrorCode.Function` the code of `FunctionError`.
  *
- * @example Compare a response's code
+ * @example Compare an error's code
  * ```ts
- * import { ErrorCode } from "@mpreg/mpreg";
- * const code: number = 1003;
- * if (code === ErrorCode.FunctionFailed) console.log("the function threw");
+ * import assert from "node:assert/strict";
+ * import { ErrorCode, FunctionError, RpcError } from "@mpreg/mpreg";
+ * const err = RpcError.fromWire({ code: 1003, message: "it threw", details: null });
+ * assert.equal(err.code, ErrorCode.Function);
+ * assert.ok(err instanceof FunctionError);
  * ```
  */
 export const ErrorCode = {
   /** No member offers the function with the requested resources (`locs`). */
-  NoRoute: 1001,
+  FunctionNotFound: 1001,
   /** The node failed in a way that is not the function's fault. */
   Internal: 1002,
   /** The function threw; `details` holds the step, the error name and message. */
-  FunctionFailed: 1003,
+  Function: 1003,
   /** Malformed request: bad shape, wrong types or an unknown `role`. */
-  BadRequest: 1004,
+  Protocol: 1004,
   /** A peer presented another `cluster_id`. */
   ClusterMismatch: 1005,
   /** The request's deadline passed before it finished. */
@@ -41,7 +46,7 @@ export const ErrorCode = {
   /** The request was cancelled by its caller. */
   Cancelled: 1007,
   /** The steps do not form a valid graph: a cycle, a duplicate or empty name, a bad reference. */
-  InvalidGraph: 1008,
+  Graph: 1008,
   /** The caller or the function is not allowed to do this. */
   PermissionDenied: 1009,
   /** The caller did not authenticate, or its credentials are wrong. */
@@ -54,7 +59,7 @@ export const ErrorCode = {
    * The connection to the node (or to the node running a step) was lost, or
    * the node stopped while the request ran: it may have run.
    */
-  ConnectionLost: 1013,
+  Connection: 1013,
   /** The node is shutting down and takes no new requests. */
   Unavailable: 1014,
   /**
@@ -65,5 +70,15 @@ export const ErrorCode = {
   NotStarted: 1015,
 } as const;
 
-/** One of the numeric codes in {@linkcode ErrorCode}. */
+/**
+ * One of the numeric codes in {@linkcode ErrorCode}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ErrorCode } from "@mpreg/mpreg";
+ * const retryable: ErrorCode[] = [ErrorCode.Overloaded, ErrorCode.Unavailable];
+ * assert.ok(retryable.includes(1012));
+ * ```
+ */
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode];

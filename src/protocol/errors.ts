@@ -11,7 +11,18 @@
  */
 import { ErrorCode } from "./codes.ts";
 
-/** The `error` object of a response on the wire. */
+/**
+ * The `error` object of a response on the wire.
+ *
+ * @example Send an error and rebuild it
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RpcError, TimeoutError, type WireError } from "@mpreg/mpreg";
+ * const wire: WireError = new TimeoutError("too slow", { details: { timeout: 5 } }).toWire();
+ * assert.deepEqual(wire, { code: 1006, message: "too slow", details: { timeout: 5 } });
+ * assert.ok(RpcError.fromWire(wire) instanceof TimeoutError);
+ * ```
+ */
 export interface WireError {
   /** A code from {@linkcode ErrorCode}. */
   code: number;
@@ -21,7 +32,19 @@ export interface WireError {
   details: unknown;
 }
 
-/** Options accepted by every error constructor. */
+/**
+ * Options accepted by every error constructor.
+ *
+ * @example Keep the cause local, send the details
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { InternalError, type RpcErrorOptions } from "@mpreg/mpreg";
+ * const options: RpcErrorOptions = { details: { id: "e1" }, cause: new Error("disk full") };
+ * const err = new InternalError("the node failed", options);
+ * assert.equal(err.cause, options.cause);
+ * assert.deepEqual(err.toWire().details, { id: "e1" });
+ * ```
+ */
 export interface RpcErrorOptions {
   /** Structured, wire-safe data about the failure. */
   details?: unknown;
@@ -33,13 +56,18 @@ export interface RpcErrorOptions {
  * An error with a numeric code, as carried in a response.
  *
  * @example Catch a failed call
- * ```ts ignore
- * import { Client, RpcError } from "@mpreg/mpreg";
- * const client = new Client("ws://127.0.0.1:9001");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client, FunctionNotFoundError, RpcError, Server } from "@mpreg/mpreg";
+ * await using server = await new Server({ port: 0 }).start();
+ * await using client = new Client(server.url);
  * try {
  *   await client.call("missing");
+ *   assert.fail("expected an error");
  * } catch (err) {
- *   if (err instanceof RpcError) console.log(err.code, err.message, err.details);
+ *   assert.ok(err instanceof RpcError && err instanceof FunctionNotFoundError);
+ *   assert.equal(err.code, 1001);
+ *   assert.match(err.message, /missing/);
  * }
  * ```
  */
@@ -80,9 +108,12 @@ export class RpcError extends Error {
    *
    * @example Rebuild a received error
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FunctionNotFoundError, RpcError } from "@mpreg/mpreg";
    * const err = RpcError.fromWire({ code: 1001, message: "no node offers f", details: null });
-   * console.log(err instanceof FunctionNotFoundError); // true
+   * assert.ok(err instanceof FunctionNotFoundError);
+   * const unknown = RpcError.fromWire({ code: 4242, message: "?", details: null });
+   * assert.equal(unknown.constructor, RpcError);
    * ```
    */
   static fromWire(error: WireError): RpcError {
@@ -99,9 +130,13 @@ export class RpcError extends Error {
  *
  * @example
  * ```ts
- * import { ErrorCode, FunctionNotFoundError } from "@mpreg/mpreg";
- * const err = new FunctionNotFoundError('no node offers "f"');
- * console.log(err.code === ErrorCode.NoRoute, err.name); // true FunctionNotFoundError
+ * import assert from "node:assert/strict";
+ * import { Client, ErrorCode, FunctionNotFoundError, Server } from "@mpreg/mpreg";
+ * await using server = await new Server({ port: 0 }).start();
+ * await using client = new Client(server.url);
+ * const err = await client.call("missing").catch((e) => e);
+ * assert.ok(err instanceof FunctionNotFoundError);
+ * assert.equal(err.code, ErrorCode.FunctionNotFound);
  * ```
  */
 export class FunctionNotFoundError extends RpcError {
@@ -112,7 +147,7 @@ export class FunctionNotFoundError extends RpcError {
    * @param options Details and cause.
    */
   constructor(message: string, options: RpcErrorOptions = {}) {
-    super(ErrorCode.NoRoute, message, options);
+    super(ErrorCode.FunctionNotFound, message, options);
     this.name = "FunctionNotFoundError";
   }
 }
@@ -122,8 +157,12 @@ export class FunctionNotFoundError extends RpcError {
  *
  * @example
  * ```ts
- * import { InternalError } from "@mpreg/mpreg";
- * console.log(new InternalError("oops").code); // 1002
+ * import assert from "node:assert/strict";
+ * import { ErrorCode, RpcError, InternalError } from "@mpreg/mpreg";
+ * const err = new InternalError("the node failed");
+ * assert.ok(err instanceof RpcError);
+ * assert.equal(err.code, ErrorCode.Internal);
+ * assert.equal(err.name, "InternalError");
  * ```
  */
 export class InternalError extends RpcError {
@@ -145,9 +184,18 @@ export class InternalError extends RpcError {
  *
  * @example
  * ```ts
- * import { FunctionError } from "@mpreg/mpreg";
- * const err = new FunctionError('step "a" failed', { details: { step: "a" } });
- * console.log(err.code); // 1003
+ * import assert from "node:assert/strict";
+ * import { Client, FunctionError, Server } from "@mpreg/mpreg";
+ * await using server = await new Server({ port: 0 })
+ *   .register("fail", () => {
+ *     throw new RangeError("out of range");
+ *   })
+ *   .start();
+ * await using client = new Client(server.url);
+ * const err = await client.call("fail").catch((e) => e);
+ * assert.ok(err instanceof FunctionError);
+ * const { name, message } = err.details as { name: string; message: string };
+ * assert.deepEqual([name, message], ["RangeError", "out of range"]);
  * ```
  */
 export class FunctionError extends RpcError {
@@ -158,7 +206,7 @@ export class FunctionError extends RpcError {
    * @param options Details and cause.
    */
   constructor(message: string, options: RpcErrorOptions = {}) {
-    super(ErrorCode.FunctionFailed, message, options);
+    super(ErrorCode.Function, message, options);
     this.name = "FunctionError";
   }
 }
@@ -168,8 +216,12 @@ export class FunctionError extends RpcError {
  *
  * @example
  * ```ts
- * import { ProtocolError } from "@mpreg/mpreg";
- * console.log(new ProtocolError("bad").code); // 1004
+ * import assert from "node:assert/strict";
+ * import { ErrorCode, RpcError, ProtocolError } from "@mpreg/mpreg";
+ * const err = new ProtocolError("bad request");
+ * assert.ok(err instanceof RpcError);
+ * assert.equal(err.code, ErrorCode.Protocol);
+ * assert.equal(err.name, "ProtocolError");
  * ```
  */
 export class ProtocolError extends RpcError {
@@ -180,7 +232,7 @@ export class ProtocolError extends RpcError {
    * @param options Details and cause.
    */
   constructor(message: string, options: RpcErrorOptions = {}) {
-    super(ErrorCode.BadRequest, message, options);
+    super(ErrorCode.Protocol, message, options);
     this.name = "ProtocolError";
   }
 }
@@ -190,8 +242,12 @@ export class ProtocolError extends RpcError {
  *
  * @example
  * ```ts
- * import { ClusterMismatchError } from "@mpreg/mpreg";
- * console.log(new ClusterMismatchError("other cluster").code); // 1005
+ * import assert from "node:assert/strict";
+ * import { ErrorCode, RpcError, ClusterMismatchError } from "@mpreg/mpreg";
+ * const err = new ClusterMismatchError("other cluster");
+ * assert.ok(err instanceof RpcError);
+ * assert.equal(err.code, ErrorCode.ClusterMismatch);
+ * assert.equal(err.name, "ClusterMismatchError");
  * ```
  */
 export class ClusterMismatchError extends RpcError {
@@ -212,8 +268,12 @@ export class ClusterMismatchError extends RpcError {
  *
  * @example
  * ```ts
- * import { TimeoutError } from "@mpreg/mpreg";
- * console.log(new TimeoutError("too slow").name); // TimeoutError
+ * import assert from "node:assert/strict";
+ * import { ErrorCode, RpcError, TimeoutError } from "@mpreg/mpreg";
+ * const err = new TimeoutError("too slow");
+ * assert.ok(err instanceof RpcError);
+ * assert.equal(err.code, ErrorCode.Timeout);
+ * assert.equal(err.name, "TimeoutError");
  * ```
  */
 export class TimeoutError extends RpcError {
@@ -234,8 +294,12 @@ export class TimeoutError extends RpcError {
  *
  * @example
  * ```ts
- * import { CancelledError } from "@mpreg/mpreg";
- * console.log(new CancelledError("stop").code); // 1007
+ * import assert from "node:assert/strict";
+ * import { ErrorCode, RpcError, CancelledError } from "@mpreg/mpreg";
+ * const err = new CancelledError("stop");
+ * assert.ok(err instanceof RpcError);
+ * assert.equal(err.code, ErrorCode.Cancelled);
+ * assert.equal(err.name, "CancelledError");
  * ```
  */
 export class CancelledError extends RpcError {
@@ -257,8 +321,15 @@ export class CancelledError extends RpcError {
  *
  * @example
  * ```ts
- * import { GraphError } from "@mpreg/mpreg";
- * console.log(new GraphError("cycle").code); // 1008
+ * import assert from "node:assert/strict";
+ * import { Client, GraphError, Server } from "@mpreg/mpreg";
+ * await using server = await new Server({ port: 0 }).start();
+ * await using client = new Client(server.url);
+ * const cycle = client.request([
+ *   { name: "a", fun: "echo", args: ["b"] },
+ *   { name: "b", fun: "echo", args: ["a"] },
+ * ]);
+ * await assert.rejects(cycle, GraphError);
  * ```
  */
 export class GraphError extends RpcError {
@@ -269,7 +340,7 @@ export class GraphError extends RpcError {
    * @param options Details and cause.
    */
   constructor(message: string, options: RpcErrorOptions = {}) {
-    super(ErrorCode.InvalidGraph, message, options);
+    super(ErrorCode.Graph, message, options);
     this.name = "GraphError";
   }
 }
@@ -279,8 +350,12 @@ export class GraphError extends RpcError {
  *
  * @example
  * ```ts
- * import { PermissionDeniedError } from "@mpreg/mpreg";
- * console.log(new PermissionDeniedError("no").code); // 1009
+ * import assert from "node:assert/strict";
+ * import { ErrorCode, RpcError, PermissionDeniedError } from "@mpreg/mpreg";
+ * const err = new PermissionDeniedError("no");
+ * assert.ok(err instanceof RpcError);
+ * assert.equal(err.code, ErrorCode.PermissionDenied);
+ * assert.equal(err.name, "PermissionDeniedError");
  * ```
  */
 export class PermissionDeniedError extends RpcError {
@@ -301,8 +376,12 @@ export class PermissionDeniedError extends RpcError {
  *
  * @example
  * ```ts
- * import { UnauthenticatedError } from "@mpreg/mpreg";
- * console.log(new UnauthenticatedError("who?").code); // 1010
+ * import assert from "node:assert/strict";
+ * import { ErrorCode, RpcError, UnauthenticatedError } from "@mpreg/mpreg";
+ * const err = new UnauthenticatedError("who?");
+ * assert.ok(err instanceof RpcError);
+ * assert.equal(err.code, ErrorCode.Unauthenticated);
+ * assert.equal(err.name, "UnauthenticatedError");
  * ```
  */
 export class UnauthenticatedError extends RpcError {
@@ -323,8 +402,12 @@ export class UnauthenticatedError extends RpcError {
  *
  * @example
  * ```ts
- * import { LimitExceededError } from "@mpreg/mpreg";
- * console.log(new LimitExceededError("too many steps").code); // 1011
+ * import assert from "node:assert/strict";
+ * import { ErrorCode, RpcError, LimitExceededError } from "@mpreg/mpreg";
+ * const err = new LimitExceededError("too many steps");
+ * assert.ok(err instanceof RpcError);
+ * assert.equal(err.code, ErrorCode.LimitExceeded);
+ * assert.equal(err.name, "LimitExceededError");
  * ```
  */
 export class LimitExceededError extends RpcError {
@@ -345,8 +428,12 @@ export class LimitExceededError extends RpcError {
  *
  * @example
  * ```ts
- * import { OverloadedError } from "@mpreg/mpreg";
- * console.log(new OverloadedError("busy").code); // 1012
+ * import assert from "node:assert/strict";
+ * import { ErrorCode, RpcError, OverloadedError } from "@mpreg/mpreg";
+ * const err = new OverloadedError("busy");
+ * assert.ok(err instanceof RpcError);
+ * assert.equal(err.code, ErrorCode.Overloaded);
+ * assert.equal(err.name, "OverloadedError");
  * ```
  */
 export class OverloadedError extends RpcError {
@@ -370,8 +457,12 @@ export class OverloadedError extends RpcError {
  *
  * @example
  * ```ts
- * import { ConnectionError } from "@mpreg/mpreg";
- * console.log(new ConnectionError("closed").code); // 1013
+ * import assert from "node:assert/strict";
+ * import { ErrorCode, RpcError, ConnectionError } from "@mpreg/mpreg";
+ * const err = new ConnectionError("closed");
+ * assert.ok(err instanceof RpcError);
+ * assert.equal(err.code, ErrorCode.Connection);
+ * assert.equal(err.name, "ConnectionError");
  * ```
  */
 export class ConnectionError extends RpcError {
@@ -382,7 +473,7 @@ export class ConnectionError extends RpcError {
    * @param options Details and cause.
    */
   constructor(message: string, options: RpcErrorOptions = {}) {
-    super(ErrorCode.ConnectionLost, message, options);
+    super(ErrorCode.Connection, message, options);
     this.name = "ConnectionError";
   }
 }
@@ -394,8 +485,12 @@ export class ConnectionError extends RpcError {
  *
  * @example
  * ```ts
- * import { UnavailableError } from "@mpreg/mpreg";
- * console.log(new UnavailableError("draining").code); // 1014
+ * import assert from "node:assert/strict";
+ * import { ErrorCode, RpcError, UnavailableError } from "@mpreg/mpreg";
+ * const err = new UnavailableError("draining");
+ * assert.ok(err instanceof RpcError);
+ * assert.equal(err.code, ErrorCode.Unavailable);
+ * assert.equal(err.name, "UnavailableError");
  * ```
  */
 export class UnavailableError extends RpcError {
@@ -419,9 +514,12 @@ export class UnavailableError extends RpcError {
  *
  * @example
  * ```ts
- * import { ErrorCode, NotStartedError } from "@mpreg/mpreg";
+ * import assert from "node:assert/strict";
+ * import { ErrorCode, RpcError, NotStartedError } from "@mpreg/mpreg";
  * const err = new NotStartedError('Step "a" did not start: member "b" is not reachable');
- * console.log(err.code === ErrorCode.NotStarted, err.name); // true NotStartedError
+ * assert.ok(err instanceof RpcError);
+ * assert.equal(err.code, ErrorCode.NotStarted);
+ * assert.equal(err.name, "NotStartedError");
  * ```
  */
 export class NotStartedError extends RpcError {
@@ -527,19 +625,19 @@ export class AppError extends RpcError {
 }
 
 const byCode = new Map<number, (message: string, options: RpcErrorOptions) => RpcError>([
-  [ErrorCode.NoRoute, (m, o) => new FunctionNotFoundError(m, o)],
+  [ErrorCode.FunctionNotFound, (m, o) => new FunctionNotFoundError(m, o)],
   [ErrorCode.Internal, (m, o) => new InternalError(m, o)],
-  [ErrorCode.FunctionFailed, (m, o) => new FunctionError(m, o)],
-  [ErrorCode.BadRequest, (m, o) => new ProtocolError(m, o)],
+  [ErrorCode.Function, (m, o) => new FunctionError(m, o)],
+  [ErrorCode.Protocol, (m, o) => new ProtocolError(m, o)],
   [ErrorCode.ClusterMismatch, (m, o) => new ClusterMismatchError(m, o)],
   [ErrorCode.Timeout, (m, o) => new TimeoutError(m, o)],
   [ErrorCode.Cancelled, (m, o) => new CancelledError(m, o)],
-  [ErrorCode.InvalidGraph, (m, o) => new GraphError(m, o)],
+  [ErrorCode.Graph, (m, o) => new GraphError(m, o)],
   [ErrorCode.PermissionDenied, (m, o) => new PermissionDeniedError(m, o)],
   [ErrorCode.Unauthenticated, (m, o) => new UnauthenticatedError(m, o)],
   [ErrorCode.LimitExceeded, (m, o) => new LimitExceededError(m, o)],
   [ErrorCode.Overloaded, (m, o) => new OverloadedError(m, o)],
-  [ErrorCode.ConnectionLost, (m, o) => new ConnectionError(m, o)],
+  [ErrorCode.Connection, (m, o) => new ConnectionError(m, o)],
   [ErrorCode.Unavailable, (m, o) => new UnavailableError(m, o)],
   [ErrorCode.NotStarted, (m, o) => new NotStartedError(m, o)],
 ]);
@@ -553,7 +651,7 @@ const byCode = new Map<number, (message: string, options: RpcErrorOptions) => Rp
  *
  * @example
  * ```ts
- * import { toRpcError } from "@mpreg/mpreg";
+ * import { toRpcError } from "./errors.ts";
  * console.log(toRpcError(new Error("x")).code); // 1002
  * ```
  */

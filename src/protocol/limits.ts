@@ -10,11 +10,17 @@
  * answered with a {@linkcode LimitExceededError} (code 1011) when the request
  * id can be read, or the connection is closed with a reason.
  *
- * @example Raise the frame limit
+ * @example Raise the frame and string limits
  * ```ts
- * import { DEFAULT_LIMITS, type Limits } from "@mpreg/mpreg";
- * const limits: Limits = { ...DEFAULT_LIMITS, maxFrameBytes: 16 * 1024 * 1024 };
- * console.log(limits.maxFrameBytes);
+ * import assert from "node:assert/strict";
+ * import { Client, DEFAULT_LIMITS, type Limits, Server } from "@mpreg/mpreg";
+ * const MiB = 1024 * 1024;
+ * const limits: Limits = { ...DEFAULT_LIMITS, maxFrameBytes: 16 * MiB, maxStringBytes: 16 * MiB };
+ * await using server = await new Server({ port: 0, limits }).start();
+ * assert.equal(server.limits.maxFrameBytes, 16 * MiB);
+ * await using client = new Client(server.url);
+ * const big = "x".repeat(5 * MiB); // over the default 4 MiB
+ * assert.equal(await client.call("echo", [big]), big);
  * ```
  */
 export interface Limits {
@@ -62,8 +68,10 @@ export interface Limits {
  *
  * @example
  * ```ts
- * import { DEFAULT_LIMITS } from "@mpreg/mpreg";
- * console.log(DEFAULT_LIMITS.maxDepth); // 64
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_LIMITS, Server } from "@mpreg/mpreg";
+ * assert.equal(DEFAULT_LIMITS.maxDepth, 64);
+ * assert.deepEqual(new Server({ port: 0 }).limits, DEFAULT_LIMITS);
  * ```
  */
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({

@@ -9,7 +9,24 @@ import { intern } from "./_intern.ts";
 import type { Step } from "./step.ts";
 import { LimitExceededError, ProtocolError, type WireError } from "./errors.ts";
 
-/** A request id chosen by the sender: a string or a non-negative safe integer. */
+/**
+ * A request id chosen by the sender: a string or a non-negative safe integer.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type CallContext, Client, type RequestId, Server } from "@mpreg/mpreg";
+ * const ids: RequestId[] = [];
+ * await using server = await new Server({ port: 0 })
+ *   .register("id", function (this: CallContext) {
+ *     ids.push(this.requestId);
+ *     return typeof this.requestId;
+ *   })
+ *   .start();
+ * await using client = new Client(server.url);
+ * assert.equal(await client.call("id"), typeof ids[0]);
+ * ```
+ */
 export type RequestId = string | number;
 
 /**
@@ -17,7 +34,7 @@ export type RequestId = string | number;
  *
  * @example
  * ```ts
- * import type { RpcRequest } from "@mpreg/mpreg";
+ * import type { RpcRequest } from "./messages.ts";
  * const msg: RpcRequest = {
  *   role: "rpc",
  *   u: 1,
@@ -46,7 +63,7 @@ export interface RpcRequest {
  *
  * @example
  * ```ts
- * import type { CancelRequest } from "@mpreg/mpreg";
+ * import type { CancelRequest } from "./messages.ts";
  * const msg: CancelRequest = { role: "cancel", u: 1 };
  * console.log(msg.role);
  * ```
@@ -67,7 +84,7 @@ export type ClientMessage = RpcRequest | CancelRequest;
  *
  * @example
  * ```ts
- * import type { RpcResponse } from "@mpreg/mpreg";
+ * import type { RpcResponse } from "./messages.ts";
  * const ok: RpcResponse = { u: 1, r: { a: "hi" }, error: null };
  * console.log(ok.r);
  * ```
@@ -94,7 +111,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  *
  * @example
  * ```ts
- * import { readRequestId } from "@mpreg/mpreg";
+ * import { readRequestId } from "./messages.ts";
  * console.log(readRequestId({ u: "01J" }), readRequestId({ u: [] })); // 01J null
  * ```
  */
@@ -146,7 +163,7 @@ function parseStep(value: unknown, index: number): Step {
  *
  * @example
  * ```ts
- * import { parseClientMessage } from "@mpreg/mpreg";
+ * import { parseClientMessage } from "./messages.ts";
  * const msg = parseClientMessage({ role: "rpc", u: 1, cmds: [{ name: "a", fun: "echo", args: [1] }] }, 10);
  * console.log(msg.role); // rpc
  * ```

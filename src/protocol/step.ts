@@ -11,7 +11,7 @@
  *
  * @example A two-step request
  * ```ts
- * import type { Step } from "@mpreg/mpreg";
+ * import type { Step } from "./step.ts";
  * const steps: Step[] = [
  *   { name: "sum", fun: "add", args: [1, 2], kwargs: {}, locs: [] },
  *   { name: "out", fun: "echo", args: ["sum"], kwargs: {}, locs: [] },
@@ -47,7 +47,7 @@ export const FORBIDDEN_KEYS: readonly string[] = ["__proto__", "constructor", "p
  *
  * @example
  * ```ts
- * import { findForbiddenKey } from "@mpreg/mpreg";
+ * import { findForbiddenKey } from "./step.ts";
  * console.log(findForbiddenKey([{ a: { constructor: 1 } }])); // constructor
  * ```
  */
@@ -81,8 +81,16 @@ export const LITERAL_KEY = "$literal";
  *
  * @example Pass the string "total" even though a step is named "total"
  * ```ts
- * import { literal } from "@mpreg/mpreg";
- * console.log(literal("total")); // { "$literal": "total" }
+ * import assert from "node:assert/strict";
+ * import { Client, literal, Server } from "@mpreg/mpreg";
+ * await using server = await new Server({ port: 0 }).start();
+ * await using client = new Client(server.url);
+ * assert.deepEqual(literal("total"), { $literal: "total" });
+ * const out = await client.request([
+ *   { name: "total", fun: "echo", args: [3] },
+ *   { name: "label", fun: "echos", args: [literal("total"), "total"] },
+ * ]);
+ * assert.deepEqual(out, { label: ["total", 3] });
  * ```
  */
 export function literal<T>(value: T): { $literal: T } {

@@ -13,18 +13,19 @@ import type { RequestId } from "../protocol/messages.ts";
  *
  * @example Stop early when the caller gives up
  * ```ts
- * import type { CallContext } from "@mpreg/mpreg";
- * async function slow(this: CallContext, ms: number): Promise<string> {
- *   await new Promise((resolve, reject) => {
- *     const timer = setTimeout(resolve, ms);
- *     this.signal.addEventListener("abort", () => {
- *       clearTimeout(timer);
- *       reject(this.signal.reason);
- *     }, { once: true });
+ * import assert from "node:assert/strict";
+ * import { type CallContext, CancelledError, Client, Server } from "@mpreg/mpreg";
+ * function wait(this: CallContext): Promise<never> {
+ *   return new Promise((_resolve, reject) => {
+ *     this.signal.addEventListener("abort", () => reject(this.signal.reason), { once: true });
  *   });
- *   return "done";
  * }
- * console.log(typeof slow);
+ * await using server = await new Server({ port: 0 }).register("wait", wait).start();
+ * await using client = new Client(server.url);
+ * const controller = new AbortController();
+ * const call = client.call("wait", [], { signal: controller.signal });
+ * controller.abort();
+ * await assert.rejects(call, CancelledError);
  * ```
  */
 export interface CallContext {
@@ -46,9 +47,19 @@ export interface CallContext {
  *
  * @example
  * ```ts
- * import type { RpcFunction } from "@mpreg/mpreg";
+ * import assert from "node:assert/strict";
+ * import { type CallContext, Client, type RpcFunction, Server } from "@mpreg/mpreg";
  * const add: RpcFunction = (a: number, b: number) => a + b;
- * console.log(typeof add);
+ * const whoAmI: RpcFunction = function (this: CallContext) {
+ *   return `${this.step} on ${this.node}`;
+ * };
+ * await using server = await new Server({ name: "n1", port: 0 })
+ *   .register("add", add)
+ *   .register("who", whoAmI)
+ *   .start();
+ * await using client = new Client(server.url);
+ * assert.equal(await client.call("add", [2, 3]), 5);
+ * assert.equal(await client.call("who"), "who on n1");
  * ```
  */
 export type RpcFunction = (this: CallContext, ...args: never[]) => unknown;
@@ -58,7 +69,7 @@ export type RpcFunction = (this: CallContext, ...args: never[]) => unknown;
  *
  * @example
  * ```ts
- * import type { RegisterOptions } from "@mpreg/mpreg";
+ * import type { RegisterOptions } from "./registry.ts";
  * const options: RegisterOptions = { resources: ["model-a"] };
  * console.log(options.resources);
  * ```
@@ -93,7 +104,7 @@ export interface RegisterOptions {
  *
  * @example
  * ```ts
- * import type { Invoker } from "@mpreg/mpreg";
+ * import type { Invoker } from "./registry.ts";
  * const invoke: Invoker = (_context, args) => Promise.resolve(args.length);
  * console.log(typeof invoke);
  * ```
@@ -109,7 +120,7 @@ export type Invoker = (
  *
  * @example
  * ```ts
- * import { FunctionRegistry } from "@mpreg/mpreg";
+ * import { FunctionRegistry } from "./registry.ts";
  * const registry = new FunctionRegistry();
  * registry.register("one", () => 1);
  * console.log(registry.get("one")?.name); // one
@@ -140,7 +151,7 @@ const UNCHECKED: Arity = Object.freeze({ required: 0, max: Infinity });
  *
  * @example
  * ```ts
- * import { FunctionRegistry } from "@mpreg/mpreg";
+ * import { FunctionRegistry } from "./registry.ts";
  * const registry = new FunctionRegistry();
  * registry.register("add", (a: number, b: number) => a + b, { resources: ["math"] });
  * console.log(registry.names(), registry.version); // [ "add" ] 1
@@ -251,7 +262,7 @@ export class FunctionRegistry {
  *
  * @example
  * ```ts
- * import { satisfies } from "@mpreg/mpreg";
+ * import { satisfies } from "./registry.ts";
  * console.log(satisfies(new Set(["gpu", "model-a"]), ["gpu"])); // true
  * ```
  */

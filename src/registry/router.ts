@@ -33,7 +33,7 @@ export interface RouteMember {
  *
  * @example
  * ```ts
- * import { candidatesFor } from "@mpreg/mpreg";
+ * import { candidatesFor } from "./router.ts";
  * const members = [
  *   { name: "a", state: "alive", self: true, resources: ["cpu"], functions: { f: [] } },
  *   { name: "b", state: "alive", self: false, resources: ["gpu"], functions: { f: ["model"] } },
@@ -69,7 +69,7 @@ export function candidatesFor<M extends RouteMember>(
  *
  * @example
  * ```ts
- * import type { PickOptions } from "@mpreg/mpreg";
+ * import type { PickOptions } from "./router.ts";
  * const options: PickOptions = { preferLocal: true, load: () => 0, random: Math.random };
  * console.log(options.preferLocal);
  * ```
@@ -94,7 +94,7 @@ export interface PickOptions {
  *
  * @example
  * ```ts
- * import { pickCandidate } from "@mpreg/mpreg";
+ * import { pickCandidate } from "./router.ts";
  * const m = (name: string, self = false) =>
  *   ({ name, state: "alive", self, resources: [], functions: { f: [] } });
  * const chosen = pickCandidate([m("a"), m("b", true)], {

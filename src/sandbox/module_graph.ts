@@ -51,7 +51,7 @@ import { SandboxPolicyError } from "./policy_error.ts";
  *
  * @example
  * ```ts
- * import type { ModuleGraphViolation } from "@mpreg/mpreg";
+ * import type { ModuleGraphViolation } from "./module_graph.ts";
  * const v: ModuleGraphViolation = {
  *   module: "file:///srv/fns/a.ts",
  *   import: "../node.yaml",
@@ -217,7 +217,7 @@ function codeRoot(module: URL): string | URL {
  *
  * @example
  * ```ts ignore
- * import { checkModuleGraph } from "@mpreg/mpreg";
+ * import { checkModuleGraph } from "./module_graph.ts";
  * await checkModuleGraph("file:///srv/fns/report.ts", { read: ["/srv/data"] });
  * ```
  */

@@ -7,7 +7,7 @@
  *
  * @example Normalize a config entry and key its pool
  * ```ts ignore
- * import { normalizePermissions, profileKey } from "@mpreg/mpreg";
+ * import { normalizePermissions, profileKey } from "./permissions.ts";
  * const p = normalizePermissions({ read: ["./data"], net: false }, "/srv/app");
  * console.log(p); // { read: [ "/srv/app/data" ] }
  * console.log(profileKey(p)); // read=["/srv/app/data"]
@@ -22,10 +22,15 @@ import { fileURLToPath } from "node:url";
  * One kind of permission, named as Deno names it.
  *
  * @example
- * ```ts ignore
- * import type { PermissionKind } from "@mpreg/mpreg";
- * const kind: PermissionKind = "net";
- * console.log(kind);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client, type PermissionKind, PermissionDeniedError, Server } from "@mpreg/mpreg";
+ * const kinds: PermissionKind[] = []; // anonymous callers may exercise none
+ * await using server = await new Server({ port: 0, auth: { anonymous: { permissions: kinds } } })
+ *   .register("fetchIt", () => "fetched", { permissions: { net: ["example.com"] } })
+ *   .start();
+ * await using client = new Client(server.url);
+ * await assert.rejects(client.call("fetchIt"), PermissionDeniedError); // it declares "net"
  * ```
  */
 export type PermissionKind = "net" | "read" | "write" | "env" | "run" | "ffi" | "sys";
@@ -35,7 +40,7 @@ export type PermissionKind = "net" | "read" | "write" | "env" | "run" | "ffi" | 
  *
  * @example
  * ```ts ignore
- * import { SANDBOX_PERMISSION_KINDS } from "@mpreg/mpreg";
+ * import { SANDBOX_PERMISSION_KINDS } from "./permissions.ts";
  * console.log(SANDBOX_PERMISSION_KINDS.includes("net")); // true
  * ```
  */
@@ -56,10 +61,14 @@ export const SANDBOX_PERMISSION_KINDS: readonly PermissionKind[] = Object.freeze
  * (`sys`).
  *
  * @example
- * ```ts ignore
- * import type { PermissionValue } from "@mpreg/mpreg";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type FunctionPermissions, type PermissionValue, Server } from "@mpreg/mpreg";
  * const net: PermissionValue = ["127.0.0.1:8080"];
- * console.log(net);
+ * const env: PermissionValue = false;
+ * const permissions: FunctionPermissions = { net, env };
+ * await using server = await new Server({ port: 0 }).register("f", () => 1, { permissions }).start();
+ * assert.deepEqual(server.cluster.self.permissions, { f: ["net"] });
  * ```
  */
 export type PermissionValue = boolean | string[];
@@ -68,10 +77,14 @@ export type PermissionValue = boolean | string[];
  * What a function may touch. A missing key means `false`.
  *
  * @example
- * ```ts ignore
- * import type { FunctionPermissions } from "@mpreg/mpreg";
- * const p: FunctionPermissions = { read: ["/srv/data"], net: ["api.example.com:443"] };
- * console.log(Object.keys(p));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type FunctionPermissions, Server } from "@mpreg/mpreg";
+ * const permissions: FunctionPermissions = { read: ["/srv/data"], net: ["api.example.com:443"] };
+ * await using server = await new Server({ port: 0 })
+ *   .register("load", () => 1, { permissions })
+ *   .start();
+ * assert.deepEqual(server.cluster.self.permissions, { load: ["net", "read"] });
  * ```
  */
 export interface FunctionPermissions {
@@ -179,7 +192,7 @@ function checkEntry(kind: string, entry: unknown, baseDir: () => string): string
  *
  * @example Resolve paths from a config file
  * ```ts ignore
- * import { normalizePermissions } from "@mpreg/mpreg";
+ * import { normalizePermissions } from "./permissions.ts";
  * const p = normalizePermissions({ read: ["./data", "/etc/hosts"], env: false }, "/srv/app");
  * console.log(p); // { read: [ "/etc/hosts", "/srv/app/data" ] }
  * ```
@@ -234,7 +247,7 @@ export function normalizePermissions(p: unknown, baseDir?: string): FunctionPerm
  *
  * @example
  * ```ts ignore
- * import { permissionKinds } from "@mpreg/mpreg";
+ * import { permissionKinds } from "./permissions.ts";
  * console.log(permissionKinds({ read: ["/data"], net: true, env: false })); // [ "net", "read" ]
  * ```
  */
@@ -256,7 +269,7 @@ export function permissionKinds(p: FunctionPermissions): PermissionKind[] {
  *
  * @example
  * ```ts ignore
- * import { profileKey } from "@mpreg/mpreg";
+ * import { profileKey } from "./permissions.ts";
  * console.log(profileKey({})); // none
  * console.log(profileKey({ read: ["/b", "/a"], net: true })); // net read=["/a","/b"]
  * ```
@@ -288,7 +301,7 @@ export function profileKey(p: FunctionPermissions): string {
  *
  * @example
  * ```ts ignore
- * import { toDenoFlags } from "@mpreg/mpreg";
+ * import { toDenoFlags } from "./permissions.ts";
  * console.log(toDenoFlags({ net: ["127.0.0.1:8080"] }));
  * // [ "--no-prompt", "--allow-import=127.0.0.1:8080", "--allow-net=127.0.0.1:8080" ]
  * ```
@@ -328,7 +341,7 @@ export function toDenoFlags(p: FunctionPermissions, runtime: readonly URL[] = []
  *
  * @example
  * ```ts ignore
- * import { importFlag } from "@mpreg/mpreg";
+ * import { importFlag } from "./permissions.ts";
  * console.log(importFlag({})); // --allow-import=invalid.invalid
  * ```
  */
@@ -393,7 +406,7 @@ function entriesOf(p: FunctionPermissions): [PermissionKind, string | null][] {
  *
  * @example Refuse to start
  * ```ts ignore
- * import { missingHostPermissions } from "@mpreg/mpreg";
+ * import { missingHostPermissions } from "./permissions.ts";
  * const missing = await missingHostPermissions({ net: ["example.com"] });
  * if (missing.length > 0) throw new Error(`Start deno with ${missing.join(", ")}`);
  * ```
@@ -424,7 +437,7 @@ export async function missingHostPermissions(p: FunctionPermissions): Promise<st
  *
  * @example
  * ```ts ignore
- * import { missingHostPermissionsSync } from "@mpreg/mpreg";
+ * import { missingHostPermissionsSync } from "./permissions.ts";
  * console.log(missingHostPermissionsSync({ env: ["HOME"] })); // [] under -A
  * ```
  */

@@ -16,9 +16,12 @@ import { PermissionDeniedError, type RpcErrorOptions } from "../protocol/errors.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PermissionDeniedError, SandboxPolicyError } from "@mpreg/mpreg";
  * const err = new SandboxPolicyError("the module imports ../node.yaml as text");
- * console.log(err instanceof PermissionDeniedError, err.code, err.name); // true 1009 SandboxPolicyError
+ * assert.ok(err instanceof PermissionDeniedError);
+ * assert.equal(err.code, 1009);
+ * assert.equal(err.name, "SandboxPolicyError");
  * ```
  */
 export class SandboxPolicyError extends PermissionDeniedError {

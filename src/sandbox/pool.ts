@@ -15,7 +15,7 @@
  *
  * @example Run a function with no permissions at all
  * ```ts ignore
- * import { WorkerPool } from "@mpreg/mpreg";
+ * import { WorkerPool } from "./pool.ts";
  * const pool = new WorkerPool({});
  * const add = { name: "add", source: "(a, b) => a + b" };
  * const context = {
@@ -98,7 +98,7 @@ const DENO_ENV = [
  *
  * @example
  * ```ts ignore
- * import type { ModuleFunctionSpec } from "@mpreg/mpreg";
+ * import type { ModuleFunctionSpec } from "./pool.ts";
  * const spec: ModuleFunctionSpec = { module: "file:///srv/functions.ts", exportName: "add" };
  * console.log(spec.exportName);
  * ```
@@ -121,7 +121,7 @@ export interface ModuleFunctionSpec {
  *
  * @example
  * ```ts ignore
- * import type { SourceFunctionSpec } from "@mpreg/mpreg";
+ * import type { SourceFunctionSpec } from "./pool.ts";
  * const add = (a: number, b: number): number => a + b;
  * const spec: SourceFunctionSpec = { source: add.toString() };
  * console.log(spec.source);
@@ -137,7 +137,7 @@ export interface SourceFunctionSpec {
  *
  * @example
  * ```ts ignore
- * import type { FunctionSpec } from "@mpreg/mpreg";
+ * import type { FunctionSpec } from "./pool.ts";
  * const specs: FunctionSpec[] = [{ module: "./functions.ts", exportName: "add" }, { source: "() => 1" }];
  * console.log(specs.length);
  * ```
@@ -150,7 +150,7 @@ export type FunctionSpec = ModuleFunctionSpec | SourceFunctionSpec;
  *
  * @example
  * ```ts ignore
- * import type { FunctionRef } from "@mpreg/mpreg";
+ * import type { FunctionRef } from "./pool.ts";
  * const ref: FunctionRef = { name: "add", source: "(a, b) => a + b" };
  * console.log(ref.name);
  * ```
@@ -162,7 +162,7 @@ export type FunctionRef = { readonly name: string } & FunctionSpec;
  *
  * @example
  * ```ts ignore
- * import type { WorkerPoolOptions } from "@mpreg/mpreg";
+ * import type { WorkerPoolOptions } from "./pool.ts";
  * const options: WorkerPoolOptions = { maxWorkers: 2, maxInFlight: 256, memoryMb: 256 };
  * console.log(options);
  * ```
@@ -246,12 +246,18 @@ export interface WorkerPoolOptions {
  * Counters of a {@linkcode WorkerPool}, for metrics.
  *
  * @example
- * ```ts ignore
- * import { WorkerPool } from "@mpreg/mpreg";
- * const pool = new WorkerPool({});
- * const { workers, inFlight, calls, denials } = pool.stats();
- * console.log(workers, inFlight, calls, denials); // 1 0 0 0
- * await pool.close();
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client, Server, type WorkerPoolStats } from "@mpreg/mpreg";
+ * await using server = await new Server({ port: 0 })
+ *   .register("one", () => 1, { sandbox: true, memoryMb: 128 })
+ *   .start();
+ * await using client = new Client(server.url);
+ * await client.call("one");
+ * const pool: WorkerPoolStats | undefined = server.stats().sandbox?.profiles[0];
+ * assert.equal(pool?.memoryMb, 128);
+ * assert.equal(pool?.calls, 1);
+ * assert.equal(pool?.crashes, 0);
  * ```
  */
 export interface WorkerPoolStats {
@@ -357,7 +363,7 @@ interface PoolWorker {
  *
  * @example
  * ```ts ignore
- * import { moduleUrl } from "@mpreg/mpreg";
+ * import { moduleUrl } from "./pool.ts";
  * console.log(moduleUrl("/srv/fns.ts")); // file:///srv/fns.ts
  * ```
  */
@@ -457,7 +463,7 @@ function describeReason(reason: unknown): { name: string; message: string } {
  *
  * @example Call a module's export with read access to one folder
  * ```ts ignore
- * import { WorkerPool } from "@mpreg/mpreg";
+ * import { WorkerPool } from "./pool.ts";
  * const pool = new WorkerPool({ read: ["/srv/data"] });
  * const ref = { name: "readData", module: "file:///srv/functions.ts" };
  * const context = {

@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts ignore
- * import { Sandbox } from "@mpreg/mpreg";
+ * import { Sandbox } from "./sandbox.ts";
  * const sandbox = new Sandbox();
  * const add = sandbox.load("add", { source: "(a, b) => a + b" }, {});
  * const context = {
@@ -57,7 +57,7 @@ export const SYMLINK_SCAN_BOUND = 10_000;
  *
  * @example
  * ```ts ignore
- * import type { SandboxInvoker } from "@mpreg/mpreg";
+ * import type { SandboxInvoker } from "./sandbox.ts";
  * const invoke: SandboxInvoker = (_context, args) => Promise.resolve(args.length);
  * console.log(typeof invoke);
  * ```
@@ -74,7 +74,7 @@ export type SandboxInvoker = (
  *
  * @example
  * ```ts ignore
- * import type { SandboxOptions } from "@mpreg/mpreg";
+ * import type { SandboxOptions } from "./sandbox.ts";
  * const options: SandboxOptions = { maxWorkers: 2, maxInFlight: 512, memoryMb: 256 };
  * console.log(options);
  * ```
@@ -86,7 +86,7 @@ export type SandboxOptions = WorkerPoolOptions;
  *
  * @example
  * ```ts ignore
- * import type { LoadOptions } from "@mpreg/mpreg";
+ * import type { LoadOptions } from "./sandbox.ts";
  * const options: LoadOptions = { memoryMb: 128 };
  * console.log(options.memoryMb);
  * ```
@@ -105,10 +105,17 @@ export interface LoadOptions {
  * Counters of a {@linkcode Sandbox}: totals and one entry per pool.
  *
  * @example
- * ```ts ignore
- * import { Sandbox } from "@mpreg/mpreg";
- * const sandbox = new Sandbox();
- * console.log(sandbox.stats().pools); // 0
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client, type SandboxStats, Server } from "@mpreg/mpreg";
+ * await using server = await new Server({ port: 0 })
+ *   .register("one", () => 1, { sandbox: true })
+ *   .start();
+ * await using client = new Client(server.url);
+ * assert.equal(await client.call("one"), 1);
+ * const sandbox: SandboxStats | null = server.stats().sandbox;
+ * assert.equal(sandbox?.pools, 1);
+ * assert.equal(sandbox?.calls, 1);
  * ```
  */
 export interface SandboxStats {
@@ -138,7 +145,8 @@ export interface SandboxStats {
  *
  * @example Read a file in a sandbox allowed only that folder
  * ```ts ignore
- * import { normalizePermissions, Sandbox } from "@mpreg/mpreg";
+ * import { normalizePermissions } from "./permissions.ts";
+ * import { Sandbox } from "./sandbox.ts";
  * const sandbox = new Sandbox();
  * const readData = sandbox.load(
  *   "readData",

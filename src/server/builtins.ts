@@ -14,7 +14,7 @@
  *
  * @example
  * ```ts
- * import { echo } from "@mpreg/mpreg";
+ * import { echo } from "./builtins.ts";
  * console.log(echo("hi")); // hi
  * ```
  */
@@ -33,7 +33,7 @@ export function echo(...args: unknown[]): unknown {
  *
  * @example
  * ```ts
- * import { echos } from "@mpreg/mpreg";
+ * import { echos } from "./builtins.ts";
  * console.log(echos("a", "b")); // [ "a", "b" ]
  * ```
  */

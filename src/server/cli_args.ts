@@ -20,7 +20,7 @@ import type { ServerOptions } from "./options.ts";
  *
  * @example
  * ```ts
- * import { SERVER_USAGE } from "@mpreg/mpreg/server";
+ * import { SERVER_USAGE } from "./cli_args.ts";
  * console.log(SERVER_USAGE.includes("--config PATH")); // true
  * ```
  */
@@ -47,7 +47,7 @@ Flags:
  *
  * @example
  * ```ts
- * import type { ServerArgs } from "@mpreg/mpreg/server";
+ * import type { ServerArgs } from "./cli_args.ts";
  * const args: ServerArgs = { help: false, config: "node.yaml", overrides: { port: 9001 }, log: {} };
  * console.log(args.overrides.port);
  * ```
@@ -85,11 +85,11 @@ export interface ServerArgs {
  *
  * @example
  * ```ts
- * import { parseServerArgs, UsageError } from "@mpreg/mpreg/server";
+ * import { parseServerArgs, UsageError } from "./cli_args.ts";
  * try {
  *   parseServerArgs(["--prot", "9001"]);
  * } catch (err) {
- *   if (err instanceof UsageError) console.log(err.message, err.code); // unknown flag "--prot" (see --help) 2
+ *   if (err instanceof UsageError) console.log(err.message, err.exitCode); // unknown flag "--prot" (see --help) 2
  * }
  * ```
  */
@@ -97,7 +97,7 @@ export class UsageError extends Error {
   /** Always `"UsageError"`. */
   override readonly name = "UsageError";
   /** The exit code a program should use: 2. */
-  readonly code = 2;
+  readonly exitCode = 2;
 
   /**
    * Creates a usage error.
@@ -145,7 +145,7 @@ const HELP = new Set(["--help", "-h"]);
  *
  * @example
  * ```ts
- * import { parseServerArgs } from "@mpreg/mpreg/server";
+ * import { parseServerArgs } from "./cli_args.ts";
  * const args = parseServerArgs([
  *   "--config", "node.yaml", "--port=9001", "--peer", "ws://a:6666", "--peer", "ws://b:6666",
  * ]);
@@ -198,7 +198,8 @@ export function parseServerArgs(args: string[]): ServerArgs {
  *
  * @example
  * ```ts
- * import { mergeConfig, parseConfig, parseServerArgs } from "@mpreg/mpreg/server";
+ * import { mergeConfig, parseServerArgs } from "./cli_args.ts";
+ * import { parseConfig } from "@mpreg/mpreg";
  * const file = parseConfig("port: 6666\nname: n1\n", "/srv/node.yaml");
  * const merged = mergeConfig(file, parseServerArgs(["--port", "9001", "--log-level", "debug"]));
  * console.log(merged.options, merged.log); // { name: "n1", port: 9001 } { level: "debug", format: "pretty" }

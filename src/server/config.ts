@@ -66,7 +66,7 @@ import { parseOrigin } from "./origin.ts";
  *
  * @example
  * ```ts
- * import { LOG_LEVELS } from "@mpreg/mpreg/server";
+ * import { LOG_LEVELS } from "./config.ts";
  * console.log(LOG_LEVELS.includes("info")); // true
  * ```
  */
@@ -84,7 +84,7 @@ export const LOG_LEVELS: readonly LogLevel[] = [
  *
  * @example
  * ```ts
- * import { LOG_FORMATS } from "@mpreg/mpreg/server";
+ * import { LOG_FORMATS } from "./config.ts";
  * console.log(LOG_FORMATS.join("|")); // pretty|json
  * ```
  */
@@ -95,9 +95,10 @@ export const LOG_FORMATS: readonly LogFormat[] = ["pretty", "json"];
  *
  * @example
  * ```ts
- * import type { LogLevel } from "@mpreg/mpreg/server";
+ * import assert from "node:assert/strict";
+ * import { type LogLevel, parseConfig } from "@mpreg/mpreg";
  * const level: LogLevel = "warning";
- * console.log(level);
+ * assert.equal(parseConfig(`log: { level: ${level} }`, "node.yaml").log.level, "warning");
  * ```
  */
 export type LogLevel = "trace" | "debug" | "info" | "warning" | "error" | "fatal";
@@ -107,9 +108,10 @@ export type LogLevel = "trace" | "debug" | "info" | "warning" | "error" | "fatal
  *
  * @example
  * ```ts
- * import type { LogFormat } from "@mpreg/mpreg/server";
+ * import assert from "node:assert/strict";
+ * import { type LogFormat, parseConfig } from "@mpreg/mpreg";
  * const format: LogFormat = "json";
- * console.log(format);
+ * assert.equal(parseConfig(`log: { format: ${format} }`, "node.yaml").log.format, "json");
  * ```
  */
 export type LogFormat = "pretty" | "json";
@@ -119,13 +121,11 @@ export type LogFormat = "pretty" | "json";
  *
  * @example
  * ```ts
- * import type { FunctionModuleConfig } from "@mpreg/mpreg/server";
- * const fn: FunctionModuleConfig = {
- *   module: "file:///srv/functions/math.ts",
- *   resources: ["gpu"],
- *   trusted: false,
- * };
- * console.log(fn.module);
+ * import assert from "node:assert/strict";
+ * import { type FunctionModuleConfig, parseConfig } from "@mpreg/mpreg";
+ * const config = parseConfig("functions:\n  - module: ./math.ts\n    resources: [gpu]\n", "/srv/node.yaml");
+ * const fn: FunctionModuleConfig = config.functions[0]!;
+ * assert.deepEqual(fn, { module: "file:///srv/math.ts", resources: ["gpu"], trusted: false });
  * ```
  */
 export interface FunctionModuleConfig {
@@ -167,9 +167,10 @@ export interface FunctionModuleConfig {
  *
  * @example
  * ```ts
- * import type { TlsFiles } from "@mpreg/mpreg/server";
+ * import assert from "node:assert/strict";
+ * import { type TlsFiles } from "@mpreg/mpreg";
  * const tls: TlsFiles = { cert: "/etc/mpreg/cert.pem", key: "/etc/mpreg/key.pem" };
- * console.log(tls.cert);
+ * assert.ok(tls.cert.endsWith(".pem") && tls.key.endsWith(".pem"));
  * ```
  */
 export interface TlsFiles {
@@ -184,9 +185,10 @@ export interface TlsFiles {
  *
  * @example
  * ```ts
- * import type { LogConfig } from "@mpreg/mpreg/server";
- * const log: LogConfig = { level: "debug", format: "json" };
- * console.log(log.level);
+ * import assert from "node:assert/strict";
+ * import { type LogConfig, parseConfig } from "@mpreg/mpreg";
+ * const log: LogConfig = parseConfig("log: { level: debug }", "node.yaml").log;
+ * assert.deepEqual(log, { level: "debug", format: "pretty" });
  * ```
  */
 export interface LogConfig {
@@ -209,9 +211,11 @@ export interface LogConfig {
  *
  * @example
  * ```ts
- * import { parseConfig } from "@mpreg/mpreg/server";
- * const config = parseConfig("port: 9001\ngossip_interval: 0.5\n", "/srv/node.yaml");
- * console.log(config.options); // { port: 9001, gossipIntervalMs: 500 }
+ * import assert from "node:assert/strict";
+ * import { type NodeConfig, parseConfig } from "@mpreg/mpreg";
+ * const config: NodeConfig = parseConfig("port: 9001\ngossip_interval: 0.5\n", "/srv/node.yaml");
+ * assert.deepEqual(config.options, { port: 9001, gossipIntervalMs: 500 });
+ * assert.deepEqual(config.functions, []);
  * ```
  */
 export interface NodeConfig {
@@ -239,7 +243,18 @@ export interface NodeConfig {
   tls?: TlsFiles;
 }
 
-/** Options of {@linkcode ConfigError}. */
+/**
+ * Options of {@linkcode ConfigError}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ConfigError, type ConfigErrorOptions } from "@mpreg/mpreg";
+ * const options: ConfigErrorOptions = { line: 7, key: "gosip_interval" };
+ * const err = new ConfigError("node.yaml", 'unknown key "gosip_interval"', options);
+ * assert.equal(err.message, 'node.yaml:7: unknown key "gosip_interval"');
+ * ```
+ */
 export interface ConfigErrorOptions {
   /**
    * The 1-based line of the fault, or `null` when it has none.
@@ -265,14 +280,15 @@ export interface ConfigErrorOptions {
  *
  * @example Report a bad config
  * ```ts
- * import { ConfigError, parseConfig } from "@mpreg/mpreg/server";
+ * import assert from "node:assert/strict";
+ * import { ConfigError, parseConfig } from "@mpreg/mpreg";
  * try {
  *   parseConfig("name: n1\nport: abc\n", "node.yaml");
+ *   assert.fail("expected a ConfigError");
  * } catch (err) {
- *   if (err instanceof ConfigError) {
- *     console.log(err.message); // node.yaml:2: key "port": expected an integer from 0 to 65535, got "abc"
- *     console.log(err.line, err.key, err.code); // 2 port 2
- *   }
+ *   assert.ok(err instanceof ConfigError);
+ *   assert.equal(err.message, 'node.yaml:2: key "port": expected an integer from 0 to 65535, got "abc"');
+ *   assert.deepEqual([err.line, err.key, err.exitCode], [2, "port", 2]);
  * }
  * ```
  */
@@ -280,7 +296,7 @@ export class ConfigError extends Error {
   /** Always `"ConfigError"`. */
   override readonly name = "ConfigError";
   /** The exit code a program should use: 2, like a usage error. */
-  readonly code = 2;
+  readonly exitCode = 2;
   /** The config file, as given. */
   readonly file: string;
   /** The 1-based line of the fault, or `null` when it has none. */
@@ -318,10 +334,15 @@ export class ConfigError extends Error {
  * @throws {ConfigError} The file cannot be read, is not YAML, or does not validate.
  *
  * @example
- * ```ts ignore
- * import { loadConfig } from "@mpreg/mpreg/server";
- * const config = await loadConfig("examples/node.yaml");
- * console.log(config.options.port, config.functions.map((f) => f.module));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadConfig } from "@mpreg/mpreg";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/node.yaml`, "name: n1\nfunctions:\n  - module: ./fns.ts\n");
+ * const config = await loadConfig(`${dir}/node.yaml`);
+ * assert.equal(config.options.name, "n1");
+ * assert.equal(config.functions[0]?.module, new URL(`file://${dir}/fns.ts`).href);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadConfig(path: string): Promise<NodeConfig> {
@@ -369,14 +390,15 @@ export async function loadConfig(path: string): Promise<NodeConfig> {
  *
  * @example
  * ```ts
- * import { parseConfig } from "@mpreg/mpreg/server";
+ * import assert from "node:assert/strict";
+ * import { parseConfig } from "@mpreg/mpreg";
  * const config = parseConfig(
  *   "name: n1\nfunctions:\n  - module: ./fns/math.ts\nlog: { level: debug }\n",
  *   "/srv/node.yaml",
  * );
- * console.log(config.options.name); // n1
- * console.log(config.functions[0]?.module); // file:///srv/fns/math.ts
- * console.log(config.log); // { level: "debug", format: "pretty" }
+ * assert.equal(config.options.name, "n1");
+ * assert.equal(config.functions[0]?.module, "file:///srv/fns/math.ts");
+ * assert.deepEqual(config.log, { level: "debug", format: "pretty" });
  * ```
  */
 export function parseConfig(text: string, path: string): NodeConfig {

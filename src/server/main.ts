@@ -51,7 +51,7 @@ async function configureLogging(log: LogConfig): Promise<void> {
  *
  * @example
  * ```ts ignore
- * import { main } from "@mpreg/mpreg/server";
+ * import { main } from "./main.ts";
  * Deno.exit(await main(["--config", "node.yaml"]));
  * ```
  */
@@ -68,8 +68,8 @@ export async function main(args: string[]): Promise<number> {
     await configureLogging(config.log);
     server = await Server.fromConfig(config);
   } catch (err) {
-    if (err instanceof UsageError) return fail(`${err.message}\n\n${SERVER_USAGE}`, 2);
-    if (err instanceof ConfigError) return fail(err.message, 2);
+    if (err instanceof UsageError) return fail(`${err.message}\n\n${SERVER_USAGE}`, err.exitCode);
+    if (err instanceof ConfigError) return fail(err.message, err.exitCode);
     // A function whose module graph reaches beyond what it declares: a config to fix.
     if (err instanceof SandboxPolicyError) return fail(err.message, 2);
     return fail(`cannot create the node: ${(err as Error).message}`, 1);

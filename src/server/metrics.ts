@@ -67,7 +67,21 @@ class Histogram {
   }
 }
 
-/** Per-function figures, as `GET /stats` returns them. */
+/**
+ * Per-function figures, as `GET /stats` returns them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client, type FunctionStats, Server } from "@mpreg/mpreg";
+ * await using server = await new Server({ port: 0 }).register("one", () => 1).start();
+ * await using client = new Client(server.url);
+ * await client.call("one");
+ * const one: FunctionStats | undefined = server.stats().functions.one;
+ * assert.equal(one?.calls, 1);
+ * assert.deepEqual(one?.outcomes, { ok: 1 });
+ * ```
+ */
 export interface FunctionStats {
   /** Calls that ended, by outcome (`ok` or an error name). */
   outcomes: Record<string, number>;
@@ -88,10 +102,12 @@ export interface FunctionStats {
  *
  * @example
  * ```ts
- * import { Metrics } from "@mpreg/mpreg";
- * const metrics = new Metrics();
- * metrics.observeLoopLag(3_000);
- * console.log(metrics.loopLag().maxLagMs); // 3000
+ * import assert from "node:assert/strict";
+ * import { type EventLoopStats, Server } from "@mpreg/mpreg";
+ * await using server = await new Server({ port: 0 }).start();
+ * const loop: EventLoopStats = server.stats().eventLoop;
+ * assert.ok(loop.maxLagMs >= loop.lagMs);
+ * assert.ok(loop.p99Ms >= 0);
  * ```
  */
 export interface EventLoopStats {
@@ -110,7 +126,7 @@ export interface EventLoopStats {
  *
  * @example
  * ```ts
- * import { Metrics } from "@mpreg/mpreg";
+ * import { Metrics } from "./metrics.ts";
  * const slow: string[] = [];
  * const metrics = new Metrics({ slowCallMs: 0, onSlowCall: (fun) => slow.push(fun) });
  * metrics.callStarted("add")("ok");
@@ -159,7 +175,7 @@ function labels(set: Record<string, string> | undefined): string {
  *
  * @example
  * ```ts
- * import { Metrics } from "@mpreg/mpreg";
+ * import { Metrics } from "./metrics.ts";
  * const metrics = new Metrics();
  * const done = metrics.callStarted("add");
  * done("ok");

@@ -12,9 +12,13 @@ import type { Limits } from "../protocol/limits.ts";
  *
  * @example A node on a free port with two resources
  * ```ts
- * import type { ServerOptions } from "@mpreg/mpreg";
+ * import assert from "node:assert/strict";
+ * import { Server, type ServerOptions } from "@mpreg/mpreg";
  * const options: ServerOptions = { name: "gpu-1", port: 0, resources: ["gpu", "model-a"] };
- * console.log(options.name);
+ * await using server = await new Server(options).start();
+ * assert.equal(server.name, "gpu-1");
+ * assert.notEqual(server.port, 0); // a free port was picked
+ * assert.deepEqual([...server.resources], ["gpu", "model-a"]);
  * ```
  */
 export interface ServerOptions {
@@ -197,9 +201,13 @@ export interface ServerOptions {
  *
  * @example
  * ```ts
- * import type { SandboxSettings } from "@mpreg/mpreg";
+ * import assert from "node:assert/strict";
+ * import { Server, type SandboxSettings } from "@mpreg/mpreg";
  * const sandbox: SandboxSettings = { memoryMb: 256 };
- * console.log(sandbox.memoryMb);
+ * await using server = await new Server({ port: 0, sandbox })
+ *   .register("one", () => 1, { sandbox: true })
+ *   .start();
+ * assert.equal(server.stats().sandbox?.profiles[0]?.memoryMb, 256);
  * ```
  */
 export interface SandboxSettings {

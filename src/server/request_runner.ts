@@ -10,7 +10,8 @@ import { getConfig, withContext } from "@logtape/logtape";
 import { abortable } from "../_util/abortable.ts";
 import type { Principal } from "../auth/authenticator.ts";
 import type { GrantAgreement } from "../cluster/grant_agreement.ts";
-import { executeNow, RequestGraph } from "../engine/mod.ts";
+import { executeNow } from "../engine/execute.ts";
+import { RequestGraph } from "../engine/graph.ts";
 import { refusedUnstarted } from "../cluster/refused.ts";
 import {
   AppError,

@@ -43,12 +43,15 @@ const log = getLogger(["mpreg", "server"]);
  *
  * @example A function that may fetch from one host, in a sandbox process
  * ```ts
- * import type { FunctionOptions } from "@mpreg/mpreg";
- * const options: FunctionOptions = {
- *   resources: ["dataset-1"],
- *   permissions: { net: ["api.example.com"] },
- * };
- * console.log(options.permissions);
+ * import assert from "node:assert/strict";
+ * import { Client, type FunctionOptions, Server } from "@mpreg/mpreg";
+ * const options: FunctionOptions = { resources: ["dataset-1"], permissions: { net: ["127.0.0.1"] } };
+ * await using server = await new Server({ port: 0, auth: { anonymous: { permissions: ["net"] } } })
+ *   .register("double", (x: number) => x * 2, options)
+ *   .start();
+ * await using client = new Client(server.url);
+ * assert.equal(await client.call("double", [21], { locs: ["dataset-1"] }), 42);
+ * assert.equal(server.stats().sandbox?.pools, 1); // it ran in a sandbox process
  * ```
  */
 export interface FunctionOptions {
@@ -90,9 +93,16 @@ export interface FunctionOptions {
  *
  * @example
  * ```ts
- * import type { ModuleOptions } from "@mpreg/mpreg";
- * const options: ModuleOptions = { permissions: { read: ["/srv/data"] } };
- * console.log(options.trusted ?? false);
+ * import assert from "node:assert/strict";
+ * import { Client, type ModuleOptions, Server } from "@mpreg/mpreg";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/fns.ts`, "export const triple = (x: number) => x * 3;\n");
+ * const options: ModuleOptions = { resources: ["cpu"], trusted: true };
+ * await using server = await new Server({ port: 0 }).start();
+ * assert.deepEqual(await server.registerModule(`file://${dir}/fns.ts`, options), ["triple"]);
+ * await using client = new Client(server.url);
+ * assert.equal(await client.call("triple", [5]), 15);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export interface ModuleOptions {
@@ -128,9 +138,15 @@ export interface ModuleOptions {
  *
  * @example
  * ```ts
- * import { Server } from "@mpreg/mpreg";
- * const server = new Server({ name: "n1" });
- * console.log(server.stats().node); // n1
+ * import assert from "node:assert/strict";
+ * import { Client, type NodeStats, Server } from "@mpreg/mpreg";
+ * await using server = await new Server({ name: "n1", port: 0 }).start();
+ * await using client = new Client(server.url);
+ * await client.call("echo", [1]);
+ * const stats: NodeStats = server.stats();
+ * assert.equal(stats.node, "n1");
+ * assert.equal(stats.functions.echo?.calls, 1);
+ * assert.equal(stats.connections, 1);
  * ```
  */
 export interface NodeStats {
@@ -155,7 +171,19 @@ export interface NodeStats {
   sandbox: SandboxStats | null;
 }
 
-/** Options for {@linkcode Server.stop}. */
+/**
+ * Options for {@linkcode Server.stop}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Server, type StopOptions } from "@mpreg/mpreg";
+ * const server = await new Server({ port: 0 }).start();
+ * const options: StopOptions = { drainTimeoutMs: 1_000 };
+ * await server.stop(options);
+ * assert.equal(server.listening, false);
+ * ```
+ */
 export interface StopOptions {
   /**
    * How long requests in flight may take to finish, in milliseconds.
@@ -188,12 +216,13 @@ function formatUrl(scheme: "ws" | "wss", host: string, port: number): string {
  *
  * @example Serve a function and call it
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Client, Server } from "@mpreg/mpreg";
  * await using server = await new Server({ port: 0 })
  *   .register("add", (a: number, b: number) => a + b)
  *   .start();
  * await using client = new Client(server.url);
- * console.log(await client.call("add", [2, 3])); // 5
+ * assert.equal(await client.call("add", [2, 3]), 5);
  * ```
  */
 export class Server {
@@ -241,10 +270,20 @@ export class Server {
    * @throws {Error} when a function module cannot be imported.
    *
    * @example
-   * ```ts ignore
-   * import { Server } from "@mpreg/mpreg";
-   * const server = await Server.fromConfig("./node.yaml", { port: 0 });
-   * await server.start();
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Client, Server } from "@mpreg/mpreg";
+   * const dir = await Deno.makeTempDir();
+   * await Deno.writeTextFile(`${dir}/fns.ts`, "export const inc = (x: number) => x + 1;\n");
+   * await Deno.writeTextFile(
+   *   `${dir}/node.yaml`,
+   *   "name: n1\nfunctions:\n  - module: ./fns.ts\n    trusted: true\n",
+   * );
+   * await using server = await (await Server.fromConfig(`${dir}/node.yaml`, { port: 0 })).start();
+   * assert.equal(server.name, "n1");
+   * await using client = new Client(server.url);
+   * assert.equal(await client.call("inc", [1]), 2);
+   * await Deno.remove(dir, { recursive: true });
    * ```
    */
   static async fromConfig(
@@ -430,12 +469,17 @@ export class Server {
    * @throws {Error} when the module cannot be loaded or exports no function.
    *
    * @example
-   * ```ts ignore
-   * import { Server } from "@mpreg/mpreg";
-   * const server = new Server({ port: 0 });
-   * await server.registerModule(new URL("./fns.ts", import.meta.url).href, {
-   *   permissions: { read: ["./data"] },
-   * });
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Client, Server } from "@mpreg/mpreg";
+   * const dir = await Deno.makeTempDir();
+   * await Deno.writeTextFile(`${dir}/fns.ts`, "export const upper = (s: string) => s.toUpperCase();\n");
+   * await using server = await new Server({ port: 0 }).start();
+   * // Sandboxed (not trusted): the module loads only in a sandbox process.
+   * assert.deepEqual(await server.registerModule(`file://${dir}/fns.ts`), ["upper"]);
+   * await using client = new Client(server.url);
+   * assert.equal(await client.call("upper", ["hi"]), "HI");
+   * await Deno.remove(dir, { recursive: true });
    * ```
    */
   async registerModule(module: string, options: ModuleOptions = {}): Promise<string[]> {

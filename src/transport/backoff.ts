@@ -7,9 +7,11 @@
  *
  * @example
  * ```ts
- * import type { BackoffOptions } from "@mpreg/mpreg";
+ * import assert from "node:assert/strict";
+ * import { type BackoffOptions, Client } from "@mpreg/mpreg";
  * const backoff: BackoffOptions = { initialMs: 50, maxMs: 2_000, factor: 2 };
- * console.log(backoff.maxMs);
+ * await using client = new Client("ws://127.0.0.1:9", { backoff });
+ * assert.equal(client.connected, false); // nothing connects before the first call
  * ```
  */
 export interface BackoffOptions {

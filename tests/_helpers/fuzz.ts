@@ -3,6 +3,7 @@
 // frames in every encoding, and a raw socket that answers one frame at a time.
 import { pack } from "msgpackr/pack";
 import { unpack } from "msgpackr/unpack";
+import { mulberry32 } from "../../testing/random.ts";
 
 /** The three wire encodings a client can pick. */
 export type FuzzEncoding = "msgpack" | "json" | "legacy";
@@ -16,21 +17,13 @@ export function protocolOf(encoding: FuzzEncoding): string | undefined {
     : undefined;
 }
 
-/** A small, fast, seeded PRNG (mulberry32). */
+/** A small, fast, seeded PRNG ({@linkcode mulberry32}) with helpers for fuzzing. */
 export class Rng {
-  #state: number;
+  /** A float in [0, 1). */
+  readonly next: () => number;
 
   constructor(seed: number) {
-    this.#state = seed >>> 0;
-  }
-
-  /** A float in [0, 1). */
-  next(): number {
-    this.#state = (this.#state + 0x6d2b79f5) | 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), 1 | t);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = mulberry32(seed);
   }
 
   /** An integer in [0, n). */

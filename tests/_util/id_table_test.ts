@@ -1,7 +1,7 @@
 // Copyright 2026 the mpreg authors. MIT license.
 import assert from "node:assert/strict";
 import { type Id, IdTable, nextId } from "../../src/_util/id_table.ts";
-import { mulberry32 } from "../../src/cluster/simulator.ts";
+import { mulberry32 } from "../../testing/random.ts";
 
 function sorted(entries: [Id, unknown][]): string[] {
   return entries.map(([k, v]) => `${typeof k}:${String(k)}=${String(v)}`).sort();

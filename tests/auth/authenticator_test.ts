@@ -1,13 +1,7 @@
 // Copyright 2026 the mpreg authors. MIT license.
 import assert from "node:assert/strict";
-import {
-  ANONYMOUS,
-  Authenticator,
-  type AuthOptions,
-  hashToken,
-  PermissionDeniedError,
-  Principal,
-} from "../../mod.ts";
+import { type AuthOptions, hashToken, PermissionDeniedError } from "../../mod.ts";
+import { ANONYMOUS, Authenticator, Principal } from "../../src/auth/authenticator.ts";
 
 Deno.test("hashToken() is the hex SHA-256 of the token", async () => {
   assert.equal(

@@ -1,6 +1,7 @@
 // Copyright 2026 the mpreg authors. MIT license.
 import assert from "node:assert/strict";
-import { Client, GlobList, globToRegExp, hashToken, PermissionDeniedError } from "../../mod.ts";
+import { Client, hashToken, PermissionDeniedError } from "../../mod.ts";
+import { GlobList, globToRegExp } from "../../src/auth/glob.ts";
 import { startServer } from "../_helpers/mod.ts";
 
 Deno.test("globToRegExp() matches whole names with * and ?", () => {

@@ -363,7 +363,7 @@ Deno.test("cluster: a wrong cluster_id or secret never becomes a member", async 
     }
     await using client = new Client(intruders[0]!.url);
     await assert.rejects(client.call("echo", ["x"], { locs: ["nothing"] }), (err: unknown) => {
-      assert.equal((err as { code: number }).code, ErrorCode.NoRoute);
+      assert.equal((err as { code: number }).code, ErrorCode.FunctionNotFound);
       return true;
     });
   } finally {

@@ -12,7 +12,7 @@ import {
   type Update,
 } from "../../src/cluster/membership.ts";
 import { entryHash, ViewHash, viewHash } from "../../src/cluster/_view_hash.ts";
-import { mulberry32 } from "../../src/cluster/simulator.ts";
+import { mulberry32 } from "../../testing/random.ts";
 
 const I = 1000;
 

@@ -11,12 +11,12 @@ import {
   measureRestart,
   measureSpread,
   measureTrafficAtRest,
-  mulberry32,
   runScenario,
   type ScenarioFigures,
   simulatedRecord,
   type TrafficFigures,
-} from "../../src/cluster/simulator.ts";
+} from "../../testing/gossip_simulator.ts";
+import { mulberry32 } from "../../testing/random.ts";
 
 const BIG = 1_000;
 const SEED = 1;

@@ -2,16 +2,14 @@
 import assert from "node:assert/strict";
 import { pack } from "msgpackr/pack";
 import { unpack } from "msgpackr/unpack";
+import { DEFAULT_LIMITS, LimitExceededError, ProtocolError } from "../../mod.ts";
 import {
   createCodec,
-  DEFAULT_LIMITS,
   JSON_PROTOCOL,
-  LimitExceededError,
   MSGPACK_PROTOCOL,
   negotiateCodec,
-  ProtocolError,
-} from "../../mod.ts";
-import { mulberry32 } from "../../src/cluster/simulator.ts";
+} from "../../src/protocol/codec.ts";
+import { mulberry32 } from "../../testing/random.ts";
 
 const limited = (encoding: "msgpack" | "json" | "legacy", limits = {}) =>
   createCodec(encoding, { limits: { ...DEFAULT_LIMITS, ...limits } });

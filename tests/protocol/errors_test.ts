@@ -1,6 +1,7 @@
 // Copyright 2026 the mpreg authors. MIT license.
 import assert from "node:assert/strict";
 import * as mpreg from "../../mod.ts";
+import { toRpcError } from "../../src/protocol/errors.ts";
 
 const classes = [
   ["FunctionNotFoundError", 1001],
@@ -48,18 +49,31 @@ Deno.test("every error class has a stable name, its code, details and a cause", 
   assert.deepEqual(app.details, { a: 1 });
 });
 
+Deno.test("every ErrorCode is named after its error class, and every class after its code", () => {
+  const exports = mpreg as unknown as Record<string, unknown>;
+  const codes = Object.entries(mpreg.ErrorCode);
+  assert.equal(codes.length, classes.length);
+  for (const [key, code] of codes) {
+    const Class = exports[`${key}Error`] as
+      | (new (m: string) => mpreg.RpcError)
+      | undefined;
+    assert.ok(Class, `ErrorCode.${key} (${code}) has no class named "${key}Error"`);
+    assert.equal(new Class("msg").code, code, `${key}Error has code ${code}`);
+  }
+});
+
 Deno.test("ErrorCode keeps the original MPREG numbers", () => {
-  assert.equal(mpreg.ErrorCode.NoRoute, 1001);
-  assert.equal(mpreg.ErrorCode.FunctionFailed, 1003);
-  assert.equal(mpreg.ErrorCode.BadRequest, 1004);
+  assert.equal(mpreg.ErrorCode.FunctionNotFound, 1001);
+  assert.equal(mpreg.ErrorCode.Function, 1003);
+  assert.equal(mpreg.ErrorCode.Protocol, 1004);
   assert.equal(mpreg.ErrorCode.ClusterMismatch, 1005);
 });
 
 Deno.test("toRpcError() keeps RpcErrors and wraps the rest as InternalError", () => {
   const own = new mpreg.TimeoutError("t");
-  assert.equal(mpreg.toRpcError(own), own);
-  const wrapped = mpreg.toRpcError(new RangeError("r"));
+  assert.equal(toRpcError(own), own);
+  const wrapped = toRpcError(new RangeError("r"));
   assert.ok(wrapped instanceof mpreg.InternalError);
   assert.equal(wrapped.message, "r");
-  assert.equal(mpreg.toRpcError("text").message, "text");
+  assert.equal(toRpcError("text").message, "text");
 });

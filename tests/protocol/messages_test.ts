@@ -1,6 +1,7 @@
 // Copyright 2026 the mpreg authors. MIT license.
 import assert from "node:assert/strict";
-import { LimitExceededError, parseClientMessage, ProtocolError, readRequestId } from "../../mod.ts";
+import { LimitExceededError, ProtocolError } from "../../mod.ts";
+import { parseClientMessage, readRequestId } from "../../src/protocol/messages.ts";
 
 Deno.test("readRequestId() accepts strings and non-negative safe integers", () => {
   assert.equal(readRequestId({ u: "01J" }), "01J");

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { PermissionDeniedError } from "../../src/protocol/errors.ts";
-import { Sandbox } from "../../src/sandbox/mod.ts";
+import { Sandbox } from "../../src/sandbox/sandbox.ts";
 import { context } from "./_helpers.ts";
 
 const SECRET = "cluster_secret: hunter2-do-not-leak";

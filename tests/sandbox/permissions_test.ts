@@ -9,7 +9,7 @@ import {
   permissionKinds,
   profileKey,
   toDenoFlags,
-} from "../../src/sandbox/mod.ts";
+} from "../../src/sandbox/permissions.ts";
 import { FIXTURES } from "./_helpers.ts";
 
 const ROOT = new URL("../../", import.meta.url);

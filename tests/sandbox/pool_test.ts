@@ -7,7 +7,7 @@ import {
   OverloadedError,
   UnavailableError,
 } from "../../src/protocol/errors.ts";
-import { type FunctionRef, WorkerPool } from "../../src/sandbox/mod.ts";
+import { type FunctionRef, WorkerPool } from "../../src/sandbox/pool.ts";
 import { context, eventually, FIXTURES, FUNCTIONS, rejection } from "./_helpers.ts";
 
 const fn = (name: string): FunctionRef => ({ name, module: FUNCTIONS });

@@ -6,7 +6,8 @@ import {
   PermissionDeniedError,
   UnavailableError,
 } from "../../src/protocol/errors.ts";
-import { normalizePermissions, Sandbox } from "../../src/sandbox/mod.ts";
+import { normalizePermissions } from "../../src/sandbox/permissions.ts";
+import { Sandbox } from "../../src/sandbox/sandbox.ts";
 import { context, DATA, FIXTURES, FUNCTIONS, HELLO, rejection } from "./_helpers.ts";
 
 /** Asserts `err` is a PermissionDeniedError for `step`/`fun` whose `denied` matches. */

@@ -166,7 +166,7 @@ Deno.test("UsageError has a name and an exit code", () => {
   const err = new UsageError("bad");
   assert.ok(err instanceof Error);
   assert.equal(err.name, "UsageError");
-  assert.equal(err.code, 2);
+  assert.equal(err.exitCode, 2);
   assert.equal(err.message, "bad");
 });
 

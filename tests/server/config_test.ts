@@ -373,7 +373,7 @@ Deno.test("ConfigError has a name, an exit code and keeps its cause", () => {
   const err = new ConfigError("a.yaml", 'unknown key "x"', { line: 7, key: "x", cause });
   assert.ok(err instanceof Error);
   assert.equal(err.name, "ConfigError");
-  assert.equal(err.code, 2);
+  assert.equal(err.exitCode, 2);
   assert.equal(err.message, 'a.yaml:7: unknown key "x"');
   assert.equal(err.cause, cause);
   const bare = new ConfigError("a.yaml", "file not found");

@@ -1,6 +1,6 @@
 // Copyright 2026 the mpreg authors. MIT license.
 import assert from "node:assert/strict";
-import { Metrics } from "../../mod.ts";
+import { Metrics } from "../../src/server/metrics.ts";
 
 function durationSum(metrics: Metrics, fun: string): number {
   const line = metrics.render().split("\n").find((l) =>

@@ -296,7 +296,7 @@ Deno.test("sandbox attack: a symlink in a folder a function may read, leading ou
     await using client = new Client(server.url, { token: "ops-token" });
     await assert.rejects(client.call("readData", [`${dir}/passwd`]), (err: unknown) => {
       assert.ok(!(err instanceof Error && /root:/.test(err.message)));
-      assert.equal((err as { code: number }).code, ErrorCode.NoRoute);
+      assert.equal((err as { code: number }).code, ErrorCode.FunctionNotFound);
       return true;
     });
   } finally {

@@ -72,7 +72,7 @@ for (const encoding of ["msgpack", "json"] as const) {
     await using client = new Client(server.url, { encoding });
     await assert.rejects(client.call("echo", ["a", "b"]), (err: unknown) => {
       assert.ok(err instanceof FunctionError);
-      assert.equal(err.code, ErrorCode.FunctionFailed);
+      assert.equal(err.code, ErrorCode.Function);
       const details = err.details as Record<string, unknown>;
       assert.equal(details.step, "echo");
       assert.equal(details.name, "TypeError");
@@ -248,7 +248,7 @@ for (const encoding of ["msgpack", "json"] as const) {
     for (const steps of cases) {
       await assert.rejects(client.request(steps), (err: unknown) => {
         assert.ok(err instanceof GraphError, String(err));
-        assert.equal(err.code, ErrorCode.InvalidGraph);
+        assert.equal(err.code, ErrorCode.Graph);
         return true;
       });
     }

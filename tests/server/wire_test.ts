@@ -182,12 +182,12 @@ Deno.test("bad requests with a readable id get an error response, and the socket
   await raw.waitFrames(7);
   const byId = new Map(raw.frames.map((f) => [json(f).u, json(f)]));
   const code = (u: number) => (byId.get(u)!.error as { code: number } | null)?.code;
-  assert.equal(code(1), ErrorCode.BadRequest);
-  assert.equal(code(2), ErrorCode.BadRequest);
-  assert.equal(code(3), ErrorCode.BadRequest);
+  assert.equal(code(1), ErrorCode.Protocol);
+  assert.equal(code(2), ErrorCode.Protocol);
+  assert.equal(code(3), ErrorCode.Protocol);
   assert.equal(code(4), ErrorCode.LimitExceeded);
-  assert.equal(code(5), ErrorCode.BadRequest);
-  assert.equal(code(6), ErrorCode.BadRequest);
+  assert.equal(code(5), ErrorCode.Protocol);
+  assert.equal(code(6), ErrorCode.Protocol);
   assert.deepEqual(byId.get(7), { u: 7, r: { a: "ok" }, error: null });
   assert.equal(raw.ws.readyState, WebSocket.OPEN);
   await raw.close();
@@ -223,7 +223,7 @@ Deno.test("a duplicate request id in flight is refused", async () => {
   raw.ws.send(msg);
   raw.ws.send(msg);
   await raw.waitFrames(1);
-  assert.equal((json(raw.frames[0]!).error as { code: number }).code, ErrorCode.BadRequest);
+  assert.equal((json(raw.frames[0]!).error as { code: number }).code, ErrorCode.Protocol);
   resolve();
   await raw.waitFrames(2);
   await raw.close();
@@ -234,7 +234,7 @@ Deno.test("a result that cannot be encoded gets an error, not silence", async ()
   server.register("bigint", () => 10n ** 30n);
   await using client = new Client(server.url, { encoding: "json" });
   await assert.rejects(client.call("bigint"), (err: unknown) => {
-    assert.equal((err as { code: number }).code, ErrorCode.FunctionFailed);
+    assert.equal((err as { code: number }).code, ErrorCode.Function);
     assert.match((err as Error).message, /cannot be encoded/);
     return true;
   });
@@ -316,7 +316,7 @@ Deno.test("the client refuses forbidden keys itself; its connection and other ca
   await assert.rejects(
     client.call("echos", [{ constructor: 1 }]),
     (err: unknown) => {
-      assert.equal((err as { code: number }).code, ErrorCode.BadRequest);
+      assert.equal((err as { code: number }).code, ErrorCode.Protocol);
       assert.match((err as Error).message, /"constructor"/);
       return true;
     },
@@ -347,7 +347,7 @@ Deno.test("arguments that cannot be encoded reject that call alone, and leave no
   circular.self = circular;
   for (const bad of [Symbol("s"), 2n ** 70n, circular]) {
     await assert.rejects(client.call("echo", [bad]), (err: unknown) => {
-      assert.equal((err as { code: number }).code, ErrorCode.BadRequest);
+      assert.equal((err as { code: number }).code, ErrorCode.Protocol);
       assert.match((err as Error).message, /cannot be encoded as msgpack/);
       assert.ok((err as Error).cause instanceof Error);
       return true;

@@ -1,6 +1,7 @@
 // Copyright 2026 the mpreg authors. MIT license.
 import assert from "node:assert/strict";
-import { createCodec, DEFAULT_LIMITS, ErrorCode } from "../../mod.ts";
+import { DEFAULT_LIMITS, ErrorCode } from "../../mod.ts";
+import { createCodec } from "../../src/protocol/codec.ts";
 import { AnswerEncoder } from "../../src/transport/answers.ts";
 
 const codec = createCodec("json");
@@ -16,7 +17,7 @@ Deno.test("AnswerEncoder: a result the codec refuses is that call's error (1003)
   assert.deepEqual(read(answers.result(1, { ok: true })), { u: 1, r: { ok: true }, error: null });
   const refused = read(answers.result(2, { n: 10n }));
   assert.equal(refused.u, 2);
-  assert.equal(refused.error.code, ErrorCode.FunctionFailed);
+  assert.equal(refused.error.code, ErrorCode.Function);
   assert.match(refused.error.message, /The result cannot be encoded as json/);
   assert.equal(refused.started, true);
 });

@@ -1,7 +1,7 @@
 // Copyright 2026 the mpreg authors. MIT license.
 import assert from "node:assert/strict";
 import { unpack } from "msgpackr/unpack";
-import { createCodec } from "../../mod.ts";
+import { createCodec } from "../../src/protocol/codec.ts";
 import { Batcher } from "../../src/transport/batcher.ts";
 
 Deno.test("Batcher sends what one turn wrote as one batch frame", async () => {

@@ -4,15 +4,15 @@
 // encoder, without sockets and without a Server.
 import assert from "node:assert/strict";
 import {
-  Authenticator,
   CancelledError,
   Client,
-  createCodec,
   DEFAULT_LIMITS,
   ErrorCode,
   RpcError,
   TimeoutError,
 } from "../../mod.ts";
+import { Authenticator } from "../../src/auth/authenticator.ts";
+import { createCodec } from "../../src/protocol/codec.ts";
 import { DeadlineQueue } from "../../src/_util/deadline_queue.ts";
 import type { RpcRequest } from "../../src/protocol/messages.ts";
 import { ClientConnection, type ConnectionHost } from "../../src/server/connection.ts";
@@ -83,7 +83,7 @@ Deno.test("ClientConnection over memory: an unencodable result fails that call a
     assert.equal(await client.call("echo", ["hi"]), "hi");
     await assert.rejects(client.call("bad"), (err: unknown) => {
       assert.ok(err instanceof RpcError, String(err));
-      assert.equal(err.code, ErrorCode.FunctionFailed);
+      assert.equal(err.code, ErrorCode.Function);
       assert.match(err.message, /cannot be encoded as msgpack/);
       return true;
     });

@@ -162,7 +162,7 @@ Deno.test("PeerLink over memory: a result over the limits the dialer announced, 
     });
     await assert.rejects(pair.dialed.run(run(["symbol"]), signal), (err: unknown) => {
       assert.ok(err instanceof RpcError, String(err));
-      assert.equal(err.code, ErrorCode.FunctionFailed);
+      assert.equal(err.code, ErrorCode.Function);
       assert.match(err.message, /cannot be encoded as msgpack/);
       return true;
     });

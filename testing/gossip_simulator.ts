@@ -13,12 +13,13 @@
  * count its bytes. The same seed gives the same run, message for message.
  *
  * The `measure*` functions are the figures the tests assert and
- * `bench/gossip_sim.ts` reports.
+ * `bench/gossip_sim.ts` reports. Test code: it lives in `testing/`, which
+ * is not published.
  *
  * @module
  */
 import { Packr } from "msgpackr/pack";
-import { mix } from "./_view_hash.ts";
+import { mix } from "../src/cluster/_view_hash.ts";
 import {
   type GossipMessage,
   Membership,
@@ -26,31 +27,8 @@ import {
   type MembershipOptions,
   type NodeRecord,
   type Outbound,
-} from "./membership.ts";
-
-/**
- * A small seeded PRNG (mulberry32): 32 bits of state, uniform in [0, 1).
- *
- * @example
- * ```ts ignore
- * import { mulberry32 } from "./simulator.ts";
- * const random = mulberry32(42);
- * console.log(random() === mulberry32(42)()); // true
- * ```
- *
- * @param seed Any integer.
- * @returns The generator.
- */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+} from "../src/cluster/membership.ts";
+import { mulberry32 } from "./random.ts";
 
 /** The settings a simulated node's {@linkcode Membership} may take. */
 export type SimulatedMembershipOptions = Partial<
