@@ -6,6 +6,7 @@
  * @module
  */
 import {
+  LOG_DEFAULTS,
   LOG_FORMATS,
   LOG_LEVELS,
   type LogConfig,
@@ -209,7 +210,7 @@ export function mergeConfig(config: NodeConfig | null, args: ServerArgs): NodeCo
     path: "",
     options: {},
     functions: [],
-    log: { level: "info", format: "pretty" },
+    log: { ...LOG_DEFAULTS },
   };
   return {
     path: base.path,
