@@ -15,6 +15,8 @@ import {
   type NodeConfig,
 } from "./config.ts";
 import type { ServerOptions } from "./options.ts";
+import { parseArgs } from "node:util";
+import { FlagError, type FlagSpec, type ParseArgs, readFlags } from "../_util/cli_flags.ts";
 
 /**
  * The `--help` text: every flag with its meaning and default.
@@ -113,28 +115,47 @@ export class UsageError extends Error {
 /** Reads the value of one flag into `args`. */
 type Apply = (args: ServerArgs, value: string, flag: string) => void;
 
-const FLAGS: Record<string, Apply> = {
-  "--config": (args, value) => args.config = value,
-  "--name": (args, value) => args.overrides.name = value,
-  "--host": (args, value) => args.overrides.host = value,
-  "--port": (args, value, flag) => args.overrides.port = port(value, flag),
-  "--cluster-id": (args, value) => args.overrides.clusterId = value,
-  "--resources": (args, value) => {
-    const previous = args.overrides.resources ?? [];
-    args.overrides.resources = [...previous, ...value.split(",").map((r) => r.trim())]
-      .filter((r) => r !== "");
+/** The server's flags: how each is read (the rules are those of `cli_flags.ts`). */
+const FLAGS: Record<string, { spec: FlagSpec; apply: Apply }> = {
+  "config": { spec: { type: "string" }, apply: (args, value) => args.config = value },
+  "name": { spec: { type: "string" }, apply: (args, value) => args.overrides.name = value },
+  "host": { spec: { type: "string" }, apply: (args, value) => args.overrides.host = value },
+  "port": {
+    spec: { type: "string" },
+    apply: (args, value, flag) => args.overrides.port = port(value, flag),
   },
-  "--peer": (args, value, flag) => {
-    args.overrides.peers = [...args.overrides.peers ?? [], peerUrl(value, flag)];
+  "cluster-id": {
+    spec: { type: "string" },
+    apply: (args, value) => args.overrides.clusterId = value,
   },
-  "--log-level": (args, value, flag) => args.log.level = oneOf(LOG_LEVELS, value, flag),
-  "--log-format": (args, value, flag) => args.log.format = oneOf(LOG_FORMATS, value, flag),
+  "resources": {
+    // `--resources=` gives no resources.
+    spec: { type: "string", mayBeEmpty: true },
+    apply: (args, value) => {
+      const previous = args.overrides.resources ?? [];
+      args.overrides.resources = [...previous, ...value.split(",").map((r) => r.trim())]
+        .filter((r) => r !== "");
+    },
+  },
+  "peer": {
+    spec: { type: "string" },
+    apply: (args, value, flag) => {
+      args.overrides.peers = [...args.overrides.peers ?? [], peerUrl(value, flag)];
+    },
+  },
+  "log-level": {
+    spec: { type: "string" },
+    apply: (args, value, flag) => args.log.level = oneOf(LOG_LEVELS, value, flag),
+  },
+  "log-format": {
+    spec: { type: "string" },
+    apply: (args, value, flag) => args.log.format = oneOf(LOG_FORMATS, value, flag),
+  },
 };
 
-/** Flags whose value may be empty: `--resources=` gives no resources. */
-const MAY_BE_EMPTY = new Set(["--resources"]);
-
-const HELP = new Set(["--help", "-h"]);
+const SPECS: Record<string, FlagSpec> = Object.fromEntries(
+  Object.entries(FLAGS).map(([name, flag]) => [name, flag.spec]),
+);
 
 /**
  * Parses the command line of the server. `--help` stops the parsing: what
@@ -155,36 +176,16 @@ const HELP = new Set(["--help", "-h"]);
  */
 export function parseServerArgs(args: string[]): ServerArgs {
   const out: ServerArgs = { help: false, config: null, overrides: {}, log: {} };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] ?? "";
-    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
-    const flag = eq === -1 ? arg : arg.slice(0, eq);
-    if (HELP.has(flag)) {
-      if (eq !== -1) throw new UsageError(`${flag} takes no value`);
-      out.help = true;
-      return out;
-    }
-    const apply = Object.hasOwn(FLAGS, flag) ? FLAGS[flag] : undefined;
-    if (apply === undefined) {
-      throw new UsageError(
-        arg.startsWith("-")
-          ? `unknown flag "${flag}" (see --help)`
-          : `unexpected argument "${arg}" (see --help)`,
-      );
-    }
-    let value: string | undefined;
-    if (eq !== -1) {
-      value = arg.slice(eq + 1);
-    } else {
-      value = args[i + 1];
-      if (value !== undefined && value.startsWith("--")) value = undefined;
-      if (value !== undefined) i++;
-    }
-    if (value === undefined || (value === "" && !MAY_BE_EMPTY.has(flag))) {
-      throw new UsageError(`missing value for ${flag}`);
-    }
-    apply(out, value, flag);
+  let read;
+  try {
+    read = readFlags(args, SPECS, parseArgs as ParseArgs, false, ({ name, value }) => {
+      if (value !== true) FLAGS[name]!.apply(out, value, `--${name}`);
+    });
+  } catch (err) {
+    if (err instanceof FlagError) throw new UsageError(err.message);
+    throw err;
   }
+  out.help = read.help;
   return out;
 }
 
