@@ -1,6 +1,7 @@
 // Copyright 2026 the mpreg authors. MIT license.
 /**
- * The node's gauges and counters for `GET /metrics`, read at scrape time:
+ * The node's figures: their shape for `GET /stats` ({@linkcode NodeStats}),
+ * and the gauges and counters for `GET /metrics`, read at scrape time:
  * connections, members, gossip traffic, forwarded steps, sandbox pools.
  *
  * @module
@@ -9,7 +10,39 @@ import type { MemberInfo } from "../cluster/cluster.ts";
 import type { ClusterStats } from "../cluster/cluster_node.ts";
 import type { WorkerPoolStats } from "../sandbox/pool.ts";
 import type { SandboxStats } from "../sandbox/sandbox.ts";
-import type { Sample } from "./metrics.ts";
+import type { EventLoopStats, FunctionStats, Sample } from "./metrics.ts";
+
+/**
+ * A node's figures, as `server.stats()` and `GET /stats` return them.
+ *
+ * @example
+ * ```ts
+ * import { Server } from "@mpreg/mpreg";
+ * const server = new Server({ name: "n1" });
+ * console.log(server.stats().node); // n1
+ * ```
+ */
+export interface NodeStats {
+  /** The node's name. */
+  node: string;
+  /** When the figures were read, in milliseconds since the epoch. */
+  time: number;
+  /** Per function: the calls run on this node. */
+  functions: Record<string, FunctionStats>;
+  /** Client requests in flight. */
+  requestsInFlight: number;
+  /** Open client connections. */
+  connections: number;
+  /** Cluster traffic and links, once started. */
+  cluster: ClusterStats | null;
+  /**
+   * The event loop's lag, sampled every 100 ms: a node whose loop is busy
+   * (a long synchronous call) answers nobody meanwhile.
+   */
+  eventLoop: EventLoopStats;
+  /** Sandbox pools, once a sandboxed function exists. */
+  sandbox: SandboxStats | null;
+}
 
 /** What the samples are read from. */
 export interface NodeFigures {

@@ -9,15 +9,15 @@
 import { getLogger } from "@logtape/logtape";
 import { Authenticator } from "../auth/authenticator.ts";
 import { Cluster, type MemberInfo } from "../cluster/cluster.ts";
-import { ClusterNode, type ClusterStats } from "../cluster/cluster_node.ts";
+import { ClusterNode } from "../cluster/cluster_node.ts";
 import type { Limits } from "../protocol/limits.ts";
 import type { RpcFunction } from "../registry/registry.ts";
-import type { SandboxStats } from "../sandbox/sandbox.ts";
 import { ClientConnection, type ConnectionHost } from "./connection.ts";
 import { drain } from "./drain.ts";
 import { handleHttp } from "./http_routes.ts";
-import { type EventLoopStats, type FunctionStats, Metrics } from "./metrics.ts";
-import { nodeSamples } from "./metric_samples.ts";
+import { Metrics } from "./metrics.ts";
+import { nodeSamples, type NodeStats } from "./metric_samples.ts";
+import { SlowCallLog } from "./slow_calls.ts";
 import { EventLoopLag } from "./_event_loop_lag.ts";
 import { loadConfig, type NodeConfig } from "./config.ts";
 import { type ResolvedServerOptions, resolveServerOptions, type ServerOptions } from "./options.ts";
@@ -30,50 +30,9 @@ import { PrincipalAdmission, upgrade, type UpgradeHost } from "./upgrade.ts";
 import { requireTlsViolation } from "./_require_tls.ts";
 
 export type { FunctionOptions, ModuleOptions } from "./registration.ts";
+export type { NodeStats } from "./metric_samples.ts";
 
 const log = getLogger(["mpreg", "server"]);
-
-/**
- * A node's figures, as `server.stats()` and `GET /stats` return them.
- *
- * @example
- * ```ts
- * import { Server } from "@mpreg/mpreg";
- * const server = new Server({ name: "n1" });
- * console.log(server.stats().node); // n1
- * ```
- */
-export interface NodeStats {
-  /** The node's name. */
-  node: string;
-  /** When the figures were read, in milliseconds since the epoch. */
-  time: number;
-  /** Per function: the calls run on this node. */
-  functions: Record<string, FunctionStats>;
-  /** Client requests in flight. */
-  requestsInFlight: number;
-  /** Open client connections. */
-  connections: number;
-  /** Cluster traffic and links, once started. */
-  cluster: ClusterStats | null;
-  /**
-   * The event loop's lag, sampled every 100 ms: a node whose loop is busy
-   * (a long synchronous call) answers nobody meanwhile.
-   */
-  eventLoop: EventLoopStats;
-  /** Sandbox pools, once a sandboxed function exists. */
-  sandbox: SandboxStats | null;
-}
-
-/** Options for {@linkcode Server.stop}. */
-export interface StopOptions {
-  /**
-   * How long requests in flight may take to finish, in milliseconds.
-   *
-   * @default {the server's `drainTimeoutMs`}
-   */
-  drainTimeoutMs?: number;
-}
 
 /** Options for {@linkcode Server.stop}. */
 export interface StopOptions {
@@ -123,8 +82,6 @@ export class Server {
   readonly #auth: Authenticator;
   readonly #metrics: Metrics;
   readonly #loopLag: EventLoopLag;
-  /** Per function, when a slow synchronous call was last logged, and how many since. */
-  readonly #slowCalls = new Map<string, { at: number; since: number }>();
   #http: Deno.HttpServer<Deno.NetAddr> | null = null;
   #port: number;
   #urls: string[] = [];
@@ -189,9 +146,10 @@ export class Server {
     this.#origins = new OriginGuard(settings.allowedOrigins);
     // A synchronous call of half a gossip interval delays this node's acks
     // that much: warn, naming the function.
+    const slowCalls = new SlowCallLog(this.name);
     this.#metrics = new Metrics({
       slowCallMs: settings.gossipIntervalMs / 2,
-      onSlowCall: (fun, ms) => this.#slowCall(fun, ms),
+      onSlowCall: (fun, ms) => slowCalls.report(fun, ms),
     });
     this.#loopLag = new EventLoopLag(100, (ms) => this.#metrics.observeLoopLag(ms));
     this.#functions = new Registrations({
@@ -446,27 +404,6 @@ export class Server {
       eventLoop: this.#metrics.loopLag(),
       sandbox: this.#functions.sandbox?.stats() ?? null,
     };
-  }
-
-  /**
-   * Logs a synchronous call that held the event loop (at most once a minute
-   * per function, with the count of the others).
-   */
-  #slowCall(fun: string, ms: number): void {
-    const now = Date.now();
-    const last = this.#slowCalls.get(fun);
-    if (last !== undefined && now - last.at < 60_000) {
-      last.since++;
-      return;
-    }
-    this.#slowCalls.set(fun, { at: now, since: 0 });
-    log.warn(
-      "Function {fun} held the event loop for {ms} ms in one synchronous call (and {others} " +
-        "more since the last such warning): this node answered no client and no peer meanwhile, " +
-        "and peers suspect a node silent for a few gossip intervals; run CPU-bound functions " +
-        "in a sandbox (registered with permissions or sandbox: true, they run in their own process)",
-      { fun, ms: Math.round(ms), others: last?.since ?? 0, node: this.name },
-    );
   }
 
   #selfInfo(): MemberInfo {
