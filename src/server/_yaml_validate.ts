@@ -79,9 +79,9 @@ interface SchemaShape {
  */
 export function validateYaml(yaml: YamlDoc, makeFault: MakeFault): YamlConfig {
   const root = yaml.doc.contents;
-  // An empty document, or one of only comments, is an empty config.
-  if (root === null || (isScalar(root) && root.value === null)) return {};
   const schema = configSchema(yaml.file);
+  // An empty document, or one of only comments, is an empty config.
+  if (root === null || (isScalar(root) && root.value === null)) return v.parse(schema, {});
   const shape = schema as unknown as SchemaShape;
   const structural = walk(yaml, root, shape, [], lineOf(yaml, root, 1));
   const result = v.safeParse(schema, toPlain(yaml, root, new Map()), { abortEarly: false });

@@ -37,8 +37,10 @@
  * text, e.g.
  * `node.yaml:4: key "port": expected an integer from 0 to 65535, got "abc"`.
  * The keys, their types, ranges and messages are one `npm:valibot` schema
- * (`config_schema.ts`); defaults are those of `SERVER_DEFAULTS` and
- * {@linkcode LOG_DEFAULTS}, applied by `resolveServerOptions`.
+ * (`config_schema.ts`), which also fills in the defaults of `log:`
+ * ({@linkcode LOG_DEFAULTS}) and of each `functions:` entry; the node's
+ * options are left unset when absent, and `resolveServerOptions` gives
+ * them the defaults of `SERVER_DEFAULTS`, as for options given in code.
  *
  * Parsing uses `npm:yaml`, which reads the environment variables
  * `LOG_TOKENS` and `LOG_STREAM` on every parse: run with `-A`,
@@ -49,7 +51,13 @@
  */
 import { LineCounter, parseDocument } from "yaml";
 import { isWss } from "./_require_tls.ts";
-import { FORMATS, LEVELS, type YamlConfig } from "./config_schema.ts";
+import {
+  FORMATS,
+  LEVELS,
+  LOG_DEFAULT_FORMAT,
+  LOG_DEFAULT_LEVEL,
+  type YamlConfig,
+} from "./config_schema.ts";
 import type { ServerOptions } from "./options.ts";
 import { lineAt, validateYaml, type YamlDoc } from "./_yaml_validate.ts";
 
@@ -84,7 +92,10 @@ export const LOG_FORMATS: readonly LogFormat[] = FORMATS;
  * console.log(LOG_DEFAULTS); // { level: "info", format: "pretty" }
  * ```
  */
-export const LOG_DEFAULTS: Readonly<LogConfig> = Object.freeze({ level: "info", format: "pretty" });
+export const LOG_DEFAULTS: Readonly<LogConfig> = Object.freeze({
+  level: LOG_DEFAULT_LEVEL,
+  format: LOG_DEFAULT_FORMAT,
+});
 
 /**
  * A log level, from `trace` (most verbose) to `fatal`.
@@ -432,14 +443,14 @@ export function parseConfig(text: string, path: string): NodeConfig {
     functions: (raw.functions ?? []).map((fn) =>
       definedOnly({
         module: fn.module,
-        resources: fn.resources ?? [],
+        resources: fn.resources,
         permissions: fn.permissions && definedOnly(fn.permissions),
         memoryMb: fn.memory_mb,
-        trusted: fn.trusted ?? false,
+        trusted: fn.trusted,
       })
     ),
     ...(raw.tls ? { tls: raw.tls } : {}),
-    log: { ...LOG_DEFAULTS, ...definedOnly(raw.log ?? {}) },
+    log: raw.log,
   };
 }
 

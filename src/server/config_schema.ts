@@ -20,6 +20,10 @@ import { parseOrigin } from "./origin.ts";
 export const LEVELS = ["trace", "debug", "info", "warning", "error", "fatal"] as const;
 /** The log formats. */
 export const FORMATS = ["pretty", "json"] as const;
+/** The log level when none is given. */
+export const LOG_DEFAULT_LEVEL = "info";
+/** The log format when none is given. */
+export const LOG_DEFAULT_FORMAT = "pretty";
 /** Deno's permission kinds. */
 const PERMISSION_KINDS = ["net", "read", "write", "env", "run", "ffi", "sys"] as const;
 
@@ -159,10 +163,10 @@ function buildSchema(file: string) {
   /** An item of `functions:`. */
   const functionModule = v.object({
     module: modulePath,
-    resources: v.optional(strings),
+    resources: v.optional(strings, () => []),
     permissions: v.optional(permissions),
     memory_mb: v.optional(memoryMb),
-    trusted: v.optional(boolean),
+    trusted: v.optional(boolean, false),
   }, "expected a map");
 
   const auth = v.object({
@@ -205,15 +209,20 @@ function buildSchema(file: string) {
     auth: v.optional(auth),
     sandbox: v.optional(v.object({ memory_mb: v.optional(memoryMb) }, "expected a map")),
     tls: v.optional(v.object({ cert: filePath, key: filePath }, "expected a map")),
-    log: v.optional(v.object({
-      level: v.optional(oneOf(LEVELS)),
-      format: v.optional(oneOf(FORMATS)),
-    }, "expected a map")),
+    log: v.optional(
+      v.object({
+        level: v.optional(oneOf(LEVELS), LOG_DEFAULT_LEVEL),
+        format: v.optional(oneOf(FORMATS), LOG_DEFAULT_FORMAT),
+      }, "expected a map"),
+      () => ({ level: LOG_DEFAULT_LEVEL, format: LOG_DEFAULT_FORMAT }),
+    ),
   }, "expected a map");
 }
 
 /**
  * A config file as the schema returns it: snake_case keys, durations in
- * milliseconds, paths absolute.
+ * milliseconds, paths absolute, and the defaults of `log` and of each
+ * `functions` entry filled in (the node's own options stay unset when
+ * absent: `resolveServerOptions` fills them from `SERVER_DEFAULTS`).
  */
 export type YamlConfig = v.InferOutput<ConfigSchema>;
