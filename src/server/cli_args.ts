@@ -14,7 +14,7 @@ import {
   type LogLevel,
   type NodeConfig,
 } from "./config.ts";
-import type { ServerOptions } from "./options.ts";
+import { SERVER_DEFAULTS, type ServerOptions } from "./options.ts";
 import { parseArgs } from "node:util";
 import { FlagError, type FlagSpec, type ParseArgs, readFlags } from "../_util/cli_flags.ts";
 
@@ -35,13 +35,13 @@ Each flag takes its value as "--flag value" or "--flag=value".
 Flags:
   --config PATH        YAML node config (default: none)
   --name NAME          unique node name (default: "mpreg-" + a random suffix)
-  --host HOST          address to listen on (default: 127.0.0.1)
-  --port N             port to listen on, 0 picks a free one (default: 6666)
-  --cluster-id ID      joins only peers with this id (default: default-cluster)
+  --host HOST          address to listen on (default: ${SERVER_DEFAULTS.host})
+  --port N             port to listen on, 0 picks a free one (default: ${SERVER_DEFAULTS.port})
+  --cluster-id ID      joins only peers with this id (default: ${SERVER_DEFAULTS.clusterId})
   --resources A,B      comma-separated resources offered (default: none)
   --peer URL           wss:// or ws:// URL to join; repeatable (default: none)
-  --log-level LEVEL    ${LOG_LEVELS.join(", ")} (default: info)
-  --log-format FORMAT  ${LOG_FORMATS.join(" or ")} (default: pretty)
+  --log-level LEVEL    ${LOG_LEVELS.join(", ")} (default: ${LOG_DEFAULTS.level})
+  --log-format FORMAT  ${LOG_FORMATS.join(" or ")} (default: ${LOG_DEFAULTS.format})
   -h, --help           print this help and exit
 `;
 
