@@ -100,10 +100,16 @@ const HELP: FlagSpec = { type: "boolean", short: "h" };
  * @throws {FlagError} when a rule is broken.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { parseArgs } from "node:util";
- * readFlags(["--port=1", "--peer", "ws://a"], { port: { type: "string" }, peer: { type: "string" } }, parseArgs, false);
- * // { help: false, flags: [{ name: "port", value: "1" }, { name: "peer", value: "ws://a" }], positionals: [] }
+ * import { type ParseArgs, readFlags } from "./cli_flags.ts";
+ * const specs = { port: { type: "string" }, peer: { type: "string" } } as const;
+ * assert.deepEqual(readFlags(["--port=1", "--peer", "ws://a"], specs, parseArgs as ParseArgs, false), {
+ *   help: false,
+ *   flags: [{ name: "port", value: "1" }, { name: "peer", value: "ws://a" }],
+ *   positionals: [],
+ * });
  * ```
  */
 export function readFlags(

@@ -88,8 +88,10 @@ export const LOG_FORMATS: readonly LogFormat[] = FORMATS;
  *
  * @example
  * ```ts
- * import { LOG_DEFAULTS } from "@mpreg/mpreg/server";
- * console.log(LOG_DEFAULTS); // { level: "info", format: "pretty" }
+ * import assert from "node:assert/strict";
+ * import { LOG_DEFAULTS, parseConfig } from "./config.ts";
+ * assert.deepEqual(LOG_DEFAULTS, { level: "info", format: "pretty" });
+ * assert.deepEqual(parseConfig("", "node.yaml").log, LOG_DEFAULTS);
  * ```
  */
 export const LOG_DEFAULTS: Readonly<LogConfig> = Object.freeze({

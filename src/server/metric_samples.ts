@@ -63,8 +63,17 @@ export interface NodeFigures {
  * @returns One sample per metric.
  *
  * @example
- * ```ts ignore
- * metrics.render(nodeSamples({ clientConnections: 1, members: [], cluster: undefined, sandbox: undefined }));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { nodeSamples } from "./metric_samples.ts";
+ * const samples = nodeSamples({
+ *   clientConnections: 2,
+ *   members: [{ state: "alive" }, { state: "suspect" }],
+ *   cluster: undefined,
+ *   sandbox: undefined,
+ * });
+ * const members = samples.find((s) => s.name === "mpreg_members")!;
+ * assert.deepEqual(members.values.map((v) => v.value), [1, 1, 0, 0]);
  * ```
  */
 export function nodeSamples(node: NodeFigures): Sample[] {

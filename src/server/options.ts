@@ -225,8 +225,10 @@ export interface SandboxSettings {
  *
  * @example
  * ```ts
- * import { SERVER_DEFAULTS } from "@mpreg/mpreg/server";
- * console.log(SERVER_DEFAULTS.port, SERVER_DEFAULTS.gossipIntervalMs); // 6666 1000
+ * import assert from "node:assert/strict";
+ * import { SERVER_DEFAULTS } from "./options.ts";
+ * assert.equal(SERVER_DEFAULTS.port, 6666);
+ * assert.equal(SERVER_DEFAULTS.gossipIntervalMs, 1000);
  * ```
  */
 export const SERVER_DEFAULTS: ServerDefaults = Object.freeze({
@@ -250,9 +252,10 @@ export const SERVER_DEFAULTS: ServerDefaults = Object.freeze({
  *
  * @example
  * ```ts
- * import type { ServerDefaults } from "@mpreg/mpreg/server";
- * const fast: Pick<ServerDefaults, "gossipIntervalMs"> = { gossipIntervalMs: 50 };
- * console.log(fast.gossipIntervalMs);
+ * import assert from "node:assert/strict";
+ * import { SERVER_DEFAULTS, type ServerDefaults } from "./options.ts";
+ * const fast: ServerDefaults = { ...SERVER_DEFAULTS, gossipIntervalMs: 50 };
+ * assert.equal(fast.gossipIntervalMs, 50);
  * ```
  */
 export interface ServerDefaults {
@@ -342,9 +345,11 @@ export interface ServerDefaults {
  *
  * @example
  * ```ts
- * import { resolveServerOptions, type ResolvedServerOptions } from "@mpreg/mpreg/server";
+ * import assert from "node:assert/strict";
+ * import { type ResolvedServerOptions, resolveServerOptions } from "./options.ts";
  * const settings: ResolvedServerOptions = resolveServerOptions({ port: 0 });
- * console.log(settings.port, settings.clusterId); // 0 default-cluster
+ * assert.equal(settings.port, 0);
+ * assert.equal(settings.clusterId, "default-cluster");
  * ```
  */
 export interface ResolvedServerOptions extends ServerDefaults {
@@ -381,9 +386,15 @@ export interface ResolvedServerOptions extends ServerDefaults {
  *
  * @example
  * ```ts
- * import { resolveServerOptions } from "@mpreg/mpreg/server";
- * const settings = resolveServerOptions({ name: "n1", gossipIntervalMs: 50 });
- * console.log(settings.name, settings.gossipIntervalMs, settings.port); // n1 50 6666
+ * import assert from "node:assert/strict";
+ * import { resolveServerOptions } from "./options.ts";
+ * import { parseConfig } from "./config.ts";
+ * const fromCode = resolveServerOptions({ name: "n1", gossipIntervalMs: 50 });
+ * const fromYaml = resolveServerOptions(
+ *   parseConfig("name: n1\ngossip_interval: 0.05\n", "node.yaml").options,
+ * );
+ * assert.deepEqual(fromYaml, fromCode);
+ * assert.equal(fromCode.port, 6666);
  * ```
  */
 export function resolveServerOptions(options: ServerOptions = {}): ResolvedServerOptions {

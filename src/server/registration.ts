@@ -122,9 +122,13 @@ export interface RegistrationSettings {
  * are registered from the start.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Registrations } from "./registration.ts";
  * const functions = new Registrations({ node: "n1", debug: false, memoryMb: undefined });
- * functions.register("add", (a: number, b: number) => a + b);
+ * functions.register("add", (a: number, b: number) => a + b, { resources: ["cpu"] });
+ * assert.deepEqual(functions.functionTable(), { echo: [], echos: [], add: ["cpu"] });
+ * assert.equal(functions.sandbox, null); // nothing sandboxed yet
  * ```
  */
 export class Registrations {

@@ -14,8 +14,11 @@ import type { RpcError } from "../protocol/errors.ts";
  * The settings of a {@linkcode RequestLifecycle}.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type LifecycleSettings, RequestLifecycle } from "./request_lifecycle.ts";
  * const settings: LifecycleSettings = { requestTimeoutMs: 30_000, maxRequestTimeoutMs: 300_000 };
+ * assert.equal(new RequestLifecycle(settings).budget(undefined), 30_000);
  * ```
  */
 export interface LifecycleSettings {
@@ -62,12 +65,18 @@ export interface LiveRequest {
  * answer is sent; a drain waits for {@linkcode RequestLifecycle.whenIdle}.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TimeoutError } from "../protocol/errors.ts";
+ * import { RequestLifecycle } from "./request_lifecycle.ts";
  * const lifecycle = new RequestLifecycle({ requestTimeoutMs: 1000, maxRequestTimeoutMs: 5000 });
  * const live = lifecycle.begin({ timeout: 10_000, timedOut: (ms) => new TimeoutError(`${ms} ms`) });
- * live.budgetMs; // 5000
- * live.settle();
- * lifecycle.ended();
+ * assert.equal(live.budgetMs, 5000);
+ * assert.equal(lifecycle.inFlight, 1);
+ * live.settle(); // its value is known: the deadline is disarmed
+ * lifecycle.ended(); // its answer is sent
+ * assert.equal(lifecycle.inFlight, 0);
+ * lifecycle.close();
  * ```
  */
 export class RequestLifecycle {

@@ -120,11 +120,16 @@ export function upgrade(
  * authenticator's `maxInFlightPerPrincipal`.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Authenticator } from "../auth/authenticator.ts";
+ * import { PrincipalAdmission } from "./upgrade.ts";
+ * const ops = new Authenticator({ principals: { ops: {} } }).principal("ops")!;
  * const admission = new PrincipalAdmission(1);
- * admission.acquire(principal); // true
- * admission.acquire(principal); // false
- * admission.release(principal);
+ * assert.equal(admission.acquire(ops), true);
+ * assert.equal(admission.acquire(ops), false); // over its limit
+ * admission.release(ops);
+ * assert.equal(admission.acquire(ops), true);
  * ```
  */
 export class PrincipalAdmission {
