@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { FlagError, type FlagSpec, type ParseArgs, readFlags } from "../_util/cli_flags.ts";
 import { RpcError } from "../protocol/errors.ts";
 import { Client, type StepInput } from "./client.ts";
 
@@ -27,6 +28,9 @@ export interface CliOutput {
   err(line: string): void;
 }
 
+/** The deadline of a call when `--timeout` is not given, in milliseconds. */
+const DEFAULT_TIMEOUT_MS = 30_000;
+
 /** The `--help` text of the client program. */
 export const CLIENT_USAGE: string = `Usage: deno run -A client.ts --url URL [OPTIONS] COMMAND
 
@@ -36,12 +40,14 @@ Commands:
                        {name, fun, args, kwargs, locs}, or {steps: [...], all: true}
   status               print the cluster's members and functions as tables
 
-Options:
+Each flag takes its value as "--flag value" or "--flag=value".
+
+Flags:
   --url URL            node to connect to; repeat to give fallbacks (required)
   --locs A,B           resources the node running the call must offer (call only)
   --kwargs JSON        keyword arguments as a JSON object (call only)
   --all                return every step's result, not only the sinks' (request only)
-  --timeout MS         deadline in milliseconds (default: 30000)
+  --timeout MS         deadline in milliseconds (default: ${DEFAULT_TIMEOUT_MS})
   --                   the rest are arguments, even if they start with --
   --encoding ENC       msgpack or json (default: msgpack)
   -h, --help           print this help
@@ -62,86 +68,80 @@ interface CliArgs {
   positional: string[];
 }
 
-function parseArgs(args: readonly string[]): CliArgs {
+/** The client's flags: how each is read (the rules are those of `cli_flags.ts`). */
+const FLAGS: Record<string, { spec: FlagSpec; apply: (args: CliArgs, value: string) => void }> = {
+  url: { spec: { type: "string" }, apply: (args, value) => args.urls.push(value) },
+  locs: {
+    spec: { type: "string" },
+    apply: (args, value) => {
+      args.locs = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    },
+  },
+  kwargs: {
+    spec: { type: "string" },
+    apply: (args, value) => {
+      const parsed = parseArg(value);
+      if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+        throw new CliUsageError(`--kwargs: expected a JSON object, got ${JSON.stringify(value)}`);
+      }
+      args.kwargs = parsed as Record<string, unknown>;
+    },
+  },
+  all: { spec: { type: "boolean" }, apply: (args) => args.all = true },
+  timeout: {
+    spec: { type: "string" },
+    apply: (args, value) => {
+      const ms = Number(value);
+      if (!(ms > 0) || !Number.isFinite(ms)) {
+        throw new CliUsageError(
+          `--timeout: expected a positive number of milliseconds, got ${JSON.stringify(value)}`,
+        );
+      }
+      args.timeoutMs = ms;
+    },
+  },
+  encoding: {
+    spec: { type: "string" },
+    apply: (args, value) => {
+      if (value !== "msgpack" && value !== "json") {
+        throw new CliUsageError(
+          `--encoding: expected one of msgpack, json, got ${JSON.stringify(value)}`,
+        );
+      }
+      args.encoding = value;
+    },
+  },
+};
+
+const SPECS: Record<string, FlagSpec> = Object.fromEntries(
+  Object.entries(FLAGS).map(([name, flag]) => [name, flag.spec]),
+);
+
+async function readArgs(args: readonly string[]): Promise<CliArgs> {
   const out: CliArgs = {
     urls: [],
     locs: [],
     kwargs: undefined,
     all: false,
-    timeoutMs: 30_000,
+    timeoutMs: DEFAULT_TIMEOUT_MS,
     encoding: "msgpack",
     help: false,
     positional: [],
   };
-  let optionsEnded = false;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === "--" && !optionsEnded) {
-      optionsEnded = true;
-      continue;
-    }
-    // Options may stand anywhere; "-5" and anything after "--" are arguments.
-    if (optionsEnded || !(arg.startsWith("--") || arg === "-h")) {
-      out.positional.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    const value = (): string => {
-      if (eq > 0) return arg.slice(eq + 1);
-      const next = args[++i];
-      if (next === undefined) throw new CliUsageError(`${flag} needs a value`);
-      return next;
-    };
-    switch (flag) {
-      case "-h":
-      case "--help":
-        out.help = true;
-        break;
-      case "--url":
-        out.urls.push(value());
-        break;
-      case "--locs":
-        out.locs = value().split(",").map((s) => s.trim()).filter((s) => s !== "");
-        break;
-      case "--kwargs": {
-        const parsed = parseJson(value());
-        if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
-          throw new CliUsageError("--kwargs expects a JSON object");
-        }
-        out.kwargs = parsed as Record<string, unknown>;
-        break;
-      }
-      case "--all":
-        out.all = true;
-        break;
-      case "--timeout": {
-        const ms = Number(value());
-        if (!(ms > 0)) throw new CliUsageError("--timeout expects a positive number of ms");
-        out.timeoutMs = ms;
-        break;
-      }
-      case "--encoding": {
-        const enc = value();
-        if (enc !== "msgpack" && enc !== "json") {
-          throw new CliUsageError("--encoding expects msgpack or json");
-        }
-        out.encoding = enc;
-        break;
-      }
-      default:
-        throw new CliUsageError(`unknown option ${flag}`);
-    }
+  // Imported here, not at the top: the browser bundle of the client holds
+  // this file and must not import a node: module when it loads.
+  const { parseArgs } = await import("node:util");
+  try {
+    const read = readFlags(args, SPECS, parseArgs as ParseArgs, true, ({ name, value }) => {
+      FLAGS[name]!.apply(out, value === true ? "" : value);
+    });
+    out.help = read.help;
+    out.positional = [...read.positionals];
+  } catch (err) {
+    if (err instanceof FlagError) throw new CliUsageError(err.message);
+    throw err;
   }
   return out;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new CliUsageError(`not valid JSON: ${text}`);
-  }
 }
 
 /** Each ARG is parsed as JSON, else taken as a string. */
@@ -234,7 +234,7 @@ export async function clientMain(
 ): Promise<number> {
   let parsed: CliArgs;
   try {
-    parsed = parseArgs(args);
+    parsed = await readArgs(args);
     if (parsed.help) {
       output.out(CLIENT_USAGE);
       return 0;

@@ -6,6 +6,7 @@
  * @module
  */
 import {
+  LOG_DEFAULTS,
   LOG_FORMATS,
   LOG_LEVELS,
   type LogConfig,
@@ -13,7 +14,9 @@ import {
   type LogLevel,
   type NodeConfig,
 } from "./config.ts";
-import type { ServerOptions } from "./options.ts";
+import { SERVER_DEFAULTS, type ServerOptions } from "./options.ts";
+import { parseArgs } from "node:util";
+import { FlagError, type FlagSpec, type ParseArgs, readFlags } from "../_util/cli_flags.ts";
 
 /**
  * The `--help` text: every flag with its meaning and default.
@@ -32,13 +35,13 @@ Each flag takes its value as "--flag value" or "--flag=value".
 Flags:
   --config PATH        YAML node config (default: none)
   --name NAME          unique node name (default: "mpreg-" + a random suffix)
-  --host HOST          address to listen on (default: 127.0.0.1)
-  --port N             port to listen on, 0 picks a free one (default: 6666)
-  --cluster-id ID      joins only peers with this id (default: default-cluster)
+  --host HOST          address to listen on (default: ${SERVER_DEFAULTS.host})
+  --port N             port to listen on, 0 picks a free one (default: ${SERVER_DEFAULTS.port})
+  --cluster-id ID      joins only peers with this id (default: ${SERVER_DEFAULTS.clusterId})
   --resources A,B      comma-separated resources offered (default: none)
   --peer URL           wss:// or ws:// URL to join; repeatable (default: none)
-  --log-level LEVEL    ${LOG_LEVELS.join(", ")} (default: info)
-  --log-format FORMAT  ${LOG_FORMATS.join(" or ")} (default: pretty)
+  --log-level LEVEL    ${LOG_LEVELS.join(", ")} (default: ${LOG_DEFAULTS.level})
+  --log-format FORMAT  ${LOG_FORMATS.join(" or ")} (default: ${LOG_DEFAULTS.format})
   -h, --help           print this help and exit
 `;
 
@@ -112,28 +115,47 @@ export class UsageError extends Error {
 /** Reads the value of one flag into `args`. */
 type Apply = (args: ServerArgs, value: string, flag: string) => void;
 
-const FLAGS: Record<string, Apply> = {
-  "--config": (args, value) => args.config = value,
-  "--name": (args, value) => args.overrides.name = value,
-  "--host": (args, value) => args.overrides.host = value,
-  "--port": (args, value, flag) => args.overrides.port = port(value, flag),
-  "--cluster-id": (args, value) => args.overrides.clusterId = value,
-  "--resources": (args, value) => {
-    const previous = args.overrides.resources ?? [];
-    args.overrides.resources = [...previous, ...value.split(",").map((r) => r.trim())]
-      .filter((r) => r !== "");
+/** The server's flags: how each is read (the rules are those of `cli_flags.ts`). */
+const FLAGS: Record<string, { spec: FlagSpec; apply: Apply }> = {
+  "config": { spec: { type: "string" }, apply: (args, value) => args.config = value },
+  "name": { spec: { type: "string" }, apply: (args, value) => args.overrides.name = value },
+  "host": { spec: { type: "string" }, apply: (args, value) => args.overrides.host = value },
+  "port": {
+    spec: { type: "string" },
+    apply: (args, value, flag) => args.overrides.port = port(value, flag),
   },
-  "--peer": (args, value, flag) => {
-    args.overrides.peers = [...args.overrides.peers ?? [], peerUrl(value, flag)];
+  "cluster-id": {
+    spec: { type: "string" },
+    apply: (args, value) => args.overrides.clusterId = value,
   },
-  "--log-level": (args, value, flag) => args.log.level = oneOf(LOG_LEVELS, value, flag),
-  "--log-format": (args, value, flag) => args.log.format = oneOf(LOG_FORMATS, value, flag),
+  "resources": {
+    // `--resources=` gives no resources.
+    spec: { type: "string", mayBeEmpty: true },
+    apply: (args, value) => {
+      const previous = args.overrides.resources ?? [];
+      args.overrides.resources = [...previous, ...value.split(",").map((r) => r.trim())]
+        .filter((r) => r !== "");
+    },
+  },
+  "peer": {
+    spec: { type: "string" },
+    apply: (args, value, flag) => {
+      args.overrides.peers = [...args.overrides.peers ?? [], peerUrl(value, flag)];
+    },
+  },
+  "log-level": {
+    spec: { type: "string" },
+    apply: (args, value, flag) => args.log.level = oneOf(LOG_LEVELS, value, flag),
+  },
+  "log-format": {
+    spec: { type: "string" },
+    apply: (args, value, flag) => args.log.format = oneOf(LOG_FORMATS, value, flag),
+  },
 };
 
-/** Flags whose value may be empty: `--resources=` gives no resources. */
-const MAY_BE_EMPTY = new Set(["--resources"]);
-
-const HELP = new Set(["--help", "-h"]);
+const SPECS: Record<string, FlagSpec> = Object.fromEntries(
+  Object.entries(FLAGS).map(([name, flag]) => [name, flag.spec]),
+);
 
 /**
  * Parses the command line of the server. `--help` stops the parsing: what
@@ -154,36 +176,16 @@ const HELP = new Set(["--help", "-h"]);
  */
 export function parseServerArgs(args: string[]): ServerArgs {
   const out: ServerArgs = { help: false, config: null, overrides: {}, log: {} };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] ?? "";
-    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
-    const flag = eq === -1 ? arg : arg.slice(0, eq);
-    if (HELP.has(flag)) {
-      if (eq !== -1) throw new UsageError(`${flag} takes no value`);
-      out.help = true;
-      return out;
-    }
-    const apply = Object.hasOwn(FLAGS, flag) ? FLAGS[flag] : undefined;
-    if (apply === undefined) {
-      throw new UsageError(
-        arg.startsWith("-")
-          ? `unknown flag "${flag}" (see --help)`
-          : `unexpected argument "${arg}" (see --help)`,
-      );
-    }
-    let value: string | undefined;
-    if (eq !== -1) {
-      value = arg.slice(eq + 1);
-    } else {
-      value = args[i + 1];
-      if (value !== undefined && value.startsWith("--")) value = undefined;
-      if (value !== undefined) i++;
-    }
-    if (value === undefined || (value === "" && !MAY_BE_EMPTY.has(flag))) {
-      throw new UsageError(`missing value for ${flag}`);
-    }
-    apply(out, value, flag);
+  let read;
+  try {
+    read = readFlags(args, SPECS, parseArgs as ParseArgs, false, ({ name, value }) => {
+      if (value !== true) FLAGS[name]!.apply(out, value, `--${name}`);
+    });
+  } catch (err) {
+    if (err instanceof FlagError) throw new UsageError(err.message);
+    throw err;
   }
+  out.help = read.help;
   return out;
 }
 
@@ -210,7 +212,7 @@ export function mergeConfig(config: NodeConfig | null, args: ServerArgs): NodeCo
     path: "",
     options: {},
     functions: [],
-    log: { level: "info", format: "pretty" },
+    log: { ...LOG_DEFAULTS },
   };
   return {
     path: base.path,

@@ -33,8 +33,14 @@
  *
  * Validation is strict: an unknown or duplicate key, a value of the wrong
  * type or range, and broken YAML all throw one {@linkcode ConfigError} whose
- * message names the file, the line and the key, e.g.
+ * message names the file, the line and the key of the first fault in the
+ * text, e.g.
  * `node.yaml:4: key "port": expected an integer from 0 to 65535, got "abc"`.
+ * The keys, their types, ranges and messages are one `npm:valibot` schema
+ * (`config_schema.ts`), which also fills in the defaults of `log:`
+ * ({@linkcode LOG_DEFAULTS}) and of each `functions:` entry; the node's
+ * options are left unset when absent, and `resolveServerOptions` gives
+ * them the defaults of `SERVER_DEFAULTS`, as for options given in code.
  *
  * Parsing uses `npm:yaml`, which reads the environment variables
  * `LOG_TOKENS` and `LOG_STREAM` on every parse: run with `-A`,
@@ -43,23 +49,17 @@
  *
  * @module
  */
-import {
-  type Document,
-  isAlias,
-  isMap,
-  isNode,
-  isScalar,
-  isSeq,
-  LineCounter,
-  type Node as YamlNode,
-  parseDocument,
-  type YAMLMap as YamlMap,
-} from "yaml";
+import { LineCounter, parseDocument } from "yaml";
 import { isWss } from "./_require_tls.ts";
-import { dirname, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import {
+  FORMATS,
+  LEVELS,
+  LOG_DEFAULT_FORMAT,
+  LOG_DEFAULT_LEVEL,
+  type YamlConfig,
+} from "./config_schema.ts";
 import type { ServerOptions } from "./options.ts";
-import { parseOrigin } from "./origin.ts";
+import { lineAt, validateYaml, type YamlDoc } from "./_yaml_validate.ts";
 
 /**
  * The log levels, from the most to the least verbose.
@@ -70,14 +70,7 @@ import { parseOrigin } from "./origin.ts";
  * console.log(LOG_LEVELS.includes("info")); // true
  * ```
  */
-export const LOG_LEVELS: readonly LogLevel[] = [
-  "trace",
-  "debug",
-  "info",
-  "warning",
-  "error",
-  "fatal",
-];
+export const LOG_LEVELS: readonly LogLevel[] = LEVELS;
 
 /**
  * The log formats: `pretty` for people, `json` for one JSON object a line.
@@ -88,7 +81,23 @@ export const LOG_LEVELS: readonly LogLevel[] = [
  * console.log(LOG_FORMATS.join("|")); // pretty|json
  * ```
  */
-export const LOG_FORMATS: readonly LogFormat[] = ["pretty", "json"];
+export const LOG_FORMATS: readonly LogFormat[] = FORMATS;
+
+/**
+ * How a node logs when neither its file nor its flags say: `info`, `pretty`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LOG_DEFAULTS, parseConfig } from "./config.ts";
+ * assert.deepEqual(LOG_DEFAULTS, { level: "info", format: "pretty" });
+ * assert.deepEqual(parseConfig("", "node.yaml").log, LOG_DEFAULTS);
+ * ```
+ */
+export const LOG_DEFAULTS: Readonly<LogConfig> = Object.freeze({
+  level: LOG_DEFAULT_LEVEL,
+  format: LOG_DEFAULT_FORMAT,
+});
 
 /**
  * A log level, from `trace` (most verbose) to `fatal`.
@@ -409,7 +418,6 @@ export function parseConfig(text: string, path: string): NodeConfig {
     // Duplicates are reported by the validator, with their key path.
     uniqueKeys: false,
   });
-  const ctx: Ctx = { file: path, doc, lines };
   const yamlError = doc.errors[0];
   if (yamlError !== undefined) {
     const reason = yamlError.code === "MULTIPLE_DOCS"
@@ -420,9 +428,11 @@ export function parseConfig(text: string, path: string): NodeConfig {
       cause: yamlError,
     });
   }
-  const root = doc.contents;
-  const raw = root === null || isEmpty(root) ? {} : topLevel(ctx, root, "", lineOf(ctx, root, 1));
-  if (raw.require_tls === true) checkRequireTls(ctx, root!, raw);
+  const yaml: YamlDoc = { file: path, doc, lines };
+  const fault = (reason: string, line: number | null, key: string | null) =>
+    new ConfigError(path, reason, { line, key });
+  const raw: YamlConfig = validateYaml(yaml, fault);
+  if (raw.require_tls === true) checkRequireTls(yaml, raw);
   return {
     path,
     options: definedOnly({
@@ -457,216 +467,14 @@ export function parseConfig(text: string, path: string): NodeConfig {
     functions: (raw.functions ?? []).map((fn) =>
       definedOnly({
         module: fn.module,
-        resources: fn.resources ?? [],
-        permissions: fn.permissions,
+        resources: fn.resources,
+        permissions: fn.permissions && definedOnly(fn.permissions),
         memoryMb: fn.memory_mb,
-        trusted: fn.trusted ?? false,
+        trusted: fn.trusted,
       })
     ),
     ...(raw.tls ? { tls: raw.tls } : {}),
-    log: { level: raw.log?.level ?? "info", format: raw.log?.format ?? "pretty" },
-  };
-}
-
-// ---------------------------------------------------------------------------
-// Validators. A `Check<T>` reads one YAML node at a key path and returns its
-// value, or throws a ConfigError naming the path and the node's line.
-
-interface Ctx {
-  file: string;
-  doc: Document.Parsed;
-  lines: LineCounter;
-}
-
-type Check<T> = (ctx: Ctx, node: YamlNode | null, path: string, line: number | null) => T;
-type Checked<C> = C extends Check<infer T> ? T : never;
-type Shape = Record<string, Check<unknown>>;
-type RecordOf<S extends Shape, R extends keyof S> =
-  & { [K in Exclude<keyof S, R>]?: Checked<S[K]> }
-  & { [K in R]: Checked<S[K]> };
-
-function lineOf(ctx: Ctx, node: YamlNode | null, fallback: number | null): number | null {
-  const start = node?.range?.[0];
-  return start === undefined ? fallback : ctx.lines.linePos(start).line;
-}
-
-/** The items of parsed maps and lists are nodes (or null for a missing key or value). */
-function asNode(value: unknown): YamlNode | null {
-  return isNode(value) ? value : null;
-}
-
-/** Follows an alias (`*name`) to its anchored node. */
-function deref(ctx: Ctx, node: YamlNode | null): YamlNode | null {
-  if (node !== null && isAlias(node)) return node.resolve(ctx.doc) ?? null;
-  return node;
-}
-
-/** A document of only comments parses to a null scalar. */
-function isEmpty(node: YamlNode): boolean {
-  return isScalar(node) && node.value === null;
-}
-
-function describe(node: YamlNode | null): string {
-  if (node === null) return "nothing";
-  if (isMap(node)) return "a map";
-  if (isSeq(node)) return "a list";
-  if (isScalar(node)) {
-    const value = node.value;
-    if (value === null) return "nothing";
-    if (typeof value !== "string") return String(value);
-    const shown = value.length > 60 ? `${value.slice(0, 57)}...` : value;
-    return JSON.stringify(shown);
-  }
-  return "an alias";
-}
-
-function fail(
-  ctx: Ctx,
-  node: YamlNode | null,
-  path: string,
-  line: number | null,
-  expected: string,
-): never {
-  const where = path === "" ? "the top level" : `key "${path}"`;
-  throw new ConfigError(ctx.file, `${where}: ${expected}, got ${describe(node)}`, {
-    line,
-    key: path === "" ? null : path,
-  });
-}
-
-/** A scalar's value, or `undefined` for maps and lists. */
-function scalarValue(node: YamlNode | null): unknown {
-  return node !== null && isScalar(node) ? node.value : undefined;
-}
-
-function scalar<T>(expected: string, accept: (value: unknown) => value is T): Check<T> {
-  return (ctx, node, path, line) => {
-    const target = deref(ctx, node);
-    const value = scalarValue(target);
-    if (!accept(value)) fail(ctx, target, path, line, expected);
-    return value;
-  };
-}
-
-const isString = (value: unknown): value is string => typeof value === "string" && value !== "";
-
-const text: Check<string> = scalar("expected a non-empty string", isString);
-
-const boolean: Check<boolean> = scalar(
-  "expected true or false",
-  (value): value is boolean => typeof value === "boolean",
-);
-
-function integer(min: number, max: number): Check<number> {
-  return scalar(
-    `expected an integer from ${min} to ${max}`,
-    (value): value is number =>
-      typeof value === "number" && Number.isInteger(value) && value >= min && value <= max,
-  );
-}
-
-/** A positive number of seconds, returned in milliseconds. */
-const secondsAsMs: Check<number> = (ctx, node, path, line) => {
-  const seconds = scalar(
-    "expected a positive number of seconds",
-    (value): value is number => typeof value === "number" && Number.isFinite(value) && value > 0,
-  )(ctx, node, path, line);
-  // Rounded to the microsecond, so that 1.1 s is 1100 ms, not 1100.0000000000002.
-  return Math.round(seconds * 1e6) / 1e3;
-};
-
-function oneOf<T extends string>(values: readonly T[]): Check<T> {
-  return scalar(
-    `expected one of ${values.join(", ")}`,
-    (value): value is T => values.some((v) => v === value),
-  );
-}
-
-function url(protocols: readonly string[] | null, expected: string): Check<string> {
-  return scalar(expected, (value): value is string => {
-    if (typeof value !== "string" || !URL.canParse(value)) return false;
-    return protocols === null || protocols.includes(new URL(value).protocol);
-  });
-}
-
-/** A file path (or `file:` URL) relative to the config file, returned as an absolute `file:` URL. */
-const modulePath: Check<string> = (ctx, node, path, line) => {
-  const value = scalar("expected a file path relative to the config file", isString)(
-    ctx,
-    node,
-    path,
-    line,
-  );
-  if (value.startsWith("file:")) {
-    if (!URL.canParse(value)) {
-      fail(ctx, deref(ctx, node), path, line, "expected a file path relative to the config file");
-    }
-    return new URL(value).href;
-  }
-  // A scheme of two letters or more is a URL (one letter is a Windows drive).
-  if (/^[a-z][a-z0-9+.-]+:/i.test(value)) {
-    fail(ctx, deref(ctx, node), path, line, "expected a file path relative to the config file");
-  }
-  return pathToFileURL(resolve(dirname(resolve(ctx.file)), value)).href;
-};
-
-function list<T>(item: Check<T>, expected: string): Check<T[]> {
-  return (ctx, node, path, line) => {
-    const target = deref(ctx, node);
-    if (target === null || !isSeq(target)) fail(ctx, target, path, line, expected);
-    return target.items.map((value, i) => {
-      const child = asNode(value);
-      return item(ctx, child, `${path}[${i}]`, lineOf(ctx, child, line));
-    });
-  };
-}
-
-/**
- * A map with the keys of `shape`, each optional unless listed in `required`.
- * Unknown and duplicate keys are errors.
- */
-function record<S extends Shape, R extends keyof S & string = never>(
-  shape: S,
-  required: readonly R[] = [],
-): Check<RecordOf<S, R>> {
-  return (ctx, node, path, line) => {
-    const target = deref(ctx, node);
-    if (target === null || !isMap(target)) fail(ctx, target, path, line, "expected a map");
-    const out: Record<string, unknown> = {};
-    for (const pair of target.items) {
-      const keyNode = asNode(pair.key);
-      const valueNode = asNode(pair.value);
-      const keyLine = lineOf(ctx, keyNode, line);
-      const keyValue = scalarValue(deref(ctx, keyNode));
-      const key = typeof keyValue === "string" ? keyValue : describe(keyNode);
-      const keyPath = path === "" ? key : `${path}.${key}`;
-      const check = typeof keyValue === "string" && Object.hasOwn(shape, key)
-        ? shape[key]
-        : undefined;
-      if (check === undefined) {
-        throw new ConfigError(ctx.file, `unknown key "${keyPath}"`, {
-          line: keyLine,
-          key: keyPath,
-        });
-      }
-      if (Object.hasOwn(out, key)) {
-        throw new ConfigError(ctx.file, `duplicate key "${keyPath}"`, {
-          line: keyLine,
-          key: keyPath,
-        });
-      }
-      out[key] = check(ctx, valueNode, keyPath, lineOf(ctx, valueNode, keyLine));
-    }
-    for (const key of required) {
-      if (!Object.hasOwn(out, key)) {
-        const keyPath = path === "" ? key : `${path}.${key}`;
-        throw new ConfigError(ctx.file, `missing required key "${keyPath}"`, {
-          line,
-          key: keyPath,
-        });
-      }
-    }
-    return out as RecordOf<S, R>;
+    log: raw.log,
   };
 }
 
@@ -675,179 +483,27 @@ function definedOnly<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
-const strings: Check<string[]> = list(text, "expected a list of strings");
-
-/** `*`, or a web origin: scheme, host and optional port. */
-const origin: Check<string> = scalar(
-  'expected "*" or an origin like https://app.example.com (no path)',
-  (v): v is string => typeof v === "string" && (v === "*" || parseOrigin(v) !== null),
-);
-
-/** A file path relative to the config file, returned absolute. */
-const filePath: Check<string> = (ctx, node, path, line) => {
-  const value = scalar("expected a file path relative to the config file", isString)(
-    ctx,
-    node,
-    path,
-    line,
-  );
-  return resolve(dirname(resolve(ctx.file)), value);
-};
-
-/** `true`, `false` or a list of strings; `paths` resolves the list against the config file. */
-function permissionValue(paths: boolean): Check<boolean | string[]> {
-  const expected = paths
-    ? "expected true, false or a list of paths"
-    : "expected true, false or a list of strings";
-  return (ctx, node, path, line) => {
-    const target = deref(ctx, node);
-    if (target !== null && isSeq(target)) {
-      return list(paths ? filePath : text, expected)(ctx, target, path, line);
-    }
-    return scalar(expected, (v): v is boolean => typeof v === "boolean")(ctx, target, path, line);
-  };
-}
-
-/** Deno's permission vocabulary; paths of read, write and ffi are relative to the config file. */
-const permissions = record({
-  net: permissionValue(false),
-  read: permissionValue(true),
-  write: permissionValue(true),
-  env: permissionValue(false),
-  run: permissionValue(false),
-  ffi: permissionValue(true),
-  sys: permissionValue(false),
-});
-
-/** An item of `functions:`. To add a key, add one line here. */
-const functionModule = record({
-  module: modulePath,
-  resources: strings,
-  permissions,
-  memory_mb: integer(32, 1_048_576),
-  trusted: boolean,
-}, ["module"]);
-
-const PERMISSION_KIND_NAMES = ["net", "read", "write", "env", "run", "ffi", "sys"] as const;
-
-const grant = record({
-  allow: strings,
-  deny: strings,
-  permissions: list(oneOf(PERMISSION_KIND_NAMES), "expected a list of permission kinds"),
-});
-
-/** A map whose keys are names of the user's choosing, each checked by `item`. */
-function mapOf<T>(item: Check<T>, expected: string): Check<Record<string, T>> {
-  return (ctx, node, path, line) => {
-    const target = deref(ctx, node);
-    if (target === null || !isMap(target)) fail(ctx, target, path, line, expected);
-    const out: Record<string, T> = {};
-    for (const pair of target.items) {
-      const keyNode = asNode(pair.key);
-      const valueNode = asNode(pair.value);
-      const keyLine = lineOf(ctx, keyNode, line);
-      const key = scalarValue(deref(ctx, keyNode));
-      if (typeof key !== "string" || key === "" || key === "__proto__") {
-        fail(ctx, keyNode, path, keyLine, "expected names as keys");
-      }
-      const keyPath = `${path}.${key}`;
-      if (Object.hasOwn(out, key)) {
-        throw new ConfigError(ctx.file, `duplicate key "${keyPath}"`, {
-          line: keyLine,
-          key: keyPath,
-        });
-      }
-      out[key] = item(ctx, valueNode, keyPath, lineOf(ctx, valueNode, keyLine));
-    }
-    return out;
-  };
-}
-
-const sha256Hex: Check<string> = scalar(
-  "expected the SHA-256 of the token as 64 hex digits",
-  (v): v is string => typeof v === "string" && /^[0-9a-fA-F]{64}$/.test(v),
-);
-
-/** `false` (no anonymous callers) or a grant. */
-const anonymousGrant: Check<false | Checked<typeof grant>> = (ctx, node, path, line) => {
-  const target = deref(ctx, node);
-  if (target !== null && isScalar(target) && target.value === false) return false;
-  if (target === null || !isMap(target)) fail(ctx, target, path, line, "expected false or a map");
-  return grant(ctx, target, path, line);
-};
-
-const auth = record({
-  tokens: list(
-    record({ sha256: sha256Hex, principal: text }, ["sha256", "principal"]),
-    "expected a list of {sha256, principal} maps",
-  ),
-  principals: mapOf(grant, "expected a map of principal names to grants"),
-  anonymous: anonymousGrant,
-  max_in_flight_per_principal: integer(1, 1_000_000),
-});
-
-const tls = record({ cert: filePath, key: filePath }, ["cert", "key"]);
-
-const sandbox = record({ memory_mb: integer(32, 1_048_576) });
-
-const log = record({
-  level: oneOf(LOG_LEVELS),
-  format: oneOf(LOG_FORMATS),
-});
-
-const topLevel = record({
-  "name": text,
-  "host": text,
-  "port": integer(0, 65535),
-  "cluster_id": text,
-  "resources": strings,
-  "peers": list(url(["ws:", "wss:"], "expected a ws:// or wss:// URL"), "expected a list of URLs"),
-  "advertised_urls": list(url(null, "expected a URL"), "expected a list of URLs"),
-  "allowed_origins": list(origin, "expected a list of origins"),
-  "gossip_interval": secondsAsMs,
-  "reconnect_interval": secondsAsMs,
-  "reconnect_timeout": secondsAsMs,
-  "cluster_secret": text,
-  "require_tls": boolean,
-  "prefer_local": boolean,
-  "request_timeout": secondsAsMs,
-  "drain_timeout": secondsAsMs,
-  "debug": boolean,
-  "functions": list(functionModule, "expected a list of {module, resources} maps"),
-  "auth": auth,
-  "sandbox": sandbox,
-  "tls": tls,
-  "log": log,
-});
-
 /**
  * `require_tls: true` needs `tls:` (the node serves wss:// itself) and only
  * wss:// URLs in `peers` and `advertised_urls`.
  */
-function checkRequireTls(
-  ctx: Ctx,
-  root: YamlNode,
-  raw: { tls?: unknown; peers?: string[]; advertised_urls?: string[] },
-): void {
-  const nodeOf = (path: Array<string | number>) => asNode((root as YamlMap).getIn(path, true));
-  const lineAt = (path: Array<string | number>) =>
-    lineOf(ctx, nodeOf(path), lineOf(ctx, nodeOf(["require_tls"]), null));
+function checkRequireTls(yaml: YamlDoc, raw: YamlConfig): void {
+  const at = (path: Array<string | number>) => lineAt(yaml, path) ?? lineAt(yaml, ["require_tls"]);
   if (raw.tls === undefined) {
     throw new ConfigError(
-      ctx.file,
+      yaml.file,
       'key "require_tls": needs "tls": the node must serve wss:// itself',
-      { line: lineAt(["require_tls"]), key: "require_tls" },
+      { line: at(["require_tls"]), key: "require_tls" },
     );
   }
   for (const key of ["peers", "advertised_urls"] as const) {
-    const i = (raw[key] ?? []).findIndex((url) => !isWss(url));
+    const urls = raw[key] ?? [];
+    const i = urls.findIndex((url) => !isWss(url));
     if (i < 0) continue;
     throw new ConfigError(
-      ctx.file,
-      `key "${key}[${i}]": expected a wss:// URL with require_tls, got ${
-        JSON.stringify(raw[key]![i])
-      }`,
-      { line: lineAt([key, i]), key: `${key}[${i}]` },
+      yaml.file,
+      `key "${key}[${i}]": expected a wss:// URL with require_tls, got ${JSON.stringify(urls[i])}`,
+      { line: at([key, i]), key: `${key}[${i}]` },
     );
   }
 }

@@ -1,11 +1,15 @@
 // Copyright 2026 the mpreg authors. MIT license.
 /**
- * Options of a {@linkcode Server}.
+ * Options of a {@linkcode Server}: the TypeScript form
+ * ({@linkcode ServerOptions}), the one table of their defaults
+ * ({@linkcode SERVER_DEFAULTS}), and the resolver that turns options, from
+ * code or from a YAML file, into the settings a node runs with
+ * ({@linkcode resolveServerOptions}).
  *
  * @module
  */
 import type { AuthOptions } from "../auth/authenticator.ts";
-import type { Limits } from "../protocol/limits.ts";
+import { DEFAULT_LIMITS, type Limits } from "../protocol/limits.ts";
 
 /**
  * Options for `new Server(options)`. Every field is optional.
@@ -220,4 +224,213 @@ export interface SandboxSettings {
    * @default {512}
    */
   memoryMb?: number;
+}
+
+/**
+ * The defaults of the {@linkcode ServerOptions} that have a fixed one: the
+ * one place they are written (the `@default` of each option names the same
+ * value). `name` (random) and `limits` (`DEFAULT_LIMITS`) are not here.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SERVER_DEFAULTS } from "./options.ts";
+ * assert.equal(SERVER_DEFAULTS.port, 6666);
+ * assert.equal(SERVER_DEFAULTS.gossipIntervalMs, 1000);
+ * ```
+ */
+export const SERVER_DEFAULTS: ServerDefaults = Object.freeze({
+  host: "127.0.0.1",
+  port: 6666,
+  clusterId: "default-cluster",
+  preferLocal: true,
+  handshakeTimeoutMs: 5_000,
+  gossipIntervalMs: 1_000,
+  reconnectIntervalMs: 30_000,
+  reconnectTimeoutMs: 86_400_000,
+  requestTimeoutMs: 30_000,
+  maxRequestTimeoutMs: 300_000,
+  drainTimeoutMs: 10_000,
+  requireTls: false,
+  debug: false,
+});
+
+/**
+ * The type of {@linkcode SERVER_DEFAULTS}: each option with a fixed default.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SERVER_DEFAULTS, type ServerDefaults } from "./options.ts";
+ * const fast: ServerDefaults = { ...SERVER_DEFAULTS, gossipIntervalMs: 50 };
+ * assert.equal(fast.gossipIntervalMs, 50);
+ * ```
+ */
+export interface ServerDefaults {
+  /**
+   * The address to listen on.
+   *
+   * @default {"127.0.0.1"}
+   */
+  readonly host: string;
+  /**
+   * The port to listen on.
+   *
+   * @default {6666}
+   */
+  readonly port: number;
+  /**
+   * The cluster id.
+   *
+   * @default {"default-cluster"}
+   */
+  readonly clusterId: string;
+  /**
+   * Run a step here when this node offers it.
+   *
+   * @default {true}
+   */
+  readonly preferLocal: boolean;
+  /**
+   * How long a peer's handshake may take, in milliseconds.
+   *
+   * @default {5000}
+   */
+  readonly handshakeTimeoutMs: number;
+  /**
+   * How often the node gossips, in milliseconds.
+   *
+   * @default {1000}
+   */
+  readonly gossipIntervalMs: number;
+  /**
+   * How often dead members and seeds are tried again, in milliseconds.
+   *
+   * @default {30000}
+   */
+  readonly reconnectIntervalMs: number;
+  /**
+   * How long a dead member is kept, in milliseconds.
+   *
+   * @default {86400000}
+   */
+  readonly reconnectTimeoutMs: number;
+  /**
+   * The deadline of a request that asks for none, in milliseconds.
+   *
+   * @default {30000}
+   */
+  readonly requestTimeoutMs: number;
+  /**
+   * The longest deadline a request may ask for, in milliseconds.
+   *
+   * @default {300000}
+   */
+  readonly maxRequestTimeoutMs: number;
+  /**
+   * How long `stop()` lets requests finish, in milliseconds.
+   *
+   * @default {10000}
+   */
+  readonly drainTimeoutMs: number;
+  /**
+   * Link to peers only over TLS.
+   *
+   * @default {false}
+   */
+  readonly requireTls: boolean;
+  /**
+   * Stack traces in error details.
+   *
+   * @default {false}
+   */
+  readonly debug: boolean;
+}
+
+/**
+ * The settings a node runs with: every option of {@linkcode ServerOptions}
+ * with its default filled in (see {@linkcode resolveServerOptions}).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ResolvedServerOptions, resolveServerOptions } from "./options.ts";
+ * const settings: ResolvedServerOptions = resolveServerOptions({ port: 0 });
+ * assert.equal(settings.port, 0);
+ * assert.equal(settings.clusterId, "default-cluster");
+ * ```
+ */
+export interface ResolvedServerOptions extends ServerDefaults {
+  /** The node's name. */
+  readonly name: string;
+  /** The cluster secret, or `null` for none. */
+  readonly clusterSecret: string | null;
+  /** The node's own resources. */
+  readonly resources: readonly string[];
+  /** The seeds to join through. */
+  readonly peers: readonly string[];
+  /** The URLs advertised; empty: the node's own URL. */
+  readonly advertisedUrls: readonly string[];
+  /** The origins allowed besides the node's own. */
+  readonly allowedOrigins: readonly string[];
+  /** The connection limits, every field set. */
+  readonly limits: Readonly<Limits>;
+  /** The certificate and key, or `null` for plain `ws://`. */
+  readonly tls: { readonly cert: string; readonly key: string } | null;
+  /** Tokens, principals and grants. */
+  readonly auth: AuthOptions;
+  /** The default memory cap of a sandbox process in MiB, or `null`: the sandbox's own (512). */
+  readonly sandboxMemoryMb: number | null;
+}
+
+/**
+ * Resolves a node's options: each option not given takes its default from
+ * {@linkcode SERVER_DEFAULTS} (the name a random `mpreg-` one, the limits
+ * those of `DEFAULT_LIMITS`). Options from a YAML file
+ * (`parseConfig().options`) and from code resolve the same way.
+ *
+ * @param options The options given.
+ * @returns The settings, frozen.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resolveServerOptions } from "./options.ts";
+ * import { parseConfig } from "./config.ts";
+ * const fromCode = resolveServerOptions({ name: "n1", gossipIntervalMs: 50 });
+ * const fromYaml = resolveServerOptions(
+ *   parseConfig("name: n1\ngossip_interval: 0.05\n", "node.yaml").options,
+ * );
+ * assert.deepEqual(fromYaml, fromCode);
+ * assert.equal(fromCode.port, 6666);
+ * ```
+ */
+export function resolveServerOptions(options: ServerOptions = {}): ResolvedServerOptions {
+  const given = Object.fromEntries(
+    Object.entries(options).filter(([, value]) => value !== undefined),
+  ) as ServerOptions;
+  return Object.freeze({
+    ...SERVER_DEFAULTS,
+    ...pick(given, Object.keys(SERVER_DEFAULTS) as (keyof ServerDefaults)[]),
+    name: given.name ?? randomName(),
+    clusterSecret: given.clusterSecret ?? null,
+    resources: [...given.resources ?? []],
+    peers: [...given.peers ?? []],
+    advertisedUrls: [...given.advertisedUrls ?? []],
+    allowedOrigins: [...given.allowedOrigins ?? []],
+    limits: Object.freeze({ ...DEFAULT_LIMITS, ...given.limits }),
+    tls: given.tls ?? null,
+    auth: given.auth ?? {},
+    sandboxMemoryMb: given.sandbox?.memoryMb ?? null,
+  });
+}
+
+function pick<T extends object, K extends keyof T>(value: T, keys: readonly K[]): Partial<T> {
+  return Object.fromEntries(
+    keys.filter((k) => k in value).map((k) => [k, value[k]]),
+  ) as unknown as Partial<T>;
+}
+
+function randomName(): string {
+  return `mpreg-${crypto.randomUUID().slice(0, 8)}`;
 }

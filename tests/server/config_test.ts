@@ -504,3 +504,41 @@ Deno.test("parseConfig() reads require_tls, and refuses it without tls or with w
     "require_tls",
   );
 });
+
+Deno.test("parseConfig() reports the first fault in the text, whatever its kind", () => {
+  assertInvalid("bogus: 1\nport: x\n", 'node.yaml:1: unknown key "bogus"', "bogus");
+  assertInvalid(
+    "port: x\nbogus: 1\n",
+    'node.yaml:1: key "port": expected an integer from 0 to 65535, got "x"',
+    "port",
+  );
+  assertInvalid(
+    "name: a\nport: x\nname: b\n",
+    'node.yaml:2: key "port": expected an integer from 0 to 65535, got "x"',
+    "port",
+  );
+  assertInvalid(
+    "functions:\n  - bogus: 1\n    resources: [5]\n",
+    'node.yaml:2: unknown key "functions[0].bogus"',
+    "functions[0].bogus",
+  );
+  assertInvalid(
+    "resources: &r [a, 5]\npeers: *r\n",
+    'node.yaml:1: key "resources[1]": expected a non-empty string, got 5',
+    "resources[1]",
+  );
+});
+
+Deno.test("parseConfig() refuses a list where a map belongs, and keys that are not names", () => {
+  assertInvalid("log: [a]\n", 'node.yaml:1: key "log": expected a map, got a list', "log");
+  assertInvalid(
+    "auth:\n  principals:\n    1: {}\n",
+    'node.yaml:3: key "auth.principals": expected names as keys, got 1',
+    "auth.principals",
+  );
+  assertInvalid(
+    "auth:\n  anonymous: { allow: 5 }\n",
+    'node.yaml:2: key "auth.anonymous.allow": expected a list of strings, got 5',
+    "auth.anonymous.allow",
+  );
+});

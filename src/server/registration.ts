@@ -1,0 +1,302 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * Registering functions on a node: inline ones, and sandboxed ones, after
+ * checking that this process holds every permission they declare (and, for
+ * a module, that its graph stays within them).
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { PermissionDeniedError } from "../protocol/errors.ts";
+import { FunctionRegistry, type Invoker, type RpcFunction } from "../registry/registry.ts";
+import {
+  type FunctionPermissions,
+  missingHostPermissionsSync,
+  normalizePermissions,
+  permissionKinds,
+} from "../sandbox/permissions.ts";
+import { Sandbox } from "../sandbox/sandbox.ts";
+import { echo, echos } from "./builtins.ts";
+import { importFunctions } from "./function_modules.ts";
+
+const log = getLogger(["mpreg", "server"]);
+
+/**
+ * How a function is registered: its resources, and where it runs.
+ *
+ * @example A function that may fetch from one host, in a sandbox process
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client, type FunctionOptions, Server } from "@mpreg/mpreg";
+ * const options: FunctionOptions = { resources: ["dataset-1"], permissions: { net: ["127.0.0.1"] } };
+ * await using server = await new Server({ port: 0, auth: { anonymous: { permissions: ["net"] } } })
+ *   .register("double", (x: number) => x * 2, options)
+ *   .start();
+ * await using client = new Client(server.url);
+ * assert.equal(await client.call("double", [21], { locs: ["dataset-1"] }), 42);
+ * assert.equal(server.stats().sandbox?.pools, 1); // it ran in a sandbox process
+ * ```
+ */
+export interface FunctionOptions {
+  /**
+   * Resources this function needs, added to the node's own resources when
+   * matching a step's `locs`.
+   *
+   * @default {[]}
+   */
+  resources?: Iterable<string>;
+  /**
+   * What the function may touch, in Deno's vocabulary (`net`, `read`,
+   * `write`, `env`, `run`, `ffi`, `sys`: `true`, `false` or a list of
+   * hosts, paths, names). With it, the function runs in a sandbox process
+   * holding exactly these permissions, and callers need every declared kind
+   * in their grant.
+   *
+   * @default {undefined (runs inline, declares nothing)}
+   */
+  permissions?: FunctionPermissions;
+  /**
+   * Run in a sandbox process even without permissions (it then may touch
+   * nothing). A sandboxed function registered in code runs from its source:
+   * it must be self-contained (no closures, no imports).
+   *
+   * @default {false}
+   */
+  sandbox?: boolean;
+  /**
+   * The memory cap of its sandbox process, in MiB.
+   *
+   * @default {the node's `sandbox.memoryMb`, else 512}
+   */
+  memoryMb?: number;
+}
+
+/**
+ * How a module's functions are registered: see {@linkcode Server.registerModule}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client, type ModuleOptions, Server } from "@mpreg/mpreg";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/fns.ts`, "export const triple = (x: number) => x * 3;\n");
+ * const options: ModuleOptions = { resources: ["cpu"], trusted: true };
+ * await using server = await new Server({ port: 0 }).start();
+ * assert.deepEqual(await server.registerModule(`file://${dir}/fns.ts`, options), ["triple"]);
+ * await using client = new Client(server.url);
+ * assert.equal(await client.call("triple", [5]), 15);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export interface ModuleOptions {
+  /**
+   * Resources the module's functions need.
+   *
+   * @default {[]}
+   */
+  resources?: Iterable<string>;
+  /**
+   * What the functions may touch; they run in sandbox processes holding
+   * exactly this.
+   *
+   * @default {{} (nothing)}
+   */
+  permissions?: FunctionPermissions;
+  /**
+   * The memory cap of their sandbox processes, in MiB.
+   *
+   * @default {the node's `sandbox.memoryMb`, else 512}
+   */
+  memoryMb?: number;
+  /**
+   * Run the functions inline with this process's permissions instead.
+   *
+   * @default {false}
+   */
+  trusted?: boolean;
+}
+
+/** Settings of {@linkcode Registrations}. */
+export interface RegistrationSettings {
+  /** The node's name, for logs. */
+  readonly node: string;
+  /** Error details include stack traces (in sandboxes too). */
+  readonly debug: boolean;
+  /** The default memory cap of a sandbox process, in MiB (else the sandbox's own default). */
+  readonly memoryMb: number | undefined;
+}
+
+/**
+ * A node's functions: the registry, and the sandbox that runs the
+ * sandboxed ones (created at the first). The built-ins `echo` and `echos`
+ * are registered from the start.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Registrations } from "./registration.ts";
+ * const functions = new Registrations({ node: "n1", debug: false, memoryMb: undefined });
+ * functions.register("add", (a: number, b: number) => a + b, { resources: ["cpu"] });
+ * assert.deepEqual(functions.functionTable(), { echo: [], echos: [], add: ["cpu"] });
+ * assert.equal(functions.sandbox, null); // nothing sandboxed yet
+ * ```
+ */
+export class Registrations {
+  /** The registry the runner reads. */
+  readonly registry: FunctionRegistry = new FunctionRegistry();
+  readonly #settings: RegistrationSettings;
+  #sandbox: Sandbox | null = null;
+
+  /**
+   * Creates the registry with the built-ins.
+   *
+   * @param settings The node's name, `debug`, the sandbox memory cap.
+   */
+  constructor(settings: RegistrationSettings) {
+    this.#settings = settings;
+    this.registry.register("echo", echo as RpcFunction);
+    this.registry.register("echos", echos as RpcFunction);
+  }
+
+  /** The sandbox, once a sandboxed function exists. */
+  get sandbox(): Sandbox | null {
+    return this.#sandbox;
+  }
+
+  /**
+   * Registers a function; see `Server.register`.
+   *
+   * @param name The name callers use.
+   * @param fn The function.
+   * @param options Its resources, permissions, sandbox and memory cap.
+   * @throws {PermissionDeniedError} when this process lacks a declared permission.
+   */
+  register(name: string, fn: RpcFunction, options: FunctionOptions = {}): void {
+    const sandboxed = options.permissions !== undefined || options.sandbox === true;
+    if (!sandboxed) {
+      this.registry.register(name, fn, { resources: options.resources ?? [] });
+    } else {
+      const permissions = normalizePermissions(options.permissions ?? {});
+      const load = options.memoryMb === undefined ? {} : { memoryMb: options.memoryMb };
+      this.#registerSandboxed(
+        name,
+        fn,
+        permissions,
+        options.resources ?? [],
+        () => this.#sandboxed().load(name, { source: fn.toString() }, permissions, load),
+      );
+    }
+    log.debug("Registered {fun}", { fun: name, node: this.#settings.node, sandboxed });
+  }
+
+  /**
+   * Registers every exported function of a module; see `Server.registerModule`.
+   *
+   * @param module The module's URL.
+   * @param options Resources, permissions, and `trusted`.
+   * @returns The names registered.
+   */
+  async registerModule(module: string, options: ModuleOptions = {}): Promise<string[]> {
+    const resources = [...(options.resources ?? [])];
+    if (options.trusted) {
+      const functions = await importFunctions(module);
+      for (const [name, fn] of functions) this.register(name, fn, { resources });
+      return [...functions.keys()];
+    }
+    const permissions = normalizePermissions(options.permissions ?? {});
+    const load = options.memoryMb === undefined ? {} : { memoryMb: options.memoryMb };
+    checkHostPermissions(module, permissions);
+    const names = await this.#sandboxed().exports(module, permissions, load);
+    if (names.length === 0) throw new Error(`Module ${module} exports no function`);
+    for (const name of names) {
+      const placeholder = (() => {
+        throw new TypeError(`"${name}" runs in a sandbox`);
+      }) as RpcFunction;
+      this.#registerSandboxed(
+        name,
+        placeholder,
+        permissions,
+        resources,
+        () => this.#sandboxed().load(name, { module, exportName: name }, permissions, load),
+      );
+    }
+    return names;
+  }
+
+  /**
+   * Removes a function.
+   *
+   * @param name The function's name.
+   * @returns Whether it was registered.
+   */
+  unregister(name: string): boolean {
+    return this.registry.unregister(name);
+  }
+
+  /**
+   * Per function, the resources it needs (as gossiped).
+   *
+   * @returns Plain data.
+   */
+  functionTable(): Record<string, string[]> {
+    const functions: Record<string, string[]> = {};
+    for (const entry of this.registry.entries()) functions[entry.name] = [...entry.resources];
+    return functions;
+  }
+
+  /**
+   * Per function that declares permissions, their kinds (as gossiped).
+   *
+   * @returns Plain data.
+   */
+  permissionTable(): Record<string, string[]> {
+    const table: Record<string, string[]> = {};
+    for (const entry of this.registry.entries()) {
+      if (entry.permissionKinds.length > 0) table[entry.name] = [...entry.permissionKinds];
+    }
+    return table;
+  }
+
+  /**
+   * Closes the sandbox processes, if any.
+   *
+   * @returns When they have exited.
+   */
+  async close(): Promise<void> {
+    await this.#sandbox?.close();
+  }
+
+  #registerSandboxed(
+    name: string,
+    fn: RpcFunction,
+    permissions: FunctionPermissions,
+    resources: Iterable<string>,
+    load: () => Invoker,
+  ): void {
+    checkHostPermissions(`"${name}"`, permissions);
+    this.registry.register(name, fn, {
+      resources,
+      permissionKinds: permissionKinds(permissions),
+      invoke: load(),
+    });
+  }
+
+  #sandboxed(): Sandbox {
+    const memoryMb = this.#settings.memoryMb;
+    return this.#sandbox ??= new Sandbox({
+      debug: this.#settings.debug,
+      ...(memoryMb === undefined ? {} : { memoryMb }),
+    });
+  }
+}
+
+function checkHostPermissions(what: string, permissions: FunctionPermissions): void {
+  const missing = missingHostPermissionsSync(permissions);
+  if (missing.length > 0) {
+    throw new PermissionDeniedError(
+      `${what} declares ${missing.join(", ")}, which this process lacks; ` +
+        "start the node with those permissions (or -A)",
+      { details: { fun: what, missing } },
+    );
+  }
+}
