@@ -1,5 +1,5 @@
 // Copyright 2026 the mpreg authors. MIT license.
-// The page's own types of /cluster and /stats still fit what a node answers.
+// The page reads what a node answers at /cluster and /stats with these types.
 import assert from "node:assert/strict";
 import { Server } from "../../mod.ts";
 import type { ClusterView, StatsView } from "../../src/page/types.ts";
