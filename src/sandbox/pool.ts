@@ -31,414 +31,33 @@
  *
  * @module
  */
-import { isAbsolute, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
-import { IdTable, nextId } from "../_util/id_table.ts";
-import {
-  AppError,
-  FunctionError,
-  InternalError,
-  isAppErrorCode,
-  LimitExceededError,
-  OverloadedError,
-  PermissionDeniedError,
-  ProtocolError,
-  RpcError,
-  UnavailableError,
-} from "../protocol/errors.ts";
+import { nextId } from "../_util/id_table.ts";
+import { InternalError, OverloadedError, RpcError, UnavailableError } from "../protocol/errors.ts";
 import type { CallContext } from "../registry/registry.ts";
-import { denoExecutable } from "./_deno.ts";
-import { allowedPaths, covers } from "./_paths.ts";
-import { OUT_OF_MEMORY, SandboxProcess } from "./_process.ts";
+import { watchMemory } from "./_memory_watchdog.ts";
+import { byKeyOfId, entryOf, moduleError, moduleState } from "./_pool_functions.ts";
+import { rebuild, send } from "./_pool_messages.ts";
+import { drop, pick, spawn } from "./_pool_processes.ts";
 import {
-  type CallMessage,
-  checkSource,
-  type DefineMessage,
-  type FromWorker,
-  type HostArgs,
-  type LoadFailure,
-  type ToWorker,
-  type WireFunctionError,
-} from "./_protocol.ts";
-import { checkModuleGraph } from "./module_graph.ts";
-import { SandboxPolicyError } from "./policy_error.ts";
-import { type FunctionPermissions, profileKey, toDenoFlags } from "./permissions.ts";
+  type FunctionEntry,
+  PendingCall,
+  PoolState,
+  type PoolWorker,
+  type WaitingCall,
+} from "./_pool_state.ts";
+import type { CallMessage, LoadFailure, ToWorker, WireFunctionError } from "./_protocol.ts";
+import { type FunctionRef, moduleUrl } from "./function_spec.ts";
+import type { FunctionPermissions } from "./permissions.ts";
+import type { WorkerPoolOptions, WorkerPoolStats } from "./pool_options.ts";
 
-const HOST_URL = new URL("./_host.ts", import.meta.url);
-/** How often the resident memory of each process is compared with its cap. */
-const MEMORY_CHECK_MS = 100;
-/** Environment variables every sandbox process gets (when set): what Deno itself reads. */
-const DENO_ENV = [
-  "DENO_DIR",
-  "DENO_CERT",
-  "DENO_TLS_CA_STORE",
-  "DENO_AUTH_TOKENS",
-  // Deno trusts NODE_EXTRA_CA_CERTS too (a machine behind a TLS-inspecting proxy needs it).
-  "NODE_EXTRA_CA_CERTS",
-  "SSL_CERT_FILE",
-  "SSL_CERT_DIR",
-  "NPM_CONFIG_REGISTRY",
-  "HOME",
-  "XDG_CACHE_HOME",
-  "TMPDIR",
-  "PATH",
-  "SYSTEMROOT",
-  "HTTP_PROXY",
-  "HTTPS_PROXY",
-  "NO_PROXY",
-  "http_proxy",
-  "https_proxy",
-  "no_proxy",
-];
-
-/**
- * A function exported by a module. The module is loaded only inside the
- * sandbox processes, never in the calling process, and only after its
- * module graph passed `checkModuleGraph()`.
- *
- * @example
- * ```ts ignore
- * import type { ModuleFunctionSpec } from "./pool.ts";
- * const spec: ModuleFunctionSpec = { module: "file:///srv/functions.ts", exportName: "add" };
- * console.log(spec.exportName);
- * ```
- */
-export interface ModuleFunctionSpec {
-  /** The module: a URL (`file:`, `https:`, …) or a path, resolved against the current directory. */
-  module: string | URL;
-  /**
-   * The export to call.
-   *
-   * @default {the function's name}
-   */
-  exportName?: string;
-}
-
-/**
- * A self-contained function given as source text, usually `fn.toString()`.
- * It is compiled inside the sandbox processes: closures over the caller's
- * variables and the caller's imports are not available.
- *
- * @example
- * ```ts ignore
- * import type { SourceFunctionSpec } from "./pool.ts";
- * const add = (a: number, b: number): number => a + b;
- * const spec: SourceFunctionSpec = { source: add.toString() };
- * console.log(spec.source);
- * ```
- */
-export interface SourceFunctionSpec {
-  /** The function's source: a function expression, an arrow function or a method. */
-  source: string;
-}
-
-/**
- * Where a sandboxed function comes from.
- *
- * @example
- * ```ts ignore
- * import type { FunctionSpec } from "./pool.ts";
- * const specs: FunctionSpec[] = [{ module: "./functions.ts", exportName: "add" }, { source: "() => 1" }];
- * console.log(specs.length);
- * ```
- */
-export type FunctionSpec = ModuleFunctionSpec | SourceFunctionSpec;
-
-/**
- * A function a {@linkcode WorkerPool} can call: a {@linkcode FunctionSpec}
- * plus the name used in messages and errors.
- *
- * @example
- * ```ts ignore
- * import type { FunctionRef } from "./pool.ts";
- * const ref: FunctionRef = { name: "add", source: "(a, b) => a + b" };
- * console.log(ref.name);
- * ```
- */
-export type FunctionRef = { readonly name: string } & FunctionSpec;
-
-/**
- * Options of a {@linkcode WorkerPool}.
- *
- * @example
- * ```ts ignore
- * import type { WorkerPoolOptions } from "./pool.ts";
- * const options: WorkerPoolOptions = { maxWorkers: 2, maxInFlight: 256, memoryMb: 256 };
- * console.log(options);
- * ```
- */
-export interface WorkerPoolOptions {
-  /**
-   * The most processes the pool runs.
-   *
-   * @default {navigator.hardwareConcurrency}
-   */
-  maxWorkers?: number;
-  /**
-   * Calls in flight on a process before calls go to another process.
-   *
-   * @default {256}
-   */
-  perWorker?: number;
-  /**
-   * A process with calls in flight that has answered none for this long
-   * (milliseconds) is busy: new calls go to another process, started if
-   * needed.
-   *
-   * @default {2}
-   */
-  stallMs?: number;
-  /**
-   * Calls in flight on the whole pool; beyond it calls fail at once with an
-   * {@linkcode OverloadedError}.
-   *
-   * @default {1024}
-   */
-  maxInFlight?: number;
-  /**
-   * How long a cancelled call may keep running before its process is
-   * killed and replaced (failing the process's other calls). `Infinity`
-   * never kills.
-   *
-   * @default {10_000}
-   */
-  cancelGraceMs?: number;
-  /**
-   * The memory cap of each process, in MiB: its V8 heap limit, and the most
-   * resident memory it may hold (checked every 100 ms where `/proc` can be
-   * read). A process over it is killed; its calls fail with a
-   * {@linkcode LimitExceededError} and it is replaced.
-   *
-   * @default {512}
-   */
-  memoryMb?: number;
-  /**
-   * The largest frame a process may send (its batch of answers); a larger
-   * answer fails its own call, and a process that sends a larger frame
-   * anyway is killed.
-   *
-   * @default {64 MiB}
-   */
-  maxFrameBytes?: number;
-  /**
-   * Include the function's stack in {@linkcode FunctionError} details.
-   *
-   * @default {false}
-   */
-  debug?: boolean;
-  /**
-   * The Deno executable the processes run.
-   *
-   * @default {the running Deno}
-   */
-  deno?: string;
-  /**
-   * The Deno config file the processes (and the module graph checks) use,
-   * or `null` for none: the one that applies to the pool's modules (see
-   * `configFor()`), so their bare specifiers resolve as under `deno run`.
-   *
-   * @default {null}
-   */
-  config?: string | null;
-}
-
-/**
- * Counters of a {@linkcode WorkerPool}, for metrics.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { Client, Server, type WorkerPoolStats } from "@mpreg/mpreg";
- * await using server = await new Server({ port: 0 })
- *   .register("one", () => 1, { sandbox: true, memoryMb: 128 })
- *   .start();
- * await using client = new Client(server.url);
- * await client.call("one");
- * const pool: WorkerPoolStats | undefined = server.stats().sandbox?.profiles[0];
- * assert.equal(pool?.memoryMb, 128);
- * assert.equal(pool?.calls, 1);
- * assert.equal(pool?.crashes, 0);
- * ```
- */
-export interface WorkerPoolStats {
-  /** The pool's {@linkcode profileKey}. */
-  profile: string;
-  /** The memory cap of each process, in MiB. */
-  memoryMb: number;
-  /** Live processes, including retiring ones. */
-  workers: number;
-  /** Calls sent to a process and not answered yet (cancelled ones included until they stop). */
-  inFlight: number;
-  /** Calls accepted since the pool started. */
-  calls: number;
-  /** Calls that failed with a permission denial. */
-  denials: number;
-  /** Calls refused with an {@linkcode OverloadedError}. */
-  overloaded: number;
-  /** Processes that exited, crashed, broke the protocol or were killed (stuck, over their memory cap), and were replaced. */
-  crashes: number;
-  /** Milliseconds from starting the last process to its first message, or `null` before one is up. */
-  coldStartMs: number | null;
-  /** Resident memory of the live processes, in bytes (0 where it cannot be read). */
-  residentBytes: number;
-}
-
-/** A module of the pool, and where its graph check stands. */
-interface ModuleState {
-  readonly url: string;
-  /** Its loader's index in the main module, once its graph passed. */
-  index: number | null;
-  /** Settles when the graph check ends; `null` after. */
-  gate: Promise<void> | null;
-  /** Why it may not load: a graph beyond its permissions, or a graph that cannot be read. */
-  error: Error | null;
-}
-
-/** A call waiting for its module's graph check. */
-interface WaitingCall {
-  readonly step: string;
-  readonly fun: string;
-  /** Rejects it (cancelled, or the pool closed). */
-  fail(error: unknown): void;
-}
-
-interface FunctionEntry {
-  readonly id: number;
-  readonly name: string;
-  readonly module: ModuleState | undefined;
-  readonly define: DefineMessage;
-}
-
-/**
- * A call sent to a process and not answered yet. It is its own abort
- * listener (`handleEvent`), which saves a closure per call.
- */
-class PendingCall implements EventListenerObject {
-  /** The caller got its answer already (it cancelled); only the slot is held. */
-  answered = false;
-  /** Registered as an abort listener on `signal`. */
-  listening = false;
-  grace: ReturnType<typeof setTimeout> | undefined = undefined;
-
-  constructor(
-    readonly id: number,
-    readonly entry: FunctionEntry | undefined,
-    readonly step: string,
-    readonly resolve: (value: unknown) => void,
-    readonly reject: (reason: unknown) => void,
-    readonly signal: AbortSignal | undefined = undefined,
-    readonly onAbort: ((pending: PendingCall) => void) | undefined = undefined,
-  ) {}
-
-  handleEvent(): void {
-    this.listening = false;
-    this.onAbort?.(this);
-  }
-}
-
-interface PoolWorker {
-  readonly process: SandboxProcess;
-  readonly pending: IdTable<PendingCall>;
-  /** Cancels one of this process's calls: shared by its calls' abort listeners. */
-  readonly cancel: (pending: PendingCall) => void;
-  /** When it last answered, or last became busy (`Date.now()`). */
-  lastAnswer: number;
-  /** `#pick()` chose it for a call in the batch not flushed yet. */
-  batching: boolean;
-  outbox: ToWorker[];
-  ready: boolean;
-  retiring: boolean;
-  dead: boolean;
-  /** Killed for going over the memory cap. */
-  overMemory: boolean;
-}
-
-/**
- * The URL of a sandboxed module given as a URL or a path (resolved against
- * the current directory).
- *
- * @param module The module.
- * @returns Its URL.
- * @throws {TypeError} when it is neither.
- *
- * @example
- * ```ts ignore
- * import { moduleUrl } from "./pool.ts";
- * console.log(moduleUrl("/srv/fns.ts")); // file:///srv/fns.ts
- * ```
- */
-export function moduleUrl(module: string | URL): string {
-  if (module instanceof URL) return module.href;
-  if (typeof module !== "string" || module === "") {
-    throw new TypeError("Invalid sandboxed module: expected a URL or a path");
-  }
-  if (/^[a-z][a-z0-9+.-]+:/i.test(module)) {
-    try {
-      return new URL(module).href;
-    } catch {
-      throw new TypeError(`Invalid sandboxed module "${module}": not a URL`);
-    }
-  }
-  return pathToFileURL(isAbsolute(module) ? module : resolve(module)).href;
-}
-
-function mainModule(modules: readonly string[]): string {
-  const loaders = modules.map((url) => `  () => import(${JSON.stringify(url)}),`).join("\n");
-  const source = `import { serve } from ${
-    JSON.stringify(HOST_URL.href)
-  };\nserve([\n${loaders}\n]);\n`;
-  return `data:application/javascript,${encodeURIComponent(source)}`;
-}
-
-/** The environment of a sandbox process: what Deno needs, and the variables the profile declares. */
-function processEnv(permissions: FunctionPermissions): Record<string, string> {
-  const env: Record<string, string> = {};
-  let all: Record<string, string> = {};
-  try {
-    all = Deno.env.toObject();
-  } catch {
-    // No env access here: the process gets only what is set below.
-  }
-  for (const name of DENO_ENV) if (all[name] !== undefined) env[name] = all[name]!;
-  const declared = permissions.env;
-  for (const [name, value] of Object.entries(all)) {
-    if (
-      declared === true ||
-      (Array.isArray(declared) &&
-        declared.some((e) => e.endsWith("*") ? name.startsWith(e.slice(0, -1)) : e === name))
-    ) env[name] = value;
-  }
-  env.NO_COLOR = "1";
-  env.DENO_NO_UPDATE_CHECK = "1";
-  return env;
-}
-
-/**
- * What a process of `permissions` must be granted besides them to connect to
- * a socket in `dir`: `read`, `write` and `net` (`unix:` paths), except those
- * the profile already grants there. Each is revoked once it is connected.
- */
-function connectGrants(permissions: FunctionPermissions, dir: string): HostArgs["revoke"] {
-  const socket = `${dir}/0.sock`;
-  const grants: HostArgs["revoke"] = [];
-  if (!covers(allowedPaths(permissions.read), socket)) grants.push("read");
-  if (!covers(allowedPaths(permissions.write), socket)) grants.push("write");
-  if (permissions.net !== true) grants.push("net");
-  return grants;
-}
-
-function describeReason(reason: unknown): { name: string; message: string } {
-  if (reason instanceof Error || reason instanceof DOMException) {
-    return {
-      name: reason.name === "TimeoutError" ? "TimeoutError" : "AbortError",
-      message: reason.message,
-    };
-  }
-  return {
-    name: "AbortError",
-    message: reason === undefined ? "The call was cancelled" : String(reason),
-  };
-}
+export type {
+  FunctionRef,
+  FunctionSpec,
+  ModuleFunctionSpec,
+  SourceFunctionSpec,
+} from "./function_spec.ts";
+export { moduleUrl } from "./function_spec.ts";
+export type { WorkerPoolOptions, WorkerPoolStats } from "./pool_options.ts";
 
 /**
  * Sandbox processes with one permission profile, started warm, with a
@@ -484,46 +103,7 @@ export class WorkerPool {
   readonly profile: string;
   /** The memory cap of each process, in MiB. */
   readonly memoryMb: number;
-  readonly #deno: string;
-  readonly #config: string | null;
-  readonly #flags: string[];
-  readonly #env: Record<string, string>;
-  /** A private folder (0700) for the processes' sockets. */
-  readonly #dir: string;
-  /** The grants a process needs to connect to its socket, besides its profile. */
-  readonly #socketGrants: HostArgs["revoke"];
-  readonly #maxFrameBytes: number;
-  readonly #maxWorkers: number;
-  readonly #perWorker: number;
-  readonly #stallMs: number;
-  readonly #maxInFlight: number;
-  readonly #cancelGraceMs: number;
-  readonly #debug: boolean;
-  #workers: PoolWorker[] = [];
-  #retiring = new Set<PoolWorker>();
-  #modules: string[] = [];
-  #moduleStates = new Map<string, ModuleState>();
-  #mainUrl: string;
-  #byRef = new WeakMap<object, FunctionEntry>();
-  #waiting = new Set<WaitingCall>();
-  #byKey = new Map<string, FunctionEntry>();
-  #nextFunctionId = 1;
-  #nextCallId = 1;
-  #inFlight = 0;
-  #calls = 0;
-  #denials = 0;
-  #overloaded = 0;
-  #crashes = 0;
-  #coldStartMs: number | null = null;
-  #dirty: PoolWorker[] = [];
-  #flushQueued = false;
-  #broken: string | undefined;
-  #memoryTimer: ReturnType<typeof setInterval> | undefined;
-  #closing: Promise<void> | null = null;
-  /** `/proc` cannot be read here: only the V8 heap limit applies. */
-  #memoryUnreadable = false;
-  #closed = false;
-  readonly #ended = new Set<Promise<void>>();
+  readonly #s: PoolState;
 
   /**
    * Creates the pool and its first process.
@@ -537,42 +117,15 @@ export class WorkerPool {
    * @throws {TypeError} in a binary built with `deno compile`.
    */
   constructor(permissions: FunctionPermissions, options: WorkerPoolOptions = {}) {
-    this.permissions = permissions;
-    this.profile = profileKey(permissions);
-    this.#maxWorkers = positive("maxWorkers", options.maxWorkers ?? navigator.hardwareConcurrency);
-    this.#perWorker = positive("perWorker", options.perWorker ?? 256);
-    this.#stallMs = options.stallMs ?? 2;
-    if (!(this.#stallMs >= 0)) {
-      throw new RangeError(`Invalid stallMs ${this.#stallMs}: expected >= 0`);
-    }
-    this.#maxInFlight = positive("maxInFlight", options.maxInFlight ?? 1024);
-    this.#cancelGraceMs = options.cancelGraceMs ?? 10_000;
-    if (!(this.#cancelGraceMs >= 0)) {
-      throw new RangeError(`Invalid cancelGraceMs ${this.#cancelGraceMs}: expected >= 0`);
-    }
-    this.memoryMb = options.memoryMb ?? 512;
-    if (!(Number.isInteger(this.memoryMb) && this.memoryMb >= 32)) {
-      throw new RangeError(`Invalid memoryMb ${this.memoryMb}: expected an integer >= 32`);
-    }
-    this.#maxFrameBytes = positive("maxFrameBytes", options.maxFrameBytes ?? 64 * 1024 * 1024);
-    this.#debug = options.debug ?? false;
-    this.#deno = options.deno ?? denoExecutable();
-    this.#config = options.config ?? null;
-    this.#flags = [
-      "--quiet",
-      "--no-lock",
-      ...(this.#config === null ? ["--no-config"] : ["--config", this.#config]),
-      ...toDenoFlags(permissions, [HOST_URL]),
-      `--v8-flags=--max-old-space-size=${this.memoryMb}`,
-    ];
-    this.#env = processEnv(permissions);
-    this.#dir = Deno.makeTempDirSync({ prefix: "mpreg-sandbox-" });
-    this.#socketGrants = connectGrants(permissions, this.#dir);
-    this.#mainUrl = mainModule(this.#modules);
+    const s = new PoolState(permissions, options);
+    this.#s = s;
+    this.permissions = s.permissions;
+    this.profile = s.profile;
+    this.memoryMb = s.memoryMb;
     try {
-      this.#spawn();
+      spawn(s);
     } catch (err) {
-      Deno.removeSync(this.#dir, { recursive: true });
+      Deno.removeSync(s.dir, { recursive: true });
       throw err;
     }
   }
@@ -588,7 +141,7 @@ export class WorkerPool {
    * @throws {TypeError} for a bad module URL or source that does not compile.
    */
   define(ref: FunctionRef): void {
-    this.#entry(ref);
+    entryOf(this.#s, ref);
   }
 
   /**
@@ -603,8 +156,8 @@ export class WorkerPool {
    * @throws {InternalError} when it cannot be loaded.
    */
   async exports(module: string | URL): Promise<string[]> {
-    if (this.#closed) throw new UnavailableError("The sandbox is closed");
-    const state = this.#module(moduleUrl(module));
+    if (this.#s.closed) throw new UnavailableError("The sandbox is closed");
+    const state = moduleState(this.#s, moduleUrl(module));
     if (state.gate !== null) await state.gate;
     if (state.error !== null) throw state.error;
     const names = await this.#ask(
@@ -635,7 +188,7 @@ export class WorkerPool {
     kwargs: Record<string, unknown> | undefined,
     context: CallContext,
   ): Promise<unknown> {
-    if (this.#closed) {
+    if (this.#s.closed) {
       return Promise.reject(
         new UnavailableError(`Step "${context.step}" (${ref.name}) failed: the sandbox is closed`, {
           details: { step: context.step, fun: ref.name },
@@ -644,37 +197,37 @@ export class WorkerPool {
     }
     let entry: FunctionEntry;
     try {
-      entry = this.#entry(ref);
+      entry = entryOf(this.#s, ref);
     } catch (err) {
       return Promise.reject(err);
     }
     const module = entry.module;
     if (module !== undefined) {
       if (module.gate !== null) return this.#afterCheck(module.gate, ref, args, kwargs, context);
-      if (module.error !== null) return Promise.reject(this.#moduleError(entry, context.step));
+      if (module.error !== null) return Promise.reject(moduleError(this.#s, entry, context.step));
     }
-    if (this.#broken !== undefined) {
+    if (this.#s.broken !== undefined) {
       return Promise.reject(
         new InternalError(
-          `Step "${context.step}" (${entry.name}) failed: the sandbox cannot start processes: ${this.#broken}`,
-          { details: { step: context.step, fun: entry.name, reason: this.#broken } },
+          `Step "${context.step}" (${entry.name}) failed: the sandbox cannot start processes: ${this.#s.broken}`,
+          { details: { step: context.step, fun: entry.name, reason: this.#s.broken } },
         ),
       );
     }
     const signal = context.signal;
     if (signal.aborted) return Promise.reject(signal.reason);
-    if (this.#inFlight >= this.#maxInFlight) {
-      this.#overloaded++;
+    if (this.#s.inFlight >= this.#s.maxInFlight) {
+      this.#s.overloaded++;
       return Promise.reject(
         new OverloadedError(
-          `Step "${context.step}" (${entry.name}) refused: the sandbox for profile ${this.profile} has ${this.#inFlight} calls in flight (limit ${this.#maxInFlight})`,
-          { details: { step: context.step, fun: entry.name, limit: this.#maxInFlight } },
+          `Step "${context.step}" (${entry.name}) refused: the sandbox for profile ${this.profile} has ${this.#s.inFlight} calls in flight (limit ${this.#s.maxInFlight})`,
+          { details: { step: context.step, fun: entry.name, limit: this.#s.maxInFlight } },
         ),
       );
     }
     let worker: PoolWorker;
     try {
-      worker = this.#pick();
+      worker = pick(this.#s);
     } catch (err) {
       return Promise.reject(
         new InternalError(
@@ -685,8 +238,8 @@ export class WorkerPool {
         ),
       );
     }
-    const id = this.#nextCallId;
-    this.#nextCallId = nextId(id);
+    const id = this.#s.nextCallId;
+    this.#s.nextCallId = nextId(id);
     const message: CallMessage = [
       id,
       entry.id,
@@ -715,9 +268,9 @@ export class WorkerPool {
     signal.addEventListener("abort", pending);
     pending.listening = true;
     worker.pending.set(id, pending);
-    this.#inFlight++;
-    this.#calls++;
-    this.#send(worker, message);
+    this.#s.inFlight++;
+    this.#s.calls++;
+    send(this.#s, worker, message);
     return promise;
   }
 
@@ -733,13 +286,13 @@ export class WorkerPool {
    *   or when no process can start.
    */
   async ready(): Promise<void> {
-    if (this.#closed) throw new UnavailableError("The sandbox is closed");
-    const modules = [...this.#moduleStates.values()];
+    if (this.#s.closed) throw new UnavailableError("The sandbox is closed");
+    const modules = [...this.#s.moduleStates.values()];
     await Promise.all(modules.map((m) => m.gate));
     for (const m of modules) if (m.error !== null) throw m.error;
-    if (this.#broken !== undefined) {
-      throw new InternalError(`The sandbox cannot start processes: ${this.#broken}`, {
-        details: { profile: this.profile, reason: this.#broken },
+    if (this.#s.broken !== undefined) {
+      throw new InternalError(`The sandbox cannot start processes: ${this.#s.broken}`, {
+        details: { profile: this.profile, reason: this.#s.broken },
       });
     }
     const failures = await this.#ask(
@@ -748,7 +301,7 @@ export class WorkerPool {
     ) as LoadFailure[];
     if (failures.length === 0) return;
     const lines = failures.map((f) => {
-      const entry = this.#byKeyOfId(f.fn);
+      const entry = byKeyOfId(this.#s, f.fn);
       const where = entry?.module === undefined ? "" : ` from ${entry.module.url}`;
       return `"${f.name}"${where}: ${f.error.name}: ${f.error.message}`;
     });
@@ -775,19 +328,19 @@ export class WorkerPool {
    */
   stats(): WorkerPoolStats {
     let residentBytes = 0;
-    for (const worker of [...this.#workers, ...this.#retiring]) {
+    for (const worker of [...this.#s.workers, ...this.#s.retiring]) {
       residentBytes += worker.process.residentBytes() ?? 0;
     }
     return {
       profile: this.profile,
       memoryMb: this.memoryMb,
-      workers: this.#workers.length + this.#retiring.size,
-      inFlight: this.#inFlight,
-      calls: this.#calls,
-      denials: this.#denials,
-      overloaded: this.#overloaded,
-      crashes: this.#crashes,
-      coldStartMs: this.#coldStartMs,
+      workers: this.#s.workers.length + this.#s.retiring.size,
+      inFlight: this.#s.inFlight,
+      calls: this.#s.calls,
+      denials: this.#s.denials,
+      overloaded: this.#s.overloaded,
+      crashes: this.#s.crashes,
+      coldStartMs: this.#s.coldStartMs,
       residentBytes,
     };
   }
@@ -800,25 +353,26 @@ export class WorkerPool {
    * @returns When every process has ended; the same promise on every call.
    */
   close(): Promise<void> {
-    this.#closing ??= this.#close();
-    return this.#closing;
+    this.#s.closing ??= this.#close();
+    return this.#s.closing;
   }
 
   async #close(): Promise<void> {
-    this.#closed = true;
-    this.#dirty = [];
+    this.#s.closed = true;
+    this.#s.dirty = [];
     // The calls fail once the processes are gone, just before close()
     // resolves, so a caller that awaits close() first still handles them.
     const failures: (() => void)[] = [];
-    for (const waiting of [...this.#waiting]) {
+    for (const waiting of [...this.#s.waiting]) {
       const error = new UnavailableError(
         `Step "${waiting.step}" (${waiting.fun}) failed: the sandbox was closed`,
         { details: { step: waiting.step, fun: waiting.fun } },
       );
       failures.push(() => waiting.fail(error));
     }
-    for (const worker of [...this.#workers, ...this.#retiring]) {
-      this.#drop(
+    for (const worker of [...this.#s.workers, ...this.#s.retiring]) {
+      drop(
+        this.#s,
         worker,
         (pending) =>
           pending.entry === undefined
@@ -830,12 +384,12 @@ export class WorkerPool {
         failures,
       );
     }
-    this.#watchMemory();
+    watchMemory(this.#s);
     await Promise.all([
-      ...this.#ended,
-      ...[...this.#moduleStates.values()].map((m) => m.gate),
+      ...this.#s.ended,
+      ...[...this.#s.moduleStates.values()].map((m) => m.gate),
     ]);
-    await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
+    await Deno.remove(this.#s.dir, { recursive: true }).catch(() => {});
     for (const fail of failures) fail();
   }
 
@@ -852,7 +406,7 @@ export class WorkerPool {
     return new Promise((resolve, reject) => {
       const done = (): void => {
         signal.removeEventListener("abort", onAbort);
-        this.#waiting.delete(waiting);
+        this.#s.waiting.delete(waiting);
       };
       const waiting: WaitingCall = {
         step: context.step,
@@ -864,10 +418,10 @@ export class WorkerPool {
       };
       const onAbort = () => waiting.fail(signal.reason);
       signal.addEventListener("abort", onAbort, { once: true });
-      this.#waiting.add(waiting);
+      this.#s.waiting.add(waiting);
       gate.then(() => {
         // Cancelled meanwhile, or left for close() to fail.
-        if (!this.#waiting.has(waiting) || this.#closed) return;
+        if (!this.#s.waiting.has(waiting) || this.#s.closed) return;
         done();
         this.call(ref, args, kwargs, context).then(resolve, reject);
       });
@@ -879,13 +433,13 @@ export class WorkerPool {
     message: (id: number) => ToWorker,
     failed: (error: WireFunctionError) => RpcError,
   ): Promise<unknown> {
-    const worker = this.#workers[0] ?? this.#spawn();
-    const id = this.#nextCallId;
-    this.#nextCallId = nextId(id);
+    const worker = this.#s.workers[0] ?? spawn(this.#s);
+    const id = this.#s.nextCallId;
+    this.#s.nextCallId = nextId(id);
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     worker.pending.set(id, new PendingCall(id, undefined, "", resolve, reject));
-    this.#inFlight++;
-    this.#send(worker, message(id));
+    this.#s.inFlight++;
+    send(this.#s, worker, message(id));
     try {
       return await promise;
     } catch (err) {
@@ -893,466 +447,4 @@ export class WorkerPool {
       throw failed(err as WireFunctionError);
     }
   }
-
-  /** The state of a module, starting its graph check the first time it is seen. */
-  #module(url: string): ModuleState {
-    let state = this.#moduleStates.get(url);
-    if (state !== undefined) return state;
-    const created: ModuleState = { url, index: null, gate: null, error: null };
-    this.#moduleStates.set(url, created);
-    created.gate = checkModuleGraph(url, this.permissions, {
-      deno: this.#deno,
-      config: this.#config,
-    }).then(
-      () => {
-        created.gate = null;
-        if (this.#closed) return;
-        created.index = this.#modules.length;
-        this.#modules.push(url);
-        for (const entry of this.#byKey.values()) {
-          if (entry.module === created) entry.define.module = created.index;
-        }
-        this.#newGeneration();
-      },
-      (err: unknown) => {
-        created.gate = null;
-        created.error = err instanceof Error ? err : new Error(String(err));
-      },
-    );
-    state = created;
-    return state;
-  }
-
-  #moduleError(entry: FunctionEntry, step: string): RpcError {
-    const error = entry.module!.error!;
-    if (error instanceof SandboxPolicyError) {
-      this.#denials++;
-      return new SandboxPolicyError(`Step "${step}" (${entry.name}) refused: ${error.message}`, {
-        details: { step, fun: entry.name, ...(error.details as Record<string, unknown>) },
-        cause: error,
-      });
-    }
-    return new InternalError(
-      `Step "${step}" (${entry.name}) failed: the sandboxed function could not be loaded from ${
-        entry.module!.url
-      }: ${error.message}`,
-      { details: { step, fun: entry.name }, cause: error },
-    );
-  }
-
-  #entry(ref: FunctionRef): FunctionEntry {
-    const known = this.#byRef.get(ref);
-    if (known !== undefined) return known;
-    if (
-      typeof ref !== "object" || ref === null || typeof ref.name !== "string" || ref.name === ""
-    ) {
-      throw new TypeError(
-        "Invalid sandboxed function: expected { name, module } or { name, source }",
-      );
-    }
-    let key: string;
-    let module: string | undefined;
-    let exportName: string | undefined;
-    let source: string | undefined;
-    if ("source" in ref && ref.source !== undefined) {
-      checkSource(ref.source);
-      source = ref.source;
-      key = `${ref.name}\0source\0${source}`;
-    } else if ("module" in ref && ref.module !== undefined) {
-      module = moduleUrl(ref.module);
-      exportName = ref.exportName ?? ref.name;
-      key = `${ref.name}\0module\0${module}\0${exportName}`;
-    } else {
-      throw new TypeError(
-        `Invalid sandboxed function "${ref.name}": expected a module or a source`,
-      );
-    }
-    let entry = this.#byKey.get(key);
-    if (entry === undefined) {
-      const define: DefineMessage = { define: this.#nextFunctionId++, name: ref.name };
-      if (source !== undefined) define.source = source;
-      const state = module === undefined ? undefined : this.#module(module);
-      if (state !== undefined) {
-        define.module = state.index ?? -1;
-        define.exportName = exportName!;
-      }
-      entry = { id: define.define, name: ref.name, module: state, define };
-      this.#byKey.set(key, entry);
-      // A module still being checked is defined with its generation.
-      if (state === undefined || state.index !== null) {
-        for (const worker of this.#workers) this.#send(worker, define);
-      }
-    }
-    this.#byRef.set(ref, entry);
-    return entry;
-  }
-
-  #byKeyOfId(id: number): FunctionEntry | undefined {
-    for (const entry of this.#byKey.values()) if (entry.id === id) return entry;
-    return undefined;
-  }
-
-  /** Starts a process that knows every checked module; current ones retire when idle. */
-  #newGeneration(): void {
-    this.#mainUrl = mainModule(this.#modules);
-    this.#broken = undefined;
-    if (this.#closed) return;
-    const old = this.#workers;
-    this.#workers = [];
-    for (const worker of old) {
-      worker.retiring = true;
-      if (worker.pending.size === 0) this.#terminate(worker);
-      else this.#retiring.add(worker);
-    }
-    this.#spawn();
-  }
-
-  #spawn(): PoolWorker {
-    let entry: PoolWorker | undefined = undefined;
-    const process = new SandboxProcess({
-      deno: this.#deno,
-      flags: this.#flags,
-      main: this.#mainUrl,
-      dir: this.#dir,
-      maxFrameBytes: this.#maxFrameBytes,
-      revoke: this.#socketGrants,
-      env: this.#env,
-      limits: {
-        maxFrameBytes: this.#maxFrameBytes,
-        maxDepth: 256,
-        maxElements: this.#maxFrameBytes,
-        maxStringBytes: this.#maxFrameBytes,
-      },
-      onMessages: (messages) => this.#receive(entry!, messages),
-      onExit: (reason) => {
-        this.#ended.delete(process.ended);
-        this.#lost(entry!, reason);
-      },
-    });
-    this.#ended.add(process.ended);
-    const worker: PoolWorker = {
-      process,
-      pending: new IdTable(),
-      cancel: (pending) => this.#cancel(worker, pending),
-      lastAnswer: Date.now(),
-      batching: false,
-      outbox: [],
-      ready: false,
-      retiring: false,
-      dead: false,
-      overMemory: false,
-    };
-    entry = worker;
-    this.#workers.push(worker);
-    for (const fn of this.#byKey.values()) {
-      if (fn.module === undefined || fn.module.index !== null) worker.outbox.push(fn.define);
-    }
-    if (worker.outbox.length > 0) this.#schedule(worker);
-    this.#watchMemory();
-    return worker;
-  }
-
-  /** Runs the memory check while processes are alive, and only then. */
-  #watchMemory(): void {
-    const alive = !this.#closed && !this.#memoryUnreadable &&
-      this.#workers.length + this.#retiring.size > 0;
-    if (alive && this.#memoryTimer === undefined) {
-      this.#memoryTimer = setInterval(() => this.#checkMemory(), MEMORY_CHECK_MS);
-    } else if (!alive && this.#memoryTimer !== undefined) {
-      clearInterval(this.#memoryTimer);
-      this.#memoryTimer = undefined;
-    }
-  }
-
-  #checkMemory(): void {
-    const cap = this.memoryMb * 1024 * 1024;
-    for (const worker of [...this.#workers, ...this.#retiring]) {
-      const bytes = worker.process.residentBytes();
-      if (bytes === null) {
-        // No /proc here (or no read access to it): only the V8 heap limit applies.
-        this.#memoryUnreadable = true;
-        this.#watchMemory();
-        return;
-      }
-      if (bytes > cap && !worker.dead) {
-        worker.overMemory = true;
-        worker.process.kill(
-          `used ${Math.round(bytes / 1048576)} MiB of memory, over its cap of ${this.memoryMb} MiB`,
-        );
-      }
-    }
-  }
-
-  #pick(): PoolWorker {
-    let best: PoolWorker | undefined;
-    for (const worker of this.#workers) {
-      const load = worker.pending.size;
-      if (load === 0) {
-        worker.lastAnswer = Date.now();
-        return worker;
-      }
-      // A process already taking calls in this batch keeps taking them: the
-      // clock is read once per batch, not once per call.
-      if (
-        load < this.#perWorker &&
-        (worker.batching || Date.now() - worker.lastAnswer <= this.#stallMs)
-      ) {
-        worker.batching = true;
-        return worker;
-      }
-      if (best === undefined || load < best.pending.size) best = worker;
-    }
-    if (best === undefined || this.#workers.length < this.#maxWorkers) return this.#spawn();
-    return best;
-  }
-
-  #send(worker: PoolWorker, message: ToWorker): void {
-    worker.outbox.push(message);
-    if (worker.outbox.length === 1) this.#schedule(worker);
-  }
-
-  #schedule(worker: PoolWorker): void {
-    this.#dirty.push(worker);
-    if (!this.#flushQueued) {
-      this.#flushQueued = true;
-      queueMicrotask(this.#flush);
-    }
-  }
-
-  #flush = (): void => {
-    this.#flushQueued = false;
-    const dirty = this.#dirty;
-    this.#dirty = [];
-    for (const worker of dirty) {
-      const batch = worker.outbox;
-      worker.outbox = [];
-      worker.batching = false;
-      if (worker.dead || batch.length === 0) continue;
-      try {
-        worker.process.send(batch);
-      } catch {
-        this.#sendOneByOne(worker, batch);
-      }
-    }
-  };
-
-  /** A batch failed to encode: send each message alone and fail the calls that cannot be sent. */
-  #sendOneByOne(worker: PoolWorker, batch: ToWorker[]): void {
-    for (const message of batch) {
-      try {
-        worker.process.send([message]);
-      } catch (err) {
-        if (!Array.isArray(message)) continue;
-        const pending = worker.pending.get(message[0]);
-        if (pending === undefined) continue;
-        this.#settle(worker, pending);
-        if (!pending.answered) {
-          const fun = pending.entry?.name;
-          pending.reject(
-            new InternalError(
-              `Step "${pending.step}" (${fun}) failed: its arguments cannot be sent to the sandbox: ${
-                err instanceof Error ? err.message : err
-              }`,
-              { details: { step: pending.step, fun }, cause: err },
-            ),
-          );
-        }
-      }
-    }
-  }
-
-  #receive(worker: PoolWorker, messages: FromWorker[]): void {
-    if (worker.dead) return;
-    worker.lastAnswer = Date.now();
-    for (const message of messages) {
-      if (Array.isArray(message)) {
-        const pending = worker.pending.get(message[0]);
-        if (pending === undefined) return this.#violation(worker, message[0]);
-        this.#settle(worker, pending);
-        if (!pending.answered) pending.resolve(message[1]);
-      } else if ("id" in message) {
-        const pending = worker.pending.get(message.id);
-        if (pending === undefined) return this.#violation(worker, message.id);
-        this.#settle(worker, pending);
-        if (pending.entry === undefined) {
-          pending.reject(message.error);
-          continue;
-        }
-        const error = this.#error(pending, message.error);
-        if (!pending.answered) pending.reject(error);
-      } else {
-        // `ready`: the process checked it is the first message and carries its token.
-        worker.ready = true;
-        this.#coldStartMs = Math.round(performance.now() - worker.process.startedAt);
-      }
-    }
-    if (worker.retiring && worker.pending.size === 0) this.#terminate(worker);
-  }
-
-  /** An answer nobody asked for: the process is not speaking the protocol. */
-  #violation(worker: PoolWorker, id: number): void {
-    worker.process.kill(`answered call ${id}, which it was never sent or had answered already`);
-  }
-
-  /** Frees a call's slot and its listener and timer. */
-  #settle(worker: PoolWorker, pending: PendingCall): void {
-    worker.pending.delete(pending.id);
-    this.#inFlight--;
-    if (pending.listening) {
-      pending.signal!.removeEventListener("abort", pending);
-      pending.listening = false;
-    }
-    if (pending.grace !== undefined) {
-      clearTimeout(pending.grace);
-      pending.grace = undefined;
-    }
-  }
-
-  #cancel(worker: PoolWorker, pending: PendingCall): void {
-    if (pending.answered || worker.dead) return;
-    pending.answered = true;
-    const reason = pending.signal!.reason;
-    pending.reject(reason);
-    this.#send(worker, { cancel: pending.id, ...describeReason(reason) });
-    if (Number.isFinite(this.#cancelGraceMs)) {
-      pending.grace = setTimeout(() => {
-        pending.grace = undefined;
-        this.#lost(
-          worker,
-          `was killed: "${pending.entry?.name}" kept running ${this.#cancelGraceMs} ms after its call was cancelled`,
-        );
-      }, this.#cancelGraceMs);
-    }
-  }
-
-  #error(pending: PendingCall, error: WireFunctionError): RpcError {
-    const step = pending.step;
-    const fun = pending.entry?.name;
-    if (error.denied !== undefined) {
-      this.#denials++;
-      const when = error.phase === "load" ? " while loading its module" : "";
-      return new PermissionDeniedError(
-        `Step "${step}" (${fun}) was denied ${error.denied}${when}: the function does not declare it (profile ${this.profile})`,
-        { details: { step, fun, denied: error.denied }, cause: rebuild(error) },
-      );
-    }
-    if (error.app !== undefined && isAppErrorCode(error.app.code)) {
-      return new AppError(error.app.code, error.message, {
-        details: error.app.details,
-        cause: rebuild(error),
-      });
-    }
-    if (error.phase === "arguments") {
-      // The call did not match the function's parameters: it did not run.
-      return new ProtocolError(`Function "${fun}" ${error.message} (step "${step}")`, {
-        details: {
-          step,
-          fun,
-          expected: { required: error.call?.required, max: error.call?.max },
-          received: error.call?.received,
-          kwargs: error.call?.kwargs,
-        },
-      });
-    }
-    if (error.phase === "load") {
-      const where = pending.entry?.module === undefined ? "" : ` from ${pending.entry.module.url}`;
-      return new InternalError(
-        `Step "${step}" (${fun}) failed: the sandboxed function could not be loaded${where}: ${error.name}: ${error.message}`,
-        { details: { step, fun, name: error.name, message: error.message }, cause: rebuild(error) },
-      );
-    }
-    const details: Record<string, unknown> = {
-      step,
-      fun,
-      name: error.name,
-      message: error.message,
-    };
-    if (this.#debug && error.stack !== undefined) details.stack = error.stack;
-    return new FunctionError(`Step "${step}" (${fun}) failed: ${error.name}: ${error.message}`, {
-      details,
-      cause: rebuild(error),
-    });
-  }
-
-  /** A process exited, crashed or broke the protocol: fail its calls and replace it. */
-  #lost(worker: PoolWorker, reason: string): void {
-    if (worker.dead) return;
-    const wasCurrent = !worker.retiring;
-    const wasReady = worker.ready;
-    this.#crashes++;
-    const memory = worker.overMemory || reason === OUT_OF_MEMORY;
-    if (reason === OUT_OF_MEMORY) {
-      reason = `ran out of memory: its V8 heap is capped at ${this.memoryMb} MiB`;
-    }
-    const failure = (step: string, fun: string | undefined): RpcError => {
-      const message = fun === undefined
-        ? `The sandbox process ${reason}`
-        : `Step "${step}" (${fun}) failed: its sandbox process ${reason}`;
-      return memory
-        ? new LimitExceededError(message, {
-          details: {
-            ...(fun === undefined ? {} : { step, fun }),
-            limit: "memoryMb",
-            max: this.memoryMb,
-          },
-        })
-        : new InternalError(message, {
-          details: { ...(fun === undefined ? { profile: this.profile } : { step, fun }), reason },
-        });
-    };
-    this.#drop(worker, (pending) => failure(pending.step, pending.entry?.name));
-    if (this.#closed || !wasCurrent) return;
-    if (!wasReady && !memory) {
-      this.#broken = reason;
-      return;
-    }
-    if (this.#workers.length === 0) this.#spawn();
-  }
-
-  /** Kills a process and rejects its calls with `error(pending)`. */
-  /**
-   * Kills a process and rejects its calls with `error(pending)`, at once or,
-   * given `later`, when the caller runs what it collected there.
-   */
-  #drop(
-    worker: PoolWorker,
-    error: (pending: PendingCall) => RpcError,
-    later?: (() => void)[],
-  ): void {
-    this.#terminate(worker);
-    for (const pending of worker.pending.values()) {
-      this.#settle(worker, pending);
-      if (pending.answered) continue;
-      const reason = error(pending);
-      if (later === undefined) pending.reject(reason);
-      else later.push(() => pending.reject(reason));
-    }
-  }
-
-  #terminate(worker: PoolWorker): void {
-    if (worker.dead) return;
-    worker.dead = true;
-    worker.retiring = true;
-    worker.process.kill();
-    this.#retiring.delete(worker);
-    const index = this.#workers.indexOf(worker);
-    if (index >= 0) this.#workers.splice(index, 1);
-    worker.outbox = [];
-    this.#watchMemory();
-  }
-}
-
-function positive(name: string, value: number): number {
-  if (!(Number.isInteger(value) && value >= 1)) {
-    throw new RangeError(`Invalid ${name} ${value}: expected an integer >= 1`);
-  }
-  return value;
-}
-
-/** A local Error standing for the function's error (kept as `cause`, never sent). */
-function rebuild(error: WireFunctionError): Error {
-  const err = new Error(error.message);
-  err.name = error.name;
-  if (error.stack !== undefined) err.stack = error.stack;
-  return err;
 }

@@ -5,8 +5,7 @@
  * @module
  */
 import type { Cluster } from "../cluster/cluster.ts";
-import { clientBundle } from "./client_bundle.ts";
-import { pageHtml } from "./page.ts";
+import { CLIENT_SCRIPT, pageHtml } from "./page.ts";
 
 /** What the HTTP routes read from their node. */
 export interface HttpHost {
@@ -52,7 +51,7 @@ const ROUTES = new Set([
  * @param host The node.
  * @returns The response (404 for unknown paths, 405 for other methods).
  */
-export function handleHttp(request: Request, host: HttpHost): Response | Promise<Response> {
+export function handleHttp(request: Request, host: HttpHost): Response {
   const { pathname } = new URL(request.url);
   if (!ROUTES.has(pathname)) return json({ error: "not found" }, 404);
   if (request.method !== "GET" && request.method !== "HEAD") {
@@ -64,18 +63,14 @@ export function handleHttp(request: Request, host: HttpHost): Response | Promise
         headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" },
       });
     case "/client.js":
-      return clientBundle().then(
-        (source) =>
-          new Response(source, {
-            headers: {
-              "content-type": "text/javascript; charset=utf-8",
-              "cache-control": "max-age=60",
-              // Pages on other origins import it as a module, which needs CORS.
-              "access-control-allow-origin": "*",
-            },
-          }),
-        (err) => json({ error: `the browser client is not available: ${err}` }, 503),
-      );
+      return new Response(CLIENT_SCRIPT, {
+        headers: {
+          "content-type": "text/javascript; charset=utf-8",
+          "cache-control": "max-age=60",
+          // Pages on other origins import it as a module, which needs CORS.
+          "access-control-allow-origin": "*",
+        },
+      });
     case "/healthz":
       return json({ status: "ok", name: host.name });
     case "/readyz":

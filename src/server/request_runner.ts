@@ -8,6 +8,7 @@
  */
 import { getConfig, withContext } from "@logtape/logtape";
 import { abortable } from "../_util/abortable.ts";
+import { isPromise, type MaybePromise } from "../_util/maybe_promise.ts";
 import type { Principal } from "../auth/authenticator.ts";
 import type { GrantAgreement } from "../cluster/grant_agreement.ts";
 import { executeNow } from "../engine/execute.ts";
@@ -67,7 +68,7 @@ export interface StepRouter {
     steps: readonly Step[],
     signal: AbortSignal,
     deadline: number,
-  ): GrantAgreement | null | Promise<GrantAgreement | null>;
+  ): MaybePromise<GrantAgreement | null>;
 }
 
 /** What a {@linkcode RequestRunner} needs from its node. */
@@ -140,7 +141,7 @@ export class RequestRunner {
    *   plain object when every function answered synchronously.
    * @throws {RpcError} the first failure, naming the step (thrown or rejected).
    */
-  run(request: RunRequest): Record<string, unknown> | Promise<Record<string, unknown>> {
+  run(request: RunRequest): MaybePromise<Record<string, unknown>> {
     // With LogTape's context storage configured (server.ts does), every log
     // line written while the request runs, by mpreg or by its functions,
     // carries the request's id.
@@ -153,7 +154,7 @@ export class RequestRunner {
     return this.#traced(request);
   }
 
-  #traced(request: RunRequest): Record<string, unknown> | Promise<Record<string, unknown>> {
+  #traced(request: RunRequest): MaybePromise<Record<string, unknown>> {
     if (!tracingEnabled()) return this.#run(request);
     const span = startRootSpan("mpreg.request", {
       "mpreg.request_id": String(request.u),
@@ -169,7 +170,7 @@ export class RequestRunner {
     }
   }
 
-  #run(request: RunRequest): Record<string, unknown> | Promise<Record<string, unknown>> {
+  #run(request: RunRequest): MaybePromise<Record<string, unknown>> {
     const steps = request.steps;
     // A lone step whose arguments need no resolving (every `client.call()`)
     // is checked as a graph would check it, and skips the dataflow scheduler.
@@ -177,7 +178,7 @@ export class RequestRunner {
       const only = steps[0]!;
       this.#authorize(request);
       const agreement = this.#agree(request);
-      if (agreement instanceof Promise) {
+      if (isPromise(agreement)) {
         return agreement.then((agreed) => this.#runAlone(request, only, agreed));
       }
       return this.#runAlone(request, only, agreement);
@@ -185,7 +186,7 @@ export class RequestRunner {
     const graph = RequestGraph.build(steps);
     this.#authorize(request);
     const agreement = this.#agree(request);
-    if (agreement instanceof Promise) {
+    if (isPromise(agreement)) {
       return agreement.then((agreed) => this.#execute(request, graph, agreed));
     }
     return this.#execute(request, graph, agreement);
@@ -195,10 +196,10 @@ export class RequestRunner {
     request: RunRequest,
     only: Step,
     agreement: GrantAgreement | null,
-  ): Record<string, unknown> | Promise<Record<string, unknown>> {
+  ): MaybePromise<Record<string, unknown>> {
     if (request.signal.aborted) throw request.signal.reason;
     const value = this.#route(request, only, only.args, only.kwargs, request.signal, agreement);
-    if (!(value instanceof Promise)) return resultOf(only.name, value);
+    if (!isPromise(value)) return resultOf(only.name, value);
     // Every path that returns a promise (inline, sandboxed, forwarded)
     // already settles when the signal aborts.
     return value.then((v) => resultOf(only.name, v));
@@ -208,7 +209,7 @@ export class RequestRunner {
     request: RunRequest,
     graph: RequestGraph,
     agreement: GrantAgreement | null,
-  ): Record<string, unknown> | Promise<Record<string, unknown>> {
+  ): MaybePromise<Record<string, unknown>> {
     const run = (
       step: Step,
       args: unknown[],
@@ -231,7 +232,7 @@ export class RequestRunner {
    * agrees (see `ClusterNode.admit`). Steps this node runs itself
    * (`preferLocal` and offered here) need nothing more.
    */
-  #agree(request: RunRequest): GrantAgreement | null | Promise<GrantAgreement | null> {
+  #agree(request: RunRequest): MaybePromise<GrantAgreement | null> {
     const router = this.#router;
     if (router === null) return null;
     const steps = request.steps;
@@ -266,7 +267,7 @@ export class RequestRunner {
    * @returns The value, or a promise of it.
    * @throws {RpcError} when the function is not offered here or throws.
    */
-  runLocal(step: Step, context: CallContext): unknown {
+  runLocal(step: Step, context: CallContext): MaybePromise<unknown> {
     return this.#call(this.#find(step), step, step.args, step.kwargs, context);
   }
 
@@ -298,7 +299,7 @@ export class RequestRunner {
     kwargs: Record<string, unknown>,
     signal: AbortSignal,
     agreement: GrantAgreement | null,
-  ): unknown {
+  ): MaybePromise<unknown> {
     if (!tracingEnabled()) {
       return this.#routeStep(request, step, args, kwargs, signal, agreement);
     }
@@ -329,7 +330,7 @@ export class RequestRunner {
     signal: AbortSignal,
     agreement: GrantAgreement | null,
     traceparent?: string,
-  ): unknown {
+  ): MaybePromise<unknown> {
     const context: CallContext = {
       signal,
       deadline: request.deadline,
@@ -388,7 +389,7 @@ export class RequestRunner {
     args: unknown[],
     kwargs: Record<string, unknown>,
     context: CallContext,
-  ): unknown {
+  ): MaybePromise<unknown> {
     let hasKwargs = false;
     for (const _ in kwargs) {
       hasKwargs = true;
@@ -427,7 +428,7 @@ export class RequestRunner {
       done(error.name);
       throw error;
     }
-    if (result instanceof Promise) {
+    if (isPromise(result)) {
       // An async function may ignore its signal: the call still ends when
       // the signal aborts (its late result is dropped).
       return abortable(

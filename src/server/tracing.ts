@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { isPromise } from "../_util/maybe_promise.ts";
 import {
   type Attributes,
   context,
@@ -49,7 +50,7 @@ export function withSpan<T>(span: Span, fn: () => T): T {
 
 /** Ends a span when `result` settles, marking it failed on an error. */
 export function endWith<T>(span: Span, result: T): T {
-  if (result instanceof Promise) {
+  if (isPromise(result)) {
     result.then(() => span.end(), (err) => failSpan(span, err));
   } else {
     span.end();

@@ -1,0 +1,196 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * Messages to and from the processes: batching per turn, answers and errors
+ * matched to their calls. Private to the pool.
+ *
+ * @module
+ */
+import {
+  AppError,
+  FunctionError,
+  InternalError,
+  isAppErrorCode,
+  PermissionDeniedError,
+  ProtocolError,
+  type RpcError,
+} from "../protocol/errors.ts";
+import {
+  type PendingCall,
+  type PoolState,
+  type PoolWorker,
+  settle,
+  terminate,
+} from "./_pool_state.ts";
+import type { FromWorker, ToWorker, WireFunctionError } from "./_protocol.ts";
+
+/** Queues a message for a process; the turn's batch goes in one frame. */
+export function send(
+  s: PoolState,
+  worker: PoolWorker,
+  message: ToWorker,
+): void {
+  worker.outbox.push(message);
+  if (worker.outbox.length === 1) schedule(s, worker);
+}
+
+/** Marks a process as having a batch to send, queuing the flush once per turn. */
+export function schedule(
+  s: PoolState,
+  worker: PoolWorker,
+): void {
+  s.dirty.push(worker);
+  if (!s.flushQueued) {
+    s.flushQueued = true;
+    queueMicrotask(s.flushTask ??= () => flush(s));
+  }
+}
+
+/** Sends every batch queued in this turn. */
+export function flush(s: PoolState): void {
+  s.flushQueued = false;
+  const dirty = s.dirty;
+  s.dirty = [];
+  for (const worker of dirty) {
+    const batch = worker.outbox;
+    worker.outbox = [];
+    worker.batching = false;
+    if (worker.dead || batch.length === 0) continue;
+    try {
+      worker.process.send(batch);
+    } catch {
+      sendOneByOne(s, worker, batch);
+    }
+  }
+}
+
+/** A batch failed to encode: send each message alone and fail the calls that cannot be sent. */
+export function sendOneByOne(
+  s: PoolState,
+  worker: PoolWorker,
+  batch: ToWorker[],
+): void {
+  for (const message of batch) {
+    try {
+      worker.process.send([message]);
+    } catch (err) {
+      if (!Array.isArray(message)) continue;
+      const pending = worker.pending.get(message[0]);
+      if (pending === undefined) continue;
+      settle(s, worker, pending);
+      if (!pending.answered) {
+        const fun = pending.entry?.name;
+        pending.reject(
+          new InternalError(
+            `Step "${pending.step}" (${fun}) failed: its arguments cannot be sent to the sandbox: ${
+              err instanceof Error ? err.message : err
+            }`,
+            { details: { step: pending.step, fun }, cause: err },
+          ),
+        );
+      }
+    }
+  }
+}
+
+/** Matches a process's answers to their calls; an answer to no call kills the process. */
+export function receive(
+  s: PoolState,
+  worker: PoolWorker,
+  messages: FromWorker[],
+): void {
+  if (worker.dead) return;
+  worker.lastAnswer = Date.now();
+  for (const message of messages) {
+    if (Array.isArray(message)) {
+      const pending = worker.pending.get(message[0]);
+      if (pending === undefined) return violation(worker, message[0]);
+      settle(s, worker, pending);
+      if (!pending.answered) pending.resolve(message[1]);
+    } else if ("id" in message) {
+      const pending = worker.pending.get(message.id);
+      if (pending === undefined) return violation(worker, message.id);
+      settle(s, worker, pending);
+      if (pending.entry === undefined) {
+        pending.reject(message.error);
+        continue;
+      }
+      const error = answerError(s, pending, message.error);
+      if (!pending.answered) pending.reject(error);
+    } else {
+      // `ready`: the process checked it is the first message and carries its token.
+      worker.ready = true;
+      s.coldStartMs = Math.round(performance.now() - worker.process.startedAt);
+    }
+  }
+  if (worker.retiring && worker.pending.size === 0) terminate(s, worker);
+}
+
+/** An answer nobody asked for: the process is not speaking the protocol. */
+export function violation(
+  worker: PoolWorker,
+  id: number,
+): void {
+  worker.process.kill(`answered call ${id}, which it was never sent or had answered already`);
+}
+
+/** The mpreg error for a function's error: a denial, a load failure or what it threw (a denial is counted). */
+export function answerError(
+  s: PoolState,
+  pending: PendingCall,
+  error: WireFunctionError,
+): RpcError {
+  const step = pending.step;
+  const fun = pending.entry?.name;
+  if (error.denied !== undefined) {
+    s.denials++;
+    const when = error.phase === "load" ? " while loading its module" : "";
+    return new PermissionDeniedError(
+      `Step "${step}" (${fun}) was denied ${error.denied}${when}: the function does not declare it (profile ${s.profile})`,
+      { details: { step, fun, denied: error.denied }, cause: rebuild(error) },
+    );
+  }
+  if (error.app !== undefined && isAppErrorCode(error.app.code)) {
+    return new AppError(error.app.code, error.message, {
+      details: error.app.details,
+      cause: rebuild(error),
+    });
+  }
+  if (error.phase === "arguments") {
+    // The call did not match the function's parameters: it did not run.
+    return new ProtocolError(`Function "${fun}" ${error.message} (step "${step}")`, {
+      details: {
+        step,
+        fun,
+        expected: { required: error.call?.required, max: error.call?.max },
+        received: error.call?.received,
+        kwargs: error.call?.kwargs,
+      },
+    });
+  }
+  if (error.phase === "load") {
+    const where = pending.entry?.module === undefined ? "" : ` from ${pending.entry.module.url}`;
+    return new InternalError(
+      `Step "${step}" (${fun}) failed: the sandboxed function could not be loaded${where}: ${error.name}: ${error.message}`,
+      { details: { step, fun, name: error.name, message: error.message }, cause: rebuild(error) },
+    );
+  }
+  const details: Record<string, unknown> = {
+    step,
+    fun,
+    name: error.name,
+    message: error.message,
+  };
+  if (s.debug && error.stack !== undefined) details.stack = error.stack;
+  return new FunctionError(`Step "${step}" (${fun}) failed: ${error.name}: ${error.message}`, {
+    details,
+    cause: rebuild(error),
+  });
+}
+
+/** A local Error standing for the function's error (kept as `cause`, never sent). */
+export function rebuild(error: WireFunctionError): Error {
+  const err = new Error(error.message);
+  err.name = error.name;
+  if (error.stack !== undefined) err.stack = error.stack;
+  return err;
+}
