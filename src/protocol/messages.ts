@@ -183,7 +183,10 @@ export function parseClientMessage(message: unknown, maxSteps: number): ClientMe
     return request;
   }
   if (role === "cancel") return { role, u };
-  throw bad(`Invalid RPC request role: ${typeof role === "string" ? role : JSON.stringify(role)}`, {
-    role: role ?? null,
-  });
+  // A role may be any JSON value, an exact BigInt included.
+  const shown = typeof role === "bigint" ? role.toString() : role;
+  throw bad(
+    `Invalid RPC request role: ${typeof shown === "string" ? shown : JSON.stringify(shown)}`,
+    { role: shown ?? null },
+  );
 }
