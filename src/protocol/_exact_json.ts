@@ -18,8 +18,29 @@ type JsonWithSource = {
 };
 const json = JSON as unknown as JsonWithSource;
 
-/** A run of 16 digits: no shorter integer token can be over 2^53. */
-const LONG_DIGITS = /\d{16}/;
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+/**
+ * Whether the text holds a run of 16 digits (no shorter integer token can be
+ * past 2^53). Such a run covers one of every 16th character, so only those
+ * are read first: about 1/16 of an ordinary message (a regular expression
+ * cost a third of `JSON.parse`).
+ */
+export function hasLongDigitRun(text: string): boolean {
+  const end = text.length;
+  for (let i = 15; i < end; i += 16) {
+    if (!isDigit(text.charCodeAt(i))) continue;
+    let start = i;
+    while (start > 0 && isDigit(text.charCodeAt(start - 1))) start--;
+    let stop = i + 1;
+    while (stop < end && isDigit(text.charCodeAt(stop))) stop++;
+    if (stop - start >= 16) return true;
+  }
+  return false;
+}
+
 const INTEGER_TOKEN = /^-?\d+$/;
 
 function reviveBigInt(_key: string, value: unknown, context: { source?: string }): unknown {
@@ -38,7 +59,7 @@ function reviveBigInt(_key: string, value: unknown, context: { source?: string }
  * @throws {SyntaxError} when the text is not JSON.
  */
 export function parseExactJson(text: string): unknown {
-  return LONG_DIGITS.test(text) ? json.parse(text, reviveBigInt) : JSON.parse(text);
+  return hasLongDigitRun(text) ? json.parse(text, reviveBigInt) : JSON.parse(text);
 }
 
 function writeBigInt(_key: string, value: unknown): unknown {

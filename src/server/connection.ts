@@ -12,7 +12,12 @@ import { IdTable } from "../_util/id_table.ts";
 import type { AuthResult, Principal } from "../auth/authenticator.ts";
 import { Batcher } from "../protocol/batcher.ts";
 import type { Codec } from "../protocol/codec.ts";
-import { tooManyValues, unencodableResult } from "../protocol/_answer_errors.ts";
+import {
+  ORIGINAL_CLIENT_MAX_BYTES,
+  tooBigForOriginalClient,
+  tooManyValues,
+  unencodableResult,
+} from "../protocol/_answer_errors.ts";
 import { CLOSE_DRAINED } from "../protocol/_close_codes.ts";
 import {
   CancelledError,
@@ -402,6 +407,12 @@ export class ClientConnection {
     } catch (err) {
       const failed = unencodableResult(this.#codec.encoding, err);
       frame = this.#codec.encode({ u, r: null, error: failed.toWire() });
+    }
+    if (this.#codec.encoding === "legacy" && typeof frame !== "string") {
+      const size = frame.byteLength;
+      if (size > ORIGINAL_CLIENT_MAX_BYTES) {
+        frame = this.#codec.encode({ u, r: null, error: tooBigForOriginalClient(size).toWire() });
+      }
     }
     if (this.#batcher === null) this.#socket.send(frame);
     else this.#batcher.push(frame);
