@@ -176,7 +176,11 @@ function textOf(frame: Frame): string {
 }
 
 function unpackOptions(copyBuffers: boolean) {
-  return { useRecords: false, mapsAsObjects: true, int64AsType: "number", copyBuffers } as const;
+  // "auto": an int64 past 2^53 (a BigInt another node or client sent) is read
+  // as a BigInt, exactly; the others as numbers. msgpackr has it (since 1.10),
+  // its types lack it.
+  const int64AsType = "auto" as "number";
+  return { useRecords: false, mapsAsObjects: true, int64AsType, copyBuffers } as const;
 }
 
 // The envelopes `encodeCall` and `encodeAnswer` write: msgpack maps whose

@@ -2,7 +2,8 @@
 // The node's JSON encodings (no subprotocol, as the unchanged Python client
 // speaks it, and mpreg.json.v1) keep integers beyond 2^53 exact, as Python does.
 import assert from "node:assert/strict";
-import { Client } from "../../mod.ts";
+import { Client, type Server } from "../../mod.ts";
+import { converged, known, startCluster } from "../_helpers/cluster.ts";
 import { RawSocket, startServer } from "../_helpers/mod.ts";
 
 Deno.test("exact numbers: the unchanged Python client's 2^53 + 1 comes back exact (no subprotocol)", async () => {
@@ -43,4 +44,35 @@ Deno.test("exact numbers: a json client sends and gets back 2^53 + 1 as a BigInt
   assert.deepEqual(await client.call("echo", [{ a: [big, 1, 1.5] }]), { a: [big, 1, 1.5] });
   // Safe integers stay numbers.
   assert.equal(await client.call("echo", [2 ** 53 - 1]), 2 ** 53 - 1);
+});
+
+Deno.test("exact numbers: 2^53 + 1 from a json client stays exact through a step forwarded to another node", async () => {
+  await using cluster = await startCluster(2, "star");
+  const [a, b] = cluster.nodes as [Server, Server];
+  b.register("next_there", (n: bigint) => typeof n === "bigint" ? n + 1n : `not a BigInt: ${n}`, {
+    resources: ["there"],
+  });
+  await converged(cluster.nodes);
+  await known(cluster.nodes, "next_there", "n1");
+  await using client = new Client(a.url, { encoding: "json", timeoutMs: 5_000 });
+  const big = 2n ** 53n + 1n;
+  assert.equal(await client.call("next_there", [big], { locs: ["there"] }), big + 1n);
+  assert.equal(
+    await client.call("next_there", [-(2n ** 63n)], { locs: ["there"] }),
+    -(2n ** 63n) + 1n,
+  );
+});
+
+Deno.test("exact numbers: an mpreg-json client (the original protocol) calls an mpreg node too", async () => {
+  await using server = await startServer();
+  await using client = new Client(server.url, { encoding: "mpreg-json", timeoutMs: 5_000 });
+  const big = 2n ** 53n + 1n;
+  assert.equal(await client.call("echo", [big]), big);
+  assert.deepEqual(
+    await client.request([
+      { name: "a", fun: "echo", args: ["hi"] },
+      { name: "b", fun: "echos", args: ["a", 2] },
+    ]),
+    { b: ["hi", 2] },
+  );
 });
