@@ -2,7 +2,9 @@
 // Connections without a subprotocol: the original (Python) MPREG client's.
 import assert from "node:assert/strict";
 import { ErrorCode } from "../../mod.ts";
+import { pack } from "msgpackr/pack";
 import { RawSocket, startServer } from "../_helpers/mod.ts";
+import { OP, readFrame, sendFrame, upgrade } from "../_helpers/raw_ws.ts";
 
 const MiB = 2 ** 20;
 
@@ -54,4 +56,26 @@ Deno.test("original client: an answer over its 1 MiB limit becomes an error answ
   assert.deepEqual(decode(3), { u: "4", r: { e: "still here" }, error: null });
   raw.ws.close();
   await raw.closed;
+});
+
+Deno.test("original client: the node answers a client's close (1009 after an answer over the client's limit) and ends the connection", async () => {
+  await using server = await startServer();
+  for (const protocol of ["", "mpreg.json.v1", "mpreg.msgpack.v1"]) {
+    const { conn, status } = await upgrade(server.url, { "sec-websocket-protocol": protocol });
+    assert.equal(status, 101);
+    const text = protocol === "mpreg.msgpack.v1"
+      ? pack({ role: "rpc", u: "1", cmds: [{ name: "e", fun: "echo", args: ["x".repeat(5000)] }] })
+      : new TextEncoder().encode(request("1", "x".repeat(5000)));
+    await sendFrame(conn, protocol === "mpreg.msgpack.v1" ? OP.binary : OP.text, true, text);
+    const answer = await readFrame(conn);
+    assert.ok(answer !== null && answer.payload.length > 5000, protocol);
+    // As a client with a 1000-byte limit does: close with 1009 (message too big).
+    await sendFrame(conn, OP.close, true, Uint8Array.of(0x03, 0xf1));
+    const close = await readFrame(conn);
+    assert.equal(close?.opcode, OP.close, protocol);
+    assert.deepEqual([...close!.payload.subarray(0, 2)], [0x03, 0xf1], protocol);
+    // Then the node ends the TCP connection.
+    assert.equal(await readFrame(conn), null, protocol);
+    conn.close();
+  }
 });
