@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { stringifyExactJson } from "./_exact_json.ts";
 import { intern } from "./_intern.ts";
 import type { Step } from "./step.ts";
 import { LimitExceededError, ProtocolError, type WireError } from "./errors.ts";
@@ -183,10 +184,9 @@ export function parseClientMessage(message: unknown, maxSteps: number): ClientMe
     return request;
   }
   if (role === "cancel") return { role, u };
-  // A role may be any JSON value, an exact BigInt included.
-  const shown = typeof role === "bigint" ? role.toString() : role;
+  // A role may be any JSON value, exact BigInts included.
   throw bad(
-    `Invalid RPC request role: ${typeof shown === "string" ? shown : JSON.stringify(shown)}`,
-    { role: shown ?? null },
+    `Invalid RPC request role: ${typeof role === "string" ? role : stringifyExactJson(role)}`,
+    { role: role ?? null },
   );
 }
