@@ -50,12 +50,17 @@ export interface ClientOptions {
    */
   timeoutMs?: number;
   /**
-   * The wire encoding: `"msgpack"` (binary frames, carries bytes and dates)
-   * or `"json"` (text frames).
+   * The wire encoding: `"msgpack"` (binary frames, carries bytes and dates),
+   * `"json"` (text frames), or `"mpreg-json"`: exactly the original (Python)
+   * MPREG protocol, to call an original server (no subprotocol, string ids,
+   * no deadline sent, no cancel message: a timeout or an abort is local only
+   * and the late answer is dropped; no `all`, no `literal()`, no `token`).
+   * In the JSON encodings an integer beyond 2^53 travels exactly, as a
+   * `BigInt`.
    *
    * @default {"msgpack"}
    */
-  encoding?: "msgpack" | "json";
+  encoding?: "msgpack" | "json" | "mpreg-json";
   /**
    * A token that authenticates the client as a principal of the node's
    * `auth` config. It travels as the subprotocol entry `mpreg.auth.<token>`,
@@ -361,6 +366,9 @@ export class Client {
       { leading: true },
     );
     if (options.token !== undefined) {
+      if (this.#codec.protocol === null) {
+        throw new TypeError("The original MPREG protocol has no token");
+      }
       if (!/^[A-Za-z0-9._~-]+$/.test(options.token)) {
         throw new TypeError("A token may hold only letters, digits and -._~");
       }
@@ -611,7 +619,7 @@ export class Client {
   #cancel(pending: Pending, error: RpcError): void {
     if (!this.#pending.has(pending.id)) return;
     const socket = pending.socket;
-    if (socket !== null && socket.readyState === OPEN) {
+    if (this.#codec.cancels && socket !== null && socket.readyState === OPEN) {
       const frame = this.#codec.encode({ role: "cancel", u: pending.id });
       if (socket === this.#socket) this.#enqueue(frame);
       else socket.send(frame);
@@ -654,7 +662,7 @@ export class Client {
     let opened = false;
     let failure = "";
     socket.onopen = () => {
-      if (socket.protocol !== this.#codec.protocol) {
+      if (socket.protocol !== (this.#codec.protocol ?? "")) {
         failure = `the node did not accept the subprotocol ${this.#codec.protocol ?? "(none)"}`;
         socket.close(1002, "Subprotocol not accepted");
         return;

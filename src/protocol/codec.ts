@@ -6,7 +6,12 @@
  * - `mpreg.msgpack.v1`: msgpack in binary frames;
  * - `mpreg.json.v1`: JSON in text frames;
  * - no subprotocol: the original MPREG JSON, accepted in text or binary
- *   frames and sent as binary frames holding UTF-8 JSON.
+ *   frames and sent as binary frames holding UTF-8 JSON (`legacy`, the
+ *   node's side; `mpreg-json`, a client's side, speaks exactly the original
+ *   protocol to an original Python server).
+ *
+ * In the JSON encodings an integer beyond 2^53 is exact both ways: it is
+ * read as a `BigInt`, and a `BigInt` is written as its digits.
  *
  * This module is browser-safe: it imports only the pure-JS msgpackr entries.
  *
@@ -18,6 +23,8 @@ import { ascii, msgpackStr, uintSize, writeBytes, writeUint } from "./_envelope.
 import { LimitExceededError, ProtocolError } from "./errors.ts";
 import { scanJson, scanMsgpack } from "./scan.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
+import { parseExactJson, stringifyExactJson } from "./_exact_json.ts";
+import { MpregJsonCodec } from "./_mpreg_json_codec.ts";
 
 /** The subprotocol for msgpack in binary frames. */
 export const MSGPACK_PROTOCOL = "mpreg.msgpack.v1";
@@ -31,8 +38,12 @@ export const JSON_PROTOCOL = "mpreg.json.v1";
  */
 export const AUTH_PROTOCOL_PREFIX = "mpreg.auth.";
 
-/** The name of an encoding. `legacy` is the original MPREG JSON. */
-export type Encoding = "msgpack" | "json" | "legacy";
+/**
+ * The name of an encoding. `legacy` is the original MPREG JSON as a node
+ * serves it; `mpreg-json` is the original protocol as a client speaks it to
+ * an original (Python) server.
+ */
+export type Encoding = "msgpack" | "json" | "legacy" | "mpreg-json";
 
 /** A frame as a WebSocket delivers it. */
 export type Frame = string | ArrayBuffer | Uint8Array;
@@ -102,6 +113,11 @@ export interface Codec {
   /** Whether this encoding carries batches (`mpreg.msgpack.v1` and `mpreg.json.v1`). */
   readonly batches: boolean;
   /**
+   * Whether the peer understands a `cancel` message. The original protocol
+   * has none: a client speaking it cancels locally and drops the late answer.
+   */
+  readonly cancels: boolean;
+  /**
    * Decodes one frame, checking it against the limits first. Binary values
    * (msgpack `bin`) of a frame given as an ArrayBuffer view that buffer; of
    * a frame given as a Uint8Array they are copied, so the caller may reuse
@@ -144,7 +160,7 @@ function checkSize(frame: Frame, max: number): void {
 
 function parseJson(text: string): unknown {
   try {
-    return JSON.parse(text);
+    return parseExactJson(text);
   } catch (err) {
     throw new ProtocolError("Frame is not valid JSON", { cause: err });
   }
@@ -160,7 +176,11 @@ function textOf(frame: Frame): string {
 }
 
 function unpackOptions(copyBuffers: boolean) {
-  return { useRecords: false, mapsAsObjects: true, int64AsType: "number", copyBuffers } as const;
+  // "auto": an int64 past 2^53 (a BigInt another node or client sent) is read
+  // as a BigInt, exactly; the others as numbers. msgpackr has it (since 1.10),
+  // its types lack it.
+  const int64AsType = "auto" as "number";
+  return { useRecords: false, mapsAsObjects: true, int64AsType, copyBuffers } as const;
 }
 
 // The envelopes `encodeCall` and `encodeAnswer` write: msgpack maps whose
@@ -197,6 +217,7 @@ class MsgpackCodec implements Codec {
   }
 
   readonly batches = true;
+  readonly cancels = true;
 
   encode(message: unknown): Uint8Array<ArrayBuffer> {
     return this.#packr.pack(message) as Uint8Array<ArrayBuffer>;
@@ -298,6 +319,10 @@ class JsonCodec implements Codec {
     return this.encoding === "json";
   }
 
+  get cancels(): boolean {
+    return this.encoding === "json";
+  }
+
   encodeBatch(parts: Array<string | Uint8Array<ArrayBuffer>>): string {
     if (this.encoding !== "json") throw new TypeError("The original MPREG JSON has no batches");
     return `[${parts.join(",")}]`;
@@ -318,7 +343,7 @@ class JsonCodec implements Codec {
   }
 
   encode(message: unknown): string | Uint8Array<ArrayBuffer> {
-    const text = JSON.stringify(message);
+    const text = stringifyExactJson(message);
     // The original MPREG server sends UTF-8 JSON in binary frames.
     return this.encoding === "legacy" ? encoder.encode(text) : text;
   }
@@ -334,7 +359,7 @@ class JsonCodec implements Codec {
 /**
  * Creates a codec for an encoding.
  *
- * @param encoding `"msgpack"`, `"json"` or `"legacy"`.
+ * @param encoding `"msgpack"`, `"json"`, `"legacy"` or `"mpreg-json"`.
  * @param options Limits to check while decoding.
  * @returns The codec.
  *
@@ -347,7 +372,9 @@ class JsonCodec implements Codec {
  * ```
  */
 export function createCodec(encoding: Encoding, options: CodecOptions = {}): Codec {
-  return encoding === "msgpack" ? new MsgpackCodec(options) : new JsonCodec(encoding, options);
+  if (encoding === "msgpack") return new MsgpackCodec(options);
+  if (encoding === "mpreg-json") return new MpregJsonCodec();
+  return new JsonCodec(encoding, options);
 }
 
 /**

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { stringifyExactJson } from "./_exact_json.ts";
 import { intern } from "./_intern.ts";
 import type { Step } from "./step.ts";
 import { LimitExceededError, ProtocolError, type WireError } from "./errors.ts";
@@ -200,7 +201,9 @@ export function parseClientMessage(message: unknown, maxSteps: number): ClientMe
     return request;
   }
   if (role === "cancel") return { role, u };
-  throw bad(`Invalid RPC request role: ${typeof role === "string" ? role : JSON.stringify(role)}`, {
-    role: role ?? null,
-  });
+  // A role may be any JSON value, exact BigInts included.
+  throw bad(
+    `Invalid RPC request role: ${typeof role === "string" ? role : stringifyExactJson(role)}`,
+    { role: role ?? null },
+  );
 }

@@ -30,7 +30,11 @@ import {
   type RequestId,
   type RpcRequest,
 } from "../protocol/messages.ts";
-import { AnswerEncoder } from "../transport/answers.ts";
+import {
+  AnswerEncoder,
+  ORIGINAL_CLIENT_MAX_BYTES,
+  tooBigForOriginalClient,
+} from "../transport/answers.ts";
 import { Batcher } from "../transport/batcher.ts";
 import { type Call, CallTable } from "../transport/calls.ts";
 import { type Channel, CONNECTING, type Frame, OPEN } from "../transport/channel.ts";
@@ -383,7 +387,18 @@ export class ClientConnection {
   }
 
   #sendResult(u: RequestId, r: unknown): void {
-    if (this.#socket.readyState === OPEN) this.#send(this.#answers.result(u, r));
+    if (this.#socket.readyState !== OPEN) return;
+    const frame = this.#answers.result(u, r);
+    if (
+      this.#codec.encoding === "legacy" && typeof frame !== "string" &&
+      frame.byteLength > ORIGINAL_CLIENT_MAX_BYTES
+    ) {
+      // The original client would fail its connection on it (see
+      // tooBigForOriginalClient): an error answer it can read instead.
+      this.#send(this.#answers.error(u, tooBigForOriginalClient(frame.byteLength).toWire()));
+      return;
+    }
+    this.#send(frame);
   }
 
   /**

@@ -182,3 +182,26 @@ export class AnswerEncoder<Id> {
     return this.#format.error(id, error.toWire(), started);
   }
 }
+
+/**
+ * The largest message the original MPREG client takes: it connects with
+ * websockets' default `max_size`, 1 MiB.
+ */
+export const ORIGINAL_CLIENT_MAX_BYTES = 2 ** 20;
+
+/**
+ * An answer over {@linkcode ORIGINAL_CLIENT_MAX_BYTES} on a connection
+ * without a subprotocol (the original client's). Sent, it would make the
+ * original client fail its connection with 1009 and stop reading; the
+ * node's answer to that close waits behind the unread frame, and Deno's
+ * WebSocket server cannot abort it, so the client would wait about 20 s
+ * (two of its close timeouts) before its connection is gone.
+ */
+export function tooBigForOriginalClient(size: number): LimitExceededError {
+  const max = ORIGINAL_CLIENT_MAX_BYTES;
+  return new LimitExceededError(
+    `The answer of ${size} bytes is over the ${max} bytes (1 MiB) an original MPREG client ` +
+      "accepts; use the mpreg client (json or msgpack) for larger results",
+    { details: { limit: "originalClientMaxBytes", max, size } },
+  );
+}

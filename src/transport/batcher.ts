@@ -64,7 +64,7 @@ export class Batcher {
   /**
    * Creates a batcher.
    *
-   * @param codec The connection's codec (it must batch).
+   * @param codec The connection's codec; with one that does not batch, each frame is sent alone at once.
    * @param send Sends one frame on the socket.
    * @param maxBytes The largest batch.
    * @param options Whether the first frame of a turn goes out at once.
@@ -98,6 +98,11 @@ export class Batcher {
    * @param frame An encoded message.
    */
   push(frame: EncodedFrame): void {
+    // An encoding without batches (the original MPREG protocol): every frame alone, at once.
+    if (!this.#codec.batches) {
+      this.#send(frame);
+      return;
+    }
     if (this.#leading && !this.#holding && !this.#corked) {
       this.#holding = true;
       queueMicrotask(this.#releaseTask);

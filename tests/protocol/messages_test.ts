@@ -63,3 +63,18 @@ Deno.test("parseClientMessage() rejects wrong shapes with 1004 and too many step
     /Invalid RPC request role: nope/,
   );
 });
+
+Deno.test("parseClientMessage(): a role holding an exact BigInt (JSON past 2^53) is a 1004 naming it", () => {
+  for (
+    const [role, shown] of [
+      [9007199254740993n, "9007199254740993"],
+      [[false, -505597642622888060n, 343], "[false,-505597642622888060,343]"],
+    ] as const
+  ) {
+    assert.throws(() => parseClientMessage({ u: "1", role }, 10), (err: unknown) => {
+      assert.ok(err instanceof ProtocolError, String(err));
+      assert.equal(err.message, `Invalid RPC request role: ${shown}`);
+      return true;
+    });
+  }
+});

@@ -15,7 +15,13 @@ const read = (frame: unknown) => JSON.parse(frame as string);
 Deno.test("AnswerEncoder: a result the codec refuses is that call's error (1003), whatever else it held", () => {
   const answers = new AnswerEncoder<number>(codec, format, DEFAULT_LIMITS);
   assert.deepEqual(read(answers.result(1, { ok: true })), { u: 1, r: { ok: true }, error: null });
-  const refused = read(answers.result(2, { n: 10n }));
+  // JSON writes a BigInt exactly (docs/protocol.md); a toJSON that throws cannot be written.
+  const unwritable = {
+    toJSON() {
+      throw new Error("not today");
+    },
+  };
+  const refused = read(answers.result(2, { n: unwritable }));
   assert.equal(refused.u, 2);
   assert.equal(refused.error.code, ErrorCode.Function);
   assert.match(refused.error.message, /The result cannot be encoded as json/);
