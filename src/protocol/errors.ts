@@ -104,7 +104,8 @@ export class RpcError extends Error {
    * Builds the matching subclass from an error received on the wire.
    *
    * @param error The `error` field of a response.
-   * @returns An instance of the subclass for `error.code`, or a plain `RpcError`.
+   * @returns An instance of the subclass for `error.code` (an `AppError` for
+   *   2000–9999), or a plain `RpcError` for a code this version does not know.
    *
    * @example Rebuild a received error
    * ```ts
@@ -112,7 +113,7 @@ export class RpcError extends Error {
    * import { FunctionNotFoundError, RpcError } from "@mpreg/mpreg";
    * const err = RpcError.fromWire({ code: 1001, message: "no node offers f", details: null });
    * assert.ok(err instanceof FunctionNotFoundError);
-   * const unknown = RpcError.fromWire({ code: 4242, message: "?", details: null });
+   * const unknown = RpcError.fromWire({ code: 1099, message: "?", details: null });
    * assert.equal(unknown.constructor, RpcError);
    * ```
    */
