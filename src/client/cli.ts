@@ -18,6 +18,8 @@ export interface CliRuntime {
   readTextFile(path: string): Promise<string>;
   /** Ends the process. */
   exit(code: number): never;
+  /** Environment variables (`MPREG_URL`); without it, none are read. */
+  readonly env?: { get(name: string): string | undefined };
 }
 
 /** Where the CLI writes. */
@@ -32,18 +34,24 @@ export interface CliOutput {
 const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** The `--help` text of the client program. */
-export const CLIENT_USAGE: string = `Usage: deno run -A client.ts --url URL [OPTIONS] COMMAND
+export const CLIENT_USAGE: string = `Usage: mpreg [--url URL] [OPTIONS] COMMAND
+   (or: deno run -A client.ts [--url URL] [OPTIONS] COMMAND)
 
 Commands:
   call FUN [ARG ...]   call FUN; each ARG is parsed as JSON, else taken as a string
   request FILE         run the steps in a YAML or JSON file: a list of
                        {name, fun, args, kwargs, locs}, or {steps: [...], all: true}
   status               print the cluster's members and functions as tables
+  functions            list the functions the cluster offers, with their members
+                       and the resources each member offers them with
+  describe FUN         one function: every member offering it, its state, URL
+                       and resources
 
 Each flag takes its value as "--flag value" or "--flag=value".
 
 Flags:
-  --url URL            node to connect to; repeat to give fallbacks (required)
+  --url URL            node to connect to (ws:// or wss://); repeat to give
+                       fallbacks (default: $MPREG_URL, URLs separated by commas)
   --locs A,B           resources the node running the call must offer (call only)
   --kwargs JSON        keyword arguments as a JSON object (call only)
   --all                return every step's result, not only the sinks' (request only)
@@ -144,6 +152,28 @@ async function readArgs(args: readonly string[]): Promise<CliArgs> {
   return out;
 }
 
+/**
+ * Refuses a URL that is not a node's (`ws://` or `wss://`) at once, naming it:
+ * without the check, `localhost:9001` would fail only when dialed.
+ */
+function checkNodeUrl(url: string): string {
+  let parsed: URL | null = null;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // Reported below.
+  }
+  if (parsed !== null && (parsed.protocol === "ws:" || parsed.protocol === "wss:")) return url;
+  const hint = /^[\w.-]+:\d+$/.test(url) || /^\[[\da-f:]+\]:\d+$/i.test(url)
+    ? ` (did you mean "ws://${url}"?)`
+    : parsed !== null && (parsed.protocol === "http:" || parsed.protocol === "https:")
+    ? ` (did you mean "${parsed.protocol === "https:" ? "wss" : "ws"}://${parsed.host}"?)`
+    : "";
+  throw new CliUsageError(
+    `"${url}" is not a node URL: expected ws://host:port or wss://host:port${hint}`,
+  );
+}
+
 /** Each ARG is parsed as JSON, else taken as a string. */
 function parseArg(text: string): unknown {
   try {
@@ -190,14 +220,53 @@ function table(head: string[], rows: string[][]): string {
   return [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
-/** Fetches `GET /cluster` from the node behind a `ws://`/`wss://` URL and renders two tables. */
-async function statusTables(url: string): Promise<string> {
+/** Fetches `GET /cluster` from the node behind a `ws://`/`wss://` URL. */
+async function clusterView(url: string): Promise<ClusterView> {
   const http = new URL(url);
   http.protocol = http.protocol === "wss:" ? "https:" : "http:";
   http.pathname = "/cluster";
   const response = await fetch(http);
   if (!response.ok) throw new Error(`GET ${http} answered ${response.status}`);
-  const view = await response.json() as ClusterView;
+  return await response.json() as ClusterView;
+}
+
+/** The resources `member` offers `fun` with: its own and the function's. */
+function resourcesOf(member: ClusterView["members"][number], fun: string): string {
+  const all = [...new Set([...member.resources, ...(member.functions[fun] ?? [])])].sort();
+  return all.join(",") || "-";
+}
+
+/** The `functions` table: each function, its members and their resources. */
+function functionsTable(view: ClusterView): string {
+  const byName = new Map(view.members.map((m) => [m.name, m]));
+  const rows = Object.entries(view.functions).sort(([a], [b]) => a.localeCompare(b)).map((
+    [fun, names],
+  ) => [
+    fun,
+    names.join(", "),
+    names.map((name) => `${name}: ${resourcesOf(byName.get(name)!, fun)}`).join("; "),
+  ]);
+  return table(["FUNCTION", "MEMBERS", "RESOURCES (PER MEMBER)"], rows);
+}
+
+/** The `describe FUN` text, or `null` when no member offers it. */
+function describeFunction(view: ClusterView, fun: string): string | null {
+  const members = view.members.filter((m) => Object.hasOwn(m.functions, fun));
+  if (members.length === 0) return null;
+  const rows = members.map((m) => [
+    m.name + (m.name === view.self ? " (this node)" : ""),
+    m.state,
+    m.urls.join(" "),
+    resourcesOf(m, fun),
+  ]);
+  return `${fun}: offered by ${members.length} member${members.length === 1 ? "" : "s"}\n\n` +
+    table(["MEMBER", "STATE", "URL", "RESOURCES"], rows) +
+    "\n\nA step of it runs on a live member whose resources include all of the step's locs.";
+}
+
+/** Renders `GET /cluster` as two tables. */
+async function statusTables(url: string): Promise<string> {
+  const view = await clusterView(url);
   const now = Date.now();
   const members = table(
     ["MEMBER", "STATE", "URL", "RESOURCES", "FUNCTIONS", "LAST HEARD"],
@@ -239,7 +308,14 @@ export async function clientMain(
       output.out(CLIENT_USAGE);
       return 0;
     }
-    if (parsed.urls.length === 0) throw new CliUsageError("--url is required");
+    if (parsed.urls.length === 0) {
+      const fromEnv = runtime.env?.get("MPREG_URL") ?? "";
+      parsed.urls = fromEnv.split(/[\s,]+/).filter((url) => url !== "");
+    }
+    if (parsed.urls.length === 0) {
+      throw new CliUsageError("no node to call: give --url ws://host:port or set MPREG_URL");
+    }
+    parsed.urls.forEach(checkNodeUrl);
     if (parsed.positional.length === 0) throw new CliUsageError("a command is required");
   } catch (err) {
     output.err(`error: ${(err as Error).message}\n\n${CLIENT_USAGE}`);
@@ -261,6 +337,19 @@ export async function clientMain(
       });
     } else if (command === "status") {
       output.out(await statusTables(parsed.urls[0]!));
+      return 0;
+    } else if (command === "functions") {
+      output.out(functionsTable(await clusterView(parsed.urls[0]!)));
+      return 0;
+    } else if (command === "describe") {
+      const [fun] = rest;
+      if (fun === undefined) throw new CliUsageError("describe needs a function name");
+      const described = describeFunction(await clusterView(parsed.urls[0]!), fun);
+      if (described === null) {
+        output.err(`error: no member of the cluster offers "${fun}"`);
+        return 1;
+      }
+      output.out(described);
       return 0;
     } else if (command === "request") {
       const [file] = rest;

@@ -127,7 +127,7 @@ Deno.test("server.ts --help prints the flags; a bad flag exits 2", async () => {
 Deno.test("client.ts usage errors exit 2", async () => {
   const noUrl = await runScript("client.ts", ["call", "echo", "1"]);
   assert.equal(noUrl.code, 2);
-  assert.match(noUrl.stderr, /--url is required/);
+  assert.match(noUrl.stderr, /no node to call: give --url ws:\/\/host:port or set MPREG_URL/);
   const help = await runScript("client.ts", ["--help"]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /request FILE/);
