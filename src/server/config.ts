@@ -49,6 +49,8 @@
  *
  * @module
  */
+import { dirname, isAbsolute, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { LineCounter, parseDocument } from "yaml";
 import { isWss } from "./_require_tls.ts";
 import {
@@ -505,5 +507,45 @@ function checkRequireTls(yaml: YamlDoc, raw: YamlConfig): void {
       `key "${key}[${i}]": expected a wss:// URL with require_tls, got ${JSON.stringify(urls[i])}`,
       { line: at([key, i]), key: `${key}[${i}]` },
     );
+  }
+}
+
+/**
+ * Checks that every `functions[].module` of a config file that is a local
+ * file exists: a missing one is a {@linkcode ConfigError} (exit code 2)
+ * naming the module as the file wrote it, not a failed import of a URL.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkFunctionModules, ConfigError, parseConfig } from "./config.ts";
+ * const config = parseConfig("functions:\n  - module: ./nope.ts\n", "/tmp/node.yaml");
+ * await assert.rejects(checkFunctionModules("/tmp/node.yaml", config), (err: unknown) => {
+ *   assert.ok(err instanceof ConfigError);
+ *   assert.match(err.message, /functions\[0\]\.module: "\.\/nope\.ts" does not exist/);
+ *   return true;
+ * });
+ * ```
+ *
+ * @param file The config file, as given.
+ * @param config The config read from it.
+ * @throws {ConfigError} for the first module that does not exist.
+ */
+export async function checkFunctionModules(file: string, config: NodeConfig): Promise<void> {
+  for (const [index, { module }] of config.functions.entries()) {
+    if (!module.startsWith("file:")) continue;
+    const path = fileURLToPath(module);
+    try {
+      await Deno.stat(path);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) continue; // the import reports it
+      const written = relative(dirname(resolve(file)), path);
+      const shown = written.startsWith("..") || isAbsolute(written) ? written : `./${written}`;
+      const key = `functions[${index}].module`;
+      throw new ConfigError(file, `${key}: "${shown}" does not exist (${path})`, {
+        key,
+        cause: err,
+      });
+    }
   }
 }

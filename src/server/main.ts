@@ -14,7 +14,7 @@ import {
 import { AsyncLocalStorage } from "node:async_hooks";
 import { mergeConfig, parseServerArgs, SERVER_USAGE, UsageError } from "./cli_args.ts";
 import { SandboxPolicyError } from "../sandbox/policy_error.ts";
-import { ConfigError, loadConfig, type LogConfig } from "./config.ts";
+import { checkFunctionModules, ConfigError, loadConfig, type LogConfig } from "./config.ts";
 import { Server } from "./server.ts";
 
 function fail(message: string, code: number): number {
@@ -64,7 +64,9 @@ export async function main(args: string[]): Promise<number> {
       console.log(SERVER_USAGE);
       return 0;
     }
-    const config = mergeConfig(parsed.config ? await loadConfig(parsed.config) : null, parsed);
+    const loaded = parsed.config ? await loadConfig(parsed.config) : null;
+    if (parsed.config && loaded) await checkFunctionModules(parsed.config, loaded);
+    const config = mergeConfig(loaded, parsed);
     await configureLogging(config.log);
     server = await Server.fromConfig(config);
   } catch (err) {

@@ -19,7 +19,7 @@ import { Metrics } from "./metrics.ts";
 import { nodeSamples, type NodeStats } from "./metric_samples.ts";
 import { SlowCallLog } from "./slow_calls.ts";
 import { EventLoopLag } from "./_event_loop_lag.ts";
-import { loadConfig, type NodeConfig } from "./config.ts";
+import { checkFunctionModules, loadConfig, type NodeConfig } from "./config.ts";
 import { type ResolvedServerOptions, resolveServerOptions, type ServerOptions } from "./options.ts";
 import { peerRunner } from "./peer_runs.ts";
 import { type FunctionOptions, type ModuleOptions, Registrations } from "./registration.ts";
@@ -141,6 +141,7 @@ export class Server {
   ): Promise<Server> {
     const loaded = typeof config === "string" ? await loadConfig(config) : config;
     const server = new Server({ ...loaded.options, ...overrides });
+    if (typeof config === "string") await checkFunctionModules(config, loaded);
     for (const entry of loaded.functions) {
       await server.registerModule(entry.module, {
         resources: entry.resources,
@@ -384,8 +385,12 @@ export class Server {
         },
       }, (request, info) => this.#handle(request, info));
     } catch (err) {
-      // The port is taken, or the address is invalid: reject, do not throw.
+      // The port is taken, or the address is invalid: reject, do not throw,
+      // naming the address (Deno's own message does not).
       this.#http = null;
+      if (err instanceof Error) {
+        err.message = `Cannot listen on ${this.host}:${this.#port}: ${err.message}`;
+      }
       return Promise.reject(err);
     }
     return promise;

@@ -132,3 +132,22 @@ Deno.test("client.ts usage errors exit 2", async () => {
   assert.equal(help.code, 0);
   assert.match(help.stdout, /request FILE/);
 });
+
+Deno.test("a function module that does not exist exits 2, naming it as the YAML wrote it (issue 16)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mpreg-missing-module-" });
+  try {
+    for (const trusted of [false, true]) {
+      const yaml = `port: 0\nfunctions:\n  - module: ./fns/nope.ts\n    trusted: ${trusted}\n`;
+      await Deno.writeTextFile(`${dir}/node.yaml`, yaml);
+      const result = await runScript("server.ts", ["--config", `${dir}/node.yaml`]);
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(
+        result.stderr,
+        /node\.yaml: functions\[0\]\.module: "\.\/fns\/nope\.ts" does not exist \(/,
+      );
+      assert.doesNotMatch(result.stderr, /data:|Module not found/);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

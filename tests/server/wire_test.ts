@@ -6,6 +6,7 @@ import { pack } from "msgpackr/pack";
 import { unpack } from "msgpackr/unpack";
 import { Client, ErrorCode, Server } from "../../mod.ts";
 import { delay, RawSocket, startServer } from "../_helpers/mod.ts";
+import { runScript } from "../_helpers/process.ts";
 
 const text = new TextDecoder();
 
@@ -377,4 +378,18 @@ Deno.test("start() rejects when the port is taken, and a stopped server is not r
   const once = await startServer();
   await once.stop();
   await assert.rejects(once.start(), /create a new one/);
+});
+
+Deno.test("a port that is taken is named in the error, from code and from the program (issue 16)", async () => {
+  await using first = await startServer();
+  const second = new Server({ port: first.port });
+  await assert.rejects(second.start(), (err: unknown) => {
+    assert.ok(err instanceof Deno.errors.AddrInUse);
+    assert.match(err.message, new RegExp(`^Cannot listen on 127\\.0\\.0\\.1:${first.port}: `));
+    return true;
+  });
+  await second.stop();
+  const program = await runScript("server.ts", ["--port", String(first.port)]);
+  assert.notEqual(program.code, 0);
+  assert.match(program.stderr, new RegExp(`Cannot listen on 127\\.0\\.0\\.1:${first.port}`));
 });
