@@ -13,7 +13,7 @@ import {
   type RpcError,
 } from "../protocol/errors.ts";
 import type { Step } from "../protocol/step.ts";
-import { Unstarted } from "./peer_link.ts";
+import { Unstarted } from "./peer_link_host.ts";
 
 /** No member offers the step's function with its resources. */
 export function noRoute(
