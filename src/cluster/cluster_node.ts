@@ -6,155 +6,37 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { abortable } from "../_util/abortable.ts";
 import { expandedSize } from "../_util/expanded_size.ts";
-import { IdTable } from "../_util/id_table.ts";
-import { backoffDelay, DEFAULT_BACKOFF } from "../transport/backoff.ts";
-import {
-  CancelledError,
-  ConnectionError,
-  FunctionNotFoundError,
-  LimitExceededError,
-  NotStartedError,
-  PermissionDeniedError,
-  RpcError,
-  toRpcError,
-  UnavailableError,
-} from "../protocol/errors.ts";
-import { ErrorCode } from "../protocol/codes.ts";
+import { LimitExceededError, type RpcError } from "../protocol/errors.ts";
 import type { Limits } from "../protocol/limits.ts";
-import { publicError } from "../protocol/public_error.ts";
 import type { Step } from "../protocol/step.ts";
-import { candidatesFor, pickCandidate } from "../registry/router.ts";
+import { pickCandidate } from "../registry/router.ts";
 import {
   type GossipMessage,
   Membership,
   type MembershipEvent,
-  type MembershipOptions,
   type MemberView,
   type NodeRecord,
   type Outbound,
 } from "./membership.ts";
-import { GrantAgreement } from "./grant_agreement.ts";
-import { isRefusedUnstarted } from "./refused.ts";
-import { type HostResolver, seedTargets, systemResolver } from "./_seeds.ts";
+import type { GrantAgreement } from "./grant_agreement.ts";
 import { PeerLink, type PeerLinkHost, Unstarted } from "./peer_link.ts";
-import type { AuthorizeMessage, AuthorizeStep, RunMessage } from "./peer_protocol.ts";
+import type { AuthorizeMessage, RunMessage } from "./peer_protocol.ts";
+import type { ClusterNodeOptions, ClusterStats } from "./cluster_node_types.ts";
+import { type AdmissionContext, agree } from "./_admission.ts";
+import { CatalogRefresh } from "./_catalog_refresh.ts";
+import { Routes } from "./_routes.ts";
+import { Dialer } from "./_dialer.ts";
+import { RunsForPeers } from "./_runs_for_peers.ts";
+import { neverStarted, noRoute, notAgreed } from "./_step_errors.ts";
+
+export type { ClusterNodeOptions, ClusterStats, LocalRunner } from "./cluster_node_types.ts";
 
 const log = getLogger(["mpreg", "cluster"]);
 
-/** How the cluster layer runs steps that peers send to this node. */
-export interface LocalRunner {
-  /** Whether the node takes new work (false while it drains). */
-  accepting(): boolean;
-  /** Whether the node offers `fun` with every resource in `locs`. */
-  offers(fun: string, locs: readonly string[]): boolean;
-  /** Why the step's principal may not run it here, or `null` when it may. */
-  authorize(step: Pick<RunMessage, "step" | "fun" | "principal">): RpcError | null;
-  /** Runs a forwarded step: a value, a promise, or a thrown RpcError. */
-  run(message: RunMessage, signal: AbortSignal): unknown;
-  /** Called once the answer to a step that `run` took has been sent. */
-  answered(): void;
-}
-
-/** Settings of a {@linkcode ClusterNode}. */
-export interface ClusterNodeOptions {
-  /** This node's record (incarnation, catalog, urls) at start. */
-  record: NodeRecord;
-  /** The cluster id peers must share. */
-  clusterId: string;
-  /** The shared secret peers must prove, or `null`. */
-  secret: string | null;
-  /**
-   * URLs to join through; a `ws://` seed whose host is a name stands for
-   * every address it resolves to, resolved again on every attempt.
-   */
-  seeds: string[];
-  /** The gossip interval in milliseconds. */
-  intervalMs: number;
-  /**
-   * How often dead members and seeds that are not live members are tried
-   * again, in milliseconds (±25 %).
-   */
-  reconnectIntervalMs: number;
-  /** How long dead members are kept and tried again, in milliseconds. */
-  reconnectTimeoutMs: number;
-  /** Resolves seed host names (default: the system's resolver). */
-  resolve?: HostResolver;
-  /** Run a step locally whenever this node is a candidate. */
-  preferLocal: boolean;
-  /** Decoding limits for peer frames. */
-  limits: Limits;
-  /** Refuse to dial `ws://` URLs (seeds and URLs learned from gossip): peer links only over TLS. */
-  requireTls: boolean;
-  /** How long a peer handshake may take. */
-  handshakeTimeoutMs: number;
-  /** Membership tuning. */
-  membership?: Partial<Omit<MembershipOptions, "intervalMs" | "onEvent">>;
-  /** Runs forwarded steps. */
-  local: LocalRunner;
-}
-
-interface DialState {
-  attempt: number;
-  notBefore: number;
-  pending: Promise<PeerLink> | null;
-  /** Why the last dial failed, for the errors of calls made while backing off. */
-  failure: string;
-}
-
 const MAX_QUEUED = 64;
 
-/** The candidates for a function and resources, and whether one agrees unasked. */
-interface Route {
-  candidates: MemberView[];
-  /** Computed on first use: see `#agreesUnasked`. */
-  unasked: boolean | undefined;
-}
-
 const GOSSIP_TYPES = new Set(["ping", "ack", "ping-req", "gossip", "sync", "pull", "records"]);
-
-/**
- * Traffic and link counters of a {@linkcode ClusterNode}, for metrics.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { type ClusterStats, Server } from "@mpreg/mpreg";
- * await using server = await new Server({ port: 0 }).start();
- * const cluster: ClusterStats | null = server.stats().cluster;
- * assert.equal(cluster?.links, 0); // no peers yet
- * assert.equal(cluster?.forwarded, 0);
- * ```
- */
-export interface ClusterStats {
-  /** Gossip messages sent. */
-  gossipMessagesOut: number;
-  /** Gossip messages received. */
-  gossipMessagesIn: number;
-  /** Bytes of gossip messages sent. */
-  gossipBytesOut: number;
-  /** Bytes of gossip messages received. */
-  gossipBytesIn: number;
-  /** Steps forwarded to other members. */
-  forwarded: number;
-  /** Steps run here for other members. */
-  runsForPeers: number;
-  /**
-   * Grant checks sent to other members: one per member per request, only
-   * for members whose grants differ from this node's.
-   */
-  grantChecks: number;
-  /** Grant checks answered for other members. */
-  grantChecksForPeers: number;
-  /** Peer links open and past their handshake. */
-  links: number;
-  /**
-   * Local health awareness (Lifeguard), 0 when healthy: the node's probe
-   * period and probe timeouts are multiplied by `1 + awareness`.
-   */
-  awareness: number;
-}
 
 /** The cluster side of a node. */
 export class ClusterNode implements PeerLinkHost {
@@ -166,34 +48,17 @@ export class ClusterNode implements PeerLinkHost {
   readonly #membership: Membership;
   readonly #links = new Map<string, PeerLink>();
   readonly #allLinks = new Set<PeerLink>();
-  readonly #dials = new Map<string, DialState>();
   readonly #queued = new Map<string, GossipMessage[]>();
-  readonly #incoming = new Map<PeerLink, IdTable<AbortController>>();
   readonly #load = new Map<string, number>();
   readonly #listeners = new Set<(event: MembershipEvent) => void>();
-  readonly #catalogWaiters = new Set<() => void>();
-  readonly #awaitingRecords = new Set<string>();
-  /**
-   * Candidates by function and resources, and whether one of them agrees
-   * without being asked; cleared on every membership, catalog or link change.
-   */
-  readonly #routes = new Map<string, Route>();
+  readonly #catalogs: CatalogRefresh;
+  readonly #routes: Routes;
   /** The digest of this node's grants (fixed for the life of the process). */
   readonly #grants: string;
-  /** `ws://` URLs already reported as refused under `requireTls`. */
-  readonly #refusedUrls = new Set<string>();
-  /** Permission kinds other members declare, by function; cleared with the routes. */
-  readonly #declared = new Map<string, readonly string[]>();
   #timer: ReturnType<typeof setInterval> | null = null;
-  #seedTimer: ReturnType<typeof setTimeout> | null = null;
-  #seedAttempt = 0;
-  #joining = false;
-  /** When to go back to the seeds that are not live members. */
-  #nextSeedCheck = 0;
-  /** The member that answered at each seed URL dialed. */
-  readonly #seedMembers = new Map<string, string>();
-  /** URLs dialed that turned out to reach this node itself. */
-  readonly #selfUrls = new Set<string>();
+  readonly #dialer: Dialer;
+  readonly #runs: RunsForPeers;
+  readonly #admission: AdmissionContext;
   #stopped = false;
   readonly #stats: ClusterStats = {
     gossipMessagesOut: 0,
@@ -224,6 +89,20 @@ export class ClusterNode implements PeerLinkHost {
       intervalMs: options.intervalMs,
       onEvent: (event) => this.#onEvent(event),
     });
+    this.#routes = new Routes(this.#membership, this.#links, this.#grants);
+    this.#catalogs = new CatalogRefresh(this, this.#membership, this.#links);
+    this.#dialer = new Dialer(this, options, this.#membership, this.#links, this.#allLinks);
+    this.#runs = new RunsForPeers(this, options.local, this.#grants);
+    this.#admission = {
+      name: options.record.name,
+      grants: this.#grants,
+      links: this.#links,
+      membership: this.#membership,
+      route: (fun, locs) => this.#routes.route(fun, locs),
+      agreesUnasked: (fun, locs) => this.#routes.agreesUnasked(fun, locs),
+      refreshCatalogs: (ms, signal) => this.#catalogs.refresh(ms, signal),
+      linkTo: (name) => this.#dialer.linkTo(name),
+    };
   }
 
   /** Whether steps this node offers always run here. */
@@ -260,7 +139,7 @@ export class ClusterNode implements PeerLinkHost {
   /** Starts gossiping and joins through the seeds. */
   start(): void {
     this.#timer = setInterval(() => this.#tick(), this.#options.intervalMs);
-    this.#joinSeeds();
+    this.#dialer.joinSeeds();
   }
 
   /**
@@ -272,7 +151,7 @@ export class ClusterNode implements PeerLinkHost {
   updateSelf(
     change: Partial<Pick<NodeRecord, "urls" | "resources" | "functions" | "permissions">>,
   ): void {
-    this.#invalidate();
+    this.#routes.invalidate();
     this.#deliver(this.#membership.updateSelf(change, Date.now()));
   }
 
@@ -299,10 +178,10 @@ export class ClusterNode implements PeerLinkHost {
   stop(): void {
     this.#stopped = true;
     if (this.#timer !== null) clearInterval(this.#timer);
-    if (this.#seedTimer !== null) clearTimeout(this.#seedTimer);
-    this.#timer = this.#seedTimer = null;
+    this.#dialer.stop();
+    this.#timer = null;
     for (const link of [...this.#allLinks]) link.close("node stopping");
-    for (const wake of this.#catalogWaiters) wake();
+    this.#catalogs.stop();
   }
 
   /**
@@ -331,7 +210,7 @@ export class ClusterNode implements PeerLinkHost {
    * @returns The member, or `null`.
    */
   choose(fun: string, locs: readonly string[], exclude?: ReadonlySet<string>): MemberView | null {
-    let candidates = this.#route(fun, locs).candidates;
+    let candidates = this.#routes.route(fun, locs).candidates;
     if (exclude !== undefined && exclude.size > 0) {
       candidates = candidates.filter((m) => !exclude.has(m.name));
     }
@@ -389,7 +268,7 @@ export class ClusterNode implements PeerLinkHost {
       if (target === null) {
         if (!refreshed && this.#membership.liveNames().length > 0) {
           refreshed = true;
-          await this.#refreshCatalogs(Math.min(250, deadline - Date.now()), signal);
+          await this.#catalogs.refresh(Math.min(250, deadline - Date.now()), signal);
           target = this.choose(step.fun, step.locs, exclude);
           continue;
         }
@@ -400,7 +279,7 @@ export class ClusterNode implements PeerLinkHost {
       this.#load.set(name, (this.#load.get(name) ?? 0) + 1);
       try {
         const ready = this.#links.get(name);
-        let link = ready?.ready ? ready : await this.#linkTo(name);
+        let link = ready?.ready ? ready : await this.#dialer.linkTo(name);
         // A duplicate retired while it was dialed: the link kept instead.
         if (link.retired) link = this.#links.get(name) ?? link;
         // The member's grants as it presented them in this link's handshake:
@@ -452,17 +331,7 @@ export class ClusterNode implements PeerLinkHost {
    * @returns The union of their declarations.
    */
   declaredElsewhere(fun: string): readonly string[] {
-    let declared = this.#declared.get(fun);
-    if (declared === undefined) {
-      const kinds = new Set<string>();
-      for (const member of this.#membership.members()) {
-        if (member.self || member.state === "dead" || member.state === "left") continue;
-        for (const kind of member.permissions?.[fun] ?? []) kinds.add(kind);
-      }
-      declared = [...kinds];
-      this.#declared.set(fun, declared);
-    }
-    return declared;
+    return this.#routes.declaredElsewhere(fun);
   }
 
   /**
@@ -494,148 +363,11 @@ export class ClusterNode implements PeerLinkHost {
   ): GrantAgreement | null | Promise<GrantAgreement | null> {
     for (let i = 0; i < steps.length; i++) {
       const step = steps[i]!;
-      if (!this.#agreesUnasked(step.fun, step.locs)) {
-        return this.#agree(principal, steps.slice(i), signal, deadline);
+      if (!this.#routes.agreesUnasked(step.fun, step.locs)) {
+        return agree(this.#admission, principal, steps.slice(i), signal, deadline);
       }
     }
     return null;
-  }
-
-  async #agree(
-    principal: string,
-    steps: readonly Step[],
-    signal: AbortSignal,
-    deadline: number,
-  ): Promise<GrantAgreement | null> {
-    if (
-      steps.some((step) => this.#route(step.fun, step.locs).candidates.length === 0) &&
-      this.#membership.liveNames().length > 0
-    ) {
-      // As routing would: a function registered elsewhere a moment ago.
-      await this.#refreshCatalogs(Math.min(250, deadline - Date.now()), signal);
-    }
-    let pending = steps.filter((step) => !this.#agreesUnasked(step.fun, step.locs));
-    if (pending.length === 0) return null;
-    const agreement = new GrantAgreement();
-    const agreed = new Set<string>();
-    const errors = new Map<string, RpcError>();
-    const fail = (step: string, error: RpcError): void => {
-      const known = errors.get(step);
-      const denial = ErrorCode.PermissionDenied;
-      if (known === undefined || (error.code === denial && known.code !== denial)) {
-        errors.set(step, error);
-      }
-    };
-    // Members with an open link first; the others only for steps still
-    // without an agreeing candidate.
-    for (const linked of [true, false]) {
-      const asks = new Map<string, Step[]>();
-      for (const step of pending) {
-        const candidates = this.#route(step.fun, step.locs).candidates;
-        if (candidates.length === 0) fail(step.name, noRoute(step, this.name));
-        for (const member of candidates) {
-          if (member.self || (this.#links.get(member.name)?.ready === true) !== linked) continue;
-          let list = asks.get(member.name);
-          if (list === undefined) asks.set(member.name, list = []);
-          list.push(step);
-        }
-      }
-      await Promise.all(
-        [...asks].map(([name, list]) =>
-          this.#ask(name, principal, list, signal).then(
-            ({ grants, verdicts }) => {
-              list.forEach((step, i) => {
-                const verdict = verdicts[i];
-                if (verdict === null) {
-                  agreement.add(name, grants, step.name);
-                  agreed.add(step.name);
-                } else {
-                  fail(step.name, neverStarted(step, verdict ?? noRoute(step, name)));
-                }
-              });
-            },
-            (err: unknown) => {
-              if (signal.aborted) return;
-              // No step of the request has started: a grant check is all that failed.
-              const error = err instanceof Unstarted ? err.error : toRpcError(err);
-              for (const step of list) fail(step.name, neverStarted(step, error));
-            },
-          )
-        ),
-      );
-      if (signal.aborted) throw signal.reason;
-      pending = pending.filter((step) => !agreed.has(step.name));
-      if (pending.length === 0) return agreement;
-    }
-    const step = pending[0]!;
-    throw errors.get(step.name) ?? noRoute(step, this.name);
-  }
-
-  /**
-   * One member's verdicts on `steps` for `principal`, over its link (dialed
-   * when needed). A member whose link presents this node's grants agrees to
-   * them all without a message.
-   */
-  async #ask(
-    name: string,
-    principal: string,
-    steps: readonly Step[],
-    signal: AbortSignal,
-  ): Promise<{ grants: string; verdicts: Array<RpcError | null> }> {
-    const open = this.#links.get(name);
-    const link = open?.ready ? open : await abortable(this.#linkTo(name), signal);
-    const grants = link.record?.grants;
-    if (grants === this.#grants) return { grants, verdicts: steps.map(() => null) };
-    const answer = await link.authorize({
-      principal,
-      steps: steps.map((step): AuthorizeStep =>
-        step.locs.length === 0
-          ? { step: step.name, fun: step.fun }
-          : { step: step.name, fun: step.fun, locs: [...step.locs] }
-      ),
-    }, signal);
-    if (answer.grants !== grants || answer.verdicts.length !== steps.length) {
-      // Not the grants its handshake presented: no agreement to rely on.
-      const error = new ConnectionError(`Member "${name}" answered a grant check inconsistently`);
-      return { grants: answer.grants, verdicts: steps.map(() => error) };
-    }
-    return {
-      grants,
-      verdicts: answer.verdicts.map((v) => v === null ? null : RpcError.fromWire(v)),
-    };
-  }
-
-  /**
-   * Whether a step of `fun` with `locs` has a candidate that agrees without
-   * being asked: this node, or a member whose open link presented this
-   * node's grants. Cached with the route.
-   */
-  #agreesUnasked(fun: string, locs: readonly string[]): boolean {
-    const route = this.#route(fun, locs);
-    if (route.unasked === undefined) {
-      route.unasked = route.candidates.some((member) =>
-        member.self || this.#links.get(member.name)?.record?.grants === this.#grants
-      );
-    }
-    return route.unasked;
-  }
-
-  /** The candidates for `fun` with `locs`: live members, else suspect ones; cached. */
-  #route(fun: string, locs: readonly string[]): Route {
-    const key = locs.length === 0 ? fun : `${fun}\u0000${locs.join("\u0000")}`;
-    let route = this.#routes.get(key);
-    if (route === undefined) {
-      const members = this.#membership.members();
-      let candidates = candidatesFor(members, fun, locs, "alive");
-      if (candidates.length === 0) candidates = candidatesFor(members, fun, locs, "suspect");
-      this.#routes.set(key, route = { candidates, unasked: undefined });
-    }
-    return route;
-  }
-
-  #invalidate(): void {
-    this.#routes.clear();
-    this.#declared.clear();
   }
 
   // ---- PeerLinkHost ----------------------------------------------------
@@ -649,7 +381,7 @@ export class ClusterNode implements PeerLinkHost {
     const name = record.name;
     if (name === this.name) {
       // A seed name that resolves to this node too.
-      if (link.dialed) this.#selfUrls.add(link.address);
+      if (link.dialed) this.#dialer.reachedSelf(link.address);
       link.close("a link to this node itself");
       return;
     }
@@ -665,13 +397,8 @@ export class ClusterNode implements PeerLinkHost {
       existing.retire();
     }
     this.#links.set(name, link);
-    this.#invalidate();
-    const dial = this.#dials.get(name);
-    if (dial) {
-      dial.attempt = 0;
-      dial.notBefore = 0;
-    }
-    this.#seedAttempt = 0;
+    this.#routes.invalidate();
+    this.#dialer.linked(name);
     log.debug("Linked to {peer} ({address})", { peer: name, address: link.address });
     // A full digest for a member this node did not know (a join) or held
     // dead (a partition healing, a pause, a restart): the two views merge.
@@ -687,17 +414,11 @@ export class ClusterNode implements PeerLinkHost {
 
   linkClosed(link: PeerLink): void {
     this.#allLinks.delete(link);
-    const incoming = this.#incoming.get(link);
-    if (incoming) {
-      this.#incoming.delete(link);
-      for (const controller of incoming.values()) {
-        controller.abort(new CancelledError("The coordinating node's link closed"));
-      }
-    }
+    this.#runs.linkClosed(link);
     const name = link.peer;
     if (name === null || this.#links.get(name) !== link) return;
     this.#links.delete(name);
-    this.#invalidate();
+    this.#routes.invalidate();
     if (this.#stopped) return;
     log.info("Link to {peer} closed: {reason}", { peer: name, reason: link.closeReason });
     this.#deliver(this.#membership.linkLost(name, Date.now()));
@@ -705,101 +426,15 @@ export class ClusterNode implements PeerLinkHost {
 
   gossip(_link: PeerLink, message: GossipMessage): void {
     this.#deliver(this.#membership.receive(message, Date.now()));
-    if (message.t === "records" && this.#awaitingRecords.delete(message.from)) {
-      if (this.#awaitingRecords.size === 0) this.#wakeCatalogWaiters();
-    }
+    if (message.t === "records") this.#catalogs.received(message.from);
   }
 
   run(link: PeerLink, message: RunMessage): void {
-    const local = this.#options.local;
-    // An internal failure's text stays in this node's log, under an id.
-    const wire = (error: RpcError) =>
-      publicError(error, this.name, {
-        requestId: message.request === undefined ? undefined : String(message.request),
-        step: message.step,
-        fun: message.fun,
-      }).toWire();
-    const refuse = (error: RpcError): void => {
-      link.answer({ t: "error", id: message.id, error: wire(error), started: false });
-    };
-    if (!local.accepting()) {
-      return refuse(new UnavailableError(`Node "${this.name}" is shutting down`));
-    }
-    // The digest the coordinator relied on: stated, or its own from this
-    // link's handshake.
-    if ((message.grants ?? link.record?.grants) !== this.#grants) {
-      return refuse(
-        new PermissionDeniedError(
-          `Step "${message.step}": node "${this.name}" refused "${message.fun}" unstarted: ` +
-            "the request was authorized against other grants than this node holds",
-          {
-            details: {
-              step: message.step,
-              fun: message.fun,
-              principal: message.principal ?? "anonymous",
-              node: this.name,
-              missing: "agreement",
-            },
-          },
-        ),
-      );
-    }
-    const locs = message.locs ?? [];
-    if (!local.offers(message.fun, locs)) {
-      return refuse(
-        noRoute({ name: message.step, fun: message.fun, locs }, this.name),
-      );
-    }
-    const denied = local.authorize(message);
-    if (denied !== null) return refuse(denied);
-    const controller = new AbortController();
-    let runs = this.#incoming.get(link);
-    if (runs === undefined) this.#incoming.set(link, runs = new IdTable());
-    runs.set(message.id, controller);
-    // The node counts the step as in flight until its answer is on the wire,
-    // so a drain never closes the link under an answer.
-    const answer = (reply: Parameters<PeerLink["answer"]>[0]) => {
-      if (runs.delete(message.id)) link.answer(reply);
-      local.answered();
-    };
-    const fail = (err: unknown) =>
-      answer({
-        t: "error",
-        id: message.id,
-        error: wire(toRpcError(err)),
-        started: !isRefusedUnstarted(err),
-      });
-    let value: unknown;
-    try {
-      value = local.run(message, controller.signal);
-    } catch (err) {
-      return fail(err);
-    }
-    if (value instanceof Promise) {
-      value.then((v) => answer({ t: "result", id: message.id, value: v }), fail);
-    } else {
-      answer({ t: "result", id: message.id, value });
-    }
+    this.#runs.run(link, message);
   }
 
   authorize(link: PeerLink, message: AuthorizeMessage): void {
-    const local = this.#options.local;
-    const verdicts = message.steps.map((step) => {
-      const locs = step.locs ?? [];
-      if (!local.accepting()) {
-        return new UnavailableError(`Node "${this.name}" is shutting down`).toWire();
-      }
-      if (!local.offers(step.fun, locs)) {
-        return noRoute({ name: step.step, fun: step.fun, locs }, this.name).toWire();
-      }
-      const denied = local.authorize({
-        step: step.step,
-        fun: step.fun,
-        principal: message.principal,
-      });
-      return denied === null ? null : denied.toWire();
-    });
-    link.send({ t: "authorized", id: message.id, grants: this.#grants, verdicts });
+    this.#runs.authorize(link, message);
   }
 
   traffic(direction: "in" | "out", type: string, bytes: number): void {
@@ -823,23 +458,23 @@ export class ClusterNode implements PeerLinkHost {
   }
 
   cancelRun(link: PeerLink, id: number): void {
-    this.#incoming.get(link)?.get(id)?.abort(
-      new CancelledError("Cancelled by the coordinating node"),
-    );
+    this.#runs.cancelRun(link, id);
   }
 
   // ---- internals -------------------------------------------------------
 
   #tick(): void {
     const now = Date.now();
-    this.#invalidate();
+    this.#routes.invalidate();
     this.#deliver(this.#membership.tick(now));
-    if (this.#membership.liveNames().length === 0 || now >= this.#nextSeedCheck) this.#joinSeeds();
+    if (this.#membership.liveNames().length === 0 || now >= this.#dialer.nextSeedCheck) {
+      this.#dialer.joinSeeds();
+    }
   }
 
   #onEvent(event: MembershipEvent): void {
     const { type, member } = event;
-    this.#invalidate();
+    this.#routes.invalidate();
     // A member that left closes its links itself once its drain is over.
     if (type === "dead") {
       const silent = ((Date.now() - member.lastHeard) / 1000).toFixed(1);
@@ -849,13 +484,12 @@ export class ClusterNode implements PeerLinkHost {
     }
     if (type === "alive" || type === "joined") {
       // News that it is alive (a refutation, a restart) ends the backoff.
-      const dial = this.#dials.get(member.name);
-      if (dial !== undefined) dial.notBefore = dial.attempt = 0;
+      this.#dialer.alive(member.name);
     }
     if (type !== "alive" || member.self === false) {
       log.info("Member {member} {type}", { member: member.name, type });
     }
-    if (type === "catalog" || type === "joined" || type === "alive") this.#wakeCatalogWaiters();
+    if (type === "catalog" || type === "joined" || type === "alive") this.#catalogs.wake();
     for (const listener of this.#listeners) listener(event);
   }
 
@@ -869,211 +503,7 @@ export class ClusterNode implements PeerLinkHost {
       let queue = this.#queued.get(to);
       if (queue === undefined) this.#queued.set(to, queue = []);
       if (queue.length < MAX_QUEUED) queue.push(msg);
-      this.#linkTo(to).catch(() => this.#queued.delete(to));
+      this.#dialer.linkTo(to).catch(() => this.#queued.delete(to));
     }
   }
-
-  /** A ready link to a member, dialing its URLs when needed. */
-  #linkTo(name: string): Promise<PeerLink> {
-    const link = this.#links.get(name);
-    if (link?.ready) return Promise.resolve(link);
-    let dial = this.#dials.get(name);
-    if (dial === undefined) {
-      this.#dials.set(name, dial = { attempt: 0, notBefore: 0, pending: null, failure: "" });
-    }
-    if (dial.pending) return dial.pending;
-    const member = this.#membership.member(name);
-    if (this.#stopped || member === undefined || member.state === "left") {
-      return Promise.reject(notStarted(`Member "${name}" is not reachable`));
-    }
-    // A member held dead is only sent the membership's reconnection tries,
-    // on the reconnect interval: they are not held back by the backoff.
-    if (member.state !== "dead" && Date.now() < dial.notBefore) {
-      return Promise.reject(
-        notStarted(`Member "${name}" is not reachable (backing off after: ${dial.failure})`),
-      );
-    }
-    const state = dial;
-    state.pending = this.#dialUrls(member.urls).then(
-      (link) => {
-        state.pending = null;
-        return link;
-      },
-      (err) => {
-        state.pending = null;
-        state.notBefore = Date.now() + backoffDelay(state.attempt++, DEFAULT_BACKOFF);
-        state.failure = (err as Error).message;
-        throw err;
-      },
-    );
-    return state.pending;
-  }
-
-  async #dialUrls(urls: readonly string[]): Promise<PeerLink> {
-    let last = "no URL";
-    for (const url of urls) {
-      const link = await this.#dialOne(url);
-      if (typeof link !== "string") return link;
-      last = link;
-    }
-    throw notStarted(`Cannot link to ${urls.join(", ")}: ${last}`);
-  }
-
-  /** Dials one URL; resolves with the ready link or a reason it failed. */
-  async #dialOne(url: string): Promise<PeerLink | string> {
-    if (this.#options.requireTls && !url.toLowerCase().startsWith("wss:")) {
-      const reason = `refusing to dial "${url}": require_tls is set and it is not a wss:// URL`;
-      if (!this.#refusedUrls.has(url)) {
-        this.#refusedUrls.add(url);
-        log.warn("Refusing to dial {url}: require_tls is set and it is not a wss:// URL", { url });
-      }
-      return reason;
-    }
-    let link: PeerLink;
-    try {
-      link = PeerLink.dial(url, this);
-    } catch (err) {
-      return String(err);
-    }
-    this.#allLinks.add(link);
-    if (!(await link.handshake)) return link.closeReason || "closed";
-    // A duplicate link may have lost to one the peer dialed at the same time.
-    return this.#links.get(link.peer!) ?? link;
-  }
-
-  /**
-   * Dials every seed URL that is not a live member (Consul's `retry_join`),
-   * resolving seed names again each time. Alone, the node retries with
-   * backoff until one answers; otherwise it comes back every reconnect
-   * interval. One attempt at a time.
-   */
-  #joinSeeds(): void {
-    if (this.#stopped || this.#joining || this.#options.seeds.length === 0) return;
-    this.#joining = true;
-    const interval = this.#options.reconnectIntervalMs;
-    this.#nextSeedCheck = Date.now() + interval * (0.75 + 0.5 * Math.random());
-    this.#dialSeeds().then((reasons) => {
-      if (this.#stopped) return;
-      if (reasons === null || this.#membership.liveNames().length > 0) {
-        this.#joining = false;
-        return;
-      }
-      const delay = backoffDelay(this.#seedAttempt++, DEFAULT_BACKOFF);
-      log.warn("Cannot reach any seed ({reason}); retrying in {delay} ms", {
-        reason: reasons.join("; "),
-        delay,
-      });
-      this.#seedTimer = setTimeout(() => {
-        this.#seedTimer = null;
-        this.#joining = false;
-        this.#joinSeeds();
-      }, delay);
-    });
-  }
-
-  /**
-   * Dials the seed URLs that are not live members.
-   *
-   * @returns `null` when one answered or none had to be dialed, else why each failed.
-   */
-  async #dialSeeds(): Promise<string[] | null> {
-    const { urls, failures } = await seedTargets(
-      this.#options.seeds,
-      this.#options.resolve ?? systemResolver,
-    );
-    const own = new Set(this.#membership.self.urls);
-    const due = urls.filter((url) =>
-      !own.has(url) && !this.#selfUrls.has(url) && !this.#seedIsLive(url)
-    );
-    if (due.length === 0) return urls.length === 0 ? failures : null;
-    const results = await Promise.all(due.map(async (url) => {
-      const link = await this.#dialOne(url);
-      if (typeof link === "string") return `${url}: ${link}`;
-      this.#seedMembers.set(url, link.peer!);
-      return null;
-    }));
-    if (results.includes(null)) return null;
-    log.debug("Seeds not reached: {reasons}", { reasons: results.join("; ") });
-    return [...failures, ...results as string[]];
-  }
-
-  /** Whether a live member advertises `url`, or answered there last time. */
-  #seedIsLive(url: string): boolean {
-    const live = (m: MemberView | undefined) => m?.state === "alive" || m?.state === "suspect";
-    const answered = this.#seedMembers.get(url);
-    if (answered !== undefined && live(this.#membership.member(answered))) return true;
-    return this.#membership.members().some((m) => !m.self && live(m) && m.urls.includes(url));
-  }
-
-  #wakeCatalogWaiters(): void {
-    for (const wake of this.#catalogWaiters) wake();
-    this.#catalogWaiters.clear();
-  }
-
-  /**
-   * Asks every linked member for its current record and waits until they
-   * all answered, one catalog changed, or `ms` passed: a step sent right
-   * after a registration elsewhere finds it instead of failing with 1001.
-   */
-  async #refreshCatalogs(ms: number, signal: AbortSignal): Promise<void> {
-    if (ms <= 0) return;
-    for (const name of this.#membership.liveNames()) {
-      if (this.#links.get(name)?.send({ t: "pull", from: this.name, names: [name] })) {
-        this.#awaitingRecords.add(name);
-      }
-    }
-    if (this.#awaitingRecords.size === 0) return;
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.#catalogWaiters.add(resolve);
-    const timer = setTimeout(resolve, ms);
-    const onAbort = () => resolve();
-    signal.addEventListener("abort", onAbort, { once: true });
-    await promise;
-    clearTimeout(timer);
-    signal.removeEventListener("abort", onAbort);
-    this.#catalogWaiters.delete(resolve);
-    if (this.#catalogWaiters.size === 0) this.#awaitingRecords.clear();
-  }
-}
-
-function noRoute(step: Pick<Step, "name" | "fun" | "locs">, node: string): FunctionNotFoundError {
-  const locs = step.locs.length === 0 ? "" : ` with resources ${JSON.stringify(step.locs)}`;
-  return new FunctionNotFoundError(
-    `No node offers function "${step.fun}"${locs} (step "${step.name}")`,
-    { details: { step: step.name, fun: step.fun, locs: step.locs, node } },
-  );
-}
-
-/** A step that would go to a member whose grants differ from this node's and that did not agree. */
-function notAgreed(step: Pick<Step, "name" | "fun">, node: string, principal: string): RpcError {
-  return new PermissionDeniedError(
-    `Step "${step.name}": node "${node}" has not agreed that principal "${principal}" may run ` +
-      `"${step.fun}" there (its grants differ from this node's)`,
-    { details: { step: step.name, fun: step.fun, principal, node, missing: "agreement" } },
-  );
-}
-
-function notStarted(message: string): Unstarted {
-  return new Unstarted(new NotStartedError(message));
-}
-
-/**
- * What the caller gets for a step that no member started: a member's own
- * verdict (1001, 1009, 1012) as it is, but a lost link or a member shutting
- * down as a {@linkcode NotStartedError} naming the step: a 1013 would say it
- * may have run, and a 1014 would say the node the client called is leaving.
- */
-function neverStarted(step: Pick<Step, "name" | "fun">, error: RpcError): RpcError {
-  const code = error.code;
-  if (
-    code !== ErrorCode.NotStarted && code !== ErrorCode.Connection &&
-    code !== ErrorCode.Unavailable
-  ) {
-    return error;
-  }
-  const details = error.details !== null && typeof error.details === "object" ? error.details : {};
-  return new NotStartedError(`Step "${step.name}" (${step.fun}) did not start: ${error.message}`, {
-    details: { ...details, step: step.name, fun: step.fun },
-    cause: error,
-  });
 }

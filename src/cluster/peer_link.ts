@@ -6,94 +6,36 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { AnswerEncoder } from "../transport/answers.ts";
-import { Batcher } from "../transport/batcher.ts";
+import type { AnswerEncoder } from "../transport/answers.ts";
+import type { Batcher } from "../transport/batcher.ts";
 import { type Call, CallTable } from "../transport/calls.ts";
 import { type Channel, OPEN } from "../transport/channel.ts";
-import { isNoDelay, openChannel } from "../transport/open.ts";
+import { openChannel } from "../transport/open.ts";
 import { type Codec, createCodec } from "../protocol/codec.ts";
-import {
-  ClusterMismatchError,
-  ConnectionError,
-  NotStartedError,
-  RpcError,
-  UnauthenticatedError,
-  type WireError,
-} from "../protocol/errors.ts";
-import type { Limits } from "../protocol/limits.ts";
-import { newNonce, proof, sameProof, type Transcript } from "./_auth.ts";
-import { type GossipMessage, isNodeRecord, type NodeRecord } from "./membership.ts";
+import { ConnectionError, NotStartedError, type RpcError } from "../protocol/errors.ts";
+import type { NodeRecord } from "./membership.ts";
 import {
   type AuthorizedMessage,
   type AuthorizeMessage,
   PEER_PROTOCOL,
-  type PeerLimits,
   type PeerMessage,
   type ResultMessage,
   type RunErrorMessage,
   type RunMessage,
 } from "./peer_protocol.ts";
+import { type PeerLinkHost, Unstarted } from "./peer_link_host.ts";
+import { Handshake } from "./_handshake.ts";
+import { answerEncoder, peerBatcher } from "./_peer_frames.ts";
+import {
+  isAuthorizedMessage,
+  isAuthorizeMessage,
+  isRunMessage,
+  runError,
+} from "./_peer_messages.ts";
+
+export { type PeerLinkHost, Unstarted } from "./peer_link_host.ts";
 
 const log = getLogger(["mpreg", "cluster", "link"]);
-
-/** A batch is sent as soon as it holds this many bytes (as for clients, 4 KB). */
-const MAX_BATCH_BYTES = 4096;
-/**
- * The same for a link dialed with Deno's built-in WebSocket client (wss://),
- * which stalls ~40 ms on frames over ~1 KB (see `transport/_tcp_websocket.ts`).
- */
-const MAX_BATCH_BYTES_NATIVE_CLIENT = 900;
-
-/** What a link needs from its node. */
-export interface PeerLinkHost {
-  /** This node's cluster id. */
-  readonly clusterId: string;
-  /** The shared cluster secret, or `null`. */
-  readonly secret: string | null;
-  /** Limits for decoding frames from peers. */
-  readonly limits: Limits;
-  /** How long the handshake may take, in milliseconds. */
-  readonly handshakeTimeoutMs: number;
-  /** This node's current record. */
-  localRecord(): NodeRecord;
-  /** The handshake succeeded. */
-  linkReady(link: PeerLink): void;
-  /** The link closed (after or before the handshake). */
-  linkClosed(link: PeerLink): void;
-  /** A gossip message arrived. */
-  gossip(link: PeerLink, message: GossipMessage): void;
-  /** A step to run arrived; answer with `link.send()`. */
-  run(link: PeerLink, message: RunMessage): void;
-  /** A grant check arrived; answer with `link.send()`. */
-  authorize(link: PeerLink, message: AuthorizeMessage): void;
-  /** A run this node is executing was cancelled. */
-  cancelRun(link: PeerLink, id: number): void;
-  /** Counts a frame sent or received, by message type. */
-  traffic(direction: "in" | "out", type: string, bytes: number): void;
-}
-
-/**
- * Thrown inside the cluster layer for a forwarded step that provably never
- * started on the member it was meant for: the link was not open when it was
- * sent, or the member refused it. Safe to send to another candidate; when
- * none is left, the caller gets `error` (a {@linkcode NotStartedError} when
- * the member could not be reached).
- */
-export class Unstarted extends Error {
-  /** The error to report if no other candidate takes the step. */
-  readonly error: RpcError;
-
-  /**
-   * Wraps the refusal.
-   *
-   * @param error Why the step did not start.
-   */
-  constructor(error: RpcError) {
-    super(error.message, { cause: error });
-    this.name = "Unstarted";
-    this.error = error;
-  }
-}
 
 /** A run or a grant check waiting for its answer (its deadline is its signal's). */
 interface PendingRun extends Call {
@@ -102,14 +44,6 @@ interface PendingRun extends Call {
 }
 
 const never = (): void => {};
-
-type Phase =
-  | "opening"
-  | "hello-sent"
-  | "challenged"
-  | "awaiting-hello"
-  | "awaiting-proof"
-  | "ready";
 
 /** A link to another node. */
 export class PeerLink {
@@ -121,12 +55,8 @@ export class PeerLink {
   readonly #host: PeerLinkHost;
   readonly #codec: Codec;
   readonly #runs = new CallTable<PendingRun>();
-  #phase: Phase;
-  #nonce = newNonce();
-  #theirNonce = "";
-  #record: NodeRecord | null = null;
-  /** The record this side sent in the handshake, as sent (the proofs cover it). */
-  #sentRecord: NodeRecord | null = null;
+  /** The handshake's state: the phase, the nonces and the records. */
+  readonly #hs: Handshake;
   #closed = false;
   #retired = false;
   /** The peer retired this link too: it sends no more steps on it. */
@@ -175,24 +105,20 @@ export class PeerLink {
     this.dialed = dialed;
     this.address = address;
     this.#codec = createCodec("msgpack", { limits: host.limits });
-    const codec = this.#codec;
-    this.#answers = new AnswerEncoder<number>(
-      codec,
-      {
-        result: (id, value) => codec.encode({ t: "result", id, value }),
-        error: (id, error, started) => codec.encode({ t: "error", id, error, started }),
+    this.#answers = answerEncoder(this.#codec, host.limits, () => this.peer);
+    this.#batcher = peerBatcher(this.#codec, socket, dialed);
+    this.#hs = new Handshake({
+      dialed,
+      address,
+      host,
+      write: (message) => this.#write(message),
+      close: (reason) => this.close(reason),
+      refuse: (error) => this.#refuse(error),
+      setAnswerLimits: (limits) => {
+        this.#answers.limits = limits;
       },
-      forAnswers(host.limits),
-      { scan: true, receiver: () => `node "${this.peer}"` },
-    );
-    this.#batcher = new Batcher(
-      this.#codec,
-      (frame) => {
-        if (socket.readyState === OPEN) socket.send(frame);
-      },
-      dialed && !isNoDelay(socket) ? MAX_BATCH_BYTES_NATIVE_CLIENT : MAX_BATCH_BYTES,
-    );
-    this.#phase = dialed ? "opening" : "awaiting-hello";
+      ready: () => this.#ready(),
+    });
     socket.binaryType = "arraybuffer";
     socket.onopen = () => {
       if (!this.dialed) return;
@@ -200,15 +126,7 @@ export class PeerLink {
         this.close(`peer did not accept the ${PEER_PROTOCOL} subprotocol`);
         return;
       }
-      this.#phase = "hello-sent";
-      const record = this.#sentRecord = host.localRecord();
-      this.#write({
-        t: "hello",
-        cluster: host.clusterId,
-        record,
-        nonce: this.#nonce,
-        limits: peerLimitsOf(host.limits),
-      });
+      this.#hs.hello();
     };
     socket.onmessage = (event) => this.#onFrame(event.data);
     // The no-delay TCP WebSocket says why a dial failed (a refused connection).
@@ -219,7 +137,7 @@ export class PeerLink {
     socket.onclose = (event) => this.#onClose(event.reason);
     this.#timer = setTimeout(() => {
       this.#timer = null;
-      if (this.#phase !== "ready") this.close("handshake timed out");
+      if (this.#hs.phase !== "ready") this.close("handshake timed out");
     }, host.handshakeTimeoutMs);
   }
 
@@ -230,17 +148,17 @@ export class PeerLink {
 
   /** The peer's record from the handshake, once ready. */
   get record(): NodeRecord | null {
-    return this.#record;
+    return this.#hs.record;
   }
 
   /** The peer's name, once ready. */
   get peer(): string | null {
-    return this.#record?.name ?? null;
+    return this.#hs.record?.name ?? null;
   }
 
   /** True once the handshake succeeded and until the link closes. */
   get ready(): boolean {
-    return this.#phase === "ready" && !this.#closed;
+    return this.#hs.phase === "ready" && !this.#closed;
   }
 
   /** Why the link closed, when it did. */
@@ -372,7 +290,7 @@ export class PeerLink {
 
   /** The nonce of the node that dialed the link: both sides know it from the `hello`. */
   get dialerNonce(): string {
-    return this.dialed ? this.#nonce : this.#theirNonce;
+    return this.dialed ? this.#hs.nonce : this.#hs.theirNonce;
   }
 
   /**
@@ -438,7 +356,7 @@ export class PeerLink {
     try {
       const frame = this.#codec.encode(message) as Uint8Array<ArrayBuffer>;
       this.#host.traffic("out", message.t, frame.byteLength);
-      if (this.#phase !== "ready") {
+      if (this.#hs.phase !== "ready") {
         this.#socket.send(frame);
         return true;
       }
@@ -510,8 +428,8 @@ export class PeerLink {
       return;
     }
     this.#host.traffic("in", message.t, bytes);
-    if (this.#phase !== "ready") {
-      this.#onHandshake(message).catch((err) => this.close(String(err)));
+    if (this.#hs.phase !== "ready") {
+      this.#hs.receive(message).catch((err) => this.close(String(err)));
       return;
     }
     switch (message.t) {
@@ -522,35 +440,21 @@ export class PeerLink {
         this.#settle(message.id, (run) => run.reject(runError(message)));
         break;
       case "authorized":
-        if (
-          typeof message.grants !== "string" || !Array.isArray(message.verdicts) ||
-          !message.verdicts.every((v) => v === null || (typeof v === "object" && v !== null))
-        ) {
+        if (!isAuthorizedMessage(message)) {
           this.close("malformed authorized");
           return;
         }
         this.#settle(message.id, (run) => run.resolve(message));
         break;
       case "authorize":
-        if (
-          typeof message.id !== "number" || typeof message.principal !== "string" ||
-          !Array.isArray(message.steps) || !message.steps.every(isAuthorizeStep)
-        ) {
+        if (!isAuthorizeMessage(message)) {
           this.close("malformed authorize");
           return;
         }
         this.#host.authorize(this, message);
         break;
       case "run":
-        if (
-          typeof message.id !== "number" || typeof message.fun !== "string" ||
-          typeof message.step !== "string" || !Array.isArray(message.args) ||
-          typeof message.timeout !== "number" ||
-          (message.grants !== undefined && typeof message.grants !== "string") ||
-          (message.kwargs !== undefined &&
-            (typeof message.kwargs !== "object" || message.kwargs === null)) ||
-          (message.locs !== undefined && !Array.isArray(message.locs))
-        ) {
+        if (!isRunMessage(message)) {
           this.close("malformed run");
           return;
         }
@@ -598,168 +502,12 @@ export class PeerLink {
     if (this.#retired) this.#closeIfIdle();
   }
 
-  async #onHandshake(message: PeerMessage): Promise<void> {
-    const host = this.#host;
-    switch (this.#phase) {
-      case "awaiting-hello": {
-        if (message.t !== "hello") return this.close("expected hello");
-        if (message.cluster !== host.clusterId) {
-          return this.#refuse(
-            new ClusterMismatchError(
-              `Cluster ID mismatch: this node is in "${host.clusterId}", the peer in "${message.cluster}"`,
-            ),
-          );
-        }
-        if (!isNodeRecord(message.record) || typeof message.nonce !== "string") {
-          return this.close("malformed hello");
-        }
-        if (message.record.name === host.localRecord().name) {
-          return this.#refuse(new ClusterMismatchError("Refusing a link to myself"));
-        }
-        this.#record = message.record;
-        this.#theirNonce = message.nonce;
-        this.#answers.limits = forAnswers(readPeerLimits(message.limits) ?? host.limits);
-        if (host.secret === null) return this.#welcome();
-        // The acceptor commits to its record here, under its proof.
-        const record = this.#sentRecord = host.localRecord();
-        this.#phase = "awaiting-proof";
-        this.#write({
-          t: "challenge",
-          nonce: this.#nonce,
-          record,
-          proof: await proof(host.secret, "acceptor", this.#transcript(record, this.#record)),
-        });
-        return;
-      }
-      case "awaiting-proof": {
-        if (message.t !== "proof" || host.secret === null) return this.close("expected proof");
-        const expected = await proof(
-          host.secret,
-          "dialer",
-          this.#transcript(this.#sentRecord!, this.#record!),
-        );
-        if (!sameProof(String(message.proof), expected)) {
-          return this.#refuse(
-            new UnauthenticatedError(
-              "Wrong cluster secret, or the handshake was altered on the way",
-            ),
-          );
-        }
-        return this.#welcome();
-      }
-      case "hello-sent":
-      case "challenged": {
-        if (message.t === "refused") {
-          const error = RpcError.fromWire(message.error);
-          log.warn("Peer {address} refused this node: {error}", {
-            address: this.address,
-            error: error.message,
-          });
-          return this.close(`refused: ${error.message}`);
-        }
-        if (message.t === "challenge" && this.#phase === "hello-sent") {
-          if (host.secret === null) {
-            return this.close("the peer requires a cluster secret and this node has none");
-          }
-          if (!isNodeRecord(message.record) || typeof message.nonce !== "string") {
-            return this.close("malformed challenge");
-          }
-          this.#theirNonce = message.nonce;
-          const transcript = this.#transcript(message.record, this.#sentRecord!);
-          const expected = await proof(host.secret, "acceptor", transcript);
-          if (!sameProof(String(message.proof), expected)) {
-            return this.close(
-              "the peer does not know the cluster secret, or the handshake was altered on the way",
-            );
-          }
-          // The record the acceptor's proof covers; the welcome only repeats it.
-          this.#record = message.record;
-          this.#phase = "challenged";
-          this.#write({ t: "proof", proof: await proof(host.secret, "dialer", transcript) });
-          return;
-        }
-        if (message.t === "welcome") {
-          this.#answers.limits = forAnswers(readPeerLimits(message.limits) ?? host.limits);
-          if (host.secret !== null) {
-            if (this.#phase !== "challenged") {
-              return this.close("the peer did not prove the cluster secret");
-            }
-            return this.#ready();
-          }
-          if (!isNodeRecord(message.record)) return this.close("malformed welcome");
-          this.#record = message.record;
-          return this.#ready();
-        }
-        return this.close(`unexpected ${message.t} during the handshake`);
-      }
-      default:
-        return this.close("unexpected handshake state");
-    }
-  }
-
-  /** What both proofs cover, from this side's view of the handshake. */
-  #transcript(acceptorRecord: NodeRecord, dialerRecord: NodeRecord): Transcript {
-    const ours = this.#nonce;
-    const theirs = this.#theirNonce;
-    return {
-      cluster: this.#host.clusterId,
-      dialerNonce: this.dialed ? ours : theirs,
-      acceptorNonce: this.dialed ? theirs : ours,
-      dialerRecord,
-      acceptorRecord,
-    };
-  }
-
-  #welcome(): void {
-    this.#write({
-      t: "welcome",
-      record: this.#sentRecord ?? this.#host.localRecord(),
-      limits: peerLimitsOf(this.#host.limits),
-    });
-    this.#ready();
-  }
-
   #ready(): void {
     if (this.#closed) return;
-    this.#phase = "ready";
+    this.#hs.phase = "ready";
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     this.#handshake.resolve(true);
     this.#host.linkReady(this);
   }
-}
-
-function isAuthorizeStep(x: unknown): boolean {
-  if (typeof x !== "object" || x === null) return false;
-  const step = x as Record<string, unknown>;
-  return typeof step.step === "string" && typeof step.fun === "string" &&
-    (step.locs === undefined ||
-      (Array.isArray(step.locs) && step.locs.every((l) => typeof l === "string")));
-}
-
-function runError(message: RunErrorMessage): unknown {
-  const error = RpcError.fromWire(message.error as WireError);
-  return message.started ? error : new Unstarted(error);
-}
-
-/** `limits` less one level of depth: a small answer may share a batch frame, one level deeper. */
-function forAnswers(limits: PeerLimits): PeerLimits {
-  return { ...peerLimitsOf(limits), maxDepth: limits.maxDepth - 1 };
-}
-
-function peerLimitsOf(limits: PeerLimits): PeerLimits {
-  const { maxFrameBytes, maxDepth, maxElements, maxStringBytes } = limits;
-  return { maxFrameBytes, maxDepth, maxElements, maxStringBytes };
-}
-
-/** The limits a peer announced, when they are well-formed. */
-function readPeerLimits(x: unknown): PeerLimits | null {
-  if (typeof x !== "object" || x === null) return null;
-  const limits = x as Record<string, unknown>;
-  const keys = ["maxFrameBytes", "maxDepth", "maxElements", "maxStringBytes"] as const;
-  for (const key of keys) {
-    const value = limits[key];
-    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) return null;
-  }
-  return peerLimitsOf(limits as unknown as PeerLimits);
 }

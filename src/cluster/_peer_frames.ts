@@ -1,0 +1,66 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * How a peer link frames what it sends: answers encoded within the limits
+ * the peer decodes with, and messages batched per turn. Private to the
+ * cluster layer.
+ *
+ * @module
+ */
+import { AnswerEncoder } from "../transport/answers.ts";
+import { Batcher } from "../transport/batcher.ts";
+import { type Channel, OPEN } from "../transport/channel.ts";
+import { isNoDelay } from "../transport/open.ts";
+import type { Codec } from "../protocol/codec.ts";
+import type { Limits } from "../protocol/limits.ts";
+import { forAnswers } from "./_peer_messages.ts";
+
+/** A batch is sent as soon as it holds this many bytes (as for clients, 4 KB). */
+const MAX_BATCH_BYTES = 4096;
+/**
+ * The same for a link dialed with Deno's built-in WebSocket client (wss://),
+ * which stalls ~40 ms on frames over ~1 KB (see `transport/_tcp_websocket.ts`).
+ */
+const MAX_BATCH_BYTES_NATIVE_CLIENT = 900;
+
+/**
+ * The encoder of a link's answers, within `limits` until the peer announces
+ * its own (one level of depth kept for a batch's array).
+ *
+ * @param codec The link's codec.
+ * @param limits This node's limits.
+ * @param peer The peer's name, for errors.
+ * @returns The encoder.
+ */
+export function answerEncoder(
+  codec: Codec,
+  limits: Limits,
+  peer: () => string | null,
+): AnswerEncoder<number> {
+  return new AnswerEncoder<number>(
+    codec,
+    {
+      result: (id, value) => codec.encode({ t: "result", id, value }),
+      error: (id, error, started) => codec.encode({ t: "error", id, error, started }),
+    },
+    forAnswers(limits),
+    { scan: true, receiver: () => `node "${peer()}"` },
+  );
+}
+
+/**
+ * The batcher of a link's messages after the handshake.
+ *
+ * @param codec The link's codec.
+ * @param socket The link's socket.
+ * @param dialed Whether this node dialed the link.
+ * @returns The batcher.
+ */
+export function peerBatcher(codec: Codec, socket: Channel, dialed: boolean): Batcher {
+  return new Batcher(
+    codec,
+    (frame) => {
+      if (socket.readyState === OPEN) socket.send(frame);
+    },
+    dialed && !isNoDelay(socket) ? MAX_BATCH_BYTES_NATIVE_CLIENT : MAX_BATCH_BYTES,
+  );
+}

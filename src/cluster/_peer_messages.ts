@@ -1,0 +1,83 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * Checks and conversions of peer messages: grant-check steps, run errors and
+ * the limits announced in the handshake. Private to the cluster layer.
+ *
+ * @module
+ */
+import { RpcError, type WireError } from "../protocol/errors.ts";
+import type {
+  AuthorizedMessage,
+  AuthorizeMessage,
+  PeerLimits,
+  RunErrorMessage,
+  RunMessage,
+} from "./peer_protocol.ts";
+import { Unstarted } from "./peer_link_host.ts";
+
+/** Whether a `run` message is well-formed. */
+export function isRunMessage(message: RunMessage): boolean {
+  return !(
+    typeof message.id !== "number" || typeof message.fun !== "string" ||
+    typeof message.step !== "string" || !Array.isArray(message.args) ||
+    typeof message.timeout !== "number" ||
+    (message.grants !== undefined && typeof message.grants !== "string") ||
+    (message.kwargs !== undefined &&
+      (typeof message.kwargs !== "object" || message.kwargs === null)) ||
+    (message.locs !== undefined && !Array.isArray(message.locs))
+  );
+}
+
+/** Whether an `authorize` message (a grant check) is well-formed. */
+export function isAuthorizeMessage(message: AuthorizeMessage): boolean {
+  return !(
+    typeof message.id !== "number" || typeof message.principal !== "string" ||
+    !Array.isArray(message.steps) || !message.steps.every(isAuthorizeStep)
+  );
+}
+
+/** Whether an `authorized` message (a grant check's answer) is well-formed. */
+export function isAuthorizedMessage(message: AuthorizedMessage): boolean {
+  return !(
+    typeof message.grants !== "string" || !Array.isArray(message.verdicts) ||
+    !message.verdicts.every((v) => v === null || (typeof v === "object" && v !== null))
+  );
+}
+
+/** Whether `x` is a well-formed step of a grant check. */
+function isAuthorizeStep(x: unknown): boolean {
+  if (typeof x !== "object" || x === null) return false;
+  const step = x as Record<string, unknown>;
+  return typeof step.step === "string" && typeof step.fun === "string" &&
+    (step.locs === undefined ||
+      (Array.isArray(step.locs) && step.locs.every((l) => typeof l === "string")));
+}
+
+/** The error a run's `error` answer stands for: {@linkcode Unstarted} when it did not start. */
+export function runError(message: RunErrorMessage): unknown {
+  const error = RpcError.fromWire(message.error as WireError);
+  return message.started ? error : new Unstarted(error);
+}
+
+/** `limits` less one level of depth: a small answer may share a batch frame, one level deeper. */
+export function forAnswers(limits: PeerLimits): PeerLimits {
+  return { ...peerLimitsOf(limits), maxDepth: limits.maxDepth - 1 };
+}
+
+/** The four limits a node announces in its handshake, and nothing else. */
+export function peerLimitsOf(limits: PeerLimits): PeerLimits {
+  const { maxFrameBytes, maxDepth, maxElements, maxStringBytes } = limits;
+  return { maxFrameBytes, maxDepth, maxElements, maxStringBytes };
+}
+
+/** The limits a peer announced, when they are well-formed. */
+export function readPeerLimits(x: unknown): PeerLimits | null {
+  if (typeof x !== "object" || x === null) return null;
+  const limits = x as Record<string, unknown>;
+  const keys = ["maxFrameBytes", "maxDepth", "maxElements", "maxStringBytes"] as const;
+  for (const key of keys) {
+    const value = limits[key];
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) return null;
+  }
+  return peerLimitsOf(limits as unknown as PeerLimits);
+}

@@ -1,0 +1,179 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * The runner's side of forwarded steps: steps and grant checks that peers
+ * send to this node, answered over their link, and cancelled with it.
+ * Private to the cluster layer.
+ *
+ * @module
+ */
+import { IdTable } from "../_util/id_table.ts";
+import {
+  CancelledError,
+  PermissionDeniedError,
+  type RpcError,
+  toRpcError,
+  UnavailableError,
+} from "../protocol/errors.ts";
+import { publicError } from "../protocol/public_error.ts";
+import type { LocalRunner } from "./cluster_node_types.ts";
+import type { PeerLink } from "./peer_link.ts";
+import type { AuthorizeMessage, RunMessage } from "./peer_protocol.ts";
+import { isRefusedUnstarted } from "./refused.ts";
+import { noRoute } from "./_step_errors.ts";
+
+/** Runs and grant checks that peers send to a {@linkcode ClusterNode}. */
+export class RunsForPeers {
+  readonly #node: { readonly name: string };
+  readonly #local: LocalRunner;
+  /** The digest of this node's grants. */
+  readonly #grants: string;
+  /** The runs in flight for each link, to cancel them with it. */
+  readonly #incoming = new Map<PeerLink, IdTable<AbortController>>();
+
+  /**
+   * @param node The node (for its name).
+   * @param local Runs the steps.
+   * @param grants The digest of this node's grants.
+   */
+  constructor(node: { readonly name: string }, local: LocalRunner, grants: string) {
+    this.#node = node;
+    this.#local = local;
+    this.#grants = grants;
+  }
+
+  /** This node's name. */
+  get name(): string {
+    return this.#node.name;
+  }
+
+  /**
+   * Runs a step a peer sent, or refuses it unstarted.
+   *
+   * @param link The link it came on.
+   * @param message The step.
+   */
+  run(link: PeerLink, message: RunMessage): void {
+    const local = this.#local;
+    // An internal failure's text stays in this node's log, under an id.
+    const wire = (error: RpcError) =>
+      publicError(error, this.name, {
+        requestId: message.request === undefined ? undefined : String(message.request),
+        step: message.step,
+        fun: message.fun,
+      }).toWire();
+    const refuse = (error: RpcError): void => {
+      link.answer({ t: "error", id: message.id, error: wire(error), started: false });
+    };
+    if (!local.accepting()) {
+      return refuse(new UnavailableError(`Node "${this.name}" is shutting down`));
+    }
+    // The digest the coordinator relied on: stated, or its own from this
+    // link's handshake.
+    if ((message.grants ?? link.record?.grants) !== this.#grants) {
+      return refuse(
+        new PermissionDeniedError(
+          `Step "${message.step}": node "${this.name}" refused "${message.fun}" unstarted: ` +
+            "the request was authorized against other grants than this node holds",
+          {
+            details: {
+              step: message.step,
+              fun: message.fun,
+              principal: message.principal ?? "anonymous",
+              node: this.name,
+              missing: "agreement",
+            },
+          },
+        ),
+      );
+    }
+    const locs = message.locs ?? [];
+    if (!local.offers(message.fun, locs)) {
+      return refuse(
+        noRoute({ name: message.step, fun: message.fun, locs }, this.name),
+      );
+    }
+    const denied = local.authorize(message);
+    if (denied !== null) return refuse(denied);
+    const controller = new AbortController();
+    let runs = this.#incoming.get(link);
+    if (runs === undefined) this.#incoming.set(link, runs = new IdTable());
+    runs.set(message.id, controller);
+    // The node counts the step as in flight until its answer is on the wire,
+    // so a drain never closes the link under an answer.
+    const answer = (reply: Parameters<PeerLink["answer"]>[0]) => {
+      if (runs.delete(message.id)) link.answer(reply);
+      local.answered();
+    };
+    const fail = (err: unknown) =>
+      answer({
+        t: "error",
+        id: message.id,
+        error: wire(toRpcError(err)),
+        started: !isRefusedUnstarted(err),
+      });
+    let value: unknown;
+    try {
+      value = local.run(message, controller.signal);
+    } catch (err) {
+      return fail(err);
+    }
+    if (value instanceof Promise) {
+      value.then((v) => answer({ t: "result", id: message.id, value: v }), fail);
+    } else {
+      answer({ t: "result", id: message.id, value });
+    }
+  }
+
+  /**
+   * Answers a peer's grant check.
+   *
+   * @param link The link it came on.
+   * @param message The check.
+   */
+  authorize(link: PeerLink, message: AuthorizeMessage): void {
+    const local = this.#local;
+    const verdicts = message.steps.map((step) => {
+      const locs = step.locs ?? [];
+      if (!local.accepting()) {
+        return new UnavailableError(`Node "${this.name}" is shutting down`).toWire();
+      }
+      if (!local.offers(step.fun, locs)) {
+        return noRoute({ name: step.step, fun: step.fun, locs }, this.name).toWire();
+      }
+      const denied = local.authorize({
+        step: step.step,
+        fun: step.fun,
+        principal: message.principal,
+      });
+      return denied === null ? null : denied.toWire();
+    });
+    link.send({ t: "authorized", id: message.id, grants: this.#grants, verdicts });
+  }
+
+  /**
+   * Cancels a run a peer sent.
+   *
+   * @param link The link it came on.
+   * @param id The run's id on that link.
+   */
+  cancelRun(link: PeerLink, id: number): void {
+    this.#incoming.get(link)?.get(id)?.abort(
+      new CancelledError("Cancelled by the coordinating node"),
+    );
+  }
+
+  /**
+   * Cancels the runs a closed link carried.
+   *
+   * @param link The link.
+   */
+  linkClosed(link: PeerLink): void {
+    const incoming = this.#incoming.get(link);
+    if (incoming) {
+      this.#incoming.delete(link);
+      for (const controller of incoming.values()) {
+        controller.abort(new CancelledError("The coordinating node's link closed"));
+      }
+    }
+  }
+}

@@ -1,0 +1,106 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * The settings, the local runner and the counters of a cluster node
+ * ({@linkcode ClusterNode} in `cluster_node.ts`, which re-exports them).
+ *
+ * @module
+ */
+import type { RpcError } from "../protocol/errors.ts";
+import type { Limits } from "../protocol/limits.ts";
+import type { MembershipOptions, NodeRecord } from "./membership.ts";
+import type { RunMessage } from "./peer_protocol.ts";
+import type { HostResolver } from "./_seeds.ts";
+
+/** How the cluster layer runs steps that peers send to this node. */
+export interface LocalRunner {
+  /** Whether the node takes new work (false while it drains). */
+  accepting(): boolean;
+  /** Whether the node offers `fun` with every resource in `locs`. */
+  offers(fun: string, locs: readonly string[]): boolean;
+  /** Why the step's principal may not run it here, or `null` when it may. */
+  authorize(step: Pick<RunMessage, "step" | "fun" | "principal">): RpcError | null;
+  /** Runs a forwarded step: a value, a promise, or a thrown RpcError. */
+  run(message: RunMessage, signal: AbortSignal): unknown;
+  /** Called once the answer to a step that `run` took has been sent. */
+  answered(): void;
+}
+
+/** Settings of a {@linkcode ClusterNode}. */
+export interface ClusterNodeOptions {
+  /** This node's record (incarnation, catalog, urls) at start. */
+  record: NodeRecord;
+  /** The cluster id peers must share. */
+  clusterId: string;
+  /** The shared secret peers must prove, or `null`. */
+  secret: string | null;
+  /**
+   * URLs to join through; a `ws://` seed whose host is a name stands for
+   * every address it resolves to, resolved again on every attempt.
+   */
+  seeds: string[];
+  /** The gossip interval in milliseconds. */
+  intervalMs: number;
+  /**
+   * How often dead members and seeds that are not live members are tried
+   * again, in milliseconds (±25 %).
+   */
+  reconnectIntervalMs: number;
+  /** How long dead members are kept and tried again, in milliseconds. */
+  reconnectTimeoutMs: number;
+  /** Resolves seed host names (default: the system's resolver). */
+  resolve?: HostResolver;
+  /** Run a step locally whenever this node is a candidate. */
+  preferLocal: boolean;
+  /** Decoding limits for peer frames. */
+  limits: Limits;
+  /** Refuse to dial `ws://` URLs (seeds and URLs learned from gossip): peer links only over TLS. */
+  requireTls: boolean;
+  /** How long a peer handshake may take. */
+  handshakeTimeoutMs: number;
+  /** Membership tuning. */
+  membership?: Partial<Omit<MembershipOptions, "intervalMs" | "onEvent">>;
+  /** Runs forwarded steps. */
+  local: LocalRunner;
+}
+
+/**
+ * Traffic and link counters of a {@linkcode ClusterNode}, for metrics.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ClusterStats, Server } from "@mpreg/mpreg";
+ * await using server = await new Server({ port: 0 }).start();
+ * const cluster: ClusterStats | null = server.stats().cluster;
+ * assert.equal(cluster?.links, 0); // no peers yet
+ * assert.equal(cluster?.forwarded, 0);
+ * ```
+ */
+export interface ClusterStats {
+  /** Gossip messages sent. */
+  gossipMessagesOut: number;
+  /** Gossip messages received. */
+  gossipMessagesIn: number;
+  /** Bytes of gossip messages sent. */
+  gossipBytesOut: number;
+  /** Bytes of gossip messages received. */
+  gossipBytesIn: number;
+  /** Steps forwarded to other members. */
+  forwarded: number;
+  /** Steps run here for other members. */
+  runsForPeers: number;
+  /**
+   * Grant checks sent to other members: one per member per request, only
+   * for members whose grants differ from this node's.
+   */
+  grantChecks: number;
+  /** Grant checks answered for other members. */
+  grantChecksForPeers: number;
+  /** Peer links open and past their handshake. */
+  links: number;
+  /**
+   * Local health awareness (Lifeguard), 0 when healthy: the node's probe
+   * period and probe timeouts are multiplied by `1 + awareness`.
+   */
+  awareness: number;
+}
