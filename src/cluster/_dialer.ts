@@ -13,6 +13,7 @@ import type { Membership, MemberView } from "./membership.ts";
 import { seedTargets, systemResolver } from "./_seeds.ts";
 import { PeerLink, type PeerLinkHost } from "./peer_link.ts";
 import { notStarted } from "./_step_errors.ts";
+import { DUPLICATE_NAME } from "./peer_protocol.ts";
 
 const log = getLogger(["mpreg", "cluster"]);
 
@@ -162,7 +163,15 @@ export class Dialer {
       return String(err);
     }
     this.#allLinks.add(link);
-    if (!(await link.handshake)) return link.closeReason || "closed";
+    if (!(await link.handshake)) {
+      const reason = link.closeReason || "closed";
+      if (reason.includes(DUPLICATE_NAME) && !this.#selfUrls.has(url)) {
+        // Dialing again would be refused again, forever: say it once, loudly.
+        this.#selfUrls.add(url);
+        log.error("Not joining through {url}: {reason}", { url, reason });
+      }
+      return reason;
+    }
     // A duplicate link may have lost to one the peer dialed at the same time.
     return this.#links.get(link.peer!) ?? link;
   }

@@ -10,7 +10,7 @@ import { getLogger } from "@logtape/logtape";
 import { ClusterMismatchError, RpcError, UnauthenticatedError } from "../protocol/errors.ts";
 import { newNonce, proof, sameProof, type Transcript } from "./_auth.ts";
 import { isNodeRecord, type NodeRecord } from "./membership.ts";
-import type { PeerLimits, PeerMessage } from "./peer_protocol.ts";
+import { DUPLICATE_NAME, type PeerLimits, type PeerMessage } from "./peer_protocol.ts";
 import type { PeerLinkHost } from "./peer_link_host.ts";
 import { forAnswers, peerLimitsOf, readPeerLimits } from "./_peer_messages.ts";
 
@@ -99,8 +99,20 @@ export class Handshake {
         if (!isNodeRecord(message.record) || typeof message.nonce !== "string") {
           return this.#link.close("malformed hello");
         }
-        if (message.record.name === host.localRecord().name) {
-          return this.#link.refuse(new ClusterMismatchError("Refusing a link to myself"));
+        const own = host.localRecord();
+        if (message.record.name === own.name) {
+          if (message.record.incarnation === own.incarnation) {
+            return this.#link.refuse(new ClusterMismatchError("Refusing a link to myself"));
+          }
+          // Another node with this node's name: one error, and the dialer
+          // stops (it recognizes DUPLICATE_NAME in the refusal).
+          return this.#link.refuse(
+            new ClusterMismatchError(
+              `Node name "${own.name}" ${DUPLICATE_NAME} ${own.urls.join(", ")}: every node of a ` +
+                "cluster needs its own name (name: in the YAML, --name, or ServerOptions.name)",
+              { details: { duplicateName: own.name, urls: own.urls } },
+            ),
+          );
         }
         this.record = message.record;
         this.theirNonce = message.nonce;

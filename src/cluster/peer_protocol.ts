@@ -231,3 +231,10 @@ export type PeerMessage =
   | LeavingMessage
   | LeavingAckMessage
   | GossipMessage;
+
+/**
+ * The words of a refusal of a node whose name another member already has
+ * (`Node name "x" is already taken by the node at ws://…`): the dialer stops
+ * dialing that URL when it reads them.
+ */
+export const DUPLICATE_NAME = "is already taken by the node at";
