@@ -5,8 +5,6 @@
  *
  * @module
  */
-import { Batcher } from "../transport/batcher.ts";
-import { CLOSE_DRAINED } from "../protocol/close_codes.ts";
 import { AUTH_PROTOCOL_PREFIX, type Codec, createCodec } from "../protocol/codec.ts";
 import { ErrorCode } from "../protocol/codes.ts";
 import {
@@ -15,208 +13,29 @@ import {
   ProtocolError,
   RpcError,
   TimeoutError,
-  UnavailableError,
   type WireError,
 } from "../protocol/errors.ts";
-import { findForbiddenKey, LITERAL_KEY, type Step } from "../protocol/step.ts";
-import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from "../transport/backoff.ts";
-import { type Call, CallTable } from "../transport/calls.ts";
+import { findForbiddenKey } from "../protocol/step.ts";
+import { DEFAULT_BACKOFF } from "../transport/backoff.ts";
+import { Batcher } from "../transport/batcher.ts";
+import { CallTable } from "../transport/calls.ts";
 import { type Channel, OPEN } from "../transport/channel.ts";
-import { isNoDelay, openChannel } from "../transport/open.ts";
+import { isNoDelay } from "../transport/open.ts";
+import { Connections, type Routed } from "./_connections.ts";
+import { escapeSelf, fromInput, toWireStep, type WireStep } from "./_steps.ts";
+import type { CallOptions, ClientOptions, RequestOptions, StepInput } from "./options.ts";
 
 export type { BackoffOptions } from "../transport/backoff.ts";
 export { openWebSocket } from "../transport/open.ts";
 
-/**
- * Options for `new Client(url, options)`.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { Client, type ClientOptions, Server } from "@mpreg/mpreg";
- * await using server = await new Server({ port: 0 }).start();
- * const options: ClientOptions = { timeoutMs: 5_000, encoding: "json" };
- * await using client = new Client(server.url, options);
- * assert.equal(await client.call("echo", ["hi"]), "hi");
- * ```
- */
-export interface ClientOptions {
-  /**
-   * The deadline of each call or request, in milliseconds, unless the call
-   * gives its own. The node gets the same budget and stops the work when it
-   * passes.
-   *
-   * @default {30000}
-   */
-  timeoutMs?: number;
-  /**
-   * The wire encoding: `"msgpack"` (binary frames, carries bytes and dates),
-   * `"json"` (text frames), or `"mpreg-json"`: exactly the original (Python)
-   * MPREG protocol, to call an original server (no subprotocol, string ids,
-   * no deadline sent, no cancel message: a timeout or an abort is local only
-   * and the late answer is dropped; no `all`, no `literal()`, no `token`).
-   * In the JSON encodings an integer beyond 2^53 travels exactly, as a
-   * `BigInt`.
-   *
-   * @default {"msgpack"}
-   */
-  encoding?: "msgpack" | "json" | "mpreg-json";
-  /**
-   * A token that authenticates the client as a principal of the node's
-   * `auth` config. It travels as the subprotocol entry `mpreg.auth.<token>`,
-   * so it works from browsers too; it may hold letters, digits and `-._~`.
-   *
-   * @default {undefined (anonymous)}
-   */
-  token?: string;
-  /**
-   * How long to wait between rounds of connection attempts (each URL once,
-   * one after the other without waiting), and before reconnecting after a
-   * lost connection: capped exponential backoff with full jitter.
-   *
-   * @default {{ initialMs: 100, maxMs: 5000, factor: 2 }}
-   */
-  backoff?: Partial<BackoffOptions>;
-}
+export type { CallOptions, ClientOptions, RequestOptions, StepInput } from "./options.ts";
 
-/**
- * A step as callers write it; `args`, `kwargs` and `locs` may be left out.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { Client, Server, type StepInput } from "@mpreg/mpreg";
- * await using server = await new Server({ port: 0 }).start();
- * await using client = new Client(server.url);
- * const steps: StepInput[] = [
- *   { name: "a", fun: "echo", args: ["hi"] },
- *   { name: "b", fun: "echos", args: ["a", "a"] },
- * ];
- * assert.deepEqual(await client.request(steps), { b: ["hi", "hi"] });
- * ```
- */
-export interface StepInput {
-  /** The step's name, unique in the request; other steps refer to it by it. */
-  name: string;
-  /** The function to call. */
-  fun: string;
-  /**
-   * Positional arguments.
-   *
-   * @default {[]}
-   */
-  args?: unknown[];
-  /**
-   * Keyword arguments, passed to the function as one trailing object.
-   *
-   * @default {{}}
-   */
-  kwargs?: Record<string, unknown>;
-  /**
-   * Resources the node running the step must offer.
-   *
-   * @default {[]}
-   */
-  locs?: string[];
-}
-
-/**
- * Options for {@linkcode Client.request}.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { Client, type RequestOptions, Server } from "@mpreg/mpreg";
- * await using server = await new Server({ port: 0 }).start();
- * await using client = new Client(server.url);
- * const options: RequestOptions = { timeoutMs: 1_000, all: true };
- * const out = await client.request([
- *   { name: "a", fun: "echo", args: [1] },
- *   { name: "b", fun: "echo", args: ["a"] },
- * ], options);
- * assert.deepEqual(out, { a: 1, b: 1 });
- * ```
- */
-export interface RequestOptions {
-  /**
-   * The deadline in milliseconds.
-   *
-   * @default {the client's `timeoutMs`}
-   */
-  timeoutMs?: number;
-  /**
-   * Cancels the request, here and on the node.
-   *
-   * @default {undefined}
-   */
-  signal?: AbortSignal;
-  /**
-   * Return every step's result instead of only the sinks' (steps no other
-   * step refers to).
-   *
-   * @default {false}
-   */
-  all?: boolean;
-}
-
-/**
- * Options for {@linkcode Client.call}.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { type CallOptions, Client, Server } from "@mpreg/mpreg";
- * await using server = await new Server({ port: 0, resources: ["gpu"] })
- *   .register("scale", (x: number, opts: { by: number }) => x * opts.by)
- *   .start();
- * await using client = new Client(server.url);
- * const options: CallOptions = { locs: ["gpu"], kwargs: { by: 10 } };
- * assert.equal(await client.call("scale", [4], options), 40);
- * ```
- */
-export interface CallOptions {
-  /**
-   * Resources the node running the call must offer.
-   *
-   * @default {[]}
-   */
-  locs?: string[];
-  /**
-   * Keyword arguments, passed to the function as one trailing object.
-   *
-   * @default {{}}
-   */
-  kwargs?: Record<string, unknown>;
-  /**
-   * The deadline in milliseconds.
-   *
-   * @default {the client's `timeoutMs`}
-   */
-  timeoutMs?: number;
-  /**
-   * Cancels the call, here and on the node.
-   *
-   * @default {undefined}
-   */
-  signal?: AbortSignal;
-}
-
-/** The steps as sent: empty `kwargs` and `locs` are left out (the node defaults them). */
-type WireStep = Pick<Step, "name" | "fun" | "args"> & Partial<Pick<Step, "kwargs" | "locs">>;
-
-interface Pending extends Call {
-  readonly id: number;
+interface Pending extends Routed {
   readonly frame: { role: "rpc"; u: number; cmds: WireStep[]; timeout: number; all?: boolean };
   readonly resolve: (value: unknown) => void;
   /** For `call()`: answer with this step's value instead of the whole result. */
   readonly pick: string | undefined;
   readonly reject: (error: RpcError) => void;
-  /** The channel it was sent on; `null` while it waits to be sent. */
-  socket: Channel | null;
-  /** While it waits: the first round of connection attempts it saw whole (see `#connectFailed`). */
-  round: number;
-  /** A node's refusal (1014) that sent it to the next URL: its error if no node takes it. */
-  refusal?: WireError;
 }
 
 /** A batch never grows past this many bytes (see `#enqueue`). */
@@ -227,64 +46,6 @@ const MAX_BATCH_BYTES = 960;
  * best (100 in flight: ~100,000 calls/s, against ~70,000 with 16 KB).
  */
 const MAX_BATCH_BYTES_TCP = 4096;
-
-function toWireStep(
-  name: string,
-  fun: string,
-  args: unknown[] | undefined,
-  kwargs: Record<string, unknown> | undefined,
-  locs: string[] | undefined,
-): WireStep {
-  const step: WireStep = { name, fun, args: args ?? [] };
-  if (kwargs !== undefined && Object.keys(kwargs).length > 0) step.kwargs = kwargs;
-  if (locs !== undefined && locs.length > 0) step.locs = locs;
-  return step;
-}
-
-function fromInput(input: StepInput, index: number): WireStep {
-  if (input === null || typeof input !== "object") {
-    throw new TypeError(`Step ${index} is not an object`);
-  }
-  if (typeof input.name !== "string") throw new TypeError(`Step ${index} has no name`);
-  if (typeof input.fun !== "string") throw new TypeError(`Step "${input.name}" has no fun`);
-  return toWireStep(input.name, input.fun, input.args, input.kwargs, input.locs);
-}
-
-// In a one-step call the only possible reference is to the step itself: wrap
-// strings that would read as one so they arrive verbatim.
-function escapeSelf(value: unknown, name: string): unknown {
-  if (typeof value === "string") {
-    // `name` itself, or `name.` and a path (checked without allocating).
-    const self = value.length === name.length
-      ? value === name
-      : value.length > name.length && value.charCodeAt(name.length) === 46 &&
-        value.startsWith(name);
-    return self ? { [LITERAL_KEY]: value } : value;
-  }
-  if (Array.isArray(value)) {
-    let out: unknown[] | null = null;
-    for (let i = 0; i < value.length; i++) {
-      const v = escapeSelf(value[i], name);
-      if (v !== value[i]) (out ??= value.slice())[i] = v;
-    }
-    return out ?? value;
-  }
-  if (
-    value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype
-  ) {
-    const record = value as Record<string, unknown>;
-    let out: Record<string, unknown> | null = null;
-    for (const key of Object.keys(record)) {
-      const v = escapeSelf(record[key], name);
-      if (v !== record[key]) (out ??= { ...record })[key] = v;
-    }
-    if (out === null && Object.keys(record).length === 1 && LITERAL_KEY in record) {
-      return { [LITERAL_KEY]: record };
-    }
-    return out ?? value;
-  }
-  return value;
-}
 
 /**
  * A connection to an mpreg cluster through any one of its nodes.
@@ -317,29 +78,12 @@ function escapeSelf(value: unknown, name: string): unknown {
  * ```
  */
 export class Client {
-  readonly #urls: string[];
   readonly #timeoutMs: number;
   readonly #codec: Codec;
-  readonly #backoff: BackoffOptions;
-  readonly #protocols: string[];
   readonly #pending = new CallTable<Pending>();
   readonly #batcher: Batcher;
-  /** The socket new calls go out on. */
-  #socket: Channel | null = null;
-  /**
-   * Sockets to a node that refused calls because it is stopping: no new
-   * call goes there, but the answers to the calls it runs still come back.
-   */
-  readonly #retiring = new Set<Channel>();
-  #urlIndex = 0;
-  #attempt = 0;
-  /** Why each URL tried in this round of connection attempts could not be connected to. */
-  #failures: Array<{ url: string; reason: string }> = [];
-  /** Rounds of connection attempts (each URL once) started so far. */
-  #rounds = 0;
-  #retryTimer: ReturnType<typeof setTimeout> | null = null;
-  #closed = false;
-  #openWaiters: Array<{ resolve: () => void; reject: (e: RpcError) => void; round: number }> = [];
+  /** The connections to the nodes: failover, and the calls that go to the next node. */
+  readonly #links: Connections<Pending>;
 
   /**
    * Creates a client. Nothing connects until the first call or `connect()`.
@@ -348,19 +92,20 @@ export class Client {
    * @param options Timeouts, encoding and backoff.
    */
   constructor(urls: string | string[], options: ClientOptions = {}) {
-    this.#urls = typeof urls === "string" ? [urls] : [...urls];
-    if (this.#urls.length === 0) throw new TypeError("Client needs at least one URL");
+    const list = typeof urls === "string" ? [urls] : [...urls];
+    if (list.length === 0) throw new TypeError("Client needs at least one URL");
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#codec = createCodec(options.encoding ?? "msgpack");
-    this.#backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
-    this.#protocols = this.#codec.protocol === null ? [] : [this.#codec.protocol];
+    const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    const protocols = this.#codec.protocol === null ? [] : [this.#codec.protocol];
     // A socket that closed meanwhile fails the calls it carried (onclose).
     // The first frame of a turn leaves at once (one call at a time never
     // waits for the end of the turn); the frames after it share one.
     this.#batcher = new Batcher(
       this.#codec,
       (frame) => {
-        if (this.#socket?.readyState === OPEN) this.#socket.send(frame);
+        const socket = this.#links.socket;
+        if (socket?.readyState === OPEN) socket.send(frame);
       },
       MAX_BATCH_BYTES,
       { leading: true },
@@ -372,18 +117,24 @@ export class Client {
       if (!/^[A-Za-z0-9._~-]+$/.test(options.token)) {
         throw new TypeError("A token may hold only letters, digits and -._~");
       }
-      this.#protocols.push(AUTH_PROTOCOL_PREFIX + options.token);
+      protocols.push(AUTH_PROTOCOL_PREFIX + options.token);
     }
+    this.#links = new Connections(list, this.#codec.protocol, protocols, backoff, this.#pending, {
+      settle: (pending, error) => this.#settle(pending, error),
+      transmit: (pending) => this.#transmit(pending),
+      flush: () => this.#batcher.flush(),
+      receive: (data, socket) => this.#onFrame(data, socket),
+    });
   }
 
   /** True while the WebSocket is open. */
   get connected(): boolean {
-    return this.#socket?.readyState === OPEN;
+    return this.#links.connected;
   }
 
   /** The URL of the current (or last tried) connection. */
   get url(): string {
-    return this.#urls[this.#urlIndex]!;
+    return this.#links.url;
   }
 
   /**
@@ -395,29 +146,7 @@ export class Client {
    *   connection (the error names each one and why), or the client is closed.
    */
   connect(options: { timeoutMs?: number } = {}): Promise<void> {
-    if (this.#closed) return Promise.reject(new ConnectionError("Client is closed"));
-    if (this.connected) return Promise.resolve();
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
-    const ms = options.timeoutMs ?? this.#timeoutMs;
-    const timer = setTimeout(() => {
-      const i = this.#openWaiters.indexOf(waiter);
-      if (i >= 0) this.#openWaiters.splice(i, 1);
-      reject(new ConnectionError(`Could not connect to ${this.#urls.join(", ")} in ${ms} ms`));
-    }, ms);
-    const waiter = {
-      resolve: () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      reject: (e: RpcError) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-      round: this.#rounds + 1,
-    };
-    this.#openWaiters.push(waiter);
-    this.#ensureSocket();
-    return promise;
+    return this.#links.connect(options.timeoutMs ?? this.#timeoutMs);
   }
 
   /**
@@ -476,22 +205,8 @@ export class Client {
    * with a {@linkcode ConnectionError}.
    */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
-    this.#retryTimer = null;
-    const error = new ConnectionError("Client closed");
-    for (const pending of this.#pending.values()) this.#settle(pending, error);
-    for (const waiter of this.#openWaiters.splice(0)) waiter.reject(error);
-    this.#pending.clear();
-    const sockets = [...this.#retiring, ...(this.#socket === null ? [] : [this.#socket])];
-    this.#socket = null;
-    this.#retiring.clear();
-    for (const socket of sockets) {
-      socket.onopen = socket.onmessage = socket.onerror = null;
-      socket.onclose = null;
-      socket.close(1000, "Client closed");
-    }
+    if (this.#links.closed) return;
+    this.#links.close(new ConnectionError("Client closed"));
   }
 
   /** Closes the client; the same as `close()`. */
@@ -507,7 +222,8 @@ export class Client {
     all: boolean,
     pick?: string,
   ): Promise<unknown> {
-    if (this.#closed) return Promise.reject(new ConnectionError("Client is closed"));
+    const links = this.#links;
+    if (links.closed) return Promise.reject(new ConnectionError("Client is closed"));
     if (signal?.aborted) {
       return Promise.reject(new CancelledError("Call aborted", { cause: signal.reason }));
     }
@@ -545,7 +261,7 @@ export class Client {
     // Sent before it is registered: the batcher sends a turn's first frame
     // at once, and the TCP WebSocket writes it at once, so the bookkeeping
     // below overlaps the node's work (no answer can be read before it ends).
-    const socket = this.#socket;
+    const socket = links.socket;
     const connected = socket !== null && socket.readyState === OPEN;
     if (connected) this.#enqueue(encoded);
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
@@ -565,7 +281,7 @@ export class Client {
         ),
       deadline: 0,
       socket: connected ? socket : null,
-      round: this.#rounds + 1,
+      round: links.rounds + 1,
     };
     this.#pending.add(
       id,
@@ -574,7 +290,7 @@ export class Client {
       signal &&
         (() => this.#cancel(pending, new CancelledError("Call aborted", { cause: signal.reason }))),
     );
-    if (!connected) this.#ensureSocket();
+    if (!connected) links.ensure();
     return promise;
   }
 
@@ -589,7 +305,7 @@ export class Client {
       this.#settle(pending, this.#unencodable(err));
       return;
     }
-    pending.socket = this.#socket;
+    pending.socket = this.#links.socket;
     this.#enqueue(encoded);
   }
 
@@ -610,7 +326,8 @@ export class Client {
     // Deno's built-in WebSocket client stalls ~40 ms (Nagle's algorithm
     // meeting delayed ACKs) on frames over ~1 KB: browsers and wss:// keep
     // batches under that; the no-delay TCP socket takes larger ones.
-    this.#batcher.maxBytes = this.#socket !== null && isNoDelay(this.#socket)
+    const socket = this.#links.socket;
+    this.#batcher.maxBytes = socket !== null && isNoDelay(socket)
       ? MAX_BATCH_BYTES_TCP
       : MAX_BATCH_BYTES;
     this.#batcher.push(frame);
@@ -621,7 +338,7 @@ export class Client {
     const socket = pending.socket;
     if (this.#codec.cancels && socket !== null && socket.readyState === OPEN) {
       const frame = this.#codec.encode({ role: "cancel", u: pending.id });
-      if (socket === this.#socket) this.#enqueue(frame);
+      if (socket === this.#links.socket) this.#enqueue(frame);
       else socket.send(frame);
     }
     this.#settle(pending, error);
@@ -629,9 +346,7 @@ export class Client {
 
   #settle(pending: Pending, error: RpcError | null, value?: Record<string, unknown>): void {
     this.#pending.delete(pending.id, pending);
-    if (this.#retiring.size > 0 && pending.socket !== null && this.#retiring.has(pending.socket)) {
-      this.#closeIfIdle(pending.socket);
-    }
+    this.#links.settled(pending.socket);
     if (error !== null) {
       pending.reject(error);
     } else if (pending.pick === undefined) {
@@ -645,178 +360,6 @@ export class Client {
         }),
       );
     }
-  }
-
-  #ensureSocket(): void {
-    if (this.#closed || this.#socket !== null || this.#retryTimer !== null) return;
-    const url = this.#urls[this.#urlIndex]!;
-    if (this.#failures.length === 0) this.#rounds++;
-    let socket: Channel;
-    try {
-      socket = openChannel(url, this.#protocols);
-    } catch (err) {
-      this.#connectFailed(url, reasonOf(err));
-      return;
-    }
-    this.#socket = socket;
-    let opened = false;
-    let failure = "";
-    socket.onopen = () => {
-      if (socket.protocol !== (this.#codec.protocol ?? "")) {
-        failure = `the node did not accept the subprotocol ${this.#codec.protocol ?? "(none)"}`;
-        socket.close(1002, "Subprotocol not accepted");
-        return;
-      }
-      opened = true;
-      this.#attempt = 0;
-      this.#failures = [];
-      for (const waiter of this.#openWaiters.splice(0)) waiter.resolve();
-      this.#sendWaiting();
-    };
-    socket.onmessage = (event: MessageEvent) => this.#onFrame(event.data, socket);
-    socket.onerror = (event: Event) => {
-      // The no-delay TCP WebSocket says why; a browser's WebSocket never does.
-      failure ||= reasonOf((event as ErrorEvent).error ?? "");
-    };
-    socket.onclose = (event: CloseEvent) => {
-      if (opened) {
-        this.#onClosed(socket, url, event);
-      } else if (this.#socket === socket) {
-        this.#socket = null;
-        this.#connectFailed(
-          url,
-          failure || `the connection closed (${event.code}) before it opened`,
-        );
-      }
-    };
-  }
-
-  /**
-   * A connection could not be opened: try the next URL at once. When every
-   * URL has failed in this round, fail now the calls that waited for a
-   * connection through the whole round (they were never sent; a call made
-   * during the round waits for the next one) and start the next round after
-   * a backoff.
-   */
-  #connectFailed(url: string, reason: string): void {
-    if (this.#closed) return;
-    this.#failures.push({ url, reason });
-    this.#urlIndex = (this.#urlIndex + 1) % this.#urls.length;
-    if (this.#failures.length < this.#urls.length) {
-      this.#ensureSocket();
-      return;
-    }
-    const failures = this.#failures;
-    this.#failures = [];
-    const error = new ConnectionError(
-      `Cannot connect to ${failures.map((f) => `"${f.url}": ${f.reason}`).join("; ")}`,
-      { details: { failures } },
-    );
-    const round = this.#rounds;
-    for (const pending of this.#pending.values()) {
-      if (pending.socket !== null || pending.round > round) continue;
-      const refusal = pending.refusal;
-      this.#settle(
-        pending,
-        refusal === undefined
-          ? error
-          : new UnavailableError(refusal.message, { details: refusal.details, cause: error }),
-      );
-    }
-    this.#openWaiters = this.#openWaiters.filter((waiter) => {
-      if (waiter.round > round) return true;
-      waiter.reject(error);
-      return false;
-    });
-    this.#retryLater();
-  }
-
-  #retryLater(): void {
-    if (this.#closed || this.#retryTimer !== null) return;
-    const delay = backoffDelay(this.#attempt++, this.#backoff);
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = null;
-      this.#ensureSocket();
-    }, delay);
-  }
-
-  /**
-   * An open connection closed. A node that stopped gracefully closes with
-   * {@linkcode CLOSE_DRAINED} once it has answered every call it read:
-   * the calls still unanswered never reached it and go to the next URL.
-   * Otherwise they may have run, and fail.
-   */
-  #onClosed(socket: Channel, url: string, event: CloseEvent): void {
-    const drained = event.code === CLOSE_DRAINED;
-    const reason = event.reason ? `: ${event.reason}` : "";
-    const error = new ConnectionError(`Connection to ${url} closed (${event.code})${reason}`, {
-      details: { url, code: event.code, reason: event.reason },
-    });
-    for (const pending of this.#pending.values()) {
-      if (pending.socket !== socket) continue;
-      if (drained) this.#unsent(pending);
-      else this.#settle(pending, error);
-    }
-    this.#retiring.delete(socket);
-    if (this.#socket === socket) {
-      this.#socket = null;
-      this.#urlIndex = (this.#urlIndex + 1) % this.#urls.length;
-      // A node that left on purpose: the next URL at once.
-      if (!drained) {
-        this.#retryLater();
-        return;
-      }
-    }
-    this.#sendWaiting();
-  }
-
-  /** Sends the calls waiting to be sent, or opens a connection for them. */
-  #sendWaiting(): void {
-    if (!this.connected) {
-      this.#ensureSocket();
-      return;
-    }
-    for (const pending of this.#pending.values()) {
-      if (pending.socket === null) this.#transmit(pending);
-    }
-  }
-
-  /**
-   * The node refused a call unstarted because it is stopping (1014 with
-   * `started: false`): the call goes to the next URL, and so do the calls
-   * after it. The socket stays open for the answers to the calls the node
-   * still runs; the node closes it when its drain is over.
-   */
-  #refused(pending: Pending): void {
-    const socket = pending.socket;
-    this.#unsent(pending);
-    if (socket !== null && socket === this.#socket) {
-      // What is queued goes to this node: it is answered, or refused too.
-      this.#batcher.flush();
-      this.#socket = null;
-      this.#retiring.add(socket);
-      this.#urlIndex = (this.#urlIndex + 1) % this.#urls.length;
-      this.#closeIfIdle(socket);
-    }
-    this.#sendWaiting();
-  }
-
-  /** A call that provably did not reach the node it was sent to waits to be sent again. */
-  #unsent(pending: Pending): void {
-    pending.socket = null;
-    pending.round = this.#rounds + 1;
-  }
-
-  /** Closes a retiring socket once no call waits for an answer on it. */
-  #closeIfIdle(socket: Channel): void {
-    for (const pending of this.#pending.values()) if (pending.socket === socket) return;
-    this.#retiring.delete(socket);
-    socket.onopen =
-      socket.onmessage =
-      socket.onerror =
-      socket.onclose =
-        null;
-    socket.close(1000, "Client moved to another node");
   }
 
   #onFrame(data: unknown, socket: Channel): void {
@@ -849,15 +392,9 @@ export class Client {
       (error.details as { started?: unknown } | null)?.started === false
     ) {
       pending.refusal = error;
-      this.#refused(pending);
+      this.#links.refused(pending);
     } else {
       this.#settle(pending, RpcError.fromWire(error));
     }
   }
-}
-
-/** Why a connection attempt failed, from what the socket threw or reported. */
-function reasonOf(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return typeof err === "string" ? err : String(err);
 }

@@ -6,7 +6,6 @@
  * @module
  */
 import { getLogger, type Logger } from "@logtape/logtape";
-import type { DeadlineQueue } from "../_util/deadline_queue.ts";
 import type { AuthResult, Principal } from "../auth/authenticator.ts";
 import type { Codec } from "../protocol/codec.ts";
 import { CLOSE_DRAINED } from "../protocol/close_codes.ts";
@@ -38,6 +37,7 @@ import {
 import { Batcher } from "../transport/batcher.ts";
 import { type Call, CallTable } from "../transport/calls.ts";
 import { type Channel, CONNECTING, type Frame, OPEN } from "../transport/channel.ts";
+import type { RequestLifecycle } from "./request_lifecycle.ts";
 
 /** What a connection needs from its node. */
 export interface ConnectionHost {
@@ -47,12 +47,8 @@ export interface ConnectionHost {
   readonly limits: Limits;
   /** Whether the node is draining (no new requests). */
   isDraining(): boolean;
-  /** Deadline in ms for a request that asks for none. */
-  readonly requestTimeoutMs: number;
-  /** The longest deadline in ms a request may ask for. */
-  readonly maxRequestTimeoutMs: number;
-  /** The node's deadline timer. */
-  readonly deadlines: DeadlineQueue;
+  /** The node's request lifecycle: budgets, the deadline timer, the count in flight for a drain. */
+  readonly lifecycle: RequestLifecycle;
   /** Counts a request; call the result with its outcome (`ok` or an error name). */
   countRequest(): (outcome: string) => void;
   /** Runs a request: a value, a promise of one, or an RpcError thrown or rejected. */
@@ -66,10 +62,6 @@ export interface ConnectionHost {
   acquire(principal: Principal): boolean;
   /** Uncounts a request of `principal`. */
   release(principal: Principal): void;
-  /** Called when a request starts and ends, for drain accounting. */
-  requestStarted(): void;
-  /** Called when a request ends. */
-  requestEnded(): void;
   /** Called once when the connection closes. */
   connectionClosed(connection: ClientConnection): void;
 }
@@ -139,7 +131,7 @@ export class ClientConnection {
       : null;
     this.#codec = codec;
     this.#host = host;
-    this.#inFlight = new CallTable(host.deadlines);
+    this.#inFlight = new CallTable(host.lifecycle.deadlines);
     // The client decodes without limits: only `maxElements` is checked, before encoding.
     this.#answers = new AnswerEncoder<RequestId>(codec, {
       result: (u, r) => codec.encodeAnswer(u, r),
@@ -313,7 +305,7 @@ export class ClientConnection {
       );
       return;
     }
-    const budget = Math.min(request.timeout ?? host.requestTimeoutMs, host.maxRequestTimeoutMs);
+    const budget = host.lifecycle.budget(request.timeout);
     const deadline = Date.now() + budget;
     const controller = new AbortController();
     const entry: InFlight = {
@@ -332,7 +324,7 @@ export class ClientConnection {
       deadline: 0,
     };
     this.#inFlight.add(u, entry);
-    host.requestStarted();
+    host.lifecycle.started();
     let result: unknown;
     try {
       result = host.runRequest(request, controller.signal, deadline, auth);
@@ -372,7 +364,7 @@ export class ClientConnection {
     this.#host.release(entry.principal);
     this.#inFlight.delete(u, entry);
     if (abortWith !== null) entry.controller.abort(abortWith);
-    this.#host.requestEnded();
+    this.#host.lifecycle.ended();
   }
 
   #sendError(u: RequestId, failure: RpcError): void {

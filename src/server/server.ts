@@ -205,9 +205,7 @@ export class Server {
     this.#connectionHost = {
       node: this.name,
       limits: this.limits,
-      requestTimeoutMs: lifecycle.requestTimeoutMs,
-      maxRequestTimeoutMs: lifecycle.maxRequestTimeoutMs,
-      deadlines: lifecycle.deadlines,
+      lifecycle,
       countRequest: () => this.#metrics.requestStarted(),
       isDraining: () => this.#draining,
       runRequest: (request, signal, deadline, principal) =>
@@ -221,8 +219,6 @@ export class Server {
         }),
       acquire: (principal) => admission.acquire(principal),
       release: (principal) => admission.release(principal),
-      requestStarted: () => lifecycle.started(),
-      requestEnded: () => lifecycle.ended(),
       connectionClosed: (connection) => {
         this.#connections.delete(connection);
       },

@@ -13,9 +13,9 @@ import {
 } from "../../mod.ts";
 import { Authenticator } from "../../src/auth/authenticator.ts";
 import { createCodec } from "../../src/protocol/codec.ts";
-import { DeadlineQueue } from "../../src/_util/deadline_queue.ts";
 import type { RpcRequest } from "../../src/protocol/messages.ts";
 import { ClientConnection, type ConnectionHost } from "../../src/server/connection.ts";
+import { RequestLifecycle } from "../../src/server/request_lifecycle.ts";
 import { listenMemory } from "../../src/transport/memory.ts";
 
 /** A node of one connection per dial, whose functions are `run`. */
@@ -25,16 +25,14 @@ async function node(
   maxRequestTimeoutMs = 10_000,
 ): Promise<{ url: string; aborts: unknown[]; stop(): void }> {
   const who = await new Authenticator({}).authenticate(null);
-  const deadlines = new DeadlineQueue();
+  const lifecycle = new RequestLifecycle({ requestTimeoutMs: 10_000, maxRequestTimeoutMs });
   const aborts: unknown[] = [];
   const connections: ClientConnection[] = [];
   const host: ConnectionHost = {
     node: name,
     limits: DEFAULT_LIMITS,
     isDraining: () => false,
-    requestTimeoutMs: 10_000,
-    maxRequestTimeoutMs,
-    deadlines,
+    lifecycle,
     countRequest: () => () => {},
     runRequest: (request, signal) => {
       signal.addEventListener("abort", () => aborts.push(signal.reason));
@@ -42,8 +40,6 @@ async function node(
     },
     acquire: () => true,
     release: () => {},
-    requestStarted: () => {},
-    requestEnded: () => {},
     connectionClosed: () => {},
   };
   const stop = listenMemory(name, {
@@ -59,7 +55,7 @@ async function node(
     stop: () => {
       stop();
       for (const connection of connections) connection.close(1001, "Test over");
-      deadlines.clear();
+      lifecycle.close();
     },
   };
 }

@@ -1,0 +1,182 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * The options of the mpreg client: of the client itself, of a call and of a
+ * request, and the steps a request is written in. Browser-safe (types only).
+ *
+ * @module
+ */
+import type { BackoffOptions } from "../transport/backoff.ts";
+
+/**
+ * Options for `new Client(url, options)`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client, type ClientOptions, Server } from "@mpreg/mpreg";
+ * await using server = await new Server({ port: 0 }).start();
+ * const options: ClientOptions = { timeoutMs: 5_000, encoding: "json" };
+ * await using client = new Client(server.url, options);
+ * assert.equal(await client.call("echo", ["hi"]), "hi");
+ * ```
+ */
+export interface ClientOptions {
+  /**
+   * The deadline of each call or request, in milliseconds, unless the call
+   * gives its own. The node gets the same budget and stops the work when it
+   * passes.
+   *
+   * @default {30000}
+   */
+  timeoutMs?: number;
+  /**
+   * The wire encoding: `"msgpack"` (binary frames, carries bytes and dates),
+   * `"json"` (text frames), or `"mpreg-json"`: exactly the original (Python)
+   * MPREG protocol, to call an original server (no subprotocol, string ids,
+   * no deadline sent, no cancel message: a timeout or an abort is local only
+   * and the late answer is dropped; no `all`, no `literal()`, no `token`).
+   * In the JSON encodings an integer beyond 2^53 travels exactly, as a
+   * `BigInt`.
+   *
+   * @default {"msgpack"}
+   */
+  encoding?: "msgpack" | "json" | "mpreg-json";
+  /**
+   * A token that authenticates the client as a principal of the node's
+   * `auth` config. It travels as the subprotocol entry `mpreg.auth.<token>`,
+   * so it works from browsers too; it may hold letters, digits and `-._~`.
+   *
+   * @default {undefined (anonymous)}
+   */
+  token?: string;
+  /**
+   * How long to wait between rounds of connection attempts (each URL once,
+   * one after the other without waiting), and before reconnecting after a
+   * lost connection: capped exponential backoff with full jitter.
+   *
+   * @default {{ initialMs: 100, maxMs: 5000, factor: 2 }}
+   */
+  backoff?: Partial<BackoffOptions>;
+}
+
+/**
+ * A step as callers write it; `args`, `kwargs` and `locs` may be left out.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client, Server, type StepInput } from "@mpreg/mpreg";
+ * await using server = await new Server({ port: 0 }).start();
+ * await using client = new Client(server.url);
+ * const steps: StepInput[] = [
+ *   { name: "a", fun: "echo", args: ["hi"] },
+ *   { name: "b", fun: "echos", args: ["a", "a"] },
+ * ];
+ * assert.deepEqual(await client.request(steps), { b: ["hi", "hi"] });
+ * ```
+ */
+export interface StepInput {
+  /** The step's name, unique in the request; other steps refer to it by it. */
+  name: string;
+  /** The function to call. */
+  fun: string;
+  /**
+   * Positional arguments.
+   *
+   * @default {[]}
+   */
+  args?: unknown[];
+  /**
+   * Keyword arguments, passed to the function as one trailing object.
+   *
+   * @default {{}}
+   */
+  kwargs?: Record<string, unknown>;
+  /**
+   * Resources the node running the step must offer.
+   *
+   * @default {[]}
+   */
+  locs?: string[];
+}
+
+/**
+ * Options for {@linkcode Client.request}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client, type RequestOptions, Server } from "@mpreg/mpreg";
+ * await using server = await new Server({ port: 0 }).start();
+ * await using client = new Client(server.url);
+ * const options: RequestOptions = { timeoutMs: 1_000, all: true };
+ * const out = await client.request([
+ *   { name: "a", fun: "echo", args: [1] },
+ *   { name: "b", fun: "echo", args: ["a"] },
+ * ], options);
+ * assert.deepEqual(out, { a: 1, b: 1 });
+ * ```
+ */
+export interface RequestOptions {
+  /**
+   * The deadline in milliseconds.
+   *
+   * @default {the client's `timeoutMs`}
+   */
+  timeoutMs?: number;
+  /**
+   * Cancels the request, here and on the node.
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+  /**
+   * Return every step's result instead of only the sinks' (steps no other
+   * step refers to).
+   *
+   * @default {false}
+   */
+  all?: boolean;
+}
+
+/**
+ * Options for {@linkcode Client.call}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type CallOptions, Client, Server } from "@mpreg/mpreg";
+ * await using server = await new Server({ port: 0, resources: ["gpu"] })
+ *   .register("scale", (x: number, opts: { by: number }) => x * opts.by)
+ *   .start();
+ * await using client = new Client(server.url);
+ * const options: CallOptions = { locs: ["gpu"], kwargs: { by: 10 } };
+ * assert.equal(await client.call("scale", [4], options), 40);
+ * ```
+ */
+export interface CallOptions {
+  /**
+   * Resources the node running the call must offer.
+   *
+   * @default {[]}
+   */
+  locs?: string[];
+  /**
+   * Keyword arguments, passed to the function as one trailing object.
+   *
+   * @default {{}}
+   */
+  kwargs?: Record<string, unknown>;
+  /**
+   * The deadline in milliseconds.
+   *
+   * @default {the client's `timeoutMs`}
+   */
+  timeoutMs?: number;
+  /**
+   * Cancels the call, here and on the node.
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+}
