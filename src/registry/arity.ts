@@ -136,25 +136,32 @@ function parameterText(source: string): { text: string; end: number } | undefine
   const open = source.indexOf("(");
   if (open < 0) return undefined;
   let depth = 0;
-  for (let i = open; i < source.length; i++) {
-    const c = source[i]!;
-    if (c === '"' || c === "'" || c === "`") {
-      i = skipString(source, i);
-      continue;
-    }
-    if (c === "/" && (source[i + 1] === "/" || source[i + 1] === "*")) {
-      const close = source[i + 1] === "/" ? "\n" : "*/";
-      const at = source.indexOf(close, i + 2);
-      i = at < 0 ? source.length : at + close.length - 1;
-      continue;
-    }
+  let close = -1;
+  scanCode(source, open, (c, i) => {
     if (c === "(" || c === "[" || c === "{") depth++;
-    else if (c === ")" || c === "]" || c === "}") {
-      depth--;
-      if (depth === 0) return { text: source.slice(open + 1, i), end: i + 1 };
+    else if ((c === ")" || c === "]" || c === "}") && --depth === 0) close = i;
+    return close >= 0;
+  });
+  return close < 0 ? undefined : { text: source.slice(open + 1, close), end: close + 1 };
+}
+
+/**
+ * Calls `visit` with each character of `text` from `start` that is code
+ * (not inside a string, template or comment) until it returns true.
+ */
+function scanCode(text: string, start: number, visit: (c: string, i: number) => boolean): void {
+  for (let i = start; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '"' || c === "'" || c === "`") {
+      i = skipString(text, i);
+    } else if (c === "/" && (text[i + 1] === "/" || text[i + 1] === "*")) {
+      const close = text[i + 1] === "/" ? "\n" : "*/";
+      const at = text.indexOf(close, i + 2);
+      i = at < 0 ? text.length : at + close.length - 1;
+    } else if (visit(c, i)) {
+      return;
     }
   }
-  return undefined;
 }
 
 /** The index of the quote that closes the string opened at `start`. */
@@ -171,21 +178,11 @@ function skipString(source: string, start: number): number {
 function topLevel(text: string): string {
   let out = "";
   let depth = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (c === '"' || c === "'" || c === "`") {
-      i = skipString(text, i);
-      continue;
-    }
-    if (c === "/" && (text[i + 1] === "/" || text[i + 1] === "*")) {
-      const close = text[i + 1] === "/" ? "\n" : "*/";
-      const at = text.indexOf(close, i + 2);
-      i = at < 0 ? text.length : at + close.length - 1;
-      continue;
-    }
+  scanCode(text, 0, (c) => {
     if (c === "(" || c === "[" || c === "{") depth++;
     else if (c === ")" || c === "]" || c === "}") depth--;
     else if (depth === 0) out += c;
-  }
+    return false;
+  });
   return out;
 }
