@@ -2,7 +2,7 @@
 // Shared test helpers: real servers on port 0, raw sockets, small waits.
 import { pack } from "msgpackr/pack";
 import { unpack } from "msgpackr/unpack";
-import { Server, type ServerOptions } from "../../mod.ts";
+import { RpcError, Server, type ServerOptions } from "../../mod.ts";
 
 /** Starts a node on a free port; dispose it with `await using`. */
 export async function startServer(options: ServerOptions = {}): Promise<Server> {
@@ -81,4 +81,15 @@ export async function waitFor(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await delay(10);
   }
+}
+
+/** Awaits a call that must fail with an RpcError, and returns the error. */
+export async function rpcFailure(promise: Promise<unknown>): Promise<RpcError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof RpcError) return err;
+    throw new Error(`expected an RpcError, got ${String(err)}`);
+  }
+  throw new Error("expected the call to fail");
 }

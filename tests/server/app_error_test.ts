@@ -9,18 +9,9 @@ import { Client } from "../../src/client/client.ts";
 import { AppError, FunctionError, RpcError } from "../../src/protocol/errors.ts";
 import * as fns from "../fixtures/app_error_functions.ts";
 import { converged, known, startCluster } from "../_helpers/cluster.ts";
+import { rpcFailure } from "../_helpers/mod.ts";
 
 const MODULE = new URL("../fixtures/app_error_functions.ts", import.meta.url).href;
-
-async function failure(promise: Promise<unknown>): Promise<RpcError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof RpcError, String(err));
-    return err;
-  }
-  throw new Error("expected the call to fail");
-}
 
 Deno.test("AppError: code and details reach the caller intact (inline, sandboxed, forwarded; msgpack and json)", async () => {
   // n0 runs the functions inline, n1 in a sandbox (prefixed "sb_" by a
@@ -47,7 +38,7 @@ Deno.test("AppError: code and details reach the caller intact (inline, sandboxed
     ) {
       await using client = new Client(url, { encoding });
       const what = `${where}, ${encoding}`;
-      const err = await failure(client.call("reserve", ["A-1", 3], { locs: [...locs] }));
+      const err = await rpcFailure(client.call("reserve", ["A-1", 3], { locs: [...locs] }));
       assert.ok(err instanceof AppError, `${what}: ${err.name} ${err.message}`);
       assert.equal(err.code, 2409, what);
       assert.equal(err.message, 'Not enough "A-1" in stock', what);
@@ -56,12 +47,12 @@ Deno.test("AppError: code and details reach the caller intact (inline, sandboxed
       assert.equal(details.wanted, 3, what);
       assert.deepEqual(details.tags, ["a", "b"], what);
 
-      const foreign = await failure(client.call("foreign", [], { locs: [...locs] }));
+      const foreign = await rpcFailure(client.call("foreign", [], { locs: [...locs] }));
       assert.ok(foreign instanceof AppError, what);
       assert.equal(foreign.code, 2429, what);
       assert.deepEqual(foreign.details, { limit: 10 }, what);
 
-      const ordinary = await failure(client.call("ordinary", [], { locs: [...locs] }));
+      const ordinary = await rpcFailure(client.call("ordinary", [], { locs: [...locs] }));
       assert.ok(ordinary instanceof FunctionError, what);
       assert.equal(ordinary.code, 1003, what);
     }

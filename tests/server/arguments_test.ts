@@ -8,10 +8,10 @@
 // both encodings.
 import assert from "node:assert/strict";
 import { Client } from "../../src/client/client.ts";
-import { FunctionError, ProtocolError, RpcError } from "../../src/protocol/errors.ts";
+import { FunctionError, ProtocolError } from "../../src/protocol/errors.ts";
 import type { Server } from "../../src/server/server.ts";
 import * as fns from "../fixtures/arguments_functions.ts";
-import { startServer } from "../_helpers/mod.ts";
+import { rpcFailure, startServer } from "../_helpers/mod.ts";
 
 const MODULE = new URL("../fixtures/arguments_functions.ts", import.meta.url).href;
 
@@ -28,22 +28,12 @@ async function withNode(
   }
 }
 
-async function refusal(promise: Promise<unknown>): Promise<RpcError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof RpcError, String(err));
-    return err;
-  }
-  throw new Error("expected the call to fail");
-}
-
 for (const sandboxed of [false, true]) {
   const where = sandboxed ? "sandboxed" : "inline";
 
   Deno.test(`arguments (${where}): too few is a 1004 naming the function, expected and received`, async () => {
     await withNode(sandboxed, async (client) => {
-      const err = await refusal(client.call("add", [2]));
+      const err = await rpcFailure(client.call("add", [2]));
       assert.ok(err instanceof ProtocolError);
       assert.equal(err.code, 1004);
       assert.match(err.message, /Function "add" expects 2 arguments, received 1/);
@@ -58,7 +48,7 @@ for (const sandboxed of [false, true]) {
 
   Deno.test(`arguments (${where}): too many are refused, not dropped`, async () => {
     await withNode(sandboxed, async (client) => {
-      const err = await refusal(client.call("add", [2, 3, 4]));
+      const err = await rpcFailure(client.call("add", [2, 3, 4]));
       assert.ok(err instanceof ProtocolError);
       assert.equal(err.code, 1004);
       assert.match(err.message, /expects 2 arguments, received 3/);
@@ -69,7 +59,7 @@ for (const sandboxed of [false, true]) {
 
   Deno.test(`arguments (${where}): kwargs to a function without an options object are refused`, async () => {
     await withNode(sandboxed, async (client) => {
-      const err = await refusal(
+      const err = await rpcFailure(
         client.request([{ name: "s", fun: "add", args: [1, 2], kwargs: { c: 3 } }]),
       );
       assert.ok(err instanceof ProtocolError);
@@ -98,7 +88,7 @@ for (const sandboxed of [false, true]) {
           ["stream", [], "a ReadableStream"],
         ] as const
       ) {
-        const err = await refusal(client.call(fun, [...args]));
+        const err = await rpcFailure(client.call(fun, [...args]));
         assert.ok(err instanceof FunctionError, `${fun}: ${err.message}`);
         assert.equal(err.code, 1003);
         assert.match(
