@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { getLogger } from "@logtape/logtape";
 import { IdTable } from "../_util/id_table.ts";
 import {
   CancelledError,
@@ -20,6 +21,8 @@ import type { PeerLink } from "./peer_link.ts";
 import type { AuthorizeMessage, RunMessage } from "./peer_protocol.ts";
 import { isRefusedUnstarted } from "./refused.ts";
 import { noRoute } from "./_step_errors.ts";
+
+const log = getLogger(["mpreg", "cluster", "runs"]);
 
 /** Runs and grant checks that peers send to a {@linkcode ClusterNode}. */
 export class RunsForPeers {
@@ -104,13 +107,29 @@ export class RunsForPeers {
       if (runs.delete(message.id)) link.answer(reply);
       local.answered();
     };
-    const fail = (err: unknown) =>
-      answer({
-        t: "error",
-        id: message.id,
-        error: wire(toRpcError(err)),
-        started: !isRefusedUnstarted(err),
-      });
+    const fail = (err: unknown) => {
+      const error = toRpcError(err);
+      const started = !isRefusedUnstarted(err);
+      const sent = wire(error);
+      // A step that failed here is in this node's log once, under the
+      // request's id on the node it entered; a cancel is not a failure.
+      const properties = {
+        requestId: message.request,
+        origin: link.record?.name,
+        node: this.name,
+        principal: message.principal ?? "anonymous",
+        step: message.step,
+        fun: message.fun,
+        code: sent.code,
+        error: sent.message,
+      };
+      if (started && !(error instanceof CancelledError)) {
+        log.warn("Step {step} ({fun}) of request {requestId} failed: {error}", properties);
+      } else {
+        log.debug("Step {step} ({fun}) of request {requestId} ended: {error}", properties);
+      }
+      answer({ t: "error", id: message.id, error: sent, started });
+    };
     let value: unknown;
     try {
       value = local.run(message, controller.signal);

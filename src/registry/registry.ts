@@ -35,7 +35,11 @@ export interface CallContext {
   readonly deadline: number;
   /** The name of the step being run. */
   readonly step: string;
-  /** The id of the request, as the client sent it. */
+  /**
+   * The request's id on the node it entered (`<node>#<n>`, unique on that
+   * node), the same on every node that runs one of its steps: the id its
+   * log lines carry.
+   */
   readonly requestId: RequestId;
   /** The name of the node running the function. */
   readonly node: string;

@@ -51,9 +51,12 @@ export interface ConnectionHost {
   readonly lifecycle: RequestLifecycle;
   /** Counts a request; call the result with its outcome (`ok` or an error name). */
   countRequest(): (outcome: string) => void;
+  /** A new request id, unique on this node: what its log lines carry. */
+  newRequestId(): string;
   /** Runs a request: a value, a promise of one, or an RpcError thrown or rejected. */
   runRequest(
     request: RpcRequest,
+    id: string,
     signal: AbortSignal,
     deadline: number,
     principal: Principal,
@@ -87,6 +90,8 @@ function reasonOf(message: string): string {
 }
 
 interface InFlight extends Call {
+  /** The node-unique id of the request (see `ConnectionHost.newRequestId`). */
+  readonly id: string;
   readonly controller: AbortController;
   readonly principal: Principal;
   readonly counted: (outcome: string) => void;
@@ -181,7 +186,12 @@ export class ClientConnection {
     if (!this.#closed) {
       for (const [u, entry] of this.#inFlight.entries()) {
         this.#finish(u, entry, new CancelledError(cutShort));
-        this.#sendError(u, new ConnectionError(cutShort, { details: { node: this.#host.node } }));
+        this.#sendError(
+          u,
+          new ConnectionError(cutShort, { details: { node: this.#host.node } }),
+          entry.id,
+          entry.principal.name,
+        );
       }
       this.close(CLOSE_DRAINED, "Node shutting down");
     }
@@ -308,7 +318,9 @@ export class ClientConnection {
     const budget = host.lifecycle.budget(request.timeout);
     const deadline = Date.now() + budget;
     const controller = new AbortController();
+    const id = host.newRequestId();
     const entry: InFlight = {
+      id,
       controller,
       principal: auth,
       counted: host.countRequest(),
@@ -327,11 +339,11 @@ export class ClientConnection {
     host.lifecycle.started();
     let result: unknown;
     try {
-      result = host.runRequest(request, controller.signal, deadline, auth);
+      result = host.runRequest(request, id, controller.signal, deadline, auth);
     } catch (err) {
       const error = toRpcError(err);
       this.#finish(u, entry, null, error.name);
-      this.#sendError(u, error);
+      this.#sendError(u, error, id, auth.name);
       return;
     }
     if (!(result instanceof Promise)) {
@@ -349,7 +361,7 @@ export class ClientConnection {
         if (this.#inFlight.get(u) !== entry) return;
         const error = toRpcError(err);
         this.#finish(u, entry, null, error.name);
-        this.#sendError(u, error);
+        this.#sendError(u, error, id, auth.name);
       },
     );
   }
@@ -367,14 +379,41 @@ export class ClientConnection {
     this.#host.lifecycle.ended();
   }
 
-  #sendError(u: RequestId, failure: RpcError): void {
+  /** The principal's name, or `null` when the connection did not authenticate. */
+  #principal(): string | null {
+    return "name" in this.#auth ? this.#auth.name : null;
+  }
+
+  /**
+   * Answers request `u` with an error, and logs the failure once: at `warn`
+   * with the request's id, its principal, and the step and function when
+   * the error names them; at `debug` for a refusal the client sends
+   * elsewhere (the node is draining).
+   */
+  #sendError(
+    u: RequestId,
+    failure: RpcError,
+    id: string = this.#host.newRequestId(),
+    principal: string | null = this.#principal(),
+  ): void {
     // An internal failure's text stays in this node's log, under an id.
-    const error = publicError(failure, this.#host.node, { requestId: String(u) });
-    this.#log.debug("Request {requestId} failed: {error}", {
-      requestId: String(u),
-      error: error.message,
+    const error = publicError(failure, this.#host.node, { requestId: id });
+    const details = error.details as { step?: unknown; fun?: unknown; started?: unknown } | null;
+    const properties = {
+      requestId: id,
+      u,
+      principal,
+      node: this.#host.node,
+      step: details?.step,
+      fun: details?.fun,
       code: error.code,
-    });
+      error: error.message,
+    };
+    if (error instanceof UnavailableError && details?.started === false) {
+      this.#log.debug("Request {requestId} refused: {error}", properties);
+    } else {
+      this.#log.warn("Request {requestId} failed: {error}", properties);
+    }
     if (this.#socket.readyState === OPEN) this.#send(this.#answers.error(u, error.toWire()));
   }
 

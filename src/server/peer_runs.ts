@@ -10,6 +10,7 @@ import type { Authenticator, Principal } from "../auth/authenticator.ts";
 import type { LocalRunner } from "../cluster/cluster_node.ts";
 import type { RunMessage } from "../cluster/peer_protocol.ts";
 import { PermissionDeniedError, type RpcError, TimeoutError } from "../protocol/errors.ts";
+import { inRequestContext } from "./_log_context.ts";
 import type { RequestLifecycle } from "./request_lifecycle.ts";
 import type { RequestRunner } from "./request_runner.ts";
 import { endWith, failSpan, startRemoteChild, tracingEnabled, withSpan } from "./tracing.ts";
@@ -106,14 +107,16 @@ export function runForPeer(host: PeerRunHost, message: RunMessage, signal: Abort
     kwargs: message.kwargs ?? {},
     locs: message.locs ?? [],
   };
+  const requestId = message.request ?? message.id;
   const run = () =>
-    host.runner.runLocal(step, {
-      signal: live.signal,
-      deadline: live.deadline,
-      step: step.name,
-      requestId: message.request ?? message.id,
-      node: host.node,
-    });
+    inRequestContext(message.request, host.node, () =>
+      host.runner.runLocal(step, {
+        signal: live.signal,
+        deadline: live.deadline,
+        step: step.name,
+        requestId,
+        node: host.node,
+      }));
   const span = message.trace !== undefined && tracingEnabled()
     ? startRemoteChild(`mpreg.run ${step.name}`, message.trace, {
       "mpreg.step": step.name,

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { getConfig, withContext } from "@logtape/logtape";
+import { getLogger } from "@logtape/logtape";
 import { abortable } from "../_util/abortable.ts";
 import { isPromise, type MaybePromise } from "../_util/maybe_promise.ts";
 import type { Principal } from "../auth/authenticator.ts";
@@ -27,6 +27,7 @@ import type { Step } from "../protocol/step.ts";
 import { arityProblem } from "../registry/arity.ts";
 import type { CallContext, FunctionRegistry, RegisteredFunction } from "../registry/registry.ts";
 import { unsupportedResult, unsupportedResultMessage } from "../registry/result_kind.ts";
+import { inRequestContext } from "./_log_context.ts";
 import type { Metrics } from "./metrics.ts";
 import {
   endWith,
@@ -87,7 +88,12 @@ export interface RunnerOptions {
 
 /** One request to run. */
 export interface RunRequest {
-  /** The request id. */
+  /**
+   * The request's id, unique on the node it entered (`<node>#<n>`): what
+   * its log lines carry, on every node that runs one of its steps.
+   */
+  id: string;
+  /** The request id the client chose. */
   u: RequestId;
   /** The steps. */
   steps: readonly Step[];
@@ -100,6 +106,8 @@ export interface RunRequest {
   /** Who is calling; every step is checked against its grant first. */
   principal: Principal;
 }
+
+const log = getLogger(["mpreg", "server", "request"]);
 
 /**
  * `{ [name]: value }`, built by assignment: V8 sends a computed key in an
@@ -145,19 +153,24 @@ export class RequestRunner {
     // With LogTape's context storage configured (server.ts does), every log
     // line written while the request runs, by mpreg or by its functions,
     // carries the request's id.
-    if (getConfig()?.contextLocalStorage !== undefined) {
-      return withContext(
-        { requestId: String(request.u), node: this.#options.node },
-        () => this.#traced(request),
-      );
-    }
-    return this.#traced(request);
+    return inRequestContext(request.id, this.#options.node, () => {
+      if (log.isEnabledFor("debug")) {
+        log.debug("Request {requestId} from {principal}: {steps}", {
+          requestId: request.id,
+          u: request.u,
+          principal: request.principal.name,
+          node: this.#options.node,
+          steps: request.steps.map((step) => `${step.name}:${step.fun}`),
+        });
+      }
+      return this.#traced(request);
+    });
   }
 
   #traced(request: RunRequest): MaybePromise<Record<string, unknown>> {
     if (!tracingEnabled()) return this.#run(request);
     const span = startRootSpan("mpreg.request", {
-      "mpreg.request_id": String(request.u),
+      "mpreg.request_id": request.id,
       "mpreg.steps": request.steps.length,
       "mpreg.principal": request.principal.name,
       "mpreg.node": this.#options.node,
@@ -335,20 +348,31 @@ export class RequestRunner {
       signal,
       deadline: request.deadline,
       step: step.name,
-      requestId: request.u,
+      requestId: request.id,
       node: this.#options.node,
     };
     const router = this.#router;
-    if (router === null) return this.#call(this.#find(step), step, args, kwargs, context);
+    const debug = log.isEnabledFor("debug");
+    if (router === null) {
+      if (debug) this.#routed(request, step, this.#options.node);
+      return this.#call(this.#find(step), step, args, kwargs, context);
+    }
     if (router.preferLocal) {
       const entry = this.#offered(step.fun, step.locs);
-      if (entry !== undefined) return this.#call(entry, step, args, kwargs, context);
+      if (entry !== undefined) {
+        if (debug) this.#routed(request, step, this.#options.node);
+        return this.#call(entry, step, args, kwargs, context);
+      }
     }
     const target = router.choose(step.fun, step.locs);
     if (target?.self) {
       const entry = this.#offered(step.fun, step.locs);
-      if (entry !== undefined) return this.#call(entry, step, args, kwargs, context);
+      if (entry !== undefined) {
+        if (debug) this.#routed(request, step, this.#options.node);
+        return this.#call(entry, step, args, kwargs, context);
+      }
     }
+    if (debug) this.#routed(request, step, (target as { name?: string } | null)?.name ?? null);
     const resolved: Step = { name: step.name, fun: step.fun, args, kwargs, locs: step.locs };
     return router.runElsewhere(
       resolved,
@@ -356,11 +380,22 @@ export class RequestRunner {
       signal,
       request.deadline,
       () => this.#call(this.#find(step), step, args, kwargs, context),
-      request.u,
+      request.id,
       request.principal.name,
       traceparent,
       agreement,
     );
+  }
+
+  /** Logs, at debug, the member a step goes to (`null`: none found yet). */
+  #routed(request: RunRequest, step: Step, route: string | null): void {
+    log.debug("Step {step} ({fun}) of request {requestId} goes to {route}", {
+      requestId: request.id,
+      node: this.#options.node,
+      step: step.name,
+      fun: step.fun,
+      route,
+    });
   }
 
   #offered(fun: string, locs: readonly string[]): RegisteredFunction | undefined {

@@ -202,14 +202,18 @@ export class Server {
     const lifecycle = new RequestLifecycle(settings);
     this.#lifecycle = lifecycle;
     const admission = new PrincipalAdmission(this.#auth.maxInFlightPerPrincipal);
+    // Request ids unique on this node (`<name>#<n>`), for its logs.
+    let requests = 0;
     this.#connectionHost = {
       node: this.name,
       limits: this.limits,
       lifecycle,
       countRequest: () => this.#metrics.requestStarted(),
       isDraining: () => this.#draining,
-      runRequest: (request, signal, deadline, principal) =>
+      newRequestId: () => `${this.name}#${++requests}`,
+      runRequest: (request, id, signal, deadline, principal) =>
         this.#runner.run({
+          id,
           u: request.u,
           steps: request.cmds,
           all: request.all ?? false,

@@ -163,11 +163,17 @@ Deno.test("observability: every log line of a request carries its id", async () 
     while (answers.length < 2) await new Promise((r) => setTimeout(r, 5));
     raw.close();
     await new Promise((resolve) => raw.onclose = resolve);
+    // The id is the node's own (`<node>#<n>`), logged with the client's `u`.
+    const started = records.find((r) => r.properties.u === "req-1");
+    const id = started?.properties.requestId;
+    assert.match(String(id), new RegExp(`^${server.name}#\\d+$`));
     const app = records.filter((r) => r.category[0] === "app");
     assert.equal(app.length, 2);
-    for (const r of app) assert.equal(r.properties.requestId, "req-1");
+    for (const r of app) assert.equal(r.properties.requestId, id);
     const failure = records.find((r) => /failed/.test(String(r.properties.error ?? "")));
-    assert.equal(failure?.properties.requestId, "req-2");
+    assert.equal(failure?.properties.u, "req-2");
+    assert.match(String(failure?.properties.requestId), new RegExp(`^${server.name}#\\d+$`));
+    assert.notEqual(failure?.properties.requestId, id);
   } finally {
     await server.stop();
     await reset();
