@@ -231,7 +231,7 @@ export class ClusterNode implements PeerLinkHost {
    * @param signal Aborts the step (cancel, deadline, a sibling's failure).
    * @param deadline The request's deadline, in milliseconds since the epoch.
    * @param runLocal Runs the step here, when routing lands on this node.
-   * @param requestId The client's request id, for logs.
+   * @param requestId The request's id on the node it entered, for logs.
    * @param principal The caller's principal.
    * @param traceparent The step span's `traceparent`, when tracing.
    * @param agreement The members that agreed to the request's steps (from

@@ -104,7 +104,7 @@ export interface RunMessage {
   locs?: string[];
   /** What is left of the request's deadline, in milliseconds. */
   timeout: number;
-  /** The id of the client's request, for logs. */
+  /** The request's id on the node it entered (`<node>#<n>`), for logs. */
   request?: string | number;
   /** The caller's principal; the runner checks its grant again. */
   principal?: string;
