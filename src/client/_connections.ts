@@ -36,6 +36,11 @@ export interface Routed extends Call {
 export interface ConnectionsHost<P extends Routed> {
   /** Fails a call. */
   settle(pending: P, error: RpcError): void;
+  /**
+   * A call failed in a way that may have run it: true when it is to be sent
+   * again (marked as a retry), false to fail it with `error`.
+   */
+  retry(pending: P, error: RpcError): boolean;
   /** Sends a call that waited for a connection, on the socket now open. */
   transmit(pending: P): void;
   /** Sends at once the frames the client holds back for the current socket. */
@@ -281,7 +286,7 @@ export class Connections<P extends Routed> {
     });
     for (const pending of this.#pending.values()) {
       if (pending.socket !== socket) continue;
-      if (drained) this.#unsent(pending);
+      if (drained || this.#host.retry(pending, error)) this.#unsent(pending);
       else this.#host.settle(pending, error);
     }
     this.#retiring.delete(socket);
@@ -325,6 +330,15 @@ export class Connections<P extends Routed> {
       this.#urlIndex = (this.#urlIndex + 1) % this.#urls.length;
       this.#closeIfIdle(socket);
     }
+    this.#sendWaiting();
+  }
+
+  /**
+   * Sends a call again (a retry the node answered may-have-run on this
+   * socket): on the current socket, or once one is open.
+   */
+  again(pending: P): void {
+    this.#unsent(pending);
     this.#sendWaiting();
   }
 

@@ -209,6 +209,7 @@ interface ClusterView {
     urls: string[];
     resources: string[];
     functions: Record<string, string[]>;
+    idempotent?: string[];
     lastHeard: number;
   }>;
   functions: Record<string, string[]>;
@@ -258,10 +259,12 @@ function describeFunction(view: ClusterView, fun: string): string | null {
     m.state,
     m.urls.join(" "),
     resourcesOf(m, fun),
+    m.idempotent?.includes(fun) ? "yes" : "no",
   ]);
   return `${fun}: offered by ${members.length} member${members.length === 1 ? "" : "s"}\n\n` +
-    table(["MEMBER", "STATE", "URL", "RESOURCES"], rows) +
-    "\n\nA step of it runs on a live member whose resources include all of the step's locs.";
+    table(["MEMBER", "STATE", "URL", "RESOURCES", "IDEMPOTENT"], rows) +
+    "\n\nA step of it runs on a live member whose resources include all of the step's locs;" +
+    "\nit is sent again after a loss only where it is idempotent.";
 }
 
 /** Renders `GET /cluster` as two tables. */

@@ -31,7 +31,18 @@ export { openWebSocket } from "../transport/open.ts";
 export type { CallOptions, ClientOptions, RequestOptions, StepInput } from "./options.ts";
 
 interface Pending extends Routed {
-  readonly frame: { role: "rpc"; u: number; cmds: WireStep[]; timeout: number; all?: boolean };
+  readonly frame: {
+    role: "rpc";
+    u: number;
+    cmds: WireStep[];
+    timeout: number;
+    all?: boolean;
+    retry?: boolean;
+  };
+  /** How many more times it may be sent again after a may-have-run failure. */
+  retries: number;
+  /** The first failure that may have run it, once it was sent again. */
+  mayHaveRun?: RpcError;
   readonly resolve: (value: unknown) => void;
   /** For `call()`: answer with this step's value instead of the whole result. */
   readonly pick: string | undefined;
@@ -52,8 +63,10 @@ const MAX_BATCH_BYTES_TCP = 4096;
  *
  * The client connects lazily on the first call (or on `connect()`), runs
  * any number of requests concurrently over one WebSocket, and reconnects
- * after a lost connection. Calls in flight when the connection drops fail at
- * once with a {@linkcode ConnectionError} (they may have run); calls made
+ * after a lost connection. Calls in flight when the connection drops fail
+ * with a {@linkcode ConnectionError} (they may have run), unless every
+ * function they call is registered `idempotent`: those are sent again
+ * (`retries`, see {@linkcode ClientOptions}); calls made
  * while it connects wait for the connection, and fail at once with a
  * `ConnectionError` naming each URL and why when every URL refused it.
  * Nothing that reached a node is lost when the node stops gracefully: the
@@ -79,6 +92,7 @@ const MAX_BATCH_BYTES_TCP = 4096;
  */
 export class Client {
   readonly #timeoutMs: number;
+  readonly #retries: number;
   readonly #codec: Codec;
   readonly #pending = new CallTable<Pending>();
   readonly #batcher: Batcher;
@@ -119,8 +133,10 @@ export class Client {
       }
       protocols.push(AUTH_PROTOCOL_PREFIX + options.token);
     }
+    this.#retries = this.#codec.protocol === null ? 0 : options.retries ?? 2;
     this.#links = new Connections(list, this.#codec.protocol, protocols, backoff, this.#pending, {
       settle: (pending, error) => this.#settle(pending, error),
+      retry: (pending, error) => this.#retry(pending, error),
       transmit: (pending) => this.#transmit(pending),
       flush: () => this.#batcher.flush(),
       receive: (data, socket) => this.#onFrame(data, socket),
@@ -282,6 +298,7 @@ export class Client {
       deadline: 0,
       socket: connected ? socket : null,
       round: links.rounds + 1,
+      retries: this.#retries,
     };
     this.#pending.add(
       id,
@@ -344,11 +361,27 @@ export class Client {
     this.#settle(pending, error);
   }
 
+  /**
+   * A call failed in a way that may have run it: marks it to be sent again
+   * (the node then runs it only if it is idempotent everywhere), while it has
+   * retries and time left.
+   */
+  #retry(pending: Pending, error: RpcError): boolean {
+    if (pending.retries <= 0 || pending.at - Date.now() <= 0) return false;
+    pending.retries--;
+    pending.mayHaveRun ??= error;
+    pending.frame.retry = true;
+    return true;
+  }
+
   #settle(pending: Pending, error: RpcError | null, value?: Record<string, unknown>): void {
     this.#pending.delete(pending.id, pending);
     this.#links.settled(pending.socket);
     if (error !== null) {
-      pending.reject(error);
+      // A connection failure while it was sent again: the first one says more.
+      pending.reject(
+        error.code === ErrorCode.Connection ? pending.mayHaveRun ?? error : error,
+      );
     } else if (pending.pick === undefined) {
       pending.resolve(value);
     } else if (value !== null && typeof value === "object") {
@@ -393,6 +426,16 @@ export class Client {
     ) {
       pending.refusal = error;
       this.#links.refused(pending);
+    } else if (
+      error.code === ErrorCode.NotStarted && pending.mayHaveRun !== undefined &&
+      (error.details as { idempotent?: unknown } | null)?.idempotent === false
+    ) {
+      // Sent again, but not safe to run twice: the failure that may have run it.
+      this.#settle(pending, pending.mayHaveRun);
+    } else if (
+      error.code === ErrorCode.Connection && this.#retry(pending, RpcError.fromWire(error))
+    ) {
+      this.#links.again(pending);
     } else {
       this.#settle(pending, RpcError.fromWire(error));
     }

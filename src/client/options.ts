@@ -57,6 +57,17 @@ export interface ClientOptions {
    * @default {{ initialMs: 100, maxMs: 5000, factor: 2 }}
    */
   backoff?: Partial<BackoffOptions>;
+  /**
+   * How many times a request may be sent again after a failure that may
+   * have run it (its connection lost mid-call, or a node's 1013). The node
+   * that gets it again runs it only if every step's function is registered
+   * `idempotent` on every member that offers it; otherwise it refuses it
+   * unstarted and the caller gets the first failure. Not in `"mpreg-json"`
+   * (the original protocol cannot say it is a retry). `0` never re-sends.
+   *
+   * @default {2}
+   */
+  retries?: number;
 }
 
 /**

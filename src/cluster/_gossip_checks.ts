@@ -56,6 +56,7 @@ export function isRecord(x: unknown): x is NodeRecord {
   if (!isStringArray(x.resources) || !isObject(x.functions)) return false;
   if (!Object.values(x.functions).every(isStringArray)) return false;
   if (x.grants != null && typeof x.grants !== "string") return false;
+  if (x.idempotent !== undefined && !isStringArray(x.idempotent)) return false;
   return x.permissions === undefined ||
     (isObject(x.permissions) && Object.values(x.permissions).every(isStringArray));
 }

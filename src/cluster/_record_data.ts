@@ -1,6 +1,7 @@
 // Copyright 2026 the mpreg authors. MIT license.
 /**
- * A member's record data (URLs, resources, functions, permissions, grants),
+ * A member's record data (URLs, resources, functions, permissions,
+ * idempotent functions, grants),
  * frozen so that views and messages share it. Private to membership.
  *
  * @module
@@ -13,8 +14,11 @@ export interface RecordData {
   readonly resources: readonly string[];
   readonly functions: Readonly<Record<string, readonly string[]>>;
   readonly permissions: Readonly<Record<string, readonly string[]>>;
+  readonly idempotent: readonly string[];
   readonly grants: string | undefined;
 }
+
+type DataFields = "urls" | "resources" | "functions" | "permissions" | "idempotent" | "grants";
 
 /** The permissions of a record that declares none. */
 export const NO_PERMISSIONS: Readonly<Record<string, readonly string[]>> = Object.freeze({});
@@ -31,14 +35,13 @@ function frozenMap(
 }
 
 /** Freezes a record's data, copying what is not frozen yet (so callers' arrays are never frozen). */
-export function freezeData(
-  record: Pick<NodeRecord, "urls" | "resources" | "functions" | "permissions" | "grants">,
-): RecordData {
+export function freezeData(record: Pick<NodeRecord, DataFields>): RecordData {
   return {
     urls: frozenList(record.urls),
     resources: frozenList(record.resources),
     functions: frozenMap(record.functions),
     permissions: record.permissions === undefined ? NO_PERMISSIONS : frozenMap(record.permissions),
+    idempotent: frozenList(record.idempotent ?? []),
     grants: typeof record.grants === "string" ? record.grants : undefined,
   };
 }
@@ -63,19 +66,18 @@ function sameMap(
 /** Whether two records hold the same data. */
 export function sameData(a: RecordData, b: RecordData): boolean {
   if (!sameList(a.urls, b.urls) || !sameList(a.resources, b.resources)) return false;
-  if (a.grants !== b.grants) return false;
+  if (a.grants !== b.grants || !sameList(a.idempotent, b.idempotent)) return false;
   return sameMap(a.functions, b.functions) && sameMap(a.permissions, b.permissions);
 }
 
 /** A record's data as the fields of a record or a view (shared, frozen arrays). */
-export function dataFields(
-  d: RecordData,
-): Pick<NodeRecord, "urls" | "resources" | "functions" | "permissions" | "grants"> {
+export function dataFields(d: RecordData): Pick<NodeRecord, DataFields> {
   return {
     urls: d.urls as string[],
     resources: d.resources as string[],
     functions: d.functions as Record<string, string[]>,
     ...permissionsOf(d),
+    ...(d.idempotent.length === 0 ? {} : { idempotent: d.idempotent as string[] }),
     ...(d.grants === undefined ? {} : { grants: d.grants }),
   };
 }

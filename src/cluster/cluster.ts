@@ -42,6 +42,8 @@ export interface MemberInfo {
   functions: Record<string, string[]>;
   /** The permission kinds its functions declare (functions declaring none are left out). */
   permissions?: Record<string, string[]>;
+  /** Its functions registered idempotent, which may be re-sent (left out when none). */
+  idempotent?: string[];
   /**
    * A digest of its grants (principals and anonymous grant); members with
    * equal digests decide alike who may call what.

@@ -7,7 +7,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { expandedSize } from "../_util/expanded_size.ts";
-import { LimitExceededError, type RpcError } from "../protocol/errors.ts";
+import { ConnectionError, LimitExceededError, type RpcError } from "../protocol/errors.ts";
 import type { Limits } from "../protocol/limits.ts";
 import type { Step } from "../protocol/step.ts";
 import { pickCandidate } from "../registry/router.ts";
@@ -66,6 +66,7 @@ export class ClusterNode implements PeerLinkHost {
     gossipBytesOut: 0,
     gossipBytesIn: 0,
     forwarded: 0,
+    retried: 0,
     runsForPeers: 0,
     grantChecks: 0,
     grantChecksForPeers: 0,
@@ -149,7 +150,9 @@ export class ClusterNode implements PeerLinkHost {
    * @param change New urls, resources or functions.
    */
   updateSelf(
-    change: Partial<Pick<NodeRecord, "urls" | "resources" | "functions" | "permissions">>,
+    change: Partial<
+      Pick<NodeRecord, "urls" | "resources" | "functions" | "permissions" | "idempotent">
+    >,
   ): void {
     this.#routes.invalidate();
     this.#deliver(this.#membership.updateSelf(change, Date.now()));
@@ -262,10 +265,14 @@ export class ClusterNode implements PeerLinkHost {
     const exclude = new Set<string>();
     let target = first;
     let refused: RpcError | null = null;
+    // The failure of a try that may have run the step, once an idempotent
+    // step was sent again: what the caller gets if no member is left.
+    let mayHaveRun: RpcError | null = null;
     let refreshed = false;
     while (true) {
       if (signal.aborted) throw signal.reason;
       if (target === null) {
+        if (mayHaveRun !== null) throw mayHaveRun;
         if (!refreshed && this.#membership.liveNames().length > 0) {
           refreshed = true;
           await this.#catalogs.refresh(Math.min(250, deadline - Date.now()), signal);
@@ -309,6 +316,21 @@ export class ClusterNode implements PeerLinkHost {
         this.#stats.forwarded++;
         return await link.run(message, signal);
       } catch (err) {
+        if (
+          err instanceof ConnectionError && !signal.aborted && this.#idempotentOn(name, step.fun)
+        ) {
+          // It may have run there; it is safe to run twice: another member.
+          mayHaveRun = err;
+          exclude.add(name);
+          this.#stats.retried++;
+          log.debug("Step {step} may have run on {node}: {error}; idempotent, sending it again", {
+            step: step.name,
+            node: name,
+            error: err.message,
+          });
+          target = this.choose(step.fun, step.locs, exclude);
+          continue;
+        }
         if (!(err instanceof Unstarted)) throw err;
         refused = err.error;
         exclude.add(name);
@@ -322,6 +344,29 @@ export class ClusterNode implements PeerLinkHost {
         this.#load.set(name, (this.#load.get(name) ?? 1) - 1);
       }
     }
+  }
+
+  /**
+   * Whether the other members this node knows of (dead and departed ones
+   * too: one of them may be the member that ran it) that offer `fun` all
+   * registered it idempotent.
+   *
+   * @param fun The function.
+   * @returns `undefined` when no other known member offers it.
+   */
+  idempotentElsewhere(fun: string): boolean | undefined {
+    let offered = false;
+    for (const member of this.#membership.members()) {
+      if (member.self || !Object.hasOwn(member.functions, fun)) continue;
+      if (!(member.idempotent?.includes(fun) ?? false)) return false;
+      offered = true;
+    }
+    return offered ? true : undefined;
+  }
+
+  /** Whether member `name` registered `fun` idempotent (safe to send again). */
+  #idempotentOn(name: string, fun: string): boolean {
+    return this.#membership.member(name)?.idempotent?.includes(fun) ?? false;
   }
 
   /**

@@ -87,6 +87,11 @@ export interface ClusterStats {
   gossipBytesIn: number;
   /** Steps forwarded to other members. */
   forwarded: number;
+  /**
+   * Steps of idempotent functions sent again to another member after a
+   * failure that may have run them (their member lost mid-step).
+   */
+  retried: number;
   /** Steps run here for other members. */
   runsForPeers: number;
   /**

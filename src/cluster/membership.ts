@@ -204,6 +204,7 @@ export class Membership {
       resources: [...d.resources],
       functions: Object.fromEntries(Object.entries(d.functions).map(([k, v]) => [k, [...v]])),
       ...permissionsOf(d),
+      ...(d.idempotent.length === 0 ? {} : { idempotent: [...d.idempotent] }),
       ...(d.grants === undefined ? {} : { grants: d.grants }),
     };
   }
@@ -383,7 +384,9 @@ export class Membership {
    * @returns A `gossip` with the update for every live member, to send now.
    */
   updateSelf(
-    change: Partial<Pick<NodeRecord, "urls" | "resources" | "functions" | "permissions">>,
+    change: Partial<
+      Pick<NodeRecord, "urls" | "resources" | "functions" | "permissions" | "idempotent">
+    >,
     now: number,
   ): Outbound[] {
     this.#s.now = now;
@@ -394,6 +397,7 @@ export class Membership {
       functions: change.functions ?? (this.#s.data.functions as Record<string, string[]>),
       permissions: change.permissions ??
         (this.#s.data.permissions as Record<string, string[]>),
+      idempotent: change.idempotent ?? (this.#s.data.idempotent as string[]),
       grants: this.#s.data.grants,
     });
     this.#s.data = next;

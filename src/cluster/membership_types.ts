@@ -54,6 +54,12 @@ export interface NodeRecord {
    */
   permissions?: Record<string, string[]>;
   /**
+   * The functions registered idempotent (safe to run twice), sorted: a
+   * coordinator may re-send their steps after a failure that may have run
+   * them. Left out when there are none.
+   */
+  idempotent?: string[];
+  /**
    * A digest of the node's grants (its principals and anonymous grant): two
    * nodes with the same digest decide alike who may call what. Fixed for the
    * life of the process.

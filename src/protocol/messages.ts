@@ -56,6 +56,13 @@ export interface RpcRequest {
   timeout?: number;
   /** When true, answer every step's result, not only the sinks'. */
   all?: boolean;
+  /**
+   * When true, this is the request sent again after a failure that may have
+   * run it: the node runs it only if every step's function is registered
+   * idempotent on every member that offers it, and otherwise refuses it
+   * unstarted (1015 with `details.idempotent: false`).
+   */
+  retry?: boolean;
 }
 
 /**
@@ -197,6 +204,10 @@ export function parseClientMessage(message: unknown, maxSteps: number): ClientMe
     if (message.all !== undefined && message.all !== null) {
       if (typeof message.all !== "boolean") throw bad('"all" is not a boolean');
       request.all = message.all;
+    }
+    if (message.retry !== undefined && message.retry !== null) {
+      if (typeof message.retry !== "boolean") throw bad('"retry" is not a boolean');
+      if (message.retry) request.retry = true;
     }
     return request;
   }

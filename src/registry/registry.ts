@@ -101,6 +101,13 @@ export interface RegisterOptions {
    * @default {undefined}
    */
   invoke?: Invoker;
+  /**
+   * The function is safe to run twice: after a failure that may have run it
+   * (its node lost mid-call) the cluster and the client may send it again.
+   *
+   * @default {false}
+   */
+  idempotent?: boolean;
 }
 
 /**
@@ -146,6 +153,8 @@ export interface RegisteredFunction {
    * function's are checked where it runs (`{ required: 0, max: Infinity }` here).
    */
   readonly arity: Arity;
+  /** Whether it was registered safe to run twice (see {@linkcode RegisterOptions.idempotent}). */
+  readonly idempotent: boolean;
 }
 
 const UNCHECKED: Arity = Object.freeze({ required: 0, max: Infinity });
@@ -194,6 +203,7 @@ export class FunctionRegistry {
       permissionKinds: Object.freeze([...(options.permissionKinds ?? [])].sort()),
       invoke: options.invoke,
       arity: options.invoke === undefined ? arityOf(fn) : UNCHECKED,
+      idempotent: options.idempotent === true,
     };
     this.#functions.set(name, entry);
     this.#changed();

@@ -169,6 +169,14 @@ export interface FunctionModuleConfig {
    * @default {false}
    */
   trusted: boolean;
+  /**
+   * The functions that are safe to run twice, which mpreg may re-send after
+   * a failure that may have run them (a node lost mid-call): `true` for
+   * every function of the module, or their names.
+   *
+   * @default {undefined (none)}
+   */
+  idempotent?: boolean | string[];
 }
 
 /**
@@ -473,6 +481,7 @@ export function parseConfig(text: string, path: string): NodeConfig {
         permissions: fn.permissions && definedOnly(fn.permissions),
         memoryMb: fn.memory_mb,
         trusted: fn.trusted,
+        idempotent: fn.idempotent,
       })
     ),
     ...(raw.tls ? { tls: raw.tls } : {}),

@@ -167,6 +167,9 @@ function buildSchema(file: string) {
     permissions: v.optional(permissions),
     memory_mb: v.optional(memoryMb),
     trusted: v.optional(boolean, false),
+    idempotent: v.optional(
+      v.union([boolean, strings], "expected true, false or a list of function names"),
+    ),
   }, "expected a map");
 
   const auth = v.object({

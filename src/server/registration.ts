@@ -69,6 +69,16 @@ export interface FunctionOptions {
    * @default {the node's `sandbox.memoryMb`, else 512}
    */
   memoryMb?: number;
+  /**
+   * The function is safe to run twice (it has no effect, or the same effect
+   * however often it runs): after a failure that may have run it (its node
+   * lost mid-call, error 1013) the node coordinating the request sends it
+   * to another member, and the `Client` sends the request again. Other
+   * functions are never re-sent.
+   *
+   * @default {false}
+   */
+  idempotent?: boolean;
 }
 
 /**
@@ -114,6 +124,13 @@ export interface ModuleOptions {
    * @default {false}
    */
   trusted?: boolean;
+  /**
+   * Which functions are safe to run twice (see
+   * {@linkcode FunctionOptions.idempotent}): `true` for all, or their names.
+   *
+   * @default {false}
+   */
+  idempotent?: boolean | readonly string[];
 }
 
 /** Settings of {@linkcode Registrations}. */
@@ -173,8 +190,9 @@ export class Registrations {
    */
   register(name: string, fn: RpcFunction, options: FunctionOptions = {}): void {
     const sandboxed = options.permissions !== undefined || options.sandbox === true;
+    const idempotent = options.idempotent === true;
     if (!sandboxed) {
-      this.registry.register(name, fn, { resources: options.resources ?? [] });
+      this.registry.register(name, fn, { resources: options.resources ?? [], idempotent });
     } else {
       const permissions = normalizePermissions(options.permissions ?? {});
       const load = options.memoryMb === undefined ? {} : { memoryMb: options.memoryMb };
@@ -183,6 +201,7 @@ export class Registrations {
         fn,
         permissions,
         options.resources ?? [],
+        idempotent,
         () => this.#sandboxed().load(name, { source: fn.toString() }, permissions, load),
       );
     }
@@ -198,9 +217,15 @@ export class Registrations {
    */
   async registerModule(module: string, options: ModuleOptions = {}): Promise<string[]> {
     const resources = [...(options.resources ?? [])];
+    const idempotent = (name: string) =>
+      options.idempotent === true ||
+      (Array.isArray(options.idempotent) && options.idempotent.includes(name));
     if (options.trusted) {
       const functions = await importFunctions(module);
-      for (const [name, fn] of functions) this.register(name, fn, { resources });
+      checkIdempotentNames(module, options.idempotent, [...functions.keys()]);
+      for (const [name, fn] of functions) {
+        this.register(name, fn, { resources, idempotent: idempotent(name) });
+      }
       return [...functions.keys()];
     }
     const permissions = normalizePermissions(options.permissions ?? {});
@@ -208,6 +233,7 @@ export class Registrations {
     checkHostPermissions(module, permissions);
     const names = await this.#sandboxed().exports(module, permissions, load);
     if (names.length === 0) throw new Error(`Module ${module} exports no function`);
+    checkIdempotentNames(module, options.idempotent, names);
     for (const name of names) {
       const placeholder = (() => {
         throw new TypeError(`"${name}" runs in a sandbox`);
@@ -217,6 +243,7 @@ export class Registrations {
         placeholder,
         permissions,
         resources,
+        idempotent(name),
         () => this.#sandboxed().load(name, { module, exportName: name }, permissions, load),
       );
     }
@@ -258,6 +285,17 @@ export class Registrations {
   }
 
   /**
+   * The functions registered idempotent (as gossiped), sorted.
+   *
+   * @returns Their names.
+   */
+  idempotentList(): string[] {
+    const names: string[] = [];
+    for (const entry of this.registry.entries()) if (entry.idempotent) names.push(entry.name);
+    return names.sort();
+  }
+
+  /**
    * Closes the sandbox processes, if any.
    *
    * @returns When they have exited.
@@ -271,11 +309,13 @@ export class Registrations {
     fn: RpcFunction,
     permissions: FunctionPermissions,
     resources: Iterable<string>,
+    idempotent: boolean,
     load: () => Invoker,
   ): void {
     checkHostPermissions(`"${name}"`, permissions);
     this.registry.register(name, fn, {
       resources,
+      idempotent,
       permissionKinds: permissionKinds(permissions),
       invoke: load(),
     });
@@ -287,6 +327,22 @@ export class Registrations {
       debug: this.#settings.debug,
       ...(memoryMb === undefined ? {} : { memoryMb }),
     });
+  }
+}
+
+/** Refuses an `idempotent` list naming a function the module does not export. */
+function checkIdempotentNames(
+  module: string,
+  idempotent: boolean | readonly string[] | undefined,
+  names: readonly string[],
+): void {
+  if (!Array.isArray(idempotent)) return;
+  const unknown = idempotent.filter((name) => !names.includes(name));
+  if (unknown.length > 0) {
+    throw new TypeError(
+      `idempotent names ${unknown.map((n) => `"${n}"`).join(", ")}, which ${module} does not ` +
+        `export (it exports ${names.map((n) => `"${n}"`).join(", ")})`,
+    );
   }
 }
 

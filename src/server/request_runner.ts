@@ -18,6 +18,7 @@ import {
   AppError,
   FunctionError,
   FunctionNotFoundError,
+  NotStartedError,
   OverloadedError,
   ProtocolError,
   RpcError,
@@ -59,6 +60,11 @@ export interface StepRouter {
   ): Promise<unknown>;
   /** The permission kinds other members declare for `fun` (their union). */
   declaredElsewhere(fun: string): readonly string[];
+  /**
+   * Whether every other known member that offers `fun` registered it
+   * idempotent; `undefined` when none offers it.
+   */
+  idempotentElsewhere(fun: string): boolean | undefined;
   /**
    * Before any step starts: makes sure every member that may run one of
    * `steps` agrees that `principal` may run it there. `null` (at once, in
@@ -105,6 +111,11 @@ export interface RunRequest {
   deadline: number;
   /** Who is calling; every step is checked against its grant first. */
   principal: Principal;
+  /**
+   * Sent again after a failure that may have run it: runs only when every
+   * step's function is idempotent wherever it is offered.
+   */
+  retry?: boolean;
 }
 
 const log = getLogger(["mpreg", "server", "request"]);
@@ -185,6 +196,7 @@ export class RequestRunner {
 
   #run(request: RunRequest): MaybePromise<Record<string, unknown>> {
     const steps = request.steps;
+    if (request.retry === true) this.#checkIdempotent(steps);
     // A lone step whose arguments need no resolving (every `client.call()`)
     // is checked as a graph would check it, and skips the dataflow scheduler.
     if (steps.length === 1 && !RequestGraph.checkAlone(steps[0]!)) {
@@ -258,6 +270,26 @@ export class RequestRunner {
       ? steps
       : steps.filter((step) => this.#offered(step.fun, step.locs) === undefined);
     return router.admit(request.principal.name, elsewhere, request.signal, request.deadline);
+  }
+
+  /**
+   * Refuses, before anything runs, a request sent again whose steps are not
+   * all known to be safe to run twice: a function not registered idempotent
+   * here or on another member that offers it (dead ones included), or
+   * offered by no member this node knows.
+   */
+  #checkIdempotent(steps: readonly Step[]): void {
+    for (const step of steps) {
+      const here = this.#options.registry.get(step.fun);
+      const elsewhere = this.#router?.idempotentElsewhere(step.fun);
+      const safe = here === undefined ? elsewhere === true : here.idempotent && elsewhere !== false;
+      if (safe) continue;
+      throw new NotStartedError(
+        `Step "${step.name}" was not sent again: "${step.fun}" is not registered idempotent ` +
+          "on every member that offers it, and it may have run",
+        { details: { step: step.name, fun: step.fun, started: false, idempotent: false } },
+      );
+    }
   }
 
   /**

@@ -148,6 +148,7 @@ export class Server {
         ...(entry.permissions ? { permissions: entry.permissions } : {}),
         ...(entry.memoryMb === undefined ? {} : { memoryMb: entry.memoryMb }),
         trusted: entry.trusted,
+        ...(entry.idempotent === undefined ? {} : { idempotent: entry.idempotent }),
       });
     }
     return server;
@@ -197,6 +198,7 @@ export class Server {
       this.#node?.updateSelf({
         functions: this.#functions.functionTable(),
         permissions: this.#functions.permissionTable(),
+        idempotent: this.#functions.idempotentList(),
       })
     );
     const lifecycle = new RequestLifecycle(settings);
@@ -217,6 +219,7 @@ export class Server {
           u: request.u,
           steps: request.cmds,
           all: request.all ?? false,
+          retry: request.retry === true,
           signal,
           deadline,
           principal,
@@ -448,6 +451,7 @@ export class Server {
       resources: [...this.#resources],
       functions: this.#functions.functionTable(),
       permissions: this.#functions.permissionTable(),
+      idempotent: this.#functions.idempotentList(),
       lastHeard: Date.now(),
       incarnation: this.#incarnation,
       catalogVersion: this.#functions.registry.version,

@@ -81,7 +81,7 @@ Deno.test("client CLI: functions and describe FUN list what the cluster offers",
     (i) => ({ resources: i === 0 ? ["gpu"] : [] }),
   );
   const [a, b] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0]];
-  a.register("train", (x: number) => x, { resources: ["model-a"] });
+  a.register("train", (x: number) => x, { resources: ["model-a"], idempotent: true });
   b.register("load", () => [1, 2, 3]);
   b.register("train", (x: number) => x);
   await converged(cluster.nodes);
@@ -104,8 +104,8 @@ Deno.test("client CLI: functions and describe FUN list what the cluster offers",
   const one = await run(["--url", b.url, "describe", "train"]);
   assert.equal(one.code, 0, one.err);
   assert.match(one.out, /^train: offered by 2 members/);
-  assert.match(one.out, /n0\s+alive\s+ws:\/\/127\.0\.0\.1:\d+\s+gpu,model-a/);
-  assert.match(one.out, /n1 \(this node\)\s+alive/);
+  assert.match(one.out, /n0\s+alive\s+ws:\/\/127\.0\.0\.1:\d+\s+gpu,model-a\s+yes/);
+  assert.match(one.out, /n1 \(this node\)\s+alive\s+ws:\S+\s+-\s+no/);
 
   const missing = await run(["--url", a.url, "describe", "nope"]);
   assert.equal(missing.code, 1);

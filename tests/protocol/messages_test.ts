@@ -78,3 +78,15 @@ Deno.test("parseClientMessage(): a role holding an exact BigInt (JSON past 2^53)
     });
   }
 });
+
+Deno.test("parseClientMessage() reads the retry mark of a request sent again", () => {
+  const cmds = [{ name: "a", fun: "echo", args: [1] }];
+  const again = parseClientMessage({ role: "rpc", u: 1, cmds, retry: true }, 10);
+  assert.equal((again as { retry?: boolean }).retry, true);
+  const first = parseClientMessage({ role: "rpc", u: 1, cmds, retry: false }, 10);
+  assert.equal("retry" in first, false);
+  assert.throws(
+    () => parseClientMessage({ role: "rpc", u: 1, cmds, retry: "yes" }, 10),
+    (err: unknown) => err instanceof ProtocolError && /"retry" is not a boolean/.test(err.message),
+  );
+});

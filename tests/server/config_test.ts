@@ -542,3 +542,34 @@ Deno.test("parseConfig() refuses a list where a map belongs, and keys that are n
     "auth.anonymous.allow",
   );
 });
+
+Deno.test("parseConfig() reads idempotent: true or a list of names, and refuses anything else", () => {
+  const all = parseConfig("functions:\n  - module: ./m.ts\n    idempotent: true\n", "/srv/n.yaml");
+  assert.equal(all.functions[0]!.idempotent, true);
+  const some = parseConfig(
+    "functions:\n  - module: ./m.ts\n    idempotent: [a, b]\n",
+    "/srv/n.yaml",
+  );
+  assert.deepEqual(some.functions[0]!.idempotent, ["a", "b"]);
+  const none = parseConfig("functions:\n  - module: ./m.ts\n", "/srv/n.yaml");
+  assert.equal(none.functions[0]!.idempotent, undefined);
+  const err = configError(() =>
+    parseConfig("functions:\n  - module: ./m.ts\n    idempotent: 3\n", "n.yaml")
+  );
+  assert.match(
+    err.message,
+    /n\.yaml:3: key "functions\[0\]\.idempotent": expected true, false or a list of function names, got 3/,
+  );
+});
+
+Deno.test("registerModule() refuses an idempotent name the module does not export", async () => {
+  const { Server } = await import("../../mod.ts");
+  const server = new Server({ port: 0 });
+  await assert.rejects(
+    server.registerModule(new URL("../fixtures/retry_functions.ts", import.meta.url).href, {
+      trusted: true,
+      idempotent: ["slowIdem", "nope"],
+    }),
+    /idempotent names "nope", which .* does not export \(it exports "slowIdem", "slowOnce"\)/,
+  );
+});

@@ -17,9 +17,14 @@ interface Message {
   u: number;
   cmds?: Array<{ name: string; fun: string; args: unknown[] }>;
   timeout?: number;
+  retry?: boolean;
 }
 
-/** A node on `memory://<name>` speaking JSON, answering as `reply` says. */
+/**
+ * A node on `memory://<name>` speaking JSON, answering as `reply` says. Like
+ * an mpreg node none of whose functions is idempotent, it refuses a request
+ * sent again (`retry`) unstarted.
+ */
 class ScriptedNode {
   readonly url: string;
   readonly received: Message[] = [];
@@ -43,7 +48,8 @@ class ScriptedNode {
             this.#waiters = this.#waiters.filter((w) =>
               !(w.test(message) && (w.resolve(message), true))
             );
-            this.reply(message, channel);
+            if (message.retry === true) refuseRetry(message, channel);
+            else this.reply(message, channel);
           }
         };
       },
@@ -78,6 +84,13 @@ function echo(message: Message, channel: MemoryChannel): void {
 
 const silent = (): void => {};
 
+function refuseRetry(message: Message, channel: MemoryChannel): void {
+  const step = message.cmds![0]!;
+  const details = { step: step.name, fun: step.fun, started: false, idempotent: false };
+  const error = { code: 1015, message: "not idempotent", details };
+  channel.send(JSON.stringify({ u: message.u, r: null, error }));
+}
+
 Deno.test("Client over memory: a dropped channel fails the calls in flight with ConnectionError, and the next call reconnects", async () => {
   const node = new ScriptedNode("client-mem-drop", (message, channel) => {
     if (message.role === "rpc" && message.cmds![0]!.args[0] !== "hang") echo(message, channel);
@@ -93,6 +106,9 @@ Deno.test("Client over memory: a dropped channel fails the calls in flight with 
       assert.match(err.message, /closed \(1006\)/);
       return true;
     });
+    // It was sent again once, marked as a retry, and refused: not idempotent.
+    const again = node.received.filter((m) => m.cmds?.[0]?.args[0] === "hang");
+    assert.deepEqual(again.map((m) => m.retry ?? false), [false, true]);
     assert.equal(await client.call("echo", ["two"]), "two");
     assert.equal(node.channels.length, 2, "a second channel");
   } finally {

@@ -28,13 +28,15 @@ async function node(
   const lifecycle = new RequestLifecycle({ requestTimeoutMs: 10_000, maxRequestTimeoutMs });
   const aborts: unknown[] = [];
   const connections: ClientConnection[] = [];
+  let requests = 0;
   const host: ConnectionHost = {
     node: name,
     limits: DEFAULT_LIMITS,
     isDraining: () => false,
     lifecycle,
     countRequest: () => () => {},
-    runRequest: (request, signal) => {
+    newRequestId: () => `${name}#${++requests}`,
+    runRequest: (request, _id, signal) => {
       signal.addEventListener("abort", () => aborts.push(signal.reason));
       return run(request, signal);
     },
