@@ -10,6 +10,12 @@ import type * as ClientModule from "../../client.ts";
 import { byId, h } from "./dom.ts";
 import { DEMO_STEPS, EXAMPLE_STEPS } from "./examples.ts";
 import { InputError, parseLoose, parseSteps } from "./input.ts";
+import {
+  argumentsProblem,
+  exampleArgs,
+  type FunctionDescription,
+  signatureText,
+} from "./params.ts";
 import { renderCluster } from "./render.ts";
 import { showError, showValue } from "./results.ts";
 import { Samples } from "./samples.ts";
@@ -77,10 +83,34 @@ function renderStatus(): void {
       "; HTTP polling " + (httpOk === false ? "failing" : "ok");
 }
 
+/** The catalog's description of `fun`: this node's own first, else another member's. */
+function describedFor(fun: string): FunctionDescription | null {
+  if (cluster === null) return null;
+  const members = [...cluster.members].sort((a, b) => Number(b.self) - Number(a.self));
+  for (const member of members) {
+    const described = (member as { described?: Record<string, FunctionDescription> }).described;
+    if (described !== undefined && Object.hasOwn(described, fun)) return described[fun]!;
+  }
+  return null;
+}
+
+/** Shows the picked function's parameters (and its doc) under the picker. */
+function renderParams(): void {
+  const fun = byId<HTMLSelectElement>("call-fun").value;
+  const described = describedFor(fun);
+  const el = byId("call-params");
+  const text = described === null
+    ? ""
+    : `${fun}(${signatureText(described)})${described.doc ? ` — ${described.doc}` : ""}`;
+  if (el.textContent !== text) el.textContent = text;
+  el.hidden = text === "";
+}
+
 function render(): void {
   renderStatus();
   if (cluster === null) return;
   renderCluster(cluster, samples);
+  renderParams();
   const updated = "updated " + new Date().toLocaleTimeString("en-GB");
   byId("updated").textContent = httpOk === false ? "node not answering; retrying" : updated;
 }
@@ -164,6 +194,12 @@ byId("call-form").addEventListener("submit", (event) => {
     }
     locs = byId<HTMLInputElement>("call-locs").value.split(",").map((s) => s.trim())
       .filter((s) => s !== "");
+    // Checked against the function's schemas before anything is sent.
+    const described = describedFor(fun);
+    const problem = described === null
+      ? null
+      : argumentsProblem(described, args, kwargs as Record<string, unknown> | null);
+    if (problem !== null) throw new InputError(`Not sent: ${problem}`);
   } catch (err) {
     showError(out, err);
     return;
@@ -188,6 +224,15 @@ byId("request-form").addEventListener("submit", (event) => {
   }
   const all = byId<HTMLInputElement>("request-all").checked;
   run(out, byId("request-submit"), (c) => c.request(steps, { all }));
+});
+
+byId("call-fun").addEventListener("change", () => {
+  renderParams();
+  // A valid example of the arguments, when the catalog describes them.
+  const described = describedFor(byId<HTMLSelectElement>("call-fun").value);
+  if (described !== null && described.params.some((p) => p.schema !== undefined)) {
+    byId<HTMLTextAreaElement>("call-args").value = JSON.stringify(exampleArgs(described));
+  }
 });
 
 byId("request-example").addEventListener("click", () => {
