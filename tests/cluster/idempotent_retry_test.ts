@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { type CallContext, Client, ConnectionError, ErrorCode, type Server } from "../../mod.ts";
 import { delay, rpcFailure, startServer, waitFor } from "../_helpers/mod.ts";
 import { repoPath, ServerProcess } from "../_helpers/process.ts";
+import { work } from "../fixtures/cluster_functions.ts";
 
 const INTERVAL_MS = 200;
 
@@ -35,14 +36,7 @@ function serveCounted(node: Server): { runs: Record<string, number> } {
   const slow = (fun: string) =>
     function (this: CallContext, ms: number): Promise<string> {
       runs[fun]!++;
-      const { signal, node } = this;
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => resolve(node), ms);
-        signal.addEventListener("abort", () => {
-          clearTimeout(timer);
-          reject(signal.reason);
-        }, { once: true });
-      });
+      return work.call(this, ms);
     };
   node.register("slowIdem", slow("slowIdem"), { idempotent: true });
   node.register("slowOnce", slow("slowOnce"));

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { Client } from "../../mod.ts";
 import { converged, known, startCluster } from "../_helpers/cluster.ts";
+import { withRequestLogs } from "../_helpers/logs.ts";
 import { repoPath, ServerProcess } from "../_helpers/process.ts";
 
 function sample(text: string, line: string): number {
@@ -127,57 +128,50 @@ Deno.test("observability: a forwarded step's span has the request's trace id", a
 });
 
 Deno.test("observability: every log line of a request carries its id", async () => {
-  const { AsyncLocalStorage } = await import("node:async_hooks");
-  const { configure, getLogger, reset } = await import("@logtape/logtape");
-  const records: Array<{ category: readonly string[]; properties: Record<string, unknown> }> = [];
-  await configure({
-    reset: true,
-    contextLocalStorage: new AsyncLocalStorage(),
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["mpreg"], lowestLevel: "debug", sinks: ["memory"] },
-      { category: ["app"], lowestLevel: "debug", sinks: ["memory"] },
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
-    ],
-  });
+  const { getLogger } = await import("@logtape/logtape");
   const { startServer } = await import("../_helpers/mod.ts");
-  const server = await startServer();
-  try {
-    server.register("chatty", async (x: number) => {
-      getLogger(["app"]).info("working on {x}", { x });
-      await new Promise((r) => setTimeout(r, 5));
-      getLogger(["app"]).info("done with {x}", { x });
-      return x;
-    });
-    server.register("fails", () => {
-      throw new Error("nope");
-    });
-    const raw = new WebSocket(server.url, "mpreg.json.v1");
-    await new Promise((resolve) => raw.onopen = resolve);
-    const answers: unknown[] = [];
-    raw.onmessage = (e) => answers.push(JSON.parse(e.data));
-    raw.send(
-      JSON.stringify({ role: "rpc", u: "req-1", cmds: [{ name: "a", fun: "chatty", args: [1] }] }),
-    );
-    raw.send(JSON.stringify({ role: "rpc", u: "req-2", cmds: [{ name: "b", fun: "fails" }] }));
-    while (answers.length < 2) await new Promise((r) => setTimeout(r, 5));
-    raw.close();
-    await new Promise((resolve) => raw.onclose = resolve);
-    // The id is the node's own (`<node>#<n>`), logged with the client's `u`.
-    const started = records.find((r) => r.properties.u === "req-1");
-    const id = started?.properties.requestId;
-    assert.match(String(id), new RegExp(`^${server.name}#\\d+$`));
-    const app = records.filter((r) => r.category[0] === "app");
-    assert.equal(app.length, 2);
-    for (const r of app) assert.equal(r.properties.requestId, id);
-    const failure = records.find((r) => /failed/.test(String(r.properties.error ?? "")));
-    assert.equal(failure?.properties.u, "req-2");
-    assert.match(String(failure?.properties.requestId), new RegExp(`^${server.name}#\\d+$`));
-    assert.notEqual(failure?.properties.requestId, id);
-  } finally {
-    await server.stop();
-    await reset();
-  }
+  await withRequestLogs(async (records) => {
+    const server = await startServer();
+    try {
+      server.register("chatty", async (x: number) => {
+        getLogger(["app"]).info("working on {x}", { x });
+        await new Promise((r) => setTimeout(r, 5));
+        getLogger(["app"]).info("done with {x}", { x });
+        return x;
+      });
+      server.register("fails", () => {
+        throw new Error("nope");
+      });
+      const raw = new WebSocket(server.url, "mpreg.json.v1");
+      await new Promise((resolve) => raw.onopen = resolve);
+      const answers: unknown[] = [];
+      raw.onmessage = (e) => answers.push(JSON.parse(e.data));
+      raw.send(
+        JSON.stringify({
+          role: "rpc",
+          u: "req-1",
+          cmds: [{ name: "a", fun: "chatty", args: [1] }],
+        }),
+      );
+      raw.send(JSON.stringify({ role: "rpc", u: "req-2", cmds: [{ name: "b", fun: "fails" }] }));
+      while (answers.length < 2) await new Promise((r) => setTimeout(r, 5));
+      raw.close();
+      await new Promise((resolve) => raw.onclose = resolve);
+      // The id is the node's own (`<node>#<n>`), logged with the client's `u`.
+      const started = records.find((r) => r.properties.u === "req-1");
+      const id = started?.properties.requestId;
+      assert.match(String(id), new RegExp(`^${server.name}#\\d+$`));
+      const app = records.filter((r) => r.category[0] === "app");
+      assert.equal(app.length, 2);
+      for (const r of app) assert.equal(r.properties.requestId, id);
+      const failure = records.find((r) => /failed/.test(String(r.properties.error ?? "")));
+      assert.equal(failure?.properties.u, "req-2");
+      assert.match(String(failure?.properties.requestId), new RegExp(`^${server.name}#\\d+$`));
+      assert.notEqual(failure?.properties.requestId, id);
+    } finally {
+      await server.stop();
+    }
+  });
 });
 
 Deno.test("observability: /metrics shows each sandbox pool's processes, memory and crashes", async () => {

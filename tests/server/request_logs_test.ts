@@ -2,35 +2,16 @@
 // A request's log lines: failures at warn, once, under an id unique on the
 // node; every line of the request carrying it; its steps and routes at debug.
 import assert from "node:assert/strict";
-import { AsyncLocalStorage } from "node:async_hooks";
-import { configure, getLogger, type LogRecord, reset } from "@logtape/logtape";
+import { getLogger } from "@logtape/logtape";
 import { Client, hashToken } from "../../mod.ts";
 import { known, startCluster } from "../_helpers/cluster.ts";
+import { withRequestLogs } from "../_helpers/logs.ts";
 import { rpcFailure } from "../_helpers/mod.ts";
-
-async function capture(fn: (records: LogRecord[]) => Promise<void>): Promise<void> {
-  const records: LogRecord[] = [];
-  await configure({
-    reset: true,
-    contextLocalStorage: new AsyncLocalStorage(),
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["mpreg"], lowestLevel: "debug", sinks: ["memory"] },
-      { category: ["app"], lowestLevel: "debug", sinks: ["memory"] },
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
-    ],
-  });
-  try {
-    await fn(records);
-  } finally {
-    await reset();
-  }
-}
 
 const TOKEN = "log-test-token";
 
 Deno.test("request logs: a failed call is one warning with its function, step, code, principal and a node-unique id", async () => {
-  await capture(async (records) => {
+  await withRequestLogs(async (records) => {
     const auth = {
       tokens: [{ sha256: await hashToken(TOKEN), principal: "alice" }],
       principals: { alice: {} },
@@ -62,7 +43,7 @@ Deno.test("request logs: a failed call is one warning with its function, step, c
 });
 
 Deno.test("request logs: every line of a request carries its id, and debug shows its steps and routes", async () => {
-  await capture(async (records) => {
+  await withRequestLogs(async (records) => {
     await using cluster = await startCluster(2, "star");
     const [a, b] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0]];
     a.register("prepare", (x: number) => {
