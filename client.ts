@@ -30,6 +30,17 @@ export {
   type RequestOptions,
   type StepInput,
 } from "./src/client/client.ts";
+export {
+  type Arg,
+  type Calls,
+  type PathOf,
+  Ref,
+  type RefNames,
+  type Refs,
+  type StepCall,
+  type Typed,
+  type TypedRequest,
+} from "./src/client/typed.ts";
 export { literal } from "./src/protocol/step.ts";
 export { ErrorCode } from "./src/protocol/codes.ts";
 export {
