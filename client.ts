@@ -30,17 +30,8 @@ export {
   type RequestOptions,
   type StepInput,
 } from "./src/client/client.ts";
-export {
-  type Arg,
-  type Calls,
-  type PathOf,
-  Ref,
-  type RefNames,
-  type Refs,
-  type StepCall,
-  type Typed,
-  type TypedRequest,
-} from "./src/client/typed.ts";
+// Typed calls and requests: every export of typed.ts.
+export * from "./src/client/typed.ts";
 export { literal } from "./src/protocol/step.ts";
 export { ErrorCode } from "./src/protocol/codes.ts";
 export {

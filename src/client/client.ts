@@ -24,7 +24,7 @@ import { isNoDelay } from "../transport/open.ts";
 import { Connections, type Routed } from "./_connections.ts";
 import { escapeSelf, fromInput, toWireStep, type WireStep } from "./_steps.ts";
 import type { CallOptions, ClientOptions, RequestOptions, StepInput } from "./options.ts";
-import { type Typed, TypedRequest, typedView } from "./typed.ts";
+import { type Typed, TypedRequest } from "./typed.ts";
 
 export type { BackoffOptions } from "../transport/backoff.ts";
 export { openWebSocket } from "../transport/open.ts";
@@ -232,7 +232,20 @@ export class Client {
    * ```
    */
   typed<A>(options: Omit<CallOptions, "kwargs"> = {}): Typed<A> {
-    return typedView<A>(this, options);
+    // One caller per name, made on first use; symbols and `then` are no
+    // functions (so the view is never taken for a promise).
+    const callers = new Map<string, (...args: unknown[]) => Promise<unknown>>();
+    return new Proxy(Object.freeze(Object.create(null)), {
+      get: (_target, name) => {
+        if (typeof name !== "string" || name === "then") return undefined;
+        let caller = callers.get(name);
+        if (caller === undefined) {
+          caller = (...args) => this.call(name, args, options);
+          callers.set(name, caller);
+        }
+        return caller;
+      },
+    }) as Typed<A>;
   }
 
   /**

@@ -41,23 +41,6 @@ export type Typed<A> = {
     : never;
 };
 
-/** A typed view: a Proxy that makes (and keeps) one caller per name. */
-export function typedView<A>(client: Client, options: Omit<CallOptions, "kwargs">): Typed<A> {
-  const callers = new Map<string, (...args: unknown[]) => Promise<unknown>>();
-  return new Proxy(Object.freeze(Object.create(null)), {
-    get(_target, name) {
-      // Not a function of the API: symbols, and `then` (never a promise).
-      if (typeof name !== "string" || name === "then") return undefined;
-      let caller = callers.get(name);
-      if (caller === undefined) {
-        caller = (...args) => client.call(name, args, options);
-        callers.set(name, caller);
-      }
-      return caller;
-    },
-  }) as Typed<A>;
-}
-
 /**
  * What may stand for a parameter of type `P` in a step: a value of that type,
  * a {@linkcode Ref} to a result of that type, or an array or object holding
