@@ -179,13 +179,7 @@ export class Ref<T, N extends string = string> {
    *   or an index is not a whole number.
    */
   at<K1 extends keyof PathOf<T> & (string | number)>(key: K1): Ref<PathOf<T>[K1], N>;
-  /**
-   * A reference to the value two keys inside this one.
-   *
-   * @param k1 The first key or index.
-   * @param k2 The second.
-   * @returns The reference to the value there.
-   */
+  /** A reference to the value two keys (or indices) inside this one; see the first `at()`. */
   at<
     K1 extends keyof PathOf<T> & (string | number),
     K2 extends keyof PathOf<PathOf<T>[K1]> & (string | number),
@@ -193,28 +187,13 @@ export class Ref<T, N extends string = string> {
     k1: K1,
     k2: K2,
   ): Ref<PathOf<PathOf<T>[K1]>[K2], N>;
-  /**
-   * A reference to the value three keys inside this one.
-   *
-   * @param k1 The first key or index.
-   * @param k2 The second.
-   * @param k3 The third.
-   * @returns The reference to the value there.
-   */
+  /** A reference to the value three keys (or indices) inside this one. */
   at<
     K1 extends keyof PathOf<T> & (string | number),
     K2 extends keyof PathOf<PathOf<T>[K1]> & (string | number),
     K3 extends keyof PathOf<PathOf<PathOf<T>[K1]>[K2]> & (string | number),
   >(k1: K1, k2: K2, k3: K3): Ref<PathOf<PathOf<PathOf<T>[K1]>[K2]>[K3], N>;
-  /**
-   * A reference to the value four keys inside this one.
-   *
-   * @param k1 The first key or index.
-   * @param k2 The second.
-   * @param k3 The third.
-   * @param k4 The fourth.
-   * @returns The reference to the value there.
-   */
+  /** A reference to the value four keys (or indices) inside this one. */
   at<
     K1 extends keyof PathOf<T> & (string | number),
     K2 extends keyof PathOf<PathOf<T>[K1]> & (string | number),
@@ -463,7 +442,14 @@ export class TypedRequest<A, S = Record<never, never>, U extends string = never>
       const dot = s.indexOf(".");
       return names.has(dot < 0 ? s : s.slice(0, dot));
     };
-    const leaf = (value: object) => (Ref.is(value) ? value.toString() : value);
+    const leaf = (value: object) => {
+      if (!Ref.is(value)) return value;
+      // A reference taken from another request would be sent as a plain string.
+      if (!names.has(value.step)) {
+        throw new TypeError(`A reference names step "${value.step}", which is not in the request`);
+      }
+      return value.toString();
+    };
     return this.#steps.map(({ name, call, locs }) =>
       toWireStep(
         name,
@@ -480,7 +466,8 @@ export class TypedRequest<A, S = Record<never, never>, U extends string = never>
    *
    * @param options Deadline and signal, with `all: true`.
    * @returns `{ [name]: result }` for every step.
-   * @throws {RpcError} as {@linkcode Client.request}.
+   * @throws {RpcError} as {@linkcode Client.request}; {@linkcode TypeError}
+   *   (the promise rejects) for a reference to a step not in the request.
    */
   run(options: RequestOptions & { all: true }): Promise<S>;
   /**
@@ -493,6 +480,12 @@ export class TypedRequest<A, S = Record<never, never>, U extends string = never>
    */
   run(options?: RequestOptions & { all?: false }): Promise<{ [K in Exclude<keyof S, U>]: S[K] }>;
   run(options: RequestOptions = {}): Promise<unknown> {
-    return this.#client.request(this.toSteps(), options);
+    let steps: StepInput[];
+    try {
+      steps = this.toSteps();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#client.request(steps, options);
   }
 }

@@ -10,6 +10,7 @@ import {
   Client,
   type FunctionNotFoundError,
   GraphError,
+  type Ref,
   type StepInput,
 } from "../../mod.ts";
 import { converged, known, startCluster } from "../_helpers/cluster.ts";
@@ -153,6 +154,15 @@ Deno.test("typed: the builder refuses names and keys a reference could not carry
     /the key "x\.y" cannot be part of a reference/,
   );
   assert.throws(() => start.step("b", (f, s) => f.same(s.a.at(1.5 as never))), TypeError);
+  // A reference taken from another request would travel as a plain string: refused.
+  let leaked: Ref<number, "a"> | undefined;
+  start.step("x", (f, s) => {
+    leaked = s.a;
+    return f.add(1, 2);
+  });
+  const other = client.steps<Api>().step("b", (f) => f.add(leaked!, 1));
+  assert.throws(() => other.toSteps(), /names step "a", which is not in the request/);
+  await assert.rejects(other.run(), /names step "a", which is not in the request/);
   // A builder is immutable: a step added to one is not in another.
   const left = start.step("l", (f, s) => f.add(s.a, 1));
   const right = start.step("r", (f, s) => f.add(s.a, 2));
@@ -168,4 +178,20 @@ Deno.test("typed: a view is no promise and makes one caller per name", async () 
   assert.equal(await Promise.resolve(remote), remote);
   assert.equal(remote.add, remote.add);
   assert.equal((remote as unknown as Record<string, unknown>).then, undefined);
+});
+
+Deno.test("typed: a module of exported functions types a client too (typeof import)", async () => {
+  type Functions = typeof import("../../examples/functions.ts");
+  await using server = await startServer();
+  await server.registerModule(new URL("../../examples/functions.ts", import.meta.url).href, {
+    trusted: true,
+  });
+  await using client = new Client(server.url);
+  const remote = client.typed<Functions>();
+  assert.equal(await remote.multiply(6, 7), 42);
+  const out = await client.steps<Functions>()
+    .step("sum", (f) => f.data_processing([10, 20, 30]))
+    .step("final", (f, s) => f.format(s.sum, "Total"))
+    .run();
+  assert.deepEqual(out, { final: "Total: 60" });
 });

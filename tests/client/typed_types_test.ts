@@ -67,6 +67,15 @@ export async function typedCallsRefuse(client: Client): Promise<void> {
   void text;
 }
 
+export async function moduleTypesCompile(client: Client): Promise<void> {
+  // A module of exported functions (a YAML `functions:` module) types a client as well.
+  type Functions = typeof import("../../examples/functions.ts");
+  const total: number = await client.typed<Functions>().data_processing([1, 2]);
+  // @ts-expect-error data_processing takes an array of numbers
+  await client.typed<Functions>().data_processing(["1"]);
+  void total;
+}
+
 export async function typedRequestsCompile(client: Client): Promise<void> {
   const request = client.steps<Api>()
     .step("u", (f) => f.user(7))
