@@ -58,7 +58,8 @@ export type Typed<A> = {
  * const out = await client.steps<typeof api>()
  *   .step("u", (f) => f.user(7))
  *   .step("p", (f, s) => {
- *     const arg: Arg<{ id: number }> = { id: s.u.at("id") }; // a reference inside an object
+ *     // A reference inside an object (`satisfies` keeps the step's name in the type).
+ *     const arg = { id: s.u.at("id") } satisfies Arg<{ id: number }>;
  *     return f.same(arg);
  *   })
  *   .run();
@@ -84,7 +85,9 @@ export type Arg<P> =
 
 /**
  * The names of the steps a value refers to: those of the {@linkcode Ref}s
- * inside it, at any depth.
+ * inside it, at any depth. A reference whose name the compiler cannot see
+ * (one stored in a variable annotated `Ref<T>`) gives `string`: it may use any
+ * step, so no step counts as a sink in the answer's type.
  *
  * @typeParam V The value's type, such as a step's arguments.
  *
@@ -158,12 +161,7 @@ export class Ref<T, N extends string = string> {
   /** The keys and indices to walk into the step's result. */
   readonly path: readonly string[];
 
-  /**
-   * Made by the request builder; see {@linkcode TypedRequest.step}.
-   *
-   * @param step The step's name.
-   * @param path The keys and indices to walk into its result.
-   */
+  /** Made by the request builder (see {@linkcode TypedRequest.step}): a step's name and a path. */
   constructor(step: N, path: readonly string[] = []) {
     this.step = step;
     this.path = path;
@@ -261,12 +259,7 @@ export class StepCall<R, U extends string> {
   /** The arguments, references included. */
   readonly args: readonly unknown[];
 
-  /**
-   * Made by the builder's `f`; see {@linkcode TypedRequest.step}.
-   *
-   * @param fun The function's name.
-   * @param args Its arguments.
-   */
+  /** Made by the builder's `f` (see {@linkcode TypedRequest.step}): a function and its arguments. */
   constructor(fun: string, args: readonly unknown[]) {
     this.fun = fun;
     this.args = args;
@@ -417,7 +410,14 @@ export class TypedRequest<A, S = Record<never, never>, U extends string = never>
       if (entry.name === text) throw new TypeError(`Step "${text}" is already in the request`);
       refs[entry.name] = new Ref(entry.name);
     }
-    const call = build(CALLS as Calls<A>, refs as unknown as Refs<S>) as StepCall<unknown, string>;
+    // A name not (yet) in the request fails here, not later as an `undefined` argument.
+    const known = new Proxy(refs, {
+      get(target, key) {
+        if (typeof key !== "string" || key in target) return target[key as string];
+        throw new TypeError(`Step "${text}": no step "${key}" before it`);
+      },
+    });
+    const call = build(CALLS as Calls<A>, known as unknown as Refs<S>) as StepCall<unknown, string>;
     if (!(call instanceof StepCall)) {
       throw new TypeError(`Step "${text}": build must answer f.<function>(...args)`);
     }

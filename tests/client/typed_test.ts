@@ -154,6 +154,10 @@ Deno.test("typed: the builder refuses names and keys a reference could not carry
     /the key "x\.y" cannot be part of a reference/,
   );
   assert.throws(() => start.step("b", (f, s) => f.same(s.a.at(1.5 as never))), TypeError);
+  assert.throws(
+    () => start.step("b", (f, s) => f.add((s as unknown as Record<string, never>).later!, 1)),
+    /Step "b": no step "later" before it/,
+  );
   // A reference taken from another request would travel as a plain string: refused.
   let leaked: Ref<number, "a"> | undefined;
   start.step("x", (f, s) => {

@@ -98,6 +98,12 @@ export async function typedRequestsCompile(client: Client): Promise<void> {
       p: string;
     }
   >(true);
+  // A reference whose step name is lost to the compiler may use any step: no sink is promised.
+  const blind = await client.steps<Api>().step("u", (f) => f.user(1)).step("n", (f, s) => {
+    const id: Ref<number> = s.u.at("id");
+    return f.add(id, 1);
+  }).run();
+  exact<typeof blind, Record<never, never>>(true);
   // A reference's type follows its path.
   await client.steps<Api>().step("u", (f) => f.user(1)).step("r", (_f, s) => {
     const ref = s.u.at("tags", 0);
