@@ -30,6 +30,8 @@ export {
   type RequestOptions,
   type StepInput,
 } from "./src/client/client.ts";
+// Typed calls and requests: every export of typed.ts.
+export * from "./src/client/typed.ts";
 export { literal } from "./src/protocol/step.ts";
 export { ErrorCode } from "./src/protocol/codes.ts";
 export {

@@ -96,6 +96,8 @@ export {
   type RequestOptions,
   type StepInput,
 } from "./src/client/client.ts";
+// Typed calls and requests: every export of typed.ts.
+export * from "./src/client/typed.ts";
 export { literal } from "./src/protocol/step.ts";
 export { DEFAULT_LIMITS, type Limits } from "./src/protocol/limits.ts";
 

@@ -36,6 +36,16 @@ const CLIENT = [
   "RequestOptions",
   "StepInput",
   "literal",
+  // Typed calls and typed requests.
+  "Arg",
+  "Calls",
+  "PathOf",
+  "Ref",
+  "RefNames",
+  "Refs",
+  "StepCall",
+  "Typed",
+  "TypedRequest",
   ...ERRORS,
 ];
 

@@ -20,7 +20,15 @@ function block(heading: string, lang: string): string {
   return README.slice(start, README.indexOf("\n```", start));
 }
 
-Deno.test("README: a fresh project adds mpreg as the README says and runs the quickstart with its run line", async () => {
+/**
+ * Runs README samples as a fresh project outside the repository would: the
+ * README's deno.json (with the clone linked), the files, then each command
+ * line in turn. Answers each one's exit code, stdout and stderr.
+ */
+async function runSample(
+  files: Record<string, string>,
+  lines: string[],
+): Promise<Array<{ code: number; stdout: string; stderr: string }>> {
   const project = await Deno.makeTempDir({ prefix: "mpreg-newcomer-" });
   try {
     // The README's deno.json, with the clone where the README puts it (next to the project).
@@ -28,23 +36,63 @@ Deno.test("README: a fresh project adds mpreg as the README says and runs the qu
     assert.deepEqual(config.links, ["../mpreg"]);
     config.links = [repoPath(".")];
     await Deno.writeTextFile(`${project}/deno.json`, JSON.stringify(config, null, 2));
-    await Deno.writeTextFile(`${project}/main.ts`, block("## Quickstart in code", "ts"));
-    const runLine = /runs as `(deno run [^`]*main\.ts)`/.exec(README)?.[1];
-    assert.ok(runLine, "the README gives the quickstart's run line");
-    const [, ...args] = runLine.split(" ");
-    const out = await new Deno.Command(Deno.execPath(), {
-      args,
-      cwd: project,
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).output();
-    const stdout = new TextDecoder().decode(out.stdout);
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    assert.deepEqual(stdout.trim().split("\n"), ["5", '{ final: "Final Answer: 60" }']);
+    for (const [file, code] of Object.entries(files)) {
+      await Deno.writeTextFile(`${project}/${file}`, code);
+    }
+    const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+    const results = [];
+    for (const line of lines) {
+      const [, ...args] = line.split(" ");
+      const out = await new Deno.Command(Deno.execPath(), {
+        args,
+        cwd: project,
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+      }).output();
+      results.push({ code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) });
+    }
+    return results;
   } finally {
     await Deno.remove(project, { recursive: true });
   }
+}
+
+Deno.test("README: a fresh project adds mpreg as the README says and runs the quickstart with its run line", async () => {
+  const runLine = /runs as `(deno run [^`]*main\.ts)`/.exec(README)?.[1];
+  assert.ok(runLine, "the README gives the quickstart's run line");
+  const [out] = await runSample({ "main.ts": block("## Quickstart in code", "ts") }, [runLine]);
+  assert.equal(out!.code, 0, out!.stderr);
+  assert.deepEqual(out!.stdout.trim().split("\n"), ["5", '{ final: "Final Answer: 60" }']);
+});
+
+Deno.test("README: the typed-calls sample runs with its run line, and what its comments say does not compile does not", async () => {
+  const runLine = /runs as `(deno run [^`]*typed\.ts)`/.exec(README)?.[1];
+  assert.ok(runLine, "the README gives the typed sample's run line");
+  assert.match(README, /`deno check typed\.ts`/);
+  const sample = block("## Typed calls", "ts");
+  // What the comments say does not compile, written in (checked in one process with the sample).
+  const broken = sample
+    .replace("remote.add(2, 3)", 'remote.add("2", 3)')
+    .replace('s.u.at("id"), 35', 's.u.at("name"), 35')
+    .replace("console.log(out.final)", "console.log(out.u)") + "\nawait remote.sub(1, 2);\n";
+  const [run, check] = await runSample({ "typed.ts": sample, "broken.ts": broken }, [
+    runLine,
+    "deno check typed.ts broken.ts",
+  ]);
+  assert.equal(run!.code, 0, run!.stderr);
+  assert.deepEqual(run!.stdout.trim().split("\n"), ["5", "Oslo: 42"]);
+  assert.notEqual(check!.code, 0);
+  const errors = check!.stderr.split("\n").filter((line) => line.includes("[ERROR]"));
+  assert.equal(errors.length, 4, check!.stderr);
+  assert.doesNotMatch(check!.stderr, /\/typed\.ts:\d/, "the sample itself compiles");
+  assert.match(
+    check!.stderr,
+    /Argument of type 'string' is not assignable to parameter of type 'number'/,
+  );
+  assert.match(check!.stderr, /Argument of type 'Ref<string, "u">' is not assignable/);
+  assert.match(check!.stderr, /Property 'u' does not exist on type/);
+  assert.match(check!.stderr, /Property 'sub' does not exist on type 'Typed</);
 });
 
 Deno.test("README: the 3-node cluster of its commands answers its request from a node without functions", async () => {

@@ -40,35 +40,49 @@ export function fromInput(input: StepInput, index: number): WireStep {
  * strings that would read as one so they arrive verbatim.
  */
 export function escapeSelf(value: unknown, name: string): unknown {
-  if (typeof value === "string") {
-    // `name` itself, or `name.` and a path (checked without allocating).
-    const self = value.length === name.length
-      ? value === name
-      : value.length > name.length && value.charCodeAt(name.length) === 46 &&
-        value.startsWith(name);
-    return self ? { [LITERAL_KEY]: value } : value;
-  }
+  // `name` itself, or `name.` and a path (checked without allocating).
+  return escapeStrings(
+    value,
+    (s) =>
+      s.length === name.length
+        ? s === name
+        : s.length > name.length && s.charCodeAt(name.length) === 46 && s.startsWith(name),
+  );
+}
+
+/**
+ * Wraps in `literal()` every string of a value that `reads` says a node would
+ * take for a reference (at any depth in arrays and plain objects' values, the
+ * places the node looks), and every plain object a node would take for a
+ * literal wrapper; `leaf` may replace other objects (say, by a reference).
+ * Copies only the arrays and objects on the way to a change.
+ */
+export function escapeStrings(
+  value: unknown,
+  reads: (s: string) => boolean,
+  leaf?: (value: object) => unknown,
+): unknown {
+  if (typeof value === "string") return reads(value) ? { [LITERAL_KEY]: value } : value;
+  if (value === null || typeof value !== "object") return value;
   if (Array.isArray(value)) {
     let out: unknown[] | null = null;
     for (let i = 0; i < value.length; i++) {
-      const v = escapeSelf(value[i], name);
+      const v = escapeStrings(value[i], reads, leaf);
       if (v !== value[i]) (out ??= value.slice())[i] = v;
     }
     return out ?? value;
   }
-  if (
-    value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype
-  ) {
-    const record = value as Record<string, unknown>;
-    let out: Record<string, unknown> | null = null;
-    for (const key of Object.keys(record)) {
-      const v = escapeSelf(record[key], name);
-      if (v !== record[key]) (out ??= { ...record })[key] = v;
-    }
-    if (out === null && Object.keys(record).length === 1 && LITERAL_KEY in record) {
-      return { [LITERAL_KEY]: record };
-    }
-    return out ?? value;
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return leaf === undefined ? value : leaf(value);
+  const record = value as Record<string, unknown>;
+  let out: Record<string, unknown> | null = null;
+  for (const key of Object.keys(record)) {
+    const v = escapeStrings(record[key], reads, leaf);
+    // The copy owns `key` already, so even "__proto__" is set as a key.
+    if (v !== record[key]) (out ??= { ...record })[key] = v;
   }
-  return value;
+  if (out === null && Object.keys(record).length === 1 && LITERAL_KEY in record) {
+    return { [LITERAL_KEY]: record };
+  }
+  return out ?? value;
 }

@@ -24,6 +24,7 @@ import { isNoDelay } from "../transport/open.ts";
 import { Connections, type Routed } from "./_connections.ts";
 import { escapeSelf, fromInput, toWireStep, type WireStep } from "./_steps.ts";
 import type { CallOptions, ClientOptions, RequestOptions, StepInput } from "./options.ts";
+import { type Typed, TypedRequest } from "./typed.ts";
 
 export type { BackoffOptions } from "../transport/backoff.ts";
 export { openWebSocket } from "../transport/open.ts";
@@ -214,6 +215,82 @@ export class Client {
     return this.#send(cmds, options.timeoutMs, options.signal, options.all ?? false) as Promise<
       Record<string, unknown>
     >;
+  }
+
+  /**
+   * A typed view of this client: one method per function of the API `A`
+   * (the type of the node's object or module of functions), taking the
+   * function's own parameters and answering a `Promise` of its awaited
+   * result. A name `A` has no function for does not compile. Each call is
+   * one {@linkcode Client.call} (arguments by position); the view is a
+   * `Proxy` and costs nothing more.
+   *
+   * @typeParam A The API: `typeof api` for the object the node registers.
+   * @param options `locs`, `timeoutMs` and `signal` for every call of the view.
+   * @returns The view.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Client, Server } from "@mpreg/mpreg";
+   * const api = {
+   *   add: (a: number, b: number) => a + b,
+   *   async greet(name: string) {
+   *     return `hello ${name}`;
+   *   },
+   * };
+   * await using server = await new Server({ port: 0 }).registerAll(api).start();
+   * await using client = new Client(server.url);
+   * const remote = client.typed<typeof api>();
+   * const sum: number = await remote.add(2, 3);
+   * assert.equal(sum, 5);
+   * assert.equal(await remote.greet("deno"), "hello deno");
+   * ```
+   */
+  typed<A>(options: Omit<CallOptions, "kwargs"> = {}): Typed<A> {
+    // One caller per name, made on first use; symbols and `then` are no
+    // functions (so the view is never taken for a promise).
+    const callers = new Map<string, (...args: unknown[]) => Promise<unknown>>();
+    return new Proxy(Object.freeze(Object.create(null)), {
+      get: (_target, name) => {
+        if (typeof name !== "string" || name === "then") return undefined;
+        let caller = callers.get(name);
+        if (caller === undefined) {
+          caller = (...args) => this.call(name, args, options);
+          callers.set(name, caller);
+        }
+        return caller;
+      },
+    }) as Typed<A>;
+  }
+
+  /**
+   * Starts a request of dependent steps over the API `A` whose references
+   * the compiler checks; see {@linkcode TypedRequest}. `run()` sends it as
+   * {@linkcode Client.request} would the same plain steps.
+   *
+   * @typeParam A The API: `typeof api` for the object the node registers.
+   * @returns An empty request.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Client, Server } from "@mpreg/mpreg";
+   * const api = {
+   *   user: (id: number) => ({ id, name: `user ${id}` }),
+   *   greet: (name: string) => `hello ${name}`,
+   * };
+   * await using server = await new Server({ port: 0 }).registerAll(api).start();
+   * await using client = new Client(server.url);
+   * const out = await client.steps<typeof api>()
+   *   .step("u", (f) => f.user(7))
+   *   .step("hello", (f, s) => f.greet(s.u.at("name")))
+   *   .run();
+   * assert.deepEqual(out, { hello: "hello user 7" });
+   * ```
+   */
+  steps<A>(): TypedRequest<A> {
+    return new TypedRequest<A>(this);
   }
 
   /**

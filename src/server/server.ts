@@ -294,6 +294,41 @@ export class Server {
   }
 
   /**
+   * Registers every function of an object (say, `export const api = { … }`)
+   * under its key; other members are skipped. Clients type their calls with
+   * `client.typed<typeof api>()`. Each function receives the
+   * {@linkcode CallContext} as `this`, not the object.
+   *
+   * @param functions The object of functions.
+   * @param options The functions' own resources.
+   * @returns This server, for chaining.
+   * @throws {TypeError} when the object holds no function.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Client, Server } from "@mpreg/mpreg";
+   * const api = {
+   *   add(a: number, b: number) {
+   *     return a + b;
+   *   },
+   *   upper: (s: string) => s.toUpperCase(),
+   * };
+   * await using server = await new Server({ port: 0 }).registerAll(api).start();
+   * await using client = new Client(server.url);
+   * const remote = client.typed<typeof api>();
+   * assert.equal(await remote.add(2, 3), 5);
+   * assert.equal(await remote.upper("hi"), "HI");
+   * ```
+   */
+  registerAll(functions: object, options: FunctionOptions = {}): this {
+    const entries = Object.entries(functions).filter(([, fn]) => typeof fn === "function");
+    if (entries.length === 0) throw new TypeError("registerAll: the object holds no function");
+    for (const [name, fn] of entries) this.register(name, fn as RpcFunction, options);
+    return this;
+  }
+
+  /**
    * Registers every exported function of a module under its export name.
    * Unless `trusted`, the functions run in sandbox processes holding exactly
    * `permissions` (none by default), and the module is loaded only there,

@@ -89,6 +89,17 @@ for (const encoding of ["msgpack", "json"] as const) {
     assert.deepEqual(await client.call("echo", [{ a: ["echo.x"] }]), { a: ["echo.x"] });
   });
 
+  t(
+    "a call whose argument holds the function name in a null-prototype object passes it verbatim",
+    async () => {
+      // The node reads inside null-prototype objects too (isPlainObject), so the client must escape there.
+      await using server = await startServer();
+      await using client = new Client(server.url, { encoding });
+      const bare = Object.assign(Object.create(null), { a: "echo", b: ["echo.x"] });
+      assert.deepEqual(await client.call("echo", [bare]), { a: "echo", b: ["echo.x"] });
+    },
+  );
+
   t("keyword arguments arrive as one trailing object (§8.6)", async () => {
     await using server = await enhancedServer();
     await using client = new Client(server.url, { encoding });
