@@ -23,6 +23,7 @@ import { type Channel, OPEN } from "../transport/channel.ts";
 import { isNoDelay } from "../transport/open.ts";
 import { Connections, type Routed } from "./_connections.ts";
 import { escapeSelf, fromInput, toWireStep, type WireStep } from "./_steps.ts";
+import { activeTraceparent, checkTraceparent } from "./_trace_context.ts";
 import type { CallOptions, ClientOptions, RequestOptions, StepInput } from "./options.ts";
 
 export type { BackoffOptions } from "../transport/backoff.ts";
@@ -31,7 +32,14 @@ export { openWebSocket } from "../transport/open.ts";
 export type { CallOptions, ClientOptions, RequestOptions, StepInput } from "./options.ts";
 
 interface Pending extends Routed {
-  readonly frame: { role: "rpc"; u: number; cmds: WireStep[]; timeout: number; all?: boolean };
+  readonly frame: {
+    role: "rpc";
+    u: number;
+    cmds: WireStep[];
+    timeout: number;
+    all?: boolean;
+    tp?: string;
+  };
   readonly resolve: (value: unknown) => void;
   /** For `call()`: answer with this step's value instead of the whole result. */
   readonly pick: string | undefined;
@@ -174,7 +182,7 @@ export class Client {
       // A cycle in the arguments overflows the stack.
       return Promise.reject(this.#unencodable(err));
     }
-    return this.#send([step], options.timeoutMs, options.signal, false, fun);
+    return this.#send([step], options, false, fun);
   }
 
   /**
@@ -195,9 +203,7 @@ export class Client {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#send(cmds, options.timeoutMs, options.signal, options.all ?? false) as Promise<
-      Record<string, unknown>
-    >;
+    return this.#send(cmds, options, options.all ?? false) as Promise<Record<string, unknown>>;
   }
 
   /**
@@ -217,11 +223,11 @@ export class Client {
 
   #send(
     cmds: WireStep[],
-    timeoutMs: number | undefined,
-    signal: AbortSignal | undefined,
+    options: CallOptions | RequestOptions,
     all: boolean,
     pick?: string,
   ): Promise<unknown> {
+    const { timeoutMs, signal } = options;
     const links = this.#links;
     if (links.closed) return Promise.reject(new ConnectionError("Client is closed"));
     if (signal?.aborted) {
@@ -235,6 +241,18 @@ export class Client {
     const timeout = Math.max(1, budget);
     const frame: Pending["frame"] = { role: "rpc", u: id, cmds, timeout };
     if (all) frame.all = true;
+    let tp = options.traceparent;
+    if (tp !== undefined) {
+      try {
+        checkTraceparent(tp);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    } else if (this.#codec.protocol !== null) {
+      // Not in the original protocol (the codec would refuse it there).
+      tp = activeTraceparent();
+    }
+    if (tp !== undefined) frame.tp = tp;
     // Checked and encoded before anything is registered, so a value the
     // codec cannot take (a symbol, a BigInt past 64 bits, a cycle) fails
     // this call alone.
@@ -252,7 +270,8 @@ export class Client {
         }
       }
       const only = cmds.length === 1 && !all ? cmds[0]! : null;
-      encoded = only !== null && only.kwargs === undefined && only.locs === undefined
+      encoded = only !== null && only.kwargs === undefined && only.locs === undefined &&
+          tp === undefined
         ? this.#codec.encodeCall(id, only.name, only.fun, only.args, timeout)
         : this.#codec.encode(frame);
     } catch (err) {

@@ -9,6 +9,7 @@ import { stringifyExactJson } from "./_exact_json.ts";
 import { intern } from "./_intern.ts";
 import type { Step } from "./step.ts";
 import { LimitExceededError, ProtocolError, type WireError } from "./errors.ts";
+import { parseTraceparent, TRACEPARENT_FORMAT } from "./traceparent.ts";
 
 /**
  * A request id chosen by the sender: a string or a non-negative safe integer.
@@ -56,6 +57,13 @@ export interface RpcRequest {
   timeout?: number;
   /** When true, answer every step's result, not only the sinks'. */
   all?: boolean;
+  /**
+   * The W3C `traceparent` of the caller's span
+   * (`00-<32 hex>-<16 hex>-<2 hex>`, lowercase, ids not all zeros): the
+   * node's span of the request is its child. Never sent in the original
+   * protocol.
+   */
+  tp?: string;
 }
 
 /**
@@ -197,6 +205,13 @@ export function parseClientMessage(message: unknown, maxSteps: number): ClientMe
     if (message.all !== undefined && message.all !== null) {
       if (typeof message.all !== "boolean") throw bad('"all" is not a boolean');
       request.all = message.all;
+    }
+    const tp = message.tp;
+    if (tp !== undefined && tp !== null) {
+      if (parseTraceparent(tp) === null) {
+        throw bad(`"tp" is not a W3C traceparent: expected ${TRACEPARENT_FORMAT}`);
+      }
+      request.tp = tp as string;
     }
     return request;
   }

@@ -31,7 +31,7 @@ import type { Metrics } from "./metrics.ts";
 import {
   endWith,
   failSpan,
-  startRootSpan,
+  startRequestSpan,
   startSpan,
   traceparentOf,
   tracingEnabled,
@@ -99,6 +99,11 @@ export interface RunRequest {
   deadline: number;
   /** Who is calling; every step is checked against its grant first. */
   principal: Principal;
+  /**
+   * The W3C `traceparent` of the caller's span: the request's span is its
+   * child (without it, the root of a trace of its own).
+   */
+  traceparent?: string;
 }
 
 /**
@@ -156,12 +161,12 @@ export class RequestRunner {
 
   #traced(request: RunRequest): MaybePromise<Record<string, unknown>> {
     if (!tracingEnabled()) return this.#run(request);
-    const span = startRootSpan("mpreg.request", {
+    const span = startRequestSpan("mpreg.request", {
       "mpreg.request_id": String(request.u),
       "mpreg.steps": request.steps.length,
       "mpreg.principal": request.principal.name,
       "mpreg.node": this.#options.node,
-    });
+    }, request.traceparent);
     try {
       return endWith(span, withSpan(span, () => this.#run(request)));
     } catch (err) {
