@@ -28,12 +28,9 @@ export function activeTraceparent(): string | undefined {
   return isSpanContextValid(context) ? formatTraceparent(context) : undefined;
 }
 
-/** Throws unless `value` is a valid W3C `traceparent` (a caller's explicit one). */
-export function checkTraceparent(value: unknown): void {
-  if (parseTraceparent(value) === null) {
-    const shown = typeof value === "string" ? `"${value}"` : String(value);
-    throw new TypeError(
-      `Invalid traceparent ${shown}: expected ${TRACEPARENT_FORMAT}`,
-    );
-  }
+/** Why `value` is not a valid W3C `traceparent` (a caller's explicit one), or `null` when it is. */
+export function invalidTraceparent(value: unknown): TypeError | null {
+  if (parseTraceparent(value) !== null) return null;
+  const shown = typeof value === "string" ? `"${value}"` : String(value);
+  return new TypeError(`Invalid traceparent ${shown}: expected ${TRACEPARENT_FORMAT}`);
 }

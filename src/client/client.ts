@@ -23,7 +23,7 @@ import { type Channel, OPEN } from "../transport/channel.ts";
 import { isNoDelay } from "../transport/open.ts";
 import { Connections, type Routed } from "./_connections.ts";
 import { escapeSelf, fromInput, toWireStep, type WireStep } from "./_steps.ts";
-import { activeTraceparent, checkTraceparent } from "./_trace_context.ts";
+import { activeTraceparent, invalidTraceparent } from "./_trace_context.ts";
 import type { CallOptions, ClientOptions, RequestOptions, StepInput } from "./options.ts";
 
 export type { BackoffOptions } from "../transport/backoff.ts";
@@ -243,11 +243,8 @@ export class Client {
     if (all) frame.all = true;
     let tp = options.traceparent;
     if (tp !== undefined) {
-      try {
-        checkTraceparent(tp);
-      } catch (err) {
-        return Promise.reject(err);
-      }
+      const invalid = invalidTraceparent(tp);
+      if (invalid !== null) return Promise.reject(invalid);
     } else if (this.#codec.protocol !== null) {
       // Not in the original protocol (the codec would refuse it there).
       tp = activeTraceparent();
