@@ -23,6 +23,7 @@ import { type Channel, OPEN } from "../transport/channel.ts";
 import { isNoDelay } from "../transport/open.ts";
 import { Connections, type Routed } from "./_connections.ts";
 import { escapeSelf, fromInput, toWireStep, type WireStep } from "./_steps.ts";
+import { activeTraceparent, invalidTraceparent } from "./_trace_context.ts";
 import type { CallOptions, ClientOptions, RequestOptions, StepInput } from "./options.ts";
 import { type Typed, TypedRequest } from "./typed.ts";
 
@@ -39,6 +40,7 @@ interface Pending extends Routed {
     timeout: number;
     all?: boolean;
     retry?: boolean;
+    tp?: string;
   };
   /** How many more times it may be sent again after a may-have-run failure. */
   retries: number;
@@ -191,7 +193,7 @@ export class Client {
       // A cycle in the arguments overflows the stack.
       return Promise.reject(this.#unencodable(err));
     }
-    return this.#send([step], options.timeoutMs, options.signal, false, fun);
+    return this.#send([step], options, false, fun);
   }
 
   /**
@@ -212,9 +214,7 @@ export class Client {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#send(cmds, options.timeoutMs, options.signal, options.all ?? false) as Promise<
-      Record<string, unknown>
-    >;
+    return this.#send(cmds, options, options.all ?? false) as Promise<Record<string, unknown>>;
   }
 
   /**
@@ -310,11 +310,11 @@ export class Client {
 
   #send(
     cmds: WireStep[],
-    timeoutMs: number | undefined,
-    signal: AbortSignal | undefined,
+    options: CallOptions | RequestOptions,
     all: boolean,
     pick?: string,
   ): Promise<unknown> {
+    const { timeoutMs, signal } = options;
     const links = this.#links;
     if (links.closed) return Promise.reject(new ConnectionError("Client is closed"));
     if (signal?.aborted) {
@@ -328,6 +328,15 @@ export class Client {
     const timeout = Math.max(1, budget);
     const frame: Pending["frame"] = { role: "rpc", u: id, cmds, timeout };
     if (all) frame.all = true;
+    let tp = options.traceparent;
+    if (tp !== undefined) {
+      const invalid = invalidTraceparent(tp);
+      if (invalid !== null) return Promise.reject(invalid);
+    } else if (this.#codec.protocol !== null) {
+      // Not in the original protocol (the codec would refuse it there).
+      tp = activeTraceparent();
+    }
+    if (tp !== undefined) frame.tp = tp;
     // Checked and encoded before anything is registered, so a value the
     // codec cannot take (a symbol, a BigInt past 64 bits, a cycle) fails
     // this call alone.
@@ -345,7 +354,8 @@ export class Client {
         }
       }
       const only = cmds.length === 1 && !all ? cmds[0]! : null;
-      encoded = only !== null && only.kwargs === undefined && only.locs === undefined
+      encoded = only !== null && only.kwargs === undefined && only.locs === undefined &&
+          tp === undefined
         ? this.#codec.encodeCall(id, only.name, only.fun, only.args, timeout)
         : this.#codec.encode(frame);
     } catch (err) {

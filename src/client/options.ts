@@ -148,6 +148,26 @@ export interface RequestOptions {
    * @default {false}
    */
   all?: boolean;
+  /**
+   * The W3C `traceparent` of the span this request continues: as
+   * {@linkcode CallOptions.traceparent}. The node's span of the request is
+   * its child, and the spans of all its steps, here and on other nodes, are
+   * in its trace.
+   *
+   * @default {the active OpenTelemetry span's, if any}
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Client, Server } from "@mpreg/mpreg";
+   * await using server = await new Server({ port: 0 }).start();
+   * await using client = new Client(server.url);
+   * const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+   * const out = await client.request([{ name: "a", fun: "echo", args: ["hi"] }], { traceparent });
+   * assert.deepEqual(out, { a: "hi" });
+   * ```
+   */
+  traceparent?: string;
 }
 
 /**
@@ -190,4 +210,32 @@ export interface CallOptions {
    * @default {undefined}
    */
   signal?: AbortSignal;
+  /**
+   * The W3C `traceparent` of the span this call continues
+   * (`00-<32 hex>-<16 hex>-<2 hex>`, lowercase): the node's span of the
+   * request becomes its child, and the spans of forwarded steps follow, so
+   * one trace runs from the caller through the cluster. For callers that
+   * keep their trace context themselves (a browser app without an
+   * OpenTelemetry context manager). Without it the client sends the context
+   * of the caller's active OpenTelemetry span, if any (`@opentelemetry/api`;
+   * Deno registers it with `OTEL_DENO=true`). A malformed value rejects the
+   * call with a `TypeError`; the original protocol (`encoding:
+   * "mpreg-json"`) cannot carry it and refuses the call.
+   *
+   * @default {the active OpenTelemetry span's, if any}
+   *
+   * @example Continue a trace from an incoming HTTP request
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Client, Server } from "@mpreg/mpreg";
+   * await using server = await new Server({ port: 0 }).start();
+   * await using client = new Client(server.url);
+   * const incoming = new Request("http://app.example/", {
+   *   headers: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" },
+   * });
+   * const traceparent = incoming.headers.get("traceparent") ?? undefined;
+   * assert.deepEqual(await client.call("echo", ["hi"], { traceparent }), "hi");
+   * ```
+   */
+  traceparent?: string;
 }

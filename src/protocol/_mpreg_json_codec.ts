@@ -7,8 +7,8 @@
  * - a request is `{"role":"rpc","cmds":[{name,fun,args,kwargs,locs}],"u":"17"}`
  *   in the original's field order: the id is a string (the original closes
  *   the connection on a numeric one), and there is no `timeout`, no `all`,
- *   no batch and no cancel message (a timeout or an abort is local only; the
- *   late answer is dropped);
+ *   no trace context (`tp`), no batch and no cancel message (a timeout or
+ *   an abort is local only; the late answer is dropped);
  * - answers are read from text or binary frames; their string `u` is turned
  *   back into the client's numeric id;
  * - integers beyond 2^53 are exact both ways (`BigInt`), as orjson's are.
@@ -37,6 +37,7 @@ interface ClientRequest {
   u?: unknown;
   cmds?: ClientStep[];
   all?: unknown;
+  tp?: unknown;
 }
 
 /** Whether `value` holds an object with the key `$literal`. */
@@ -63,6 +64,9 @@ export class MpregJsonCodec implements Codec {
       throw new TypeError(
         "the original MPREG protocol has no `all`: it returns the results of the last level",
       );
+    }
+    if (request.tp !== undefined) {
+      throw new TypeError("the original MPREG protocol has no trace context (`traceparent`)");
     }
     const cmds = (request.cmds ?? []).map((step) => ({
       name: step.name,

@@ -9,6 +9,7 @@ import { stringifyExactJson } from "./_exact_json.ts";
 import { intern } from "./_intern.ts";
 import type { Step } from "./step.ts";
 import { LimitExceededError, ProtocolError, type WireError } from "./errors.ts";
+import { parseTraceparent, TRACEPARENT_FORMAT } from "./traceparent.ts";
 
 /**
  * A request id chosen by the sender: a string or a non-negative safe integer.
@@ -63,6 +64,13 @@ export interface RpcRequest {
    * unstarted (1015 with `details.idempotent: false`).
    */
   retry?: boolean;
+  /**
+   * The W3C `traceparent` of the caller's span
+   * (`00-<32 hex>-<16 hex>-<2 hex>`, lowercase, ids not all zeros): the
+   * node's span of the request is its child. Never sent in the original
+   * protocol.
+   */
+  tp?: string;
 }
 
 /**
@@ -208,6 +216,13 @@ export function parseClientMessage(message: unknown, maxSteps: number): ClientMe
     if (message.retry !== undefined && message.retry !== null) {
       if (typeof message.retry !== "boolean") throw bad('"retry" is not a boolean');
       if (message.retry) request.retry = true;
+    }
+    const tp = message.tp;
+    if (tp !== undefined && tp !== null) {
+      if (parseTraceparent(tp) === null) {
+        throw bad(`"tp" is not a W3C traceparent: expected ${TRACEPARENT_FORMAT}`);
+      }
+      request.tp = tp as string;
     }
     return request;
   }

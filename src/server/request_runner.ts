@@ -33,7 +33,7 @@ import type { Metrics } from "./metrics.ts";
 import {
   endWith,
   failSpan,
-  startRootSpan,
+  startRequestSpan,
   startSpan,
   traceparentOf,
   tracingEnabled,
@@ -116,6 +116,11 @@ export interface RunRequest {
    * step's function is idempotent wherever it is offered.
    */
   retry?: boolean;
+  /**
+   * The W3C `traceparent` of the caller's span: the request's span is its
+   * child (without it, the root of a trace of its own).
+   */
+  traceparent?: string;
 }
 
 const log = getLogger(["mpreg", "server", "request"]);
@@ -180,12 +185,12 @@ export class RequestRunner {
 
   #traced(request: RunRequest): MaybePromise<Record<string, unknown>> {
     if (!tracingEnabled()) return this.#run(request);
-    const span = startRootSpan("mpreg.request", {
+    const span = startRequestSpan("mpreg.request", {
       "mpreg.request_id": request.id,
       "mpreg.steps": request.steps.length,
       "mpreg.principal": request.principal.name,
       "mpreg.node": this.#options.node,
-    });
+    }, request.traceparent);
     try {
       return endWith(span, withSpan(span, () => this.#run(request)));
     } catch (err) {

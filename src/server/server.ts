@@ -223,6 +223,7 @@ export class Server {
           signal,
           deadline,
           principal,
+          traceparent: request.tp,
         }),
       acquire: (principal) => admission.acquire(principal),
       release: (principal) => admission.release(principal),

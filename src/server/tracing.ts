@@ -9,7 +9,13 @@
  */
 import { isPromise } from "../_util/maybe_promise.ts";
 import {
+  formatTraceparent,
+  parseTraceparent,
+  type TraceparentParts,
+} from "../protocol/traceparent.ts";
+import {
   type Attributes,
+  type Context,
   context,
   type Span,
   SpanKind,
@@ -36,11 +42,21 @@ export function startSpan(name: string, attributes: Attributes, kind = SpanKind.
 }
 
 /**
- * Starts the span of a client request: the root of its own trace (not a
- * child of the WebSocket upgrade that every request of a connection shares).
+ * Starts the span of a client request: the child of the caller's span when
+ * the request carries its `traceparent`, otherwise the root of its own trace
+ * (never the child of the WebSocket upgrade that every request of a
+ * connection shares).
  */
-export function startRootSpan(name: string, attributes: Attributes): Span {
-  return tracer.startSpan(name, { attributes, kind: SpanKind.SERVER, root: true });
+export function startRequestSpan(
+  name: string,
+  attributes: Attributes,
+  traceparent: string | undefined,
+): Span {
+  const remote = traceparent === undefined ? null : parseTraceparent(traceparent);
+  if (remote === null) {
+    return tracer.startSpan(name, { attributes, kind: SpanKind.SERVER, root: true });
+  }
+  return tracer.startSpan(name, { attributes, kind: SpanKind.SERVER }, remoteParent(remote));
 }
 
 /** Runs `fn` with `span` as the active span (so spans started inside are its children). */
@@ -69,21 +85,20 @@ export function failSpan(span: Span, err: unknown): void {
 
 /** The W3C `traceparent` of a span: `00-<trace id>-<span id>-<flags>`. */
 export function traceparentOf(span: Span): string {
-  const { traceId, spanId, traceFlags } = span.spanContext();
-  return `00-${traceId}-${spanId}-${traceFlags.toString(16).padStart(2, "0")}`;
+  return formatTraceparent(span.spanContext());
 }
 
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
-
-/** Starts a span whose parent is the remote span of a `traceparent`. */
+/**
+ * Starts a span whose parent is the remote span of a `traceparent` (a
+ * child of the active span when it is not a valid one).
+ */
 export function startRemoteChild(name: string, traceparent: string, attributes: Attributes): Span {
-  const match = TRACEPARENT.exec(traceparent);
-  if (match === null) return startSpan(name, attributes, SpanKind.SERVER);
-  const parent = trace.setSpanContext(context.active(), {
-    traceId: match[1]!,
-    spanId: match[2]!,
-    traceFlags: parseInt(match[3]!, 16),
-    isRemote: true,
-  });
-  return tracer.startSpan(name, { attributes, kind: SpanKind.SERVER }, parent);
+  const remote = parseTraceparent(traceparent);
+  if (remote === null) return startSpan(name, attributes, SpanKind.SERVER);
+  return tracer.startSpan(name, { attributes, kind: SpanKind.SERVER }, remoteParent(remote));
+}
+
+/** The active context with the remote span of a `traceparent` as its span. */
+function remoteParent(remote: TraceparentParts): Context {
+  return trace.setSpanContext(context.active(), { ...remote, isRemote: true });
 }

@@ -90,3 +90,31 @@ Deno.test("parseClientMessage() reads the retry mark of a request sent again", (
     (err: unknown) => err instanceof ProtocolError && /"retry" is not a boolean/.test(err.message),
   );
 });
+
+Deno.test("parseClientMessage() keeps a W3C tp and refuses a malformed one with 1004 naming it", () => {
+  const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  const rpc = (value: unknown) => ({ role: "rpc", u: 1, cmds: [], tp: value });
+  assert.equal((parseClientMessage(rpc(tp), 10) as { tp?: string }).tp, tp);
+  assert.ok(!("tp" in parseClientMessage(rpc(null), 10)), "null is no trace context");
+  const malformed = [
+    "",
+    tp.toUpperCase(),
+    tp.replace(/^00/, "01"),
+    tp.replace(/^00/, "ff"),
+    `${tp}-extra`,
+    ` ${tp}`,
+    tp.replace("b7ad6b7169203331", "0".repeat(16)),
+    tp.replace("0af7651916cd43dd8448eb211c80319c", "0".repeat(32)),
+    tp.replace(/-01$/, "-1"),
+    42,
+    [tp],
+  ];
+  for (const value of malformed) {
+    assert.throws(() => parseClientMessage(rpc(value), 10), (err: unknown) => {
+      assert.ok(err instanceof ProtocolError, `${JSON.stringify(value)}: ${err}`);
+      assert.equal(err.code, 1004);
+      assert.match(err.message, /^"tp" is not a W3C traceparent: expected 00-<32 hex digits>/);
+      return true;
+    });
+  }
+});

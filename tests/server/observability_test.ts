@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { Client } from "../../mod.ts";
 import { converged, known, startCluster } from "../_helpers/cluster.ts";
 import { withRequestLogs } from "../_helpers/logs.ts";
-import { repoPath, ServerProcess } from "../_helpers/process.ts";
+import { repoPath, runScript, ServerProcess } from "../_helpers/process.ts";
 
 function sample(text: string, line: string): number {
   const found = text.split("\n").find((l) => l.startsWith(line + " "));
@@ -67,8 +67,26 @@ Deno.test("observability: /metrics counts calls by function and outcome, with la
   assert.equal(stats.cluster.awareness, 0);
 });
 
-Deno.test("observability: a forwarded step's span has the request's trace id", async () => {
-  const spans: Array<{ name: string; traceId: string; spanId: string; parentSpanId?: string }> = [];
+interface ExportedSpan {
+  name: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+}
+
+/** Span ids as OTLP/JSON writes them: hex (not base64). */
+const OTEL_ENV = { OTEL_DENO: "true", OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" };
+
+/**
+ * Runs `fn` against node a of two node processes exporting their spans
+ * (OTEL_DENO), where a has only the built-in functions and b also
+ * `whoami`, once a forwards `whoami` to b; returns every span exported
+ * to a collector, by the nodes and by anything `fn` runs with the env given.
+ */
+async function tracedCluster(
+  fn: (aUrl: string, env: Record<string, string>) => Promise<void>,
+): Promise<ExportedSpan[]> {
+  const spans: ExportedSpan[] = [];
   const collector = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const body = await req.json();
     if (new URL(req.url).pathname === "/v1/traces") {
@@ -79,9 +97,8 @@ Deno.test("observability: a forwarded step's span has the request's trace id", a
     return Response.json({});
   });
   const env = {
-    OTEL_DENO: "true",
+    ...OTEL_ENV,
     OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.addr.port}`,
-    OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
   };
   const dir = await Deno.makeTempDir();
   let a: ServerProcess | null = null;
@@ -98,17 +115,17 @@ Deno.test("observability: a forwarded step's span has the request's trace id", a
       env,
     );
     await b.url;
-    await using client = new Client(aUrl, { timeoutMs: 5_000 });
-    let out: Record<string, unknown> = {};
-    for (let i = 0; i < 100 && out.where !== "b"; i++) {
-      out = await client.request([
-        { name: "first", fun: "echo", args: ["x"] },
-        { name: "where", fun: "whoami", args: [] },
-        { name: "both", fun: "echos", args: ["first", "where"] },
-      ], { all: true }).catch(() => ({}));
-      if (out.where !== "b") await new Promise((r) => setTimeout(r, 50));
+    {
+      // Until a knows b's `whoami` (this client sends no trace context).
+      await using client = new Client(aUrl, { timeoutMs: 5_000 });
+      let where: unknown = null;
+      for (let i = 0; i < 100 && where !== "b"; i++) {
+        where = await client.call("whoami").catch(() => null);
+        if (where !== "b") await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(where, "b");
     }
-    assert.equal(out.where, "b");
+    await fn(aUrl, env);
   } finally {
     // A clean exit flushes the spans.
     await b?.stop("SIGTERM");
@@ -116,6 +133,33 @@ Deno.test("observability: a forwarded step's span has the request's trace id", a
     await collector.shutdown();
     await Deno.remove(dir, { recursive: true });
   }
+  return spans;
+}
+
+/** The one span named `name` in the trace `traceId`. */
+function spanIn(spans: ExportedSpan[], traceId: string, name: string): ExportedSpan {
+  const found = spans.filter((s) => s.name === name && s.traceId === traceId);
+  assert.equal(
+    found.length,
+    1,
+    `one span "${name}" in trace ${traceId}: ${
+      spans.map((s) => `${s.name} ${s.traceId}/${s.spanId}<-${s.parentSpanId}`).join(", ")
+    }`,
+  );
+  return found[0]!;
+}
+
+Deno.test("observability: a forwarded step's span has the request's trace id", async () => {
+  let out: Record<string, unknown> = {};
+  const spans = await tracedCluster(async (aUrl) => {
+    await using client = new Client(aUrl, { timeoutMs: 5_000 });
+    out = await client.request([
+      { name: "first", fun: "echo", args: ["x"] },
+      { name: "where", fun: "whoami", args: [] },
+      { name: "both", fun: "echos", args: ["first", "where"] },
+    ], { all: true });
+  });
+  assert.equal(out.where, "b");
   const run = spans.find((s) => s.name === "mpreg.run where");
   assert.ok(run, `b exported its span: ${spans.map((s) => s.name).join(", ")}`);
   const request = spans.find((s) => s.name === "mpreg.request" && s.traceId === run.traceId);
@@ -124,7 +168,48 @@ Deno.test("observability: a forwarded step's span has the request's trace id", a
   assert.ok(step, "a's step span is in the same trace");
   assert.equal(run.parentSpanId, step.spanId, "b.s span is the child of a.s step span");
   assert.equal(step.parentSpanId, request.spanId, "the step span is the child of the request span");
-  assert.ok(!request.parentSpanId, "each request is the root of its own trace");
+  assert.ok(!request.parentSpanId, "a request with no trace context is the root of its own trace");
+});
+
+Deno.test("observability: a caller's span, a's request and step, and b's run are one trace", async () => {
+  // A caller outside any span passes its own trace context.
+  const explicit = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  let printed: Record<string, { value: unknown; traceId?: string; spanId?: string }> = {};
+  const spans = await tracedCluster(async (aUrl, env) => {
+    const caller = await runScript("tests/fixtures/traced_caller.ts", [aUrl, explicit], env);
+    assert.equal(caller.code, 0, caller.stderr);
+    printed = JSON.parse(caller.stdout);
+  });
+  const cases = [
+    { of: "call", step: "whoami" },
+    { of: "request", step: "where" },
+    { of: "option", step: "whoami" },
+  ];
+  for (const { of, step } of cases) {
+    const { value, traceId, spanId } = printed[of]!;
+    if (of === "option") {
+      assert.equal(value, "b");
+    } else {
+      assert.equal((value as Record<string, unknown>)?.where ?? value, "b");
+      // The caller's process exported its own span, the root of the trace.
+      const own = spanIn(spans, traceId!, `caller.${of}`);
+      assert.equal(own.spanId, spanId);
+      assert.ok(!own.parentSpanId);
+    }
+    const [trace, parent] = of === "option"
+      ? [explicit.slice(3, 35), explicit.slice(36, 52)]
+      : [traceId!, spanId!];
+    const request = spanIn(spans, trace, "mpreg.request");
+    assert.equal(
+      request.parentSpanId,
+      parent,
+      `${of}: a's request is the child of the caller's span`,
+    );
+    const stepSpan = spanIn(spans, trace, `mpreg.step ${step}`);
+    assert.equal(stepSpan.parentSpanId, request.spanId, `${of}: a's step is the request's child`);
+    const run = spanIn(spans, trace, `mpreg.run ${step}`);
+    assert.equal(run.parentSpanId, stepSpan.spanId, `${of}: b's run is the child of a's step`);
+  }
 });
 
 Deno.test("observability: every log line of a request carries its id", async () => {

@@ -194,6 +194,24 @@ Deno.test("bad requests with a readable id get an error response, and the socket
   await raw.close();
 });
 
+Deno.test("a request with a malformed tp (trace context) is a 1004 naming it; a valid tp runs", async () => {
+  await using server = await startServer();
+  const raw = new RawSocket(server.url, "mpreg.json.v1");
+  await raw.opened;
+  const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  const cmds = [{ name: "a", fun: "echo", args: ["ok"] }];
+  raw.ws.send(JSON.stringify({ role: "rpc", u: 1, cmds, tp: tp.toUpperCase() }));
+  raw.ws.send(JSON.stringify({ role: "rpc", u: 2, cmds, tp }));
+  await raw.waitFrames(2);
+  const byId = new Map(raw.frames.map((f) => [json(f).u, json(f)]));
+  const error = byId.get(1)!.error as { code: number; message: string };
+  assert.equal(error.code, ErrorCode.Protocol);
+  assert.match(error.message, /^"tp" is not a W3C traceparent/);
+  assert.deepEqual(byId.get(2), { u: 2, r: { a: "ok" }, error: null });
+  assert.equal(raw.ws.readyState, WebSocket.OPEN);
+  await raw.close();
+});
+
 Deno.test("in-flight requests per connection are limited; other connections never notice", async () => {
   await using server = await startServer({ limits: { maxInFlightPerConnection: 2 } });
   const { promise: release, resolve } = Promise.withResolvers<void>();
