@@ -58,6 +58,10 @@ const MOD = [
   "Limits",
   // Functions.
   "CallContext",
+  "FunctionDescription",
+  "JsonSchema",
+  "ParamDescription",
+  "StandardSchema",
   "RpcFunction",
   "RequestId",
   "FunctionPermissions",
