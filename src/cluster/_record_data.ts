@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { FunctionDescription } from "../registry/function_schemas.ts";
+import type { FunctionDescription } from "../protocol/function_description.ts";
 import type { NodeRecord } from "./membership_types.ts";
 
 /** A record's data, frozen so it can be shared with views and messages. */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { FunctionDescription } from "../registry/function_schemas.ts";
+import type { FunctionDescription } from "../protocol/function_description.ts";
 import { candidatesFor } from "../registry/router.ts";
 
 import type { MemberState } from "./membership.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { FunctionDescription } from "../registry/function_schemas.ts";
+import type { FunctionDescription } from "../protocol/function_description.ts";
 
 /**
  * The state of a member as this node sees it.

@@ -6,12 +6,8 @@
  */
 import { type Arity, arityOf } from "./arity.ts";
 import type { RequestId } from "../protocol/messages.ts";
-import {
-  checkSchemas,
-  describeFunction,
-  type FunctionDescription,
-  type FunctionSchemas,
-} from "./function_schemas.ts";
+import type { FunctionDescription } from "../protocol/function_description.ts";
+import { checkSchemas, describeFunction, type FunctionSchemas } from "./function_schemas.ts";
 import { FunctionChecks } from "./validation.ts";
 
 /**

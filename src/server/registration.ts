@@ -8,9 +8,9 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { PermissionDeniedError } from "../protocol/errors.ts";
+import type { FunctionDescription } from "../protocol/function_description.ts";
 import {
   boundDescriptions,
-  type FunctionDescription,
   type FunctionSchemas,
   type StandardSchema,
 } from "../registry/function_schemas.ts";

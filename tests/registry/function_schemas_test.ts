@@ -8,8 +8,8 @@ import {
   boundDescriptions,
   describeFunction,
   DESCRIPTION_LIMITS,
-  type FunctionDescription,
 } from "../../src/registry/function_schemas.ts";
+import type { FunctionDescription } from "../../src/protocol/function_description.ts";
 import { parameterNames } from "../../src/registry/arity.ts";
 import { startServer } from "../_helpers/mod.ts";
 
