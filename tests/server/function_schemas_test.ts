@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import * as z from "npm:zod@4.6.7";
 import * as v from "valibot";
 import { toStandardJsonSchema } from "npm:@valibot/to-json-schema@1.8.0";
-import { Client, ErrorCode, type Server } from "../../mod.ts";
+import { Client, ErrorCode, Server } from "../../mod.ts";
 import { converged, FAST, known } from "../_helpers/cluster.ts";
 import { rpcFailure, startServer, waitFor } from "../_helpers/mod.ts";
 
@@ -193,4 +193,40 @@ Deno.test("schemas: a trusted module's schemas export describes and checks its f
   assert.equal(described?.repeat?.doc, "Repeats a word.");
   assert.deepEqual(described?.repeat?.params[0]?.schema, { type: "string", minLength: 1 });
   assert.deepEqual(described?.echoBoth, { params: [{ name: "left" }, { name: "right" }] });
+});
+
+Deno.test("schemas: a YAML functions entry of a trusted module applies its schemas export", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const module = new URL("../fixtures/schema_functions.ts", import.meta.url).pathname;
+    await Deno.writeTextFile(
+      `${dir}/node.yaml`,
+      ["name: y", "functions:", `  - module: ${module}`, "    trusted: true"].join("\n"),
+    );
+    await using node = await (await Server.fromConfig(`${dir}/node.yaml`, { port: 0 })).start();
+    await using client = new Client(node.url);
+    assert.equal(await client.call("repeat", ["x", "2"]), "xx", "coerced by the schema");
+    const err = await rpcFailure(client.call("repeat", [3]));
+    assert.equal(err.code, ErrorCode.Protocol);
+    assert.equal(node.cluster.self.described?.repeat?.doc, "Repeats a word.");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("schemas: a schemas export naming a function the module lacks is refused", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/fns.ts`,
+      "export const one = () => 1;\nexport const schemas = { two: { doc: 'missing' } };\n",
+    );
+    await using node = await startServer({ name: "x" });
+    await assert.rejects(
+      node.registerModule(`file://${dir}/fns.ts`, { trusted: true }),
+      /"schemas" describes "two", which it does not export as a function/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
