@@ -63,6 +63,12 @@ export {
 
 // Functions.
 export type { CallContext, RpcFunction } from "./src/registry/registry.ts";
+export type { StandardSchema } from "./src/registry/function_schemas.ts";
+export type {
+  FunctionDescription,
+  JsonSchema,
+  ParamDescription,
+} from "./src/protocol/function_description.ts";
 export type { RequestId } from "./src/protocol/messages.ts";
 export type {
   FunctionPermissions,

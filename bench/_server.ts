@@ -21,6 +21,8 @@
  *
  * @module
  */
+import * as v from "valibot";
+import * as z from "npm:zod@4.6.7";
 import { Server } from "../mod.ts";
 import { createCodec } from "../src/protocol/codec.ts";
 import { sigterm, stdinClosed } from "./_process.ts";
@@ -99,6 +101,15 @@ async function main(): Promise<void> {
   const node = new Server({ port: 0, host: HOST, name: "bench" });
   // The same function inline and in a sandboxed worker (no permissions).
   node.register("inline_add", (a: number, b: number) => a + b);
+  // The same with small argument and result schemas (issue 17).
+  node.register("zod_add", (a: number, b: number) => a + b, {
+    args: [z.number(), z.number()],
+    result: z.number(),
+  });
+  node.register("valibot_add", (a: number, b: number) => a + b, {
+    args: [v.number(), v.number()],
+    result: v.number(),
+  });
   node.register("sandbox_add", (a: number, b: number) => a + b, { sandbox: true });
   await node.start();
   // A second node offering `fecho`, which the first lacks: a call of `fecho`

@@ -117,6 +117,8 @@ const ONE_AT_A_TIME: Target = { of: "ratio", op: ">=", bound: 0.85 };
 const HUNDRED_IN_FLIGHT: Target = { of: "ratio", op: ">=", bound: 0.8 };
 const FORWARDED: Target = { of: "ratio", op: ">=", bound: 0.35 };
 const CHAIN_LATENCY: Target = { of: "ratio", op: "<=", bound: 1.5 };
+// Issue 17: a small schema costs at most 15 % more than none, one call at a time.
+const SCHEMA_COST: Target = { of: "ratio", op: "<=", bound: 1.15 };
 const NATS_THROUGHPUT: Target = { of: "ratio", op: ">=", bound: 3 };
 const NATS_LATENCY: Target = { of: "ratio", op: "<=", bound: 1 };
 const BINARY: Target = { of: "ratio", op: ">=", bound: 0.7 };
@@ -379,6 +381,27 @@ function stepFigures(c: Connections): Figure[] {
   ];
 }
 
+/**
+ * The same add with argument and result schemas (`add(a: number, b:
+ * number): number`) against the one without: what checking costs.
+ */
+function schemaFigures(c: Connections): Figure[] {
+  const plain = () => c.client.call("inline_add", [2, 3]);
+  const plainName = "the same call without a schema, 1 at a time";
+  return (["zod", "valibot"] as const).map((library) => {
+    const checked = () => c.client.call(`${library}_add`, [2, 3]);
+    return {
+      name: `call with a small ${library} schema, 1 at a time`,
+      ceilingName: plainName,
+      ceiling: (phases: Phases) => oneAtATime(plain, phases),
+      mpreg: (phases: Phases) => oneAtATime(checked, phases),
+      metric: "p50",
+      target: SCHEMA_COST,
+      note: `inline add(a, b) with ${library} schemas of both numbers and of the result`,
+    };
+  });
+}
+
 function sandboxFigures(c: Connections): Figure[] {
   const inlineAdd = () => c.client.call("inline_add", [2, 3]);
   const sandboxAdd = () => c.client.call("sandbox_add", [2, 3]);
@@ -614,6 +637,15 @@ async function checkAll(c: Connections, bytes: Uint8Array): Promise<void> {
   );
   await check("sandboxed add", () => c.client.call("sandbox_add", [2, 3]), (got) => got === 5);
   await check("inline add", () => c.client.call("inline_add", [2, 3]), (got) => got === 5);
+  for (const library of ["zod", "valibot"]) {
+    const fun = `${library}_add`;
+    await check(fun, () => c.client.call(fun, [2, 3]), (got) => got === 5);
+    await check(`${fun} refusing a string`, () =>
+      c.client.call(fun, ["2", 3]).then(
+        () => "accepted",
+        (err: { code?: number }) => err.code,
+      ), (got) => got === 1004);
+  }
   if (bytes.length + 1024 > DEFAULT_LIMITS.maxFrameBytes) {
     throw new Error(`a ${bytes.length}-byte argument does not fit the default frame limit`);
   }
@@ -749,6 +781,7 @@ async function run(options: Options): Promise<void> {
     await measureAll(echoFigures(c), settings, rows, wanted);
     await measureAll(forwardedFigures(c), settings, rows, wanted);
     await measureAll(stepFigures(c), settings, rows, wanted);
+    await measureAll(schemaFigures(c), settings, rows, wanted);
     await measureAll(sandboxFigures(c), settings, rows, wanted);
     if (wanted("idle sandbox process")) {
       log("measuring an idle sandbox process ...");

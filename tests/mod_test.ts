@@ -68,6 +68,10 @@ const MOD = [
   "Limits",
   // Functions.
   "CallContext",
+  "FunctionDescription",
+  "JsonSchema",
+  "ParamDescription",
+  "StandardSchema",
   "RpcFunction",
   "RequestId",
   "FunctionPermissions",

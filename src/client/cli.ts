@@ -8,6 +8,8 @@
  */
 import { FlagError, type FlagSpec, type ParseArgs, readFlags } from "../_util/cli_flags.ts";
 import { RpcError } from "../protocol/errors.ts";
+import type { FunctionDescription } from "../protocol/function_description.ts";
+import { apiDeclarations, descriptionOf, signatureOf, typeOfSchema } from "./api_types.ts";
 import { Client, type StepInput } from "./client.ts";
 
 /** The parts of the Deno runtime the CLI uses. */
@@ -16,6 +18,8 @@ export interface CliRuntime {
   readonly args: string[];
   /** Reads a text file. */
   readTextFile(path: string): Promise<string>;
+  /** Writes a text file (`types --out`); without it, `--out` is refused. */
+  writeTextFile?(path: string, text: string): Promise<void>;
   /** Ends the process. */
   exit(code: number): never;
   /** Environment variables (`MPREG_URL`); without it, none are read. */
@@ -45,7 +49,10 @@ Commands:
   functions            list the functions the cluster offers, with their members
                        and the resources each member offers them with
   describe FUN         one function: every member offering it, its state, URL
-                       and resources
+                       and resources, then its parameters, types and doc
+  types                write the cluster's functions as a TypeScript .d.ts
+                       (export interface Api { add(a: number, b: number): number })
+                       to stdout, or to the file given by --out
 
 Each flag takes its value as "--flag value" or "--flag=value".
 
@@ -58,6 +65,7 @@ Flags:
   --timeout MS         deadline in milliseconds (default: ${DEFAULT_TIMEOUT_MS})
   --                   the rest are arguments, even if they start with --
   --encoding ENC       msgpack or json (default: msgpack)
+  --out FILE           where types writes the .d.ts (types only; default: stdout)
   -h, --help           print this help
 `;
 
@@ -73,6 +81,7 @@ interface CliArgs {
   timeoutMs: number;
   encoding: "msgpack" | "json";
   help: boolean;
+  out: string | undefined;
   positional: string[];
 }
 
@@ -96,6 +105,7 @@ const FLAGS: Record<string, { spec: FlagSpec; apply: (args: CliArgs, value: stri
     },
   },
   all: { spec: { type: "boolean" }, apply: (args) => args.all = true },
+  out: { spec: { type: "string" }, apply: (args, value) => args.out = value },
   timeout: {
     spec: { type: "string" },
     apply: (args, value) => {
@@ -134,6 +144,7 @@ async function readArgs(args: readonly string[]): Promise<CliArgs> {
     timeoutMs: DEFAULT_TIMEOUT_MS,
     encoding: "msgpack",
     help: false,
+    out: undefined,
     positional: [],
   };
   // Imported here, not at the top: the browser bundle of the client holds
@@ -210,6 +221,7 @@ interface ClusterView {
     resources: string[];
     functions: Record<string, string[]>;
     idempotent?: string[];
+    described?: Record<string, FunctionDescription>;
     lastHeard: number;
   }>;
   functions: Record<string, string[]>;
@@ -247,7 +259,54 @@ function functionsTable(view: ClusterView): string {
     names.join(", "),
     names.map((name) => `${name}: ${resourcesOf(byName.get(name)!, fun)}`).join("; "),
   ]);
-  return table(["FUNCTION", "MEMBERS", "RESOURCES (PER MEMBER)"], rows);
+  const signatures = Object.keys(view.functions).sort().map((fun) => {
+    const description = descriptionOf(view, fun);
+    const doc = description?.doc === undefined ? "" : `\n    ${oneLine(description.doc)}`;
+    return `${signatureOf(fun, description)}${doc}`;
+  });
+  return `${table(["FUNCTION", "MEMBERS", "RESOURCES (PER MEMBER)"], rows)}\n\nSIGNATURES\n` +
+    signatures.join("\n");
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, " ").trim();
+}
+
+/** The parameters, kwargs, result and doc of a described function, as text. */
+function parametersText(view: ClusterView, fun: string): string {
+  const description = descriptionOf(view, fun);
+  if (description === undefined) return "\n\nIts members describe no parameters.";
+  const lines = ["", "", signatureOf(fun, description)];
+  if (description.doc !== undefined) lines.push(`    ${oneLine(description.doc)}`);
+  const rows = description.params.map((p) => [
+    (p.rest ? "..." : "") + p.name,
+    p.schema === undefined ? "unknown" : typeOfSchema(p.schema),
+    p.optional || (p.schema !== undefined && Object.hasOwn(p.schema, "default")) ? "no" : "yes",
+    p.schema === undefined ? "-" : JSON.stringify(p.schema),
+  ]);
+  if (description.kwargs !== undefined) {
+    rows.push([
+      "kwargs",
+      typeOfSchema(description.kwargs),
+      "-",
+      JSON.stringify(description.kwargs),
+    ]);
+  }
+  if (rows.length > 0) {
+    lines.push("", table(["PARAMETER", "TYPE", "REQUIRED", "JSON SCHEMA"], rows));
+  }
+  lines.push(
+    "",
+    `Result: ${
+      description.result === undefined
+        ? "unknown"
+        : `${typeOfSchema(description.result)}  ${JSON.stringify(description.result)}`
+    }`,
+  );
+  if (description.truncated) {
+    lines.push("(Its description was over the catalog's bound: its JSON Schemas were left out.)");
+  }
+  return lines.join("\n");
 }
 
 /** The `describe FUN` text, or `null` when no member offers it. */
@@ -264,7 +323,8 @@ function describeFunction(view: ClusterView, fun: string): string | null {
   return `${fun}: offered by ${members.length} member${members.length === 1 ? "" : "s"}\n\n` +
     table(["MEMBER", "STATE", "URL", "RESOURCES", "IDEMPOTENT"], rows) +
     "\n\nA step of it runs on a live member whose resources include all of the step's locs;" +
-    "\nit is sent again after a loss only where it is idempotent.";
+    "\nit is sent again after a loss only where it is idempotent." +
+    parametersText(view, fun);
 }
 
 /** Renders `GET /cluster` as two tables. */
@@ -353,6 +413,18 @@ export async function clientMain(
         return 1;
       }
       output.out(described);
+      return 0;
+    } else if (command === "types") {
+      const text = apiDeclarations(await clusterView(parsed.urls[0]!), parsed.urls[0]!);
+      if (parsed.out === undefined) {
+        output.out(text);
+      } else {
+        if (runtime.writeTextFile === undefined) {
+          throw new CliUsageError("--out: this runtime cannot write files");
+        }
+        await runtime.writeTextFile(parsed.out, text);
+        output.err(`Wrote ${parsed.out}`);
+      }
       return 0;
     } else if (command === "request") {
       const [file] = rest;

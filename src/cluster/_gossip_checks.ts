@@ -57,8 +57,19 @@ export function isRecord(x: unknown): x is NodeRecord {
   if (!Object.values(x.functions).every(isStringArray)) return false;
   if (x.grants != null && typeof x.grants !== "string") return false;
   if (x.idempotent !== undefined && !isStringArray(x.idempotent)) return false;
+  if (x.described !== undefined && !isDescribed(x.described)) return false;
   return x.permissions === undefined ||
     (isObject(x.permissions) && Object.values(x.permissions).every(isStringArray));
+}
+
+/** Whether `x` maps function names to descriptions (`{ params: [{ name }], … }`). */
+function isDescribed(x: unknown): boolean {
+  if (!isObject(x)) return false;
+  return Object.values(x).every((d) =>
+    isObject(d) && Array.isArray(d.params) &&
+    d.params.every((p: unknown) => isObject(p) && typeof p.name === "string") &&
+    (d.doc === undefined || typeof d.doc === "string")
+  );
 }
 
 /** Whether `x` has the shape of a `GossipMessage`. */

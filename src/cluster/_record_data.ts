@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { FunctionDescription } from "../protocol/function_description.ts";
 import type { NodeRecord } from "./membership_types.ts";
 
 /** A record's data, frozen so it can be shared with views and messages. */
@@ -15,10 +16,21 @@ export interface RecordData {
   readonly functions: Readonly<Record<string, readonly string[]>>;
   readonly permissions: Readonly<Record<string, readonly string[]>>;
   readonly idempotent: readonly string[];
+  readonly described: Readonly<Record<string, FunctionDescription>>;
   readonly grants: string | undefined;
 }
 
-type DataFields = "urls" | "resources" | "functions" | "permissions" | "idempotent" | "grants";
+type DataFields =
+  | "urls"
+  | "resources"
+  | "functions"
+  | "permissions"
+  | "idempotent"
+  | "described"
+  | "grants";
+
+/** The descriptions of a record that carries none. */
+const NO_DESCRIPTIONS: Readonly<Record<string, FunctionDescription>> = Object.freeze({});
 
 /** The permissions of a record that declares none. */
 export const NO_PERMISSIONS: Readonly<Record<string, readonly string[]>> = Object.freeze({});
@@ -42,6 +54,9 @@ export function freezeData(record: Pick<NodeRecord, DataFields>): RecordData {
     functions: frozenMap(record.functions),
     permissions: record.permissions === undefined ? NO_PERMISSIONS : frozenMap(record.permissions),
     idempotent: frozenList(record.idempotent ?? []),
+    described: record.described === undefined || Object.keys(record.described).length === 0
+      ? NO_DESCRIPTIONS
+      : Object.freeze({ ...record.described }),
     grants: typeof record.grants === "string" ? record.grants : undefined,
   };
 }
@@ -67,6 +82,9 @@ function sameMap(
 export function sameData(a: RecordData, b: RecordData): boolean {
   if (!sameList(a.urls, b.urls) || !sameList(a.resources, b.resources)) return false;
   if (a.grants !== b.grants || !sameList(a.idempotent, b.idempotent)) return false;
+  if (a.described !== b.described && JSON.stringify(a.described) !== JSON.stringify(b.described)) {
+    return false;
+  }
   return sameMap(a.functions, b.functions) && sameMap(a.permissions, b.permissions);
 }
 
@@ -78,8 +96,18 @@ export function dataFields(d: RecordData): Pick<NodeRecord, DataFields> {
     functions: d.functions as Record<string, string[]>,
     ...permissionsOf(d),
     ...(d.idempotent.length === 0 ? {} : { idempotent: d.idempotent as string[] }),
+    ...describedOf(d),
     ...(d.grants === undefined ? {} : { grants: d.grants }),
   };
+}
+
+/** The descriptions of a record, left out when there are none. */
+export function describedOf(
+  d: RecordData,
+): { described?: Record<string, FunctionDescription> } {
+  return d.described === NO_DESCRIPTIONS
+    ? {}
+    : { described: d.described as Record<string, FunctionDescription> };
 }
 
 /** The permissions map of a record, left out when empty. */

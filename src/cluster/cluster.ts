@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { FunctionDescription } from "../protocol/function_description.ts";
 import { candidatesFor } from "../registry/router.ts";
 
 import type { MemberState } from "./membership.ts";
@@ -44,6 +45,12 @@ export interface MemberInfo {
   permissions?: Record<string, string[]>;
   /** Its functions registered idempotent, which may be re-sent (left out when none). */
   idempotent?: string[];
+  /**
+   * Per function, its description: parameter names, the JSON Schemas of
+   * its arguments, `kwargs` and result, its doc (left out when none). See
+   * `FunctionDescription` for the shape and its bounds.
+   */
+  described?: Record<string, FunctionDescription>;
   /**
    * A digest of its grants (principals and anonymous grant); members with
    * equal digests decide alike who may call what.

@@ -151,7 +151,10 @@ export class ClusterNode implements PeerLinkHost {
    */
   updateSelf(
     change: Partial<
-      Pick<NodeRecord, "urls" | "resources" | "functions" | "permissions" | "idempotent">
+      Pick<
+        NodeRecord,
+        "urls" | "resources" | "functions" | "permissions" | "idempotent" | "described"
+      >
     >,
   ): void {
     this.#routes.invalidate();

@@ -124,7 +124,7 @@
  */
 import { isRecord } from "./_gossip_checks.ts";
 import { Entry, MembershipState, rehash, rehashSelf, selfView, viewOf } from "./_member_table.ts";
-import { freezeData, permissionsOf } from "./_record_data.ts";
+import { describedOf, freezeData, permissionsOf } from "./_record_data.ts";
 import { enqueue, selfUpdate, syncMessage, tell, toEveryLive } from "./_dissemination.ts";
 import { setState, suspect, suspicionTimeoutAfter, suspicionTimeoutMs } from "./_suspicion.ts";
 import { acceptData } from "./_merge.ts";
@@ -205,6 +205,7 @@ export class Membership {
       functions: Object.fromEntries(Object.entries(d.functions).map(([k, v]) => [k, [...v]])),
       ...permissionsOf(d),
       ...(d.idempotent.length === 0 ? {} : { idempotent: [...d.idempotent] }),
+      ...describedOf(d),
       ...(d.grants === undefined ? {} : { grants: d.grants }),
     };
   }
@@ -385,7 +386,10 @@ export class Membership {
    */
   updateSelf(
     change: Partial<
-      Pick<NodeRecord, "urls" | "resources" | "functions" | "permissions" | "idempotent">
+      Pick<
+        NodeRecord,
+        "urls" | "resources" | "functions" | "permissions" | "idempotent" | "described"
+      >
     >,
     now: number,
   ): Outbound[] {
@@ -398,6 +402,7 @@ export class Membership {
       permissions: change.permissions ??
         (this.#s.data.permissions as Record<string, string[]>),
       idempotent: change.idempotent ?? (this.#s.data.idempotent as string[]),
+      described: change.described ?? describedOf(this.#s.data).described,
       grants: this.#s.data.grants,
     });
     this.#s.data = next;

@@ -5,6 +5,8 @@
  *
  * @module
  */
+import type { FunctionDescription } from "../protocol/function_description.ts";
+
 /**
  * The state of a member as this node sees it.
  *
@@ -59,6 +61,13 @@ export interface NodeRecord {
    * them. Left out when there are none.
    */
   idempotent?: string[];
+  /**
+   * Per function, what it says about itself: parameter names, JSON Schemas
+   * of its arguments, `kwargs` and result, doc (see `FunctionDescription`),
+   * within `DESCRIPTION_LIMITS` (8 KiB of JSON per function, 64 KiB per
+   * member). Left out when there are none.
+   */
+  described?: Record<string, FunctionDescription>;
   /**
    * A digest of the node's grants (its principals and anonymous grant): two
    * nodes with the same digest decide alike who may call what. Fixed for the

@@ -114,6 +114,99 @@ export function arityProblem(
   return `expects ${expected} ${noun}, ${received}`;
 }
 
+/**
+ * One declared parameter of a function, as read from its source.
+ *
+ * @example
+ * ```ts
+ * import type { ParameterName } from "./arity.ts";
+ * const p: ParameterName = { name: "b", optional: true };
+ * console.log(p.name);
+ * ```
+ */
+export interface ParameterName {
+  /** The name, or the destructuring pattern (`{ verbose }`) as written. */
+  readonly name: string;
+  /** It has a default value. */
+  readonly optional?: true;
+  /** It is a rest parameter (`...xs`). */
+  readonly rest?: true;
+}
+
+/**
+ * The parameters `fn` declares, read from its source text (type annotations
+ * are gone at run time); `undefined` when the source cannot be read (a
+ * bound or native function).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parameterNames } from "./arity.ts";
+ * assert.deepEqual(parameterNames((a: number, b = 1, ...rest: number[]) => a + b + rest.length), [
+ *   { name: "a" },
+ *   { name: "b", optional: true },
+ *   { name: "rest", rest: true },
+ * ]);
+ * ```
+ *
+ * @param fn The function.
+ * @returns Its parameters, in order.
+ */
+export function parameterNames(fn: (...args: never[]) => unknown): ParameterName[] | undefined {
+  let source: string;
+  try {
+    source = Function.prototype.toString.call(fn);
+  } catch {
+    return undefined;
+  }
+  const params = parameterText(source);
+  if (params === undefined) return undefined;
+  const names: ParameterName[] = [];
+  for (const part of splitTopLevel(params.text)) {
+    let text = part.trim();
+    if (text === "") continue;
+    const rest = text.startsWith("...");
+    if (rest) text = text.slice(3).trim();
+    const eq = topLevelIndex(text, "=");
+    const optional = eq >= 0;
+    if (optional) text = text.slice(0, eq).trim();
+    const name = text.replace(/\s+/g, " ");
+    names.push({ name, ...(optional ? { optional: true } : {}), ...(rest ? { rest: true } : {}) });
+  }
+  return names;
+}
+
+/** `text` cut at its top-level commas. */
+function splitTopLevel(text: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let from = 0;
+  scanCode(text, 0, (c, i) => {
+    if (c === "(" || c === "[" || c === "{") depth++;
+    else if (c === ")" || c === "]" || c === "}") depth--;
+    else if (c === "," && depth === 0) {
+      parts.push(text.slice(from, i));
+      from = i + 1;
+    }
+    return false;
+  });
+  parts.push(text.slice(from));
+  return parts;
+}
+
+/** The index of the first top-level `char` in `text`, or -1. */
+function topLevelIndex(text: string, char: string): number {
+  let depth = 0;
+  let at = -1;
+  scanCode(text, 0, (c, i) => {
+    if (c === "(" || c === "[" || c === "{") depth++;
+    else if (c === ")" || c === "]" || c === "}") depth--;
+    else if (c === char && depth === 0) at = i;
+    return at >= 0;
+  });
+  return at;
+}
+
 function plural(n: number): string {
   return n === 1 ? "argument" : "arguments";
 }

@@ -6,6 +6,9 @@
  */
 import { type Arity, arityOf } from "./arity.ts";
 import type { RequestId } from "../protocol/messages.ts";
+import type { FunctionDescription } from "../protocol/function_description.ts";
+import { checkSchemas, describeFunction, type FunctionSchemas } from "./function_schemas.ts";
+import { FunctionChecks } from "./validation.ts";
 
 /**
  * What a running function can learn about its call. Functions receive it as
@@ -108,6 +111,13 @@ export interface RegisterOptions {
    * @default {false}
    */
   idempotent?: boolean;
+  /**
+   * Its argument, `kwargs` and result schemas (Standard Schema) and doc:
+   * checked on every call, described in the catalog.
+   *
+   * @default {{} (nothing checked)}
+   */
+  schemas?: FunctionSchemas;
 }
 
 /**
@@ -155,6 +165,10 @@ export interface RegisteredFunction {
   readonly arity: Arity;
   /** Whether it was registered safe to run twice (see {@linkcode RegisterOptions.idempotent}). */
   readonly idempotent: boolean;
+  /** The checks of its schemas, run around every call; `undefined` when it has none. */
+  readonly checks: FunctionChecks | undefined;
+  /** What the catalog says about it: parameter names, JSON Schemas, doc. */
+  readonly description: FunctionDescription;
 }
 
 const UNCHECKED: Arity = Object.freeze({ required: 0, max: Infinity });
@@ -187,7 +201,8 @@ export class FunctionRegistry {
    * @param fn The implementation.
    * @param options The function's resources.
    * @returns The registered entry.
-   * @throws {TypeError} for an empty name or a non-function.
+   * @throws {TypeError} for an empty name, a non-function or a schema that
+   *   is not a Standard Schema.
    */
   register(name: string, fn: RpcFunction, options: RegisterOptions = {}): RegisteredFunction {
     if (typeof name !== "string" || name === "") {
@@ -196,6 +211,8 @@ export class FunctionRegistry {
     if (typeof fn !== "function") {
       throw new TypeError(`Cannot register "${name}": not a function`);
     }
+    const schemas = options.schemas ?? {};
+    checkSchemas(name, schemas);
     const entry: RegisteredFunction = {
       name,
       fn,
@@ -204,6 +221,8 @@ export class FunctionRegistry {
       invoke: options.invoke,
       arity: options.invoke === undefined ? arityOf(fn) : UNCHECKED,
       idempotent: options.idempotent === true,
+      checks: FunctionChecks.of(schemas),
+      description: describeFunction(fn, schemas),
     };
     this.#functions.set(name, entry);
     this.#changed();

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { FunctionSchemas } from "../registry/function_schemas.ts";
 import type { RpcFunction } from "../registry/registry.ts";
 
 /**
@@ -25,4 +26,43 @@ export async function importFunctions(url: string): Promise<Map<string, RpcFunct
   }
   if (functions.size === 0) throw new Error(`Module ${url} exports no function`);
   return functions;
+}
+
+/**
+ * The schemas a trusted module describes its functions with: its `schemas`
+ * export, a map from function name to `{ args, kwargs, result, doc }`.
+ *
+ * @example A module with its schemas
+ * ```ts ignore
+ * // fns.ts
+ * import * as z from "zod";
+ * export const add = (a: number, b: number) => a + b;
+ * export const schemas = {
+ *   add: { args: [z.number(), z.number()], result: z.number(), doc: "Adds two numbers." },
+ * };
+ * ```
+ *
+ * @param url The module's URL (already imported by {@linkcode importFunctions}).
+ * @param names The functions it exports.
+ * @returns Function name → its schemas; empty when it exports no `schemas`.
+ * @throws {TypeError} when `schemas` is not a map or names a function the module does not export.
+ */
+export async function importSchemas(
+  url: string,
+  names: readonly string[],
+): Promise<Record<string, FunctionSchemas>> {
+  const module = await import(url) as Record<string, unknown>;
+  const schemas = module.schemas;
+  if (schemas === undefined) return {};
+  if (typeof schemas !== "object" || schemas === null || Array.isArray(schemas)) {
+    throw new TypeError(`${url}: the "schemas" export must be a map of function name to schemas`);
+  }
+  const unknown = Object.keys(schemas).filter((name) => !names.includes(name));
+  if (unknown.length > 0) {
+    throw new TypeError(
+      `${url}: "schemas" describes ${unknown.map((n) => `"${n}"`).join(", ")}, which it does ` +
+        `not export as a function (it exports ${names.map((n) => `"${n}"`).join(", ")})`,
+    );
+  }
+  return schemas as Record<string, FunctionSchemas>;
 }

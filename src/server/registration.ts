@@ -8,6 +8,12 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { PermissionDeniedError } from "../protocol/errors.ts";
+import type { FunctionDescription } from "../protocol/function_description.ts";
+import {
+  boundDescriptions,
+  type FunctionSchemas,
+  type StandardSchema,
+} from "../registry/function_schemas.ts";
 import { FunctionRegistry, type Invoker, type RpcFunction } from "../registry/registry.ts";
 import {
   type FunctionPermissions,
@@ -17,7 +23,7 @@ import {
 } from "../sandbox/permissions.ts";
 import { Sandbox } from "../sandbox/sandbox.ts";
 import { echo, echos } from "./builtins.ts";
-import { importFunctions } from "./function_modules.ts";
+import { importFunctions, importSchemas } from "./function_modules.ts";
 
 const log = getLogger(["mpreg", "server"]);
 
@@ -79,6 +85,37 @@ export interface FunctionOptions {
    * @default {false}
    */
   idempotent?: boolean;
+  /**
+   * One Standard Schema (zod, valibot, arktype, …) per positional
+   * parameter: each argument is validated (and may be transformed: the
+   * function receives the schema's output) before the call. A failure is a
+   * 1004 `ProtocolError` naming the path (`args[1].user.id`).
+   *
+   * @default {undefined (not checked)}
+   */
+  args?: readonly StandardSchema[];
+  /**
+   * The Standard Schema of the trailing options object that carries a
+   * step's `kwargs`; with it the function always receives that object
+   * (`{}` validated when the step has none).
+   *
+   * @default {undefined (not checked)}
+   */
+  kwargs?: StandardSchema;
+  /**
+   * The Standard Schema of the function's result, validated after the call;
+   * a failure is a 1003 `FunctionError` with `details.kind: "result"`.
+   *
+   * @default {undefined (not checked)}
+   */
+  result?: StandardSchema;
+  /**
+   * What the function does, shown in the catalog (`GET /cluster`,
+   * `client.ts describe`).
+   *
+   * @default {undefined}
+   */
+  doc?: string;
 }
 
 /**
@@ -191,8 +228,13 @@ export class Registrations {
   register(name: string, fn: RpcFunction, options: FunctionOptions = {}): void {
     const sandboxed = options.permissions !== undefined || options.sandbox === true;
     const idempotent = options.idempotent === true;
+    const schemas = schemasOf(options);
     if (!sandboxed) {
-      this.registry.register(name, fn, { resources: options.resources ?? [], idempotent });
+      this.registry.register(name, fn, {
+        resources: options.resources ?? [],
+        idempotent,
+        schemas,
+      });
     } else {
       const permissions = normalizePermissions(options.permissions ?? {});
       const load = options.memoryMb === undefined ? {} : { memoryMb: options.memoryMb };
@@ -203,6 +245,7 @@ export class Registrations {
         options.resources ?? [],
         idempotent,
         () => this.#sandboxed().load(name, { source: fn.toString() }, permissions, load),
+        schemas,
       );
     }
     log.debug("Registered {fun}", { fun: name, node: this.#settings.node, sandboxed });
@@ -223,8 +266,13 @@ export class Registrations {
     if (options.trusted) {
       const functions = await importFunctions(module);
       checkIdempotentNames(module, options.idempotent, [...functions.keys()]);
+      const schemas = await importSchemas(module, [...functions.keys()]);
       for (const [name, fn] of functions) {
-        this.register(name, fn, { resources, idempotent: idempotent(name) });
+        this.register(name, fn, {
+          resources,
+          idempotent: idempotent(name),
+          ...schemasOf(schemas[name] ?? {}),
+        });
       }
       return [...functions.keys()];
     }
@@ -296,6 +344,18 @@ export class Registrations {
   }
 
   /**
+   * Per function, its description (as gossiped), within the bounds of
+   * `DESCRIPTION_LIMITS`.
+   *
+   * @returns Plain data.
+   */
+  describedTable(): Record<string, FunctionDescription> {
+    return boundDescriptions(
+      this.registry.entries().map((entry) => [entry.name, entry.description] as const),
+    );
+  }
+
+  /**
    * Closes the sandbox processes, if any.
    *
    * @returns When they have exited.
@@ -311,11 +371,13 @@ export class Registrations {
     resources: Iterable<string>,
     idempotent: boolean,
     load: () => Invoker,
+    schemas: FunctionSchemas = {},
   ): void {
     checkHostPermissions(`"${name}"`, permissions);
     this.registry.register(name, fn, {
       resources,
       idempotent,
+      schemas,
       permissionKinds: permissionKinds(permissions),
       invoke: load(),
     });
@@ -328,6 +390,16 @@ export class Registrations {
       ...(memoryMb === undefined ? {} : { memoryMb }),
     });
   }
+}
+
+/** The schemas among a function's options. */
+function schemasOf(options: FunctionSchemas): FunctionSchemas {
+  const schemas: FunctionSchemas = {};
+  if (options.args !== undefined) schemas.args = options.args;
+  if (options.kwargs !== undefined) schemas.kwargs = options.kwargs;
+  if (options.result !== undefined) schemas.result = options.result;
+  if (options.doc !== undefined) schemas.doc = options.doc;
+  return schemas;
 }
 
 /** Refuses an `idempotent` list naming a function the module does not export. */

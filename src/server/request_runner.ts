@@ -28,6 +28,7 @@ import type { Step } from "../protocol/step.ts";
 import { arityProblem } from "../registry/arity.ts";
 import type { CallContext, FunctionRegistry, RegisteredFunction } from "../registry/registry.ts";
 import { unsupportedResult, unsupportedResultMessage } from "../registry/result_kind.ts";
+import type { CheckedInput, FunctionChecks } from "../registry/validation.ts";
 import { inRequestContext } from "./_log_context.ts";
 import type { Metrics } from "./metrics.ts";
 import {
@@ -467,6 +468,53 @@ export class RequestRunner {
       hasKwargs = true;
       break;
     }
+    const checks = entry.checks;
+    if (checks !== undefined) {
+      return this.#callChecked(checks, entry, step, args, hasKwargs ? kwargs : undefined, context);
+    }
+    return this.#callPlain(entry, step, args, kwargs, hasKwargs, context);
+  }
+
+  /**
+   * A call of a function with schemas: its arguments checked (and
+   * transformed) before, its result after; here, on the node that runs it
+   * (a sandboxed function's too: schemas cannot cross into its process).
+   */
+  #callChecked(
+    checks: FunctionChecks,
+    entry: RegisteredFunction,
+    step: Step,
+    args: unknown[],
+    kwargs: Record<string, unknown> | undefined,
+    context: CallContext,
+  ): MaybePromise<unknown> {
+    const site = { step: step.name, fun: step.fun };
+    const call = (input: CheckedInput): MaybePromise<unknown> => {
+      const value = this.#callPlain(
+        entry,
+        step,
+        input.args,
+        input.kwargs ?? {},
+        input.kwargs !== undefined,
+        context,
+      );
+      if (!checks.checksResult) return value;
+      return isPromise(value)
+        ? value.then((v) => checks.output(v, site))
+        : checks.output(value, site);
+    };
+    const input = checks.input(args, kwargs, site);
+    return isPromise(input) ? abortable(input.then(call), context.signal) : call(input);
+  }
+
+  #callPlain(
+    entry: RegisteredFunction,
+    step: Step,
+    args: unknown[],
+    kwargs: Record<string, unknown>,
+    hasKwargs: boolean,
+    context: CallContext,
+  ): MaybePromise<unknown> {
     const metrics = this.#options.metrics;
     if (entry.invoke !== undefined) {
       // Sandboxed, so asynchronous: timed with the clock of its turns.

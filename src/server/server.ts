@@ -199,6 +199,7 @@ export class Server {
         functions: this.#functions.functionTable(),
         permissions: this.#functions.permissionTable(),
         idempotent: this.#functions.idempotentList(),
+        described: this.#functions.describedTable(),
       })
     );
     const lifecycle = new RequestLifecycle(settings);
@@ -488,6 +489,7 @@ export class Server {
       functions: this.#functions.functionTable(),
       permissions: this.#functions.permissionTable(),
       idempotent: this.#functions.idempotentList(),
+      described: this.#functions.describedTable(),
       lastHeard: Date.now(),
       incarnation: this.#incarnation,
       catalogVersion: this.#functions.registry.version,
