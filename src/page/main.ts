@@ -87,8 +87,7 @@ function renderStatus(): void {
 function describedFor(fun: string): FunctionDescription | null {
   if (cluster === null) return null;
   const members = [...cluster.members].sort((a, b) => Number(b.self) - Number(a.self));
-  for (const member of members) {
-    const described = (member as { described?: Record<string, FunctionDescription> }).described;
+  for (const { described } of members) {
     if (described !== undefined && Object.hasOwn(described, fun)) return described[fun]!;
   }
   return null;

@@ -14,32 +14,12 @@
  * @module
  */
 
-/** A JSON Schema as the catalog carries it. */
-export type JsonSchema = boolean | { readonly [keyword: string]: unknown };
+import type { FunctionDescription } from "../protocol/function_description.ts";
 
-/** A parameter as the catalog describes it. */
-export interface ParamDescription {
-  /** The parameter's name in the function's source. */
-  readonly name: string;
-  /** Its JSON Schema, when the function was registered with one. */
-  readonly schema?: JsonSchema;
-  /** It may be left out (a default value, or an optional schema). */
-  readonly optional?: boolean;
-  /** A rest parameter: it takes every argument from here on. */
-  readonly rest?: boolean;
-}
+export type { FunctionDescription };
 
-/** A function as the catalog describes it (`GET /cluster`, `members[].described[fun]`). */
-export interface FunctionDescription {
-  /** Its positional parameters. */
-  readonly params: readonly ParamDescription[];
-  /** The JSON Schema of its trailing options object (kwargs), if any. */
-  readonly kwargs?: JsonSchema;
-  /** The JSON Schema of its result, if any. */
-  readonly result?: JsonSchema;
-  /** What it does. */
-  readonly doc?: string;
-}
+/** A JSON Schema, or a subschema of one (`true`/`false` allowed there). */
+type JsonSchema = boolean | { readonly [keyword: string]: unknown };
 
 type SchemaObject = { readonly [keyword: string]: unknown };
 
