@@ -5,7 +5,7 @@
 // bound far above an exit's real cost (tens of milliseconds) and far below
 // the 15 s the bug cost, so a slow machine does not fail it.
 import assert from "node:assert/strict";
-import { repoPath } from "../_helpers/process.ts";
+import { readLines, repoPath } from "../_helpers/process.ts";
 
 /** How long a program may live on after it said it stopped. */
 const EXIT_BOUND_MS = 5_000;
@@ -13,6 +13,8 @@ const EXIT_BOUND_MS = 5_000;
 interface Program {
   child: Deno.ChildProcess;
   output: string[];
+  /** Resolves when the output has ended. */
+  done: Promise<unknown>;
   /** Resolves when a line of the output matches `marker`. */
   said(marker: RegExp): Promise<void>;
 }
@@ -28,23 +30,15 @@ function spawn(args: string[]): Program {
   }).spawn();
   const output: string[] = [];
   const waiting: { marker: RegExp; resolve: () => void }[] = [];
-  const read = async (stream: ReadableStream<Uint8Array>) => {
-    let buffer = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      buffer += chunk;
-      let nl: number;
-      while ((nl = buffer.indexOf("\n")) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        output.push(line);
-        for (const w of waiting) if (w.marker.test(line)) w.resolve();
-      }
-    }
+  const onLine = (line: string) => {
+    output.push(line);
+    for (const w of waiting) if (w.marker.test(line)) w.resolve();
   };
-  const done = Promise.all([read(child.stdout), read(child.stderr)]);
+  const done = Promise.all([readLines(child.stdout, onLine), readLines(child.stderr, onLine)]);
   return {
     child,
     output,
+    done,
     said: (marker) => {
       const { promise, resolve } = Promise.withResolvers<void>();
       if (output.some((line) => marker.test(line))) resolve();
@@ -74,6 +68,7 @@ async function exitsAtOnce(program: Program, what: string): Promise<Deno.Command
     await program.child.status;
     assert.fail(`${what}: still running ${EXIT_BOUND_MS} ms later\n${program.output.join("\n")}`);
   }
+  await program.done;
   return status;
 }
 
@@ -151,6 +146,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
           // exited
         }
         await program.child.status;
+        await program.done;
       }
     }
   });
