@@ -29,7 +29,6 @@ export interface UpgradeHost {
   serveClient(socket: WebSocket, codec: Codec, remote: string, auth: AuthResult): void;
 }
 
-/** The answer to an upgrade whose subprotocols name no encoding. */
 /**
  * `idleTimeout` of a peer's socket: 0, no idle pings. Deno's idle timer (a
  * refed system timer firing at half the timeout, 15 s by default) is
@@ -41,6 +40,7 @@ export interface UpgradeHost {
  */
 const PEER_IDLE_TIMEOUT = 0;
 
+/** The answer to an upgrade whose subprotocols name no encoding. */
 const UNSUPPORTED = "unsupported WebSocket subprotocol: offer mpreg.msgpack.v1 or mpreg.json.v1";
 
 /**
