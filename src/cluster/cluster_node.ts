@@ -180,14 +180,27 @@ export class ClusterNode implements PeerLinkHost {
     clearTimeout(timer);
   }
 
-  /** Stops timers and closes every link. */
-  stop(): void {
+  /**
+   * Stops timers and closes every link.
+   *
+   * @param timeoutMs The longest wait for the peers to answer the close frames.
+   * @returns When every link's socket has closed (each peer answered its
+   *   close frame, or its connection ended), or the time is up.
+   */
+  async stop(timeoutMs: number): Promise<void> {
     this.#stopped = true;
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#dialer.stop();
     this.#timer = null;
-    for (const link of [...this.#allLinks]) link.close("node stopping");
+    const links = [...this.#allLinks];
+    for (const link of links) link.close("node stopping");
     this.#catalogs.stop();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(links.map((link) => link.released)),
+      new Promise<void>((resolve) => timer = setTimeout(resolve, timeoutMs)),
+    ]);
+    clearTimeout(timer);
   }
 
   /**

@@ -69,6 +69,8 @@ export class PeerLink {
   #timer: ReturnType<typeof setTimeout> | null;
   #closeReason = "";
   readonly #handshake = Promise.withResolvers<boolean>();
+  /** Resolved by the socket's close event: its connection is let go. */
+  readonly #released = Promise.withResolvers<void>();
   /**
    * Encodes answers within the limits the peer decodes frames with (its own
    * word in the handshake, else this node's), with one level of depth kept
@@ -134,11 +136,23 @@ export class PeerLink {
       const error = (event as ErrorEvent).error;
       if (error instanceof Error) this.#closeReason ||= error.message;
     };
-    socket.onclose = (event) => this.#onClose(event.reason);
+    socket.onclose = (event) => {
+      this.#released.resolve();
+      this.#onClose(event.reason);
+    };
     this.#timer = setTimeout(() => {
       this.#timer = null;
       if (this.#hs.phase !== "ready") this.close("handshake timed out");
     }, host.handshakeTimeoutMs);
+  }
+
+  /**
+   * Resolves once the socket has closed: after `close()`, when the peer has
+   * answered the close frame (or the connection ended), so nothing of the
+   * link is left open.
+   */
+  get released(): Promise<void> {
+    return this.#released.promise;
   }
 
   /** Resolves `true` when the handshake succeeds, `false` when the link closes first. */

@@ -56,6 +56,9 @@ export interface StopOptions {
   drainTimeoutMs?: number;
 }
 
+/** How long a stop waits for its peers to answer the close of their links, in milliseconds. */
+const PEER_CLOSE_MS = 1_000;
+
 function formatUrl(scheme: "ws" | "wss", host: string, port: number): string {
   return `${scheme}://${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
@@ -534,10 +537,13 @@ export class Server {
    * cancelled), then closes every client connection and waits for each
    * client to answer the close (for what is left of the drain timeout, and
    * at least the smaller of one second and the drain timeout), so every
-   * answer sent reaches its client before the listener closes.
+   * answer sent reaches its client before the listener closes; closes its
+   * peer links, waiting up to a second for each peer to answer the close.
    *
    * @param options The drain timeout.
-   * @returns When the node has stopped. Calling it again returns the same promise.
+   * @returns When the node has stopped and holds nothing open (no timer,
+   *   socket or sandbox process keeps the program alive). Calling it again
+   *   returns the same promise.
    */
   stop(options: StopOptions = {}): Promise<void> {
     this.#stopping ??= this.#stop(options.drainTimeoutMs ?? this.#settings.drainTimeoutMs);
@@ -558,7 +564,9 @@ export class Server {
       connections: () => this.#connections,
       release: async () => {
         this.#loopLag.stop();
-        this.#node?.stop();
+        // The peers answer the close frames at once; a peer that does not
+        // holds the stop up to a second at most.
+        await this.#node?.stop(PEER_CLOSE_MS);
         this.#runner.router = null;
         await this.#functions.close();
         this.#lifecycle.close();

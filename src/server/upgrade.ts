@@ -29,6 +29,17 @@ export interface UpgradeHost {
   serveClient(socket: WebSocket, codec: Codec, remote: string, auth: AuthResult): void;
 }
 
+/**
+ * `idleTimeout` of a peer's socket: 0, no idle pings. Deno's idle timer (a
+ * refed system timer firing at half the timeout, 15 s by default) is
+ * cancelled only when a close frame arrives: a socket that ends on an error
+ * (a peer that crashed, or a failed write) leaves it pending, and the
+ * `close` listener meant to clear it calls `clearTimeout`, which knows only
+ * web timers (Deno 2.9: ext/http/02_websocket.ts, ext/websocket/01_websocket.js
+ * `[_serverHandleIdleTimeout]`, ext/web/02_timers.js `clearTimeout`).
+ */
+const PEER_IDLE_TIMEOUT = 0;
+
 /** The answer to an upgrade whose subprotocols name no encoding. */
 const UNSUPPORTED = "unsupported WebSocket subprotocol: offer mpreg.msgpack.v1 or mpreg.json.v1";
 
@@ -93,7 +104,13 @@ export function upgrade(
   const offered = offeredProtocols(request);
   const peers = host.peers();
   if (offered.includes(PEER_PROTOCOL) && peers !== null) {
-    const { socket, response } = Deno.upgradeWebSocket(request, { protocol: PEER_PROTOCOL });
+    // No idle pings from Deno on a peer link: the cluster's own probes find a
+    // silent peer, and Deno's idle timer would outlive a link that ends
+    // without a close frame, keeping the process alive 15 s after stop().
+    const { socket, response } = Deno.upgradeWebSocket(request, {
+      protocol: PEER_PROTOCOL,
+      idleTimeout: PEER_IDLE_TIMEOUT,
+    });
     peers.accept(socket, remote);
     return response;
   }

@@ -39,6 +39,12 @@ export function denoNet(): DenoNet | null {
   return typeof deno?.connect === "function" ? deno as DenoNet : null;
 }
 
+/**
+ * How long `close()` waits for the server's close frame before it closes the
+ * connection anyway, in milliseconds.
+ */
+const CLOSE_REPLY_MS = 1_000;
+
 /** The size of the buffer frames are built in when it is free (see `#write`). */
 const WRITE_BUFFER_BYTES = 8192;
 
@@ -93,6 +99,12 @@ export class TcpWebSocket implements Channel {
   onclose: ((event: CloseEvent) => void) | null = null;
   #conn: TcpConn | null = null;
   #closeSent = false;
+  /** The peer's close frame arrived. */
+  #closeReceived = false;
+  /** What `close()` asked for: from then on no message is delivered. */
+  #closeRequested: { code: number; reason: string } | null = null;
+  /** Ends a close handshake the server does not answer (see `CLOSE_REPLY_MS`). */
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   /** The close frame sent or received: `onclose` reports it once it is written. */
   #closeWhenWritten: { code: number; reason: string } | null = null;
@@ -136,6 +148,7 @@ export class TcpWebSocket implements Channel {
       this.#finish(1006, "closed before opening", false);
     } else if (this.readyState === 1) {
       this.readyState = 2;
+      this.#closeRequested = { code, reason };
       this.#sendClose(code, reason, { code, reason });
     } else if (this.#writeFailed) {
       // Nothing can be written, and the caller wants nothing more read.
@@ -250,8 +263,12 @@ export class TcpWebSocket implements Channel {
         if (opcode === 8) {
           const code = payload.length >= 2 ? (payload[0]! << 8) | payload[1]! : 1005;
           const reason = payload.length > 2 ? decoder.decode(payload.subarray(2)) : "";
+          this.#closeReceived = true;
           if (this.#closeSent || this.#writeFailed) {
-            this.#finish(code, reason, true);
+            // The answer to this side's close (reported as `close()` asked),
+            // or nothing can be written: the handshake is over.
+            const report = this.#closeRequested ?? { code, reason };
+            this.#finish(report.code, report.reason, true);
           } else {
             // Answer the close, and close the connection once the answer is
             // written: the peer waits for it before it lets go of the
@@ -281,6 +298,8 @@ export class TcpWebSocket implements Channel {
           data = concatBytes(fragments);
           fragments = [];
         }
+        // After close(), as a WebSocket, nothing more is delivered.
+        if (this.#closeRequested !== null) continue;
         delivered = true;
         this.onmessage?.(
           { data: fragmentOpcode === 1 ? decoder.decode(data) : binary(data) } as MessageEvent,
@@ -305,7 +324,9 @@ export class TcpWebSocket implements Channel {
         n = null;
       }
       if (n === null) {
-        this.#finish(1006, this.#writeFailed ? "write failed" : "", false);
+        const asked = this.#closeRequested;
+        if (asked !== null) this.#finish(asked.code, asked.reason, false);
+        else this.#finish(1006, this.#writeFailed ? "write failed" : "", false);
         return;
       }
       const chunk = this.#readBuffer.subarray(0, n);
@@ -321,9 +342,12 @@ export class TcpWebSocket implements Channel {
     payload[0] = code >> 8;
     payload[1] = code & 0xff;
     payload.set(text, 2);
-    // Once the close frame is written, the connection is closed: the peer's
-    // own close frame is not waited for (RFC 6455 allows it, and nothing is
-    // left open behind the caller).
+    // Once the close frame is written, the connection is closed when the
+    // peer's close frame has arrived (this one answers it), else when it
+    // arrives, within CLOSE_REPLY_MS (RFC 6455 §7.1.1: the server closes the
+    // connection first). Closing it at once made the peer's next write fail:
+    // a Deno server then ends the socket on an error, which leaves Deno's
+    // idle timer pending and its process alive for 15 s.
     this.#closeWhenWritten = report;
     this.#write(8, payload);
     if (this.#writeFailed) this.#finish(report.code, report.reason, true);
@@ -405,7 +429,15 @@ export class TcpWebSocket implements Channel {
       if (next !== undefined) return this.#writeFrom(next, 0);
       this.#draining = false;
       const closing = this.#closeWhenWritten;
-      if (closing !== null) this.#finish(closing.code, closing.reason, true);
+      if (closing === null) return;
+      if (this.#closeReceived) {
+        this.#finish(closing.code, closing.reason, true);
+      } else {
+        this.#closeTimer ??= setTimeout(
+          () => this.#finish(closing.code, closing.reason, false),
+          CLOSE_REPLY_MS,
+        );
+      }
     }, () => this.#onWriteFailed());
   }
 
@@ -440,6 +472,7 @@ export class TcpWebSocket implements Channel {
     if (this.#closed) return;
     this.#closed = true;
     this.readyState = 3;
+    clearTimeout(this.#closeTimer);
     try {
       this.#conn?.close();
     } catch {

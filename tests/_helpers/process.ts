@@ -33,6 +33,22 @@ export async function runScript(
   return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
 }
 
+/** Calls `onLine` with each line of `stream` (without its newline) until it ends. */
+export async function readLines(
+  stream: ReadableStream<Uint8Array>,
+  onLine: (line: string) => void,
+): Promise<void> {
+  let buffer = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buffer += chunk;
+    let nl: number;
+    while ((nl = buffer.indexOf("\n")) >= 0) {
+      onLine(buffer.slice(0, nl));
+      buffer = buffer.slice(nl + 1);
+    }
+  }
+}
+
 /** A server program running in the background. */
 export class ServerProcess {
   readonly child: Deno.ChildProcess;
@@ -52,25 +68,19 @@ export class ServerProcess {
     }).spawn();
     const { promise, resolve, reject } = Promise.withResolvers<string>();
     this.url = promise;
-    const readLines = async (stream: ReadableStream<Uint8Array>) => {
-      let buffer = "";
-      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-        buffer += chunk;
-        let nl: number;
-        while ((nl = buffer.indexOf("\n")) >= 0) {
-          const line = buffer.slice(0, nl);
-          buffer = buffer.slice(nl + 1);
-          this.lines.push(line);
-          try {
-            const url = JSON.parse(line)?.properties?.url;
-            if (typeof url === "string") resolve(url);
-          } catch {
-            // not a JSON line
-          }
-        }
+    const onLine = (line: string) => {
+      this.lines.push(line);
+      try {
+        const url = JSON.parse(line)?.properties?.url;
+        if (typeof url === "string") resolve(url);
+      } catch {
+        // not a JSON line
       }
     };
-    this.#done = Promise.all([readLines(this.child.stdout), readLines(this.child.stderr)])
+    this.#done = Promise.all([
+      readLines(this.child.stdout, onLine),
+      readLines(this.child.stderr, onLine),
+    ])
       .then(() => reject(new Error(`server exited early:\n${this.lines.join("\n")}`)));
   }
 

@@ -198,3 +198,36 @@ Deno.test("TcpWebSocket: a close frame is answered before the connection is clos
   assert.ok(conn.closed);
   assert.ok(!conn.closedWhileWriting, "the reply was written before the connection closed");
 });
+
+Deno.test("TcpWebSocket: close() keeps the connection open until the server answers the close frame", async () => {
+  // Closing it at once made the server's next write fail: a Deno server then
+  // ended the socket on an error, and its idle timer kept the process alive 15 s.
+  const { ws, conn } = await openOverFake();
+  const received: string[] = [];
+  ws.onmessage = (e) => received.push(e.data);
+  const closed = new Promise<CloseEvent>((resolve) => ws.onclose = resolve);
+  ws.close(1000, "done");
+  await waitFor(() => conn.written.at(-1)?.[0] === 0x88 && conn.writing === 0, 2_000, "the close");
+  // The server still writes before it reads the close frame: not delivered.
+  conn.feed(1, serverFrame(1, text("late answer")));
+  await delay(20);
+  assert.ok(!conn.closed, "the connection waits for the server's close frame");
+  assert.equal(ws.readyState, 2);
+  conn.feed(2, serverFrame(8, new Uint8Array([1000 >> 8, 1000 & 0xff])));
+  const event = await closed;
+  assert.equal(event.code, 1000);
+  assert.equal(event.reason, "done");
+  assert.ok(event.wasClean);
+  assert.ok(conn.closed);
+  assert.deepEqual(received, [], "nothing is delivered after close()");
+});
+
+Deno.test("TcpWebSocket: close() to a server that never answers closes the connection within a second", async () => {
+  const { ws, conn } = await openOverFake();
+  const closed = new Promise<CloseEvent>((resolve) => ws.onclose = resolve);
+  ws.close(4000, "bye");
+  const event = await closed;
+  assert.equal(event.code, 4000);
+  assert.equal(event.wasClean, false, "no close frame came back");
+  assert.ok(conn.closed);
+});
