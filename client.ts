@@ -29,6 +29,7 @@ export {
   type ClientOptions,
   type RequestOptions,
   type StepInput,
+  type StreamOptions,
 } from "./src/client/client.ts";
 export { literal } from "./src/protocol/step.ts";
 export { ErrorCode } from "./src/protocol/codes.ts";

@@ -95,6 +95,7 @@ export {
   type ClientOptions,
   type RequestOptions,
   type StepInput,
+  type StreamOptions,
 } from "./src/client/client.ts";
 export { literal } from "./src/protocol/step.ts";
 export { DEFAULT_LIMITS, type Limits } from "./src/protocol/limits.ts";

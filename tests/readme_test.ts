@@ -47,6 +47,34 @@ Deno.test("README: a fresh project adds mpreg as the README says and runs the qu
   }
 });
 
+Deno.test("README: the Streams sample runs with its run line and prints what it says", async () => {
+  const project = await Deno.makeTempDir({ prefix: "mpreg-streams-" });
+  try {
+    const config = JSON.parse(block("### Using mpreg in your own project", "json"));
+    config.links = [repoPath(".")];
+    await Deno.writeTextFile(`${project}/deno.json`, JSON.stringify(config, null, 2));
+    await Deno.writeTextFile(`${project}/streams.ts`, block("## Streams", "ts"));
+    const runLine = /runs as `(deno run [^`]*streams\.ts)`/.exec(README)?.[1];
+    assert.ok(runLine, "the README gives the streams sample's run line");
+    const [, ...args] = runLine.split(" ");
+    const out = await new Deno.Command(Deno.execPath(), {
+      args,
+      cwd: project,
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.deepEqual(new TextDecoder().decode(out.stdout).trim().split("\n"), [
+      '[ "tick 1", "tick 2", "tick 3" ]',
+      "tick 1",
+      "true",
+    ]);
+  } finally {
+    await Deno.remove(project, { recursive: true });
+  }
+});
+
 Deno.test("README: the 3-node cluster of its commands answers its request from a node without functions", async () => {
   const lines = block("## Clusters", "sh").split("\n").filter((line) =>
     line.startsWith("deno run")
