@@ -20,7 +20,12 @@ function block(heading: string, lang: string): string {
   return README.slice(start, README.indexOf("\n```", start));
 }
 
-Deno.test("README: a fresh project adds mpreg as the README says and runs the quickstart with its run line", async () => {
+/**
+ * Writes the README's sample under `heading` as `file` in a fresh project
+ * that adds mpreg as the README says, runs it with the README's run line for
+ * `file`, and returns the lines it printed.
+ */
+async function runSample(heading: string, file: string): Promise<string[]> {
   const project = await Deno.makeTempDir({ prefix: "mpreg-newcomer-" });
   try {
     // The README's deno.json, with the clone where the README puts it (next to the project).
@@ -28,9 +33,10 @@ Deno.test("README: a fresh project adds mpreg as the README says and runs the qu
     assert.deepEqual(config.links, ["../mpreg"]);
     config.links = [repoPath(".")];
     await Deno.writeTextFile(`${project}/deno.json`, JSON.stringify(config, null, 2));
-    await Deno.writeTextFile(`${project}/main.ts`, block("## Quickstart in code", "ts"));
-    const runLine = /runs as `(deno run [^`]*main\.ts)`/.exec(README)?.[1];
-    assert.ok(runLine, "the README gives the quickstart's run line");
+    await Deno.writeTextFile(`${project}/${file}`, block(heading, "ts"));
+    const runLine = new RegExp(`runs as \`(deno run [^\`]*${file.replace(".", "\\.")})\``)
+      .exec(README)?.[1];
+    assert.ok(runLine, `the README gives the run line of ${file}`);
     const [, ...args] = runLine.split(" ");
     const out = await new Deno.Command(Deno.execPath(), {
       args,
@@ -39,40 +45,26 @@ Deno.test("README: a fresh project adds mpreg as the README says and runs the qu
       stderr: "piped",
       env: { NO_COLOR: "1" },
     }).output();
-    const stdout = new TextDecoder().decode(out.stdout);
     assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    assert.deepEqual(stdout.trim().split("\n"), ["5", '{ final: "Final Answer: 60" }']);
+    return new TextDecoder().decode(out.stdout).trim().split("\n");
   } finally {
     await Deno.remove(project, { recursive: true });
   }
+}
+
+Deno.test("README: a fresh project adds mpreg as the README says and runs the quickstart with its run line", async () => {
+  assert.deepEqual(await runSample("## Quickstart in code", "main.ts"), [
+    "5",
+    '{ final: "Final Answer: 60" }',
+  ]);
 });
 
 Deno.test("README: the Streams sample runs with its run line and prints what it says", async () => {
-  const project = await Deno.makeTempDir({ prefix: "mpreg-streams-" });
-  try {
-    const config = JSON.parse(block("### Using mpreg in your own project", "json"));
-    config.links = [repoPath(".")];
-    await Deno.writeTextFile(`${project}/deno.json`, JSON.stringify(config, null, 2));
-    await Deno.writeTextFile(`${project}/streams.ts`, block("## Streams", "ts"));
-    const runLine = /runs as `(deno run [^`]*streams\.ts)`/.exec(README)?.[1];
-    assert.ok(runLine, "the README gives the streams sample's run line");
-    const [, ...args] = runLine.split(" ");
-    const out = await new Deno.Command(Deno.execPath(), {
-      args,
-      cwd: project,
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).output();
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    assert.deepEqual(new TextDecoder().decode(out.stdout).trim().split("\n"), [
-      '[ "tick 1", "tick 2", "tick 3" ]',
-      "tick 1",
-      "true",
-    ]);
-  } finally {
-    await Deno.remove(project, { recursive: true });
-  }
+  assert.deepEqual(await runSample("## Streams", "streams.ts"), [
+    '[ "tick 1", "tick 2", "tick 3" ]',
+    "tick 1",
+    "true",
+  ]);
 });
 
 Deno.test("README: the 3-node cluster of its commands answers its request from a node without functions", async () => {
