@@ -43,9 +43,12 @@ export const streamStats: { open: number; buffered: number } = { open: 0, buffer
  * const got: unknown[] = [];
  * const { promise, resolve } = Promise.withResolvers<number>();
  * const source = new ProducerSource([1, 2, 3][Symbol.iterator](), new AbortController().signal, (e) => e);
- * new StreamSender(source, 2, { chunk: (v) => got.push(v), end: resolve, error: () => {} });
- * await Promise.resolve();
- * assert.deepEqual(got, [1, 2]);
+ * const sender = new StreamSender(source, 2, { chunk: (v) => got.push(v), end: resolve, error: () => {} });
+ * await new Promise((r) => setTimeout(r, 10));
+ * assert.deepEqual(got, [1, 2]); // no more than the credit
+ * sender.grant(2);
+ * assert.equal(await promise, 3);
+ * assert.deepEqual(got, [1, 2, 3]);
  * ```
  */
 export class StreamSender implements StreamSink {

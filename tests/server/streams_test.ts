@@ -94,6 +94,25 @@ Deno.test("streams: the original protocol (mpreg-json) refuses client.stream() a
   });
 });
 
+Deno.test("streams: a node refuses a stream from an original (no subprotocol) client with 1004", async () => {
+  await using server = await startServer();
+  server.register("numbers", function* () {
+    yield 1;
+  });
+  const ws = new RawSocket(server.url);
+  await ws.opened;
+  ws.ws.send(
+    JSON.stringify({ role: "rpc", u: "1", cmds: [{ name: "n", fun: "numbers" }], stream: 2 }),
+  );
+  await ws.waitFrames(1);
+  const answer = JSON.parse(
+    typeof ws.frames[0] === "string" ? ws.frames[0] : new TextDecoder().decode(ws.frames[0]),
+  );
+  assert.equal(answer.error.code, 1004);
+  assert.match(answer.error.message, /original MPREG protocol has no streams/);
+  await ws.close();
+});
+
 Deno.test("streams: a plain value read as a stream, and a sandboxed producer, are clear errors", async () => {
   await using server = await startServer();
   await server.registerModule(MODULE);
@@ -134,16 +153,22 @@ Deno.test("streams: the idle timeout fails a stream whose producer stalls, and s
 
 Deno.test("streams: the total deadline ends a stream that keeps producing", async () => {
   await using server = await startServer();
+  let stopped = false;
   server.register("forever", async function* () {
-    for (let i = 0;; i++) {
-      await delay(5);
-      yield i;
+    try {
+      for (let i = 0;; i++) {
+        await delay(5);
+        yield i;
+      }
+    } finally {
+      stopped = true;
     }
   });
   await using client = new Client(server.url);
   const err = await failure(client.stream("forever", [], { timeoutMs: 150 }));
   assert.ok(err instanceof TimeoutError, String(err));
   await waitFor(() => server.inFlight === 0, 5_000, "the request ended on the node");
+  await waitFor(() => stopped, 5_000, "the generator's finally");
 });
 
 Deno.test("streams: a slow reader holds a fast producer to the credit on one node", async () => {
