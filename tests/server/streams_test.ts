@@ -4,7 +4,14 @@
 // deadlines of a stream, and what is refused: a stream through the original
 // protocol, a sandboxed producer, a plain value read as a stream.
 import assert from "node:assert/strict";
-import { type CallContext, Client, FunctionError, ProtocolError, TimeoutError } from "../../mod.ts";
+import {
+  type CallContext,
+  Client,
+  ConnectionError,
+  FunctionError,
+  ProtocolError,
+  TimeoutError,
+} from "../../mod.ts";
 import { delay, RawSocket, startServer, waitFor } from "../_helpers/mod.ts";
 
 const MODULE = new URL("../fixtures/arguments_functions.ts", import.meta.url).href;
@@ -188,4 +195,34 @@ Deno.test("streams: a slow reader holds a fast producer to the credit on one nod
     await delay(10);
   }
   assert.equal(consumed, 30);
+});
+
+Deno.test("streams: a node that stops mid-stream fails the reader with a ConnectionError, never re-sent", async () => {
+  const server = await startServer();
+  let started = 0;
+  let stopped = false;
+  server.register("endless", async function* () {
+    started++;
+    try {
+      for (let i = 0;; i++) {
+        await delay(1);
+        yield i;
+      }
+    } finally {
+      stopped = true;
+    }
+  });
+  try {
+    await using client = new Client(server.url);
+    const reader = client.stream("endless", [], { credit: 2 }).getReader();
+    assert.equal((await reader.read()).value, 0);
+    await server.stop({ drainTimeoutMs: 0 });
+    let err: unknown = null;
+    while (err === null) err = await reader.read().then((r) => (r.done ? "ended" : null), (e) => e);
+    assert.ok(err instanceof ConnectionError, String(err));
+    assert.equal(started, 1);
+    await waitFor(() => stopped, 5_000, "the generator's finally");
+  } finally {
+    await server.stop({ drainTimeoutMs: 0 });
+  }
 });
