@@ -23,25 +23,15 @@ import { type Channel, OPEN } from "../transport/channel.ts";
 import { isNoDelay } from "../transport/open.ts";
 import { Connections, type Routed } from "./_connections.ts";
 import { escapeSelf, fromInput, toWireStep, type WireStep } from "./_steps.ts";
-import type {
-  CallOptions,
-  ClientOptions,
-  RequestOptions,
-  StepInput,
-  StreamOptions,
-} from "./options.ts";
+import type { CallOptions, ClientOptions, RequestOptions, StepInput } from "./options.ts";
+import type { StreamOptions } from "./options.ts";
 import { openStream, STREAM_TIMEOUT_MS, type StreamHooks } from "./_streams.ts";
 
 export type { BackoffOptions } from "../transport/backoff.ts";
 export { openWebSocket } from "../transport/open.ts";
 
-export type {
-  CallOptions,
-  ClientOptions,
-  RequestOptions,
-  StepInput,
-  StreamOptions,
-} from "./options.ts";
+export type { CallOptions, ClientOptions, RequestOptions, StepInput } from "./options.ts";
+export type { StreamOptions } from "./options.ts";
 
 interface Pending extends Routed {
   readonly frame: {
