@@ -101,6 +101,7 @@ export {
   type ClientOptions,
   type RequestOptions,
   type StepInput,
+  type StreamOptions,
 } from "./src/client/client.ts";
 // Typed calls and requests: every export of typed.ts.
 export * from "./src/client/typed.ts";

@@ -35,6 +35,7 @@ const CLIENT = [
   "ClientOptions",
   "RequestOptions",
   "StepInput",
+  "StreamOptions",
   "literal",
   // Typed calls and typed requests.
   "Arg",

@@ -95,6 +95,18 @@ Deno.test("README: the typed-calls sample runs with its run line, and what its c
   assert.match(check!.stderr, /Property 'sub' does not exist on type 'Typed</);
 });
 
+Deno.test("README: the Streams sample runs with its run line and prints what it says", async () => {
+  const runLine = /runs as `(deno run [^`]*streams\.ts)`/.exec(README)?.[1];
+  assert.ok(runLine, "the README gives the Streams sample's run line");
+  const [out] = await runSample({ "streams.ts": block("## Streams", "ts") }, [runLine]);
+  assert.equal(out!.code, 0, out!.stderr);
+  assert.deepEqual(out!.stdout.trim().split("\n"), [
+    '[ "tick 1", "tick 2", "tick 3" ]',
+    "tick 1",
+    "true",
+  ]);
+});
+
 Deno.test("README: the 3-node cluster of its commands answers its request from a node without functions", async () => {
   const lines = block("## Clusters", "sh").split("\n").filter((line) =>
     line.startsWith("deno run")

@@ -26,11 +26,14 @@ import { escapeSelf, fromInput, toWireStep, type WireStep } from "./_steps.ts";
 import { activeTraceparent, invalidTraceparent } from "./_trace_context.ts";
 import type { CallOptions, ClientOptions, RequestOptions, StepInput } from "./options.ts";
 import { type Typed, TypedRequest } from "./typed.ts";
+import type { StreamOptions } from "./options.ts";
+import { openStream, STREAM_TIMEOUT_MS, type StreamHooks } from "./_streams.ts";
 
 export type { BackoffOptions } from "../transport/backoff.ts";
 export { openWebSocket } from "../transport/open.ts";
 
 export type { CallOptions, ClientOptions, RequestOptions, StepInput } from "./options.ts";
+export type { StreamOptions } from "./options.ts";
 
 interface Pending extends Routed {
   readonly frame: {
@@ -41,6 +44,7 @@ interface Pending extends Routed {
     all?: boolean;
     retry?: boolean;
     tp?: string;
+    stream?: number;
   };
   /** How many more times it may be sent again after a may-have-run failure. */
   retries: number;
@@ -50,6 +54,8 @@ interface Pending extends Routed {
   /** For `call()`: answer with this step's value instead of the whole result. */
   readonly pick: string | undefined;
   readonly reject: (error: RpcError) => void;
+  /** For `stream()`: takes each chunk. */
+  readonly chunk?: ((value: unknown) => void) | undefined;
 }
 
 /** A batch never grows past this many bytes (see `#enqueue`). */
@@ -294,6 +300,66 @@ export class Client {
   }
 
   /**
+   * Calls a function that streams (returns a `ReadableStream`, an async
+   * iterable or a generator) and reads its chunks as they are produced. The
+   * node sends at most `credit` chunks ahead of the reader, and asks the
+   * producer for no more; the reader's `cancel()` (or `signal`) stops the
+   * producer. Never sent again after a lost connection. Not in
+   * `"mpreg-json"` (the original protocol has no streams).
+   *
+   * @example Read a generator's chunks
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Client, Server } from "@mpreg/mpreg";
+   * await using server = await new Server({ port: 0 })
+   *   .register("ticks", async function* (n: number) {
+   *     for (let i = 1; i <= n; i++) yield `tick ${i}`;
+   *   })
+   *   .start();
+   * await using client = new Client(server.url);
+   * const got: unknown[] = [];
+   * for await (const chunk of client.stream("ticks", [3])) got.push(chunk);
+   * assert.deepEqual(got, ["tick 1", "tick 2", "tick 3"]);
+   * ```
+   *
+   * @param fun The function's name.
+   * @param args Its positional arguments, passed verbatim.
+   * @param options Resources, keyword arguments, credit, deadlines and signal.
+   * @returns The stream of chunks. It fails with the node's {@linkcode RpcError}
+   *   (1003 for the producer's own error), a {@linkcode TimeoutError} when a
+   *   deadline passes, or a {@linkcode ConnectionError} when the connection drops.
+   * @throws {TypeError} on the `"mpreg-json"` encoding.
+   * @throws {RangeError} for a credit that is not a positive integer.
+   */
+  stream(fun: string, args: unknown[] = [], options: StreamOptions = {}): ReadableStream<unknown> {
+    if (this.#codec.protocol === null) {
+      throw new TypeError("The original MPREG protocol has no streams: use msgpack or json");
+    }
+    return openStream(options, (hooks, signal) => {
+      let step: WireStep;
+      try {
+        step = toWireStep(
+          fun,
+          fun,
+          escapeSelf(args, fun) as unknown[],
+          options.kwargs && escapeSelf(options.kwargs, fun) as Record<string, unknown>,
+          options.locs,
+        );
+      } catch (err) {
+        return Promise.reject(this.#unencodable(err));
+      }
+      return this.#send(
+        [step],
+        options.timeoutMs ?? STREAM_TIMEOUT_MS,
+        signal,
+        false,
+        undefined,
+        hooks,
+      );
+    }, (id, n) => this.#signal(id, { role: "credit", u: id, n }));
+  }
+
+  /**
    * Closes the connection and stops reconnecting. Calls still pending fail
    * with a {@linkcode ConnectionError}.
    */
@@ -313,6 +379,7 @@ export class Client {
     options: CallOptions | RequestOptions,
     all: boolean,
     pick?: string,
+    stream?: StreamHooks,
   ): Promise<unknown> {
     const { timeoutMs, signal } = options;
     const links = this.#links;
@@ -337,6 +404,10 @@ export class Client {
       tp = activeTraceparent();
     }
     if (tp !== undefined) frame.tp = tp;
+    if (stream !== undefined) {
+      frame.stream = stream.credit;
+      stream.id = id;
+    }
     // Checked and encoded before anything is registered, so a value the
     // codec cannot take (a symbol, a BigInt past 64 bits, a cycle) fails
     // this call alone.
@@ -355,7 +426,7 @@ export class Client {
       }
       const only = cmds.length === 1 && !all ? cmds[0]! : null;
       encoded = only !== null && only.kwargs === undefined && only.locs === undefined &&
-          tp === undefined
+          tp === undefined && stream === undefined
         ? this.#codec.encodeCall(id, only.name, only.fun, only.args, timeout)
         : this.#codec.encode(frame);
     } catch (err) {
@@ -385,7 +456,9 @@ export class Client {
       deadline: 0,
       socket: connected ? socket : null,
       round: links.rounds + 1,
-      retries: this.#retries,
+      // A stream is never sent again: its reader may have chunks already.
+      retries: stream === undefined ? this.#retries : 0,
+      chunk: stream?.chunk,
     };
     this.#pending.add(
       id,
@@ -439,13 +512,17 @@ export class Client {
 
   #cancel(pending: Pending, error: RpcError): void {
     if (!this.#pending.has(pending.id)) return;
-    const socket = pending.socket;
-    if (this.#codec.cancels && socket !== null && socket.readyState === OPEN) {
-      const frame = this.#codec.encode({ role: "cancel", u: pending.id });
-      if (socket === this.#links.socket) this.#enqueue(frame);
-      else socket.send(frame);
-    }
+    if (this.#codec.cancels) this.#signal(pending.id, { role: "cancel", u: pending.id });
     this.#settle(pending, error);
+  }
+
+  /** Sends a `cancel` or `credit` about call `id` on the socket that carries it. */
+  #signal(id: number, message: { role: string; u: number; n?: number }): void {
+    const socket = this.#pending.get(id)?.socket ?? null;
+    if (socket === null || socket.readyState !== OPEN) return;
+    const frame = this.#codec.encode(message);
+    if (socket === this.#links.socket) this.#enqueue(frame);
+    else socket.send(frame);
   }
 
   /**
@@ -500,10 +577,16 @@ export class Client {
   }
 
   #onMessage(decoded: unknown): void {
-    const message = decoded as { u?: unknown; r?: unknown; error?: WireError | null };
+    const message = decoded as {
+      u?: unknown;
+      r?: unknown;
+      error?: WireError | null;
+      chunk?: unknown;
+    };
     if (message === null || typeof message !== "object") return;
     const pending = this.#pending.get(message.u as number);
     if (pending === undefined) return;
+    if (pending.chunk !== undefined && "chunk" in message) return pending.chunk(message.chunk);
     const error = message.error;
     if (!error) {
       this.#settle(pending, null, message.r as Record<string, unknown>);

@@ -239,3 +239,46 @@ export interface CallOptions {
    */
   traceparent?: string;
 }
+
+/**
+ * Options for {@linkcode Client.stream}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client, Server, type StreamOptions } from "@mpreg/mpreg";
+ * await using server = await new Server({ port: 0 })
+ *   .register("count", async function* (n: number) {
+ *     for (let i = 0; i < n; i++) yield i;
+ *   })
+ *   .start();
+ * await using client = new Client(server.url);
+ * const options: StreamOptions = { credit: 4, idleTimeoutMs: 5_000 };
+ * const got = await Array.fromAsync(client.stream("count", [3], options));
+ * assert.deepEqual(got, [0, 1, 2]);
+ * ```
+ */
+export interface StreamOptions extends CallOptions {
+  /**
+   * The total deadline of the stream in milliseconds, from the call to its
+   * last chunk (the node caps it at its `maxRequestTimeoutMs`).
+   *
+   * @default {300000}
+   */
+  timeoutMs?: number;
+  /**
+   * How many chunks the node may send ahead of the reader: the stream's
+   * credit (its `highWaterMark`). The producer is not asked for a chunk past
+   * it; the reader grants more as it reads.
+   *
+   * @default {16}
+   */
+  credit?: number;
+  /**
+   * Fails the stream with a `TimeoutError` when the reader waits this long
+   * for a chunk (time the reader does not read does not count).
+   *
+   * @default {30000}
+   */
+  idleTimeoutMs?: number;
+}

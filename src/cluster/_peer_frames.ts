@@ -29,18 +29,25 @@ const MAX_BATCH_BYTES_NATIVE_CLIENT = 900;
  * @param codec The link's codec.
  * @param limits This node's limits.
  * @param peer The peer's name, for errors.
+ * @param chunks For a stream's chunks: their type, and what to call when
+ *   one goes as an error instead.
  * @returns The encoder.
  */
 export function answerEncoder(
   codec: Codec,
   limits: Limits,
   peer: () => string | null,
+  chunks?: { t: "chunk"; failed: () => void },
 ): AnswerEncoder<number> {
+  const t = chunks?.t ?? "result";
   return new AnswerEncoder<number>(
     codec,
     {
-      result: (id, value) => codec.encode({ t: "result", id, value }),
-      error: (id, error, started) => codec.encode({ t: "error", id, error, started }),
+      result: (id, value) => codec.encode({ t, id, value }),
+      error: (id, error, started) => {
+        chunks?.failed();
+        return codec.encode({ t: "error", id, error, started });
+      },
     },
     forAnswers(limits),
     { scan: true, receiver: () => `node "${peer()}"` },

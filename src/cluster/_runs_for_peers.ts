@@ -21,6 +21,8 @@ import type { PeerLink } from "./peer_link.ts";
 import type { AuthorizeMessage, RunMessage } from "./peer_protocol.ts";
 import { isRefusedUnstarted } from "./refused.ts";
 import { noRoute } from "./_step_errors.ts";
+import { isStreamSource, type StreamSource } from "../registry/stream_source.ts";
+import { ProtocolError } from "../protocol/errors.ts";
 
 const log = getLogger(["mpreg", "cluster", "runs"]);
 
@@ -32,6 +34,8 @@ export class RunsForPeers {
   readonly #grants: string;
   /** The runs in flight for each link, to cancel them with it. */
   readonly #incoming = new Map<PeerLink, IdTable<AbortController>>();
+  /** The streamed runs in flight for each link, to pass their credit on. */
+  readonly #streams = new Map<PeerLink, IdTable<StreamSource>>();
 
   /**
    * @param node The node (for its name).
@@ -136,11 +140,52 @@ export class RunsForPeers {
     } catch (err) {
       return fail(err);
     }
-    if (value instanceof Promise) {
-      value.then((v) => answer({ t: "result", id: message.id, value: v }), fail);
-    } else {
-      answer({ t: "result", id: message.id, value });
-    }
+    const deliver = message.stream === undefined
+      ? (v: unknown) => answer({ t: "result", id: message.id, value: v })
+      : (v: unknown) => this.#stream(link, message, v, controller, answer, fail);
+    if (value instanceof Promise) value.then(deliver, fail);
+    else deliver(value);
+  }
+
+  /** Sends a streamed run's chunks under the coordinator's credit, then its end. */
+  #stream(
+    link: PeerLink,
+    message: RunMessage,
+    value: unknown,
+    controller: AbortController,
+    answer: (reply: Parameters<PeerLink["answer"]>[0]) => void,
+    fail: (err: unknown) => void,
+  ): void {
+    if (!isStreamSource(value)) return fail(new ProtocolError("The step did not stream"));
+    const id = message.id;
+    let streams = this.#streams.get(link);
+    if (streams === undefined) this.#streams.set(link, streams = new IdTable());
+    streams.set(id, value);
+    value.start({
+      chunk: (chunk) => {
+        // A chunk over the coordinator's limits went as the run's error.
+        if (!link.chunk(id, chunk)) controller.abort(new CancelledError("Chunk refused"));
+      },
+      end: () => {
+        streams.delete(id);
+        answer({ t: "end", id });
+      },
+      error: (err) => {
+        streams.delete(id);
+        fail(err);
+      },
+    }, message.stream!);
+  }
+
+  /**
+   * Passes a coordinator's credit on to the stream of a run it sent.
+   *
+   * @param link The link it came on.
+   * @param id The run's id on that link.
+   * @param n How many more chunks.
+   */
+  creditRun(link: PeerLink, id: number, n: number): void {
+    this.#streams.get(link)?.get(id)?.credit(n);
   }
 
   /**
@@ -188,6 +233,7 @@ export class RunsForPeers {
    */
   linkClosed(link: PeerLink): void {
     const incoming = this.#incoming.get(link);
+    this.#streams.delete(link);
     if (incoming) {
       this.#incoming.delete(link);
       for (const controller of incoming.values()) {

@@ -256,6 +256,8 @@ export class ClusterNode implements PeerLinkHost {
    * @param agreement The members that agreed to the request's steps (from
    *   {@linkcode ClusterNode.admit}); a member whose grants differ from this
    *   node's gets the step only if it agreed to it there.
+   * @param stream A streamed step's initial credit: the value is then a
+   *   stream relayed from the member, once its first chunk (or its end) came.
    * @returns The step's value.
    */
   async runElsewhere(
@@ -268,6 +270,7 @@ export class ClusterNode implements PeerLinkHost {
     principal: string,
     traceparent?: string,
     agreement: GrantAgreement | null = null,
+    stream?: number,
   ): Promise<unknown> {
     const max = this.limits.maxElements;
     if (expandedSize([step.args, step.kwargs], max) > max) {
@@ -329,6 +332,7 @@ export class ClusterNode implements PeerLinkHost {
         if (traceparent !== undefined) message.trace = traceparent;
         if (Object.keys(step.kwargs).length > 0) message.kwargs = step.kwargs;
         if (step.locs.length > 0) message.locs = step.locs;
+        if (stream !== undefined) message.stream = stream;
         this.#stats.forwarded++;
         return await link.run(message, signal);
       } catch (err) {
@@ -520,6 +524,10 @@ export class ClusterNode implements PeerLinkHost {
 
   cancelRun(link: PeerLink, id: number): void {
     this.#runs.cancelRun(link, id);
+  }
+
+  creditRun(link: PeerLink, id: number, n: number): void {
+    this.#runs.creditRun(link, id, n);
   }
 
   // ---- internals -------------------------------------------------------

@@ -17,6 +17,7 @@ import type { NodeRecord } from "./membership.ts";
 import {
   type AuthorizedMessage,
   type AuthorizeMessage,
+  type EndMessage,
   PEER_PROTOCOL,
   type PeerMessage,
   type ResultMessage,
@@ -24,6 +25,7 @@ import {
   type RunMessage,
 } from "./peer_protocol.ts";
 import { type PeerLinkHost, Unstarted } from "./peer_link_host.ts";
+import { RelaySource } from "./_stream_relay.ts";
 import { Handshake } from "./_handshake.ts";
 import { answerEncoder, peerBatcher } from "./_peer_frames.ts";
 import {
@@ -41,6 +43,8 @@ const log = getLogger(["mpreg", "cluster", "link"]);
 interface PendingRun extends Call {
   resolve(value: unknown): void;
   reject(error: unknown): void;
+  /** A streamed run's chunks, relayed. */
+  stream?: RelaySource;
 }
 
 const never = (): void => {};
@@ -77,6 +81,9 @@ export class PeerLink {
    * for a batch's array.
    */
   readonly #answers: AnswerEncoder<number>;
+  /** Encodes chunks within the same limits as the answers. */
+  readonly #chunks: AnswerEncoder<number>;
+  #chunkFailed = false;
 
   /**
    * Dials `url` and runs the handshake.
@@ -108,6 +115,10 @@ export class PeerLink {
     this.address = address;
     this.#codec = createCodec("msgpack", { limits: host.limits });
     this.#answers = answerEncoder(this.#codec, host.limits, () => this.peer);
+    this.#chunks = answerEncoder(this.#codec, host.limits, () => this.peer, {
+      t: "chunk",
+      failed: () => this.#chunkFailed = true,
+    });
     this.#batcher = peerBatcher(this.#codec, socket, dialed);
     this.#hs = new Handshake({
       dialed,
@@ -118,6 +129,7 @@ export class PeerLink {
       refuse: (error) => this.#refuse(error),
       setAnswerLimits: (limits) => {
         this.#answers.limits = limits;
+        this.#chunks.limits = limits;
       },
       ready: () => this.#ready(),
     });
@@ -196,7 +208,9 @@ export class PeerLink {
    *
    * @param message The step (its `id` is set here).
    * @param signal Aborting it sends a cancel and rejects with its reason.
-   * @returns The step's value.
+   * @returns The step's value; for a streamed step (`message.stream`), a
+   *   stream source, once the first chunk or the end came (its later
+   *   failure, the link's loss included, fails the stream).
    * @throws {Unstarted} when the step provably did not start.
    * @throws {RpcError} the step's error, or a {@linkcode ConnectionError} when
    *   the link closed while the step was in flight.
@@ -209,8 +223,16 @@ export class PeerLink {
     }
     if (signal.aborted) return Promise.reject(signal.reason);
     const id = this.#runs.nextId();
-    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    const { promise, resolve, reject: fail } = Promise.withResolvers<unknown>();
+    const stream = message.stream === undefined
+      ? undefined
+      : new RelaySource((n) => this.send({ t: "credit", id, n }));
+    const reject = stream === undefined ? fail : (error: unknown) => {
+      fail(error);
+      stream.finish(error);
+    };
     const run: PendingRun = { at: Infinity, expire: never, deadline: 0, resolve, reject };
+    if (stream !== undefined) run.stream = stream;
     this.#runs.add(id, run, signal, () => {
       if (this.#runs.get(id) !== run) return;
       this.#runs.delete(id, run);
@@ -271,12 +293,14 @@ export class PeerLink {
    *
    * @param message The answer.
    */
-  answer(message: ResultMessage | RunErrorMessage): void {
+  answer(message: ResultMessage | RunErrorMessage | EndMessage): void {
     this.#incoming--;
     if (!this.ready) return;
     // A refusal stays one, whatever its error's details held.
     const frame =
-      (message.t === "result"
+      (message.t === "end"
+        ? this.#codec.encode(message)
+        : message.t === "result"
         ? this.#answers.result(message.id, message.value)
         : this.#answers.error(message.id, message.error, message.started)) as Uint8Array<
           ArrayBuffer
@@ -284,6 +308,25 @@ export class PeerLink {
     this.#host.traffic("out", message.t, frame.byteLength);
     this.#batcher.push(frame);
     if (this.#retired) this.#closeIfIdle();
+  }
+
+  /**
+   * Sends one chunk of a streamed run the peer sent, checked against the
+   * limits the peer decodes frames with: a chunk over them goes as the
+   * run's error instead (1003, 1011), and the run must stop.
+   *
+   * @param id The run's id.
+   * @param value The chunk.
+   * @returns False when the chunk went as an error (or the link is down).
+   */
+  chunk(id: number, value: unknown): boolean {
+    if (!this.ready) return false;
+    const frame = this.#chunks.result(id, value) as Uint8Array<ArrayBuffer>;
+    const ok = !this.#chunkFailed;
+    this.#chunkFailed = false;
+    this.#host.traffic("out", "chunk", frame.byteLength);
+    this.#batcher.push(frame);
+    return ok;
   }
 
   /**
@@ -449,6 +492,26 @@ export class PeerLink {
     switch (message.t) {
       case "result":
         this.#settle(message.id, (run) => run.resolve(message.value));
+        break;
+      case "chunk": {
+        const run = this.#runs.get(message.id);
+        if (run?.stream === undefined) break;
+        run.stream.push(message.value);
+        run.resolve(run.stream);
+        break;
+      }
+      case "end":
+        this.#settle(message.id, (run) => {
+          run.stream?.finish(null);
+          run.resolve(run.stream);
+        });
+        break;
+      case "credit":
+        if (typeof message.n !== "number" || !Number.isSafeInteger(message.n) || message.n < 1) {
+          this.close("malformed credit");
+          return;
+        }
+        this.#host.creditRun(this, message.id, message.n);
         break;
       case "error":
         this.#settle(message.id, (run) => run.reject(runError(message)));

@@ -36,6 +36,8 @@ export interface PeerLinkHost {
   authorize(link: PeerLink, message: AuthorizeMessage): void;
   /** A run this node is executing was cancelled. */
   cancelRun(link: PeerLink, id: number): void;
+  /** The coordinator of a streamed run this node is executing granted `n` more chunks. */
+  creditRun(link: PeerLink, id: number, n: number): void;
   /** Counts a frame sent or received, by message type. */
   traffic(direction: "in" | "out", type: string, bytes: number): void;
 }

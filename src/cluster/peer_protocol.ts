@@ -118,6 +118,40 @@ export interface RunMessage {
   grants?: string;
   /** W3C `traceparent` of the coordinator's step span, when tracing. */
   trace?: string;
+  /**
+   * A streamed step and its initial credit, in chunks: the runner answers
+   * with `chunk` messages (never more than the credit granted), then `end`
+   * or `error`; the coordinator grants more with `credit`.
+   */
+  stream?: number;
+}
+
+/** Runner → coordinator: one chunk of a streamed run. */
+export interface ChunkMessage {
+  /** Message type. */
+  t: "chunk";
+  /** The run's id. */
+  id: number;
+  /** The chunk. */
+  value: unknown;
+}
+
+/** Coordinator → runner: `n` more chunks of a streamed run may be sent. */
+export interface CreditMessage {
+  /** Message type. */
+  t: "credit";
+  /** The run's id. */
+  id: number;
+  /** How many (a positive integer). */
+  n: number;
+}
+
+/** Runner → coordinator: a streamed run ended after `count` chunks. */
+export interface EndMessage {
+  /** Message type. */
+  t: "end";
+  /** The run's id. */
+  id: number;
 }
 
 /** One step a coordinator asks a member about, in an {@linkcode AuthorizeMessage}. */
@@ -228,6 +262,9 @@ export type PeerMessage =
   | ResultMessage
   | RunErrorMessage
   | CancelRunMessage
+  | ChunkMessage
+  | CreditMessage
+  | EndMessage
   | LeavingMessage
   | LeavingAckMessage
   | GossipMessage;

@@ -71,6 +71,53 @@ export interface RpcRequest {
    * protocol.
    */
   tp?: string;
+  /**
+   * A streamed request (one step) and its initial credit, in chunks: the
+   * node answers with `{u, chunk}` frames, at most as many as the credit
+   * granted, then the usual answer (see {@linkcode CreditRequest}).
+   */
+  stream?: number;
+}
+
+/**
+ * `{role: "credit"}`: lets the node send `n` more chunks of stream `u`.
+ *
+ * @example
+ * ```ts
+ * import type { CreditRequest } from "./messages.ts";
+ * const msg: CreditRequest = { role: "credit", u: 1, n: 8 };
+ * console.log(msg.n);
+ * ```
+ */
+export interface CreditRequest {
+  /** Always `"credit"`. */
+  role: "credit";
+  /** The id of the streamed request. */
+  u: RequestId;
+  /** How many more chunks it may send (a positive integer). */
+  n: number;
+}
+
+/**
+ * `{u, chunk}`: one chunk of a streamed request, node → client.
+ *
+ * @example
+ * ```ts
+ * import type { StreamChunk } from "./messages.ts";
+ * const msg: StreamChunk = { u: 1, chunk: "tick" };
+ * console.log(msg.chunk);
+ * ```
+ */
+export interface StreamChunk {
+  /** The id of the streamed request. */
+  u: RequestId;
+  /** The chunk. */
+  chunk: unknown;
+}
+
+/** Whether `n` is a valid credit: a positive safe integer. */
+function isCredit(n: unknown): n is number {
+  return typeof n === "number" && Number.isSafeInteger(n) && n > 0;
 }
 
 /**
@@ -92,7 +139,7 @@ export interface CancelRequest {
 }
 
 /** A message a client sends to a node. */
-export type ClientMessage = RpcRequest | CancelRequest;
+export type ClientMessage = RpcRequest | CancelRequest | CreditRequest;
 
 /**
  * The answer to an `rpc` request: `r` holds `{ [step]: value }` on success,
@@ -224,9 +271,18 @@ export function parseClientMessage(message: unknown, maxSteps: number): ClientMe
       }
       request.tp = tp as string;
     }
+    if (message.stream !== undefined && message.stream !== null) {
+      if (!isCredit(message.stream)) throw bad('"stream" is not a positive integer credit');
+      if (steps.length !== 1) throw bad("A streamed request has exactly one step");
+      request.stream = message.stream;
+    }
     return request;
   }
   if (role === "cancel") return { role, u };
+  if (role === "credit") {
+    if (!isCredit(message.n)) throw bad('"n" is not a positive integer credit');
+    return { role, u, n: message.n };
+  }
   // A role may be any JSON value, exact BigInts included.
   throw bad(
     `Invalid RPC request role: ${typeof role === "string" ? role : stringifyExactJson(role)}`,

@@ -42,19 +42,26 @@ export function unsupportedResult(value: unknown): string | undefined {
 }
 
 /**
- * The message for an unsupported result.
+ * The message for an unsupported result. With `streamable` (a function
+ * that runs inline, so `client.stream()` can read it), it says so.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { unsupportedResultMessage } from "./result_kind.ts";
  * assert.match(unsupportedResultMessage("async iterator"), /not supported yet/);
+ * assert.match(unsupportedResultMessage("async iterator", true), /client\.stream\(\)/);
  * ```
  *
  * @param kind What {@linkcode unsupportedResult} returned.
+ * @param streamable Whether the caller could read it with `client.stream()`.
  * @returns A sentence for the error.
  */
-export function unsupportedResultMessage(kind: string): string {
-  return `returned ${kind === "ReadableStream" ? "a" : "an"} ${kind}: streaming results are not ` +
-    `supported yet; return an array or another value instead`;
+export function unsupportedResultMessage(kind: string, streamable = false): string {
+  const what = `returned ${kind === "ReadableStream" ? "a" : "an"} ${kind}`;
+  if (streamable) {
+    return `${what}: a streamed result is read with client.stream(), not call() or request(); ` +
+      `return an array or another value to answer call()`;
+  }
+  return `${what}: streaming results are not supported yet; return an array or another value instead`;
 }

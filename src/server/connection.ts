@@ -38,6 +38,8 @@ import { Batcher } from "../transport/batcher.ts";
 import { type Call, CallTable } from "../transport/calls.ts";
 import { type Channel, CONNECTING, type Frame, OPEN } from "../transport/channel.ts";
 import type { RequestLifecycle } from "./request_lifecycle.ts";
+import { isStreamSource } from "../registry/stream_source.ts";
+import { StreamSender } from "./stream_sender.ts";
 
 /** What a connection needs from its node. */
 export interface ConnectionHost {
@@ -95,6 +97,8 @@ interface InFlight extends Call {
   readonly controller: AbortController;
   readonly principal: Principal;
   readonly counted: (outcome: string) => void;
+  /** A streamed request's sender, once its stream started. */
+  stream?: StreamSender;
 }
 
 /** A client connection served by a node. */
@@ -266,6 +270,10 @@ export class ClientConnection {
       }
       return;
     }
+    if (parsed.role === "credit") {
+      this.#inFlight.get(parsed.u)?.stream?.grant(parsed.n);
+      return;
+    }
     if (parsed.role === "cancel") {
       const entry = this.#inFlight.get(parsed.u);
       if (entry) this.#finish(parsed.u, entry, new CancelledError("Cancelled by the client"));
@@ -339,11 +347,18 @@ export class ClientConnection {
     host.lifecycle.started();
     let result: unknown;
     try {
+      if (request.stream !== undefined && this.#codec.encoding === "legacy") {
+        throw new ProtocolError("The original MPREG protocol has no streams");
+      }
       result = host.runRequest(request, id, controller.signal, deadline, auth);
     } catch (err) {
       const error = toRpcError(err);
       this.#finish(u, entry, null, error.name);
       this.#sendError(u, error, id, auth.name);
+      return;
+    }
+    if (request.stream !== undefined) {
+      this.#stream(request, entry, result);
       return;
     }
     if (!(result instanceof Promise)) {
@@ -366,12 +381,51 @@ export class ClientConnection {
     );
   }
 
+  /**
+   * A streamed request's answer: its stream's chunks under the client's
+   * credit, then the usual answer (`r` is the count of chunks sent).
+   */
+  #stream(request: RpcRequest, entry: InFlight, result: unknown): void {
+    const u = request.u;
+    const fail = (err: unknown) => {
+      if (this.#inFlight.get(u) !== entry) return;
+      const error = toRpcError(err);
+      // The producer stops too (its signal aborts), if it still runs.
+      this.#finish(u, entry, error);
+      this.#sendError(u, error, entry.id, entry.principal.name);
+    };
+    const start = (r: unknown) => {
+      if (this.#inFlight.get(u) !== entry) return;
+      const source = (r as Record<string, unknown>)[request.cmds[0]!.name];
+      if (!isStreamSource(source)) return fail(new ProtocolError("The step did not stream"));
+      entry.stream = new StreamSender(source, request.stream!, {
+        chunk: (chunk) => {
+          if (this.#socket.readyState !== OPEN) return;
+          try {
+            this.#send(this.#codec.encode({ u, chunk }));
+          } catch (err) {
+            fail(new ProtocolError(`A chunk cannot be encoded: ${(err as Error).message}`));
+          }
+        },
+        end: (count) => {
+          if (this.#inFlight.get(u) !== entry) return;
+          this.#finish(u, entry, null);
+          this.#sendResult(u, count);
+        },
+        error: fail,
+      });
+    };
+    if (result instanceof Promise) result.then(start, fail);
+    else start(result);
+  }
+
   #finish(
     u: RequestId,
     entry: InFlight,
     abortWith: RpcError | null,
     outcome: string = abortWith?.name ?? "ok",
   ): void {
+    entry.stream?.stop();
     entry.counted(outcome);
     this.#host.release(entry.principal);
     this.#inFlight.delete(u, entry);

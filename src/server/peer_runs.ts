@@ -11,6 +11,7 @@ import type { LocalRunner } from "../cluster/cluster_node.ts";
 import type { RunMessage } from "../cluster/peer_protocol.ts";
 import { PermissionDeniedError, type RpcError, TimeoutError } from "../protocol/errors.ts";
 import { inRequestContext } from "./_log_context.ts";
+import { isStreamSource, type StreamSource } from "../registry/stream_source.ts";
 import type { RequestLifecycle } from "./request_lifecycle.ts";
 import type { RequestRunner } from "./request_runner.ts";
 import { endWith, failSpan, startRemoteChild, tracingEnabled, withSpan } from "./tracing.ts";
@@ -108,6 +109,7 @@ export function runForPeer(host: PeerRunHost, message: RunMessage, signal: Abort
     locs: message.locs ?? [],
   };
   const requestId = message.request ?? message.id;
+  const streamed = message.stream !== undefined;
   const run = () =>
     inRequestContext(message.request, host.node, () =>
       host.runner.runLocal(step, {
@@ -116,7 +118,7 @@ export function runForPeer(host: PeerRunHost, message: RunMessage, signal: Abort
         step: step.name,
         requestId,
         node: host.node,
-      }));
+      }, streamed));
   const span = message.trace !== undefined && tracingEnabled()
     ? startRemoteChild(`mpreg.run ${step.name}`, message.trace, {
       "mpreg.step": step.name,
@@ -132,10 +134,42 @@ export function runForPeer(host: PeerRunHost, message: RunMessage, signal: Abort
     done();
     throw err;
   }
+  if (streamed) {
+    // A stream's deadline and cancel last until its end, not its start.
+    if (!(value instanceof Promise)) return settledAtEnd(value, done);
+    return value.then((v) => settledAtEnd(v, done), (err) => {
+      done();
+      throw err;
+    });
+  }
   if (!(value instanceof Promise)) {
     done();
     return value;
   }
   // Inline async functions, and sandboxed ones, already end when the signal aborts.
   return value.finally(done);
+}
+
+/** A stream source that calls `done` when it ends or fails. */
+function settledAtEnd(value: unknown, done: () => void): unknown {
+  if (!isStreamSource(value)) {
+    done();
+    return value;
+  }
+  return {
+    streamSource: true,
+    credit: (n) => value.credit(n),
+    start: (sink, credit) =>
+      value.start({
+        chunk: (chunk) => sink.chunk(chunk),
+        end: () => {
+          done();
+          sink.end();
+        },
+        error: (err) => {
+          done();
+          sink.error(err);
+        },
+      }, credit),
+  } satisfies StreamSource;
 }

@@ -29,6 +29,7 @@ import { arityProblem } from "../registry/arity.ts";
 import type { CallContext, FunctionRegistry, RegisteredFunction } from "../registry/registry.ts";
 import { unsupportedResult, unsupportedResultMessage } from "../registry/result_kind.ts";
 import type { CheckedInput, FunctionChecks } from "../registry/validation.ts";
+import { producerOf, ProducerSource } from "../registry/stream_source.ts";
 import { inRequestContext } from "./_log_context.ts";
 import type { Metrics } from "./metrics.ts";
 import {
@@ -58,6 +59,7 @@ export interface StepRouter {
     principal: string,
     traceparent?: string,
     agreement?: GrantAgreement | null,
+    stream?: number,
   ): Promise<unknown>;
   /** The permission kinds other members declare for `fun` (their union). */
   declaredElsewhere(fun: string): readonly string[];
@@ -122,6 +124,11 @@ export interface RunRequest {
    * child (without it, the root of a trace of its own).
    */
   traceparent?: string;
+  /**
+   * A streamed request (one step): its initial credit, in chunks. The step's
+   * value is then a `StreamSource` instead of a refusal.
+   */
+  stream?: number | undefined;
 }
 
 const log = getLogger(["mpreg", "server", "request"]);
@@ -315,11 +322,12 @@ export class RequestRunner {
    *
    * @param step The step.
    * @param context What the function sees as `this`.
+   * @param streamed The step is streamed: a stream result becomes a `StreamSource`.
    * @returns The value, or a promise of it.
    * @throws {RpcError} when the function is not offered here or throws.
    */
-  runLocal(step: Step, context: CallContext): MaybePromise<unknown> {
-    return this.#call(this.#find(step), step, step.args, step.kwargs, context);
+  runLocal(step: Step, context: CallContext, streamed = false): MaybePromise<unknown> {
+    return this.#call(this.#find(step), step, step.args, step.kwargs, context, streamed);
   }
 
   /**
@@ -391,15 +399,16 @@ export class RequestRunner {
     };
     const router = this.#router;
     const debug = log.isEnabledFor("debug");
+    const streamed = request.stream !== undefined;
     if (router === null) {
       if (debug) this.#routed(request, step, this.#options.node);
-      return this.#call(this.#find(step), step, args, kwargs, context);
+      return this.#call(this.#find(step), step, args, kwargs, context, streamed);
     }
     if (router.preferLocal) {
       const entry = this.#offered(step.fun, step.locs);
       if (entry !== undefined) {
         if (debug) this.#routed(request, step, this.#options.node);
-        return this.#call(entry, step, args, kwargs, context);
+        return this.#call(entry, step, args, kwargs, context, streamed);
       }
     }
     const target = router.choose(step.fun, step.locs);
@@ -407,7 +416,7 @@ export class RequestRunner {
       const entry = this.#offered(step.fun, step.locs);
       if (entry !== undefined) {
         if (debug) this.#routed(request, step, this.#options.node);
-        return this.#call(entry, step, args, kwargs, context);
+        return this.#call(entry, step, args, kwargs, context, streamed);
       }
     }
     if (debug) this.#routed(request, step, (target as { name?: string } | null)?.name ?? null);
@@ -417,11 +426,12 @@ export class RequestRunner {
       target as { self: boolean; name: string } | null,
       signal,
       request.deadline,
-      () => this.#call(this.#find(step), step, args, kwargs, context),
+      () => this.#call(this.#find(step), step, args, kwargs, context, streamed),
       request.id,
       request.principal.name,
       traceparent,
       agreement,
+      request.stream,
     );
   }
 
@@ -462,6 +472,7 @@ export class RequestRunner {
     args: unknown[],
     kwargs: Record<string, unknown>,
     context: CallContext,
+    streamed = false,
   ): MaybePromise<unknown> {
     let hasKwargs = false;
     for (const _ in kwargs) {
@@ -517,6 +528,7 @@ export class RequestRunner {
   ): MaybePromise<unknown> {
     const metrics = this.#options.metrics;
     if (entry.invoke !== undefined) {
+      if (streamed) throw this.#sandboxedStream(entry, step);
       // Sandboxed, so asynchronous: timed with the clock of its turns.
       const done = metrics.callStarted(entry.name, true);
       // Its errors are already mpreg errors naming the step.
@@ -554,6 +566,12 @@ export class RequestRunner {
       return abortable(
         result.then(
           (value) => {
+            if (streamed) {
+              const source = this.#source(step, value, context.signal);
+              done(source instanceof ProducerSource ? "ok" : source.name, true);
+              if (source instanceof ProducerSource) return source;
+              throw source;
+            }
             const kind = unsupportedResult(value);
             if (kind !== undefined) {
               const error = this.#unsupported(step, kind);
@@ -572,6 +590,12 @@ export class RequestRunner {
         context.signal,
       );
     }
+    if (streamed) {
+      const source = this.#source(step, result, context.signal);
+      done(source instanceof ProducerSource ? "ok" : source.name);
+      if (source instanceof ProducerSource) return source;
+      throw source;
+    }
     const kind = unsupportedResult(result);
     if (kind !== undefined) {
       const error = this.#unsupported(step, kind);
@@ -580,6 +604,35 @@ export class RequestRunner {
     }
     done("ok");
     return result;
+  }
+
+  /**
+   * A streamed step's producer, read under credit (see `ProducerSource`), or
+   * the error for a value that is not one.
+   */
+  #source(step: Step, value: unknown, signal: AbortSignal): ProducerSource | RpcError {
+    const producer = producerOf(value);
+    if (producer === undefined) return this.#notStream(step, value);
+    return new ProducerSource(producer, signal, (err) => this.#functionError(step, err));
+  }
+
+  #notStream(step: Step, value: unknown): RpcError {
+    const what = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
+    return this.#functionError(
+      step,
+      new TypeError(
+        `returned ${what}, not a stream: a function read with client.stream() returns a ` +
+          "ReadableStream, an async iterable or a generator; call it with call() instead",
+      ),
+    );
+  }
+
+  #sandboxedStream(entry: RegisteredFunction, step: Step): RpcError {
+    return new ProtocolError(
+      `Function "${entry.name}" runs in a sandbox: streaming from sandboxed functions is not ` +
+        `supported yet (step "${step.name}")`,
+      { details: { step: step.name, fun: step.fun, sandboxed: true } },
+    );
   }
 
   #argumentsError(
@@ -602,7 +655,7 @@ export class RequestRunner {
   }
 
   #unsupported(step: Step, kind: string): RpcError {
-    return this.#functionError(step, new TypeError(unsupportedResultMessage(kind)));
+    return this.#functionError(step, new TypeError(unsupportedResultMessage(kind, true)));
   }
 
   #functionError(step: Step, err: unknown): RpcError {

@@ -224,6 +224,7 @@ export class Server {
           steps: request.cmds,
           all: request.all ?? false,
           retry: request.retry === true,
+          stream: request.stream,
           signal,
           deadline,
           principal,

@@ -118,3 +118,25 @@ Deno.test("parseClientMessage() keeps a W3C tp and refuses a malformed one with 
     });
   }
 });
+
+Deno.test("parseClientMessage() reads a stream's credit, and the credit role; bad credits are 1004", () => {
+  const step = { name: "a", fun: "ticks" };
+  const msg = parseClientMessage({ role: "rpc", u: 1, cmds: [step], stream: 8 }, 10);
+  assert.equal(msg.role === "rpc" && msg.stream, 8);
+  assert.deepEqual(parseClientMessage({ role: "credit", u: 1, n: 4 }, 10), {
+    role: "credit",
+    u: 1,
+    n: 4,
+  });
+  const bad: unknown[] = [
+    { role: "rpc", u: 1, cmds: [step], stream: 0 },
+    { role: "rpc", u: 1, cmds: [step], stream: 1.5 },
+    { role: "rpc", u: 1, cmds: [step, { name: "b", fun: "echo" }], stream: 4 },
+    { role: "credit", u: 1, n: 0 },
+    { role: "credit", u: 1, n: "8" },
+    { role: "credit", u: 1 },
+  ];
+  for (const message of bad) {
+    assert.throws(() => parseClientMessage(message, 10), ProtocolError, JSON.stringify(message));
+  }
+});

@@ -48,6 +48,7 @@ function host(
     },
     authorize: () => {},
     cancelRun: (_link, id) => self.cancelled.push(id),
+    creditRun: () => {},
     traffic: () => {},
   };
   return self;

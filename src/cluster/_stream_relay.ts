@@ -1,0 +1,81 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * A stream that runs on another member, as the coordinator sees it: the
+ * chunks its link receives, relayed as they come, and the credit its
+ * reader grants, passed on to the member. It holds chunks only until the
+ * connection's sender starts it (never more than the credit granted).
+ * Private to the cluster layer.
+ *
+ * @module
+ */
+import type { StreamSink, StreamSource } from "../registry/stream_source.ts";
+
+/** A stream relayed from the member that runs its producer. */
+export class RelaySource implements StreamSource {
+  /** Marks a stream source. */
+  readonly streamSource = true as const;
+  readonly #grant: (n: number) => void;
+  #sink: StreamSink | null = null;
+  readonly #held: unknown[] = [];
+  /** `undefined` while it runs; `null` once ended; else the error. */
+  #ending: { error: unknown } | null | undefined = undefined;
+
+  /**
+   * @param grant Sends `n` more credit to the member.
+   */
+  constructor(grant: (n: number) => void) {
+    this.#grant = grant;
+  }
+
+  /**
+   * Starts relaying to `sink`. The member already holds the initial credit
+   * (the `run` message carried it).
+   *
+   * @param sink Where chunks go.
+   */
+  start(sink: StreamSink): void {
+    this.#sink = sink;
+    for (const value of this.#held.splice(0)) sink.chunk(value);
+    this.#deliverEnd();
+  }
+
+  /**
+   * Passes `n` more credit on to the member.
+   *
+   * @param n How many.
+   */
+  credit(n: number): void {
+    if (this.#ending === undefined) this.#grant(n);
+  }
+
+  /**
+   * A chunk from the member.
+   *
+   * @param value The chunk.
+   */
+  push(value: unknown): void {
+    if (this.#ending !== undefined) return;
+    if (this.#sink === null) this.#held.push(value);
+    else this.#sink.chunk(value);
+  }
+
+  /**
+   * The member's end (`null`) or failure, or the loss of its link.
+   *
+   * @param error Why it failed, or `null`.
+   */
+  finish(error: unknown): void {
+    if (this.#ending !== undefined) return;
+    this.#ending = error === null ? null : { error };
+    this.#deliverEnd();
+  }
+
+  #deliverEnd(): void {
+    const sink = this.#sink;
+    const ending = this.#ending;
+    if (sink === null || ending === undefined) return;
+    this.#sink = null;
+    if (ending === null) sink.end();
+    else sink.error(ending.error);
+  }
+}

@@ -1,0 +1,243 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * Streamed results on a node: a function's `ReadableStream`, async iterable
+ * or generator read under credit-based flow control. A
+ * {@linkcode StreamSource} hands chunks to a {@linkcode StreamSink} only
+ * while it holds credit: the producer's `next()` (or the stream's `read()`)
+ * is never called past it, and an abort of the call's signal calls the
+ * iterator's `return()` (or cancels the stream's reader).
+ *
+ * @module
+ */
+
+/**
+ * Where a {@linkcode StreamSource} delivers: chunks in order, then exactly
+ * one `end()` or `error()`.
+ *
+ * @example
+ * ```ts
+ * import type { StreamSink } from "./stream_source.ts";
+ * const got: unknown[] = [];
+ * const sink: StreamSink = { chunk: (v) => got.push(v), end: () => {}, error: () => {} };
+ * sink.chunk(1);
+ * console.log(got); // [1]
+ * ```
+ */
+export interface StreamSink {
+  /** One chunk. */
+  chunk(value: unknown): void;
+  /** The stream ended after its last chunk. */
+  end(): void;
+  /** The stream failed (an RpcError or the signal's reason). */
+  error(err: unknown): void;
+}
+
+/**
+ * A streamed result: a local producer, or a stream relayed from another
+ * member. Nothing flows before `start()`, and never more chunks than the
+ * credit granted in total.
+ *
+ * @example
+ * ```ts
+ * import { ProducerSource, isStreamSource } from "./stream_source.ts";
+ * const source = new ProducerSource([1, 2][Symbol.iterator](), new AbortController().signal, (e) => e);
+ * console.log(isStreamSource(source)); // true
+ * ```
+ */
+export interface StreamSource {
+  /** Marks a stream source among other results. */
+  readonly streamSource: true;
+  /**
+   * Starts delivering to `sink`, with `credit` chunks allowed.
+   *
+   * @param sink Where chunks go.
+   * @param credit The initial credit, in chunks.
+   */
+  start(sink: StreamSink, credit: number): void;
+  /**
+   * Allows `n` more chunks.
+   *
+   * @param n How many.
+   */
+  credit(n: number): void;
+}
+
+/**
+ * Whether `value` is a {@linkcode StreamSource}.
+ *
+ * @example
+ * ```ts
+ * import { isStreamSource } from "./stream_source.ts";
+ * console.log(isStreamSource({})); // false
+ * ```
+ *
+ * @param value Any value.
+ * @returns True for a stream source.
+ */
+export function isStreamSource(value: unknown): value is StreamSource {
+  return typeof value === "object" && value !== null &&
+    (value as { streamSource?: unknown }).streamSource === true;
+}
+
+type Next = () => unknown;
+
+/** What a function may return to stream: a `ReadableStream` or an iterator. */
+export type Producer = ReadableStream<unknown> | Iterator<unknown> | AsyncIterator<unknown>;
+
+/**
+ * The producer a streamed function's value stands for: a `ReadableStream`,
+ * an iterator (what a generator returns), or the iterator of an async or
+ * sync iterable that is not a plain collection; `undefined` for any other
+ * value (an array, a string, a map are values, not streams).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { producerOf } from "./stream_source.ts";
+ * async function* ticks() {
+ *   yield 1;
+ * }
+ * assert.ok(producerOf(ticks()) !== undefined);
+ * assert.equal(producerOf([1, 2]), undefined);
+ * ```
+ *
+ * @param value A function's result.
+ * @returns The producer, or `undefined`.
+ */
+export function producerOf(value: unknown): Producer | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  if (typeof ReadableStream !== "undefined" && value instanceof ReadableStream) return value;
+  if (typeof (value as { next?: unknown }).next === "function") return value as Iterator<unknown>;
+  if (Symbol.asyncIterator in value) {
+    return (value as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  }
+  return undefined;
+}
+
+/**
+ * A function's own stream: reads a `ReadableStream`, an async iterator or
+ * a sync iterator one chunk per unit of credit.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ProducerSource } from "./stream_source.ts";
+ * async function* count() {
+ *   yield 1;
+ *   yield 2;
+ * }
+ * const got: unknown[] = [];
+ * const { promise, resolve } = Promise.withResolvers<void>();
+ * new ProducerSource(count(), new AbortController().signal, (e) => e)
+ *   .start({ chunk: (v) => got.push(v), end: resolve, error: resolve }, 16);
+ * await promise;
+ * assert.deepEqual(got, [1, 2]);
+ * ```
+ */
+export class ProducerSource implements StreamSource {
+  /** Marks a stream source. */
+  readonly streamSource = true as const;
+  readonly #next: Next;
+  readonly #close: () => unknown;
+  readonly #signal: AbortSignal;
+  readonly #toError: (err: unknown) => unknown;
+  #sink: StreamSink | null = null;
+  #credit = 0;
+  #pulling = false;
+  #done = false;
+  readonly #onAbort = (): void => this.#stop(this.#signal.reason);
+
+  /**
+   * Wraps a producer.
+   *
+   * @param producer A `ReadableStream` or an iterator (sync or async).
+   * @param signal The call's signal: its abort stops the producer.
+   * @param toError Turns the producer's own failure into the error to send.
+   */
+  constructor(
+    producer: Producer,
+    signal: AbortSignal,
+    toError: (err: unknown) => unknown,
+  ) {
+    this.#signal = signal;
+    this.#toError = toError;
+    if (typeof ReadableStream !== "undefined" && producer instanceof ReadableStream) {
+      const reader = producer.getReader();
+      this.#next = () => reader.read();
+      this.#close = () => reader.cancel(signal.reason).catch(() => {});
+    } else {
+      const iterator = producer as AsyncIterator<unknown>;
+      this.#next = () => iterator.next();
+      this.#close = () => {
+        // A generator's `finally` runs now (or once its pending `next()` settles).
+        const returned = iterator.return?.();
+        if (returned instanceof Promise) returned.catch(() => {});
+      };
+    }
+  }
+
+  /**
+   * Starts reading, with `credit` chunks allowed.
+   *
+   * @param sink Where chunks go.
+   * @param credit The initial credit.
+   */
+  start(sink: StreamSink, credit: number): void {
+    this.#sink = sink;
+    this.#credit = credit;
+    if (this.#signal.aborted) return this.#stop(this.#signal.reason);
+    this.#signal.addEventListener("abort", this.#onAbort, { once: true });
+    this.#pump();
+  }
+
+  /**
+   * Allows `n` more chunks.
+   *
+   * @param n How many.
+   */
+  credit(n: number): void {
+    this.#credit += n;
+    this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#pulling || this.#done || this.#sink === null) return;
+    this.#pulling = true;
+    const sink = this.#sink;
+    try {
+      while (this.#credit > 0 && !this.#done) {
+        const result = (await this.#next()) as IteratorResult<unknown>;
+        if (this.#done) return;
+        if (result.done) {
+          this.#finish();
+          sink.end();
+          return;
+        }
+        this.#credit--;
+        sink.chunk(result.value);
+      }
+    } catch (err) {
+      if (this.#done) return;
+      this.#finish();
+      sink.error(this.#toError(err));
+    } finally {
+      this.#pulling = false;
+    }
+  }
+
+  #finish(): void {
+    this.#done = true;
+    this.#signal.removeEventListener("abort", this.#onAbort);
+  }
+
+  #stop(reason: unknown): void {
+    if (this.#done) return;
+    this.#finish();
+    try {
+      this.#close();
+    } catch {
+      // A producer's failing `return()` changes nothing: the stream is over.
+    }
+    this.#sink?.error(reason);
+  }
+}

@@ -1,0 +1,89 @@
+// Copyright 2026 the mpreg authors. MIT license.
+// ProducerSource (issue 18): the producer is asked for no chunk past the
+// credit, and the call's abort ends it (a generator's `finally`, a
+// ReadableStream's cancel).
+import assert from "node:assert/strict";
+import { producerOf, ProducerSource, type StreamSink } from "../../src/registry/stream_source.ts";
+
+function collect() {
+  const chunks: unknown[] = [];
+  const ended = Promise.withResolvers<unknown>();
+  const sink: StreamSink = {
+    chunk: (v) => chunks.push(v),
+    end: () => ended.resolve("end"),
+    error: (e) => ended.resolve(e),
+  };
+  return { chunks, sink, ended: ended.promise };
+}
+
+const turns = () => new Promise((resolve) => setTimeout(resolve, 10));
+
+Deno.test("ProducerSource never calls next() past the credit", async () => {
+  let nexts = 0;
+  const iterator: AsyncIterator<number> = {
+    next: () => Promise.resolve({ done: false, value: ++nexts }),
+  };
+  const { chunks, sink } = collect();
+  const source = new ProducerSource(iterator, new AbortController().signal, (e) => e);
+  source.start(sink, 3);
+  await turns();
+  assert.equal(nexts, 3);
+  assert.deepEqual(chunks, [1, 2, 3]);
+  source.credit(2);
+  await turns();
+  assert.equal(nexts, 5);
+  assert.deepEqual(chunks, [1, 2, 3, 4, 5]);
+});
+
+Deno.test("ProducerSource: an abort runs the generator's finally and fails the sink with the reason", async () => {
+  let finallyRan = false;
+  async function* endless() {
+    try {
+      for (let i = 0;; i++) yield i;
+    } finally {
+      finallyRan = true;
+    }
+  }
+  const controller = new AbortController();
+  const { chunks, sink, ended } = collect();
+  new ProducerSource(endless(), controller.signal, (e) => e).start(sink, 2);
+  await turns();
+  assert.deepEqual(chunks, [0, 1]);
+  controller.abort(new Error("stop"));
+  assert.equal(((await ended) as Error).message, "stop");
+  await turns();
+  assert.ok(finallyRan);
+});
+
+Deno.test("ProducerSource: a ReadableStream is cancelled on abort; its error is converted", async () => {
+  let cancelled = false;
+  const controller = new AbortController();
+  const stream = new ReadableStream({
+    pull: (c) => c.enqueue("x"),
+    cancel: () => {
+      cancelled = true;
+    },
+  });
+  const { sink, ended } = collect();
+  new ProducerSource(stream, controller.signal, (e) => e).start(sink, 1);
+  await turns();
+  controller.abort(new Error("stop"));
+  await ended;
+  await turns();
+  assert.ok(cancelled);
+
+  const failing = new ReadableStream({ pull: (c) => c.error(new RangeError("bad")) });
+  const out = collect();
+  new ProducerSource(failing, new AbortController().signal, (e) => `converted ${e}`)
+    .start(out.sink, 1);
+  assert.equal(await out.ended, "converted RangeError: bad");
+});
+
+Deno.test("producerOf() takes streams, iterators and async iterables, not collections", () => {
+  assert.ok(producerOf(new ReadableStream()) !== undefined);
+  assert.ok(producerOf([1][Symbol.iterator]()) !== undefined);
+  assert.ok(producerOf({ async *[Symbol.asyncIterator]() {} }) !== undefined);
+  for (const value of [[1], new Map(), new Set(), "abc", 1, null, { a: 1 }]) {
+    assert.equal(producerOf(value), undefined, String(value));
+  }
+});
