@@ -78,9 +78,11 @@ function checkInline(text: string, what: string, element: "script" | "style"): v
  */
 export async function buildAssets(): Promise<string> {
   const here = (path: string) => new URL(path, import.meta.url);
-  const [client, script, style, html] = await Promise.all([
-    bundle(here("../../client.ts"), ["yaml"]),
-    bundle(here("./main.ts"), []),
+  // One bundle after the other: on an empty Deno cache the first sets up
+  // esbuild, and two at once race to copy its binary (one of them fails).
+  const client = await bundle(here("../../client.ts"), ["yaml"]);
+  const script = await bundle(here("./main.ts"), []);
+  const [style, html] = await Promise.all([
     Deno.readTextFile(here("./style.css")),
     Deno.readTextFile(here("./index.html")),
   ]);
