@@ -350,8 +350,7 @@ export class Client {
       }
       return this.#send(
         [step],
-        options.timeoutMs ?? STREAM_TIMEOUT_MS,
-        signal,
+        { timeoutMs: options.timeoutMs ?? STREAM_TIMEOUT_MS, signal },
         false,
         undefined,
         hooks,

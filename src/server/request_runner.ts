@@ -481,15 +481,24 @@ export class RequestRunner {
     }
     const checks = entry.checks;
     if (checks !== undefined) {
-      return this.#callChecked(checks, entry, step, args, hasKwargs ? kwargs : undefined, context);
+      return this.#callChecked(
+        checks,
+        entry,
+        step,
+        args,
+        hasKwargs ? kwargs : undefined,
+        context,
+        streamed,
+      );
     }
-    return this.#callPlain(entry, step, args, kwargs, hasKwargs, context);
+    return this.#callPlain(entry, step, args, kwargs, hasKwargs, context, streamed);
   }
 
   /**
    * A call of a function with schemas: its arguments checked (and
    * transformed) before, its result after; here, on the node that runs it
    * (a sandboxed function's too: schemas cannot cross into its process).
+   * A streamed step's chunks are not checked against the result schema.
    */
   #callChecked(
     checks: FunctionChecks,
@@ -498,6 +507,7 @@ export class RequestRunner {
     args: unknown[],
     kwargs: Record<string, unknown> | undefined,
     context: CallContext,
+    streamed: boolean,
   ): MaybePromise<unknown> {
     const site = { step: step.name, fun: step.fun };
     const call = (input: CheckedInput): MaybePromise<unknown> => {
@@ -508,8 +518,9 @@ export class RequestRunner {
         input.kwargs ?? {},
         input.kwargs !== undefined,
         context,
+        streamed,
       );
-      if (!checks.checksResult) return value;
+      if (!checks.checksResult || streamed) return value;
       return isPromise(value)
         ? value.then((v) => checks.output(v, site))
         : checks.output(value, site);
@@ -525,6 +536,7 @@ export class RequestRunner {
     kwargs: Record<string, unknown>,
     hasKwargs: boolean,
     context: CallContext,
+    streamed: boolean,
   ): MaybePromise<unknown> {
     const metrics = this.#options.metrics;
     if (entry.invoke !== undefined) {
