@@ -230,3 +230,21 @@ Deno.test("schemas: a schemas export naming a function the module lacks is refus
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("schemas: a streamed function's arguments are checked (and coerced), its chunks are not checked as a result", async () => {
+  await using server = await startServer({ name: "s" });
+  server.register(
+    "count",
+    async function* (n: number) {
+      for (let i = 0; i < n; i++) yield i;
+    },
+    { args: [z.coerce.number().int().min(1)], result: z.number() },
+  );
+  await using client = new Client(server.url);
+  const chunks = await Array.fromAsync(client.stream("count", ["3"]));
+  assert.deepEqual(chunks, [0, 1, 2]);
+  const reader = client.stream("count", [0]).getReader();
+  const error = await rpcFailure(reader.read());
+  assert.equal(error.code, 1004);
+  assert.match(error.message, /args\[0\]/);
+});
