@@ -24,16 +24,26 @@ import { isNoDelay } from "../transport/open.ts";
 import { Connections, type Routed } from "./_connections.ts";
 import { escapeSelf, fromInput, toWireStep, type WireStep } from "./_steps.ts";
 import { activeTraceparent, invalidTraceparent } from "./_trace_context.ts";
-import type { CallOptions, ClientOptions, RequestOptions, StepInput } from "./options.ts";
-import { type Typed, TypedRequest } from "./typed.ts";
-import type { StreamOptions } from "./options.ts";
+import type {
+  CallOptions,
+  ClientOptions,
+  RequestOptions,
+  StepInput,
+  StreamOptions,
+} from "./options.ts";
 import { openStream, STREAM_TIMEOUT_MS, type StreamHooks } from "./_streams.ts";
+import { type Typed, TypedRequest } from "./typed.ts";
 
 export type { BackoffOptions } from "../transport/backoff.ts";
 export { openWebSocket } from "../transport/open.ts";
 
-export type { CallOptions, ClientOptions, RequestOptions, StepInput } from "./options.ts";
-export type { StreamOptions } from "./options.ts";
+export type {
+  CallOptions,
+  ClientOptions,
+  RequestOptions,
+  StepInput,
+  StreamOptions,
+} from "./options.ts";
 
 interface Pending extends Routed {
   readonly frame: {
