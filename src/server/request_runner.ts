@@ -1,36 +1,23 @@
 // Copyright 2026 the mpreg authors. MIT license.
 /**
  * Runs requests: validates the graph, routes each step to this node or
- * another member, calls the functions, and turns failures into
- * {@linkcode RpcError}s that name the step.
+ * another member, and calls the functions here through a
+ * {@linkcode FunctionCaller}.
  *
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { abortable } from "../_util/abortable.ts";
 import { isPromise, type MaybePromise } from "../_util/maybe_promise.ts";
 import type { Principal } from "../auth/authenticator.ts";
 import type { GrantAgreement } from "../cluster/grant_agreement.ts";
 import { executeNow } from "../engine/execute.ts";
 import { RequestGraph } from "../engine/graph.ts";
-import { refusedUnstarted } from "../cluster/refused.ts";
-import {
-  AppError,
-  FunctionError,
-  FunctionNotFoundError,
-  NotStartedError,
-  OverloadedError,
-  ProtocolError,
-  RpcError,
-} from "../protocol/errors.ts";
+import { FunctionNotFoundError, NotStartedError } from "../protocol/errors.ts";
 import type { RequestId } from "../protocol/messages.ts";
 import type { Step } from "../protocol/step.ts";
-import { arityProblem } from "../registry/arity.ts";
 import type { CallContext, FunctionRegistry, RegisteredFunction } from "../registry/registry.ts";
-import { unsupportedResult, unsupportedResultMessage } from "../registry/result_kind.ts";
-import type { CheckedInput, FunctionChecks } from "../registry/validation.ts";
-import { producerOf, ProducerSource } from "../registry/stream_source.ts";
 import { inRequestContext } from "./_log_context.ts";
+import { FunctionCaller } from "./function_call.ts";
 import type { Metrics } from "./metrics.ts";
 import {
   endWith,
@@ -149,11 +136,13 @@ function resultOf(name: string, value: unknown): Record<string, unknown> {
 /** Runs requests on this node and, through a {@linkcode StepRouter}, across the cluster. */
 export class RequestRunner {
   readonly #options: RunnerOptions;
+  readonly #caller: FunctionCaller;
   #router: StepRouter | null = null;
 
   /** @param options The node's registry, resources and settings. */
   constructor(options: RunnerOptions) {
     this.#options = options;
+    this.#caller = new FunctionCaller({ debug: options.debug, metrics: options.metrics });
   }
 
   /** Routes steps through the cluster from now on; `null` runs everything here. */
@@ -327,7 +316,7 @@ export class RequestRunner {
    * @throws {RpcError} when the function is not offered here or throws.
    */
   runLocal(step: Step, context: CallContext, streamed = false): MaybePromise<unknown> {
-    return this.#call(this.#find(step), step, step.args, step.kwargs, context, streamed);
+    return this.#caller.call(this.#find(step), step, step.args, step.kwargs, context, streamed);
   }
 
   /**
@@ -402,13 +391,13 @@ export class RequestRunner {
     const streamed = request.stream !== undefined;
     if (router === null) {
       if (debug) this.#routed(request, step, this.#options.node);
-      return this.#call(this.#find(step), step, args, kwargs, context, streamed);
+      return this.#caller.call(this.#find(step), step, args, kwargs, context, streamed);
     }
     if (router.preferLocal) {
       const entry = this.#offered(step.fun, step.locs);
       if (entry !== undefined) {
         if (debug) this.#routed(request, step, this.#options.node);
-        return this.#call(entry, step, args, kwargs, context, streamed);
+        return this.#caller.call(entry, step, args, kwargs, context, streamed);
       }
     }
     const target = router.choose(step.fun, step.locs);
@@ -416,7 +405,7 @@ export class RequestRunner {
       const entry = this.#offered(step.fun, step.locs);
       if (entry !== undefined) {
         if (debug) this.#routed(request, step, this.#options.node);
-        return this.#call(entry, step, args, kwargs, context, streamed);
+        return this.#caller.call(entry, step, args, kwargs, context, streamed);
       }
     }
     if (debug) this.#routed(request, step, (target as { name?: string } | null)?.name ?? null);
@@ -426,7 +415,7 @@ export class RequestRunner {
       target as { self: boolean; name: string } | null,
       signal,
       request.deadline,
-      () => this.#call(this.#find(step), step, args, kwargs, context, streamed),
+      () => this.#caller.call(this.#find(step), step, args, kwargs, context, streamed),
       request.id,
       request.principal.name,
       traceparent,
@@ -464,223 +453,5 @@ export class RequestRunner {
       `No node offers function "${step.fun}"${locs} (step "${step.name}")`,
       { details: { step: step.name, fun: step.fun, locs: step.locs, node: this.#options.node } },
     );
-  }
-
-  #call(
-    entry: RegisteredFunction,
-    step: Step,
-    args: unknown[],
-    kwargs: Record<string, unknown>,
-    context: CallContext,
-    streamed = false,
-  ): MaybePromise<unknown> {
-    let hasKwargs = false;
-    for (const _ in kwargs) {
-      hasKwargs = true;
-      break;
-    }
-    const checks = entry.checks;
-    if (checks !== undefined) {
-      return this.#callChecked(
-        checks,
-        entry,
-        step,
-        args,
-        hasKwargs ? kwargs : undefined,
-        context,
-        streamed,
-      );
-    }
-    return this.#callPlain(entry, step, args, kwargs, hasKwargs, context, streamed);
-  }
-
-  /**
-   * A call of a function with schemas: its arguments checked (and
-   * transformed) before, its result after; here, on the node that runs it
-   * (a sandboxed function's too: schemas cannot cross into its process).
-   * A streamed step's chunks are not checked against the result schema.
-   */
-  #callChecked(
-    checks: FunctionChecks,
-    entry: RegisteredFunction,
-    step: Step,
-    args: unknown[],
-    kwargs: Record<string, unknown> | undefined,
-    context: CallContext,
-    streamed: boolean,
-  ): MaybePromise<unknown> {
-    const site = { step: step.name, fun: step.fun };
-    const call = (input: CheckedInput): MaybePromise<unknown> => {
-      const value = this.#callPlain(
-        entry,
-        step,
-        input.args,
-        input.kwargs ?? {},
-        input.kwargs !== undefined,
-        context,
-        streamed,
-      );
-      if (!checks.checksResult || streamed) return value;
-      return isPromise(value)
-        ? value.then((v) => checks.output(v, site))
-        : checks.output(value, site);
-    };
-    const input = checks.input(args, kwargs, site);
-    return isPromise(input) ? abortable(input.then(call), context.signal) : call(input);
-  }
-
-  #callPlain(
-    entry: RegisteredFunction,
-    step: Step,
-    args: unknown[],
-    kwargs: Record<string, unknown>,
-    hasKwargs: boolean,
-    context: CallContext,
-    streamed: boolean,
-  ): MaybePromise<unknown> {
-    const metrics = this.#options.metrics;
-    if (entry.invoke !== undefined) {
-      if (streamed) throw this.#sandboxedStream(entry, step);
-      // Sandboxed, so asynchronous: timed with the clock of its turns.
-      const done = metrics.callStarted(entry.name, true);
-      // Its errors are already mpreg errors naming the step.
-      return entry.invoke(context, args, hasKwargs ? kwargs : undefined).then(
-        (value) => {
-          done("ok", true);
-          return value;
-        },
-        (err: RpcError) => {
-          done(err.name, true);
-          // Only the sandbox's refusal at its cap is an OverloadedError here
-          // (a sandboxed function's own errors arrive as 1003): it did not
-          // start, and another member may take it.
-          throw err instanceof OverloadedError ? refusedUnstarted(err) : err;
-        },
-      );
-    }
-    const problem = arityProblem(entry.arity, args.length, hasKwargs);
-    if (problem !== undefined) {
-      throw this.#argumentsError(entry, step, args.length, hasKwargs, problem);
-    }
-    const done = metrics.callStarted(entry.name);
-    const callArgs = hasKwargs ? [...args, kwargs] : args;
-    let result: unknown;
-    try {
-      result = entry.fn.apply(context, callArgs as never[]);
-    } catch (err) {
-      const error = this.#functionError(step, err);
-      done(error.name);
-      throw error;
-    }
-    if (isPromise(result)) {
-      // An async function may ignore its signal: the call still ends when
-      // the signal aborts (its late result is dropped).
-      return abortable(
-        result.then(
-          (value) => {
-            if (streamed) {
-              const source = this.#source(step, value, context.signal);
-              done(source instanceof ProducerSource ? "ok" : source.name, true);
-              if (source instanceof ProducerSource) return source;
-              throw source;
-            }
-            const kind = unsupportedResult(value);
-            if (kind !== undefined) {
-              const error = this.#unsupported(step, kind);
-              done(error.name, true);
-              throw error;
-            }
-            done("ok", true);
-            return value;
-          },
-          (err: unknown) => {
-            const error = this.#functionError(step, err);
-            done(error.name, true);
-            throw error;
-          },
-        ),
-        context.signal,
-      );
-    }
-    if (streamed) {
-      const source = this.#source(step, result, context.signal);
-      done(source instanceof ProducerSource ? "ok" : source.name);
-      if (source instanceof ProducerSource) return source;
-      throw source;
-    }
-    const kind = unsupportedResult(result);
-    if (kind !== undefined) {
-      const error = this.#unsupported(step, kind);
-      done(error.name);
-      throw error;
-    }
-    done("ok");
-    return result;
-  }
-
-  /**
-   * A streamed step's producer, read under credit (see `ProducerSource`), or
-   * the error for a value that is not one.
-   */
-  #source(step: Step, value: unknown, signal: AbortSignal): ProducerSource | RpcError {
-    const producer = producerOf(value);
-    if (producer === undefined) return this.#notStream(step, value);
-    return new ProducerSource(producer, signal, (err) => this.#functionError(step, err));
-  }
-
-  #notStream(step: Step, value: unknown): RpcError {
-    const what = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
-    return this.#functionError(
-      step,
-      new TypeError(
-        `returned ${what}, not a stream: a function read with client.stream() returns a ` +
-          "ReadableStream, an async iterable or a generator; call it with call() instead",
-      ),
-    );
-  }
-
-  #sandboxedStream(entry: RegisteredFunction, step: Step): RpcError {
-    return new ProtocolError(
-      `Function "${entry.name}" runs in a sandbox: streaming from sandboxed functions is not ` +
-        `supported yet (step "${step.name}")`,
-      { details: { step: step.name, fun: step.fun, sandboxed: true } },
-    );
-  }
-
-  #argumentsError(
-    entry: RegisteredFunction,
-    step: Step,
-    received: number,
-    kwargs: boolean,
-    problem: string,
-  ): ProtocolError {
-    const { required, max } = entry.arity;
-    return new ProtocolError(`Function "${entry.name}" ${problem} (step "${step.name}")`, {
-      details: {
-        step: step.name,
-        fun: step.fun,
-        expected: { required, max: max === Infinity ? null : max },
-        received,
-        kwargs,
-      },
-    });
-  }
-
-  #unsupported(step: Step, kind: string): RpcError {
-    return this.#functionError(step, new TypeError(unsupportedResultMessage(kind, true)));
-  }
-
-  #functionError(step: Step, err: unknown): RpcError {
-    if (err instanceof RpcError) return err;
-    const app = AppError.from(err);
-    if (app !== undefined) return app;
-    const name = err instanceof Error ? err.name : typeof err;
-    const message = err instanceof Error ? err.message : String(err);
-    const details: Record<string, unknown> = { step: step.name, fun: step.fun, name, message };
-    if (this.#options.debug && err instanceof Error && err.stack) details.stack = err.stack;
-    return new FunctionError(`Step "${step.name}" (${step.fun}) failed: ${name}: ${message}`, {
-      details,
-      cause: err,
-    });
   }
 }

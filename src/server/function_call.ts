@@ -1,0 +1,277 @@
+// Copyright 2026 the mpreg authors. MIT license.
+/**
+ * Calls one registered function on this node: the schemas' checks around
+ * it, its arguments against its parameters, metrics, the stream of a
+ * streamed step, and its failures as {@linkcode RpcError}s that name the
+ * step. What routes the step here is the `RequestRunner`'s.
+ *
+ * @module
+ */
+import { abortable } from "../_util/abortable.ts";
+import { isPromise, type MaybePromise } from "../_util/maybe_promise.ts";
+import { refusedUnstarted } from "../cluster/refused.ts";
+import {
+  AppError,
+  FunctionError,
+  OverloadedError,
+  ProtocolError,
+  RpcError,
+} from "../protocol/errors.ts";
+import type { Step } from "../protocol/step.ts";
+import { arityProblem } from "../registry/arity.ts";
+import type { CallContext, RegisteredFunction } from "../registry/registry.ts";
+import { unsupportedResult, unsupportedResultMessage } from "../registry/result_kind.ts";
+import { producerOf, ProducerSource } from "../registry/stream_source.ts";
+import type { CheckedInput, FunctionChecks } from "../registry/validation.ts";
+import type { Metrics } from "./metrics.ts";
+
+/** What a {@linkcode FunctionCaller} needs from its node. */
+export interface FunctionCallerOptions {
+  /** Include stack traces in function errors. */
+  debug: boolean;
+  /** Where calls are counted. */
+  metrics: Metrics;
+}
+
+/** Calls this node's functions for the `RequestRunner`. */
+export class FunctionCaller {
+  readonly #options: FunctionCallerOptions;
+
+  /** @param options Stack traces, and where calls are counted. */
+  constructor(options: FunctionCallerOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Calls a registered function: its schemas' checks around it, its
+   * arguments checked against its parameters, its time and outcome counted,
+   * its failures made {@linkcode RpcError}s that name the step; a streamed
+   * step's value becomes a {@linkcode ProducerSource}.
+   *
+   * @param entry The function.
+   * @param step The step, for errors.
+   * @param args Its arguments, resolved.
+   * @param kwargs Its keyword arguments, resolved.
+   * @param context What the function sees as `this`.
+   * @param streamed The step is streamed.
+   * @returns The value, or a promise of it.
+   * @throws {RpcError} the function's failure, naming the step.
+   */
+  call(
+    entry: RegisteredFunction,
+    step: Step,
+    args: unknown[],
+    kwargs: Record<string, unknown>,
+    context: CallContext,
+    streamed = false,
+  ): MaybePromise<unknown> {
+    let hasKwargs = false;
+    for (const _ in kwargs) {
+      hasKwargs = true;
+      break;
+    }
+    const checks = entry.checks;
+    if (checks !== undefined) {
+      return this.#callChecked(
+        checks,
+        entry,
+        step,
+        args,
+        hasKwargs ? kwargs : undefined,
+        context,
+        streamed,
+      );
+    }
+    return this.#callPlain(entry, step, args, kwargs, hasKwargs, context, streamed);
+  }
+
+  /**
+   * A call of a function with schemas: its arguments checked (and
+   * transformed) before, its result after; here, on the node that runs it
+   * (a sandboxed function's too: schemas cannot cross into its process).
+   * A streamed step's chunks are not checked against the result schema.
+   */
+  #callChecked(
+    checks: FunctionChecks,
+    entry: RegisteredFunction,
+    step: Step,
+    args: unknown[],
+    kwargs: Record<string, unknown> | undefined,
+    context: CallContext,
+    streamed: boolean,
+  ): MaybePromise<unknown> {
+    const site = { step: step.name, fun: step.fun };
+    const call = (input: CheckedInput): MaybePromise<unknown> => {
+      const value = this.#callPlain(
+        entry,
+        step,
+        input.args,
+        input.kwargs ?? {},
+        input.kwargs !== undefined,
+        context,
+        streamed,
+      );
+      if (!checks.checksResult || streamed) return value;
+      return isPromise(value)
+        ? value.then((v) => checks.output(v, site))
+        : checks.output(value, site);
+    };
+    const input = checks.input(args, kwargs, site);
+    return isPromise(input) ? abortable(input.then(call), context.signal) : call(input);
+  }
+
+  #callPlain(
+    entry: RegisteredFunction,
+    step: Step,
+    args: unknown[],
+    kwargs: Record<string, unknown>,
+    hasKwargs: boolean,
+    context: CallContext,
+    streamed: boolean,
+  ): MaybePromise<unknown> {
+    const metrics = this.#options.metrics;
+    if (entry.invoke !== undefined) {
+      if (streamed) throw this.#sandboxedStream(entry, step);
+      // Sandboxed, so asynchronous: timed with the clock of its turns.
+      const done = metrics.callStarted(entry.name, true);
+      // Its errors are already mpreg errors naming the step.
+      return entry.invoke(context, args, hasKwargs ? kwargs : undefined).then(
+        (value) => {
+          done("ok", true);
+          return value;
+        },
+        (err: RpcError) => {
+          done(err.name, true);
+          // Only the sandbox's refusal at its cap is an OverloadedError here
+          // (a sandboxed function's own errors arrive as 1003): it did not
+          // start, and another member may take it.
+          throw err instanceof OverloadedError ? refusedUnstarted(err) : err;
+        },
+      );
+    }
+    const problem = arityProblem(entry.arity, args.length, hasKwargs);
+    if (problem !== undefined) {
+      throw this.#argumentsError(entry, step, args.length, hasKwargs, problem);
+    }
+    const done = metrics.callStarted(entry.name);
+    const callArgs = hasKwargs ? [...args, kwargs] : args;
+    let result: unknown;
+    try {
+      result = entry.fn.apply(context, callArgs as never[]);
+    } catch (err) {
+      const error = this.#functionError(step, err);
+      done(error.name);
+      throw error;
+    }
+    if (isPromise(result)) {
+      // An async function may ignore its signal: the call still ends when
+      // the signal aborts (its late result is dropped).
+      return abortable(
+        result.then(
+          (value) => {
+            if (streamed) {
+              const source = this.#source(step, value, context.signal);
+              done(source instanceof ProducerSource ? "ok" : source.name, true);
+              if (source instanceof ProducerSource) return source;
+              throw source;
+            }
+            const kind = unsupportedResult(value);
+            if (kind !== undefined) {
+              const error = this.#unsupported(step, kind);
+              done(error.name, true);
+              throw error;
+            }
+            done("ok", true);
+            return value;
+          },
+          (err: unknown) => {
+            const error = this.#functionError(step, err);
+            done(error.name, true);
+            throw error;
+          },
+        ),
+        context.signal,
+      );
+    }
+    if (streamed) {
+      const source = this.#source(step, result, context.signal);
+      done(source instanceof ProducerSource ? "ok" : source.name);
+      if (source instanceof ProducerSource) return source;
+      throw source;
+    }
+    const kind = unsupportedResult(result);
+    if (kind !== undefined) {
+      const error = this.#unsupported(step, kind);
+      done(error.name);
+      throw error;
+    }
+    done("ok");
+    return result;
+  }
+
+  /**
+   * A streamed step's producer, read under credit (see `ProducerSource`), or
+   * the error for a value that is not one.
+   */
+  #source(step: Step, value: unknown, signal: AbortSignal): ProducerSource | RpcError {
+    const producer = producerOf(value);
+    if (producer === undefined) return this.#notStream(step, value);
+    return new ProducerSource(producer, signal, (err) => this.#functionError(step, err));
+  }
+
+  #notStream(step: Step, value: unknown): RpcError {
+    const what = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
+    return this.#functionError(
+      step,
+      new TypeError(
+        `returned ${what}, not a stream: a function read with client.stream() returns a ` +
+          "ReadableStream, an async iterable or a generator; call it with call() instead",
+      ),
+    );
+  }
+
+  #sandboxedStream(entry: RegisteredFunction, step: Step): RpcError {
+    return new ProtocolError(
+      `Function "${entry.name}" runs in a sandbox: streaming from sandboxed functions is not ` +
+        `supported yet (step "${step.name}")`,
+      { details: { step: step.name, fun: step.fun, sandboxed: true } },
+    );
+  }
+
+  #argumentsError(
+    entry: RegisteredFunction,
+    step: Step,
+    received: number,
+    kwargs: boolean,
+    problem: string,
+  ): ProtocolError {
+    const { required, max } = entry.arity;
+    return new ProtocolError(`Function "${entry.name}" ${problem} (step "${step.name}")`, {
+      details: {
+        step: step.name,
+        fun: step.fun,
+        expected: { required, max: max === Infinity ? null : max },
+        received,
+        kwargs,
+      },
+    });
+  }
+
+  #unsupported(step: Step, kind: string): RpcError {
+    return this.#functionError(step, new TypeError(unsupportedResultMessage(kind, true)));
+  }
+
+  #functionError(step: Step, err: unknown): RpcError {
+    if (err instanceof RpcError) return err;
+    const app = AppError.from(err);
+    if (app !== undefined) return app;
+    const name = err instanceof Error ? err.name : typeof err;
+    const message = err instanceof Error ? err.message : String(err);
+    const details: Record<string, unknown> = { step: step.name, fun: step.fun, name, message };
+    if (this.#options.debug && err instanceof Error && err.stack) details.stack = err.stack;
+    return new FunctionError(`Step "${step.name}" (${step.fun}) failed: ${name}: ${message}`, {
+      details,
+      cause: err,
+    });
+  }
+}
