@@ -198,16 +198,9 @@ export class Client {
   call(fun: string, args: unknown[] = [], options: CallOptions = {}): Promise<unknown> {
     let step: WireStep;
     try {
-      step = toWireStep(
-        fun,
-        fun,
-        escapeSelf(args, fun) as unknown[],
-        options.kwargs && escapeSelf(options.kwargs, fun) as Record<string, unknown>,
-        options.locs,
-      );
+      step = this.#oneStep(fun, args, options);
     } catch (err) {
-      // A cycle in the arguments overflows the stack.
-      return Promise.reject(this.#unencodable(err));
+      return Promise.reject(err);
     }
     return this.#send([step], options, false, fun);
   }
@@ -348,15 +341,9 @@ export class Client {
     return openStream(options, (hooks, signal) => {
       let step: WireStep;
       try {
-        step = toWireStep(
-          fun,
-          fun,
-          escapeSelf(args, fun) as unknown[],
-          options.kwargs && escapeSelf(options.kwargs, fun) as Record<string, unknown>,
-          options.locs,
-        );
+        step = this.#oneStep(fun, args, options);
       } catch (err) {
-        return Promise.reject(this.#unencodable(err));
+        return Promise.reject(err);
       }
       return this.#send(
         [step],
@@ -493,6 +480,31 @@ export class Client {
     }
     pending.socket = this.#links.socket;
     this.#enqueue(encoded);
+  }
+
+  /**
+   * The one step of a `call()` or `stream()`, named after its function, its
+   * arguments escaped where a node would read them as references to it.
+   *
+   * @throws {ProtocolError} when the arguments cannot be walked (a cycle).
+   */
+  #oneStep(
+    fun: string,
+    args: unknown[],
+    options: { kwargs?: Record<string, unknown>; locs?: string[] },
+  ): WireStep {
+    try {
+      return toWireStep(
+        fun,
+        fun,
+        escapeSelf(args, fun) as unknown[],
+        options.kwargs && escapeSelf(options.kwargs, fun) as Record<string, unknown>,
+        options.locs,
+      );
+    } catch (err) {
+      // A cycle in the arguments overflows the stack.
+      throw this.#unencodable(err);
+    }
   }
 
   #unencodable(cause: unknown): ProtocolError {
