@@ -16,6 +16,7 @@ import { freePort, LineChild, waitForTcp } from "./_process.ts";
 
 const RESPONDER_SCRIPT = new URL("./_nats_responder.ts", import.meta.url);
 const SUBJECT = "bench.echo";
+const CHAIN_FUNS = ["inc", "double", "label"];
 
 /** The `nats-server` on PATH, or `null` with the reason it cannot be used. */
 export async function findNatsServer(): Promise<{ path: string; version: string } | string> {
@@ -47,6 +48,12 @@ export interface NatsRig {
   pids: number[];
   /** Sends `payload` and resolves with the reply as a string. */
   request(payload: string): Promise<string>;
+  /**
+   * The chain of issue 19 driven by this client: `inc`, `double` and
+   * `label` in sequence, each a request to its own responder; resolves with
+   * the last reply (`"n=4"` for 1).
+   */
+  chain(n: number): Promise<string>;
   /** Closes the requester, stops the responder and nats-server; safe to call twice. */
   close(): Promise<void>;
 }
@@ -64,6 +71,7 @@ export async function startNats(version: string): Promise<NatsRig> {
     stderr: "null",
   });
   let responder: LineChild | null = null;
+  const chainResponders: LineChild[] = [];
   let nc: NatsConnection | null = null;
   const close = async () => {
     try {
@@ -73,6 +81,7 @@ export async function startNats(version: string): Promise<NatsRig> {
     }
     nc = null;
     await responder?.stop();
+    for (const child of chainResponders) await child.stop();
     await server.stop();
   };
   try {
@@ -80,6 +89,11 @@ export async function startNats(version: string): Promise<NatsRig> {
     const url = `nats://127.0.0.1:${port}`;
     responder = LineChild.deno(RESPONDER_SCRIPT, [url, SUBJECT]);
     await responder.json(60_000);
+    for (const fun of CHAIN_FUNS) {
+      const child = LineChild.deno(RESPONDER_SCRIPT, [url, `bench.${fun}`, fun]);
+      chainResponders.push(child);
+      await child.json(60_000);
+    }
     const { connect } = await import("npm:@nats-io/transport-node@3");
     const conn = await connect({ servers: url });
     nc = conn;
@@ -87,8 +101,15 @@ export async function startNats(version: string): Promise<NatsRig> {
     return {
       version,
       client: "npm:@nats-io/transport-node@3",
-      pids: [server.pid, responder.pid],
+      pids: [server.pid, responder.pid, ...chainResponders.map((child) => child.pid)],
       request: async (payload: string) => (await conn.request(SUBJECT, payload, options)).string(),
+      chain: async (n: number) => {
+        let value = String(n);
+        for (const fun of CHAIN_FUNS) {
+          value = (await conn.request(`bench.${fun}`, value, options)).string();
+        }
+        return value;
+      },
       close,
     };
   } catch (err) {

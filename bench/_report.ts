@@ -47,9 +47,10 @@ export interface Settings {
  * - `calls/s`: operations per second;
  * - `p50`: median latency in microseconds;
  * - `bytes/s`: payload bytes per second, one way;
- * - `rss`: resident memory in bytes, measured once.
+ * - `rss`: resident memory in bytes, measured once;
+ * - `bytes`: bytes carried (by a node's links), counted.
  */
-export type Metric = "calls/s" | "p50" | "bytes/s" | "rss";
+export type Metric = "calls/s" | "p50" | "bytes/s" | "rss" | "bytes";
 
 /** A row's target, from issue 6. */
 export interface Target {
@@ -195,6 +196,7 @@ function amount(row: Row, value: number, m: Measurement | null): string {
     case "bytes/s":
       return `${(value / MB).toFixed(0)} MB/s`;
     case "rss":
+    case "bytes":
       return `${(value / MB).toFixed(1)} MB`;
     default:
       return m === null ? "-" : `${integer.format(m.opsPerSec)}/s`;

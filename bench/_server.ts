@@ -11,9 +11,15 @@
  * - an mpreg node with its built-in `echo`, and `inline_add` / `sandbox_add`,
  *   the same function run inline and in a sandboxed worker;
  * - a second mpreg node, joined to the first, that alone offers `fecho`, so
- *   `fecho` called through the first node is forwarded to it.
+ *   `fecho` called through the first node is forwarded to it;
+ * - three more nodes joined to the first, each in its own process
+ *   (`_chain_node.ts`), the chain of issue 19: `inc` (and
+ *   `blob`, a 10 MiB result made there), `double` (and `size`, the length of
+ *   its argument) and `label`, each offered by its node alone, so that a
+ *   request `a = inc(1)`, `b = double(a)`, `c = label(b)` entering the first
+ *   node runs its steps on three other nodes.
  *
- * It prints one JSON line `{ "raw": url, "bare": url, "mpreg": url, "pid": pid }` to
+ * It prints one JSON line `{ "raw": url, "bare": url, "mpreg": url, "double": url, "pid": pid }` to
  * stdout, then runs until stdin closes or it gets SIGTERM, and exits 0 after
  * closing them all.
  *
@@ -25,7 +31,8 @@ import * as v from "valibot";
 import * as z from "npm:zod@4.6.7";
 import { Server } from "../mod.ts";
 import { createCodec } from "../src/protocol/codec.ts";
-import { sigterm, stdinClosed } from "./_process.ts";
+import { BLOB_LIMITS, type ChainNodeReady } from "./_chain_node.ts";
+import { LineChild, sigterm, stdinClosed } from "./_process.ts";
 
 /** The line this process prints once both servers listen. */
 export interface ServerUrls {
@@ -35,11 +42,14 @@ export interface ServerUrls {
   bare: string;
   /** The mpreg node. */
   mpreg: string;
+  /** The node of `double` and `size` (the chain's middle node, C). */
+  double: string;
   /** This process's id. */
   pid: number;
 }
 
 const HOST = "127.0.0.1";
+const CHAIN_NODE_SCRIPT = new URL("./_chain_node.ts", import.meta.url);
 
 /** Serves WebSockets on a free port; `url` resolves once it listens. */
 function serveSockets(sockets: Set<WebSocket>, serve: (socket: WebSocket) => void) {
@@ -98,7 +108,7 @@ async function main(): Promise<void> {
   const sockets = new Set<WebSocket>();
   const raw = serveSockets(sockets, echoFrames);
   const bare = serveSockets(sockets, bareNode());
-  const node = new Server({ port: 0, host: HOST, name: "bench" });
+  const node = new Server({ port: 0, host: HOST, name: "bench", limits: BLOB_LIMITS });
   // The same function inline and in a sandboxed worker (no permissions).
   node.register("inline_add", (a: number, b: number) => a + b);
   // The same with small argument and result schemas (issue 17).
@@ -117,13 +127,29 @@ async function main(): Promise<void> {
   const second = new Server({ port: 0, host: HOST, name: "bench-b", peers: [node.url] });
   second.register("fecho", (value: unknown) => value);
   await second.start();
-  while (!(node.cluster.functions().fecho ?? []).includes("bench-b")) {
+  // The chain's nodes B, C and D (issue 19), each in its own process.
+  const chainNodes = ["bench-inc", "bench-double", "bench-label"].map((name) =>
+    LineChild.deno(CHAIN_NODE_SCRIPT, [name, node.url])
+  );
+  const chainUrls = await Promise.all(
+    chainNodes.map(async (child) => (await child.json<ChainNodeReady>(60_000)).url),
+  );
+  const wanted = {
+    fecho: "bench-b",
+    inc: "bench-inc",
+    double: "bench-double",
+    label: "bench-label",
+  };
+  while (
+    !Object.entries(wanted).every(([fun, at]) => (node.cluster.functions()[fun] ?? []).includes(at))
+  ) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   const urls: ServerUrls = {
     raw: await raw.url,
     bare: await bare.url,
     mpreg: node.url,
+    double: chainUrls[1]!,
     pid: Deno.pid,
   };
   await Deno.stdout.write(new TextEncoder().encode(JSON.stringify(urls) + "\n"));
@@ -134,6 +160,7 @@ async function main(): Promise<void> {
   const stopped = Promise.all([
     node.stop({ drainTimeoutMs: 500 }),
     second.stop({ drainTimeoutMs: 500 }),
+    ...chainNodes.map((child) => child.stop()),
     raw.server.shutdown(),
     bare.server.shutdown(),
   ]);

@@ -33,7 +33,13 @@
  *    echo of the same bytes;
  * 8. the resident memory of a node (`_idle_node.ts`, its own process)
  *    holding 1,000 idle client connections (100 with `--quick`), against the
- *    same node before them.
+ *    same node before them;
+ * 9. issue 19's chain across nodes: `a = inc(1)` on B, `b = double(a)` on C,
+ *    `c = label(b)` on D, entering node A, against one call forwarded from A
+ *    to B, and against the same chain driven by a NATS client over three
+ *    responders; and a 10 MiB intermediate result made on B and used on C,
+ *    against a client sending the same bytes to C directly, with the bytes
+ *    through A (in and out, from its `GET /stats`) against the 10 MiB.
  *
  * Each figure runs several short rounds, each a yardstick phase and an mpreg
  * phase back to back (yardstick first in even rounds, mpreg first in odd
@@ -78,6 +84,7 @@ import {
   type Target,
   writeJson,
 } from "./_report.ts";
+import { BLOB_BYTES } from "./_chain_node.ts";
 import type { ServerUrls } from "./_server.ts";
 import { gossipSimReport } from "./gossip_sim.ts";
 
@@ -126,6 +133,11 @@ const IDLE_RSS: Target = { of: "value", op: "<=", bound: 150e6 };
 // The sandbox floors: 0.5 of inline for sandboxes in Workers (the sandbox
 // issue), 0.4 since they are child processes (issue 13).
 const SANDBOX: Target = { of: "ratio", op: ">=", bound: 0.4 };
+// Issue 19's targets.
+const NODE_CHAIN: Target = { of: "ratio", op: "<=", bound: 1.6 };
+const NODE_CHAIN_NATS: Target = { of: "ratio", op: "<=", bound: 0.4 };
+const BLOB_TIME: Target = { of: "ratio", op: "<=", bound: 1.3 };
+const BLOB_BYTES_THROUGH: Target = { of: "ratio", op: "<=", bound: 0.01 };
 
 /** What the command line asks for. */
 export interface Options {
@@ -203,7 +215,7 @@ interface Figure {
   ceiling: Runner;
   mpreg: Runner;
   /** What the ratio compares; `bytes/s` needs `bytesPerOp`. */
-  metric: Exclude<Metric, "rss">;
+  metric: Exclude<Metric, "rss" | "bytes">;
   bytesPerOp?: number;
   target: Target | null;
   note?: string;
@@ -217,6 +229,10 @@ interface Connections {
   client: Client;
   raws: RawEchoClient[];
   clients: Client[];
+  /** To the chain's node C (`double`, `size`), for the direct transfer. */
+  direct: Client;
+  /** A's `GET /stats` URL. */
+  statsUrl: string;
 }
 
 const echoStep = (name: string, arg: unknown): StepInput => ({ name, fun: "echo", args: [arg] });
@@ -232,6 +248,19 @@ const CHAIN_SINK = `s${CHAIN_STEPS}`;
 const FAN: StepInput[] = [
   ...Array.from({ length: FAN_OUT }, (_, i) => echoStep(`f${i}`, PAYLOAD)),
   { name: "join", fun: "echos", args: Array.from({ length: FAN_OUT }, (_, i) => `f${i}`) },
+];
+
+/** Issue 19's chain: each step on its own node, none on the entry node. */
+const NODE_CHAIN_STEPS: StepInput[] = [
+  { name: "a", fun: "inc", args: [1] },
+  { name: "b", fun: "double", args: ["a"] },
+  { name: "c", fun: "label", args: ["b"] },
+];
+const NODE_CHAIN_ANSWER = "n=4";
+/** A 10 MiB result made on B (`blob`) used on C (`size`). */
+const BLOB_STEPS: StepInput[] = [
+  { name: "blob", fun: "blob", args: [] },
+  { name: "n", fun: "size", args: ["blob"] },
 ];
 
 function binaryPayload(): Uint8Array {
@@ -402,6 +431,65 @@ function schemaFigures(c: Connections): Figure[] {
   });
 }
 
+function nodeChainFigures(c: Connections, blob: Uint8Array): Figure[] {
+  const forwarded = () => c.client.call("inc", [1]);
+  const chain = () => c.client.request(NODE_CHAIN_STEPS);
+  return [
+    {
+      name: "3-node chain, 1 at a time",
+      ceilingName: "one call forwarded A→B (inc), 1 at a time",
+      ceiling: (phases) => oneAtATime(forwarded, phases),
+      mpreg: (phases) => oneAtATime(chain, phases),
+      metric: "p50",
+      target: NODE_CHAIN,
+      note: "a = inc(1) on B, b = double(a) on C, c = label(b) on D, entering A (issue 19)",
+    },
+    {
+      name: "10 MiB intermediate B→C, 1 at a time",
+      ceilingName: "a client sending the same bytes to C directly (size), 1 at a time",
+      ceiling: (phases) => oneAtATime(() => c.direct.call("size", [blob]), phases),
+      mpreg: (phases) => oneAtATime(() => c.client.request(BLOB_STEPS), phases),
+      metric: "p50",
+      target: BLOB_TIME,
+      note: "blob = a 10 MiB Uint8Array made on B, n = size(blob) on C, entering A",
+    },
+  ];
+}
+
+/** The bytes through A (its peer links, in and out) for one 10 MiB request. */
+async function blobBytes(c: Connections): Promise<Row> {
+  const peerBytes = async () => {
+    const stats = await (await fetch(c.statsUrl)).json();
+    return { out: stats.cluster.peerBytesOut as number, in: stats.cluster.peerBytesIn as number };
+  };
+  const runs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const before = await peerBytes();
+    await c.client.request(BLOB_STEPS);
+    const after = await peerBytes();
+    runs.push(after.out - before.out + after.in - before.in);
+  }
+  const value = runs[medianIndex(runs)]!;
+  return {
+    name: "10 MiB intermediate: bytes through A",
+    ceilingName: "the intermediate result's size",
+    metric: "bytes",
+    unit: "bytes",
+    value,
+    ceiling: BLOB_BYTES,
+    ratio: value / BLOB_BYTES,
+    target: BLOB_BYTES_THROUGH,
+    met: meets(BLOB_BYTES_THROUGH, value, value / BLOB_BYTES),
+    median: null,
+    ceilingMedian: null,
+    runs: [value],
+    ceilingRuns: [BLOB_BYTES],
+    ratios: [value / BLOB_BYTES],
+    note: "bytes A's peer links carried (in + out, gossip included) during one request, " +
+      `the median of 3 requests (${runs.join(", ")})`,
+  };
+}
+
 function sandboxFigures(c: Connections): Figure[] {
   const inlineAdd = () => c.client.call("inline_add", [2, 3]);
   const sandboxAdd = () => c.client.call("sandbox_add", [2, 3]);
@@ -450,7 +538,11 @@ async function idleSandbox(): Promise<Row> {
   };
 }
 
-const NATS_NAMES = ["echo vs NATS, 1 at a time", `echo vs NATS, ${IN_FLIGHT} in flight`];
+const NATS_NAMES = [
+  "echo vs NATS, 1 at a time",
+  `echo vs NATS, ${IN_FLIGHT} in flight`,
+  "3-node chain vs NATS, 1 at a time",
+];
 
 function natsFigures(c: Connections, nats: NatsRig): Figure[] {
   const natsEcho = () => nats.request(PAYLOAD);
@@ -472,6 +564,15 @@ function natsFigures(c: Connections, nats: NatsRig): Figure[] {
       mpreg: (phases) => inFlight(IN_FLIGHT, mpregEcho, phases),
       metric: "calls/s",
       target: NATS_THROUGHPUT,
+    },
+    {
+      name: NATS_NAMES[2]!,
+      ceilingName: "the same chain by a NATS client over three responders, 1 at a time",
+      ceiling: (phases) => oneAtATime(() => nats.chain(1), phases),
+      mpreg: (phases) => oneAtATime(() => c.client.request(NODE_CHAIN_STEPS), phases),
+      metric: "p50",
+      target: NODE_CHAIN_NATS,
+      note: "mpreg's chain entering A against inc, double, label as three NATS requests",
     },
   ];
 }
@@ -512,6 +613,7 @@ const UNITS: Record<Metric, string> = {
   "p50": "µs",
   "bytes/s": "bytes/s",
   "rss": "bytes",
+  "bytes": "bytes",
 };
 
 async function measure(figure: Figure, settings: Settings): Promise<Row> {
@@ -651,6 +753,12 @@ async function checkAll(c: Connections, bytes: Uint8Array): Promise<void> {
   }
   await check("raw echo of 1 MiB", () => c.raw.echo(bytes), sameBytes(bytes));
   await check("mpreg echo of 1 MiB", () => c.client.call("echo", [bytes]), sameBytes(bytes));
+  await check("3-node chain", () => c.client.request(NODE_CHAIN_STEPS), (got) => {
+    return (got as Record<string, unknown>).c === NODE_CHAIN_ANSWER;
+  });
+  await check("10 MiB intermediate", () => c.client.request(BLOB_STEPS), (got) => {
+    return (got as Record<string, unknown>).n === BLOB_BYTES;
+  });
 }
 
 /**
@@ -765,7 +873,11 @@ async function run(options: Options): Promise<void> {
       client: await connectClient(),
       raws: [],
       clients: [],
+      direct: new Client(urls.double, { encoding: "msgpack" }),
+      statsUrl: `${urls.mpreg.replace(/^ws/, "http")}/stats`,
     };
+    open.push(c.direct);
+    await c.direct.connect({ timeoutMs: 5_000 });
     for (let i = 0; i < CONNECTIONS; i++) {
       c.raws.push(await connectRaw());
       c.clients.push(await connectClient());
@@ -782,6 +894,11 @@ async function run(options: Options): Promise<void> {
     await measureAll(forwardedFigures(c), settings, rows, wanted);
     await measureAll(stepFigures(c), settings, rows, wanted);
     await measureAll(schemaFigures(c), settings, rows, wanted);
+    await measureAll(nodeChainFigures(c, new Uint8Array(BLOB_BYTES)), settings, rows, wanted);
+    if (wanted("10 MiB intermediate: bytes through A")) {
+      log("measuring the bytes through A of a 10 MiB intermediate ...");
+      rows.push(await blobBytes(c));
+    }
     await measureAll(sandboxFigures(c), settings, rows, wanted);
     if (wanted("idle sandbox process")) {
       log("measuring an idle sandbox process ...");
@@ -803,6 +920,7 @@ async function run(options: Options): Promise<void> {
       nats = await startNats(found.version);
       childPids.push(...nats.pids);
       await check("NATS request", () => nats!.request(PAYLOAD), isPayload);
+      await check("NATS chain", () => nats!.chain(1), (got) => got === NODE_CHAIN_ANSWER);
       await measureAll(natsFigures(c, nats), settings, rows, wanted);
       await nats.close();
     }

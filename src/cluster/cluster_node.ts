@@ -65,6 +65,8 @@ export class ClusterNode implements PeerLinkHost {
     gossipMessagesIn: 0,
     gossipBytesOut: 0,
     gossipBytesIn: 0,
+    peerBytesOut: 0,
+    peerBytesIn: 0,
     forwarded: 0,
     retried: 0,
     runsForPeers: 0,
@@ -503,6 +505,8 @@ export class ClusterNode implements PeerLinkHost {
   }
 
   traffic(direction: "in" | "out", type: string, bytes: number): void {
+    if (direction === "in") this.#stats.peerBytesIn += bytes;
+    else this.#stats.peerBytesOut += bytes;
     if (type === "run") {
       if (direction === "in") this.#stats.runsForPeers++;
       return;

@@ -85,6 +85,10 @@ export interface ClusterStats {
   gossipBytesOut: number;
   /** Bytes of gossip messages received. */
   gossipBytesIn: number;
+  /** Bytes of every message sent to other members (gossip, steps, answers, inputs). */
+  peerBytesOut: number;
+  /** Bytes of every message received from other members. */
+  peerBytesIn: number;
   /** Steps forwarded to other members. */
   forwarded: number;
   /**

@@ -6,7 +6,11 @@
 import assert from "node:assert/strict";
 
 const ROOT = new URL("../../", import.meta.url);
-const NATS = ["echo vs NATS, 1 at a time", "echo vs NATS, 100 in flight"];
+const NATS = [
+  "echo vs NATS, 1 at a time",
+  "echo vs NATS, 100 in flight",
+  "3-node chain vs NATS, 1 at a time",
+];
 const BEFORE_NATS = [
   "echo, 1 at a time",
   "bare msgpack node, 1 at a time",
@@ -21,6 +25,9 @@ const BEFORE_NATS = [
   "fan-out 32 + join, 1 at a time",
   "call with a small zod schema, 1 at a time",
   "call with a small valibot schema, 1 at a time",
+  "3-node chain, 1 at a time",
+  "10 MiB intermediate B→C, 1 at a time",
+  "10 MiB intermediate: bytes through A",
   "sandboxed call, 100 in flight",
   "sandbox cold start",
   "idle sandbox process",
@@ -33,6 +40,10 @@ const METRICS: Record<string, string> = {
   "fan-out 32 + join, 1 at a time": "p50",
   "call with a small zod schema, 1 at a time": "p50",
   "call with a small valibot schema, 1 at a time": "p50",
+  "3-node chain, 1 at a time": "p50",
+  "10 MiB intermediate B→C, 1 at a time": "p50",
+  "10 MiB intermediate: bytes through A": "bytes",
+  "3-node chain vs NATS, 1 at a time": "p50",
   "sandbox cold start": "p50",
   "idle sandbox process": "rss",
   "echo vs NATS, 1 at a time": "p50",
@@ -44,6 +55,7 @@ const UNITS: Record<string, string> = {
   "p50": "µs",
   "bytes/s": "bytes/s",
   "rss": "bytes",
+  "bytes": "bytes",
 };
 // Issue 6's targets (and issue 13's for the sandbox), as the rows carry them.
 const TARGETS: Record<string, string | null> = {
@@ -60,6 +72,10 @@ const TARGETS: Record<string, string | null> = {
   "fan-out 32 + join, 1 at a time": null,
   "call with a small zod schema, 1 at a time": "ratio <= 1.15",
   "call with a small valibot schema, 1 at a time": "ratio <= 1.15",
+  "3-node chain, 1 at a time": "ratio <= 1.6",
+  "10 MiB intermediate B→C, 1 at a time": "ratio <= 1.3",
+  "10 MiB intermediate: bytes through A": "ratio <= 0.01",
+  "3-node chain vs NATS, 1 at a time": "ratio <= 0.4",
   "sandboxed call, 100 in flight": "ratio >= 0.4",
   "sandbox cold start": null,
   "idle sandbox process": null,
@@ -126,7 +142,7 @@ function checkRow(row: Row, rounds: number, stdout: string): void {
   } else {
     assert.equal(typeof row.met, "boolean", `${row.name}: met`);
   }
-  if (metric === "rss") {
+  if (metric === "rss" || metric === "bytes") {
     assert.equal(row.median, null);
     assert.equal(row.ceilingMedian, null);
     assert.deepEqual(row.runs, [row.value]);
@@ -233,7 +249,11 @@ Deno.test("bench/main.ts --quick writes every figure as a ratio to its yardstick
     if (Deno.build.os === "linux") {
       // main.ts waited for every process it started, so they are all gone.
       assertPositive(report.serverPid, "serverPid");
-      assert.equal(report.childPids.length, natsRan ? 4 : 2, "server, idle node (+ NATS two)");
+      assert.equal(
+        report.childPids.length,
+        natsRan ? 7 : 2,
+        "server, idle node (+ nats-server and four responders)",
+      );
       for (const pid of report.childPids) {
         assertPositive(pid, "child pid");
         assert.ok(await gone(pid), `bench child ${pid} still running`);
