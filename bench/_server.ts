@@ -104,6 +104,12 @@ function bareNode(): (socket: WebSocket) => void {
   };
 }
 
+/** Streams `n` chunks of `size` bytes (one buffer, encoded anew for each chunk). */
+async function* chunks(n: number, size: number): AsyncGenerator<Uint8Array> {
+  const chunk = new Uint8Array(size).fill(7);
+  for (let i = 0; i < n; i++) yield chunk;
+}
+
 async function main(): Promise<void> {
   const sockets = new Set<WebSocket>();
   const raw = serveSockets(sockets, echoFrames);
@@ -121,11 +127,14 @@ async function main(): Promise<void> {
     result: v.number(),
   });
   node.register("sandbox_add", (a: number, b: number) => a + b, { sandbox: true });
+  // A stream of `n` chunks of `size` bytes (issue 18); `fchunks` on the second node.
+  node.register("chunks", chunks);
   await node.start();
   // A second node offering `fecho`, which the first lacks: a call of `fecho`
   // through the first node is forwarded to this one (client → A → B).
   const second = new Server({ port: 0, host: HOST, name: "bench-b", peers: [node.url] });
   second.register("fecho", (value: unknown) => value);
+  second.register("fchunks", chunks);
   await second.start();
   // The chain's nodes B, C and D (issue 19), each in its own process.
   const chainNodes = ["bench-inc", "bench-double", "bench-label"].map((name) =>

@@ -30,7 +30,9 @@
  * 6. NATS request/reply through a local `nats-server` (`_nats.ts`), skipped
  *    with a note when `nats-server` is not on PATH or with `--no-nats`;
  * 7. a 1 MiB `Uint8Array` argument, in bytes per second, against the raw
- *    echo of the same bytes;
+ *    echo of the same bytes; streams of 16 chunks of 64 KiB read with
+ *    `client.stream()` from the node and through a second one, against the
+ *    raw echo of the same chunks in flight (its bytes counted both ways);
  * 8. the resident memory of a node (`_idle_node.ts`, its own process)
  *    holding 1,000 idle client connections (100 with `--quick`), against the
  *    same node before them;
@@ -129,6 +131,12 @@ const SCHEMA_COST: Target = { of: "ratio", op: "<=", bound: 1.15 };
 const NATS_THROUGHPUT: Target = { of: "ratio", op: ">=", bound: 3 };
 const NATS_LATENCY: Target = { of: "ratio", op: "<=", bound: 1 };
 const BINARY: Target = { of: "ratio", op: ">=", bound: 0.7 };
+// Issue 18: streamed bytes per second against the raw echo's, one node and forwarded.
+const STREAM_ONE_NODE: Target = { of: "ratio", op: ">=", bound: 0.7 };
+const STREAM_FORWARDED: Target = { of: "ratio", op: ">=", bound: 0.4 };
+/** A stream's chunks: 16 of 64 KiB (1 MiB per stream, the client's default credit). */
+const STREAM_CHUNKS = 16;
+const STREAM_CHUNK_BYTES = 64 * 1024;
 const IDLE_RSS: Target = { of: "value", op: "<=", bound: 150e6 };
 // The sandbox floors: 0.5 of inline for sandboxes in Workers (the sandbox
 // issue), 0.4 since they are child processes (issue 13).
@@ -217,6 +225,8 @@ interface Figure {
   /** What the ratio compares; `bytes/s` needs `bytesPerOp`. */
   metric: Exclude<Metric, "rss" | "bytes">;
   bytesPerOp?: number;
+  /** The yardstick's bytes per operation, when not `bytesPerOp`. */
+  ceilingBytesPerOp?: number;
   target: Target | null;
   note?: string;
 }
@@ -591,18 +601,65 @@ function binaryFigures(c: Connections, bytes: Uint8Array): Figure[] {
   }];
 }
 
+/** Reads a stream to its end. */
+async function drain(stream: ReadableStream<unknown>): Promise<void> {
+  const reader = stream.getReader();
+  while (!(await reader.read()).done) { /* the chunks are only counted */ }
+}
+
+/**
+ * Streams of 16 chunks of 64 KiB from one node and through a second one,
+ * in bytes through the client's socket per second, against the raw echo of
+ * the same 16 chunks kept in flight together, which moves each chunk both
+ * ways: its bytes are counted both ways too.
+ */
+function streamFigures(c: Connections): Figure[] {
+  const chunk = new Uint8Array(STREAM_CHUNK_BYTES).fill(7);
+  const raw = () => Promise.all(Array.from({ length: STREAM_CHUNKS }, () => c.raw.echo(chunk)));
+  const ceilingName = `raw WebSocket echo of ${STREAM_CHUNKS} × 64 KiB in flight`;
+  const bytesPerOp = STREAM_CHUNKS * STREAM_CHUNK_BYTES;
+  const stream = (fun: string) => () =>
+    drain(c.client.stream(fun, [STREAM_CHUNKS, STREAM_CHUNK_BYTES]));
+  return [
+    {
+      name: "stream of 64 KiB chunks, one node",
+      ceilingName,
+      ceiling: (phases) => oneAtATime(raw, phases),
+      mpreg: (phases) => oneAtATime(stream("chunks"), phases),
+      metric: "bytes/s",
+      bytesPerOp,
+      ceilingBytesPerOp: 2 * bytesPerOp,
+      target: STREAM_ONE_NODE,
+      note: `${STREAM_CHUNKS} chunks per stream, credit ${STREAM_CHUNKS}; payload bytes through ` +
+        "the client's socket (the echo's counted both ways)",
+    },
+    {
+      name: "stream of 64 KiB chunks, forwarded A→B",
+      ceilingName,
+      ceiling: (phases) => oneAtATime(raw, phases),
+      mpreg: (phases) => oneAtATime(stream("fchunks"), phases),
+      metric: "bytes/s",
+      bytesPerOp,
+      ceilingBytesPerOp: 2 * bytesPerOp,
+      target: STREAM_FORWARDED,
+      note: "the producer on B, A relaying chunks and credit",
+    },
+  ];
+}
+
 /** The index of the median of `values` (the lower middle one for an even count). */
 function medianIndex(values: number[]): number {
   const order = values.map((_, i) => i).sort((a, b) => values[a]! - values[b]!);
   return order[(order.length - 1) >> 1]!;
 }
 
-function figureOf(m: Measurement, figure: Figure): number {
+function figureOf(m: Measurement, figure: Figure, ceiling = false): number {
   switch (figure.metric) {
     case "p50":
       return m.p50Us;
     case "bytes/s":
-      return m.opsPerSec * figure.bytesPerOp!;
+      return m.opsPerSec *
+        (ceiling ? figure.ceilingBytesPerOp ?? figure.bytesPerOp! : figure.bytesPerOp!);
     default:
       return m.opsPerSec;
   }
@@ -633,7 +690,7 @@ async function measure(figure: Figure, settings: Settings): Promise<Row> {
   // Each round pairs the two sides measured back to back; the row is the
   // round whose ratio is the median.
   const runs = mpregRuns.map((m) => figureOf(m, figure));
-  const ceilingRuns = ceilingPhases.map((m) => figureOf(m, figure));
+  const ceilingRuns = ceilingPhases.map((m) => figureOf(m, figure, true));
   const ratios = runs.map((value, i) => value / ceilingRuns[i]!);
   const median = medianIndex(ratios);
   const value = runs[median]!;
@@ -926,6 +983,7 @@ async function run(options: Options): Promise<void> {
     }
 
     await measureAll(binaryFigures(c, bytes), settings, rows, wanted);
+    await measureAll(streamFigures(c), settings, rows, wanted);
 
     if (wanted("idle connections")) {
       log(`measuring a node holding ${idleConnections} idle connections ...`);

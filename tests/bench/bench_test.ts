@@ -33,7 +33,12 @@ const BEFORE_NATS = [
   "idle sandbox process",
 ];
 // --quick holds 100 idle connections instead of 1,000.
-const AFTER_NATS = ["1 MiB binary echo, 1 at a time", "100 idle connections"];
+const AFTER_NATS = [
+  "1 MiB binary echo, 1 at a time",
+  "stream of 64 KiB chunks, one node",
+  "stream of 64 KiB chunks, forwarded A→B",
+  "100 idle connections",
+];
 const METRICS: Record<string, string> = {
   "5-step request, 1 at a time": "p50",
   "5 separate calls, 1 at a time": "p50",
@@ -48,6 +53,8 @@ const METRICS: Record<string, string> = {
   "idle sandbox process": "rss",
   "echo vs NATS, 1 at a time": "p50",
   "1 MiB binary echo, 1 at a time": "bytes/s",
+  "stream of 64 KiB chunks, one node": "bytes/s",
+  "stream of 64 KiB chunks, forwarded A→B": "bytes/s",
   "100 idle connections": "rss",
 };
 const UNITS: Record<string, string> = {
@@ -82,6 +89,8 @@ const TARGETS: Record<string, string | null> = {
   "echo vs NATS, 1 at a time": "ratio <= 1",
   "echo vs NATS, 100 in flight": "ratio >= 3",
   "1 MiB binary echo, 1 at a time": "ratio >= 0.7",
+  "stream of 64 KiB chunks, one node": "ratio >= 0.7",
+  "stream of 64 KiB chunks, forwarded A→B": "ratio >= 0.4",
   "100 idle connections": "value <= 150000000",
 };
 
