@@ -339,9 +339,11 @@ export class ClusterNode implements PeerLinkHost {
         return await link.run(message, signal);
       } catch (err) {
         if (
-          err instanceof ConnectionError && !signal.aborted && this.#idempotentOn(name, step.fun)
+          err instanceof ConnectionError && !signal.aborted && stream === undefined &&
+          this.#idempotentOn(name, step.fun)
         ) {
           // It may have run there; it is safe to run twice: another member.
+          // (A stream is never sent again: docs/protocol.md, Streams.)
           mayHaveRun = err;
           exclude.add(name);
           this.#stats.retried++;

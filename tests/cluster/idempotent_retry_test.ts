@@ -22,7 +22,9 @@ async function nodeProcess(dir: string, name: string, seed: string) {
       `gossip_interval: ${INTERVAL_MS / 1000}`,
       "functions:",
       `  - module: ${repoPath("tests/fixtures/retry_functions.ts")}`,
-      "    idempotent: [slowIdem]",
+      "    idempotent: [slowIdem, slowTicks]",
+      // Inline: a sandboxed function cannot stream (yet).
+      "    trusted: true",
     ].join("\n"),
   );
   const proc = new ServerProcess(["--config", path]);
@@ -32,13 +34,17 @@ async function nodeProcess(dir: string, name: string, seed: string) {
 
 /** The same functions in this process, counting their runs. */
 function serveCounted(node: Server): { runs: Record<string, number> } {
-  const runs: Record<string, number> = { slowIdem: 0, slowOnce: 0 };
+  const runs: Record<string, number> = { slowIdem: 0, slowOnce: 0, slowTicks: 0 };
   const slow = (fun: string) =>
     function (this: CallContext, ms: number): Promise<string> {
       runs[fun]!++;
       return work.call(this, ms);
     };
   node.register("slowIdem", slow("slowIdem"), { idempotent: true });
+  node.register("slowTicks", async function* (this: CallContext, ms: number) {
+    runs.slowTicks!++;
+    yield await work.call(this, ms);
+  }, { idempotent: true });
   node.register("slowOnce", slow("slowOnce"));
   return { runs };
 }
@@ -132,6 +138,37 @@ Deno.test("retries: under load, a killed node's idempotent steps are re-sent by 
       );
       assert.ok((a.stats().cluster?.retried ?? 0) > 0, "some steps were re-sent");
       assert.ok(outcomes.filter((o) => o.node === "c").length > 0);
+    } finally {
+      await a.stop({ drainTimeoutMs: 0 });
+    }
+  });
+});
+
+Deno.test("retries: a stream is never sent again, even of an idempotent function, when its member is lost", async () => {
+  await withNodes(async (c, b, runs) => {
+    const a = await startServer({ name: "a", gossipIntervalMs: INTERVAL_MS, peers: [c.url] });
+    try {
+      await waitFor(
+        () => (a.cluster.functions().slowTicks ?? []).length === 2,
+        10_000,
+        "b and c in a's catalog",
+      );
+      await using client = new Client(a.url, { timeoutMs: 5_000 });
+      // Streams spread over b and c; b is killed before any sends its chunk.
+      const outcomes = Array.from(
+        { length: 16 },
+        () => settled(Array.fromAsync(client.stream("slowTicks", [400]))),
+      );
+      await delay(150);
+      await b.stop("SIGKILL");
+      const ends = await Promise.all(outcomes);
+      const failed = ends.filter((end) => end.error !== undefined);
+      assert.ok(failed.length > 0, "the streams running on b failed");
+      for (const end of failed) assert.match(end.error!, /^ConnectionError: /);
+      const fromC = ends.filter((end) => JSON.stringify(end.value) === '["c"]').length;
+      assert.equal(fromC + failed.length, 16, JSON.stringify(ends));
+      assert.equal(runs.slowTicks, fromC, "c ran only the streams first sent to it");
+      assert.equal(a.stats().cluster?.retried, 0);
     } finally {
       await a.stop({ drainTimeoutMs: 0 });
     }
