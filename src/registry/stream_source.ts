@@ -115,6 +115,37 @@ export function producerOf(value: unknown): Producer | undefined {
 }
 
 /**
+ * Closes a producer nobody will read (a stream result refused by a plain
+ * call): cancels a `ReadableStream`, or calls an iterator's `return()`.
+ * Anything else is left alone.
+ *
+ * @param value The result.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { closeProducer } from "./stream_source.ts";
+ * let cancelled = false;
+ * closeProducer(new ReadableStream({ cancel: () => void (cancelled = true) }));
+ * await Promise.resolve();
+ * assert.ok(cancelled);
+ * ```
+ */
+export function closeProducer(value: unknown): void {
+  if (typeof value !== "object" || value === null) return;
+  try {
+    if (typeof ReadableStream !== "undefined" && value instanceof ReadableStream) {
+      if (!value.locked) value.cancel().catch(() => {});
+      return;
+    }
+    const returned = (value as { return?: () => unknown }).return?.();
+    if (returned instanceof Promise) returned.catch(() => {});
+  } catch {
+    // A failing `return()` changes nothing: the result is refused anyway.
+  }
+}
+
+/**
  * A function's own stream: reads a `ReadableStream`, an async iterator or
  * a sync iterator one chunk per unit of credit.
  *
@@ -174,6 +205,10 @@ export class ProducerSource implements StreamSource {
         if (returned instanceof Promise) returned.catch(() => {});
       };
     }
+    // From now on, not only once started: a call that ends before its
+    // stream is read (cancelled, past its deadline) still closes it.
+    if (signal.aborted) this.#stop(signal.reason);
+    else signal.addEventListener("abort", this.#onAbort, { once: true });
   }
 
   /**
@@ -185,8 +220,8 @@ export class ProducerSource implements StreamSource {
   start(sink: StreamSink, credit: number): void {
     this.#sink = sink;
     this.#credit = credit;
-    if (this.#signal.aborted) return this.#stop(this.#signal.reason);
-    this.#signal.addEventListener("abort", this.#onAbort, { once: true });
+    // Stopped before it started: its producer is closed already.
+    if (this.#done) return sink.error(this.#signal.reason);
     this.#pump();
   }
 

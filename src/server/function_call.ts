@@ -21,7 +21,7 @@ import type { Step } from "../protocol/step.ts";
 import { arityProblem } from "../registry/arity.ts";
 import type { CallContext, RegisteredFunction } from "../registry/registry.ts";
 import { unsupportedResult, unsupportedResultMessage } from "../registry/result_kind.ts";
-import { producerOf, ProducerSource } from "../registry/stream_source.ts";
+import { closeProducer, producerOf, ProducerSource } from "../registry/stream_source.ts";
 import type { CheckedInput, FunctionChecks } from "../registry/validation.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -177,7 +177,7 @@ export class FunctionCaller {
             }
             const kind = unsupportedResult(value);
             if (kind !== undefined) {
-              const error = this.#unsupported(step, kind);
+              const error = this.#unsupported(step, kind, value);
               done(error.name, true);
               throw error;
             }
@@ -201,7 +201,7 @@ export class FunctionCaller {
     }
     const kind = unsupportedResult(result);
     if (kind !== undefined) {
-      const error = this.#unsupported(step, kind);
+      const error = this.#unsupported(step, kind, result);
       done(error.name);
       throw error;
     }
@@ -257,7 +257,9 @@ export class FunctionCaller {
     });
   }
 
-  #unsupported(step: Step, kind: string): RpcError {
+  /** The error for a result that cannot be sent; a stream in it is closed (nobody will read it). */
+  #unsupported(step: Step, kind: string, value: unknown): RpcError {
+    closeProducer(value);
     return this.#functionError(step, new TypeError(unsupportedResultMessage(kind, true)));
   }
 

@@ -12,7 +12,7 @@ import {
   ProtocolError,
   TimeoutError,
 } from "../../mod.ts";
-import { delay, RawSocket, startServer, waitFor } from "../_helpers/mod.ts";
+import { delay, RawSocket, rpcFailure, startServer, waitFor } from "../_helpers/mod.ts";
 
 const MODULE = new URL("../fixtures/arguments_functions.ts", import.meta.url).href;
 
@@ -225,4 +225,35 @@ Deno.test("streams: a node that stops mid-stream fails the reader with a Connect
   } finally {
     await server.stop({ drainTimeoutMs: 0 });
   }
+});
+
+Deno.test("streams: a producer whose call ended before it was read is closed (cancelled before its promise resolved; refused by call())", async () => {
+  await using server = await startServer({ name: "s" });
+  let cancelled = 0;
+  const slowStream = async () => {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    return new ReadableStream({
+      pull: (controller) => controller.enqueue(1),
+      cancel: () => {
+        cancelled++;
+      },
+    });
+  };
+  server.register("slowStream", slowStream);
+  server.register("aStream", () =>
+    new ReadableStream({
+      pull: (controller) => controller.enqueue(1),
+      cancel: () => {
+        cancelled++;
+      },
+    }));
+  await using client = new Client(server.url);
+  // Cancelled while the function still works: its stream, made later, is cancelled.
+  const reader = client.stream("slowStream", [], { signal: AbortSignal.timeout(30) }).getReader();
+  await assert.rejects(reader.read());
+  await waitFor(() => cancelled === 1, 2_000, "the late stream to be cancelled");
+  // A plain call() refuses a stream result: the stream is cancelled too.
+  const error = await rpcFailure(client.call("aStream"));
+  assert.equal(error.code, 1003);
+  await waitFor(() => cancelled === 2, 2_000, "the refused stream to be cancelled");
 });
