@@ -6,6 +6,7 @@
  * @module
  */
 import { RpcError, type WireError } from "../protocol/errors.ts";
+import { isCredit } from "../protocol/messages.ts";
 import type {
   AuthorizedMessage,
   AuthorizeMessage,
@@ -24,7 +25,8 @@ export function isRunMessage(message: RunMessage): boolean {
     (message.grants !== undefined && typeof message.grants !== "string") ||
     (message.kwargs !== undefined &&
       (typeof message.kwargs !== "object" || message.kwargs === null)) ||
-    (message.locs !== undefined && !Array.isArray(message.locs))
+    (message.locs !== undefined && !Array.isArray(message.locs)) ||
+    (message.stream !== undefined && !isCredit(message.stream))
   );
 }
 

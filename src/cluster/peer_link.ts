@@ -13,6 +13,7 @@ import { type Channel, OPEN } from "../transport/channel.ts";
 import { openChannel } from "../transport/open.ts";
 import { type Codec, createCodec } from "../protocol/codec.ts";
 import { ConnectionError, NotStartedError, type RpcError } from "../protocol/errors.ts";
+import { isCredit } from "../protocol/messages.ts";
 import type { NodeRecord } from "./membership.ts";
 import {
   type AuthorizedMessage,
@@ -507,7 +508,7 @@ export class PeerLink {
         });
         break;
       case "credit":
-        if (typeof message.n !== "number" || !Number.isSafeInteger(message.n) || message.n < 1) {
+        if (!isCredit(message.n)) {
           this.close("malformed credit");
           return;
         }

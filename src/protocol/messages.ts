@@ -115,9 +115,34 @@ export interface StreamChunk {
   chunk: unknown;
 }
 
-/** Whether `n` is a valid credit: a positive safe integer. */
-function isCredit(n: unknown): n is number {
-  return typeof n === "number" && Number.isSafeInteger(n) && n > 0;
+/**
+ * The most chunks a stream may have granted and not yet sent, at its start
+ * and at any time after: a node never holds more credit than this for one
+ * stream (more is refused in a message, or not passed on).
+ *
+ * @example
+ * ```ts
+ * import { MAX_STREAM_CREDIT } from "./messages.ts";
+ * console.log(MAX_STREAM_CREDIT); // 256
+ * ```
+ */
+export const MAX_STREAM_CREDIT = 256;
+
+/**
+ * Whether `n` is a valid credit: a positive safe integer up to
+ * {@linkcode MAX_STREAM_CREDIT}.
+ *
+ * @param n The value.
+ * @returns True when it is one.
+ *
+ * @example
+ * ```ts
+ * import { isCredit } from "./messages.ts";
+ * console.log(isCredit(16), isCredit(0), isCredit(1e6)); // true false false
+ * ```
+ */
+export function isCredit(n: unknown): n is number {
+  return typeof n === "number" && Number.isSafeInteger(n) && n > 0 && n <= MAX_STREAM_CREDIT;
 }
 
 /**
@@ -272,7 +297,9 @@ export function parseClientMessage(message: unknown, maxSteps: number): ClientMe
       request.tp = tp as string;
     }
     if (message.stream !== undefined && message.stream !== null) {
-      if (!isCredit(message.stream)) throw bad('"stream" is not a positive integer credit');
+      if (!isCredit(message.stream)) {
+        throw bad(`"stream" is not a positive integer credit of at most ${MAX_STREAM_CREDIT}`);
+      }
       if (steps.length !== 1) throw bad("A streamed request has exactly one step");
       request.stream = message.stream;
     }
@@ -280,7 +307,9 @@ export function parseClientMessage(message: unknown, maxSteps: number): ClientMe
   }
   if (role === "cancel") return { role, u };
   if (role === "credit") {
-    if (!isCredit(message.n)) throw bad('"n" is not a positive integer credit');
+    if (!isCredit(message.n)) {
+      throw bad(`"n" is not a positive integer credit of at most ${MAX_STREAM_CREDIT}`);
+    }
     return { role, u, n: message.n };
   }
   // A role may be any JSON value, exact BigInts included.

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { MAX_STREAM_CREDIT } from "../protocol/messages.ts";
 
 /**
  * Where a {@linkcode StreamSource} delivers: chunks in order, then exactly
@@ -231,7 +232,8 @@ export class ProducerSource implements StreamSource {
    * @param n How many.
    */
   credit(n: number): void {
-    this.#credit += n;
+    // Never more outstanding than a stream may have, whatever the granter says.
+    this.#credit = Math.min(this.#credit + n, MAX_STREAM_CREDIT);
     this.#pump();
   }
 

@@ -8,6 +8,7 @@
  * @module
  */
 import type { StreamSink, StreamSource } from "../registry/stream_source.ts";
+import { MAX_STREAM_CREDIT } from "../protocol/messages.ts";
 
 /** Where a {@linkcode StreamSender} writes. */
 export interface StreamOutput {
@@ -93,8 +94,11 @@ export class StreamSender implements StreamSink {
       this.#send(this.#held.shift());
     }
     if (this.#held.length === 0 && this.#ending !== undefined) return this.#close();
+    // Never more outstanding than a stream may have: the excess is dropped.
+    rest = Math.min(rest, MAX_STREAM_CREDIT - this.#credit);
+    if (rest <= 0) return;
     this.#credit += rest;
-    if (rest > 0) this.#source.credit(rest);
+    this.#source.credit(rest);
   }
 
   /**

@@ -1,7 +1,11 @@
 // Copyright 2026 the mpreg authors. MIT license.
 import assert from "node:assert/strict";
 import { LimitExceededError, ProtocolError } from "../../mod.ts";
-import { parseClientMessage, readRequestId } from "../../src/protocol/messages.ts";
+import {
+  MAX_STREAM_CREDIT,
+  parseClientMessage,
+  readRequestId,
+} from "../../src/protocol/messages.ts";
 
 Deno.test("readRequestId() accepts strings and non-negative safe integers", () => {
   assert.equal(readRequestId({ u: "01J" }), "01J");
@@ -138,5 +142,24 @@ Deno.test("parseClientMessage() reads a stream's credit, and the credit role; ba
   ];
   for (const message of bad) {
     assert.throws(() => parseClientMessage(message, 10), ProtocolError, JSON.stringify(message));
+  }
+});
+
+Deno.test("parseClientMessage() refuses a stream credit over MAX_STREAM_CREDIT (a client could make a node buffer without bound)", () => {
+  const step = { name: "a", fun: "ticks" };
+  const top = { role: "rpc", u: 1, cmds: [step], stream: MAX_STREAM_CREDIT };
+  assert.equal((parseClientMessage(top, 10) as { stream?: number }).stream, MAX_STREAM_CREDIT);
+  for (
+    const message of [
+      { role: "rpc", u: 1, cmds: [step], stream: Number.MAX_SAFE_INTEGER },
+      { role: "rpc", u: 1, cmds: [step], stream: MAX_STREAM_CREDIT + 1 },
+      { role: "credit", u: 1, n: MAX_STREAM_CREDIT + 1 },
+    ]
+  ) {
+    assert.throws(() => parseClientMessage(message, 10), (err: unknown) => {
+      assert.ok(err instanceof ProtocolError, JSON.stringify(message));
+      assert.match(err.message, /credit of at most 256/);
+      return true;
+    });
   }
 });

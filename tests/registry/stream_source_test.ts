@@ -4,6 +4,7 @@
 // ReadableStream's cancel).
 import assert from "node:assert/strict";
 import { producerOf, ProducerSource, type StreamSink } from "../../src/registry/stream_source.ts";
+import { MAX_STREAM_CREDIT } from "../../src/protocol/messages.ts";
 
 function collect() {
   const chunks: unknown[] = [];
@@ -85,5 +86,27 @@ Deno.test("producerOf() takes streams, iterators and async iterables, not collec
   assert.ok(producerOf({ async *[Symbol.asyncIterator]() {} }) !== undefined);
   for (const value of [[1], new Map(), new Set(), "abc", 1, null, { a: 1 }]) {
     assert.equal(producerOf(value), undefined, String(value));
+  }
+});
+
+Deno.test("ProducerSource: credit granted past MAX_STREAM_CREDIT is not kept (a granter cannot make it run ahead without bound)", async () => {
+  let produced = 0;
+  const endless = (function* () {
+    while (true) yield produced++;
+  })();
+  const got: unknown[] = [];
+  const source = new ProducerSource(endless, new AbortController().signal, (e) => e);
+  source.start({ chunk: (v) => got.push(v), end: () => {}, error: () => {} }, 1);
+  for (let i = 0; i < 10; i++) source.credit(MAX_STREAM_CREDIT);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(got.length, MAX_STREAM_CREDIT, "at most MAX_STREAM_CREDIT chunks ahead");
+});
+
+Deno.test("isRunMessage() refuses a run whose stream credit is not a credit", async () => {
+  const { isRunMessage } = await import("../../src/cluster/_peer_messages.ts");
+  const run = { t: "run" as const, id: 1, step: "s", fun: "f", args: [], timeout: 100 };
+  assert.ok(isRunMessage({ ...run, stream: 16 }));
+  for (const stream of [0, -1, 1.5, "x", Infinity, MAX_STREAM_CREDIT + 1]) {
+    assert.ok(!isRunMessage({ ...run, stream: stream as number }), String(stream));
   }
 });
