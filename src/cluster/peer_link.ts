@@ -501,12 +501,20 @@ export class PeerLink {
         run.resolve(run.stream);
         break;
       }
-      case "end":
+      case "end": {
+        const ending = this.#runs.get(message.id);
+        if (ending !== undefined && ending.stream === undefined) {
+          // Only a streamed run ends this way: for any other, it would
+          // answer the step with nothing.
+          this.close("malformed end: the run is not a stream");
+          return;
+        }
         this.#settle(message.id, (run) => {
           run.stream?.finish(null);
           run.resolve(run.stream);
         });
         break;
+      }
       case "credit":
         if (!isCredit(message.n)) {
           this.close("malformed credit");

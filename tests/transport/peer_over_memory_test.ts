@@ -195,3 +195,23 @@ Deno.test("PeerLink over memory: aborting a step sends its cancel, and a closed 
     await pair.stop();
   }
 });
+
+Deno.test("PeerLink over memory: an 'end' for a run that is not a stream is malformed (it would have answered the step with undefined)", async () => {
+  const a = host("a");
+  const b = host("b");
+  b.answerWith = (link, message) => link.send({ t: "end", id: message.id });
+  const pair = await link("peer-mem-end", a, b);
+  try {
+    await assert.rejects(
+      pair.dialed.run(run([1]), new AbortController().signal),
+      (err: unknown) => {
+        assert.ok(err instanceof RpcError, String(err));
+        assert.equal(err.code, ErrorCode.Connection);
+        assert.match(err.message, /malformed end/);
+        return true;
+      },
+    );
+  } finally {
+    await pair.stop();
+  }
+});
