@@ -15,6 +15,8 @@ export class RelaySource implements StreamSource {
   /** Marks a stream source. */
   readonly streamSource = true as const;
   readonly #grant: (n: number) => void;
+  /** Credit the member holds: chunks it may still send. */
+  #outstanding: number;
   #sink: StreamSink | null = null;
   readonly #held: unknown[] = [];
   /** `undefined` while it runs; `null` once ended; else the error. */
@@ -22,9 +24,11 @@ export class RelaySource implements StreamSource {
 
   /**
    * @param grant Sends `n` more credit to the member.
+   * @param credit The initial credit the member holds (its `run` carried it).
    */
-  constructor(grant: (n: number) => void) {
+  constructor(grant: (n: number) => void, credit: number) {
     this.#grant = grant;
+    this.#outstanding = credit;
   }
 
   /**
@@ -45,18 +49,25 @@ export class RelaySource implements StreamSource {
    * @param n How many.
    */
   credit(n: number): void {
-    if (this.#ending === undefined) this.#grant(n);
+    if (this.#ending !== undefined) return;
+    this.#outstanding += n;
+    this.#grant(n);
   }
 
   /**
    * A chunk from the member.
    *
    * @param value The chunk.
+   * @returns False, and nothing relayed, when the member had no credit left
+   *   for it: it broke the protocol (the link is to be closed).
    */
-  push(value: unknown): void {
-    if (this.#ending !== undefined) return;
+  push(value: unknown): boolean {
+    if (this.#ending !== undefined) return true;
+    if (this.#outstanding <= 0) return false;
+    this.#outstanding--;
     if (this.#sink === null) this.#held.push(value);
     else this.#sink.chunk(value);
+    return true;
   }
 
   /**

@@ -227,7 +227,7 @@ export class PeerLink {
     const { promise, resolve, reject: fail } = Promise.withResolvers<unknown>();
     const stream = message.stream === undefined
       ? undefined
-      : new RelaySource((n) => this.send({ t: "credit", id, n }));
+      : new RelaySource((n) => this.send({ t: "credit", id, n }), message.stream);
     const reject = stream === undefined ? fail : (error: unknown) => {
       fail(error);
       stream.finish(error);
@@ -497,7 +497,11 @@ export class PeerLink {
       case "chunk": {
         const run = this.#runs.get(message.id);
         if (run?.stream === undefined) break;
-        run.stream.push(message.value);
+        if (!run.stream.push(message.value)) {
+          // A member keeps to the credit it was given: past it, a node would hold without bound.
+          this.close("malformed chunk: past the stream's credit");
+          return;
+        }
         run.resolve(run.stream);
         break;
       }

@@ -7,6 +7,7 @@ import type { GossipMessage, NodeRecord } from "../../src/cluster/membership.ts"
 import { PeerLink, type PeerLinkHost } from "../../src/cluster/peer_link.ts";
 import { PEER_PROTOCOL, type RunMessage } from "../../src/cluster/peer_protocol.ts";
 import { listenMemory, type MemoryChannel } from "../../src/transport/memory.ts";
+import type { StreamSource } from "../../src/registry/stream_source.ts";
 
 interface TestHost extends PeerLinkHost {
   readonly runs: RunMessage[];
@@ -211,6 +212,37 @@ Deno.test("PeerLink over memory: an 'end' for a run that is not a stream is malf
         return true;
       },
     );
+  } finally {
+    await pair.stop();
+  }
+});
+
+Deno.test("PeerLink over memory: a chunk past a stream's credit is malformed (a member could make its coordinator hold without bound)", async () => {
+  const a = host("a");
+  const b = host("b");
+  // Credit 2, but the member sends 3 chunks before any more is granted.
+  b.answerWith = (link, message) => {
+    for (let i = 0; i < 3; i++) link.send({ t: "chunk", id: message.id, value: i });
+  };
+  const pair = await link("peer-mem-credit", a, b);
+  try {
+    const relay = await pair.dialed.run({ ...run([1]), stream: 2 }, new AbortController().signal);
+    const got: unknown[] = [];
+    const failed = Promise.withResolvers<unknown>();
+    (relay as StreamSource).start(
+      { chunk: (v) => got.push(v), end: () => failed.resolve(null), error: failed.resolve },
+      2,
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const error = await Promise.race([
+      failed.promise,
+      new Promise((resolve) => timer = setTimeout(() => resolve("no end in 5 s"), 5_000)),
+    ]);
+    clearTimeout(timer);
+    assert.deepEqual(got, [0, 1], "the chunks within the credit are relayed");
+    assert.ok(error instanceof RpcError, String(error));
+    assert.equal(error.code, ErrorCode.Connection);
+    assert.match(error.message, /malformed chunk: past the stream's credit/);
   } finally {
     await pair.stop();
   }
