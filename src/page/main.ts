@@ -10,12 +10,8 @@ import type * as ClientModule from "../../client.ts";
 import { byId, h } from "./dom.ts";
 import { DEMO_STEPS, EXAMPLE_STEPS } from "./examples.ts";
 import { InputError, parseLoose, parseSteps } from "./input.ts";
-import {
-  argumentsProblem,
-  exampleArgs,
-  type FunctionDescription,
-  signatureText,
-} from "./params.ts";
+import { signatureOf } from "../client/api_types.ts";
+import { argumentsProblem, exampleArgs, type FunctionDescription } from "./params.ts";
 import { renderCluster } from "./render.ts";
 import { showError, showValue } from "./results.ts";
 import { Samples } from "./samples.ts";
@@ -100,7 +96,7 @@ function renderParams(): void {
   const el = byId("call-params");
   const text = described === null
     ? ""
-    : `${fun}(${signatureText(described)})${described.doc ? ` — ${described.doc}` : ""}`;
+    : `${signatureOf(fun, described)}${described.doc ? ` — ${described.doc}` : ""}`;
   if (el.textContent !== text) el.textContent = text;
   el.hidden = text === "";
 }

@@ -1,8 +1,8 @@
 // Copyright 2026 the mpreg authors. MIT license.
 /**
- * What the call form knows of a function from its catalog description: its
- * parameters with their types, a valid example of its arguments, and a
- * check of typed arguments against the JSON Schemas, so that the page
+ * What the call form knows of a function from its catalog description
+ * (its signature is the client's `signatureOf`): a valid example of its
+ * arguments, and a check of typed arguments against the JSON Schemas, so that the page
  * refuses a wrong argument before sending it. The check covers the JSON
  * Schema keywords the schema libraries emit for plain data (`type`,
  * `properties`, `required`, `additionalProperties: false`, `items`,
@@ -13,7 +13,7 @@
  *
  * @module
  */
-
+import { typeOfSchema } from "../client/api_types.ts";
 import type { FunctionDescription } from "../protocol/function_description.ts";
 
 export type { FunctionDescription };
@@ -32,61 +32,6 @@ function typesOf(schema: SchemaObject): string[] {
   if (typeof type === "string") return [type];
   if (Array.isArray(type)) return type.filter((t): t is string => typeof t === "string");
   return [];
-}
-
-/**
- * A JSON Schema as a short TypeScript-like type: `number`, `string[]`,
- * `{ id: number; name?: string }`, `"a" | "b"`.
- *
- * @param schema The schema.
- * @param depth How deep to spell out objects and arrays.
- * @returns The type, `unknown` when the schema says nothing.
- */
-export function typeText(schema: JsonSchema | undefined, depth = 2): string {
-  const s = asObject(schema);
-  if (s === null) return schema === false ? "never" : "unknown";
-  if ("const" in s) return JSON.stringify(s.const);
-  if (Array.isArray(s.enum)) return s.enum.map((v) => JSON.stringify(v)).join(" | ");
-  const union = (Array.isArray(s.anyOf) ? s.anyOf : Array.isArray(s.oneOf) ? s.oneOf : null) as
-    | JsonSchema[]
-    | null;
-  if (union !== null) return union.map((u) => typeText(u, depth)).join(" | ");
-  const types = typesOf(s);
-  if (types.length === 0) return "unknown";
-  return types.map((type) => {
-    if (type === "integer") return "number";
-    if (type === "array") {
-      if (Array.isArray(s.prefixItems)) {
-        return "[" + (s.prefixItems as JsonSchema[]).map((p) => typeText(p, depth - 1)).join(", ") +
-          "]";
-      }
-      const item = typeText(s.items as JsonSchema | undefined, depth - 1);
-      return item.includes(" ") ? `(${item})[]` : `${item}[]`;
-    }
-    if (type === "object") {
-      const properties = asObject(s.properties as JsonSchema | undefined);
-      if (properties === null || depth <= 0) return "object";
-      const required = new Set(Array.isArray(s.required) ? s.required as string[] : []);
-      const fields = Object.entries(properties).map(([key, value]) =>
-        `${key}${required.has(key) ? "" : "?"}: ${typeText(value as JsonSchema, depth - 1)}`
-      );
-      return fields.length === 0 ? "{}" : `{ ${fields.join("; ")} }`;
-    }
-    return type;
-  }).join(" | ");
-}
-
-/**
- * The parameters as a signature: `a: number, b?: string, ...rest: number[]`.
- *
- * @param description The function's description.
- * @returns The text between the parentheses.
- */
-export function signatureText(description: FunctionDescription): string {
-  return description.params.map((p) => {
-    const type = p.schema === undefined ? "" : `: ${typeText(p.schema)}`;
-    return `${p.rest ? "..." : ""}${p.name}${p.optional && !p.rest ? "?" : ""}${type}`;
-  }).join(", ");
 }
 
 /**
@@ -204,7 +149,7 @@ export function schemaProblem(
   if (types.length > 0 && !types.some((t) => fitsType(value, t))) {
     const got = kindOf(value);
     if (types.includes("integer") && got === "number") return `${path}: expected an integer`;
-    return `${path}: expected ${typeText(s)}, got ${got}`;
+    return `${path}: expected ${typeOfSchema(s)}, got ${got}`;
   }
   if (typeof value === "number") {
     if (typeof s.minimum === "number" && value < s.minimum) {

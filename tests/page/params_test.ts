@@ -5,8 +5,6 @@ import {
   exampleArgs,
   type FunctionDescription,
   schemaProblem,
-  signatureText,
-  typeText,
 } from "../../src/page/params.ts";
 
 const user = {
@@ -25,20 +23,6 @@ const greet: FunctionDescription = {
   kwargs: { type: "object", properties: { loud: { type: "boolean" } } },
   doc: "Greets a user",
 };
-
-Deno.test("params: the signature spells each parameter's type", () => {
-  assert.equal(typeText(user), "{ id: number; name?: string }");
-  assert.equal(
-    signatureText(greet),
-    'who: { id: number; name?: string }, times: number, tone?: "warm" | "dry"',
-  );
-  assert.equal(
-    signatureText({ params: [{ name: "a" }, { name: "more", rest: true }] }),
-    "a, ...more",
-  );
-  assert.equal(typeText({ type: "array", items: { type: "string" } }), "string[]");
-  assert.equal(typeText({ anyOf: [{ type: "string" }, { type: "null" }] }), "string | null");
-});
 
 Deno.test("params: the example arguments fit the schemas", () => {
   const args = exampleArgs(greet);
