@@ -200,11 +200,8 @@ export class ProducerSource implements StreamSource {
     } else {
       const iterator = producer as AsyncIterator<unknown>;
       this.#next = () => iterator.next();
-      this.#close = () => {
-        // A generator's `finally` runs now (or once its pending `next()` settles).
-        const returned = iterator.return?.();
-        if (returned instanceof Promise) returned.catch(() => {});
-      };
+      // A generator's `finally` runs now (or once its pending `next()` settles).
+      this.#close = () => closeProducer(iterator);
     }
     // From now on, not only once started: a call that ends before its
     // stream is read (cancelled, past its deadline) still closes it.
