@@ -56,6 +56,16 @@ export class ServerProcess {
   readonly url: Promise<string>;
   readonly #done: Promise<void>;
 
+  /** Writes `lines` as the YAML config at `path`, then starts `server.ts` with it (and `args`). */
+  static async fromYaml(
+    path: string,
+    lines: string[],
+    args: string[] = [],
+  ): Promise<ServerProcess> {
+    await Deno.writeTextFile(path, lines.join("\n"));
+    return new ServerProcess(["--config", path, ...args]);
+  }
+
   /** Starts `server.ts` with JSON logs and waits for nothing yet. */
   constructor(args: string[], env: Record<string, string> = {}) {
     this.child = new Deno.Command(Deno.execPath(), {

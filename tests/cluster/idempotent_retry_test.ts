@@ -13,21 +13,17 @@ const INTERVAL_MS = 200;
 /** A node process serving the retry functions, `slowIdem` registered idempotent. */
 async function nodeProcess(dir: string, name: string, seed: string) {
   const path = `${dir}/${name}.yaml`;
-  await Deno.writeTextFile(
-    path,
-    [
-      `name: ${name}`,
-      "port: 0",
-      `peers: [${seed}]`,
-      `gossip_interval: ${INTERVAL_MS / 1000}`,
-      "functions:",
-      `  - module: ${repoPath("tests/fixtures/retry_functions.ts")}`,
-      "    idempotent: [slowIdem, slowTicks]",
-      // Inline: a sandboxed function cannot stream (yet).
-      "    trusted: true",
-    ].join("\n"),
-  );
-  const proc = new ServerProcess(["--config", path]);
+  const proc = await ServerProcess.fromYaml(path, [
+    `name: ${name}`,
+    "port: 0",
+    `peers: [${seed}]`,
+    `gossip_interval: ${INTERVAL_MS / 1000}`,
+    "functions:",
+    `  - module: ${repoPath("tests/fixtures/retry_functions.ts")}`,
+    "    idempotent: [slowIdem, slowTicks]",
+    // Inline: a sandboxed function cannot stream (yet).
+    "    trusted: true",
+  ]);
   await proc.url;
   return proc;
 }
@@ -75,6 +71,25 @@ async function withNodes(
   }
 }
 
+/** An entry node `a` seeded with c, once its catalog lists `fun` on b and c. */
+async function withEntry(
+  c: Server,
+  fun: string,
+  fn: (a: Server) => Promise<void>,
+): Promise<void> {
+  const a = await startServer({ name: "a", gossipIntervalMs: INTERVAL_MS, peers: [c.url] });
+  try {
+    await waitFor(
+      () => (a.cluster.functions()[fun] ?? []).length === 2,
+      10_000,
+      "b and c in a's catalog",
+    );
+    await fn(a);
+  } finally {
+    await a.stop({ drainTimeoutMs: 0 });
+  }
+}
+
 Deno.test("retries: the client re-sends an idempotent call whose node was killed while running it", async () => {
   await withNodes(async (c, b, runs) => {
     await using client = new Client([await b.url, c.url], { timeoutMs: 5_000 });
@@ -105,13 +120,7 @@ Deno.test("retries: the client never re-sends a call to a function not registere
 Deno.test("retries: under load, a killed node's idempotent steps are re-sent by the coordinator; none fail", async () => {
   await withNodes(async (c, b) => {
     // An entry node without the function: it spreads the steps over b and c.
-    const a = await startServer({ name: "a", gossipIntervalMs: INTERVAL_MS, peers: [c.url] });
-    try {
-      await waitFor(
-        () => (a.cluster.functions().slowIdem ?? []).length === 2,
-        10_000,
-        "b and c in a's catalog",
-      );
+    await withEntry(c, "slowIdem", async (a) => {
       await using client = new Client(a.url, { timeoutMs: 5_000 });
       let running = true;
       const outcomes: Array<{ ok: boolean; node?: string; error?: unknown }> = [];
@@ -138,21 +147,13 @@ Deno.test("retries: under load, a killed node's idempotent steps are re-sent by 
       );
       assert.ok((a.stats().cluster?.retried ?? 0) > 0, "some steps were re-sent");
       assert.ok(outcomes.filter((o) => o.node === "c").length > 0);
-    } finally {
-      await a.stop({ drainTimeoutMs: 0 });
-    }
+    });
   });
 });
 
 Deno.test("retries: a stream is never sent again, even of an idempotent function, when its member is lost", async () => {
   await withNodes(async (c, b, runs) => {
-    const a = await startServer({ name: "a", gossipIntervalMs: INTERVAL_MS, peers: [c.url] });
-    try {
-      await waitFor(
-        () => (a.cluster.functions().slowTicks ?? []).length === 2,
-        10_000,
-        "b and c in a's catalog",
-      );
+    await withEntry(c, "slowTicks", async (a) => {
       await using client = new Client(a.url, { timeoutMs: 5_000 });
       // Streams spread over b and c; b is killed before any sends its chunk.
       const outcomes = Array.from(
@@ -169,8 +170,6 @@ Deno.test("retries: a stream is never sent again, even of an idempotent function
       assert.equal(fromC + failed.length, 16, JSON.stringify(ends));
       assert.equal(runs.slowTicks, fromC, "c ran only the streams first sent to it");
       assert.equal(a.stats().cluster?.retried, 0);
-    } finally {
-      await a.stop({ drainTimeoutMs: 0 });
-    }
+    });
   });
 });

@@ -172,21 +172,17 @@ Deno.test("streams: B killed mid-stream fails the reader with a ConnectionError 
   const dir = await Deno.makeTempDir();
   await using a = await startServer({ name: "a", gossipIntervalMs: 150 });
   const path = `${dir}/b.yaml`;
-  await Deno.writeTextFile(
-    path,
-    [
-      "name: b",
-      "port: 0",
-      `peers: [${a.url}]`,
-      "gossip_interval: 0.15",
-      "resources: [b]",
-      "functions:",
-      `  - module: ${repoPath("tests/fixtures/stream_functions.ts")}`,
-      "    resources: [b]",
-      "    trusted: true",
-    ].join("\n"),
-  );
-  const b = new ServerProcess(["--config", path]);
+  const b = await ServerProcess.fromYaml(path, [
+    "name: b",
+    "port: 0",
+    `peers: [${a.url}]`,
+    "gossip_interval: 0.15",
+    "resources: [b]",
+    "functions:",
+    `  - module: ${repoPath("tests/fixtures/stream_functions.ts")}`,
+    "    resources: [b]",
+    "    trusted: true",
+  ]);
   try {
     await b.url;
     await waitFor(() => (a.cluster.functions().ticks ?? []).length === 1, 10_000, "catalog");
