@@ -2,8 +2,7 @@
 // A browser authenticates with the token scheme: the token rides in the
 // WebSocket subprotocol list (browsers cannot set headers).
 import assert from "node:assert/strict";
-import { chromium } from "npm:playwright-core@1.65.1";
-import { CHROMIUM, CHROMIUM_ARGS, hasChromium } from "../_helpers/chromium.ts";
+import { hasChromium, onNodePage } from "../_helpers/chromium.ts";
 import { hashToken } from "../../mod.ts";
 import { startServer } from "../_helpers/mod.ts";
 
@@ -18,13 +17,7 @@ Deno.test({
         anonymous: false,
       },
     });
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on("pageerror", (err) => errors.push(String(err)));
-      const http = server.url.replace("ws:", "http:");
-      await page.goto(`${http}/healthz`);
+    await onNodePage(server.url, async (page, http, errors) => {
       const outcome = await page.evaluate(async ([http, ws]) => {
         const { Client } = await import(`${http}/client.js`);
         const call = async (options: Record<string, unknown>) => {
@@ -49,8 +42,6 @@ Deno.test({
       assert.deepEqual(outcome.withoutToken, { error: "UnauthenticatedError", code: 1010 });
       assert.deepEqual(outcome.badToken, { error: "UnauthenticatedError", code: 1010 });
       assert.deepEqual(errors, []);
-    } finally {
-      await browser.close();
-    }
+    });
   },
 });

@@ -2,8 +2,7 @@
 // A page reads a stream with the bundled client (issue 18): chunks in order
 // in both encodings, and the reader's cancel stops the generator on the node.
 import assert from "node:assert/strict";
-import { chromium } from "npm:playwright-core@1.65.1";
-import { CHROMIUM, CHROMIUM_ARGS, hasChromium } from "../_helpers/chromium.ts";
+import { hasChromium, onNodePage } from "../_helpers/chromium.ts";
 import type { CallContext } from "../../mod.ts";
 import { startServer, waitFor } from "../_helpers/mod.ts";
 
@@ -24,13 +23,7 @@ Deno.test({
           stopped = this.signal.aborted;
         }
       });
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on("pageerror", (err) => errors.push(String(err)));
-      const http = server.url.replace("ws:", "http:");
-      await page.goto(`${http}/healthz`);
+    await onNodePage(server.url, async (page, http, errors) => {
       const outcome = await page.evaluate(async ([http, ws]) => {
         const { Client } = await import(`${http}/client.js`);
         const out: Record<string, unknown> = {};
@@ -56,8 +49,6 @@ Deno.test({
       }
       await waitFor(() => stopped, 5_000, "the generator's finally");
       assert.deepEqual(errors, []);
-    } finally {
-      await browser.close();
-    }
+    });
   },
 });
