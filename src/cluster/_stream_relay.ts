@@ -15,6 +15,7 @@ export class RelaySource implements StreamSource {
   /** Marks a stream source. */
   readonly streamSource = true as const;
   readonly #grant: (n: number) => void;
+  readonly #cancel: (reason: unknown) => void;
   /** Credit the member holds: chunks it may still send. */
   #outstanding: number;
   #sink: StreamSink | null = null;
@@ -25,9 +26,11 @@ export class RelaySource implements StreamSource {
   /**
    * @param grant Sends `n` more credit to the member.
    * @param credit The initial credit the member holds (its `run` carried it).
+   * @param cancel Cancels the stream on the member.
    */
-  constructor(grant: (n: number) => void, credit: number) {
+  constructor(grant: (n: number) => void, credit: number, cancel: (reason: unknown) => void) {
     this.#grant = grant;
+    this.#cancel = cancel;
     this.#outstanding = credit;
   }
 
@@ -52,6 +55,20 @@ export class RelaySource implements StreamSource {
     if (this.#ending !== undefined) return;
     this.#outstanding += n;
     this.#grant(n);
+  }
+
+  /**
+   * Its reader will read no more: the member is told to stop, and nothing
+   * more is relayed.
+   *
+   * @param reason Why.
+   */
+  cancel(reason: unknown): void {
+    if (this.#ending !== undefined) return;
+    this.#ending = { error: reason };
+    this.#sink = null;
+    this.#held.length = 0;
+    this.#cancel(reason);
   }
 
   /**

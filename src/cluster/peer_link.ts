@@ -227,7 +227,12 @@ export class PeerLink {
     const { promise, resolve, reject: fail } = Promise.withResolvers<unknown>();
     const stream = message.stream === undefined
       ? undefined
-      : new RelaySource((n) => this.send({ t: "credit", id, n }), message.stream);
+      : new RelaySource((n) => this.send({ t: "credit", id, n }), message.stream, () => {
+        // Its reader is done with it: the member stops the producer.
+        if (this.#runs.get(id) !== run) return;
+        this.#runs.delete(id, run);
+        this.send({ t: "cancel", id });
+      });
     const reject = stream === undefined ? fail : (error: unknown) => {
       fail(error);
       stream.finish(error);

@@ -61,6 +61,15 @@ export interface StreamSource {
    * @param n How many.
    */
   credit(n: number): void;
+  /**
+   * Its reader will read no more: the producer is closed (a generator's
+   * `return()` runs, a `ReadableStream` is cancelled, a relayed one is
+   * cancelled where it runs) and the sink hears nothing more. Does nothing
+   * once the stream ended.
+   *
+   * @param reason Why.
+   */
+  cancel(reason: unknown): void;
 }
 
 /**
@@ -234,6 +243,17 @@ export class ProducerSource implements StreamSource {
     this.#pump();
   }
 
+  /**
+   * Closes the producer: its reader will read no more.
+   *
+   * @param _reason Why.
+   */
+  cancel(_reason: unknown): void {
+    if (this.#done) return;
+    this.#finish();
+    this.#closeQuietly();
+  }
+
   async #pump(): Promise<void> {
     if (this.#pulling || this.#done || this.#sink === null) return;
     this.#pulling = true;
@@ -267,11 +287,88 @@ export class ProducerSource implements StreamSource {
   #stop(reason: unknown): void {
     if (this.#done) return;
     this.#finish();
+    this.#closeQuietly();
+    this.#sink?.error(reason);
+  }
+
+  #closeQuietly(): void {
     try {
       this.#close();
     } catch {
       // A producer's failing `return()` changes nothing: the stream is over.
     }
-    this.#sink?.error(reason);
   }
+}
+
+/**
+ * The initial credit, in chunks, of a stream passed to a function as an
+ * argument (see {@linkcode readableOf}).
+ */
+export const ARGUMENT_STREAM_CREDIT = 16;
+
+/**
+ * A {@linkcode StreamSource} as the `ReadableStream` a function reads: the
+ * chunks the source delivers are queued, and the source is granted more
+ * only as the reader reads, so at most `credit` chunks are queued or on
+ * their way (granted in batches of half the credit). Cancelling the stream
+ * cancels the source.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ProducerSource, readableOf } from "./stream_source.ts";
+ * async function* count() {
+ *   yield 1;
+ *   yield 2;
+ *   yield 3;
+ * }
+ * const source = new ProducerSource(count(), new AbortController().signal, (e) => e);
+ * assert.deepEqual(await Array.fromAsync(readableOf(source, 2)), [1, 2, 3]);
+ * ```
+ *
+ * @param source The stream.
+ * @param credit How many chunks may be queued or on their way (default 16).
+ * @returns The stream to read.
+ */
+export function readableOf(
+  source: StreamSource,
+  credit: number = ARGUMENT_STREAM_CREDIT,
+): ReadableStream<unknown> {
+  /** Chunks granted that have not arrived yet. */
+  let inFlight = credit;
+  let over = false;
+  const batch = Math.max(1, credit >> 1);
+  return new ReadableStream<unknown>({
+    start(controller): void {
+      source.start({
+        chunk(value): void {
+          if (over) return;
+          inFlight--;
+          controller.enqueue(value);
+        },
+        end(): void {
+          if (over) return;
+          over = true;
+          controller.close();
+        },
+        error(err): void {
+          if (over) return;
+          over = true;
+          controller.error(err);
+        },
+      }, credit);
+    },
+    pull(controller): void {
+      // Queued plus on their way stays within the credit.
+      const room = (controller.desiredSize ?? 0) - inFlight;
+      if (over || room < batch) return;
+      inFlight += room;
+      source.credit(room);
+    },
+    cancel(reason): void {
+      if (over) return;
+      over = true;
+      source.cancel(reason);
+    },
+  }, { highWaterMark: credit });
 }

@@ -12,6 +12,7 @@ import { isPromise, type MaybePromise } from "../_util/maybe_promise.ts";
 import { refusedUnstarted } from "../cluster/refused.ts";
 import {
   AppError,
+  CancelledError,
   FunctionError,
   OverloadedError,
   ProtocolError,
@@ -21,7 +22,14 @@ import type { Step } from "../protocol/step.ts";
 import { arityProblem } from "../registry/arity.ts";
 import type { CallContext, RegisteredFunction } from "../registry/registry.ts";
 import { unsupportedResult, unsupportedResultMessage } from "../registry/result_kind.ts";
-import { closeProducer, producerOf, ProducerSource } from "../registry/stream_source.ts";
+import {
+  closeProducer,
+  isStreamSource,
+  producerOf,
+  ProducerSource,
+  readableOf,
+  type StreamSource,
+} from "../registry/stream_source.ts";
 import type { CheckedInput, FunctionChecks } from "../registry/validation.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -70,6 +78,9 @@ export class FunctionCaller {
       hasKwargs = true;
       break;
     }
+    if (hasStreamArgument(args, kwargs)) {
+      return this.#callWithStreams(entry, step, args, kwargs, context, streamed);
+    }
     const checks = entry.checks;
     if (checks !== undefined) {
       return this.#callChecked(
@@ -83,6 +94,62 @@ export class FunctionCaller {
       );
     }
     return this.#callPlain(entry, step, args, kwargs, hasKwargs, context, streamed);
+  }
+
+  /**
+   * A call whose arguments hold streams (a client's upload, or another
+   * step's streamed value): each is given to the function as a
+   * `ReadableStream` read under credit. A stream the function did not read
+   * to its end is cancelled once its call settles, unless the call itself
+   * streams (its producer may still be reading it: it is cancelled with the
+   * request).
+   */
+  #callWithStreams(
+    entry: RegisteredFunction,
+    step: Step,
+    args: unknown[],
+    kwargs: Record<string, unknown>,
+    context: CallContext,
+    streamed: boolean,
+  ): MaybePromise<unknown> {
+    const sources: StreamSource[] = [];
+    const readable = (value: unknown): unknown => {
+      if (!isStreamSource(value)) return value;
+      sources.push(value);
+      return readableOf(value);
+    };
+    const cancelAll = (reason: unknown): void => {
+      for (const source of sources) source.cancel(reason);
+    };
+    if (entry.invoke !== undefined) {
+      for (const value of args) if (isStreamSource(value)) sources.push(value);
+      for (const key in kwargs) if (isStreamSource(kwargs[key])) sources.push(kwargs[key]);
+      const error = this.#sandboxedStreamArgument(entry, step);
+      cancelAll(error);
+      throw error;
+    }
+    const callArgs = args.map(readable);
+    const callKwargs: Record<string, unknown> = {};
+    for (const key in kwargs) callKwargs[key] = readable(kwargs[key]);
+    context.signal.addEventListener("abort", () => cancelAll(context.signal.reason), {
+      once: true,
+    });
+    const settled = (value: unknown): unknown => {
+      if (!streamed || !isStreamSource(value)) cancelAll(new CancelledError("The call ended"));
+      return value;
+    };
+    let value: MaybePromise<unknown>;
+    try {
+      value = this.call(entry, step, callArgs, callKwargs, context, streamed);
+    } catch (err) {
+      cancelAll(err);
+      throw err;
+    }
+    if (!isPromise(value)) return settled(value);
+    return value.then(settled, (err: unknown) => {
+      cancelAll(err);
+      throw err;
+    });
   }
 
   /**
@@ -238,6 +305,14 @@ export class FunctionCaller {
     );
   }
 
+  #sandboxedStreamArgument(entry: RegisteredFunction, step: Step): RpcError {
+    return new ProtocolError(
+      `Function "${entry.name}" runs in a sandbox: a stream cannot be passed to a sandboxed ` +
+        `function yet (step "${step.name}")`,
+      { details: { step: step.name, fun: step.fun, sandboxed: true } },
+    );
+  }
+
   #argumentsError(
     entry: RegisteredFunction,
     step: Step,
@@ -276,4 +351,11 @@ export class FunctionCaller {
       cause: err,
     });
   }
+}
+
+/** Whether a step's arguments hold a stream (top level only: a stream is never nested). */
+function hasStreamArgument(args: readonly unknown[], kwargs: Record<string, unknown>): boolean {
+  for (const value of args) if (isStreamSource(value)) return true;
+  for (const key in kwargs) if (isStreamSource(kwargs[key])) return true;
+  return false;
 }

@@ -159,6 +159,10 @@ function settledAtEnd(value: unknown, done: () => void): unknown {
   return {
     streamSource: true,
     credit: (n) => value.credit(n),
+    cancel: (reason) => {
+      done();
+      value.cancel(reason);
+    },
     start: (sink, credit) =>
       value.start({
         chunk: (chunk) => sink.chunk(chunk),

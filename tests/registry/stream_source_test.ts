@@ -3,7 +3,12 @@
 // credit, and the call's abort ends it (a generator's `finally`, a
 // ReadableStream's cancel).
 import assert from "node:assert/strict";
-import { producerOf, ProducerSource, type StreamSink } from "../../src/registry/stream_source.ts";
+import {
+  producerOf,
+  ProducerSource,
+  readableOf,
+  type StreamSink,
+} from "../../src/registry/stream_source.ts";
 import { MAX_STREAM_CREDIT } from "../../src/protocol/messages.ts";
 
 function collect() {
@@ -109,4 +114,61 @@ Deno.test("isRunMessage() refuses a run whose stream credit is not a credit", as
   for (const stream of [0, -1, 1.5, "x", Infinity, MAX_STREAM_CREDIT + 1]) {
     assert.ok(!isRunMessage({ ...run, stream: stream as number }), String(stream));
   }
+});
+
+Deno.test("readableOf() keeps what is queued or on its way within the credit, as the reader reads", async () => {
+  let pulled = 0;
+  const producer = new ReadableStream<number>({
+    pull(controller) {
+      controller.enqueue(pulled++);
+      if (pulled === 100) controller.close();
+    },
+  }, { highWaterMark: 0 });
+  const source = new ProducerSource(producer, new AbortController().signal, (e) => e);
+  const readable = readableOf(source, 4);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(pulled, 4, "nothing past the credit before the reader reads");
+  const reader = readable.getReader();
+  const got: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    got.push((await reader.read()).value as number);
+    await new Promise((r) => setTimeout(r, 1));
+    assert.ok(pulled - got.length <= 4, `${pulled - got.length} ahead of the reader`);
+  }
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    got.push(value as number);
+  }
+  assert.deepEqual(got, Array.from({ length: 100 }, (_, i) => i));
+});
+
+Deno.test("readableOf(): cancelling the stream runs the producer's finally; its error is the stream's", async () => {
+  let closed = false;
+  async function* ticks() {
+    try {
+      for (let i = 0;; i++) yield i;
+    } finally {
+      closed = true;
+    }
+  }
+  const readable = readableOf(new ProducerSource(ticks(), new AbortController().signal, (e) => e));
+  const reader = readable.getReader();
+  assert.equal((await reader.read()).value, 0);
+  await reader.cancel("done");
+  await new Promise((r) => setTimeout(r, 10));
+  assert.ok(closed);
+
+  async function* failing() {
+    yield 1;
+    throw new Error("broke");
+  }
+  const broken = readableOf(
+    new ProducerSource(failing(), new AbortController().signal, (e) => new TypeError(String(e))),
+  );
+  await assert.rejects(Array.fromAsync(broken), (err: unknown) => {
+    assert.ok(err instanceof TypeError);
+    assert.match(err.message, /broke/);
+    return true;
+  });
 });

@@ -12,6 +12,7 @@ function unruly() {
   const granted: number[] = [];
   const source: StreamSource = {
     streamSource: true,
+    cancel: () => {},
     start: (s) => {
       sink = s;
     },
