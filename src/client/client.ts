@@ -197,13 +197,40 @@ export class Client {
   /**
    * Calls one function and returns its value.
    *
+   * A `ReadableStream` (or a `Blob`: its `stream()`) passed as an argument
+   * or a keyword argument is uploaded: the function gets a `ReadableStream`
+   * of its chunks, and the client reads the caller's stream only as the
+   * node grants credit (16 chunks ahead of the function at most). When the
+   * function cancels its stream or returns without reading it all, or the
+   * call ends first (its `signal`, its deadline, a lost connection), the
+   * caller's stream is cancelled. A call with an upload is never sent again
+   * (`retries`), and not in `"mpreg-json"`.
+   *
+   * @example Upload a stream
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Client, Server } from "@mpreg/mpreg";
+   * await using server = await new Server({ port: 0 })
+   *   .register("size", async (file: ReadableStream<Uint8Array>) => {
+   *     let bytes = 0;
+   *     for await (const chunk of file) bytes += chunk.length;
+   *     return bytes;
+   *   })
+   *   .start();
+   * await using client = new Client(server.url);
+   * const chunks = [new Uint8Array(1024), new Uint8Array(1024)];
+   * assert.equal(await client.call("size", [ReadableStream.from(chunks)]), 2048);
+   * assert.equal(await client.call("size", [new Blob(["hello"])]), 5);
+   * ```
+   *
    * @param fun The function's name.
-   * @param args Its positional arguments, passed verbatim.
+   * @param args Its positional arguments, passed verbatim (streams and blobs uploaded).
    * @param options Resources, keyword arguments, deadline and signal.
    * @returns The function's result.
    * @throws {RpcError} the node's error (see `ErrorCode`), {@linkcode TimeoutError}
    *   when the deadline passes, {@linkcode CancelledError} when the signal
    *   aborts, {@linkcode ConnectionError} when the connection drops.
+   * @throws {TypeError} for an upload on `"mpreg-json"`, or of a locked stream.
    */
   call(fun: string, args: unknown[] = [], options: CallOptions = {}): Promise<unknown> {
     let step: WireStep;

@@ -81,6 +81,23 @@ Deno.test("uploads: a ReadableStream, a Blob and a keyword argument arrive whole
       { name: "d", fun: "digest", args: [ReadableStream.from(chunks.slice(0, 2))] },
     ]);
     assert.deepEqual(out, { n: 4096, d: [32 * 1024, await sha256(chunks.slice(0, 2))] });
+    // Two uploads in one call; a streamed result of an upload.
+    server
+      .register("both", async (a: ReadableStream<Uint8Array>, b: ReadableStream<Uint8Array>) => {
+        const [x, y] = await Promise.all([digest(a), digest(b)]);
+        return [x[0], y[0]];
+      })
+      .register("lengths", async function* (s: ReadableStream<Uint8Array>) {
+        for await (const chunk of s) yield chunk.length;
+      });
+    assert.deepEqual(
+      await client.call("both", [ReadableStream.from(chunks), new Blob([chunks[0]!])]),
+      [1024 * 1024, 16 * 1024],
+    );
+    assert.deepEqual(
+      await Array.fromAsync(client.stream("lengths", [ReadableStream.from(chunks.slice(0, 3))])),
+      [16384, 16384, 16384],
+    );
     // Chunks other than bytes travel as they are.
     server.register("collect", (s: ReadableStream<unknown>) => Array.fromAsync(s));
     assert.deepEqual(
@@ -374,4 +391,16 @@ Deno.test("uploads: on the wire the node grants credit as the function reads, an
   );
   await ws.close();
   await waitFor(() => server.inFlight === 0, 5_000, "no request in flight");
+});
+
+Deno.test("uploads: a sandboxed function refuses an upload with 1004, and the caller's stream is cancelled", async () => {
+  await using server = await startServer();
+  await server.registerModule(new URL("../fixtures/arguments_functions.ts", import.meta.url).href);
+  await using client = new Client(server.url);
+  const tally = { pulls: 0, cancelled: null as unknown };
+  const error = await rpcFailure(client.call("count", [source(null, tally)]));
+  assert.equal(error.code, 1004);
+  assert.match(error.message, /a stream cannot be passed to a sandboxed function/);
+  await waitFor(() => tally.cancelled !== null, 5_000, "the caller's cancel()");
+  assert.equal(tally.pulls, 1);
 });
