@@ -404,3 +404,15 @@ Deno.test("uploads: a sandboxed function refuses an upload with 1004, and the ca
   await waitFor(() => tally.cancelled !== null, 5_000, "the caller's cancel()");
   assert.equal(tally.pulls, 1);
 });
+
+Deno.test("uploads: an argument that only looks like a stream source is a plain value", async () => {
+  await using server = await startServer();
+  server.register("echo", (x: unknown) => x).register("kw", (_x: number, kw: unknown) => kw);
+  for (const encoding of ["msgpack", "json"] as const) {
+    await using client = new Client(server.url, { encoding });
+    assert.deepEqual(await client.call("echo", [{ streamSource: true }]), { streamSource: true });
+    assert.deepEqual(await client.call("kw", [1], { kwargs: { s: { streamSource: true } } }), {
+      s: { streamSource: true },
+    });
+  }
+});
