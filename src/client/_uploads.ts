@@ -54,6 +54,9 @@ export function takeUploads(cmds: WireStep[]): TakenUploads | null {
       if (stream.locked) {
         throw new TypeError(`Step "${step.name}": an uploaded ReadableStream is locked`);
       }
+      if (found?.streams.includes(stream)) {
+        throw new TypeError(`Step "${step.name}": one ReadableStream is uploaded twice`);
+      }
       found ??= { ins: [], streams: [] };
       found.ins.push(at);
       found.streams.push(stream);
@@ -138,10 +141,10 @@ export class Upload {
   stop(reason: unknown): void {
     if (this.#done) return;
     this.#done = true;
-    const cancelled = this.#reader === null
-      ? this.#stream.cancel(reason)
-      : this.#reader.cancel(reason);
-    cancelled.catch(() => {});
+    const reader = this.#reader;
+    if (reader !== null) reader.cancel(reason).catch(() => {});
+    // A stream someone else locked meanwhile is theirs to cancel.
+    else if (!this.#stream.locked) this.#stream.cancel(reason).catch(() => {});
   }
 
   async #pump(): Promise<void> {
@@ -149,9 +152,10 @@ export class Upload {
     this.#pumping = true;
     try {
       while (this.#credit > 0 && !this.#done) {
-        const reader = this.#reader ??= this.#stream.getReader();
         let result: ReadableStreamReadResult<unknown>;
         try {
+          // Locked meanwhile by another reader: a failure like any other.
+          const reader = this.#reader ??= this.#stream.getReader();
           result = await reader.read();
         } catch (err) {
           if (this.#done) return;

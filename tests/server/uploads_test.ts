@@ -274,6 +274,19 @@ Deno.test("uploads: a lost connection fails the function's read with 1013, and t
   assert.equal(calls, 2);
 });
 
+Deno.test("uploads: a locked stream, or one stream uploaded twice, is refused before anything is sent", async () => {
+  await using server = await startServer();
+  let calls = 0;
+  server.register("two", (_a: unknown, _b: unknown) => ++calls);
+  await using client = new Client(server.url);
+  const locked = ReadableStream.from([1]);
+  locked.getReader();
+  await assert.rejects(client.call("two", [locked, 1]), TypeError, "is locked");
+  const twice = ReadableStream.from([1]);
+  await assert.rejects(client.call("two", [twice, twice]), TypeError, "uploaded twice");
+  assert.equal(calls, 0);
+});
+
 Deno.test("uploads: the original protocol refuses them, on the client and on the node", async () => {
   await using server = await startServer();
   server.register("digest", digest);
