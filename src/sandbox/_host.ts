@@ -110,6 +110,9 @@ class HostCallContext {
     return this.#controller.signal;
   }
 
+  /** Progress reports do not leave a sandbox yet: ignored. */
+  progress(_value: unknown): void {}
+
   static aborted(context: HostCallContext): boolean {
     return context.#aborted;
   }
