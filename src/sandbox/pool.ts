@@ -267,6 +267,7 @@ export class WorkerPool {
       signal,
       worker.cancel,
     );
+    pending.progress = (value) => context.progress(value);
     signal.addEventListener("abort", pending);
     pending.listening = true;
     worker.pending.set(id, pending);

@@ -12,7 +12,7 @@ import type { RunMessage } from "../cluster/peer_protocol.ts";
 import { PermissionDeniedError, type RpcError, TimeoutError } from "../protocol/errors.ts";
 import { inRequestContext } from "./_log_context.ts";
 import { settledAtEnd } from "./_settled_at_end.ts";
-import { ignoreProgress, ProgressReporter } from "./progress_reporter.ts";
+import { ignoreProgress, ProgressReporter } from "../registry/progress_reporter.ts";
 import type { RequestLifecycle } from "./request_lifecycle.ts";
 import type { RequestRunner } from "./request_runner.ts";
 import { endWith, failSpan, startRemoteChild, tracingEnabled, withSpan } from "./tracing.ts";

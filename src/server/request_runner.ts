@@ -20,7 +20,7 @@ import { inRequestContext } from "./_log_context.ts";
 import { settledAtEnd } from "./_settled_at_end.ts";
 import { FunctionCaller } from "./function_call.ts";
 import type { Metrics } from "./metrics.ts";
-import { ignoreProgress, ProgressReporter } from "./progress_reporter.ts";
+import { ignoreProgress, ProgressReporter } from "../registry/progress_reporter.ts";
 import {
   endWith,
   failSpan,

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { type CallContext, Client } from "../../mod.ts";
 import { PeerLink } from "../../src/cluster/peer_link.ts";
-import { PROGRESS_INTERVAL_MS } from "../../src/server/progress_reporter.ts";
+import { PROGRESS_INTERVAL_MS } from "../../src/registry/progress_reporter.ts";
 import { converged, known, startCluster } from "../_helpers/cluster.ts";
 import { delay } from "../_helpers/mod.ts";
 

@@ -6,7 +6,7 @@
 // that did not ask gets no frame; the original protocol refuses them.
 import assert from "node:assert/strict";
 import { type CallContext, Client, ProtocolError } from "../../mod.ts";
-import { PROGRESS_INTERVAL_MS } from "../../src/server/progress_reporter.ts";
+import { PROGRESS_INTERVAL_MS } from "../../src/registry/progress_reporter.ts";
 import { delay, RawSocket, rpcFailure, startServer } from "../_helpers/mod.ts";
 
 /** Reports each value, `gapMs` apart (longer than the coalescing interval), then returns "done". */
@@ -261,4 +261,30 @@ Deno.test("progress: a report the caller's encoding cannot carry is dropped, the
   const seen: unknown[] = [];
   assert.equal(await client.call("odd", [], { onProgress: (v) => seen.push(v) }), "done");
   assert.deepEqual(seen, [1]);
+});
+
+Deno.test("progress: a sandboxed function reports through its process, coalesced there, the last before the answer", async () => {
+  await using server = await startServer();
+  server.register("boxed", async function (this: CallContext, n: number, gapMs: number) {
+    for (let i = 1; i <= n; i++) this.progress(i / n);
+    await new Promise((resolve) => setTimeout(resolve, gapMs));
+    this.progress({ done: n, total: n, message: "checked" });
+    return Deno.pid;
+  }, { sandbox: true });
+  await using client = new Client(server.url);
+  const seen: unknown[] = [];
+  let answered = false;
+  const pid = await client.call("boxed", [100_000, 80], {
+    onProgress: (value, step) => {
+      assert.equal(answered, false, "a report after the answer");
+      seen.push([step, value]);
+    },
+  });
+  answered = true;
+  assert.notEqual(pid, Deno.pid, "ran in its own process");
+  assert.deepEqual(seen, [
+    ["boxed", 1 / 100_000],
+    ["boxed", 1],
+    ["boxed", { done: 100_000, total: 100_000, message: "checked" }],
+  ]);
 });
