@@ -288,3 +288,18 @@ Deno.test("progress: a sandboxed function reports through its process, coalesced
     ["boxed", { done: 100_000, total: 100_000, message: "checked" }],
   ]);
 });
+
+Deno.test("progress: a stream's last held report reaches the reader before the stream ends", async () => {
+  await using server = await startServer();
+  server.register("busy", async function* (this: CallContext, n: number) {
+    for (let i = 1; i <= n; i++) this.progress(i);
+    yield "only chunk";
+  });
+  await using client = new Client(server.url, { encoding: "json" });
+  const seen: unknown[] = [];
+  const chunks = await Array.fromAsync(
+    client.stream("busy", [1_000], { onProgress: (value) => seen.push(value) }),
+  );
+  assert.deepEqual(chunks, ["only chunk"]);
+  assert.deepEqual(seen, [1, 1_000]);
+});
