@@ -22,7 +22,8 @@ async function withPair(
   b.register("work", async function (this: CallContext, values: unknown[]) {
     for (const value of values) {
       this.progress({ value, node: this.node });
-      await delay(PROGRESS_INTERVAL_MS + 20);
+      // Far enough apart that no hop coalesces two of them, whatever the jitter.
+      await delay(PROGRESS_INTERVAL_MS * 3);
     }
     return this.node;
   }, { resources: ["b"] });
