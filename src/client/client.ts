@@ -63,6 +63,7 @@ interface Pending extends Routed {
     tp?: string;
     stream?: number;
     ins?: UploadPosition[];
+    progress?: true;
   };
   /** How many more times it may be sent again after a may-have-run failure. */
   retries: number;
@@ -76,6 +77,8 @@ interface Pending extends Routed {
   readonly chunk?: ((value: unknown) => void) | undefined;
   /** Its uploads, by their index in `frame.ins`. */
   uploads?: Upload[];
+  /** The caller's `onProgress`. */
+  readonly progress?: ((value: unknown, step: string) => void) | undefined;
 }
 
 /** A batch never grows past this many bytes (see `#enqueue`). */
@@ -384,7 +387,11 @@ export class Client {
       }
       return this.#send(
         [step],
-        { timeoutMs: options.timeoutMs ?? STREAM_TIMEOUT_MS, signal },
+        {
+          timeoutMs: options.timeoutMs ?? STREAM_TIMEOUT_MS,
+          signal,
+          onProgress: options.onProgress,
+        },
         false,
         undefined,
         hooks,
@@ -456,6 +463,17 @@ export class Client {
       frame.stream = stream.credit;
       stream.id = id;
     }
+    const onProgress = options.onProgress;
+    if (onProgress !== undefined) {
+      if (this.#codec.protocol === null) {
+        return Promise.reject(
+          new ProtocolError(
+            "The original MPREG protocol has no progress reports: use msgpack or json for onProgress",
+          ),
+        );
+      }
+      frame.progress = true;
+    }
     // Checked and encoded before anything is registered, so a value the
     // codec cannot take (a symbol, a BigInt past 64 bits, a cycle) fails
     // this call alone.
@@ -474,7 +492,8 @@ export class Client {
       }
       const only = cmds.length === 1 && !all ? cmds[0]! : null;
       encoded = only !== null && only.kwargs === undefined && only.locs === undefined &&
-          tp === undefined && stream === undefined && taken === null
+          tp === undefined && stream === undefined && onProgress === undefined &&
+          taken === null
         ? this.#codec.encodeCall(id, only.name, only.fun, only.args, timeout)
         : this.#codec.encode(frame);
     } catch (err) {
@@ -508,6 +527,7 @@ export class Client {
       // nor an upload: the node may have read some of it.
       retries: stream === undefined && taken === null ? this.#retries : 0,
       chunk: stream?.chunk,
+      progress: onProgress,
     };
     if (taken !== null) {
       const base64 = this.#codec.encoding === "json";
@@ -680,18 +700,30 @@ export class Client {
       i?: unknown;
       credit?: unknown;
       stop?: unknown;
+      progress?: unknown;
+      step?: unknown;
     };
     if (message === null || typeof message !== "object") return;
     const pending = this.#pending.get(message.u as number);
     if (pending === undefined) return;
-    if (message.i !== undefined && pending.uploads !== undefined) {
-      // The node grants credit for an upload, or says stop.
-      const upload = pending.uploads[message.i as number];
+    if (message.i !== undefined) {
+      // The node grants credit for an upload, or says stop: never an answer.
+      const upload = pending.uploads?.[message.i as number];
       if (message.stop === true) upload?.stop(new CancelledError("The node read no more"));
       else upload?.credit(message.credit as number);
       return;
     }
     if (pending.chunk !== undefined && "chunk" in message) return pending.chunk(message.chunk);
+    if ("progress" in message || "step" in message) {
+      // Never an answer: a report this call did not ask for is dropped.
+      if (pending.progress === undefined || typeof message.step !== "string") return;
+      try {
+        pending.progress(message.progress, message.step);
+      } catch {
+        // The caller's callback failed: the call goes on.
+      }
+      return;
+    }
     const error = message.error;
     if (!error) {
       this.#settle(pending, null, message.r as Record<string, unknown>);

@@ -78,12 +78,40 @@ export interface RpcRequest {
    */
   stream?: number;
   /**
+   * The client takes progress reports: the node sends `{u, step, progress}`
+   * frames (see {@linkcode ProgressReport}) while the request runs. Not in
+   * the original protocol.
+   */
+  progress?: boolean;
+  /**
    * The uploads of the request: each names a top-level position of a step's
    * arguments (`{step, arg: n}` or `{step, kwarg: k}`) whose value is `null`
    * on the wire and is, on the node, the stream the client sends with
    * {@linkcode InMessage}s (upload `i` is `ins[i]`).
    */
   ins?: UploadPosition[];
+}
+
+/**
+ * `{u, step, progress}`: a progress report of a step of request `u`, node →
+ * client, sent only to a client that asked (`progress: true` in its `rpc`).
+ * A step's reports are coalesced (at most one every 50 ms, the latest
+ * winning) and its last one comes before the answer.
+ *
+ * @example
+ * ```ts
+ * import type { ProgressReport } from "./messages.ts";
+ * const msg: ProgressReport = { u: 1, step: "train", progress: { done: 3, total: 10 } };
+ * console.log(msg.step);
+ * ```
+ */
+export interface ProgressReport {
+  /** The id of the request. */
+  u: RequestId;
+  /** The step that reported it. */
+  step: string;
+  /** The report, as the function made it. */
+  progress: unknown;
 }
 
 /**
@@ -440,6 +468,10 @@ export function parseClientMessage(message: unknown, maxSteps: number): ClientMe
       }
       if (steps.length !== 1) throw bad("A streamed request has exactly one step");
       request.stream = message.stream;
+    }
+    if (message.progress !== undefined && message.progress !== null) {
+      if (typeof message.progress !== "boolean") throw bad('"progress" is not a boolean');
+      if (message.progress) request.progress = true;
     }
     if (message.ins !== undefined && message.ins !== null) {
       request.ins = parseIns(message.ins, steps);
