@@ -170,6 +170,30 @@ Deno.test("uploads: a function that cancels its stream, or returns without readi
   assert.equal(server.inFlight, 0);
 });
 
+Deno.test("uploads: a request whose upload's step never runs cancels the caller's stream", async () => {
+  await using server = await startServer();
+  let ran = false;
+  server
+    .register("fail", () => {
+      throw new Error("first step failed");
+    })
+    .register("digest", (s: ReadableStream<Uint8Array>, _after: unknown) => {
+      ran = true;
+      return digest(s);
+    });
+  await using client = new Client(server.url);
+  const tally = { pulls: 0, cancelled: null as unknown };
+  const error = await rpcFailure(client.request([
+    { name: "f", fun: "fail" },
+    { name: "d", fun: "digest", args: [source(null, tally), "f"] },
+  ]));
+  assert.equal(error.code, 1003);
+  await waitFor(() => tally.cancelled !== null, 5_000, "the caller's cancel()");
+  assert.equal(ran, false);
+  assert.equal(tally.pulls, 1);
+  assert.equal(server.inFlight, 0);
+});
+
 Deno.test("uploads: a caller's stream that fails fails the function's read and the call", async () => {
   await using server = await startServer();
   let seen: unknown = null;
