@@ -7,11 +7,13 @@
  * before the microtask queue drained, in both directions (so the calls of
  * one incoming frame go as one frame, at once).
  *
- * To a process: `[id, fn, args, step, requestId, node, deadline, kwargs?]`
- * calls, `{ define }`, `{ cancel }`, `{ check }` and `{ exports }`. From a
- * process: `{ ready }` first (with the token it was started with), then
- * `[id, value]` answers and `{ id, error }` failures. Anything else from a
- * process is a protocol violation: the pool treats the process as crashed.
+ * To a process: `[id, fn, args, step, requestId, node, deadline, kwargs?,
+ * streamed?]` calls, `{ define }`, `{ cancel }`, `{ check }`, `{ exports }`
+ * and `{ credit }`. From a process: `{ ready }` first (with the token it was
+ * started with), then `[id, value]` answers, `{ id, error }` failures, and
+ * for a streamed call `{ stream }` then `{ chunk, value }` chunks (see
+ * {@linkcode StreamMessage}). Anything else from a process is a protocol
+ * violation: the pool treats the process as crashed.
  * A process that is about to exit says why on its stderr, in a line that
  * starts with {@linkcode EXIT_MARKER}.
  *
@@ -43,7 +45,9 @@ export interface DefineMessage {
  * and `deadline`, with a signal of its own that a {@linkcode CancelMessage}
  * aborts.
  * `kwargs` is passed as a trailing argument when present (the pool only
- * sends it when not empty).
+ * sends it when not empty; `null` when absent before `streamed`).
+ * `streamed` (1) asks for the function's stream rather than a value: see
+ * {@linkcode StreamMessage}.
  */
 export type CallMessage = [
   id: number,
@@ -53,8 +57,21 @@ export type CallMessage = [
   requestId: string | number,
   node: string,
   deadline: number,
-  kwargs?: Record<string, unknown>,
+  kwargs?: Record<string, unknown> | null,
+  streamed?: 1,
 ];
+
+/**
+ * Allows the producer of streamed call `credit` `n` more chunks: the
+ * process never asks the producer for a chunk (its `next()`, or its
+ * stream's `read()`) past the credit it was given.
+ */
+export interface CreditMessage {
+  /** The call's id. */
+  credit: number;
+  /** How many more chunks. */
+  n: number;
+}
 
 /** Aborts the signal of call `cancel`. */
 export interface CancelMessage {
@@ -108,7 +125,8 @@ export type ToWorker =
   | CallMessage
   | CancelMessage
   | CheckMessage
-  | ExportsMessage;
+  | ExportsMessage
+  | CreditMessage;
 
 /** An error as the process reports it. */
 export interface WireFunctionError {
@@ -152,8 +170,20 @@ export interface ReadyMessage {
   ready: string;
 }
 
+/**
+ * The messages of a streamed call `id` (a call sent with `streamed`), from
+ * the process: `{ stream: id }` once the function returned a producer (a
+ * `ReadableStream`, an async iterable or a generator; any other value fails
+ * the call with `{ id, error }`), then `{ chunk: id, value }` for each
+ * chunk, no more than the credit granted by {@linkcode CreditMessage}s;
+ * the stream ends with `[id, count]` (the number of chunks sent) or
+ * `{ id, error }`. A `{ cancel }` closes the producer (a generator's
+ * `return()` runs) and is answered with `{ id, error }`.
+ */
+export type StreamMessage = { stream: number } | { chunk: number; value: unknown };
+
 /** A message from a sandbox process. */
-export type FromWorker = OkReply | ErrorReply | ReadyMessage;
+export type FromWorker = OkReply | ErrorReply | ReadyMessage | StreamMessage;
 
 /** The answer to a check: the functions that failed to load. */
 export interface LoadFailure {

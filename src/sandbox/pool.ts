@@ -180,13 +180,21 @@ export class WorkerPool {
    * @param context The call's context: `signal` aborts the call in the
    *   process (the function sees an aborted `this.signal`); the rest is
    *   passed to the function as `this`.
-   * @returns The function's value (sent back as msgpack).
+   * @param streamed Ask for the function's stream: the value is then a
+   *   `StreamSource` whose credit is passed into the process, which reads
+   *   the producer no further than that. The call holds its slot (it counts
+   *   in `inFlight`, against `maxInFlight` and `perWorker`) until the stream
+   *   ends, fails or is cancelled; a process whose only calls are streams
+   *   still takes new calls. A value that is not a stream fails the call
+   *   with a {@linkcode FunctionError}.
+   * @returns The function's value (sent back as msgpack), or its stream.
    */
   call(
     ref: FunctionRef,
     args: unknown[],
     kwargs: Record<string, unknown> | undefined,
     context: CallContext,
+    streamed = false,
   ): Promise<unknown> {
     if (this.#s.closed) {
       return Promise.reject(
@@ -203,7 +211,9 @@ export class WorkerPool {
     }
     const module = entry.module;
     if (module !== undefined) {
-      if (module.gate !== null) return this.#afterCheck(module.gate, ref, args, kwargs, context);
+      if (module.gate !== null) {
+        return this.#afterCheck(module.gate, ref, args, kwargs, context, streamed);
+      }
       if (module.error !== null) return Promise.reject(moduleError(this.#s, entry, context.step));
     }
     if (this.#s.broken !== undefined) {
@@ -255,6 +265,10 @@ export class WorkerPool {
         break;
       }
     }
+    if (streamed) {
+      if (message.length === 7) message.push(null);
+      message.push(1);
+    }
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     const pending = new PendingCall(
       id,
@@ -265,6 +279,7 @@ export class WorkerPool {
       signal,
       worker.cancel,
     );
+    pending.streamed = streamed;
     signal.addEventListener("abort", pending);
     pending.listening = true;
     worker.pending.set(id, pending);
@@ -400,6 +415,7 @@ export class WorkerPool {
     args: unknown[],
     kwargs: Record<string, unknown> | undefined,
     context: CallContext,
+    streamed: boolean,
   ): Promise<unknown> {
     const signal = context.signal;
     if (signal.aborted) return Promise.reject(signal.reason);
@@ -423,7 +439,7 @@ export class WorkerPool {
         // Cancelled meanwhile, or left for close() to fail.
         if (!this.#s.waiting.has(waiting) || this.#s.closed) return;
         done();
-        this.call(ref, args, kwargs, context).then(resolve, reject);
+        this.call(ref, args, kwargs, context, streamed).then(resolve, reject);
       });
     });
   }

@@ -198,11 +198,11 @@ export class FunctionCaller {
   ): MaybePromise<unknown> {
     const metrics = this.#options.metrics;
     if (entry.invoke !== undefined) {
-      if (streamed) throw this.#sandboxedStream(entry, step);
       // Sandboxed, so asynchronous: timed with the clock of its turns.
       const done = metrics.callStarted(entry.name, true);
-      // Its errors are already mpreg errors naming the step.
-      return entry.invoke(context, args, hasKwargs ? kwargs : undefined).then(
+      // Its errors are already mpreg errors naming the step; a streamed
+      // step's value is its stream, read under credit in its process.
+      return entry.invoke(context, args, hasKwargs ? kwargs : undefined, streamed).then(
         (value) => {
           done("ok", true);
           return value;
@@ -294,14 +294,6 @@ export class FunctionCaller {
         `returned ${what}, not a stream: a function read with client.stream() returns a ` +
           "ReadableStream, an async iterable or a generator; call it with call() instead",
       ),
-    );
-  }
-
-  #sandboxedStream(entry: RegisteredFunction, step: Step): RpcError {
-    return new ProtocolError(
-      `Function "${entry.name}" runs in a sandbox: streaming from sandboxed functions is not ` +
-        `supported yet (step "${step.name}")`,
-      { details: { step: step.name, fun: step.fun, sandboxed: true } },
     );
   }
 
