@@ -11,6 +11,7 @@ import {
   FunctionError,
   InternalError,
   LimitExceededError,
+  type ServerOptions,
   TimeoutError,
 } from "../../mod.ts";
 import { OverloadedError, UnavailableError } from "../../src/protocol/errors.ts";
@@ -18,6 +19,7 @@ import { isStreamSource, type StreamSource } from "../../src/registry/stream_sou
 import { type FunctionRef, WorkerPool } from "../../src/sandbox/pool.ts";
 import { streamStats } from "../../src/server/stream_sender.ts";
 import { context, eventually, rejection } from "./_helpers.ts";
+import { converged, known, startCluster } from "../_helpers/cluster.ts";
 import { delay, RawSocket, startServer, waitFor } from "../_helpers/mod.ts";
 
 /** A folder the sandboxed functions may write and read, removed after `test`. */
@@ -403,4 +405,35 @@ Deno.test("WorkerPool: a chunk msgpack cannot hold fails its stream only, after 
   } finally {
     await pool.close();
   }
+});
+
+Deno.test("sandbox streams: forwarded, client → A → B where B runs the producer in a sandbox: chunks in order, and cancel runs its finally", async () => {
+  await withDir(async (dir) => {
+    const auth: ServerOptions["auth"] = { anonymous: { allow: ["*"], permissions: ["write"] } };
+    await using cluster = await startCluster(2, "star", (i) => ({
+      resources: i === 0 ? [] : ["b"],
+      auth,
+    }));
+    const [a, b] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0]];
+    b.register("count", async function* (this: CallContext, n: number) {
+      for (let i = 0; i < n; i++) yield { i, node: this.node };
+    }, { sandbox: true, resources: ["b"] });
+    b.register("endless", endless, { permissions: { write: [dir] }, resources: ["b"] });
+    await converged(cluster.nodes);
+    await known(cluster.nodes, "endless", "n1");
+    await using client = new Client(a.url);
+    let next = 0;
+    for await (const chunk of client.stream("count", [1_000], { locs: ["b"] })) {
+      assert.deepEqual(chunk, { i: next, node: "n1" });
+      next++;
+    }
+    assert.equal(next, 1_000);
+    const path = `${dir}/finally`;
+    const reader = client.stream("endless", [path], { locs: ["b"] }).getReader();
+    for (let i = 0; i < 3; i++) assert.equal((await reader.read()).value, i);
+    await reader.cancel("enough");
+    await waitFor(() => produced(path) > 0, 5_000, "the generator's finally in B's sandbox");
+    assert.equal(await Deno.readTextFile(path), "finally ran, aborted: true");
+    await waitFor(() => b.stats().sandbox?.inFlight === 0, 5_000, "B's sandbox slot freed");
+  });
 });
