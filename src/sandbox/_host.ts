@@ -53,7 +53,14 @@ import { Unpackr } from "npm:msgpackr@^2.1.4/unpack";
 import { concatBytes } from "../_util/concat.ts";
 import { type Arity, arityOf, arityProblem } from "../registry/arity.ts";
 import { unsupportedResult, unsupportedResultMessage } from "../registry/result_kind.ts";
-import { closeProducer, producerOf, ProducerSource } from "../registry/stream_source.ts";
+import { RpcError } from "../protocol/errors.ts";
+import {
+  closeProducer,
+  producerOf,
+  ProducerSource,
+  readableOf,
+} from "../registry/stream_source.ts";
+import { HostInput } from "./_host_input.ts";
 import { IdTable } from "../_util/id_table.ts";
 import { FramePacker, FrameReader } from "./_frames.ts";
 import {
@@ -65,6 +72,7 @@ import {
   type FromWorker,
   functionFromSource,
   type HostArgs,
+  type InputMessage,
   type LoadFailure,
   toWireError,
   type ToWorker,
@@ -163,6 +171,8 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
   const calls = new IdTable<HostCallContext>();
   /** The producers of streamed calls, read under the credit their pool grants. */
   const streams = new Map<number, ProducerSource>();
+  /** The stream arguments of calls under way, by call. */
+  const inputs = new Map<number, HostInput[]>();
   let outbox: FromWorker[] = [];
   let scheduled = false;
   let exiting = false;
@@ -330,6 +340,11 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
 
   const finish = (id: number, result: unknown, failed: boolean, entry?: Entry): void => {
     calls.delete(id);
+    const ended = inputs.get(id);
+    if (ended !== undefined) {
+      inputs.delete(id);
+      for (const input of ended) input.error(new Error("The call ended"));
+    }
     if (!failed) {
       send([id, result]);
       return;
@@ -436,6 +451,17 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
       });
       return;
     }
+    const where = message[9];
+    if (where !== undefined) {
+      // Its stream arguments, read as the function reads them.
+      const made = where.map((_, k) => new HostInput(id, k, send));
+      inputs.set(id, made);
+      where.forEach((at, k) => {
+        const readable = readableOf(made[k]!);
+        if (typeof at === "number") message[2][at] = readable;
+        else if (kwargs !== undefined) kwargs[at] = readable;
+      });
+    }
     const callArgs = kwargs === undefined ? message[2] : [...message[2], kwargs];
     let result: unknown;
     try {
@@ -485,6 +511,14 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
     }
   };
 
+  const input = (message: InputMessage): void => {
+    const target = inputs.get(message.input)?.[message.k];
+    if (target === undefined) return;
+    if (message.end) target.end();
+    else if (message.error !== undefined) target.error(RpcError.fromWire(message.error));
+    else target.chunk(message.value);
+  };
+
   const credit = (message: CreditMessage): void => {
     streams.get(message.credit)?.credit(message.n);
   };
@@ -513,6 +547,7 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
   const dispatch = (batch: ToWorker[]): void => {
     for (const message of batch) {
       if (Array.isArray(message)) call(message);
+      else if ("input" in message) input(message);
       else if ("credit" in message) credit(message);
       else if ("cancel" in message) cancel(message);
       else if ("define" in message) define(message);

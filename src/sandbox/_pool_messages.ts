@@ -22,6 +22,7 @@ import {
   terminate,
 } from "./_pool_state.ts";
 import type { FromWorker, ToWorker, WireFunctionError } from "./_protocol.ts";
+import { MAX_STREAM_CREDIT } from "../protocol/messages.ts";
 import { cancel } from "./_pool_processes.ts";
 import { SandboxStream } from "./_pool_stream.ts";
 
@@ -150,6 +151,22 @@ export function receive(
       // process's end) are the stream's.
       pending.reject = (reason) => stream.fail(reason);
       if (!pending.answered) pending.resolve(stream);
+    } else if ("more" in message || "drop" in message) {
+      const id = "more" in message ? message.more : message.drop;
+      const input = worker.pending.get(id)?.inputs?.[message.k];
+      // About a call that ended, or a stream it ended: nothing to do.
+      if (input === undefined) continue;
+      if (!("more" in message)) {
+        input.cancel(new Error("The sandboxed function cancelled its stream argument"));
+      } else if (Number.isInteger(message.n) && message.n >= 1 && message.n <= MAX_STREAM_CREDIT) {
+        input.grant(message.n);
+      } else {
+        return violation(
+          worker,
+          id,
+          `granted ${message.n} chunks of a stream argument of call ${id}`,
+        );
+      }
     } else if ("id" in message) {
       const pending = worker.pending.get(message.id);
       if (pending === undefined) return violation(worker, message.id);

@@ -11,7 +11,7 @@ import { denoExecutable } from "./_deno.ts";
 import { watchMemory } from "./_memory_watchdog.ts";
 import { connectGrants, HOST_URL, mainModule, processEnv } from "./_pool_setup.ts";
 import type { SandboxProcess } from "./_process.ts";
-import type { SandboxStream } from "./_pool_stream.ts";
+import type { SandboxInput, SandboxStream } from "./_pool_stream.ts";
 import type { DefineMessage, HostArgs, ToWorker } from "./_protocol.ts";
 import { type FunctionPermissions, profileKey, toDenoFlags } from "./permissions.ts";
 import type { WorkerPoolOptions } from "./pool_options.ts";
@@ -60,6 +60,8 @@ export class PendingCall implements EventListenerObject {
    * holds its slot until the stream ends, and its failures go to the stream.
    */
   stream: SandboxStream | undefined = undefined;
+  /** The streams among its arguments, by their index in the call's `inputs`. */
+  inputs: SandboxInput[] | undefined = undefined;
 
   constructor(
     readonly id: number,
@@ -198,6 +200,10 @@ export function settle(
   worker.pending.delete(pending.id);
   s.inFlight--;
   if (pending.stream !== undefined) worker.streams--;
+  // Its stream arguments nobody will read any more.
+  if (pending.inputs !== undefined) {
+    for (const input of pending.inputs) input.cancel(new Error("The sandboxed call ended"));
+  }
   if (pending.listening) {
     pending.signal!.removeEventListener("abort", pending);
     pending.listening = false;

@@ -1,18 +1,23 @@
 // Copyright 2026 the mpreg authors. MIT license.
 /**
- * The stream of a streamed sandboxed call, as the node sees it: a
+ * Streams of sandboxed calls, as the node sees them. The stream of a
+ * streamed sandboxed call is a
  * {@linkcode StreamSource} whose credit is passed into the sandbox process
  * (which reads its producer no further than that), and whose chunks arrive
  * as `{ chunk }` messages. The call holds its slot in the pool (see
- * `PendingCall`) until the stream ends, fails or is cancelled. Private to
- * the pool.
+ * `PendingCall`) until the stream ends, fails or is cancelled. A stream
+ * passed to a sandboxed call as an argument is a {@linkcode SandboxInput}:
+ * read only as far as the process grants. Private to the pool.
  *
  * @module
  */
+import { ErrorCode } from "../protocol/codes.ts";
+import { InternalError, RpcError, type WireError } from "../protocol/errors.ts";
 import { MAX_STREAM_CREDIT } from "../protocol/messages.ts";
 import type { StreamSink, StreamSource } from "../registry/stream_source.ts";
 import { send } from "./_pool_messages.ts";
 import type { PendingCall, PoolState, PoolWorker } from "./_pool_state.ts";
+import type { InputMessage } from "./_protocol.ts";
 
 /**
  * A sandboxed producer's stream. The pool feeds it (`chunk`, `end`, `fail`);
@@ -136,4 +141,94 @@ export class SandboxStream implements StreamSource {
     if (sink === null) this.#early = { error };
     else sink.error(error);
   }
+}
+
+/**
+ * A stream passed as an argument to a sandboxed call: read only as far as
+ * the process grants (`{ more }` messages), its chunks sent to the process
+ * as `{ input }` messages. Cancelled when the process's reader cancels it
+ * (`{ drop }`), and when the call ends.
+ *
+ * @example
+ * ```ts ignore
+ * // Made by the pool for each StreamSource among a call's arguments.
+ * const input = new SandboxInput(s, worker, pending.id, 0, source);
+ * input.grant(16); // the process's reader asked for 16 chunks
+ * ```
+ */
+export class SandboxInput {
+  readonly #s: PoolState;
+  readonly #worker: PoolWorker;
+  readonly #id: number;
+  readonly #k: number;
+  readonly #source: StreamSource;
+  #started = false;
+  #over = false;
+
+  /**
+   * @param s The pool.
+   * @param worker The process running the call.
+   * @param id The call's id.
+   * @param k Which of the call's stream arguments.
+   * @param source The stream.
+   */
+  constructor(s: PoolState, worker: PoolWorker, id: number, k: number, source: StreamSource) {
+    this.#s = s;
+    this.#worker = worker;
+    this.#id = id;
+    this.#k = k;
+    this.#source = source;
+  }
+
+  /**
+   * The process allows `n` more chunks: the source is started (the first
+   * time) or granted them.
+   *
+   * @param n How many.
+   */
+  grant(n: number): void {
+    if (this.#over) return;
+    if (this.#started) return this.#source.credit(n);
+    this.#started = true;
+    this.#source.start({
+      chunk: (value) => this.#send({ input: this.#id, k: this.#k, value }),
+      end: () => {
+        if (this.#over) return;
+        this.#send({ input: this.#id, k: this.#k, end: true });
+        this.#over = true;
+      },
+      error: (err) => {
+        if (this.#over) return;
+        this.#send({ input: this.#id, k: this.#k, error: wireOf(err) });
+        this.#over = true;
+      },
+    }, n);
+  }
+
+  /**
+   * Cancels the stream: its reader in the process cancelled it, or the
+   * call ended. Does nothing once it ended.
+   *
+   * @param reason Why.
+   */
+  cancel(reason: unknown): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.#source.cancel(reason);
+  }
+
+  #send(message: InputMessage): void {
+    if (this.#over || this.#worker.dead) return;
+    send(this.#s, this.#worker, message);
+  }
+}
+
+/**
+ * What the process is told of a stream argument's failure: a caller's
+ * error as it is, anything else (the node's own failures) as a generic
+ * internal error, since the process runs untrusted code.
+ */
+function wireOf(err: unknown): WireError {
+  if (err instanceof RpcError && !(err instanceof InternalError)) return err.toWire();
+  return { code: ErrorCode.Internal, message: "The stream failed on the node", details: null };
 }

@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { AppError } from "../protocol/errors.ts";
+import { AppError, type WireError } from "../protocol/errors.ts";
 
 /** The start of the stderr line in which a sandbox process says why it exits. */
 export const EXIT_MARKER = "[mpreg sandbox] exiting: ";
@@ -47,7 +47,9 @@ export interface DefineMessage {
  * `kwargs` is passed as a trailing argument when present (the pool only
  * sends it when not empty; `null` when absent before `streamed`).
  * `streamed` (1) asks for the function's stream rather than a value: see
- * {@linkcode StreamMessage}.
+ * {@linkcode StreamMessage}. `inputs` lists the arguments that are streams
+ * (an index in `args`, or a key of `kwargs`; sent as `null`): the function
+ * gets each as a `ReadableStream`, fed by {@linkcode InputMessage}s.
  */
 export type CallMessage = [
   id: number,
@@ -58,8 +60,28 @@ export type CallMessage = [
   node: string,
   deadline: number,
   kwargs?: Record<string, unknown> | null,
-  streamed?: 1,
+  streamed?: 0 | 1,
+  inputs?: (number | string)[],
 ];
+
+/**
+ * Stream argument `k` (its index in the call's `inputs`) of call `input`:
+ * a chunk (`value`), its end (`end`) or its failure (`error`). The pool
+ * sends no chunk past the credit the process granted with
+ * {@linkcode InputCreditMessage}s.
+ */
+export interface InputMessage {
+  /** The call's id. */
+  input: number;
+  /** Which of the call's stream arguments. */
+  k: number;
+  /** A chunk. */
+  value?: unknown;
+  /** The stream ended. */
+  end?: true;
+  /** The stream failed. */
+  error?: WireError;
+}
 
 /**
  * Allows the producer of streamed call `credit` `n` more chunks: the
@@ -126,7 +148,8 @@ export type ToWorker =
   | CancelMessage
   | CheckMessage
   | ExportsMessage
-  | CreditMessage;
+  | CreditMessage
+  | InputMessage;
 
 /** An error as the process reports it. */
 export interface WireFunctionError {
@@ -182,8 +205,22 @@ export interface ReadyMessage {
  */
 export type StreamMessage = { stream: number } | { chunk: number; value: unknown };
 
+/**
+ * From the process, for stream argument `k` of call `more`: `n` (1 to 256)
+ * more chunks may come, or with `drop`, its reader cancelled it.
+ */
+export type InputCreditMessage = { more: number; k: number; n: number } | {
+  drop: number;
+  k: number;
+};
+
 /** A message from a sandbox process. */
-export type FromWorker = OkReply | ErrorReply | ReadyMessage | StreamMessage;
+export type FromWorker =
+  | OkReply
+  | ErrorReply
+  | ReadyMessage
+  | StreamMessage
+  | InputCreditMessage;
 
 /** The answer to a check: the functions that failed to load. */
 export interface LoadFailure {

@@ -34,6 +34,8 @@
 import { nextId } from "../_util/id_table.ts";
 import { InternalError, OverloadedError, RpcError, UnavailableError } from "../protocol/errors.ts";
 import type { CallContext } from "../registry/registry.ts";
+import { isStreamSource, type StreamSource } from "../registry/stream_source.ts";
+import { SandboxInput } from "./_pool_stream.ts";
 import { watchMemory } from "./_memory_watchdog.ts";
 import { byKeyOfId, entryOf, moduleError, moduleState } from "./_pool_functions.ts";
 import { rebuild, send } from "./_pool_messages.ts";
@@ -265,9 +267,23 @@ export class WorkerPool {
         break;
       }
     }
-    if (streamed) {
+    const inputs = streamArguments(args, kwargs);
+    if (streamed || inputs !== undefined) {
       if (message.length === 7) message.push(null);
-      message.push(1);
+      message.push(streamed ? 1 : 0);
+    }
+    if (inputs !== undefined) {
+      // The streams go as `null`, fed by messages of their own.
+      message[2] = args.map((value) => isStreamSource(value) ? null : value);
+      if (message[7]) {
+        const sent: Record<string, unknown> = {};
+        for (const key in message[7]) {
+          const value = message[7][key];
+          sent[key] = isStreamSource(value) ? null : value;
+        }
+        message[7] = sent;
+      }
+      message.push(inputs.map(([where]) => where));
     }
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     const pending = new PendingCall(
@@ -280,6 +296,11 @@ export class WorkerPool {
       worker.cancel,
     );
     pending.streamed = streamed;
+    if (inputs !== undefined) {
+      pending.inputs = inputs.map(([, source], k) =>
+        new SandboxInput(this.#s, worker, id, k, source)
+      );
+    }
     signal.addEventListener("abort", pending);
     pending.listening = true;
     worker.pending.set(id, pending);
@@ -463,4 +484,21 @@ export class WorkerPool {
       throw failed(err as WireFunctionError);
     }
   }
+}
+
+/** The streams among a call's arguments, with where each is (an index, or a kwargs key). */
+function streamArguments(
+  args: unknown[],
+  kwargs: Record<string, unknown> | undefined,
+): [number | string, StreamSource][] | undefined {
+  let found: [number | string, StreamSource][] | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const value = args[i];
+    if (isStreamSource(value)) (found ??= []).push([i, value]);
+  }
+  for (const key in kwargs) {
+    const value = kwargs[key];
+    if (isStreamSource(value)) (found ??= []).push([key, value]);
+  }
+  return found;
 }
