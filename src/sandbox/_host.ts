@@ -62,6 +62,7 @@ import {
 } from "../registry/stream_source.ts";
 import { HostInput } from "./_host_input.ts";
 import { IdTable } from "../_util/id_table.ts";
+import { ProgressReporter } from "../registry/progress_reporter.ts";
 import { FramePacker, FrameReader } from "./_frames.ts";
 import {
   type CallMessage,
@@ -95,7 +96,10 @@ interface Entry {
   fromSource?: boolean;
 }
 
-/** A call's `this`: a {@linkcode CallContext} whose signal is made on first use. */
+/**
+ * A call's `this`: a {@linkcode CallContext} whose signal is made on first
+ * use, and whose progress reports go to the pool, coalesced.
+ */
 class HostCallContext {
   readonly step: string;
   readonly requestId: string | number;
@@ -104,12 +108,28 @@ class HostCallContext {
   #controller: AbortController | undefined;
   #aborted = false;
   #reason: unknown;
+  readonly #report: (value: unknown) => void;
+  #reporter: ProgressReporter | undefined;
+  #ended = false;
 
-  constructor(call: CallMessage) {
+  constructor(call: CallMessage, report: (value: unknown) => void) {
     this.step = call[3];
     this.requestId = call[4];
     this.node = call[5];
     this.deadline = call[6];
+    this.#report = report;
+  }
+
+  /** Reports the call's progress to the node (see `CallContext.progress`). */
+  progress(value: unknown): void {
+    if (this.#ended) return;
+    (this.#reporter ??= new ProgressReporter(this.#report)).report(value);
+  }
+
+  /** The call ended: its last report goes now, before its answer; later ones are dropped. */
+  static end(context: HostCallContext): void {
+    context.#ended = true;
+    context.#reporter?.end();
   }
 
   get signal(): AbortSignal {
@@ -339,6 +359,8 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
   };
 
   const finish = (id: number, result: unknown, failed: boolean, entry?: Entry): void => {
+    const context = calls.get(id);
+    if (context !== undefined) HostCallContext.end(context);
     calls.delete(id);
     const ended = inputs.get(id);
     if (ended !== undefined) {
@@ -495,7 +517,8 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
       });
       return;
     }
-    const context = new HostCallContext(message);
+    const id = message[0];
+    const context = new HostCallContext(message, (value) => send({ progress: id, value }));
     calls.set(message[0], context);
     if (entry.fn === undefined && entry.error === undefined) {
       entry.loading!.then(() => run(entry, message, context));

@@ -8,12 +8,16 @@
  * one incoming frame go as one frame, at once).
  *
  * To a process: `[id, fn, args, step, requestId, node, deadline, kwargs?,
- * streamed?]` calls, `{ define }`, `{ cancel }`, `{ check }`, `{ exports }`
- * and `{ credit }`. From a process: `{ ready }` first (with the token it was
- * started with), then `[id, value]` answers, `{ id, error }` failures, and
- * for a streamed call `{ stream }` then `{ chunk, value }` chunks (see
- * {@linkcode StreamMessage}). Anything else from a process is a protocol
- * violation: the pool treats the process as crashed.
+ * streamed?, inputs?]` calls, `{ define }`, `{ cancel }`, `{ check }`,
+ * `{ exports }`, `{ credit }` and `{ input }`. From a process: `{ ready }`
+ * first (with the token it was started with), then `[id, value]` answers,
+ * `{ id, error }` failures, `{ progress, value }` progress reports of a call
+ * (`this.progress()`, coalesced in the process as on a node: at most one
+ * every 50 ms per call, the last one before its answer, none after it), for
+ * a streamed call `{ stream }` then `{ chunk, value }` chunks (see
+ * {@linkcode StreamMessage}), and for a call's stream arguments `{ more }`
+ * and `{ drop }` (see {@linkcode InputCreditMessage}). Anything else from a
+ * process is a protocol violation: the pool treats the process as crashed.
  * A process that is about to exit says why on its stderr, in a line that
  * starts with {@linkcode EXIT_MARKER}.
  *
@@ -187,6 +191,14 @@ export interface ErrorReply {
   error: WireFunctionError;
 }
 
+/** A progress report of call `progress` (the function's `this.progress(value)`). */
+export interface ProgressReply {
+  /** The call's id. */
+  progress: number;
+  /** The report. */
+  value: unknown;
+}
+
 /** Sent first, once the process is connected and its runtime is up. */
 export interface ReadyMessage {
   /** The token of {@linkcode HostArgs}. */
@@ -218,6 +230,7 @@ export type InputCreditMessage = { more: number; k: number; n: number } | {
 export type FromWorker =
   | OkReply
   | ErrorReply
+  | ProgressReply
   | ReadyMessage
   | StreamMessage
   | InputCreditMessage;

@@ -24,6 +24,7 @@
  *   step: "add",
  *   requestId: 1,
  *   node: "n1",
+ *   progress: () => {},
  * };
  * console.log(await pool.call(add, [1, 2], undefined, context)); // 3
  * await pool.close();
@@ -93,6 +94,7 @@ export type { WorkerPoolOptions, WorkerPoolStats } from "./pool_options.ts";
  *   step: "s1",
  *   requestId: 1,
  *   node: "n1",
+ *   progress: () => {},
  * };
  * console.log(await pool.call(ref, ["/srv/data/hello.txt"], undefined, context));
  * await pool.close();
@@ -295,6 +297,7 @@ export class WorkerPool {
       signal,
       worker.cancel,
     );
+    pending.progress = (value) => context.progress(value);
     pending.streamed = streamed;
     if (inputs !== undefined) {
       pending.inputs = inputs.map(([, source], k) =>
