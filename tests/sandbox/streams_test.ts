@@ -437,3 +437,21 @@ Deno.test("sandbox streams: forwarded, client → A → B where B runs the produ
     await waitFor(() => b.stats().sandbox?.inFlight === 0, 5_000, "B's sandbox slot freed");
   });
 });
+
+Deno.test("sandbox streams: a sandboxed producer's progress reports reach the reader, the last one before the end", async () => {
+  await using server = await startServer();
+  server.register("ticks", async function* (this: CallContext, n: number) {
+    for (let i = 1; i <= n; i++) {
+      this.progress({ done: i, total: n });
+      yield i;
+      await new Promise((resolve) => setTimeout(resolve, 60));
+    }
+  }, { sandbox: true });
+  await using client = new Client(server.url);
+  const seen: unknown[] = [];
+  const chunks = await Array.fromAsync(
+    client.stream("ticks", [3], { onProgress: (value) => seen.push(value) }),
+  );
+  assert.deepEqual(chunks, [1, 2, 3]);
+  assert.deepEqual(seen.at(-1), { done: 3, total: 3 });
+});
