@@ -162,6 +162,8 @@ export class SandboxInput {
   readonly #id: number;
   readonly #k: number;
   readonly #source: StreamSource;
+  /** Chunks the process allowed that were not sent yet. */
+  #outstanding = 0;
   #started = false;
   #over = false;
 
@@ -187,11 +189,17 @@ export class SandboxInput {
    * @param n How many.
    */
   grant(n: number): void {
-    if (this.#over) return;
-    if (this.#started) return this.#source.credit(n);
+    // Never more outstanding than a stream may have, whatever the process grants.
+    const grant = Math.min(n, MAX_STREAM_CREDIT - this.#outstanding);
+    if (this.#over || !(grant > 0)) return;
+    this.#outstanding += grant;
+    if (this.#started) return this.#source.credit(grant);
     this.#started = true;
     this.#source.start({
-      chunk: (value) => this.#send({ input: this.#id, k: this.#k, value }),
+      chunk: (value) => {
+        this.#outstanding--;
+        this.#send({ input: this.#id, k: this.#k, value });
+      },
       end: () => {
         if (this.#over) return;
         this.#send({ input: this.#id, k: this.#k, end: true });

@@ -7,7 +7,14 @@ import assert from "node:assert/strict";
 import { FunctionError } from "../../src/protocol/errors.ts";
 import type { Step } from "../../src/protocol/step.ts";
 import { FunctionRegistry } from "../../src/registry/registry.ts";
-import { ProducerSource, type StreamSource } from "../../src/registry/stream_source.ts";
+import { MAX_STREAM_CREDIT } from "../../src/protocol/messages.ts";
+import {
+  ProducerSource,
+  type StreamSink,
+  type StreamSource,
+} from "../../src/registry/stream_source.ts";
+import type { PoolState, PoolWorker } from "../../src/sandbox/_pool_state.ts";
+import { SandboxInput } from "../../src/sandbox/_pool_stream.ts";
 import { type FunctionRef, WorkerPool } from "../../src/sandbox/pool.ts";
 import { Sandbox } from "../../src/sandbox/sandbox.ts";
 import { FunctionCaller } from "../../src/server/function_call.ts";
@@ -176,4 +183,30 @@ Deno.test("FunctionCaller passes a stream in a step's arguments to a sandboxed f
   } finally {
     await sandbox.close();
   }
+});
+
+Deno.test("SandboxInput: a process that grants again and again never holds a stream argument to more than 256 outstanding chunks", () => {
+  const granted: number[] = [];
+  let sink: StreamSink | undefined;
+  const source: StreamSource = {
+    streamSource: true,
+    start: (s, credit) => {
+      sink = s;
+      granted.push(credit);
+    },
+    credit: (n) => granted.push(n),
+    cancel: () => {},
+  };
+  const sent: unknown[] = [];
+  // Only what `send()` touches of a pool and a process.
+  const s = { dirty: [], flushQueued: true } as unknown as PoolState;
+  const worker = { outbox: sent, dead: false } as unknown as PoolWorker;
+  const input = new SandboxInput(s, worker, 1, 0, source);
+  for (let i = 0; i < 10; i++) input.grant(MAX_STREAM_CREDIT);
+  assert.deepEqual(granted, [MAX_STREAM_CREDIT]);
+  // Chunks sent free credit that the process may grant again.
+  for (let i = 0; i < 10; i++) sink!.chunk(i);
+  input.grant(MAX_STREAM_CREDIT);
+  assert.deepEqual(granted, [MAX_STREAM_CREDIT, 10]);
+  assert.equal(sent.length, 10);
 });
