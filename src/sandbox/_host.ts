@@ -389,7 +389,7 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
     const kind = unsupportedResult(result);
     if (kind === undefined) return finish(id, result, false);
     closeProducer(result);
-    finish(id, new TypeError(unsupportedResultMessage(kind, true)), true);
+    finish(id, new TypeError(unsupportedResultMessage(kind)), true);
   };
 
   /**

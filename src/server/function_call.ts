@@ -346,7 +346,7 @@ export class FunctionCaller {
   /** The error for a result that cannot be sent; a stream in it is closed (nobody will read it). */
   #unsupported(step: Step, kind: string, value: unknown): RpcError {
     closeProducer(value);
-    return this.#functionError(step, new TypeError(unsupportedResultMessage(kind, true)));
+    return this.#functionError(step, new TypeError(unsupportedResultMessage(kind)));
   }
 
   #functionError(step: Step, err: unknown): RpcError {
