@@ -230,6 +230,14 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
     if (!writing) void drain();
   };
 
+  /** A call ended: its stream arguments fail for a reader that still holds them. */
+  const endInputs = (id: number): void => {
+    const ended = inputs.get(id);
+    if (ended === undefined) return;
+    inputs.delete(id);
+    for (const input of ended) input.error(new Error("The call ended"));
+  };
+
   /** Writes a batch; a message that cannot be packed, or is too large, fails its call alone. */
   const write = (batch: FromWorker[], failed?: Set<number>): void => {
     let frame: Uint8Array | undefined;
@@ -259,6 +267,7 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
       if (stream !== undefined) {
         streams.delete(id);
         calls.delete(id);
+        endInputs(id);
         stream.cancel(why);
       }
       writeFrame(
@@ -362,11 +371,7 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
     const context = calls.get(id);
     if (context !== undefined) HostCallContext.end(context);
     calls.delete(id);
-    const ended = inputs.get(id);
-    if (ended !== undefined) {
-      inputs.delete(id);
-      for (const input of ended) input.error(new Error("The call ended"));
-    }
+    endInputs(id);
     if (!failed) {
       send([id, result]);
       return;
