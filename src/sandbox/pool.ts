@@ -179,7 +179,11 @@ export class WorkerPool {
    * Calls a function in a sandbox process.
    *
    * @param ref The function.
-   * @param args Positional arguments (sent as msgpack, as on the wire).
+   * @param args Positional arguments (sent as msgpack, as on the wire). A
+   *   `StreamSource` among them (or among `kwargs`' values) reaches the
+   *   function as a `ReadableStream` made in the process, which grants the
+   *   credit as the function reads; the pool cancels it when the call ends.
+   *   A call refused before it was sent leaves it to the caller to cancel.
    * @param kwargs Keyword arguments, passed as a trailing object when not empty.
    * @param context The call's context: `signal` aborts the call in the
    *   process (the function sees an aborted `this.signal`); the rest is
