@@ -18,7 +18,7 @@ import { OverloadedError, UnavailableError } from "../../src/protocol/errors.ts"
 import { isStreamSource, type StreamSource } from "../../src/registry/stream_source.ts";
 import { type FunctionRef, WorkerPool } from "../../src/sandbox/pool.ts";
 import { streamStats } from "../../src/server/stream_sender.ts";
-import { context, eventually, rejection } from "./_helpers.ts";
+import { context, eventually, FIXTURES, rejection } from "./_helpers.ts";
 import { converged, known, startCluster } from "../_helpers/cluster.ts";
 import { delay, RawSocket, startServer, waitFor } from "../_helpers/mod.ts";
 
@@ -454,4 +454,26 @@ Deno.test("sandbox streams: a sandboxed producer's progress reports reach the re
   );
   assert.deepEqual(chunks, [1, 2, 3]);
   assert.deepEqual(seen.at(-1), { done: 3, total: 3 });
+});
+
+Deno.test("sandbox attack: a process that sends a chunk past its stream's credit is ended as a crash; the stream fails at once", async () => {
+  // maxWorkers 1 and no other call first: the streamed call is the pool's call 1.
+  const pool = new WorkerPool({}, { maxWorkers: 1 });
+  try {
+    const forge: FunctionRef = { name: "forgeStream", module: `${FIXTURES}forge.ts` };
+    // Bounded: without the check the chunk is taken and the stream waits.
+    const signal = AbortSignal.timeout(5_000);
+    const source = await pool.call(forge, [1], undefined, context("forger", signal), true);
+    const [got, err] = await drain(source as StreamSource);
+    assert.deepEqual(got, []);
+    assert.ok(err instanceof InternalError, String(err));
+    assert.match(
+      err.message,
+      /^Step "forger" \(forgeStream\) failed: its sandbox process sent a chunk of call 1 past its credit$/,
+    );
+    assert.equal(pool.stats().crashes, 1);
+    assert.equal(pool.stats().inFlight, 0);
+  } finally {
+    await pool.close();
+  }
 });
