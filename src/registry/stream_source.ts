@@ -314,8 +314,9 @@ export const ARGUMENT_STREAM_CREDIT = 16;
  * A {@linkcode StreamSource} as the `ReadableStream` a function reads: the
  * chunks the source delivers are queued, and the source is granted more
  * only as the reader reads, so at most `credit` chunks are queued or on
- * their way (granted in batches of half the credit). Cancelling the stream
- * cancels the source.
+ * their way (granted in batches of half the credit). The source's error
+ * follows the chunks queued before it. Cancelling the stream cancels the
+ * source.
  *
  * @example
  * ```ts
@@ -341,6 +342,8 @@ export function readableOf(
   /** Chunks granted that have not arrived yet. */
   let inFlight = credit;
   let over = false;
+  /** The source's error, held until the reader has read the chunks queued before it. */
+  let failure: { err: unknown } | undefined;
   const batch = Math.max(1, credit >> 1);
   return new ReadableStream<unknown>({
     start(controller): void {
@@ -358,11 +361,17 @@ export function readableOf(
         error(err): void {
           if (over) return;
           over = true;
-          controller.error(err);
+          // `error()` would drop what is queued: it follows the queue instead.
+          if (controller.desiredSize === credit) controller.error(err);
+          else failure = { err };
         },
       }, credit);
     },
     pull(controller): void {
+      if (failure !== undefined) {
+        if (controller.desiredSize === credit) controller.error(failure.err);
+        return;
+      }
       // Queued plus on their way stays within the credit.
       const room = (controller.desiredSize ?? 0) - inFlight;
       if (over || room < batch) return;
