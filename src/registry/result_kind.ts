@@ -55,13 +55,16 @@ export function unsupportedResult(value: unknown): string | undefined {
  *
  * @param kind What {@linkcode unsupportedResult} returned.
  * @param streamable Whether the caller could read it with `client.stream()`.
+ * @param why Why this step of a request may not stream (from its graph).
  * @returns A sentence for the error.
  */
-export function unsupportedResultMessage(kind: string, streamable = false): string {
+export function unsupportedResultMessage(kind: string, streamable = false, why?: string): string {
   const what = `returned ${kind === "ReadableStream" ? "a" : "an"} ${kind}`;
   if (streamable) {
-    return `${what}: a streamed result is read with client.stream(), not call() or request(); ` +
-      `return an array or another value to answer call()`;
+    return `${what}: a streamed result is read with client.stream(), not call() or request(), ` +
+      "or passed whole to the one step of a request that takes it as an argument" +
+      (why === undefined ? "" : ` (here ${why})`) +
+      "; return an array or another value to answer call()";
   }
   return `${what}: streaming results are not supported yet; return an array or another value instead`;
 }

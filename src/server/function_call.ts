@@ -25,6 +25,7 @@ import { unsupportedResult, unsupportedResultMessage } from "../registry/result_
 import {
   closeProducer,
   isStreamSource,
+  type Producer,
   producerOf,
   ProducerSource,
   readableOf,
@@ -40,6 +41,15 @@ export interface FunctionCallerOptions {
   /** Where calls are counted. */
   metrics: Metrics;
 }
+
+/**
+ * How a step's stream result is taken: `true`, a streamed step (read with
+ * `client.stream()`); `"may"`, a step that may stream into the one step
+ * that takes it (a producer becomes a `ProducerSource`, any other value is
+ * the value); `false`, a step whose stream result is refused, or
+ * `{ why }` refused for a reason the request's graph gives.
+ */
+export type StreamMode = boolean | "may" | { readonly why: string };
 
 /** Calls this node's functions for the `RequestRunner`. */
 export class FunctionCaller {
@@ -61,7 +71,7 @@ export class FunctionCaller {
    * @param args Its arguments, resolved.
    * @param kwargs Its keyword arguments, resolved.
    * @param context What the function sees as `this`.
-   * @param streamed The step is streamed.
+   * @param streamed How a stream result is taken (see {@linkcode StreamMode}).
    * @returns The value, or a promise of it.
    * @throws {RpcError} the function's failure, naming the step.
    */
@@ -71,7 +81,7 @@ export class FunctionCaller {
     args: unknown[],
     kwargs: Record<string, unknown>,
     context: CallContext,
-    streamed = false,
+    streamed: StreamMode = false,
   ): MaybePromise<unknown> {
     let hasKwargs = false;
     for (const _ in kwargs) {
@@ -110,7 +120,7 @@ export class FunctionCaller {
     args: unknown[],
     kwargs: Record<string, unknown>,
     context: CallContext,
-    streamed: boolean,
+    streamed: StreamMode,
   ): MaybePromise<unknown> {
     const sources: StreamSource[] = [];
     const readable = (value: unknown): unknown => {
@@ -135,7 +145,7 @@ export class FunctionCaller {
       once: true,
     });
     const settled = (value: unknown): unknown => {
-      if (!streamed || !isStreamSource(value)) cancelAll(new CancelledError("The call ended"));
+      if (!isStreamSource(value)) cancelAll(new CancelledError("The call ended"));
       return value;
     };
     let value: MaybePromise<unknown>;
@@ -165,7 +175,7 @@ export class FunctionCaller {
     args: unknown[],
     kwargs: Record<string, unknown> | undefined,
     context: CallContext,
-    streamed: boolean,
+    streamed: StreamMode,
   ): MaybePromise<unknown> {
     const site = { step: step.name, fun: step.fun };
     const call = (input: CheckedInput): MaybePromise<unknown> => {
@@ -178,10 +188,10 @@ export class FunctionCaller {
         context,
         streamed,
       );
-      if (!checks.checksResult || streamed) return value;
-      return isPromise(value)
-        ? value.then((v) => checks.output(v, site))
-        : checks.output(value, site);
+      if (!checks.checksResult || streamed === true) return value;
+      const output = (v: unknown): MaybePromise<unknown> =>
+        isStreamSource(v) ? v : checks.output(v, site);
+      return isPromise(value) ? value.then(output) : output(value);
     };
     const input = checks.input(args, kwargs, site);
     return isPromise(input) ? abortable(input.then(call), context.signal) : call(input);
@@ -194,11 +204,11 @@ export class FunctionCaller {
     kwargs: Record<string, unknown>,
     hasKwargs: boolean,
     context: CallContext,
-    streamed: boolean,
+    streamed: StreamMode,
   ): MaybePromise<unknown> {
     const metrics = this.#options.metrics;
     if (entry.invoke !== undefined) {
-      if (streamed) throw this.#sandboxedStream(entry, step);
+      if (streamed === true) throw this.#sandboxedStream(entry, step);
       // Sandboxed, so asynchronous: timed with the clock of its turns.
       const done = metrics.callStarted(entry.name, true);
       // Its errors are already mpreg errors naming the step.
@@ -236,15 +246,22 @@ export class FunctionCaller {
       return abortable(
         result.then(
           (value) => {
-            if (streamed) {
+            if (streamed === true) {
               const source = this.#source(step, value, context.signal);
               done(source instanceof ProducerSource ? "ok" : source.name, true);
               if (source instanceof ProducerSource) return source;
               throw source;
             }
+            if (streamed === "may") {
+              const producer = producerOf(value);
+              if (producer !== undefined) {
+                done("ok", true);
+                return this.#producerSource(step, producer, context.signal);
+              }
+            }
             const kind = unsupportedResult(value);
             if (kind !== undefined) {
-              const error = this.#unsupported(step, kind, value);
+              const error = this.#unsupported(step, kind, value, streamed);
               done(error.name, true);
               throw error;
             }
@@ -260,15 +277,22 @@ export class FunctionCaller {
         context.signal,
       );
     }
-    if (streamed) {
+    if (streamed === true) {
       const source = this.#source(step, result, context.signal);
       done(source instanceof ProducerSource ? "ok" : source.name);
       if (source instanceof ProducerSource) return source;
       throw source;
     }
+    if (streamed === "may") {
+      const producer = producerOf(result);
+      if (producer !== undefined) {
+        done("ok");
+        return this.#producerSource(step, producer, context.signal);
+      }
+    }
     const kind = unsupportedResult(result);
     if (kind !== undefined) {
-      const error = this.#unsupported(step, kind, result);
+      const error = this.#unsupported(step, kind, result, streamed);
       done(error.name);
       throw error;
     }
@@ -283,6 +307,10 @@ export class FunctionCaller {
   #source(step: Step, value: unknown, signal: AbortSignal): ProducerSource | RpcError {
     const producer = producerOf(value);
     if (producer === undefined) return this.#notStream(step, value);
+    return this.#producerSource(step, producer, signal);
+  }
+
+  #producerSource(step: Step, producer: Producer, signal: AbortSignal): ProducerSource {
     return new ProducerSource(producer, signal, (err) => this.#functionError(step, err));
   }
 
@@ -332,10 +360,14 @@ export class FunctionCaller {
     });
   }
 
-  /** The error for a result that cannot be sent; a stream in it is closed (nobody will read it). */
-  #unsupported(step: Step, kind: string, value: unknown): RpcError {
+  /**
+   * The error for a result that cannot be sent; a stream in it is closed
+   * (nobody will read it). A step of a request says why it may not stream.
+   */
+  #unsupported(step: Step, kind: string, value: unknown, streamed: StreamMode): RpcError {
     closeProducer(value);
-    return this.#functionError(step, new TypeError(unsupportedResultMessage(kind, true)));
+    const why = typeof streamed === "object" ? streamed.why : undefined;
+    return this.#functionError(step, new TypeError(unsupportedResultMessage(kind, true, why)));
   }
 
   #functionError(step: Step, err: unknown): RpcError {

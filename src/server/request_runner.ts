@@ -12,12 +12,13 @@ import type { Principal } from "../auth/authenticator.ts";
 import type { GrantAgreement } from "../cluster/grant_agreement.ts";
 import { executeNow } from "../engine/execute.ts";
 import { RequestGraph } from "../engine/graph.ts";
+import { streamPlan } from "../engine/stream_plan.ts";
 import { FunctionNotFoundError, NotStartedError } from "../protocol/errors.ts";
 import type { RequestId } from "../protocol/messages.ts";
 import type { Step } from "../protocol/step.ts";
 import type { CallContext, FunctionRegistry, RegisteredFunction } from "../registry/registry.ts";
 import { inRequestContext } from "./_log_context.ts";
-import { FunctionCaller } from "./function_call.ts";
+import { FunctionCaller, type StreamMode } from "./function_call.ts";
 import type { Metrics } from "./metrics.ts";
 import {
   endWith,
@@ -47,6 +48,7 @@ export interface StepRouter {
     traceparent?: string,
     agreement?: GrantAgreement | null,
     stream?: number,
+    mayStream?: boolean,
   ): Promise<unknown>;
   /** The permission kinds other members declare for `fun` (their union). */
   declaredElsewhere(fun: string): readonly string[];
@@ -225,7 +227,15 @@ export class RequestRunner {
     agreement: GrantAgreement | null,
   ): MaybePromise<Record<string, unknown>> {
     if (request.signal.aborted) throw request.signal.reason;
-    const value = this.#route(request, only, only.args, only.kwargs, request.signal, agreement);
+    const value = this.#route(
+      request,
+      only,
+      only.args,
+      only.kwargs,
+      request.signal,
+      agreement,
+      request.stream !== undefined,
+    );
     if (!isPromise(value)) return resultOf(only.name, value);
     // Every path that returns a promise (inline, sandboxed, forwarded)
     // already settles when the signal aborts.
@@ -237,12 +247,19 @@ export class RequestRunner {
     graph: RequestGraph,
     agreement: GrantAgreement | null,
   ): MaybePromise<Record<string, unknown>> {
+    // A step whose value only one other step takes, whole, may stream into it.
+    const plan = streamPlan(graph, request.all);
+    const modes = new Map<Step, StreamMode>();
+    graph.steps.forEach((step, i) => {
+      const may = plan[i]!;
+      modes.set(step, may === true ? "may" : { why: may });
+    });
     const run = (
       step: Step,
       args: unknown[],
       kwargs: Record<string, unknown>,
       signal: AbortSignal,
-    ) => this.#route(request, step, args, kwargs, signal, agreement);
+    ) => this.#route(request, step, args, kwargs, signal, agreement, modes.get(step) ?? false);
     // Synchronous steps answer in this turn, like a lone step.
     return executeNow(graph, run, { signal: request.signal, all: request.all });
   }
@@ -311,11 +328,12 @@ export class RequestRunner {
    *
    * @param step The step.
    * @param context What the function sees as `this`.
-   * @param streamed The step is streamed: a stream result becomes a `StreamSource`.
+   * @param streamed The step is streamed (`true`: a stream result becomes a
+   *   `StreamSource`; `"may"`: it may stream into the step that takes it).
    * @returns The value, or a promise of it.
    * @throws {RpcError} when the function is not offered here or throws.
    */
-  runLocal(step: Step, context: CallContext, streamed = false): MaybePromise<unknown> {
+  runLocal(step: Step, context: CallContext, streamed: StreamMode = false): MaybePromise<unknown> {
     return this.#caller.call(this.#find(step), step, step.args, step.kwargs, context, streamed);
   }
 
@@ -347,9 +365,10 @@ export class RequestRunner {
     kwargs: Record<string, unknown>,
     signal: AbortSignal,
     agreement: GrantAgreement | null,
+    mode: StreamMode,
   ): MaybePromise<unknown> {
     if (!tracingEnabled()) {
-      return this.#routeStep(request, step, args, kwargs, signal, agreement);
+      return this.#routeStep(request, step, args, kwargs, signal, agreement, mode);
     }
     const span = startSpan(`mpreg.step ${step.name}`, {
       "mpreg.step": step.name,
@@ -361,7 +380,16 @@ export class RequestRunner {
         withSpan(
           span,
           () =>
-            this.#routeStep(request, step, args, kwargs, signal, agreement, traceparentOf(span)),
+            this.#routeStep(
+              request,
+              step,
+              args,
+              kwargs,
+              signal,
+              agreement,
+              mode,
+              traceparentOf(span),
+            ),
         ),
       );
     } catch (err) {
@@ -377,6 +405,7 @@ export class RequestRunner {
     kwargs: Record<string, unknown>,
     signal: AbortSignal,
     agreement: GrantAgreement | null,
+    mode: StreamMode,
     traceparent?: string,
   ): MaybePromise<unknown> {
     const context: CallContext = {
@@ -388,7 +417,7 @@ export class RequestRunner {
     };
     const router = this.#router;
     const debug = log.isEnabledFor("debug");
-    const streamed = request.stream !== undefined;
+    const streamed = mode;
     if (router === null) {
       if (debug) this.#routed(request, step, this.#options.node);
       return this.#caller.call(this.#find(step), step, args, kwargs, context, streamed);
@@ -421,6 +450,7 @@ export class RequestRunner {
       traceparent,
       agreement,
       request.stream,
+      mode === "may",
     );
   }
 
