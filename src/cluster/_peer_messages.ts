@@ -15,6 +15,7 @@ import type {
   RunMessage,
 } from "./peer_protocol.ts";
 import { Unstarted } from "./peer_link_host.ts";
+import { isInputsOf } from "./_stream_inputs.ts";
 
 /** Whether a `run` message is well-formed. */
 export function isRunMessage(message: RunMessage): boolean {
@@ -26,7 +27,8 @@ export function isRunMessage(message: RunMessage): boolean {
     (message.kwargs !== undefined &&
       (typeof message.kwargs !== "object" || message.kwargs === null)) ||
     (message.locs !== undefined && !Array.isArray(message.locs)) ||
-    (message.stream !== undefined && !isCredit(message.stream))
+    (message.stream !== undefined && !isCredit(message.stream)) ||
+    !isInputsOf(message)
   );
 }
 

@@ -12,7 +12,7 @@ import { type Call, CallTable } from "../transport/calls.ts";
 import { type Channel, OPEN } from "../transport/channel.ts";
 import { openChannel } from "../transport/open.ts";
 import { type Codec, createCodec } from "../protocol/codec.ts";
-import { ConnectionError, NotStartedError, type RpcError } from "../protocol/errors.ts";
+import { ConnectionError, NotStartedError, type RpcError, toRpcError } from "../protocol/errors.ts";
 import { isCredit } from "../protocol/messages.ts";
 import type { NodeRecord } from "./membership.ts";
 import {
@@ -27,8 +27,10 @@ import {
 } from "./peer_protocol.ts";
 import { type PeerLinkHost, Unstarted } from "./peer_link_host.ts";
 import { RelaySource } from "./_stream_relay.ts";
+import { InputFeed } from "./_stream_inputs.ts";
+import type { StreamSource } from "../registry/stream_source.ts";
 import { Handshake } from "./_handshake.ts";
-import { answerEncoder, peerBatcher } from "./_peer_frames.ts";
+import { answerEncoder, inputEncoder, peerBatcher } from "./_peer_frames.ts";
 import {
   isAuthorizedMessage,
   isAuthorizeMessage,
@@ -46,9 +48,21 @@ interface PendingRun extends Call {
   reject(error: unknown): void;
   /** A streamed run's chunks, relayed. */
   stream?: RelaySource;
+  /** The run's input streams, fed under the member's credit. */
+  feeds?: InputFeed[];
 }
 
 const never = (): void => {};
+
+/**
+ * A run ended: the input streams its member started reading are cancelled
+ * (a no-op for those that ended); the others are left untouched, for the
+ * member the step goes to next when it did not start here.
+ */
+function endFeeds(run: PendingRun, reason: unknown): void {
+  if (run.feeds === undefined) return;
+  for (const feed of run.feeds) if (feed.started) feed.cancel(reason);
+}
 
 /** A link to another node. */
 export class PeerLink {
@@ -85,6 +99,9 @@ export class PeerLink {
   /** Encodes chunks within the same limits as the answers. */
   readonly #chunks: AnswerEncoder<number>;
   #chunkFailed = false;
+  /** Encodes the chunks of input streams within the same limits. */
+  readonly #inputs: AnswerEncoder<readonly [number, number]>;
+  #inputFailed = false;
 
   /**
    * Dials `url` and runs the handshake.
@@ -120,6 +137,9 @@ export class PeerLink {
       t: "chunk",
       failed: () => this.#chunkFailed = true,
     });
+    this.#inputs = inputEncoder(this.#codec, host.limits, () => this.peer, () => {
+      this.#inputFailed = true;
+    });
     this.#batcher = peerBatcher(this.#codec, socket, dialed);
     this.#hs = new Handshake({
       dialed,
@@ -131,6 +151,7 @@ export class PeerLink {
       setAnswerLimits: (limits) => {
         this.#answers.limits = limits;
         this.#chunks.limits = limits;
+        this.#inputs.limits = limits;
       },
       ready: () => this.#ready(),
     });
@@ -209,14 +230,22 @@ export class PeerLink {
    *
    * @param message The step (its `id` is set here).
    * @param signal Aborting it sends a cancel and rejects with its reason.
+   * @param inputs The streams of `message.ins`, by index: each is fed to the
+   *   member under the credit it grants, from its first grant on (a step
+   *   refused unstarted leaves them untouched).
    * @returns The step's value; for a streamed step (`message.stream`), a
    *   stream source, once the first chunk or the end came (its later
-   *   failure, the link's loss included, fails the stream).
+   *   failure, the link's loss included, fails the stream); with
+   *   `message.may`, a plain value when the member answers one.
    * @throws {Unstarted} when the step provably did not start.
    * @throws {RpcError} the step's error, or a {@linkcode ConnectionError} when
    *   the link closed while the step was in flight.
    */
-  run(message: Omit<RunMessage, "id" | "t">, signal: AbortSignal): Promise<unknown> {
+  run(
+    message: Omit<RunMessage, "id" | "t">,
+    signal: AbortSignal,
+    inputs?: readonly StreamSource[],
+  ): Promise<unknown> {
     if (!this.ready || this.#retired || this.#peerLeaving) {
       return Promise.reject(
         new Unstarted(new NotStartedError(`No open link to ${this.peer ?? this.address}`)),
@@ -239,17 +268,40 @@ export class PeerLink {
     };
     const run: PendingRun = { at: Infinity, expire: never, deadline: 0, resolve, reject };
     if (stream !== undefined) run.stream = stream;
+    if (inputs !== undefined && inputs.length > 0) {
+      run.feeds = inputs.map((source, i) => this.#feed(id, i, source));
+    }
     this.#runs.add(id, run, signal, () => {
       if (this.#runs.get(id) !== run) return;
       this.#runs.delete(id, run);
       this.send({ t: "cancel", id });
       reject(signal.reason);
+      endFeeds(run, signal.reason);
     });
     if (!this.#write({ t: "run", id, ...message })) {
       this.#runs.delete(id, run);
       reject(new Unstarted(new NotStartedError(`Link to ${this.peer} closed`)));
     }
     return promise;
+  }
+
+  /** Feeds input stream `i` of run `id` to the member. */
+  #feed(id: number, i: number, source: StreamSource): InputFeed {
+    const feed: InputFeed = new InputFeed(source, {
+      chunk: (value) => {
+        if (!this.ready) return;
+        const frame = this.#inputs.result([id, i], value) as Uint8Array<ArrayBuffer>;
+        const failed = this.#inputFailed;
+        this.#inputFailed = false;
+        this.#host.traffic("out", failed ? "in-error" : "in", frame.byteLength);
+        this.#batcher.push(frame);
+        // A chunk over the member's limits went as the stream's error.
+        if (failed) feed.cancel(new ConnectionError("Input chunk refused"));
+      },
+      end: () => this.send({ t: "in-end", id, i }),
+      error: (err) => this.send({ t: "in-error", id, i, error: toRpcError(err).toWire() }),
+    });
+    return feed;
   }
 
   /**
@@ -448,7 +500,10 @@ export class PeerLink {
     );
     const runs = this.#runs.values();
     this.#runs.clear();
-    for (const run of runs) run.reject(error);
+    for (const run of runs) {
+      run.reject(error);
+      endFeeds(run, error);
+    }
     this.#handshake.resolve(false);
     this.#leaveAcked.resolve();
     this.#host.linkClosed(this);
@@ -524,6 +579,40 @@ export class PeerLink {
         });
         break;
       }
+      case "in-credit": {
+        if (!isCredit(message.n) || typeof message.i !== "number") {
+          this.close("malformed in-credit");
+          return;
+        }
+        this.#runs.get(message.id)?.feeds?.[message.i]?.credit(message.n);
+        break;
+      }
+      case "in-cancel":
+        if (typeof message.i !== "number") {
+          this.close("malformed in-cancel");
+          return;
+        }
+        this.#runs.get(message.id)?.feeds?.[message.i]?.cancel(
+          new ConnectionError("Cancelled by its reader"),
+        );
+        break;
+      case "in":
+      case "in-end":
+      case "in-error":
+        if (
+          typeof message.i !== "number" ||
+          (message.t === "in-error" &&
+            (typeof message.error !== "object" || message.error === null))
+        ) {
+          this.close(`malformed ${message.t}`);
+          return;
+        }
+        if (!this.#host.input(this, message)) {
+          // A coordinator keeps to the credit it was given: past it, a node would hold without bound.
+          this.close("malformed in: past the stream's credit");
+          return;
+        }
+        break;
       case "credit":
         if (!isCredit(message.n)) {
           this.close("malformed credit");
@@ -594,6 +683,7 @@ export class PeerLink {
     if (run === undefined) return;
     this.#runs.delete(id, run);
     action(run);
+    endFeeds(run, new ConnectionError("The run ended"));
     if (this.#retired) this.#closeIfIdle();
   }
 

@@ -23,6 +23,7 @@ import { arityProblem } from "../registry/arity.ts";
 import type { CallContext, RegisteredFunction } from "../registry/registry.ts";
 import { unsupportedResult, unsupportedResultMessage } from "../registry/result_kind.ts";
 import {
+  ARGUMENT_STREAM_CREDIT,
   closeProducer,
   isStreamSource,
   type Producer,
@@ -126,7 +127,7 @@ export class FunctionCaller {
     const readable = (value: unknown): unknown => {
       if (!isStreamSource(value)) return value;
       sources.push(value);
-      return readableOf(value);
+      return readableOf(value, ARGUMENT_STREAM_CREDIT, context.signal);
     };
     const cancelAll = (reason: unknown): void => {
       for (const source of sources) source.cancel(reason);

@@ -110,6 +110,7 @@ export function runForPeer(host: PeerRunHost, message: RunMessage, signal: Abort
   };
   const requestId = message.request ?? message.id;
   const streamed = message.stream !== undefined;
+  const mode = message.may === true ? "may" : streamed;
   const run = () =>
     inRequestContext(message.request, host.node, () =>
       host.runner.runLocal(step, {
@@ -118,7 +119,7 @@ export function runForPeer(host: PeerRunHost, message: RunMessage, signal: Abort
         step: step.name,
         requestId,
         node: host.node,
-      }, streamed));
+      }, mode));
   const span = message.trace !== undefined && tracingEnabled()
     ? startRemoteChild(`mpreg.run ${step.name}`, message.trace, {
       "mpreg.step": step.name,
