@@ -13,7 +13,16 @@
  */
 import { isStreamSource, type StreamSink, type StreamSource } from "../registry/stream_source.ts";
 import { isCredit, MAX_STREAM_CREDIT } from "../protocol/messages.ts";
-import type { InputPosition, RunMessage } from "./peer_protocol.ts";
+import { CancelledError } from "../protocol/errors.ts";
+import type {
+  InputCancelMessage,
+  InputCreditMessage,
+  InputEndMessage,
+  InputErrorMessage,
+  InputMessage,
+  InputPosition,
+  RunMessage,
+} from "./peer_protocol.ts";
 
 /** A step's arguments with their streams taken out. */
 export interface SplitInputs {
@@ -97,6 +106,46 @@ export function isInputsOf(message: RunMessage): boolean {
     seen.add(key);
   }
   return true;
+}
+
+/**
+ * Takes a message of an input stream that came on a link: a member's
+ * `in-credit` or `in-cancel` goes to the feed of the run this side sent; a
+ * coordinator's `in`, `in-end` or `in-error` to `deliver` (the runs this
+ * side runs). Messages for runs that are over are ignored.
+ *
+ * @param message The message.
+ * @param feeds The feeds of a run this side sent, by its id.
+ * @param deliver Delivers to a run this side runs; false for a chunk past its credit.
+ * @returns Why the link is to be closed (a malformed message, a chunk past
+ *   the credit), or `null`.
+ */
+export function receiveInput(
+  message:
+    | InputMessage
+    | InputEndMessage
+    | InputErrorMessage
+    | InputCreditMessage
+    | InputCancelMessage,
+  feeds: (id: number) => readonly InputFeed[] | undefined,
+  deliver: (message: InputMessage | InputEndMessage | InputErrorMessage) => boolean,
+): string | null {
+  if (typeof message.i !== "number") return `malformed ${message.t}`;
+  switch (message.t) {
+    case "in-credit":
+      if (!isCredit(message.n)) return "malformed in-credit";
+      feeds(message.id)?.[message.i]?.credit(message.n);
+      return null;
+    case "in-cancel":
+      feeds(message.id)?.[message.i]?.cancel(new CancelledError("Cancelled by its reader"));
+      return null;
+    case "in-error":
+      if (typeof message.error !== "object" || message.error === null) {
+        return "malformed in-error";
+      }
+  }
+  // A coordinator keeps to the credit it was given: past it, a node would hold without bound.
+  return deliver(message) ? null : "malformed in: past the stream's credit";
 }
 
 /** The most input streams one run may have. */

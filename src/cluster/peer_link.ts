@@ -27,7 +27,7 @@ import {
 } from "./peer_protocol.ts";
 import { type PeerLinkHost, Unstarted } from "./peer_link_host.ts";
 import { RelaySource } from "./_stream_relay.ts";
-import { InputFeed } from "./_stream_inputs.ts";
+import { InputFeed, receiveInput } from "./_stream_inputs.ts";
 import type { StreamSource } from "../registry/stream_source.ts";
 import { Handshake } from "./_handshake.ts";
 import { answerEncoder, inputEncoder, peerBatcher } from "./_peer_frames.ts";
@@ -579,40 +579,22 @@ export class PeerLink {
         });
         break;
       }
-      case "in-credit": {
-        if (!isCredit(message.n) || typeof message.i !== "number") {
-          this.close("malformed in-credit");
-          return;
-        }
-        this.#runs.get(message.id)?.feeds?.[message.i]?.credit(message.n);
-        break;
-      }
-      case "in-cancel":
-        if (typeof message.i !== "number") {
-          this.close("malformed in-cancel");
-          return;
-        }
-        this.#runs.get(message.id)?.feeds?.[message.i]?.cancel(
-          new ConnectionError("Cancelled by its reader"),
-        );
-        break;
       case "in":
       case "in-end":
       case "in-error":
-        if (
-          typeof message.i !== "number" ||
-          (message.t === "in-error" &&
-            (typeof message.error !== "object" || message.error === null))
-        ) {
-          this.close(`malformed ${message.t}`);
-          return;
-        }
-        if (!this.#host.input(this, message)) {
-          // A coordinator keeps to the credit it was given: past it, a node would hold without bound.
-          this.close("malformed in: past the stream's credit");
+      case "in-credit":
+      case "in-cancel": {
+        const problem = receiveInput(
+          message,
+          (id) => this.#runs.get(id)?.feeds,
+          (input) => this.#host.input(this, input),
+        );
+        if (problem !== null) {
+          this.close(problem);
           return;
         }
         break;
+      }
       case "credit":
         if (!isCredit(message.n)) {
           this.close("malformed credit");
