@@ -268,6 +268,8 @@ export class ClusterNode implements PeerLinkHost {
    *   node's gets the step only if it agreed to it there.
    * @param stream A streamed step's initial credit: the value is then a
    *   stream relayed from the member, once its first chunk (or its end) came.
+   * @param progress Takes the step's progress reports, when the caller asked
+   *   for them (the member is then asked to send them).
    * @param mayStream The step may stream into the one step that takes it:
    *   its value is a relayed stream when the function returns one, else the
    *   value. Streams in its arguments go to the member as input streams; a
@@ -285,6 +287,7 @@ export class ClusterNode implements PeerLinkHost {
     traceparent?: string,
     agreement: GrantAgreement | null = null,
     stream?: number,
+    progress?: (value: unknown) => void,
     mayStream = false,
   ): Promise<unknown> {
     const max = this.limits.maxElements;
@@ -357,7 +360,7 @@ export class ClusterNode implements PeerLinkHost {
         }
         if (inputs !== null) message.ins = inputs.ins;
         this.#stats.forwarded++;
-        return await link.run(message, signal, inputs?.sources);
+        return await link.run(message, signal, progress, inputs?.sources);
       } catch (err) {
         if (
           err instanceof ConnectionError && !signal.aborted && stream === undefined &&

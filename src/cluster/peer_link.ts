@@ -30,10 +30,11 @@ import { RelaySource } from "./_stream_relay.ts";
 import { InputFeed, receiveInput } from "./_stream_inputs.ts";
 import type { StreamSource } from "../registry/stream_source.ts";
 import { Handshake } from "./_handshake.ts";
-import { answerEncoder, inputEncoder, peerBatcher } from "./_peer_frames.ts";
+import { answerEncoder, inputEncoder, peerBatcher, progressEncoder } from "./_peer_frames.ts";
 import {
   isAuthorizedMessage,
   isAuthorizeMessage,
+  isProgressMessage,
   isRunMessage,
   runError,
 } from "./_peer_messages.ts";
@@ -50,6 +51,8 @@ interface PendingRun extends Call {
   stream?: RelaySource;
   /** The run's input streams, fed under the member's credit. */
   feeds?: InputFeed[];
+  /** Takes the run's progress reports, when they were asked for. */
+  progress?: (value: unknown) => void;
 }
 
 const never = (): void => {};
@@ -98,6 +101,8 @@ export class PeerLink {
   readonly #answers: AnswerEncoder<number>;
   /** Encodes chunks within the same limits as the answers. */
   readonly #chunks: AnswerEncoder<number>;
+  /** Encodes progress reports within the same limits. */
+  readonly #progress: AnswerEncoder<number>;
   #chunkFailed = false;
   /** Encodes the chunks of input streams within the same limits. */
   readonly #inputs: AnswerEncoder<readonly [number, number]>;
@@ -140,6 +145,7 @@ export class PeerLink {
     this.#inputs = inputEncoder(this.#codec, host.limits, () => this.peer, () => {
       this.#inputFailed = true;
     });
+    this.#progress = progressEncoder(this.#codec, host.limits, () => this.peer);
     this.#batcher = peerBatcher(this.#codec, socket, dialed);
     this.#hs = new Handshake({
       dialed,
@@ -152,6 +158,7 @@ export class PeerLink {
         this.#answers.limits = limits;
         this.#chunks.limits = limits;
         this.#inputs.limits = limits;
+        this.#progress.limits = limits;
       },
       ready: () => this.#ready(),
     });
@@ -230,6 +237,8 @@ export class PeerLink {
    *
    * @param message The step (its `id` is set here).
    * @param signal Aborting it sends a cancel and rejects with its reason.
+   * @param progress Takes the step's progress reports; the run asks the
+   *   member for them (`progress: true`) only when it is given.
    * @param inputs The streams of `message.ins`, by index: each is fed to the
    *   member under the credit it grants, from its first grant on (a step
    *   refused unstarted leaves them untouched).
@@ -244,6 +253,7 @@ export class PeerLink {
   run(
     message: Omit<RunMessage, "id" | "t">,
     signal: AbortSignal,
+    progress?: (value: unknown) => void,
     inputs?: readonly StreamSource[],
   ): Promise<unknown> {
     if (!this.ready || this.#retired || this.#peerLeaving) {
@@ -268,6 +278,7 @@ export class PeerLink {
     };
     const run: PendingRun = { at: Infinity, expire: never, deadline: 0, resolve, reject };
     if (stream !== undefined) run.stream = stream;
+    if (progress !== undefined) run.progress = progress;
     if (inputs !== undefined && inputs.length > 0) {
       run.feeds = inputs.map((source, i) => this.#feed(id, i, source));
     }
@@ -278,7 +289,9 @@ export class PeerLink {
       reject(signal.reason);
       endFeeds(run, signal.reason);
     });
-    if (!this.#write({ t: "run", id, ...message })) {
+    const sent: RunMessage = { t: "run", id, ...message };
+    if (progress !== undefined) sent.progress = true;
+    if (!this.#write(sent)) {
       this.#runs.delete(id, run);
       reject(new Unstarted(new NotStartedError(`Link to ${this.peer} closed`)));
     }
@@ -385,6 +398,26 @@ export class PeerLink {
     this.#host.traffic("out", "chunk", frame.byteLength);
     this.#batcher.push(frame);
     return ok;
+  }
+
+  /**
+   * Sends a progress report of a run the peer sent (and asked reports of).
+   * A report the peer could not take (one that cannot be encoded, or over
+   * the limits it decodes frames with) is dropped; the run goes on.
+   *
+   * @param id The run's id.
+   * @param value The report.
+   */
+  progress(id: number, value: unknown): void {
+    if (!this.ready) return;
+    let frame: Uint8Array<ArrayBuffer>;
+    try {
+      frame = this.#progress.result(id, value) as Uint8Array<ArrayBuffer>;
+    } catch {
+      return;
+    }
+    this.#host.traffic("out", "progress", frame.byteLength);
+    this.#batcher.push(frame);
   }
 
   /**
@@ -563,6 +596,20 @@ export class PeerLink {
           return;
         }
         run.resolve(run.stream);
+        break;
+      }
+      case "progress": {
+        if (!isProgressMessage(message)) {
+          this.close("malformed progress");
+          return;
+        }
+        const run = this.#runs.get(message.id);
+        if (run?.progress === undefined) break;
+        try {
+          run.progress(message.value);
+        } catch {
+          // The caller's trouble, not the link's.
+        }
         break;
       }
       case "end": {

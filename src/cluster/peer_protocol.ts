@@ -135,6 +135,22 @@ export interface RunMessage {
    * the runner grants with `in-credit`.
    */
   ins?: InputPosition[];
+  /**
+   * The caller asked for the step's progress reports: the runner sends them
+   * as `progress` messages (coalesced, the last one before the answer).
+   * Omitted, it sends none.
+   */
+  progress?: true;
+}
+
+/** Runner → coordinator: a progress report of a run whose `run` asked for them. */
+export interface ProgressMessage {
+  /** Message type. */
+  t: "progress";
+  /** The run's id. */
+  id: number;
+  /** The report, as the function made it. */
+  value: unknown;
 }
 
 /** Where input stream `i` of a run goes: positional argument `arg`, or keyword argument `kwarg`. */
@@ -333,6 +349,7 @@ export type PeerMessage =
   | RunErrorMessage
   | CancelRunMessage
   | ChunkMessage
+  | ProgressMessage
   | CreditMessage
   | EndMessage
   | InputMessage
