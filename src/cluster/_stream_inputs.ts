@@ -13,7 +13,7 @@
  */
 import { isStreamSource, type StreamSink, type StreamSource } from "../registry/stream_source.ts";
 import { isCredit, MAX_STREAM_CREDIT } from "../protocol/messages.ts";
-import { CancelledError } from "../protocol/errors.ts";
+import { CancelledError, toRpcError } from "../protocol/errors.ts";
 import type {
   InputCancelMessage,
   InputCreditMessage,
@@ -146,6 +146,57 @@ export function receiveInput(
   }
   // A coordinator keeps to the credit it was given: past it, a node would hold without bound.
   return deliver(message) ? null : "malformed in: past the stream's credit";
+}
+
+/** How a link sends a run's input streams to its member. */
+export interface InputOut {
+  /**
+   * Sends chunk `value` of input stream `i` of run `id`; false when the
+   * member could not take it and it went as the stream's `in-error` instead.
+   */
+  chunk(id: number, i: number, value: unknown): boolean;
+  /** Sends `in-end` or `in-error`. */
+  send(message: InputEndMessage | InputErrorMessage): unknown;
+}
+
+/**
+ * The feeds of a run's input streams, by index; nothing is read from them
+ * before the member's first `in-credit`.
+ *
+ * @param out Sends to the member.
+ * @param id The run's id.
+ * @param sources The streams, by index.
+ * @returns The feeds.
+ */
+export function feedInputs(
+  out: InputOut,
+  id: number,
+  sources: readonly StreamSource[],
+): InputFeed[] {
+  return sources.map((source, i) => {
+    const feed: InputFeed = new InputFeed(source, {
+      chunk: (value) => {
+        // A chunk over the member's limits went as the stream's error.
+        if (!out.chunk(id, i, value)) feed.cancel(new CancelledError("Input chunk refused"));
+      },
+      end: () => out.send({ t: "in-end", id, i }),
+      error: (err) => out.send({ t: "in-error", id, i, error: toRpcError(err).toWire() }),
+    });
+    return feed;
+  });
+}
+
+/**
+ * A run ended: the input streams its member started reading are cancelled
+ * (a no-op for those that ended); the others are left untouched, for the
+ * member the step goes to next when it did not start there.
+ *
+ * @param feeds The run's feeds.
+ * @param reason Why.
+ */
+export function endFeeds(feeds: readonly InputFeed[] | undefined, reason: unknown): void {
+  if (feeds === undefined) return;
+  for (const feed of feeds) if (feed.started) feed.cancel(reason);
 }
 
 /** The most input streams one run may have. */

@@ -12,7 +12,7 @@ import { type Call, CallTable } from "../transport/calls.ts";
 import { type Channel, OPEN } from "../transport/channel.ts";
 import { openChannel } from "../transport/open.ts";
 import { type Codec, createCodec } from "../protocol/codec.ts";
-import { ConnectionError, NotStartedError, type RpcError, toRpcError } from "../protocol/errors.ts";
+import { ConnectionError, NotStartedError, type RpcError } from "../protocol/errors.ts";
 import { isCredit } from "../protocol/messages.ts";
 import type { NodeRecord } from "./membership.ts";
 import {
@@ -27,7 +27,13 @@ import {
 } from "./peer_protocol.ts";
 import { type PeerLinkHost, Unstarted } from "./peer_link_host.ts";
 import { RelaySource } from "./_stream_relay.ts";
-import { InputFeed, receiveInput } from "./_stream_inputs.ts";
+import {
+  endFeeds,
+  feedInputs,
+  type InputFeed,
+  type InputOut,
+  receiveInput,
+} from "./_stream_inputs.ts";
 import type { StreamSource } from "../registry/stream_source.ts";
 import { Handshake } from "./_handshake.ts";
 import { answerEncoder, inputEncoder, peerBatcher, progressEncoder } from "./_peer_frames.ts";
@@ -56,16 +62,6 @@ interface PendingRun extends Call {
 }
 
 const never = (): void => {};
-
-/**
- * A run ended: the input streams its member started reading are cancelled
- * (a no-op for those that ended); the others are left untouched, for the
- * member the step goes to next when it did not start here.
- */
-function endFeeds(run: PendingRun, reason: unknown): void {
-  if (run.feeds === undefined) return;
-  for (const feed of run.feeds) if (feed.started) feed.cancel(reason);
-}
 
 /** A link to another node. */
 export class PeerLink {
@@ -107,6 +103,10 @@ export class PeerLink {
   /** Encodes the chunks of input streams within the same limits. */
   readonly #inputs: AnswerEncoder<readonly [number, number]>;
   #inputFailed = false;
+  readonly #inputOut: InputOut = {
+    chunk: (id, i, value) => this.#inputChunk(id, i, value),
+    send: (message) => this.send(message),
+  };
 
   /**
    * Dials `url` and runs the handshake.
@@ -280,14 +280,14 @@ export class PeerLink {
     if (stream !== undefined) run.stream = stream;
     if (progress !== undefined) run.progress = progress;
     if (inputs !== undefined && inputs.length > 0) {
-      run.feeds = inputs.map((source, i) => this.#feed(id, i, source));
+      run.feeds = feedInputs(this.#inputOut, id, inputs);
     }
     this.#runs.add(id, run, signal, () => {
       if (this.#runs.get(id) !== run) return;
       this.#runs.delete(id, run);
       this.send({ t: "cancel", id });
       reject(signal.reason);
-      endFeeds(run, signal.reason);
+      endFeeds(run.feeds, signal.reason);
     });
     const sent: RunMessage = { t: "run", id, ...message };
     if (progress !== undefined) sent.progress = true;
@@ -298,23 +298,18 @@ export class PeerLink {
     return promise;
   }
 
-  /** Feeds input stream `i` of run `id` to the member. */
-  #feed(id: number, i: number, source: StreamSource): InputFeed {
-    const feed: InputFeed = new InputFeed(source, {
-      chunk: (value) => {
-        if (!this.ready) return;
-        const frame = this.#inputs.result([id, i], value) as Uint8Array<ArrayBuffer>;
-        const failed = this.#inputFailed;
-        this.#inputFailed = false;
-        this.#host.traffic("out", failed ? "in-error" : "in", frame.byteLength);
-        this.#batcher.push(frame);
-        // A chunk over the member's limits went as the stream's error.
-        if (failed) feed.cancel(new ConnectionError("Input chunk refused"));
-      },
-      end: () => this.send({ t: "in-end", id, i }),
-      error: (err) => this.send({ t: "in-error", id, i, error: toRpcError(err).toWire() }),
-    });
-    return feed;
+  /**
+   * Sends chunk `value` of input stream `i` of run `id`, within the member's
+   * limits; false when it went as the stream's `in-error` instead.
+   */
+  #inputChunk(id: number, i: number, value: unknown): boolean {
+    if (!this.ready) return true;
+    const frame = this.#inputs.result([id, i], value) as Uint8Array<ArrayBuffer>;
+    const failed = this.#inputFailed;
+    this.#inputFailed = false;
+    this.#host.traffic("out", failed ? "in-error" : "in", frame.byteLength);
+    this.#batcher.push(frame);
+    return !failed;
   }
 
   /**
@@ -535,7 +530,7 @@ export class PeerLink {
     this.#runs.clear();
     for (const run of runs) {
       run.reject(error);
-      endFeeds(run, error);
+      endFeeds(run.feeds, error);
     }
     this.#handshake.resolve(false);
     this.#leaveAcked.resolve();
@@ -712,7 +707,7 @@ export class PeerLink {
     if (run === undefined) return;
     this.#runs.delete(id, run);
     action(run);
-    endFeeds(run, new ConnectionError("The run ended"));
+    endFeeds(run.feeds, new ConnectionError("The run ended"));
     if (this.#retired) this.#closeIfIdle();
   }
 
