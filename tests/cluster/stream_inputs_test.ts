@@ -323,3 +323,61 @@ Deno.test("stream inputs: the producer's node killed mid-stream fails the consum
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("stream inputs: the consumer's node killed mid-stream fails the request with a ConnectionError (1013) and closes the producer on B", async () => {
+  const dir = await Deno.makeTempDir();
+  await using a = await startServer({ name: "a", gossipIntervalMs: 150 });
+  await using b = await startServer({
+    name: "b",
+    gossipIntervalMs: 150,
+    peers: [a.url],
+    resources: ["b"],
+  });
+  let produced = 0;
+  let finallyRan = false;
+  b.register("endless", async function* () {
+    try {
+      for (;;) {
+        produced++;
+        yield produced;
+        await delay(1);
+      }
+    } finally {
+      finallyRan = true;
+    }
+  }, { resources: ["b"] });
+  const c = await ServerProcess.fromYaml(`${dir}/c.yaml`, [
+    "name: c",
+    "port: 0",
+    `peers: [${a.url}]`,
+    "gossip_interval: 0.15",
+    "resources: [c]",
+    "functions:",
+    `  - module: ${repoPath("tests/fixtures/stream_functions.ts")}`,
+    "    resources: [c]",
+    "    trusted: true",
+  ]);
+  try {
+    await c.url;
+    await waitFor(() => (a.cluster.functions().drain ?? []).length === 1, 10_000, "catalog");
+    await waitFor(() => (a.cluster.functions().endless ?? []).length === 1, 10_000, "catalog");
+    await using client = new Client(a.url);
+    const request = client.request([
+      { name: "e", fun: "endless", locs: ["b"] },
+      { name: "d", fun: "drain", args: ["e"], locs: ["c"] },
+    ], { timeoutMs: 60_000 });
+    request.catch(() => {});
+    await waitFor(() => produced > 5, 10_000, "the stream flowing into C");
+    await c.stop("SIGKILL");
+    const err = await rpcFailure(request);
+    assert.ok(err instanceof ConnectionError, err.message);
+    assert.equal(err.code, 1013);
+    await waitFor(() => finallyRan, 5_000, "the producer's finally on B");
+    const stopped = produced;
+    await delay(50);
+    assert.equal(produced, stopped);
+  } finally {
+    await c.stop("SIGKILL");
+    await Deno.remove(dir, { recursive: true });
+  }
+});
