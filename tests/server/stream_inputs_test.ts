@@ -235,3 +235,28 @@ Deno.test("stream inputs: a request cancelled or past its deadline mid-stream st
   await waitFor(() => consumerAborted, 2_000, "the consumer's read failed with its signal aborted");
   await waitFor(() => server.inFlight === 0, 2_000, "nothing in flight");
 });
+
+Deno.test("stream inputs: a producer's progress reports come until its stream ends, as the consumer reads it", async () => {
+  await using server = await startServer();
+  server
+    .register("producer", async function* (this: CallContext) {
+      for (let i = 1; i <= 3; i++) {
+        yield i;
+        await delay(60);
+        this.progress(`produced ${i}`);
+      }
+    })
+    .register("consumer", async (input: ReadableStream<number>) => {
+      let sum = 0;
+      for await (const n of input) sum += n;
+      return sum;
+    });
+  await using client = new Client(server.url);
+  const reports: string[] = [];
+  const out = await client.request([
+    { name: "p", fun: "producer" },
+    { name: "c", fun: "consumer", args: ["p"] },
+  ], { onProgress: (value, step) => reports.push(`${step}: ${value}`) });
+  assert.deepEqual(out, { c: 6 });
+  assert.deepEqual(reports, ["p: produced 1", "p: produced 2", "p: produced 3"]);
+});
