@@ -255,12 +255,17 @@ export class RequestRunner {
     graph: RequestGraph,
     agreement: GrantAgreement | null,
   ): MaybePromise<Record<string, unknown>> {
-    // A step whose value only one other step takes, whole, may stream into it.
+    // A step whose value only one other step takes, whole, may stream into
+    // it; the sink of a streamed request streams to the client.
     const plan = streamPlan(graph, request.all);
+    const streamed = request.stream !== undefined;
     const modes = new Map<Step, StreamMode>();
     graph.steps.forEach((step, i) => {
       const may = plan[i]!;
-      modes.set(step, may === true ? "may" : { why: may });
+      modes.set(
+        step,
+        may === true ? "may" : streamed && graph.sinks.includes(step.name) ? true : { why: may },
+      );
     });
     const run = (
       step: Step,
@@ -439,7 +444,7 @@ export class RequestRunner {
       reporter.end();
       throw err;
     }
-    if (request.stream === undefined && mode !== "may") return reporter.endWith(value);
+    if (mode !== true && mode !== "may") return reporter.endWith(value);
     // A streamed step (or one that may stream into another) reports until its stream is over.
     const end = () => reporter.end();
     if (!isPromise(value)) return settledAtEnd(value, end);
@@ -502,7 +507,7 @@ export class RequestRunner {
       request.principal.name,
       traceparent,
       agreement,
-      request.stream,
+      mode === true ? request.stream : undefined,
       reporter === null ? undefined : (value) => reporter.report(value),
       mode === "may",
     );

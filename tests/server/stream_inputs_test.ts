@@ -260,3 +260,14 @@ Deno.test("stream inputs: a producer's progress reports come until its stream en
   assert.deepEqual(out, { c: 6 });
   assert.deepEqual(reports, ["p: produced 1", "p: produced 2", "p: produced 3"]);
 });
+
+Deno.test("stream inputs: client.stream() of a step whose argument is wrapped as a literal still streams (it runs through the graph)", async () => {
+  await using server = await startServer();
+  server.register("say", async function* (word: string) {
+    yield word;
+    yield word;
+  });
+  await using client = new Client(server.url);
+  // "say" is the step's own name: the client sends it as a literal.
+  assert.deepEqual(await Array.fromAsync(client.stream("say", ["say"])), ["say", "say"]);
+});
