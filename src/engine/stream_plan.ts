@@ -44,7 +44,7 @@ export function streamPlan(graph: RequestGraph, all: boolean): StreamPlan {
     const name = JSON.stringify(node.step.name);
     if (node.dependents.length === 0) {
       return `step ${name} is a result of the request: a client reads a stream only with ` +
-        "client.stream() of a single step";
+        "client.stream() or client.streamRequest()";
     }
     if (node.dependents.length > 1) {
       const users = node.dependents.map((d) => JSON.stringify(nodes[d]!.step.name));

@@ -13,7 +13,7 @@ import type { GrantAgreement } from "../cluster/grant_agreement.ts";
 import { executeNow } from "../engine/execute.ts";
 import { RequestGraph } from "../engine/graph.ts";
 import { streamPlan } from "../engine/stream_plan.ts";
-import { FunctionNotFoundError, NotStartedError } from "../protocol/errors.ts";
+import { FunctionNotFoundError, NotStartedError, ProtocolError } from "../protocol/errors.ts";
 import type { RequestId } from "../protocol/messages.ts";
 import type { Step } from "../protocol/step.ts";
 import type { CallContext, FunctionRegistry, RegisteredFunction } from "../registry/registry.ts";
@@ -117,8 +117,9 @@ export interface RunRequest {
    */
   traceparent?: string;
   /**
-   * A streamed request (one step): its initial credit, in chunks. The step's
-   * value is then a `StreamSource` instead of a refusal.
+   * A streamed request: its initial credit, in chunks. Its one result step
+   * (its only step, or its only sink) then has a `StreamSource` as its
+   * value instead of a refusal.
    */
   stream?: number | undefined;
   /**
@@ -221,6 +222,13 @@ export class RequestRunner {
       return this.#runAlone(request, only, agreement);
     }
     const graph = RequestGraph.build(steps);
+    if (request.stream !== undefined && graph.sinks.length !== 1) {
+      throw new ProtocolError(
+        `A streamed request has exactly one result step (a step no other step takes), ` +
+          `not ${graph.sinks.length}: ${graph.sinks.map((s) => JSON.stringify(s)).join(", ")}`,
+        { details: { sinks: graph.sinks } },
+      );
+    }
     this.#authorize(request);
     const agreement = this.#agree(request);
     if (isPromise(agreement)) {

@@ -381,3 +381,26 @@ Deno.test("stream inputs: the consumer's node killed mid-stream fails the reques
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("stream inputs: client.streamRequest() through A reads a stream made on B and transformed on C, 5,000 chunks in order", async () => {
+  await withTrio(({ b, c }) => {
+    b.register("parse", lines, { resources: ["b"] });
+    c.register("tag", async function* (this: CallContext, input: ReadableStream<{ i: number }>) {
+      for await (const line of input) yield { ...line, tagged: this.node };
+    }, { resources: ["c"] });
+  }, async (a) => {
+    await using client = new Client(a.url);
+    let next = 0;
+    for await (
+      const chunk of client.streamRequest([
+        { name: "parsed", fun: "parse", args: [5_000], locs: ["b"] },
+        { name: "tagged", fun: "tag", args: ["parsed"], locs: ["c"] },
+      ], { credit: 8 })
+    ) {
+      assert.deepEqual(chunk, { i: next, node: "n1", tagged: "n2" });
+      next++;
+    }
+    assert.equal(next, 5_000);
+    await waitFor(() => a.inFlight === 0, 2_000, "nothing in flight on A");
+  });
+});

@@ -5,8 +5,17 @@
 // closes the producer; the producer's error is the stream's error. Every
 // other stream result of a request is a clear 1003 that says what is allowed.
 import assert from "node:assert/strict";
-import { type CallContext, Client, FunctionError } from "../../mod.ts";
-import { delay, rpcFailure, startServer, waitFor } from "../_helpers/mod.ts";
+import { type CallContext, Client, FunctionError, ProtocolError } from "../../mod.ts";
+import { delay, RawSocket, rpcFailure, startServer, waitFor } from "../_helpers/mod.ts";
+
+async function failure(stream: ReadableStream<unknown>): Promise<unknown> {
+  try {
+    for await (const _ of stream) { /* drain */ }
+  } catch (err) {
+    return err;
+  }
+  return null;
+}
 
 async function* lines(n: number): AsyncGenerator<string> {
   for (let i = 0; i < n; i++) yield `line ${i}`;
@@ -99,7 +108,7 @@ Deno.test("stream inputs: a stream result anywhere else in a request is a 1003 t
     [
       [{ name: "x", fun: "id", args: [1] }, { name: "a", fun: "gen", args: ["x"] }],
       false,
-      /step "a" is a result of the request: a client reads a stream only with client\.stream\(\)/,
+      /step "a" is a result of the request: a client reads a stream only with client\.stream\(\) or client\.streamRequest\(\)/,
     ],
     [
       [{ name: "a", fun: "gen" }, { name: "b", fun: "id", args: ["a"] }],
@@ -270,4 +279,56 @@ Deno.test("stream inputs: client.stream() of a step whose argument is wrapped as
   await using client = new Client(server.url);
   // "say" is the step's own name: the client sends it as a literal.
   assert.deepEqual(await Array.fromAsync(client.stream("say", ["say"])), ["say", "say"]);
+});
+
+for (const encoding of ["msgpack", "json"] as const) {
+  Deno.test(`stream inputs (${encoding}): client.streamRequest() reads the stream of a request's one result step`, async () => {
+    await using server = await startServer();
+    server
+      .register("lines", lines)
+      .register("upper", async function* (input: ReadableStream<string>) {
+        for await (const line of input) yield line.toUpperCase();
+      });
+    await using client = new Client(server.url, { encoding });
+    const got = await Array.fromAsync(client.streamRequest([
+      { name: "raw", fun: "lines", args: [500] },
+      { name: "loud", fun: "upper", args: ["raw"] },
+    ], { credit: 4 }));
+    assert.equal(got.length, 500);
+    assert.equal(got[499], "LINE 499");
+    assert.equal(server.inFlight, 0);
+  });
+}
+
+Deno.test("stream inputs: a streamed request of two result steps is a 1004 before anything runs; all: true is refused", async () => {
+  let ran = 0;
+  await using server = await startServer();
+  server.register("gen", async function* () {
+    ran++;
+    yield 1;
+  });
+  await using client = new Client(server.url);
+  const err = await failure(client.streamRequest([
+    { name: "a", fun: "gen" },
+    { name: "b", fun: "gen" },
+  ]));
+  assert.ok(err instanceof ProtocolError, String(err));
+  assert.equal(err.code, 1004);
+  assert.match(err.message, /exactly one result step .*not 2: "a", "b"/);
+  assert.equal(ran, 0);
+  const ws = new RawSocket(server.url, "mpreg.json.v1");
+  await ws.opened;
+  ws.ws.send(JSON.stringify({
+    role: "rpc",
+    u: 1,
+    cmds: [{ name: "a", fun: "gen" }, { name: "b", fun: "id", args: ["a"] }],
+    stream: 4,
+    all: true,
+  }));
+  await ws.waitFrames(1);
+  const answer = JSON.parse(ws.frames[0] as string);
+  assert.equal(answer.error.code, 1004);
+  assert.match(answer.error.message, /not all: true/);
+  await ws.close();
+  assert.equal(ran, 0);
 });
