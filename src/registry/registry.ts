@@ -150,7 +150,9 @@ export interface RegisterOptions {
 }
 
 /**
- * Runs a function that does not run inline (in a sandbox worker).
+ * Runs a function that does not run inline (in a sandbox worker). With
+ * `streamed`, the promise resolves to the function's stream, a
+ * `StreamSource`.
  *
  * @example
  * ```ts
@@ -163,6 +165,7 @@ export type Invoker = (
   context: CallContext,
   args: unknown[],
   kwargs: Record<string, unknown> | undefined,
+  streamed?: boolean,
 ) => Promise<unknown>;
 
 /**

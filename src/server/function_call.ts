@@ -110,7 +110,8 @@ export class FunctionCaller {
   /**
    * A call whose arguments hold streams (a client's upload, or another
    * step's streamed value): each is given to the function as a
-   * `ReadableStream` read under credit. A stream the function did not read
+   * `ReadableStream` read under credit (a sandboxed function's in its
+   * process, which grants the credit). A stream the function did not read
    * to its end is cancelled once its call settles, unless the call itself
    * streams (its producer may still be reading it: it is cancelled with the
    * request).
@@ -124,21 +125,16 @@ export class FunctionCaller {
     streamed: StreamMode,
   ): MaybePromise<unknown> {
     const sources: StreamSource[] = [];
+    // A sandboxed function's pool passes the sources into its process.
+    const sandboxed = entry.invoke !== undefined;
     const readable = (value: unknown): unknown => {
       if (!isStreamSource(value)) return value;
       sources.push(value);
-      return readableOf(value, ARGUMENT_STREAM_CREDIT, context.signal);
+      return sandboxed ? value : readableOf(value, ARGUMENT_STREAM_CREDIT, context.signal);
     };
     const cancelAll = (reason: unknown): void => {
       for (const source of sources) source.cancel(reason);
     };
-    if (entry.invoke !== undefined) {
-      for (const value of args) if (isStreamSource(value)) sources.push(value);
-      for (const key in kwargs) if (isStreamSource(kwargs[key])) sources.push(kwargs[key]);
-      const error = this.#sandboxedStreamArgument(entry, step);
-      cancelAll(error);
-      throw error;
-    }
     const callArgs = args.map(readable);
     const callKwargs: Record<string, unknown> = {};
     for (const key in kwargs) callKwargs[key] = readable(kwargs[key]);
@@ -151,7 +147,9 @@ export class FunctionCaller {
     };
     let value: MaybePromise<unknown>;
     try {
-      value = this.call(entry, step, callArgs, callKwargs, context, streamed);
+      value = sandboxed
+        ? this.#callSandboxed(entry, step, callArgs, callKwargs, context, streamed === true)
+        : this.call(entry, step, callArgs, callKwargs, context, streamed);
     } catch (err) {
       cancelAll(err);
       throw err;
@@ -209,11 +207,14 @@ export class FunctionCaller {
   ): MaybePromise<unknown> {
     const metrics = this.#options.metrics;
     if (entry.invoke !== undefined) {
-      if (streamed === true) throw this.#sandboxedStream(entry, step);
       // Sandboxed, so asynchronous: timed with the clock of its turns.
       const done = metrics.callStarted(entry.name, true);
-      // Its errors are already mpreg errors naming the step.
-      return entry.invoke(context, args, hasKwargs ? kwargs : undefined).then(
+      // Its errors are already mpreg errors naming the step; a streamed
+      // step's value is its stream, read under credit in its process.
+      // A sandboxed step that may stream runs as a plain call: its stream
+      // result is refused there (a sandbox answers a stream only when asked
+      // for one).
+      return entry.invoke(context, args, hasKwargs ? kwargs : undefined, streamed === true).then(
         (value) => {
           done("ok", true);
           return value;
@@ -326,20 +327,33 @@ export class FunctionCaller {
     );
   }
 
-  #sandboxedStream(entry: RegisteredFunction, step: Step): RpcError {
-    return new ProtocolError(
-      `Function "${entry.name}" runs in a sandbox: streaming from sandboxed functions is not ` +
-        `supported yet (step "${step.name}")`,
-      { details: { step: step.name, fun: step.fun, sandboxed: true } },
-    );
-  }
-
-  #sandboxedStreamArgument(entry: RegisteredFunction, step: Step): RpcError {
-    return new ProtocolError(
-      `Function "${entry.name}" runs in a sandbox: a stream cannot be passed to a sandboxed ` +
-        `function yet (step "${step.name}")`,
-      { details: { step: step.name, fun: step.fun, sandboxed: true } },
-    );
+  /** A sandboxed call whose arguments hold stream sources, passed on as they are. */
+  #callSandboxed(
+    entry: RegisteredFunction,
+    step: Step,
+    args: unknown[],
+    kwargs: Record<string, unknown>,
+    context: CallContext,
+    streamed: boolean,
+  ): MaybePromise<unknown> {
+    let hasKwargs = false;
+    for (const _ in kwargs) {
+      hasKwargs = true;
+      break;
+    }
+    const checks = entry.checks;
+    if (checks !== undefined) {
+      return this.#callChecked(
+        checks,
+        entry,
+        step,
+        args,
+        hasKwargs ? kwargs : undefined,
+        context,
+        streamed,
+      );
+    }
+    return this.#callPlain(entry, step, args, kwargs, hasKwargs, context, streamed);
   }
 
   #argumentsError(
@@ -368,7 +382,7 @@ export class FunctionCaller {
   #unsupported(step: Step, kind: string, value: unknown, streamed: StreamMode): RpcError {
     closeProducer(value);
     const why = typeof streamed === "object" ? streamed.why : undefined;
-    return this.#functionError(step, new TypeError(unsupportedResultMessage(kind, true, why)));
+    return this.#functionError(step, new TypeError(unsupportedResultMessage(kind, why)));
   }
 
   #functionError(step: Step, err: unknown): RpcError {

@@ -209,3 +209,24 @@ Deno.test("readableOf(): the call's signal fails a read that waits, and cancels 
   await assert.rejects(read, /request cancelled/);
   assert.ok(cancelled instanceof Error);
 });
+
+Deno.test("readableOf(): a source's error follows the chunks queued before it", async () => {
+  async function* failing() {
+    yield 1;
+    yield 2;
+    yield 3;
+    throw new Error("broke");
+  }
+  const readable = readableOf(
+    new ProducerSource(failing(), new AbortController().signal, (e) => e),
+    8,
+  );
+  // All three chunks and the error arrive before the reader reads anything.
+  await new Promise((r) => setTimeout(r, 20));
+  const got: unknown[] = [];
+  const err = await (async () => {
+    for await (const chunk of readable) got.push(chunk);
+  })().then(() => null, (e) => e);
+  assert.deepEqual(got, [1, 2, 3]);
+  assert.ok(err instanceof Error && err.message === "broke", String(err));
+});

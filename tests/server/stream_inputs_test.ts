@@ -332,3 +332,33 @@ Deno.test("stream inputs: a streamed request of two result steps is a 1004 befor
   await ws.close();
   assert.equal(ran, 0);
 });
+
+Deno.test("stream inputs: a sandboxed consumer reads a step's stream in its process; a sandboxed producer's stream in a request is a 1003", async () => {
+  {
+    await using server = await startServer();
+    await server.registerModule(new URL("../fixtures/stream_functions.ts", import.meta.url).href);
+    server.register("lines", lines);
+    await using client = new Client(server.url);
+    assert.deepEqual(
+      await client.request([
+        { name: "l", fun: "lines", args: [20] },
+        { name: "d", fun: "drain", args: ["l"] },
+      ]),
+      { d: 20 },
+    );
+  }
+  await using server = await startServer();
+  await server.registerModule(new URL("../fixtures/arguments_functions.ts", import.meta.url).href);
+  server.register("summarize", summarize);
+  await using client = new Client(server.url);
+  const err = await rpcFailure(client.request([
+    { name: "t", fun: "ticks", args: [3] },
+    { name: "s", fun: "summarize", args: ["t"] },
+  ]));
+  assert.ok(err instanceof FunctionError, err.message);
+  assert.equal(err.code, 1003);
+  assert.match(
+    err.message,
+    /returned an async iterator: a streamed result is read with client\.stream\(\)/,
+  );
+});
