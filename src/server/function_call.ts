@@ -148,7 +148,7 @@ export class FunctionCaller {
     let value: MaybePromise<unknown>;
     try {
       value = sandboxed
-        ? this.#callSandboxed(entry, step, callArgs, callKwargs, context, streamed === true)
+        ? this.#callSandboxed(entry, step, callArgs, callKwargs, context, streamed)
         : this.call(entry, step, callArgs, callKwargs, context, streamed);
     } catch (err) {
       cancelAll(err);
@@ -210,11 +210,11 @@ export class FunctionCaller {
       // Sandboxed, so asynchronous: timed with the clock of its turns.
       const done = metrics.callStarted(entry.name, true);
       // Its errors are already mpreg errors naming the step; a streamed
-      // step's value is its stream, read under credit in its process.
-      // A sandboxed step that may stream runs as a plain call: its stream
-      // result is refused there (a sandbox answers a stream only when asked
-      // for one).
-      return entry.invoke(context, args, hasKwargs ? kwargs : undefined, streamed === true).then(
+      // step's value is its stream, read under credit in its process, as is
+      // that of a step that may stream and returns one (any other value is
+      // its value). Other stream results are refused in its process.
+      const mode = streamed === true || streamed === "may" ? streamed : false;
+      return entry.invoke(context, args, hasKwargs ? kwargs : undefined, mode).then(
         (value) => {
           done("ok", true);
           return value;
@@ -334,7 +334,7 @@ export class FunctionCaller {
     args: unknown[],
     kwargs: Record<string, unknown>,
     context: CallContext,
-    streamed: boolean,
+    streamed: StreamMode,
   ): MaybePromise<unknown> {
     let hasKwargs = false;
     for (const _ in kwargs) {

@@ -76,6 +76,33 @@ for (const encoding of ["msgpack", "json"] as const) {
   });
 }
 
+Deno.test("stream inputs: parse sandboxed on B streams 5,000 chunks in order into summarize on C, the client on A; its plain value passes unchanged", async () => {
+  let bNode: Server | undefined;
+  await withTrio(({ b, c }) => {
+    bNode = b;
+    b.register("parse", lines, { resources: ["b"], sandbox: true });
+    b.register("list", () => [1, 2, 3], { resources: ["b"], sandbox: true });
+    c.register("summarize", summarize, { resources: ["c"] });
+    c.register("sum", (xs: number[]) => xs.reduce((x, y) => x + y, 0), { resources: ["c"] });
+  }, async (a) => {
+    await using client = new Client(a.url);
+    const out = await client.request([
+      { name: "parsed", fun: "parse", args: [5_000], locs: ["b"] },
+      { name: "summary", fun: "summarize", args: ["parsed"], locs: ["c"] },
+    ]);
+    assert.deepEqual(out, { summary: { count: 5_000, from: "n1", node: "n2" } });
+    assert.deepEqual(
+      await client.request([
+        { name: "xs", fun: "list", locs: ["b"] },
+        { name: "total", fun: "sum", args: ["xs"], locs: ["c"] },
+      ]),
+      { total: 6 },
+    );
+    await waitFor(() => bNode!.stats().sandbox?.inFlight === 0, 5_000, "B's sandbox slots freed");
+    assert.equal(a.inFlight, 0);
+  });
+});
+
 Deno.test("stream inputs: A → B and B → A, and a keyword argument", async () => {
   await withTrio(({ a, b }) => {
     a.register("parseA", lines, { resources: ["a"] });
