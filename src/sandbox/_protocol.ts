@@ -53,9 +53,10 @@ export interface DefineMessage {
  * `streamed` (1) asks for the function's stream rather than a value: see
  * {@linkcode StreamMessage}; (2) allows one: a function that returns a
  * stream answers as a streamed call, any other value as a plain one (a step
- * that may stream into the one step that takes it). `inputs` lists the arguments that are streams
- * (an index in `args`, or a key of `kwargs`; sent as `null`): the function
- * gets each as a `ReadableStream`, fed by {@linkcode InputMessage}s.
+ * that may stream into the one step that takes it). `inputs` lists the
+ * arguments that are streams (an index in `args`, or a key of `kwargs`;
+ * sent as `null`): the function gets each as a `ReadableStream`, fed by
+ * {@linkcode InputMessage}s.
  */
 export type CallMessage = [
   id: number,
