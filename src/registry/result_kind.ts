@@ -54,10 +54,17 @@ export function unsupportedResult(value: unknown): string | undefined {
  * ```
  *
  * @param kind What {@linkcode unsupportedResult} returned.
+ * @param why Why this step of a request may not stream (from its graph):
+ *   the message then says a stream may also go to another step.
  * @returns A sentence for the error.
  */
-export function unsupportedResultMessage(kind: string): string {
+export function unsupportedResultMessage(kind: string, why?: string): string {
   const what = `returned ${kind === "ReadableStream" ? "a" : "an"} ${kind}`;
+  if (why !== undefined) {
+    return `${what}: a streamed result is read with client.stream(), not call() or request(), ` +
+      "or passed whole to the one step of a request that takes it as an argument " +
+      `(here ${why}); return an array or another value to answer call()`;
+  }
   return `${what}: a streamed result is read with client.stream(), not call() or request(); ` +
     `return an array or another value to answer call()`;
 }

@@ -456,7 +456,9 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
       return;
     }
     const kwargs = message[7] ?? undefined;
+    // 1: the function's stream; 2: its stream if it returns one, else its value.
     const streamed = message[8] === 1;
+    const may = message[8] === 2;
     const arity = entry.arity ??= arityOf(entry.fn!);
     const problem = arityProblem(arity, message[2].length, kwargs !== undefined);
     if (problem !== undefined) {
@@ -497,16 +499,14 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
       finish(id, err, true, entry);
       return;
     }
+    const answer = (value: unknown): void => {
+      if (streamed || (may && producerOf(value) !== undefined)) {
+        startStream(id, value, context, entry);
+      } else finishChecked(id, value);
+    };
     if (isThenable(result)) {
-      Promise.resolve(result).then(
-        (value) => streamed ? startStream(id, value, context, entry) : finishChecked(id, value),
-        (err: unknown) => finish(id, err, true, entry),
-      );
-    } else if (streamed) {
-      startStream(id, result, context, entry);
-    } else {
-      finishChecked(id, result);
-    }
+      Promise.resolve(result).then(answer, (err: unknown) => finish(id, err, true, entry));
+    } else answer(result);
   };
 
   const call = (message: CallMessage): void => {

@@ -109,7 +109,7 @@ export function receive(
       if (pending === undefined) return violation(worker, message[0]);
       settle(s, worker, pending);
       if (pending.stream !== undefined) pending.stream.end();
-      else if (pending.streamed) {
+      else if (pending.streamed === true) {
         return violation(worker, message[0], `ended call ${message[0]} as a stream it never began`);
       } else if (!pending.answered) pending.resolve(message[1]);
     } else if ("chunk" in message) {

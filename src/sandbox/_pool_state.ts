@@ -55,8 +55,11 @@ export class PendingCall implements EventListenerObject {
   grace: ReturnType<typeof setTimeout> | undefined = undefined;
   /** Takes the call's progress reports (its context's `progress`). */
   progress: ((value: unknown) => void) | undefined = undefined;
-  /** The call asked for the function's stream (`client.stream()`). */
-  streamed = false;
+  /**
+   * The call asked for the function's stream (`client.stream()`), or with
+   * `"may"` allowed one (its answer is then a stream or a value).
+   */
+  streamed: boolean | "may" = false;
   /**
    * Its stream, once the process said the function returned one: the call
    * holds its slot until the stream ends, and its failures go to the stream.

@@ -51,9 +51,12 @@ export interface DefineMessage {
  * `kwargs` is passed as a trailing argument when present (the pool only
  * sends it when not empty; `null` when absent before `streamed`).
  * `streamed` (1) asks for the function's stream rather than a value: see
- * {@linkcode StreamMessage}. `inputs` lists the arguments that are streams
- * (an index in `args`, or a key of `kwargs`; sent as `null`): the function
- * gets each as a `ReadableStream`, fed by {@linkcode InputMessage}s.
+ * {@linkcode StreamMessage}; (2) allows one: a function that returns a
+ * stream answers as a streamed call, any other value as a plain one (a step
+ * that may stream into the one step that takes it). `inputs` lists the
+ * arguments that are streams (an index in `args`, or a key of `kwargs`;
+ * sent as `null`): the function gets each as a `ReadableStream`, fed by
+ * {@linkcode InputMessage}s.
  */
 export type CallMessage = [
   id: number,
@@ -64,7 +67,7 @@ export type CallMessage = [
   node: string,
   deadline: number,
   kwargs?: Record<string, unknown> | null,
-  streamed?: 0 | 1,
+  streamed?: 0 | 1 | 2,
   inputs?: (number | string)[],
 ];
 
@@ -209,7 +212,8 @@ export interface ReadyMessage {
  * The messages of a streamed call `id` (a call sent with `streamed`), from
  * the process: `{ stream: id }` once the function returned a producer (a
  * `ReadableStream`, an async iterable or a generator; any other value fails
- * the call with `{ id, error }`), then `{ chunk: id, value }` for each
+ * the call with `{ id, error }`, or with `streamed` 2 is answered as the
+ * call's value, `[id, value]`), then `{ chunk: id, value }` for each
  * chunk, no more than the credit granted by {@linkcode CreditMessage}s;
  * the stream ends with `[id, count]` (the number of chunks sent) or
  * `{ id, error }`. A `{ cancel }` closes the producer (a generator's

@@ -194,7 +194,8 @@ export class WorkerPool {
    *   in `inFlight`, against `maxInFlight` and `perWorker`) until the stream
    *   ends, fails or is cancelled; a process whose only calls are streams
    *   still takes new calls. A value that is not a stream fails the call
-   *   with a {@linkcode FunctionError}.
+   *   with a {@linkcode FunctionError}; with `"may"`, it is the call's
+   *   value (a stream is taken as with `true`).
    * @returns The function's value (sent back as msgpack), or its stream.
    */
   call(
@@ -202,7 +203,7 @@ export class WorkerPool {
     args: unknown[],
     kwargs: Record<string, unknown> | undefined,
     context: CallContext,
-    streamed = false,
+    streamed: boolean | "may" = false,
   ): Promise<unknown> {
     if (this.#s.closed) {
       return Promise.reject(
@@ -276,7 +277,7 @@ export class WorkerPool {
     const inputs = streamArguments(args, kwargs);
     if (streamed || inputs !== undefined) {
       if (message.length === 7) message.push(null);
-      message.push(streamed ? 1 : 0);
+      message.push(streamed === "may" ? 2 : streamed ? 1 : 0);
     }
     if (inputs !== undefined) {
       // The streams go as `null`, fed by messages of their own.
@@ -443,7 +444,7 @@ export class WorkerPool {
     args: unknown[],
     kwargs: Record<string, unknown> | undefined,
     context: CallContext,
-    streamed: boolean,
+    streamed: boolean | "may",
   ): Promise<unknown> {
     const signal = context.signal;
     if (signal.aborted) return Promise.reject(signal.reason);

@@ -56,7 +56,7 @@ export const SYMLINK_SCAN_BOUND = 10_000;
  * (details `{ step, fun, denied }`), {@linkcode InternalError},
  * {@linkcode OverloadedError}, or the signal's reason when cancelled.
  * With `streamed`, the value is the function's stream: a `StreamSource`
- * (see `WorkerPool.call`).
+ * (see `WorkerPool.call`); with `"may"`, its stream if it returns one.
  *
  * @example
  * ```ts ignore
@@ -69,7 +69,7 @@ export type SandboxInvoker = (
   context: CallContext,
   args: unknown[],
   kwargs: Record<string, unknown> | undefined,
-  streamed?: boolean,
+  streamed?: boolean | "may",
 ) => Promise<unknown>;
 
 /**

@@ -15,7 +15,11 @@ import {
   TimeoutError,
 } from "../../mod.ts";
 import { OverloadedError, UnavailableError } from "../../src/protocol/errors.ts";
-import { isStreamSource, type StreamSource } from "../../src/registry/stream_source.ts";
+import {
+  ARGUMENT_STREAM_CREDIT,
+  isStreamSource,
+  type StreamSource,
+} from "../../src/registry/stream_source.ts";
 import { type FunctionRef, WorkerPool } from "../../src/sandbox/pool.ts";
 import { streamStats } from "../../src/server/stream_sender.ts";
 import { context, eventually, FIXTURES, rejection } from "./_helpers.ts";
@@ -208,6 +212,43 @@ for (const how of ["cancel()", "signal", "deadline"] as const) {
         if (how === "signal") assert.ok(err instanceof CancelledError, String(err));
         else assert.ok(err instanceof TimeoutError, String(err));
       }
+      await waitFor(() => produced(path) > 0, 5_000, "the generator's finally in the sandbox");
+      assert.equal(await Deno.readTextFile(path), "finally ran, aborted: true");
+      const stopped = produced(`${path}.n`);
+      await delay(100);
+      assert.equal(produced(`${path}.n`), stopped, "the producer stopped");
+      await waitFor(() => server.stats().sandbox?.inFlight === 0, 5_000, "the sandbox slot freed");
+      assert.equal(server.inFlight, 0);
+    });
+  });
+}
+
+for (const how of ["return", "cancel"] as const) {
+  Deno.test(`sandbox streams: a sandboxed producer streaming into a step is held to the consumer's credit; the consumer's ${how} runs its finally`, async () => {
+    await withDir(async (dir) => {
+      await using server = await startWriter();
+      server.register("endless", endless, { permissions: { write: [dir] } });
+      const path = `${dir}/finally`;
+      let ahead = 0;
+      server.register("firstThree", async (input: ReadableStream<number>) => {
+        const reader = input.getReader();
+        const got = [];
+        for (let i = 0; i < 3; i++) got.push((await reader.read()).value);
+        // The producer runs ahead no further than the credit.
+        await delay(200);
+        ahead = produced(`${path}.n`);
+        if (how === "cancel") await reader.cancel("enough");
+        return got;
+      });
+      await using client = new Client(server.url);
+      assert.deepEqual(
+        await client.request([
+          { name: "n", fun: "endless", args: [path] },
+          { name: "first", fun: "firstThree", args: ["n"] },
+        ]),
+        { first: [0, 1, 2] },
+      );
+      assert.ok(ahead >= 3 && ahead <= ARGUMENT_STREAM_CREDIT + 2, `it made ${ahead} chunks`);
       await waitFor(() => produced(path) > 0, 5_000, "the generator's finally in the sandbox");
       assert.equal(await Deno.readTextFile(path), "finally ran, aborted: true");
       const stopped = produced(`${path}.n`);
@@ -475,5 +516,39 @@ Deno.test("sandbox attack: a process that sends a chunk past its stream's credit
     assert.equal(pool.stats().inFlight, 0);
   } finally {
     await pool.close();
+  }
+});
+
+Deno.test("sandbox attack: a stream begun for a plain call is a crash; a call that may stream is held to its credit as a streamed one", async () => {
+  // maxWorkers 1 and no other call first: the forged call is the pool's call 1.
+  const pool = new WorkerPool({}, { maxWorkers: 1 });
+  try {
+    const start: FunctionRef = { name: "forgeStreamStart", module: `${FIXTURES}forge.ts` };
+    const err = await rejection(
+      pool.call(start, [1], undefined, context("forger", AbortSignal.timeout(5_000))),
+    );
+    assert.ok(err instanceof InternalError, String(err));
+    assert.match(
+      err.message,
+      /^Step "forger" \(forgeStreamStart\) failed: its sandbox process began a stream for call 1, which was not asked for one$/,
+    );
+    assert.equal(pool.stats().crashes, 1);
+  } finally {
+    await pool.close();
+  }
+  const may = new WorkerPool({}, { maxWorkers: 1 });
+  try {
+    const forge: FunctionRef = { name: "forgeStream", module: `${FIXTURES}forge.ts` };
+    const signal = AbortSignal.timeout(5_000);
+    const source = await may.call(forge, [1], undefined, context("forger", signal), "may");
+    assert.ok(isStreamSource(source));
+    const [got, err] = await drain(source as StreamSource);
+    assert.deepEqual(got, []);
+    assert.ok(err instanceof InternalError, String(err));
+    assert.match(err.message, /sent a chunk of call 1 past its credit$/);
+    assert.equal(may.stats().crashes, 1);
+    assert.equal(may.stats().inFlight, 0);
+  } finally {
+    await may.close();
   }
 });
