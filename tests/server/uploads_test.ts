@@ -71,6 +71,9 @@ Deno.test("uploads: a ReadableStream, a Blob and a keyword argument arrive whole
       encoding,
     );
     assert.deepEqual(await client.call("digest", [new Blob(chunks)]), [1024 * 1024, expected]);
+    // The typed view takes the function's own parameter type.
+    const remote = client.typed<{ digest: typeof digest }>();
+    assert.deepEqual(await remote.digest(ReadableStream.from(chunks)), [1024 * 1024, expected]);
     assert.deepEqual(
       await client.call("labelled", ["x"], { kwargs: { data: ReadableStream.from(chunks) } }),
       { label: "x", bytes: 1024 * 1024, hash: expected },
