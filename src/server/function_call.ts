@@ -9,7 +9,7 @@
  */
 import { abortable } from "../_util/abortable.ts";
 import { isPromise, type MaybePromise } from "../_util/maybe_promise.ts";
-import { refusedUnstarted } from "../cluster/refused.ts";
+import { isRefusedUnstarted, refusedUnstarted } from "../cluster/refused.ts";
 import {
   AppError,
   CancelledError,
@@ -34,6 +34,7 @@ import {
 } from "../registry/stream_source.ts";
 import type { CheckedInput, FunctionChecks } from "../registry/validation.ts";
 import type { Metrics } from "./metrics.ts";
+import { settledAtEnd } from "./_settled_at_end.ts";
 
 /** What a {@linkcode FunctionCaller} needs from its node. */
 export interface FunctionCallerOptions {
@@ -112,9 +113,11 @@ export class FunctionCaller {
    * step's streamed value): each is given to the function as a
    * `ReadableStream` read under credit (a sandboxed function's in its
    * process, which grants the credit). A stream the function did not read
-   * to its end is cancelled once its call settles, unless the call itself
-   * streams (its producer may still be reading it: it is cancelled with the
-   * request).
+   * to its end is cancelled once its call settles; when the call's value is
+   * itself a stream (its producer may still be reading them), once that
+   * stream ends, fails or is cancelled. A call refused unstarted (a
+   * sandbox at its cap) leaves them untouched, for the member the step goes
+   * to next.
    */
   #callWithStreams(
     entry: RegisteredFunction,
@@ -132,33 +135,38 @@ export class FunctionCaller {
       sources.push(value);
       return sandboxed ? value : readableOf(value, ARGUMENT_STREAM_CREDIT, context.signal);
     };
-    const cancelAll = (reason: unknown): void => {
-      for (const source of sources) source.cancel(reason);
+    const signal = context.signal;
+    const onAbort = (): void => cancelAll(signal.reason);
+    let over = false;
+    // Once: the call (or its stream) is over; its inputs are cancelled
+    // unless it was refused unstarted.
+    const end = (reason: unknown, cancel: boolean): void => {
+      if (over) return;
+      over = true;
+      signal.removeEventListener("abort", onAbort);
+      if (cancel) { for (const source of sources) source.cancel(reason); }
+    };
+    const cancelAll = (reason: unknown): void => end(reason, true);
+    const failed = (err: unknown): never => {
+      end(err, !isRefusedUnstarted(err));
+      throw err;
     };
     const callArgs = args.map(readable);
     const callKwargs: Record<string, unknown> = {};
     for (const key in kwargs) callKwargs[key] = readable(kwargs[key]);
-    context.signal.addEventListener("abort", () => cancelAll(context.signal.reason), {
-      once: true,
-    });
-    const settled = (value: unknown): unknown => {
-      if (!isStreamSource(value)) cancelAll(new CancelledError("The call ended"));
-      return value;
-    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    const settled = (value: unknown): unknown =>
+      settledAtEnd(value, () => cancelAll(new CancelledError("The call ended")));
     let value: MaybePromise<unknown>;
     try {
       value = sandboxed
         ? this.#callSandboxed(entry, step, callArgs, callKwargs, context, streamed)
         : this.call(entry, step, callArgs, callKwargs, context, streamed);
     } catch (err) {
-      cancelAll(err);
-      throw err;
+      return failed(err);
     }
     if (!isPromise(value)) return settled(value);
-    return value.then(settled, (err: unknown) => {
-      cancelAll(err);
-      throw err;
-    });
+    return value.then(settled, failed);
   }
 
   /**

@@ -4,7 +4,8 @@
 // process grants; the node reads the stream's source no further than that.
 // Its cancel, its source's error and the call's end reach the other side.
 import assert from "node:assert/strict";
-import { FunctionError } from "../../src/protocol/errors.ts";
+import { isRefusedUnstarted } from "../../src/cluster/refused.ts";
+import { FunctionError, OverloadedError } from "../../src/protocol/errors.ts";
 import type { Step } from "../../src/protocol/step.ts";
 import { FunctionRegistry } from "../../src/registry/registry.ts";
 import { MAX_STREAM_CREDIT } from "../../src/protocol/messages.ts";
@@ -20,7 +21,7 @@ import { Sandbox } from "../../src/sandbox/sandbox.ts";
 import { FunctionCaller } from "../../src/server/function_call.ts";
 import { Metrics } from "../../src/server/metrics.ts";
 import { waitFor } from "../_helpers/mod.ts";
-import { context } from "./_helpers.ts";
+import { context, rejection } from "./_helpers.ts";
 
 /** A source of `n` numbers that counts what it was asked for and whether it was closed. */
 function numbers(n: number, fail?: string) {
@@ -209,4 +210,25 @@ Deno.test("SandboxInput: a process that grants again and again never holds a str
   input.grant(MAX_STREAM_CREDIT);
   assert.deepEqual(granted, [MAX_STREAM_CREDIT, 10]);
   assert.equal(sent.length, 10);
+});
+
+Deno.test("FunctionCaller: a sandboxed step refused unstarted (its pool at its cap) leaves its stream arguments untouched", async () => {
+  const registry = new FunctionRegistry();
+  const entry = registry.register("sum", () => 0, {
+    invoke: () => Promise.reject(new OverloadedError("The sandbox is at its cap")),
+  });
+  const caller = new FunctionCaller({ debug: false, metrics: new Metrics() });
+  const step: Step = { name: "s", fun: "sum", args: [], kwargs: {}, locs: [] };
+  const { source, state } = numbers(10);
+  const controller = new AbortController();
+  const err = await rejection(
+    Promise.resolve(caller.call(entry, step, [source], {}, context("s", controller.signal))),
+  );
+  assert.ok(isRefusedUnstarted(err), `refused unstarted: ${err}`);
+  // The step goes to another member with the same stream: still whole.
+  controller.abort(new Error("the request ended"));
+  const [got, error] = await drain(source);
+  assert.equal(error, null);
+  assert.deepEqual(got, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.equal(state.closed, true);
 });

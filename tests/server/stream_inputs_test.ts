@@ -428,3 +428,63 @@ Deno.test("stream inputs: a sandboxed step that may stream and returns a plain v
   );
   await waitFor(() => server.stats().sandbox?.inFlight === 0, 5_000, "the sandbox slots freed");
 });
+
+Deno.test("stream inputs: a streamed consumer whose stream ends while it leaves its input unread closes the producer (its finally runs)", async () => {
+  let closed = false;
+  let pulled = 0;
+  await using server = await startServer();
+  server
+    .register("lines", async function* () {
+      try {
+        for (let i = 0;; i++) {
+          pulled++;
+          yield `line ${i}`;
+        }
+      } finally {
+        closed = true;
+      }
+    })
+    .register("head", async function* (input: ReadableStream<string>) {
+      const reader = input.getReader();
+      yield (await reader.read()).value;
+      reader.releaseLock(); // done with it: neither read to its end nor cancelled
+    });
+  await using client = new Client(server.url);
+  const got = await Array.fromAsync(client.streamRequest([
+    { name: "raw", fun: "lines", args: [] },
+    { name: "one", fun: "head", args: ["raw"] },
+  ]));
+  assert.deepEqual(got, ["line 0"]);
+  await waitFor(() => closed, 2_000, "the producer's finally once the consumer's stream ended");
+  const stopped = pulled;
+  await delay(30);
+  assert.equal(pulled, stopped);
+  await waitFor(() => server.inFlight === 0, 2_000, "request over");
+});
+
+Deno.test("stream inputs: a sandboxed producer whose streamed consumer ends without reading it frees its pool slot", async () => {
+  await using server = await startServer();
+  server
+    .register("lines", async function* () {
+      for (let i = 0;; i++) yield `line ${i}`;
+    }, { sandbox: true })
+    .register("head", async function* (input: ReadableStream<string>) {
+      const reader = input.getReader();
+      yield (await reader.read()).value;
+      reader.releaseLock();
+    });
+  await using client = new Client(server.url);
+  for (let round = 0; round < 2; round++) {
+    const got = await Array.fromAsync(client.streamRequest([
+      { name: "raw", fun: "lines", args: [] },
+      { name: "one", fun: "head", args: ["raw"] },
+    ]));
+    assert.deepEqual(got, ["line 0"]);
+    await waitFor(() => server.inFlight === 0, 2_000, "request over");
+    await waitFor(
+      () => server.stats().sandbox?.profiles[0]?.inFlight === 0,
+      2_000,
+      "the sandboxed producer's call freed its slot",
+    );
+  }
+});
