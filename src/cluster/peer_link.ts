@@ -12,7 +12,12 @@ import { type Call, CallTable } from "../transport/calls.ts";
 import { type Channel, OPEN } from "../transport/channel.ts";
 import { openChannel } from "../transport/open.ts";
 import { type Codec, createCodec } from "../protocol/codec.ts";
-import { ConnectionError, NotStartedError, type RpcError } from "../protocol/errors.ts";
+import {
+  CancelledError,
+  ConnectionError,
+  NotStartedError,
+  type RpcError,
+} from "../protocol/errors.ts";
 import { isCredit } from "../protocol/messages.ts";
 import type { NodeRecord } from "./membership.ts";
 import {
@@ -267,10 +272,13 @@ export class PeerLink {
     const stream = message.stream === undefined
       ? undefined
       : new RelaySource((n) => this.send({ t: "credit", id, n }), message.stream, () => {
-        // Its reader is done with it: the member stops the producer.
+        // Its reader is done with it: the member stops the producer, and
+        // this side the streams it fed the run.
         if (this.#runs.get(id) !== run) return;
         this.#runs.delete(id, run);
         this.send({ t: "cancel", id });
+        endFeeds(run.feeds, new CancelledError("Cancelled by its reader"));
+        if (this.#retired) this.#closeIfIdle();
       });
     const reject = stream === undefined ? fail : (error: unknown) => {
       fail(error);
@@ -288,6 +296,7 @@ export class PeerLink {
       this.send({ t: "cancel", id });
       reject(signal.reason);
       endFeeds(run.feeds, signal.reason);
+      if (this.#retired) this.#closeIfIdle();
     });
     const sent: RunMessage = { t: "run", id, ...message };
     if (progress !== undefined) sent.progress = true;

@@ -431,3 +431,43 @@ Deno.test("stream inputs: client.streamRequest() through A reads a stream made o
     await waitFor(() => a.inFlight === 0, 2_000, "nothing in flight on A");
   });
 });
+
+Deno.test("stream inputs: a relayed stream its reader on A cancels closes the relayed run's input stream on A (its producer's finally runs)", async () => {
+  await using cluster = await startCluster(2, "star");
+  const [a, b] = cluster.nodes as [Server, Server];
+  let closed = false;
+  let pulled = 0;
+  a.register("lines", async function* () {
+    try {
+      for (let i = 0;; i++) {
+        pulled++;
+        yield `line ${i}`;
+      }
+    } finally {
+      closed = true;
+    }
+  }).register("first", async (input: ReadableStream<string>) => {
+    const reader = input.getReader();
+    const { value } = await reader.read();
+    await reader.cancel();
+    return value;
+  });
+  b.register("upper", async function* (input: ReadableStream<string>) {
+    for await (const line of input) yield line.toUpperCase();
+  });
+  await converged(cluster.nodes);
+  await known(cluster.nodes, "upper", "n1");
+  await using client = new Client(a.url);
+  // lines (A) → upper (B, relayed back) → first (A), which cancels it.
+  const out = await client.request([
+    { name: "raw", fun: "lines", args: [] },
+    { name: "loud", fun: "upper", args: ["raw"] },
+    { name: "one", fun: "first", args: ["loud"] },
+  ]);
+  assert.deepEqual(out, { one: "LINE 0" });
+  await waitFor(() => closed, 3_000, "the producer on A closed");
+  const stopped = pulled;
+  await delay(30);
+  assert.equal(pulled, stopped);
+  await waitFor(() => a.inFlight === 0 && b.inFlight === 0, 3_000, "both idle");
+});
