@@ -283,9 +283,14 @@ export class ClientConnection {
       if (u === null) {
         this.#log.warn("Closing connection: {error}", { error: error.message });
         this.close(CLOSE_POLICY, error.message);
-      } else {
-        this.#sendError(u, error);
+        return;
       }
+      // A malformed upload message fails the request it names, as one
+      // that breaks the upload's protocol does (see #upload): one answer.
+      const entry = isUploadMessage(message) ? this.#inFlight.get(u) : undefined;
+      if (entry === undefined) return this.#sendError(u, error);
+      this.#finish(u, entry, error);
+      this.#sendError(u, error, entry.id, entry.principal.name);
       return;
     }
     if (parsed.role === "credit") {
@@ -618,4 +623,10 @@ export class ClientConnection {
     if (this.#batcher === null) this.#socket.send(frame);
     else this.#batcher.push(frame);
   }
+}
+
+/** Whether a message that did not parse claims to be an upload's (`role: "in"`). */
+function isUploadMessage(message: unknown): boolean {
+  return typeof message === "object" && message !== null &&
+    (message as { role?: unknown }).role === "in";
 }

@@ -433,6 +433,50 @@ Deno.test("uploads: on the wire the node grants credit as the function reads, an
   await waitFor(() => server.inFlight === 0, 5_000, "no request in flight");
 });
 
+Deno.test("uploads: a malformed in message (bad bytes, an index past 64) fails the request it names, answered once", async () => {
+  await using server = await startServer();
+  server.register("sum", async (s: ReadableStream<number>) => {
+    let total = 0;
+    for await (const n of s) total += n;
+    return total;
+  });
+  const ws = new RawSocket(server.url, "mpreg.json.v1");
+  await ws.opened;
+  const send = (m: unknown) => ws.ws.send(JSON.stringify(m));
+  const bad = [
+    { bytes: "%%%not base64%%%" },
+    { i: 65, chunk: 1 },
+  ];
+  for (const [k, fields] of bad.entries()) {
+    const u = k + 1;
+    ws.frames.splice(0);
+    send({
+      role: "rpc",
+      u,
+      timeout: 3_000,
+      cmds: [{ name: "s", fun: "sum", args: [null] }],
+      ins: [{ step: "s", arg: 0 }],
+    });
+    await ws.waitFrames(1);
+    assert.deepEqual(JSON.parse(ws.frames[0] as string), { u, i: 0, credit: 16 });
+    send({ role: "in", u, i: 0, ...fields });
+    const answers = () =>
+      ws.frames.map((f) => JSON.parse(f as string)).filter((m) => "error" in m || "r" in m);
+    await waitFor(() => answers().length > 0, 1_000, `the answer to ${u}`);
+    assert.equal(answers()[0].u, u);
+    assert.equal(answers()[0].error?.code, 1004, JSON.stringify(answers()[0]));
+    // The request is over on the node at once (not at its deadline), its
+    // upload stopped ...
+    await waitFor(() => server.inFlight === 0, 1_000, `request ${u} over`);
+    assert.ok(ws.frames.some((f) => JSON.parse(f as string).stop === true), String(ws.frames));
+    // ... and answered no more (a chunk after it is dropped).
+    send({ role: "in", u, i: 0, chunk: 1 });
+    await delay(100);
+    assert.equal(answers().length, 1, String(ws.frames));
+  }
+  await ws.close();
+});
+
 Deno.test("uploads: a sandboxed function reads an upload in its process, and its early return cancels the caller's stream", async () => {
   await using server = await startServer();
   server
