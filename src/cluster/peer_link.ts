@@ -14,6 +14,8 @@ import { openChannel } from "../transport/open.ts";
 import { type Codec, createCodec } from "../protocol/codec.ts";
 import { ConnectionError, NotStartedError, type RpcError } from "../protocol/errors.ts";
 import { isCredit } from "../protocol/messages.ts";
+import { EncodedValue } from "../protocol/encoded_value.ts";
+import { type ScanLimits, scanMsgpack } from "../protocol/scan.ts";
 import type { NodeRecord } from "./membership.ts";
 import {
   type AuthorizedMessage,
@@ -27,6 +29,7 @@ import {
 } from "./peer_protocol.ts";
 import { type PeerLinkHost, Unstarted } from "./peer_link_host.ts";
 import { RelaySource } from "./_stream_relay.ts";
+import { roomBefore } from "./_chunk_frame.ts";
 import { Handshake } from "./_handshake.ts";
 import { answerEncoder, peerBatcher } from "./_peer_frames.ts";
 import {
@@ -85,6 +88,8 @@ export class PeerLink {
   /** Encodes chunks within the same limits as the answers. */
   readonly #chunks: AnswerEncoder<number>;
   #chunkFailed = false;
+  /** This node's limits for a chunk's encoding (the value of a message). */
+  readonly #chunkLimits: ScanLimits;
 
   /**
    * Dials `url` and runs the handshake.
@@ -121,6 +126,8 @@ export class PeerLink {
       failed: () => this.#chunkFailed = true,
     });
     this.#batcher = peerBatcher(this.#codec, socket, dialed);
+    const { maxDepth, maxElements, maxStringBytes } = host.limits;
+    this.#chunkLimits = { maxDepth: maxDepth - 1, maxElements, maxStringBytes };
     this.#hs = new Handshake({
       dialed,
       address,
@@ -502,7 +509,19 @@ export class PeerLink {
       case "chunk": {
         const run = this.#runs.get(message.id);
         if (run?.stream === undefined) break;
-        if (!run.stream.push(message.value)) {
+        const encoded = message.encoded;
+        let value = message.value;
+        if (encoded !== undefined) {
+          if (!(encoded instanceof Uint8Array)) {
+            this.close("malformed chunk");
+            return;
+          }
+          // Checked as the chunk itself would be: relayed as these bytes,
+          // decoded only for a reader that needs the value.
+          scanMsgpack(encoded, this.#chunkLimits);
+          value = new EncodedValue(encoded, roomBefore(encoded));
+        }
+        if (!run.stream.push(value)) {
           // A member keeps to the credit it was given: past it, a node would hold without bound.
           this.close("malformed chunk: past the stream's credit");
           return;

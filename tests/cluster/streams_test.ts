@@ -63,6 +63,48 @@ for (const encoding of ["msgpack", "json"] as const) {
   });
 }
 
+/** Bytes that differ from chunk to chunk: `size` bytes from seed `i`. */
+function bytesOf(i: number, size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let j = 0; j < size; j++) out[j] = (i * 31 + j * 7) & 0xff;
+  return out;
+}
+
+const BINARY_SIZES = [65_536, 10, 70_000, 65_536, 9_000, 200_000, 65_536, 300, 65_536];
+
+for (const encoding of ["msgpack", "json"] as const) {
+  Deno.test(`streams (${encoding}): large chunks relayed by A as B encoded them arrive intact`, async () => {
+    // A passes B's encoding of each chunk into the client's frame (msgpack)
+    // or decodes it (json); frame buffers are reused on both links: every
+    // chunk must still arrive whole and in order, whatever its size.
+    await withPair(
+      (b) =>
+        register(b, "blobs", async function* (n: number) {
+          for (let i = 0; i < n; i++) {
+            const bytes = bytesOf(i, BINARY_SIZES[i % BINARY_SIZES.length]!);
+            yield encoding === "msgpack" ? bytes : { i, text: "x".repeat(bytes.length / 10 | 0) };
+          }
+        }),
+      async (a) => {
+        await using client = new Client(a.url, { encoding });
+        const n = 3 * BINARY_SIZES.length;
+        let i = 0;
+        for await (const chunk of client.stream("blobs", [n], { locs: ["b"], credit: 4 })) {
+          const size = BINARY_SIZES[i % BINARY_SIZES.length]!;
+          if (encoding === "msgpack") {
+            assert.ok(chunk instanceof Uint8Array);
+            assert.deepEqual(new Uint8Array(chunk), bytesOf(i, size));
+          } else {
+            assert.deepEqual(chunk, { i, text: "x".repeat(size / 10 | 0) });
+          }
+          i++;
+        }
+        assert.equal(i, n);
+      },
+    );
+  });
+}
+
 Deno.test("streams: a slow reader holds a fast producer on B to the credit, and A holds nothing", async () => {
   const credit = 4;
   let produced = 0;
