@@ -54,6 +54,7 @@ export async function sandboxBench(quick: boolean): Promise<SandboxBenchResult> 
     step: "add",
     requestId: ++requestId,
     node: "bench",
+    progress: () => {},
   });
   const args = [1, 2];
   const fn = add as (this: CallContext, ...args: unknown[]) => unknown;

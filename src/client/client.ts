@@ -55,6 +55,7 @@ interface Pending extends Routed {
     retry?: boolean;
     tp?: string;
     stream?: number;
+    progress?: true;
   };
   /** How many more times it may be sent again after a may-have-run failure. */
   retries: number;
@@ -66,6 +67,8 @@ interface Pending extends Routed {
   readonly reject: (error: RpcError) => void;
   /** For `stream()`: takes each chunk. */
   readonly chunk?: ((value: unknown) => void) | undefined;
+  /** The caller's `onProgress`. */
+  readonly progress?: ((value: unknown, step: string) => void) | undefined;
 }
 
 /** A batch never grows past this many bytes (see `#enqueue`). */
@@ -347,7 +350,11 @@ export class Client {
       }
       return this.#send(
         [step],
-        { timeoutMs: options.timeoutMs ?? STREAM_TIMEOUT_MS, signal },
+        {
+          timeoutMs: options.timeoutMs ?? STREAM_TIMEOUT_MS,
+          signal,
+          onProgress: options.onProgress,
+        },
         false,
         undefined,
         hooks,
@@ -404,6 +411,17 @@ export class Client {
       frame.stream = stream.credit;
       stream.id = id;
     }
+    const onProgress = options.onProgress;
+    if (onProgress !== undefined) {
+      if (this.#codec.protocol === null) {
+        return Promise.reject(
+          new ProtocolError(
+            "The original MPREG protocol has no progress reports: use msgpack or json for onProgress",
+          ),
+        );
+      }
+      frame.progress = true;
+    }
     // Checked and encoded before anything is registered, so a value the
     // codec cannot take (a symbol, a BigInt past 64 bits, a cycle) fails
     // this call alone.
@@ -422,7 +440,7 @@ export class Client {
       }
       const only = cmds.length === 1 && !all ? cmds[0]! : null;
       encoded = only !== null && only.kwargs === undefined && only.locs === undefined &&
-          tp === undefined && stream === undefined
+          tp === undefined && stream === undefined && onProgress === undefined
         ? this.#codec.encodeCall(id, only.name, only.fun, only.args, timeout)
         : this.#codec.encode(frame);
     } catch (err) {
@@ -455,6 +473,7 @@ export class Client {
       // A stream is never sent again: its reader may have chunks already.
       retries: stream === undefined ? this.#retries : 0,
       chunk: stream?.chunk,
+      progress: onProgress,
     };
     this.#pending.add(
       id,
@@ -603,11 +622,23 @@ export class Client {
       r?: unknown;
       error?: WireError | null;
       chunk?: unknown;
+      progress?: unknown;
+      step?: unknown;
     };
     if (message === null || typeof message !== "object") return;
     const pending = this.#pending.get(message.u as number);
     if (pending === undefined) return;
     if (pending.chunk !== undefined && "chunk" in message) return pending.chunk(message.chunk);
+    if ("progress" in message || "step" in message) {
+      // Never an answer: a report this call did not ask for is dropped.
+      if (pending.progress === undefined || typeof message.step !== "string") return;
+      try {
+        pending.progress(message.progress, message.step);
+      } catch {
+        // The caller's callback failed: the call goes on.
+      }
+      return;
+    }
     const error = message.error;
     if (!error) {
       this.#settle(pending, null, message.r as Record<string, unknown>);

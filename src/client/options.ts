@@ -168,6 +168,19 @@ export interface RequestOptions {
    * ```
    */
   traceparent?: string;
+  /**
+   * Takes the progress reports of the request's steps while it runs
+   * (`this.progress(value)` in a function; see the README, Functions), with
+   * the name of the step that made each one: in order, coalesced by the
+   * node (at most one every 50 ms per step, the latest winning), the last
+   * one of a step before the answer, none after it. A callback that throws
+   * does not affect the request. Asking for reports costs nothing when no
+   * function makes one. The original protocol (`encoding: "mpreg-json"`)
+   * has none: it refuses the request at once with a `ProtocolError`.
+   *
+   * @default {undefined (no reports asked for)}
+   */
+  onProgress?: (value: unknown, step: string) => void;
 }
 
 /**
@@ -238,6 +251,35 @@ export interface CallOptions {
    * ```
    */
   traceparent?: string;
+  /**
+   * Takes the function's progress reports while it runs (`this.progress(value)`
+   * in the function), with the step's name (the function's, for a call): in
+   * order, coalesced by the node (at most one every 50 ms, the latest
+   * winning), the last one before the answer, none after it. A callback
+   * that throws does not affect the call. The original protocol
+   * (`encoding: "mpreg-json"`) has none: it refuses the call at once with a
+   * `ProtocolError`.
+   *
+   * @default {undefined (no reports asked for)}
+   *
+   * @example Show a function's progress
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { type CallContext, Client, Server } from "@mpreg/mpreg";
+   * await using server = await new Server({ port: 0 })
+   *   .register("half", function (this: CallContext) {
+   *     this.progress(0.5);
+   *     return "done";
+   *   })
+   *   .start();
+   * await using client = new Client(server.url);
+   * const seen: unknown[] = [];
+   * const out = await client.call("half", [], { onProgress: (p, step) => seen.push([step, p]) });
+   * assert.equal(out, "done");
+   * assert.deepEqual(seen, [["half", 0.5]]);
+   * ```
+   */
+  onProgress?: (value: unknown, step: string) => void;
 }
 
 /**

@@ -78,6 +78,34 @@ export function answerEncoder(
 }
 
 /**
+ * The encoder of a link's progress reports, within the same limits as its
+ * answers: a report the peer could not take throws instead (it is dropped;
+ * the run goes on).
+ *
+ * @param codec The link's codec.
+ * @param limits This node's limits.
+ * @param peer The peer's name, for errors.
+ * @returns The encoder.
+ */
+export function progressEncoder(
+  codec: Codec,
+  limits: Limits,
+  peer: () => string | null,
+): AnswerEncoder<number> {
+  return new AnswerEncoder<number>(
+    codec,
+    {
+      result: (id, value) => codec.encode({ t: "progress", id, value }),
+      error: () => {
+        throw new RangeError("The progress report cannot be sent");
+      },
+    },
+    forAnswers(limits),
+    { scan: true, receiver: () => `node "${peer()}"` },
+  );
+}
+
+/**
  * The batcher of a link's messages after the handshake.
  *
  * @param codec The link's codec.

@@ -11,6 +11,7 @@ import type {
   AuthorizedMessage,
   AuthorizeMessage,
   PeerLimits,
+  ProgressMessage,
   RunErrorMessage,
   RunMessage,
 } from "./peer_protocol.ts";
@@ -26,8 +27,14 @@ export function isRunMessage(message: RunMessage): boolean {
     (message.kwargs !== undefined &&
       (typeof message.kwargs !== "object" || message.kwargs === null)) ||
     (message.locs !== undefined && !Array.isArray(message.locs)) ||
-    (message.stream !== undefined && !isCredit(message.stream))
+    (message.stream !== undefined && !isCredit(message.stream)) ||
+    (message.progress !== undefined && message.progress !== true)
   );
+}
+
+/** Whether a `progress` message is well-formed. */
+export function isProgressMessage(message: ProgressMessage): boolean {
+  return typeof message.id === "number" && "value" in message;
 }
 
 /** Whether an `authorize` message (a grant check) is well-formed. */

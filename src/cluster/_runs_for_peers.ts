@@ -136,7 +136,16 @@ export class RunsForPeers {
     };
     let value: unknown;
     try {
-      value = local.run(message, controller.signal);
+      value = local.run(
+        message,
+        controller.signal,
+        message.progress === true
+          ? (v) => {
+            // Only while the run is in flight: its answer ends it.
+            if (runs.get(message.id) === controller) link.progress(message.id, v);
+          }
+          : undefined,
+      );
     } catch (err) {
       return fail(err);
     }

@@ -260,6 +260,8 @@ export class ClusterNode implements PeerLinkHost {
    *   node's gets the step only if it agreed to it there.
    * @param stream A streamed step's initial credit: the value is then a
    *   stream relayed from the member, once its first chunk (or its end) came.
+   * @param progress Takes the step's progress reports, when the caller asked
+   *   for them (the member is then asked to send them).
    * @returns The step's value.
    */
   async runElsewhere(
@@ -273,6 +275,7 @@ export class ClusterNode implements PeerLinkHost {
     traceparent?: string,
     agreement: GrantAgreement | null = null,
     stream?: number,
+    progress?: (value: unknown) => void,
   ): Promise<unknown> {
     const max = this.limits.maxElements;
     if (expandedSize([step.args, step.kwargs], max) > max) {
@@ -336,7 +339,7 @@ export class ClusterNode implements PeerLinkHost {
         if (step.locs.length > 0) message.locs = step.locs;
         if (stream !== undefined) message.stream = stream;
         this.#stats.forwarded++;
-        return await link.run(message, signal);
+        return await link.run(message, signal, progress);
       } catch (err) {
         if (
           err instanceof ConnectionError && !signal.aborted && stream === undefined &&

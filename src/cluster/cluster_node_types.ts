@@ -19,8 +19,11 @@ export interface LocalRunner {
   offers(fun: string, locs: readonly string[]): boolean;
   /** Why the step's principal may not run it here, or `null` when it may. */
   authorize(step: Pick<RunMessage, "step" | "fun" | "principal">): RpcError | null;
-  /** Runs a forwarded step: a value, a promise, or a thrown RpcError. */
-  run(message: RunMessage, signal: AbortSignal): unknown;
+  /**
+   * Runs a forwarded step: a value, a promise, or a thrown RpcError.
+   * `progress`, when the coordinator asked for reports, sends one.
+   */
+  run(message: RunMessage, signal: AbortSignal, progress?: (value: unknown) => void): unknown;
   /** Called once the answer to a step that `run` took has been sent. */
   answered(): void;
 }

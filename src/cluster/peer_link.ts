@@ -31,10 +31,11 @@ import { type PeerLinkHost, Unstarted } from "./peer_link_host.ts";
 import { RelaySource } from "./_stream_relay.ts";
 import { roomBefore } from "./_chunk_frame.ts";
 import { Handshake } from "./_handshake.ts";
-import { answerEncoder, peerBatcher } from "./_peer_frames.ts";
+import { answerEncoder, peerBatcher, progressEncoder } from "./_peer_frames.ts";
 import {
   isAuthorizedMessage,
   isAuthorizeMessage,
+  isProgressMessage,
   isRunMessage,
   runError,
 } from "./_peer_messages.ts";
@@ -49,6 +50,8 @@ interface PendingRun extends Call {
   reject(error: unknown): void;
   /** A streamed run's chunks, relayed. */
   stream?: RelaySource;
+  /** Takes the run's progress reports, when they were asked for. */
+  progress?: (value: unknown) => void;
 }
 
 const never = (): void => {};
@@ -87,6 +90,8 @@ export class PeerLink {
   readonly #answers: AnswerEncoder<number>;
   /** Encodes chunks within the same limits as the answers. */
   readonly #chunks: AnswerEncoder<number>;
+  /** Encodes progress reports within the same limits. */
+  readonly #progress: AnswerEncoder<number>;
   #chunkFailed = false;
   /** This node's limits for a chunk's encoding (the value of a message). */
   readonly #chunkLimits: ScanLimits;
@@ -125,6 +130,7 @@ export class PeerLink {
       t: "chunk",
       failed: () => this.#chunkFailed = true,
     });
+    this.#progress = progressEncoder(this.#codec, host.limits, () => this.peer);
     this.#batcher = peerBatcher(this.#codec, socket, dialed);
     const { maxDepth, maxElements, maxStringBytes } = host.limits;
     this.#chunkLimits = { maxDepth: maxDepth - 1, maxElements, maxStringBytes };
@@ -138,6 +144,7 @@ export class PeerLink {
       setAnswerLimits: (limits) => {
         this.#answers.limits = limits;
         this.#chunks.limits = limits;
+        this.#progress.limits = limits;
       },
       ready: () => this.#ready(),
     });
@@ -216,6 +223,8 @@ export class PeerLink {
    *
    * @param message The step (its `id` is set here).
    * @param signal Aborting it sends a cancel and rejects with its reason.
+   * @param progress Takes the step's progress reports; the run asks the
+   *   member for them (`progress: true`) only when it is given.
    * @returns The step's value; for a streamed step (`message.stream`), a
    *   stream source, once the first chunk or the end came (its later
    *   failure, the link's loss included, fails the stream).
@@ -223,7 +232,11 @@ export class PeerLink {
    * @throws {RpcError} the step's error, or a {@linkcode ConnectionError} when
    *   the link closed while the step was in flight.
    */
-  run(message: Omit<RunMessage, "id" | "t">, signal: AbortSignal): Promise<unknown> {
+  run(
+    message: Omit<RunMessage, "id" | "t">,
+    signal: AbortSignal,
+    progress?: (value: unknown) => void,
+  ): Promise<unknown> {
     if (!this.ready || this.#retired || this.#peerLeaving) {
       return Promise.reject(
         new Unstarted(new NotStartedError(`No open link to ${this.peer ?? this.address}`)),
@@ -246,13 +259,16 @@ export class PeerLink {
     };
     const run: PendingRun = { at: Infinity, expire: never, deadline: 0, resolve, reject };
     if (stream !== undefined) run.stream = stream;
+    if (progress !== undefined) run.progress = progress;
     this.#runs.add(id, run, signal, () => {
       if (this.#runs.get(id) !== run) return;
       this.#runs.delete(id, run);
       this.send({ t: "cancel", id });
       reject(signal.reason);
     });
-    if (!this.#write({ t: "run", id, ...message })) {
+    const sent: RunMessage = { t: "run", id, ...message };
+    if (progress !== undefined) sent.progress = true;
+    if (!this.#write(sent)) {
       this.#runs.delete(id, run);
       reject(new Unstarted(new NotStartedError(`Link to ${this.peer} closed`)));
     }
@@ -340,6 +356,26 @@ export class PeerLink {
     this.#host.traffic("out", "chunk", frame.byteLength);
     this.#batcher.push(frame);
     return ok;
+  }
+
+  /**
+   * Sends a progress report of a run the peer sent (and asked reports of).
+   * A report the peer could not take (one that cannot be encoded, or over
+   * the limits it decodes frames with) is dropped; the run goes on.
+   *
+   * @param id The run's id.
+   * @param value The report.
+   */
+  progress(id: number, value: unknown): void {
+    if (!this.ready) return;
+    let frame: Uint8Array<ArrayBuffer>;
+    try {
+      frame = this.#progress.result(id, value) as Uint8Array<ArrayBuffer>;
+    } catch {
+      return;
+    }
+    this.#host.traffic("out", "progress", frame.byteLength);
+    this.#batcher.push(frame);
   }
 
   /**
@@ -527,6 +563,20 @@ export class PeerLink {
           return;
         }
         run.resolve(run.stream);
+        break;
+      }
+      case "progress": {
+        if (!isProgressMessage(message)) {
+          this.close("malformed progress");
+          return;
+        }
+        const run = this.#runs.get(message.id);
+        if (run?.progress === undefined) break;
+        try {
+          run.progress(message.value);
+        } catch {
+          // The caller's trouble, not the link's.
+        }
         break;
       }
       case "end": {

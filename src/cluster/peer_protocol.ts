@@ -124,6 +124,22 @@ export interface RunMessage {
    * or `error`; the coordinator grants more with `credit`.
    */
   stream?: number;
+  /**
+   * The caller asked for the step's progress reports: the runner sends them
+   * as `progress` messages (coalesced, the last one before the answer).
+   * Omitted, it sends none.
+   */
+  progress?: true;
+}
+
+/** Runner → coordinator: a progress report of a run whose `run` asked for them. */
+export interface ProgressMessage {
+  /** Message type. */
+  t: "progress";
+  /** The run's id. */
+  id: number;
+  /** The report, as the function made it. */
+  value: unknown;
 }
 
 /** Runner → coordinator: one chunk of a streamed run. */
@@ -269,6 +285,7 @@ export type PeerMessage =
   | RunErrorMessage
   | CancelRunMessage
   | ChunkMessage
+  | ProgressMessage
   | CreditMessage
   | EndMessage
   | LeavingMessage

@@ -6,6 +6,48 @@
  */
 
 /**
+ * The fraction done a progress report stands for, by the convention of
+ * `this.progress()`: a number from 0 to 1, or `{ done, total }`; `null` for
+ * any other value.
+ *
+ * @param value The report.
+ * @returns The fraction, clamped to 0..1, or `null`.
+ */
+export function progressFraction(value: unknown): number | null {
+  let fraction: number | null = null;
+  if (typeof value === "number") fraction = value;
+  else if (value !== null && typeof value === "object") {
+    const { done, total } = value as { done?: unknown; total?: unknown };
+    if (typeof done === "number" && typeof total === "number" && total > 0) {
+      fraction = done / total;
+    }
+  }
+  if (fraction === null || !Number.isFinite(fraction)) return null;
+  return Math.min(1, Math.max(0, fraction));
+}
+
+/**
+ * A progress report as text: `50%` for a number, `3 / 10 (30%) message`
+ * for `{ done, total, message? }`, else the value as JSON.
+ *
+ * @param value The report.
+ * @returns The text.
+ */
+export function progressText(value: unknown): string {
+  const fraction = progressFraction(value);
+  const percent = fraction === null ? "" : `${Math.round(fraction * 100)}%`;
+  if (typeof value === "number" && fraction !== null) return percent;
+  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+    const { done, total, message } = value as Record<string, unknown>;
+    if (typeof done === "number" && typeof total === "number") {
+      const text = `${done} / ${total}` + (percent === "" ? "" : ` (${percent})`);
+      return typeof message === "string" && message !== "" ? `${text} ${message}` : text;
+    }
+  }
+  return pretty(value);
+}
+
+/**
  * A duration: `0.42 ms`, `3.1 ms`, `120 ms`, `1.50 s`; `–` when unknown.
  *
  * @param value Milliseconds.

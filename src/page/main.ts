@@ -13,7 +13,7 @@ import { InputError, parseLoose, parseSteps } from "./input.ts";
 import { signatureOf } from "../client/api_types.ts";
 import { argumentsProblem, exampleArgs, type FunctionDescription } from "./params.ts";
 import { renderCluster } from "./render.ts";
-import { showError, showValue } from "./results.ts";
+import { showError, showProgress, showValue } from "./results.ts";
 import { Samples } from "./samples.ts";
 import type { ClusterView, StatsView } from "./types.ts";
 
@@ -142,7 +142,11 @@ async function poll(): Promise<void> {
 async function run(
   out: HTMLElement,
   button: HTMLButtonElement,
-  send: (client: ClientModule.Client) => Promise<unknown>,
+  send: (
+    client: ClientModule.Client,
+    onProgress: (value: unknown, step: string) => void,
+  ) => Promise<unknown>,
+  named = false,
 ): Promise<void> {
   if (client === null) {
     showError(out, clientError ?? new Error("The browser client is still loading"));
@@ -153,7 +157,10 @@ async function run(
   out.replaceChildren(h("p", { class: "muted" }, "Running…"));
   const start = performance.now();
   try {
-    const value = await send(client);
+    // The latest report shows until the answer replaces it.
+    const onProgress = (value: unknown, step: string) =>
+      showProgress(out, value, named ? step : undefined);
+    const value = await send(client, onProgress);
     showValue(out, value, performance.now() - start);
   } catch (err) {
     showError(out, err, performance.now() - start);
@@ -202,7 +209,7 @@ byId("call-form").addEventListener("submit", (event) => {
   const options: ClientModule.CallOptions = { locs };
   if (kwargs !== null) options.kwargs = kwargs as Record<string, unknown>;
   const list = args;
-  run(out, byId("call-submit"), (c) => c.call(fun, list, options));
+  run(out, byId("call-submit"), (c, onProgress) => c.call(fun, list, { ...options, onProgress }));
 });
 
 byId("request-form").addEventListener("submit", (event) => {
@@ -218,7 +225,12 @@ byId("request-form").addEventListener("submit", (event) => {
     return;
   }
   const all = byId<HTMLInputElement>("request-all").checked;
-  run(out, byId("request-submit"), (c) => c.request(steps, { all }));
+  run(
+    out,
+    byId("request-submit"),
+    (c, onProgress) => c.request(steps, { all, onProgress }),
+    true,
+  );
 });
 
 byId("call-fun").addEventListener("change", () => {

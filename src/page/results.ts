@@ -5,7 +5,35 @@
  * @module
  */
 import { h } from "./dom.ts";
-import { ms, pretty } from "./format.ts";
+import { ms, pretty, progressFraction, progressText } from "./format.ts";
+
+/**
+ * Shows a running call's latest progress report (a bar when it is a
+ * fraction, and its text), until its answer replaces it.
+ *
+ * @param out The result panel, still pending.
+ * @param value The report.
+ * @param step The step that made it, shown for a request.
+ */
+export function showProgress(out: HTMLElement, value: unknown, step?: string): void {
+  if (out.dataset.status !== "pending") return;
+  const fraction = progressFraction(value);
+  out.replaceChildren(
+    h(
+      "div",
+      { class: "progress", "data-testid": "progress" },
+      h("span", { class: "muted" }, "Running…"),
+      fraction === null
+        ? null
+        : h("progress", { max: 1, value: fraction, "data-testid": "progress-bar" }),
+      h(
+        "span",
+        { class: "progress-text", "data-testid": "progress-text" },
+        (step === undefined ? "" : `${step}: `) + progressText(value),
+      ),
+    ),
+  );
+}
 
 /**
  * Shows a value.

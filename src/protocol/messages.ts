@@ -77,6 +77,34 @@ export interface RpcRequest {
    * granted, then the usual answer (see {@linkcode CreditRequest}).
    */
   stream?: number;
+  /**
+   * The client takes progress reports: the node sends `{u, step, progress}`
+   * frames (see {@linkcode ProgressReport}) while the request runs. Not in
+   * the original protocol.
+   */
+  progress?: boolean;
+}
+
+/**
+ * `{u, step, progress}`: a progress report of a step of request `u`, node →
+ * client, sent only to a client that asked (`progress: true` in its `rpc`).
+ * A step's reports are coalesced (at most one every 50 ms, the latest
+ * winning) and its last one comes before the answer.
+ *
+ * @example
+ * ```ts
+ * import type { ProgressReport } from "./messages.ts";
+ * const msg: ProgressReport = { u: 1, step: "train", progress: { done: 3, total: 10 } };
+ * console.log(msg.step);
+ * ```
+ */
+export interface ProgressReport {
+  /** The id of the request. */
+  u: RequestId;
+  /** The step that reported it. */
+  step: string;
+  /** The report, as the function made it. */
+  progress: unknown;
 }
 
 /**
@@ -302,6 +330,10 @@ export function parseClientMessage(message: unknown, maxSteps: number): ClientMe
       }
       if (steps.length !== 1) throw bad("A streamed request has exactly one step");
       request.stream = message.stream;
+    }
+    if (message.progress !== undefined && message.progress !== null) {
+      if (typeof message.progress !== "boolean") throw bad('"progress" is not a boolean');
+      if (message.progress) request.progress = true;
     }
     return request;
   }

@@ -46,6 +46,35 @@ export interface CallContext {
   readonly requestId: RequestId;
   /** The name of the node running the function. */
   readonly node: string;
+  /**
+   * Reports the call's progress to a caller that asked for it (`onProgress`
+   * on the client); does nothing otherwise. Any value the caller's encoding
+   * can carry; by convention a number from 0 to 1, or
+   * `{ done, total, message? }`. Reports are coalesced: at most one leaves
+   * the node every 50 ms per step, the latest value winning, and the last
+   * one always reaches the caller before the answer. A report after the
+   * call ended, or one that cannot be encoded, is dropped. Sandboxed
+   * functions cannot report progress yet: there it does nothing.
+   *
+   * @example Report progress while working
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { type CallContext, Client, Server } from "@mpreg/mpreg";
+   * async function work(this: CallContext, n: number): Promise<number> {
+   *   for (let i = 1; i <= n; i++) {
+   *     await new Promise((resolve) => setTimeout(resolve, 1));
+   *     this.progress({ done: i, total: n });
+   *   }
+   *   return n;
+   * }
+   * await using server = await new Server({ port: 0 }).register("work", work).start();
+   * await using client = new Client(server.url);
+   * const seen: unknown[] = [];
+   * assert.equal(await client.call("work", [5], { onProgress: (p) => seen.push(p) }), 5);
+   * assert.deepEqual(seen.at(-1), { done: 5, total: 5 });
+   * ```
+   */
+  progress(value: unknown): void;
 }
 
 /**

@@ -54,6 +54,7 @@ import { concatBytes } from "../_util/concat.ts";
 import { type Arity, arityOf, arityProblem } from "../registry/arity.ts";
 import { unsupportedResult, unsupportedResultMessage } from "../registry/result_kind.ts";
 import { IdTable } from "../_util/id_table.ts";
+import { ProgressReporter } from "../registry/progress_reporter.ts";
 import { FramePacker, FrameReader } from "./_frames.ts";
 import {
   type CallMessage,
@@ -85,7 +86,10 @@ interface Entry {
   fromSource?: boolean;
 }
 
-/** A call's `this`: a {@linkcode CallContext} whose signal is made on first use. */
+/**
+ * A call's `this`: a {@linkcode CallContext} whose signal is made on first
+ * use, and whose progress reports go to the pool, coalesced.
+ */
 class HostCallContext {
   readonly step: string;
   readonly requestId: string | number;
@@ -94,12 +98,28 @@ class HostCallContext {
   #controller: AbortController | undefined;
   #aborted = false;
   #reason: unknown;
+  readonly #report: (value: unknown) => void;
+  #reporter: ProgressReporter | undefined;
+  #ended = false;
 
-  constructor(call: CallMessage) {
+  constructor(call: CallMessage, report: (value: unknown) => void) {
     this.step = call[3];
     this.requestId = call[4];
     this.node = call[5];
     this.deadline = call[6];
+    this.#report = report;
+  }
+
+  /** Reports the call's progress to the node (see `CallContext.progress`). */
+  progress(value: unknown): void {
+    if (this.#ended) return;
+    (this.#reporter ??= new ProgressReporter(this.#report)).report(value);
+  }
+
+  /** The call ended: its last report goes now, before its answer; later ones are dropped. */
+  static end(context: HostCallContext): void {
+    context.#ended = true;
+    context.#reporter?.end();
   }
 
   get signal(): AbortSignal {
@@ -311,6 +331,8 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
   };
 
   const finish = (id: number, result: unknown, failed: boolean, entry?: Entry): void => {
+    const context = calls.get(id);
+    if (context !== undefined) HostCallContext.end(context);
     calls.delete(id);
     if (!failed) {
       send([id, result]);
@@ -401,7 +423,8 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
       });
       return;
     }
-    const context = new HostCallContext(message);
+    const id = message[0];
+    const context = new HostCallContext(message, (value) => send({ progress: id, value }));
     calls.set(message[0], context);
     if (entry.fn === undefined && entry.error === undefined) {
       entry.loading!.then(() => run(entry, message, context));

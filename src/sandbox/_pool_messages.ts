@@ -116,6 +116,16 @@ export function receive(
       }
       const error = answerError(s, pending, message.error);
       if (!pending.answered) pending.reject(error);
+    } else if ("progress" in message) {
+      // A report of a call still in flight (the process sends none after its answer).
+      const pending = worker.pending.get(message.progress);
+      if (pending === undefined) return violation(worker, message.progress);
+      if (pending.answered || pending.progress === undefined) continue;
+      try {
+        pending.progress(message.value);
+      } catch {
+        // The node's trouble, not the process's.
+      }
     } else {
       // `ready`: the process checked it is the first message and carries its token.
       worker.ready = true;

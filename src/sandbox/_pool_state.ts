@@ -52,6 +52,8 @@ export class PendingCall implements EventListenerObject {
   /** Registered as an abort listener on `signal`. */
   listening = false;
   grace: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** Takes the call's progress reports (its context's `progress`). */
+  progress: ((value: unknown) => void) | undefined = undefined;
 
   constructor(
     readonly id: number,

@@ -72,6 +72,8 @@ function isMessage(message: unknown): boolean {
     return typeof m.id === "number" && error !== null && typeof error === "object" &&
       typeof error.name === "string" && typeof error.message === "string";
   }
+  // A progress report: `{ progress: id, value }`.
+  if ("progress" in m) return typeof m.progress === "number" && "value" in m;
   return false;
 }
 

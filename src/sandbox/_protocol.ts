@@ -10,8 +10,11 @@
  * To a process: `[id, fn, args, step, requestId, node, deadline, kwargs?]`
  * calls, `{ define }`, `{ cancel }`, `{ check }` and `{ exports }`. From a
  * process: `{ ready }` first (with the token it was started with), then
- * `[id, value]` answers and `{ id, error }` failures. Anything else from a
- * process is a protocol violation: the pool treats the process as crashed.
+ * `[id, value]` answers, `{ id, error }` failures and `{ progress, value }`
+ * progress reports of a call (`this.progress()`, coalesced in the process as
+ * on a node: at most one every 50 ms per call, the last one before its
+ * answer, none after it). Anything else from a process is a protocol
+ * violation: the pool treats the process as crashed.
  * A process that is about to exit says why on its stderr, in a line that
  * starts with {@linkcode EXIT_MARKER}.
  *
@@ -146,6 +149,14 @@ export interface ErrorReply {
   error: WireFunctionError;
 }
 
+/** A progress report of call `progress` (the function's `this.progress(value)`). */
+export interface ProgressReply {
+  /** The call's id. */
+  progress: number;
+  /** The report. */
+  value: unknown;
+}
+
 /** Sent first, once the process is connected and its runtime is up. */
 export interface ReadyMessage {
   /** The token of {@linkcode HostArgs}. */
@@ -153,7 +164,7 @@ export interface ReadyMessage {
 }
 
 /** A message from a sandbox process. */
-export type FromWorker = OkReply | ErrorReply | ReadyMessage;
+export type FromWorker = OkReply | ErrorReply | ProgressReply | ReadyMessage;
 
 /** The answer to a check: the functions that failed to load. */
 export interface LoadFailure {

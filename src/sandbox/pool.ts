@@ -24,6 +24,7 @@
  *   step: "add",
  *   requestId: 1,
  *   node: "n1",
+ *   progress: () => {},
  * };
  * console.log(await pool.call(add, [1, 2], undefined, context)); // 3
  * await pool.close();
@@ -91,6 +92,7 @@ export type { WorkerPoolOptions, WorkerPoolStats } from "./pool_options.ts";
  *   step: "s1",
  *   requestId: 1,
  *   node: "n1",
+ *   progress: () => {},
  * };
  * console.log(await pool.call(ref, ["/srv/data/hello.txt"], undefined, context));
  * await pool.close();
@@ -265,6 +267,7 @@ export class WorkerPool {
       signal,
       worker.cancel,
     );
+    pending.progress = (value) => context.progress(value);
     signal.addEventListener("abort", pending);
     pending.listening = true;
     worker.pending.set(id, pending);

@@ -15,6 +15,7 @@
  *   step: "s1",
  *   requestId: 1,
  *   node: "n1",
+ *   progress: () => {},
  * };
  * console.log(await add(context, [1, 2], undefined)); // 3
  * await sandbox.close();
@@ -160,6 +161,7 @@ export interface SandboxStats {
  *   step: "s1",
  *   requestId: 1,
  *   node: "n1",
+ *   progress: () => {},
  * };
  * console.log(await readData(context, ["/srv/data/hello.txt"], undefined));
  * await sandbox.close();

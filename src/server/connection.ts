@@ -62,6 +62,7 @@ export interface ConnectionHost {
     signal: AbortSignal,
     deadline: number,
     principal: Principal,
+    progress?: (step: string, value: unknown) => void,
   ): unknown;
   /** Counts a request of `principal` in flight; false when it is over its limit. */
   acquire(principal: Principal): boolean;
@@ -109,6 +110,8 @@ export class ClientConnection {
   readonly #log: Logger;
   readonly #inFlight: CallTable<InFlight>;
   readonly #answers: AnswerEncoder<RequestId>;
+  /** Encodes progress reports; one that cannot be sent throws (it is dropped). */
+  readonly #reports: AnswerEncoder<RequestId>;
   readonly #batcher: Batcher | null;
   readonly #auth: AuthResult;
   #closed = false;
@@ -145,6 +148,12 @@ export class ClientConnection {
     this.#answers = new AnswerEncoder<RequestId>(codec, {
       result: (u, r) => codec.encodeAnswer(u, r),
       error: (u, error) => codec.encode({ u, r: null, error }),
+    }, host.limits);
+    this.#reports = new AnswerEncoder<RequestId>(codec, {
+      result: (_u, report) => codec.encode(report),
+      error: () => {
+        throw new RangeError("The progress report cannot be sent");
+      },
     }, host.limits);
     this.#log = getLogger(["mpreg", "server", "connection"]).with({
       remote,
@@ -350,7 +359,19 @@ export class ClientConnection {
       if (request.stream !== undefined && this.#codec.encoding === "legacy") {
         throw new ProtocolError("The original MPREG protocol has no streams");
       }
-      result = host.runRequest(request, id, controller.signal, deadline, auth);
+      if (request.progress === true && this.#codec.encoding === "legacy") {
+        throw new ProtocolError("The original MPREG protocol has no progress reports");
+      }
+      result = host.runRequest(
+        request,
+        id,
+        controller.signal,
+        deadline,
+        auth,
+        request.progress === true
+          ? (step, value) => this.#progress(u, entry, step, value)
+          : undefined,
+      );
     } catch (err) {
       const error = toRpcError(err);
       this.#finish(u, entry, null, error.name);
@@ -417,6 +438,21 @@ export class ClientConnection {
     };
     if (result instanceof Promise) result.then(start, fail);
     else start(result);
+  }
+
+  /**
+   * Sends a progress report of request `u` while it is in flight. A report
+   * that cannot be encoded, or is over `maxElements`, is dropped.
+   */
+  #progress(u: RequestId, entry: InFlight, step: string, progress: unknown): void {
+    if (this.#inFlight.get(u) !== entry || this.#socket.readyState !== OPEN) return;
+    let frame: Frame;
+    try {
+      frame = this.#reports.result(u, { u, step, progress });
+    } catch {
+      return;
+    }
+    this.#send(frame);
   }
 
   #finish(

@@ -11,7 +11,8 @@ import type { LocalRunner } from "../cluster/cluster_node.ts";
 import type { RunMessage } from "../cluster/peer_protocol.ts";
 import { PermissionDeniedError, type RpcError, TimeoutError } from "../protocol/errors.ts";
 import { inRequestContext } from "./_log_context.ts";
-import { isStreamSource, type StreamSource } from "../registry/stream_source.ts";
+import { settledAtEnd } from "./_settled_at_end.ts";
+import { ignoreProgress, ProgressReporter } from "../registry/progress_reporter.ts";
 import type { RequestLifecycle } from "./request_lifecycle.ts";
 import type { RequestRunner } from "./request_runner.ts";
 import { endWith, failSpan, startRemoteChild, tracingEnabled, withSpan } from "./tracing.ts";
@@ -47,7 +48,7 @@ export function peerRunner(host: PeerRunHost): LocalRunner {
     accepting: () => !host.isDraining(),
     offers: (fun, locs) => host.runner.offers(fun, locs),
     authorize: (message) => authorizeForPeer(host, message),
-    run: (message, signal) => runForPeer(host, message, signal),
+    run: (message, signal, progress) => runForPeer(host, message, signal, progress),
     answered: () => host.lifecycle.ended(),
   };
 }
@@ -92,15 +93,28 @@ export function authorizeForPeer(
  * @param host The node.
  * @param message The step to run.
  * @param signal Aborts when the peer cancels or the link drops.
+ * @param progress Sends a progress report to the coordinator, when it asked
+ *   for them (`message.progress`): the step's reports are coalesced here,
+ *   and the last one is sent before the value is returned.
  * @returns The value, a promise of it, or throws an RpcError.
  */
-export function runForPeer(host: PeerRunHost, message: RunMessage, signal: AbortSignal): unknown {
+export function runForPeer(
+  host: PeerRunHost,
+  message: RunMessage,
+  signal: AbortSignal,
+  progress?: (value: unknown) => void,
+): unknown {
   const live = host.lifecycle.begin({
     timeout: message.timeout,
     timedOut: (budget) => new TimeoutError(`Step "${message.step}" timed out after ${budget} ms`),
     parent: signal,
   });
-  const done = () => live.settle();
+  // A streamed step's reports go on until its stream ends (`done`).
+  const reporter = progress === undefined ? null : new ProgressReporter(progress);
+  const done = () => {
+    reporter?.end();
+    live.settle();
+  };
   const step = {
     name: message.step,
     fun: message.fun,
@@ -118,6 +132,7 @@ export function runForPeer(host: PeerRunHost, message: RunMessage, signal: Abort
         step: step.name,
         requestId,
         node: host.node,
+        progress: reporter === null ? ignoreProgress : (value) => reporter.report(value),
       }, streamed));
   const span = message.trace !== undefined && tracingEnabled()
     ? startRemoteChild(`mpreg.run ${step.name}`, message.trace, {
@@ -148,32 +163,4 @@ export function runForPeer(host: PeerRunHost, message: RunMessage, signal: Abort
   }
   // Inline async functions, and sandboxed ones, already end when the signal aborts.
   return value.finally(done);
-}
-
-/** A stream source that calls `done` when it ends or fails. */
-function settledAtEnd(value: unknown, done: () => void): unknown {
-  if (!isStreamSource(value)) {
-    done();
-    return value;
-  }
-  return {
-    streamSource: true,
-    credit: (n) => value.credit(n),
-    cancel: (reason) => {
-      done();
-      value.cancel(reason);
-    },
-    start: (sink, credit) =>
-      value.start({
-        chunk: (chunk) => sink.chunk(chunk),
-        end: () => {
-          done();
-          sink.end();
-        },
-        error: (err) => {
-          done();
-          sink.error(err);
-        },
-      }, credit),
-  } satisfies StreamSource;
 }

@@ -17,8 +17,10 @@ import type { RequestId } from "../protocol/messages.ts";
 import type { Step } from "../protocol/step.ts";
 import type { CallContext, FunctionRegistry, RegisteredFunction } from "../registry/registry.ts";
 import { inRequestContext } from "./_log_context.ts";
+import { settledAtEnd } from "./_settled_at_end.ts";
 import { FunctionCaller } from "./function_call.ts";
 import type { Metrics } from "./metrics.ts";
+import { ignoreProgress, ProgressReporter } from "../registry/progress_reporter.ts";
 import {
   endWith,
   failSpan,
@@ -47,6 +49,7 @@ export interface StepRouter {
     traceparent?: string,
     agreement?: GrantAgreement | null,
     stream?: number,
+    progress?: (value: unknown) => void,
   ): Promise<unknown>;
   /** The permission kinds other members declare for `fun` (their union). */
   declaredElsewhere(fun: string): readonly string[];
@@ -116,6 +119,11 @@ export interface RunRequest {
    * value is then a `StreamSource` instead of a refusal.
    */
   stream?: number | undefined;
+  /**
+   * Takes the progress reports of the request's steps (already coalesced:
+   * see {@linkcode ProgressReporter}), when the caller asked for them.
+   */
+  progress?: ((step: string, value: unknown) => void) | undefined;
 }
 
 const log = getLogger(["mpreg", "server", "request"]);
@@ -379,12 +387,46 @@ export class RequestRunner {
     agreement: GrantAgreement | null,
     traceparent?: string,
   ): MaybePromise<unknown> {
+    const sink = request.progress;
+    if (sink === undefined) {
+      return this.#routeTo(request, step, args, kwargs, signal, agreement, traceparent, null);
+    }
+    // The step's reports, coalesced; its last one leaves before its value.
+    const reporter = new ProgressReporter((value) => sink(step.name, value));
+    let value: MaybePromise<unknown>;
+    try {
+      value = this.#routeTo(request, step, args, kwargs, signal, agreement, traceparent, reporter);
+    } catch (err) {
+      reporter.end();
+      throw err;
+    }
+    if (request.stream === undefined) return reporter.endWith(value);
+    // A streamed step reports until its stream is over.
+    const end = () => reporter.end();
+    if (!isPromise(value)) return settledAtEnd(value, end);
+    return value.then((v) => settledAtEnd(v, end), (err: unknown) => {
+      end();
+      throw err;
+    });
+  }
+
+  #routeTo(
+    request: RunRequest,
+    step: Step,
+    args: unknown[],
+    kwargs: Record<string, unknown>,
+    signal: AbortSignal,
+    agreement: GrantAgreement | null,
+    traceparent: string | undefined,
+    reporter: ProgressReporter | null,
+  ): MaybePromise<unknown> {
     const context: CallContext = {
       signal,
       deadline: request.deadline,
       step: step.name,
       requestId: request.id,
       node: this.#options.node,
+      progress: reporter === null ? ignoreProgress : (value) => reporter.report(value),
     };
     const router = this.#router;
     const debug = log.isEnabledFor("debug");
@@ -421,6 +463,7 @@ export class RequestRunner {
       traceparent,
       agreement,
       request.stream,
+      reporter === null ? undefined : (value) => reporter.report(value),
     );
   }
 

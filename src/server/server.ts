@@ -217,7 +217,7 @@ export class Server {
       countRequest: () => this.#metrics.requestStarted(),
       isDraining: () => this.#draining,
       newRequestId: () => `${this.name}#${++requests}`,
-      runRequest: (request, id, signal, deadline, principal) =>
+      runRequest: (request, id, signal, deadline, principal, progress) =>
         this.#runner.run({
           id,
           u: request.u,
@@ -229,6 +229,7 @@ export class Server {
           deadline,
           principal,
           traceparent: request.tp,
+          progress,
         }),
       acquire: (principal) => admission.acquire(principal),
       release: (principal) => admission.release(principal),

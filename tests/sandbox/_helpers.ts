@@ -17,7 +17,14 @@ export function context(
   step = "s1",
   signal: AbortSignal = new AbortController().signal,
 ): CallContext {
-  return { signal, deadline: Date.now() + 30_000, step, requestId: 7, node: "n1" };
+  return {
+    signal,
+    deadline: Date.now() + 30_000,
+    step,
+    requestId: 7,
+    node: "n1",
+    progress: () => {},
+  };
 }
 
 /** Awaits `promise`, expecting a rejection, and returns the reason. */

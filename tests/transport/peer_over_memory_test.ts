@@ -247,3 +247,46 @@ Deno.test("PeerLink over memory: a chunk past a stream's credit is malformed (a 
     await pair.stop();
   }
 });
+
+Deno.test("PeerLink over memory: progress reports reach a run that asked for them, in order before its result; one over the limits is dropped; a malformed one closes the link", async () => {
+  const a = host("a", { limits: { ...DEFAULT_LIMITS, maxStringBytes: 1_000 } });
+  const b = host("b");
+  b.answerWith = (link, message) => {
+    if (message.progress === true) {
+      link.progress(message.id, 0.5);
+      // Over the 1,000 bytes a string may hold on `a`: dropped, the run goes on.
+      link.progress(message.id, "x".repeat(2_000));
+      link.progress(message.id, { done: 1, total: 1 });
+    }
+    link.answer({ t: "result", id: message.id, value: message.args[0] });
+  };
+  const pair = await link("peer-mem-progress", a, b);
+  try {
+    const seen: unknown[] = [];
+    const value = await pair.dialed.run(
+      run(["done"]),
+      new AbortController().signal,
+      (report) => seen.push(report),
+    );
+    assert.equal(value, "done");
+    assert.deepEqual(seen, [0.5, { done: 1, total: 1 }]);
+    assert.equal(b.runs[0]!.progress, true);
+    // Not asked: the run message carries no `progress`, and the member sends none.
+    assert.equal(await pair.dialed.run(run([7]), new AbortController().signal), 7);
+    assert.equal(b.runs[1]!.progress, undefined);
+
+    b.answerWith = (link, message) =>
+      link.send({ t: "progress", id: message.id } as unknown as RunMessage);
+    await assert.rejects(
+      pair.dialed.run(run([1]), new AbortController().signal, () => {}),
+      (err: unknown) => {
+        assert.ok(err instanceof RpcError, String(err));
+        assert.equal(err.code, ErrorCode.Connection);
+        assert.match(err.message, /malformed progress/);
+        return true;
+      },
+    );
+  } finally {
+    await pair.stop();
+  }
+});
