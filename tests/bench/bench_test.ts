@@ -264,8 +264,8 @@ Deno.test("bench/main.ts --quick writes every figure as a ratio to its yardstick
       assertPositive(report.serverPid, "serverPid");
       assert.equal(
         report.childPids.length,
-        natsRan ? 7 : 2,
-        "server, idle node (+ nats-server and four responders)",
+        natsRan ? 8 : 3,
+        "server, idle node, slow-readers node (+ nats-server and four responders)",
       );
       for (const pid of report.childPids) {
         assertPositive(pid, "child pid");
