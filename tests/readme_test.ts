@@ -107,6 +107,16 @@ Deno.test("README: the Streams sample runs with its run line and prints what it 
   ]);
 });
 
+Deno.test("README: the Streams as step inputs sample runs with its run line and prints what it says", async () => {
+  const runLine = /runs as `(deno run [^`]*inputs\.ts)`/.exec(README)?.[1];
+  assert.ok(runLine, "the README gives the sample's run line");
+  const [out] = await runSample({ "inputs.ts": block("### Streams as step inputs", "ts") }, [
+    runLine,
+  ]);
+  assert.equal(out!.code, 0, out!.stderr);
+  assert.equal(out!.stdout.trim(), '{ count: 3, longest: "bbb" }');
+});
+
 Deno.test("README: the 3-node cluster of its commands answers its request from a node without functions", async () => {
   const lines = block("## Clusters", "sh").split("\n").filter((line) =>
     line.startsWith("deno run")

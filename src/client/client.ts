@@ -363,6 +363,69 @@ export class Client {
   }
 
   /**
+   * Runs a request of several steps whose one result step (the step no
+   * other step takes) streams, and reads its chunks as {@linkcode stream}
+   * does. Its other steps run as in {@linkcode request}; a step may stream
+   * into the one step that takes it whole, as there.
+   *
+   * @example Read the stream at the end of a request
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Client, Server } from "@mpreg/mpreg";
+   * await using server = await new Server({ port: 0 })
+   *   .register("lines", function* (n: number) {
+   *     for (let i = 1; i <= n; i++) yield `line ${i}`;
+   *   })
+   *   .register("upper", async function* (input: ReadableStream<string>) {
+   *     for await (const line of input) yield line.toUpperCase();
+   *   })
+   *   .start();
+   * await using client = new Client(server.url);
+   * const stream = client.streamRequest([
+   *   { name: "raw", fun: "lines", args: [2] },
+   *   { name: "loud", fun: "upper", args: ["raw"] },
+   * ]);
+   * assert.deepEqual(await Array.fromAsync(stream), ["LINE 1", "LINE 2"]);
+   * ```
+   *
+   * @param steps The steps; exactly one of them is not taken by another.
+   * @param options Credit, deadlines, signal and progress (the steps carry
+   *   their own resources and keyword arguments).
+   * @returns The stream of the result step's chunks; it fails as
+   *   {@linkcode stream}'s does, or with a `ProtocolError` (1004) for a
+   *   request of several result steps.
+   * @throws {TypeError} on the `"mpreg-json"` encoding.
+   * @throws {RangeError} for a credit that is not a positive integer.
+   */
+  streamRequest(
+    steps: StepInput[],
+    options: Omit<StreamOptions, "kwargs" | "locs"> = {},
+  ): ReadableStream<unknown> {
+    if (this.#codec.protocol === null) {
+      throw new TypeError("The original MPREG protocol has no streams: use msgpack or json");
+    }
+    return openStream(options, (hooks, signal) => {
+      let cmds: WireStep[];
+      try {
+        cmds = steps.map(fromInput);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return this.#send(
+        cmds,
+        {
+          timeoutMs: options.timeoutMs ?? STREAM_TIMEOUT_MS,
+          signal,
+          onProgress: options.onProgress,
+        },
+        false,
+        undefined,
+        hooks,
+      );
+    }, (id, n) => this.#signal(id, { role: "credit", u: id, n }));
+  }
+
+  /**
    * Closes the connection and stops reconnecting. Calls still pending fail
    * with a {@linkcode ConnectionError}.
    */

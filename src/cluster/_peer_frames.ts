@@ -79,6 +79,37 @@ export function answerEncoder(
 }
 
 /**
+ * Encodes the chunks of a run's input streams (`in`), coordinator → member,
+ * within the member's limits like the answers: a chunk it could not take
+ * goes as the stream's `in-error` instead (1003, 1011), and `failed` is called.
+ *
+ * @param codec The link's codec.
+ * @param limits The member's limits.
+ * @param peer The member's name, for errors.
+ * @param failed Called when a chunk went as an error.
+ * @returns The encoder; its id is `[run id, stream index]`.
+ */
+export function inputEncoder(
+  codec: Codec,
+  limits: Limits,
+  peer: () => string | null,
+  failed: () => void,
+): AnswerEncoder<readonly [number, number]> {
+  return new AnswerEncoder<readonly [number, number]>(
+    codec,
+    {
+      result: ([id, i], value) => codec.encode({ t: "in", id, i, value }),
+      error: ([id, i], error) => {
+        failed();
+        return codec.encode({ t: "in-error", id, i, error });
+      },
+    },
+    forAnswers(limits),
+    { scan: true, receiver: () => `node "${peer()}"` },
+  );
+}
+
+/**
  * The encoder of a link's progress reports, within the same limits as its
  * answers: a report the peer could not take throws instead (it is dropped;
  * the run goes on).

@@ -16,6 +16,7 @@ import type {
   RunMessage,
 } from "./peer_protocol.ts";
 import { Unstarted } from "./peer_link_host.ts";
+import { isInputsOf } from "./_stream_inputs.ts";
 
 /** Whether a `run` message is well-formed. */
 export function isRunMessage(message: RunMessage): boolean {
@@ -28,7 +29,8 @@ export function isRunMessage(message: RunMessage): boolean {
       (typeof message.kwargs !== "object" || message.kwargs === null)) ||
     (message.locs !== undefined && !Array.isArray(message.locs)) ||
     (message.stream !== undefined && !isCredit(message.stream)) ||
-    (message.progress !== undefined && message.progress !== true)
+    (message.progress !== undefined && message.progress !== true) ||
+    !isInputsOf(message)
   );
 }
 

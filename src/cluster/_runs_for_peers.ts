@@ -10,15 +10,24 @@ import { getLogger } from "@logtape/logtape";
 import { IdTable } from "../_util/id_table.ts";
 import {
   CancelledError,
+  ConnectionError,
   PermissionDeniedError,
-  type RpcError,
+  RpcError,
   toRpcError,
   UnavailableError,
+  type WireError,
 } from "../protocol/errors.ts";
 import { publicError } from "../protocol/public_error.ts";
 import type { LocalRunner } from "./cluster_node_types.ts";
 import type { PeerLink } from "./peer_link.ts";
-import type { AuthorizeMessage, RunMessage } from "./peer_protocol.ts";
+import type {
+  AuthorizeMessage,
+  InputEndMessage,
+  InputErrorMessage,
+  InputMessage,
+  RunMessage,
+} from "./peer_protocol.ts";
+import { InputSource } from "./_stream_inputs.ts";
 import { isRefusedUnstarted } from "./refused.ts";
 import { noRoute } from "./_step_errors.ts";
 import { isStreamSource, type StreamSource } from "../registry/stream_source.ts";
@@ -36,6 +45,8 @@ export class RunsForPeers {
   readonly #incoming = new Map<PeerLink, IdTable<AbortController>>();
   /** The streamed runs in flight for each link, to pass their credit on. */
   readonly #streams = new Map<PeerLink, IdTable<StreamSource>>();
+  /** The input streams of the runs in flight for each link. */
+  readonly #inputs = new Map<PeerLink, IdTable<InputSource[]>>();
 
   /**
    * @param node The node (for its name).
@@ -105,9 +116,11 @@ export class RunsForPeers {
     let runs = this.#incoming.get(link);
     if (runs === undefined) this.#incoming.set(link, runs = new IdTable());
     runs.set(message.id, controller);
+    if (message.ins !== undefined) message = this.#withInputs(link, message);
     // The node counts the step as in flight until its answer is on the wire,
     // so a drain never closes the link under an answer.
     const answer = (reply: Parameters<PeerLink["answer"]>[0]) => {
+      if (message.ins !== undefined) this.#inputs.get(link)?.delete(message.id);
       if (runs.delete(message.id)) link.answer(reply);
       local.answered();
     };
@@ -149,11 +162,56 @@ export class RunsForPeers {
     } catch (err) {
       return fail(err);
     }
+    const result = (v: unknown) => answer({ t: "result", id: message.id, value: v });
+    // A run that may stream answers a plain value as a result.
     const deliver = message.stream === undefined
-      ? (v: unknown) => answer({ t: "result", id: message.id, value: v })
-      : (v: unknown) => this.#stream(link, message, v, controller, answer, fail);
+      ? result
+      : (v: unknown) =>
+        message.may === true && !isStreamSource(v)
+          ? result(v)
+          : this.#stream(link, message, v, controller, answer, fail);
     if (value instanceof Promise) value.then(deliver, fail);
     else deliver(value);
+  }
+
+  /**
+   * The run with its input streams in their places: each read under the
+   * credit this node grants (`in-credit`), cancelled with `in-cancel`.
+   */
+  #withInputs(link: PeerLink, message: RunMessage): RunMessage {
+    const id = message.id;
+    const args = [...message.args];
+    const kwargs = { ...message.kwargs };
+    const sources = message.ins!.map(({ i }) =>
+      new InputSource(
+        (n) => link.send({ t: "in-credit", id, i, n }),
+        () => link.send({ t: "in-cancel", id, i }),
+      )
+    );
+    for (const at of message.ins!) {
+      if ("arg" in at) args[at.arg] = sources[at.i];
+      else kwargs[at.kwarg] = sources[at.i];
+    }
+    let inputs = this.#inputs.get(link);
+    if (inputs === undefined) this.#inputs.set(link, inputs = new IdTable());
+    inputs.set(id, sources);
+    return { ...message, args, kwargs };
+  }
+
+  /**
+   * A chunk, the end or the failure of an input stream of a run a peer sent.
+   *
+   * @param link The link it came on.
+   * @param message The message.
+   * @returns False when a chunk came past the credit this node granted.
+   */
+  input(link: PeerLink, message: InputMessage | InputEndMessage | InputErrorMessage): boolean {
+    const source = this.#inputs.get(link)?.get(message.id)?.[message.i];
+    if (source === undefined) return true;
+    if (message.t === "in") return source.push(message.value);
+    if (message.t === "in-end") source.finish(null);
+    else source.finish(RpcError.fromWire(message.error as WireError));
+    return true;
   }
 
   /** Sends a streamed run's chunks under the coordinator's credit, then its end. */
@@ -243,6 +301,15 @@ export class RunsForPeers {
   linkClosed(link: PeerLink): void {
     const incoming = this.#incoming.get(link);
     this.#streams.delete(link);
+    const inputs = this.#inputs.get(link);
+    if (inputs !== undefined) {
+      this.#inputs.delete(link);
+      const lost = new ConnectionError(
+        `Lost the link to node "${link.peer ?? link.address}" that fed a stream`,
+        { details: { node: link.peer, address: link.address } },
+      );
+      for (const sources of inputs.values()) for (const source of sources) source.finish(lost);
+    }
     if (incoming) {
       this.#incoming.delete(link);
       for (const controller of incoming.values()) {

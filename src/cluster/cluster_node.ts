@@ -21,7 +21,15 @@ import {
 } from "./membership.ts";
 import type { GrantAgreement } from "./grant_agreement.ts";
 import { PeerLink, type PeerLinkHost, Unstarted } from "./peer_link.ts";
-import type { AuthorizeMessage, RunMessage } from "./peer_protocol.ts";
+import type {
+  AuthorizeMessage,
+  InputEndMessage,
+  InputErrorMessage,
+  InputMessage,
+  RunMessage,
+} from "./peer_protocol.ts";
+import { splitInputs } from "./_stream_inputs.ts";
+import { ARGUMENT_STREAM_CREDIT } from "../registry/stream_source.ts";
 import type { ClusterNodeOptions, ClusterStats } from "./cluster_node_types.ts";
 import { type AdmissionContext, agree } from "./_admission.ts";
 import { CatalogRefresh } from "./_catalog_refresh.ts";
@@ -262,6 +270,10 @@ export class ClusterNode implements PeerLinkHost {
    *   stream relayed from the member, once its first chunk (or its end) came.
    * @param progress Takes the step's progress reports, when the caller asked
    *   for them (the member is then asked to send them).
+   * @param mayStream The step may stream into the one step that takes it:
+   *   its value is a relayed stream when the function returns one, else the
+   *   value. Streams in its arguments go to the member as input streams; a
+   *   step with input streams is never sent again once it may have started.
    * @returns The step's value.
    */
   async runElsewhere(
@@ -276,9 +288,13 @@ export class ClusterNode implements PeerLinkHost {
     agreement: GrantAgreement | null = null,
     stream?: number,
     progress?: (value: unknown) => void,
+    mayStream = false,
   ): Promise<unknown> {
     const max = this.limits.maxElements;
-    if (expandedSize([step.args, step.kwargs], max) > max) {
+    const inputs = splitInputs(step.args, step.kwargs);
+    const args = inputs?.args ?? step.args;
+    const kwargs = inputs?.kwargs ?? step.kwargs;
+    if (expandedSize([args, kwargs], max) > max) {
       // Arguments built from earlier results can expand exponentially once
       // encoded for the wire: refuse instead of blocking the event loop.
       throw new LimitExceededError(
@@ -326,7 +342,7 @@ export class ClusterNode implements PeerLinkHost {
         const message: Omit<RunMessage, "id" | "t"> = {
           step: step.name,
           fun: step.fun,
-          args: step.args,
+          args,
           timeout: Math.max(1, deadline - Date.now()),
           request: requestId,
           principal,
@@ -335,18 +351,24 @@ export class ClusterNode implements PeerLinkHost {
         // from this link's handshake.
         if (grants !== this.#grants) message.grants = grants;
         if (traceparent !== undefined) message.trace = traceparent;
-        if (Object.keys(step.kwargs).length > 0) message.kwargs = step.kwargs;
+        if (Object.keys(kwargs).length > 0) message.kwargs = kwargs;
         if (step.locs.length > 0) message.locs = step.locs;
         if (stream !== undefined) message.stream = stream;
+        else if (mayStream) {
+          message.stream = ARGUMENT_STREAM_CREDIT;
+          message.may = true;
+        }
+        if (inputs !== null) message.ins = inputs.ins;
         this.#stats.forwarded++;
-        return await link.run(message, signal, progress);
+        return await link.run(message, signal, progress, inputs?.sources);
       } catch (err) {
         if (
           err instanceof ConnectionError && !signal.aborted && stream === undefined &&
-          this.#idempotentOn(name, step.fun)
+          inputs === null && this.#idempotentOn(name, step.fun)
         ) {
           // It may have run there; it is safe to run twice: another member.
-          // (A stream is never sent again: docs/protocol.md, Streams.)
+          // (A stream, or a step that read one, is never sent again:
+          // docs/protocol.md, Streams.)
           mayHaveRun = err;
           exclude.add(name);
           this.#stats.retried++;
@@ -537,6 +559,10 @@ export class ClusterNode implements PeerLinkHost {
 
   creditRun(link: PeerLink, id: number, n: number): void {
     this.#runs.creditRun(link, id, n);
+  }
+
+  input(link: PeerLink, message: InputMessage | InputEndMessage | InputErrorMessage): boolean {
+    return this.#runs.input(link, message);
   }
 
   // ---- internals -------------------------------------------------------

@@ -31,8 +31,16 @@ import { type PeerLinkHost, Unstarted } from "./peer_link_host.ts";
 import { RelaySource } from "./_stream_relay.ts";
 import { roomBefore } from "./_chunk_frame.ts";
 import { encodeRun } from "./_peer_envelopes.ts";
+import {
+  endFeeds,
+  feedInputs,
+  type InputFeed,
+  type InputOut,
+  receiveInput,
+} from "./_stream_inputs.ts";
+import type { StreamSource } from "../registry/stream_source.ts";
 import { Handshake } from "./_handshake.ts";
-import { answerEncoder, peerBatcher, progressEncoder } from "./_peer_frames.ts";
+import { answerEncoder, inputEncoder, peerBatcher, progressEncoder } from "./_peer_frames.ts";
 import {
   isAuthorizedMessage,
   isAuthorizeMessage,
@@ -51,6 +59,8 @@ interface PendingRun extends Call {
   reject(error: unknown): void;
   /** A streamed run's chunks, relayed. */
   stream?: RelaySource;
+  /** The run's input streams, fed under the member's credit. */
+  feeds?: InputFeed[];
   /** Takes the run's progress reports, when they were asked for. */
   progress?: (value: unknown) => void;
 }
@@ -96,6 +106,13 @@ export class PeerLink {
   #chunkFailed = false;
   /** This node's limits for a chunk's encoding (the value of a message). */
   readonly #chunkLimits: ScanLimits;
+  /** Encodes the chunks of input streams within the same limits. */
+  readonly #inputs: AnswerEncoder<readonly [number, number]>;
+  #inputFailed = false;
+  readonly #inputOut: InputOut = {
+    chunk: (id, i, value) => this.#inputChunk(id, i, value),
+    send: (message) => this.send(message),
+  };
 
   /**
    * Dials `url` and runs the handshake.
@@ -131,6 +148,9 @@ export class PeerLink {
       t: "chunk",
       failed: () => this.#chunkFailed = true,
     });
+    this.#inputs = inputEncoder(this.#codec, host.limits, () => this.peer, () => {
+      this.#inputFailed = true;
+    });
     this.#progress = progressEncoder(this.#codec, host.limits, () => this.peer);
     this.#batcher = peerBatcher(this.#codec, socket, dialed);
     const { maxDepth, maxElements, maxStringBytes } = host.limits;
@@ -145,6 +165,7 @@ export class PeerLink {
       setAnswerLimits: (limits) => {
         this.#answers.limits = limits;
         this.#chunks.limits = limits;
+        this.#inputs.limits = limits;
         this.#progress.limits = limits;
       },
       ready: () => this.#ready(),
@@ -226,9 +247,13 @@ export class PeerLink {
    * @param signal Aborting it sends a cancel and rejects with its reason.
    * @param progress Takes the step's progress reports; the run asks the
    *   member for them (`progress: true`) only when it is given.
+   * @param inputs The streams of `message.ins`, by index: each is fed to the
+   *   member under the credit it grants, from its first grant on (a step
+   *   refused unstarted leaves them untouched).
    * @returns The step's value; for a streamed step (`message.stream`), a
    *   stream source, once the first chunk or the end came (its later
-   *   failure, the link's loss included, fails the stream).
+   *   failure, the link's loss included, fails the stream); with
+   *   `message.may`, a plain value when the member answers one.
    * @throws {Unstarted} when the step provably did not start.
    * @throws {RpcError} the step's error, or a {@linkcode ConnectionError} when
    *   the link closed while the step was in flight.
@@ -237,6 +262,7 @@ export class PeerLink {
     message: Omit<RunMessage, "id" | "t">,
     signal: AbortSignal,
     progress?: (value: unknown) => void,
+    inputs?: readonly StreamSource[],
   ): Promise<unknown> {
     if (!this.ready || this.#retired || this.#peerLeaving) {
       return Promise.reject(
@@ -261,11 +287,15 @@ export class PeerLink {
     const run: PendingRun = { at: Infinity, expire: never, deadline: 0, resolve, reject };
     if (stream !== undefined) run.stream = stream;
     if (progress !== undefined) run.progress = progress;
+    if (inputs !== undefined && inputs.length > 0) {
+      run.feeds = feedInputs(this.#inputOut, id, inputs);
+    }
     this.#runs.add(id, run, signal, () => {
       if (this.#runs.get(id) !== run) return;
       this.#runs.delete(id, run);
       this.send({ t: "cancel", id });
       reject(signal.reason);
+      endFeeds(run.feeds, signal.reason);
     });
     const sent: RunMessage = { t: "run", id, ...message };
     if (progress !== undefined) sent.progress = true;
@@ -274,6 +304,20 @@ export class PeerLink {
       reject(new Unstarted(new NotStartedError(`Link to ${this.peer} closed`)));
     }
     return promise;
+  }
+
+  /**
+   * Sends chunk `value` of input stream `i` of run `id`, within the member's
+   * limits; false when it went as the stream's `in-error` instead.
+   */
+  #inputChunk(id: number, i: number, value: unknown): boolean {
+    if (!this.ready) return true;
+    const frame = this.#inputs.result([id, i], value) as Uint8Array<ArrayBuffer>;
+    const failed = this.#inputFailed;
+    this.#inputFailed = false;
+    this.#host.traffic("out", failed ? "in-error" : "in", frame.byteLength);
+    this.#batcher.push(frame);
+    return !failed;
   }
 
   /**
@@ -493,7 +537,10 @@ export class PeerLink {
     );
     const runs = this.#runs.values();
     this.#runs.clear();
-    for (const run of runs) run.reject(error);
+    for (const run of runs) {
+      run.reject(error);
+      endFeeds(run.feeds, error);
+    }
     this.#handshake.resolve(false);
     this.#leaveAcked.resolve();
     this.#host.linkClosed(this);
@@ -595,6 +642,22 @@ export class PeerLink {
         });
         break;
       }
+      case "in":
+      case "in-end":
+      case "in-error":
+      case "in-credit":
+      case "in-cancel": {
+        const problem = receiveInput(
+          message,
+          (id) => this.#runs.get(id)?.feeds,
+          (input) => this.#host.input(this, input),
+        );
+        if (problem !== null) {
+          this.close(problem);
+          return;
+        }
+        break;
+      }
       case "credit":
         if (!isCredit(message.n)) {
           this.close("malformed credit");
@@ -665,6 +728,7 @@ export class PeerLink {
     if (run === undefined) return;
     this.#runs.delete(id, run);
     action(run);
+    endFeeds(run.feeds, new ConnectionError("The run ended"));
     if (this.#retired) this.#closeIfIdle();
   }
 

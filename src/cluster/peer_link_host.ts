@@ -10,7 +10,13 @@ import type { RpcError } from "../protocol/errors.ts";
 import type { Limits } from "../protocol/limits.ts";
 import type { GossipMessage, NodeRecord } from "./membership.ts";
 import type { PeerLink } from "./peer_link.ts";
-import type { AuthorizeMessage, RunMessage } from "./peer_protocol.ts";
+import type {
+  AuthorizeMessage,
+  InputEndMessage,
+  InputErrorMessage,
+  InputMessage,
+  RunMessage,
+} from "./peer_protocol.ts";
 
 /** What a link needs from its node. */
 export interface PeerLinkHost {
@@ -38,6 +44,11 @@ export interface PeerLinkHost {
   cancelRun(link: PeerLink, id: number): void;
   /** The coordinator of a streamed run this node is executing granted `n` more chunks. */
   creditRun(link: PeerLink, id: number, n: number): void;
+  /**
+   * A chunk, the end or the failure of an input stream of a run this node
+   * is executing; false when a chunk came past the credit granted.
+   */
+  input(link: PeerLink, message: InputMessage | InputEndMessage | InputErrorMessage): boolean;
   /** Counts a frame sent or received, by message type. */
   traffic(direction: "in" | "out", type: string, bytes: number): void;
 }

@@ -125,6 +125,17 @@ export interface RunMessage {
    */
   stream?: number;
   /**
+   * With `stream`: the step may stream (its value goes to one other step of
+   * the request): a value that is not a stream is answered with `result`.
+   */
+  may?: true;
+  /**
+   * Input streams: the argument at each position (`null` in `args` or
+   * `kwargs`) is the stream `i`, fed with `in` messages under the credit
+   * the runner grants with `in-credit`.
+   */
+  ins?: InputPosition[];
+  /**
    * The caller asked for the step's progress reports: the runner sends them
    * as `progress` messages (coalesced, the last one before the answer).
    * Omitted, it sends none.
@@ -140,6 +151,65 @@ export interface ProgressMessage {
   id: number;
   /** The report, as the function made it. */
   value: unknown;
+}
+
+/** Where input stream `i` of a run goes: positional argument `arg`, or keyword argument `kwarg`. */
+export type InputPosition = { i: number; arg: number } | { i: number; kwarg: string };
+
+/** Coordinator → runner: one chunk of input stream `i` of run `id`. */
+export interface InputMessage {
+  /** Message type. */
+  t: "in";
+  /** The run's id. */
+  id: number;
+  /** The input stream. */
+  i: number;
+  /** The chunk. */
+  value: unknown;
+}
+
+/** Coordinator → runner: input stream `i` of run `id` ended. */
+export interface InputEndMessage {
+  /** Message type. */
+  t: "in-end";
+  /** The run's id. */
+  id: number;
+  /** The input stream. */
+  i: number;
+}
+
+/** Coordinator → runner: input stream `i` of run `id` failed. */
+export interface InputErrorMessage {
+  /** Message type. */
+  t: "in-error";
+  /** The run's id. */
+  id: number;
+  /** The input stream. */
+  i: number;
+  /** Why (the producer's error, or the loss of its node). */
+  error: WireError;
+}
+
+/** Runner → coordinator: `n` more chunks of input stream `i` of run `id` may be sent. */
+export interface InputCreditMessage {
+  /** Message type. */
+  t: "in-credit";
+  /** The run's id. */
+  id: number;
+  /** The input stream. */
+  i: number;
+  /** How many (a positive integer, at most `MAX_STREAM_CREDIT`). */
+  n: number;
+}
+
+/** Runner → coordinator: the run reads no more of input stream `i`: stop its producer. */
+export interface InputCancelMessage {
+  /** Message type. */
+  t: "in-cancel";
+  /** The run's id. */
+  id: number;
+  /** The input stream. */
+  i: number;
 }
 
 /** Runner → coordinator: one chunk of a streamed run. */
@@ -288,6 +358,11 @@ export type PeerMessage =
   | ProgressMessage
   | CreditMessage
   | EndMessage
+  | InputMessage
+  | InputEndMessage
+  | InputErrorMessage
+  | InputCreditMessage
+  | InputCancelMessage
   | LeavingMessage
   | LeavingAckMessage
   | GossipMessage;

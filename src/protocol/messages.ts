@@ -72,8 +72,9 @@ export interface RpcRequest {
    */
   tp?: string;
   /**
-   * A streamed request (one step) and its initial credit, in chunks: the
-   * node answers with `{u, chunk}` frames, at most as many as the credit
+   * A streamed request and its initial credit, in chunks: the stream is the
+   * value of its one result step (its only step, or its only sink; never
+   * with `all`). The node answers with `{u, chunk}` frames, at most as many as the credit
    * granted, then the usual answer (see {@linkcode CreditRequest}).
    */
   stream?: number;
@@ -328,7 +329,9 @@ export function parseClientMessage(message: unknown, maxSteps: number): ClientMe
       if (!isCredit(message.stream)) {
         throw bad(`"stream" is not a positive integer credit of at most ${MAX_STREAM_CREDIT}`);
       }
-      if (steps.length !== 1) throw bad("A streamed request has exactly one step");
+      if (request.all === true) {
+        throw bad("A streamed request returns the stream of its one result step, not all: true");
+      }
       request.stream = message.stream;
     }
     if (message.progress !== undefined && message.progress !== null) {

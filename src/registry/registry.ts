@@ -150,7 +150,10 @@ export interface RegisterOptions {
 }
 
 /**
- * Runs a function that does not run inline (in a sandbox worker).
+ * Runs a function that does not run inline (in a sandbox worker). With
+ * `streamed`, the promise resolves to the function's stream, a
+ * `StreamSource`; with `"may"`, to its stream if it returns one, else to
+ * its value.
  *
  * @example
  * ```ts
@@ -163,6 +166,7 @@ export type Invoker = (
   context: CallContext,
   args: unknown[],
   kwargs: Record<string, unknown> | undefined,
+  streamed?: boolean | "may",
 ) => Promise<unknown>;
 
 /**

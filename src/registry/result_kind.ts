@@ -1,9 +1,10 @@
 // Copyright 2026 the mpreg authors. MIT license.
 /**
- * Results mpreg cannot send yet: a generator, an async generator (or any
+ * Results a plain call cannot send: a generator, an async generator (or any
  * iterator that is not a collection), and a `ReadableStream`. msgpack would
- * encode them as an empty map (`{}`), a silent wrong answer; the call fails
- * with a clear error instead until streaming results exist.
+ * encode them as an empty map (`{}`), a silent wrong answer; `call()` and
+ * `request()` fail with a clear error instead, which says to read such a
+ * result with `client.stream()` (inline and sandboxed functions alike).
  *
  * @module
  */
@@ -42,26 +43,28 @@ export function unsupportedResult(value: unknown): string | undefined {
 }
 
 /**
- * The message for an unsupported result. With `streamable` (a function
- * that runs inline, so `client.stream()` can read it), it says so.
+ * The message for a stream result of a plain call: it says to read it with
+ * `client.stream()`.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { unsupportedResultMessage } from "./result_kind.ts";
- * assert.match(unsupportedResultMessage("async iterator"), /not supported yet/);
- * assert.match(unsupportedResultMessage("async iterator", true), /client\.stream\(\)/);
+ * assert.match(unsupportedResultMessage("async iterator"), /client\.stream\(\)/);
  * ```
  *
  * @param kind What {@linkcode unsupportedResult} returned.
- * @param streamable Whether the caller could read it with `client.stream()`.
+ * @param why Why this step of a request may not stream (from its graph):
+ *   the message then says a stream may also go to another step.
  * @returns A sentence for the error.
  */
-export function unsupportedResultMessage(kind: string, streamable = false): string {
+export function unsupportedResultMessage(kind: string, why?: string): string {
   const what = `returned ${kind === "ReadableStream" ? "a" : "an"} ${kind}`;
-  if (streamable) {
-    return `${what}: a streamed result is read with client.stream(), not call() or request(); ` +
-      `return an array or another value to answer call()`;
+  if (why !== undefined) {
+    return `${what}: a streamed result is read with client.stream(), not call() or request(), ` +
+      "or passed whole to the one step of a request that takes it as an argument " +
+      `(here ${why}); return an array or another value to answer call()`;
   }
-  return `${what}: streaming results are not supported yet; return an array or another value instead`;
+  return `${what}: a streamed result is read with client.stream(), not call() or request(); ` +
+    `return an array or another value to answer call()`;
 }

@@ -316,8 +316,10 @@ export const ARGUMENT_STREAM_CREDIT = 16;
  * A {@linkcode StreamSource} as the `ReadableStream` a function reads: the
  * chunks the source delivers are queued, and the source is granted more
  * only as the reader reads, so at most `credit` chunks are queued or on
- * their way (granted in batches of half the credit). Cancelling the stream
- * cancels the source.
+ * their way (granted in batches of half the credit). The source's end or
+ * error comes after the chunks queued before it. Cancelling the stream
+ * cancels the source; the abort of `signal` (the reader's call ended)
+ * fails the stream with its reason and cancels the source.
  *
  * @example
  * ```ts
@@ -334,47 +336,86 @@ export const ARGUMENT_STREAM_CREDIT = 16;
  *
  * @param source The stream.
  * @param credit How many chunks may be queued or on their way (default 16).
+ * @param signal The reader's call: its abort fails the stream.
  * @returns The stream to read.
  */
 export function readableOf(
   source: StreamSource,
   credit: number = ARGUMENT_STREAM_CREDIT,
+  signal?: AbortSignal,
 ): ReadableStream<unknown> {
+  const queue: unknown[] = [];
   /** Chunks granted that have not arrived yet. */
   let inFlight = credit;
+  /** `undefined` while it runs; `null` once ended; else the error. */
+  let ending: { error: unknown } | null | undefined = undefined;
+  /** The source is done with: cancelled, or its end or error delivered. */
   let over = false;
+  let wake: (() => void) | null = null;
   const batch = Math.max(1, credit >> 1);
+  const woken = (): void => {
+    const resolve = wake;
+    wake = null;
+    resolve?.();
+  };
+  const stop = (reason: unknown): void => {
+    if (over || ending !== undefined) return;
+    ending = { error: reason };
+    queue.length = 0;
+    source.cancel(reason);
+    woken();
+  };
+  const onAbort = (): void => stop(signal!.reason);
   return new ReadableStream<unknown>({
-    start(controller): void {
+    start(): void {
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener("abort", onAbort, { once: true });
       source.start({
         chunk(value): void {
-          if (over) return;
+          if (over || ending !== undefined) return;
           inFlight--;
-          controller.enqueue(value);
+          queue.push(value);
+          woken();
         },
         end(): void {
-          if (over) return;
-          over = true;
-          controller.close();
+          if (over || ending !== undefined) return;
+          ending = null;
+          woken();
         },
         error(err): void {
-          if (over) return;
-          over = true;
-          controller.error(err);
+          if (over || ending !== undefined) return;
+          ending = { error: err };
+          woken();
         },
       }, credit);
     },
-    pull(controller): void {
-      // Queued plus on their way stays within the credit.
-      const room = (controller.desiredSize ?? 0) - inFlight;
-      if (over || room < batch) return;
-      inFlight += room;
-      source.credit(room);
+    async pull(controller): Promise<void> {
+      while (queue.length === 0 && ending === undefined && !over) {
+        await new Promise<void>((resolve) => wake = resolve);
+      }
+      if (over) return;
+      if (queue.length > 0) {
+        controller.enqueue(queue.shift());
+        // Queued plus on their way stays within the credit.
+        const room = credit - queue.length - inFlight;
+        if (room >= batch && ending === undefined) {
+          inFlight += room;
+          source.credit(room);
+        }
+        return;
+      }
+      over = true;
+      signal?.removeEventListener("abort", onAbort);
+      if (ending === null) controller.close();
+      else controller.error(ending!.error);
     },
     cancel(reason): void {
+      signal?.removeEventListener("abort", onAbort);
       if (over) return;
       over = true;
-      source.cancel(reason);
+      queue.length = 0;
+      woken();
+      if (ending === undefined) source.cancel(reason);
     },
-  }, { highWaterMark: credit });
+  }, { highWaterMark: 0 });
 }

@@ -53,17 +53,27 @@ import { Unpackr } from "npm:msgpackr@^2.1.4/unpack";
 import { concatBytes } from "../_util/concat.ts";
 import { type Arity, arityOf, arityProblem } from "../registry/arity.ts";
 import { unsupportedResult, unsupportedResultMessage } from "../registry/result_kind.ts";
+import { RpcError } from "../protocol/errors.ts";
+import {
+  closeProducer,
+  producerOf,
+  ProducerSource,
+  readableOf,
+} from "../registry/stream_source.ts";
+import { HostInput } from "./_host_input.ts";
 import { IdTable } from "../_util/id_table.ts";
 import { ProgressReporter } from "../registry/progress_reporter.ts";
 import { FramePacker, FrameReader } from "./_frames.ts";
 import {
   type CallMessage,
   type CancelMessage,
+  type CreditMessage,
   type DefineMessage,
   EXIT_MARKER,
   type FromWorker,
   functionFromSource,
   type HostArgs,
+  type InputMessage,
   type LoadFailure,
   toWireError,
   type ToWorker,
@@ -179,6 +189,10 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
   const functions = new Map<number, Entry>();
   const modules = new Map<number, Promise<Record<string, unknown>>>();
   const calls = new IdTable<HostCallContext>();
+  /** The producers of streamed calls, read under the credit their pool grants. */
+  const streams = new Map<number, ProducerSource>();
+  /** The stream arguments of calls under way, by call. */
+  const inputs = new Map<number, HostInput[]>();
   let outbox: FromWorker[] = [];
   let scheduled = false;
   let exiting = false;
@@ -216,8 +230,16 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
     if (!writing) void drain();
   };
 
+  /** A call ended: its stream arguments fail for a reader that still holds them. */
+  const endInputs = (id: number): void => {
+    const ended = inputs.get(id);
+    if (ended === undefined) return;
+    inputs.delete(id);
+    for (const input of ended) input.error(new Error("The call ended"));
+  };
+
   /** Writes a batch; a message that cannot be packed, or is too large, fails its call alone. */
-  const write = (batch: FromWorker[]): void => {
+  const write = (batch: FromWorker[], failed?: Set<number>): void => {
     let frame: Uint8Array | undefined;
     try {
       frame = packer.pack(batch);
@@ -230,21 +252,36 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
     }
     if (batch.length === 1) {
       const message = batch[0]!;
-      const id = Array.isArray(message) ? message[0] : "id" in message ? message.id : undefined;
+      const id = idOf(message);
       if (id === undefined) return;
+      const what = "chunk" in message ? "A chunk of the stream" : "The result";
       let why: string;
       try {
         const size = packer.pack([message]).byteLength - 4;
-        why = `The result is ${size} bytes, over the sandbox's limit of ${maxFrameBytes}`;
+        why = `${what} is ${size} bytes, over the sandbox's limit of ${maxFrameBytes}`;
       } catch (err) {
-        why = `The result cannot be sent back: ${err instanceof Error ? err.message : err}`;
+        why = `${what} cannot be sent back: ${err instanceof Error ? err.message : err}`;
+      }
+      // A stream that cannot send a chunk ends with this error: its producer is closed.
+      const stream = streams.get(id);
+      if (stream !== undefined) {
+        streams.delete(id);
+        calls.delete(id);
+        endInputs(id);
+        stream.cancel(why);
       }
       writeFrame(
         packer.pack([{ id, error: { name: "DataCloneError", message: why, phase: "call" } }]),
       );
+      failed?.add(id);
       return;
     }
-    for (const message of batch) write([message]);
+    // One at a time; after a failure, nothing more of that call goes.
+    const failedIds = new Set<number>();
+    for (const message of batch) {
+      const id = idOf(message);
+      if (id === undefined || !failedIds.has(id)) write([message], failedIds);
+    }
   };
   const flush = (): void => {
     scheduled = false;
@@ -334,6 +371,7 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
     const context = calls.get(id);
     if (context !== undefined) HostCallContext.end(context);
     calls.delete(id);
+    endInputs(id);
     if (!failed) {
       send([id, result]);
       return;
@@ -351,11 +389,58 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
     send({ id, error });
   };
 
-  /** Sends a result, or the error for one that cannot be sent yet (a stream). */
+  /** Sends a result, or the error for one that only a stream may return. */
   const finishChecked = (id: number, result: unknown): void => {
     const kind = unsupportedResult(result);
-    if (kind === undefined) finish(id, result, false);
-    else finish(id, new TypeError(unsupportedResultMessage(kind)), true);
+    if (kind === undefined) return finish(id, result, false);
+    closeProducer(result);
+    finish(id, new TypeError(unsupportedResultMessage(kind)), true);
+  };
+
+  /**
+   * Starts the stream of a streamed call: says `stream`, then reads the
+   * producer only as far as the pool's credit allows (none yet).
+   */
+  const startStream = (
+    id: number,
+    result: unknown,
+    context: HostCallContext,
+    entry: Entry,
+  ): void => {
+    const producer = producerOf(result);
+    if (producer === undefined) {
+      const what = result === null ? "null" : Array.isArray(result) ? "an array" : typeof result;
+      return finish(
+        id,
+        new TypeError(
+          `returned ${what}, not a stream: a function read with client.stream() returns a ` +
+            "ReadableStream, an async iterable or a generator; call it with call() instead",
+        ),
+        true,
+      );
+    }
+    if (HostCallContext.aborted(context)) {
+      closeProducer(producer);
+      return finish(id, context.signal.reason, true);
+    }
+    let count = 0;
+    const source = new ProducerSource(producer, context.signal, (err) => err);
+    streams.set(id, source);
+    send({ stream: id });
+    source.start({
+      chunk(value): void {
+        count++;
+        send({ chunk: id, value });
+      },
+      end(): void {
+        streams.delete(id);
+        finish(id, count, false);
+      },
+      error(err): void {
+        streams.delete(id);
+        finish(id, err, true, entry);
+      },
+    }, 0);
   };
 
   const run = (entry: Entry, message: CallMessage, context: HostCallContext): void => {
@@ -370,7 +455,10 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
       finish(id, context.signal.reason, true);
       return;
     }
-    const kwargs = message[7];
+    const kwargs = message[7] ?? undefined;
+    // 1: the function's stream; 2: its stream if it returns one, else its value.
+    const streamed = message[8] === 1;
+    const may = message[8] === 2;
     const arity = entry.arity ??= arityOf(entry.fn!);
     const problem = arityProblem(arity, message[2].length, kwargs !== undefined);
     if (problem !== undefined) {
@@ -392,6 +480,17 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
       });
       return;
     }
+    const where = message[9];
+    if (where !== undefined) {
+      // Its stream arguments, read as the function reads them.
+      const made = where.map((_, k) => new HostInput(id, k, send));
+      inputs.set(id, made);
+      where.forEach((at, k) => {
+        const readable = readableOf(made[k]!);
+        if (typeof at === "number") message[2][at] = readable;
+        else if (kwargs !== undefined) kwargs[at] = readable;
+      });
+    }
     const callArgs = kwargs === undefined ? message[2] : [...message[2], kwargs];
     let result: unknown;
     try {
@@ -400,14 +499,14 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
       finish(id, err, true, entry);
       return;
     }
+    const answer = (value: unknown): void => {
+      if (streamed || (may && producerOf(value) !== undefined)) {
+        startStream(id, value, context, entry);
+      } else finishChecked(id, value);
+    };
     if (isThenable(result)) {
-      Promise.resolve(result).then(
-        (value) => finishChecked(id, value),
-        (err: unknown) => finish(id, err, true, entry),
-      );
-    } else {
-      finishChecked(id, result);
-    }
+      Promise.resolve(result).then(answer, (err: unknown) => finish(id, err, true, entry));
+    } else answer(result);
   };
 
   const call = (message: CallMessage): void => {
@@ -440,6 +539,18 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
     }
   };
 
+  const input = (message: InputMessage): void => {
+    const target = inputs.get(message.input)?.[message.k];
+    if (target === undefined) return;
+    if (message.end) target.end();
+    else if (message.error !== undefined) target.error(RpcError.fromWire(message.error));
+    else target.chunk(message.value);
+  };
+
+  const credit = (message: CreditMessage): void => {
+    streams.get(message.credit)?.credit(message.n);
+  };
+
   const check = async (id: number): Promise<void> => {
     await Promise.all([...functions.values()].map((entry) => entry.loading));
     const failures: LoadFailure[] = [];
@@ -464,6 +575,8 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
   const dispatch = (batch: ToWorker[]): void => {
     for (const message of batch) {
       if (Array.isArray(message)) call(message);
+      else if ("input" in message) input(message);
+      else if ("credit" in message) credit(message);
       else if ("cancel" in message) cancel(message);
       else if ("define" in message) define(message);
       else if ("check" in message) void check(message.check);
@@ -488,4 +601,13 @@ export async function serve(loaders: readonly ModuleLoader[]): Promise<void> {
   }
   // The node closed the channel: it is gone or done with this process.
   realExit(0);
+}
+
+/** The call a message from the process is about, if any. */
+function idOf(message: FromWorker): number | undefined {
+  if (Array.isArray(message)) return message[0];
+  if ("id" in message) return message.id;
+  if ("chunk" in message) return message.chunk;
+  if ("stream" in message) return message.stream;
+  return undefined;
 }

@@ -22,6 +22,9 @@ import {
   terminate,
 } from "./_pool_state.ts";
 import type { FromWorker, ToWorker, WireFunctionError } from "./_protocol.ts";
+import { MAX_STREAM_CREDIT } from "../protocol/messages.ts";
+import { cancel } from "./_pool_processes.ts";
+import { SandboxStream } from "./_pool_stream.ts";
 
 /** Queues a message for a process; the turn's batch goes in one frame. */
 export function send(
@@ -105,7 +108,65 @@ export function receive(
       const pending = worker.pending.get(message[0]);
       if (pending === undefined) return violation(worker, message[0]);
       settle(s, worker, pending);
-      if (!pending.answered) pending.resolve(message[1]);
+      if (pending.stream !== undefined) pending.stream.end();
+      else if (pending.streamed === true) {
+        return violation(worker, message[0], `ended call ${message[0]} as a stream it never began`);
+      } else if (!pending.answered) pending.resolve(message[1]);
+    } else if ("chunk" in message) {
+      const pending = worker.pending.get(message.chunk);
+      if (pending?.stream === undefined) {
+        return violation(
+          worker,
+          message.chunk,
+          `sent a chunk for call ${message.chunk}, which is not a stream under way`,
+        );
+      }
+      // Chunks sent before the process heard of a cancel are dropped.
+      if (pending.answered) continue;
+      if (!pending.stream.chunk(message.value)) {
+        return violation(
+          worker,
+          message.chunk,
+          `sent a chunk of call ${message.chunk} past its credit`,
+        );
+      }
+    } else if ("stream" in message) {
+      const pending = worker.pending.get(message.stream);
+      if (pending === undefined || !pending.streamed || pending.stream !== undefined) {
+        return violation(
+          worker,
+          message.stream,
+          `began a stream for call ${message.stream}, which was not asked for one`,
+        );
+      }
+      const stream = new SandboxStream(
+        s,
+        worker,
+        pending,
+        (reason) => cancel(s, worker, pending, reason),
+      );
+      pending.stream = stream;
+      worker.streams++;
+      // From now on the call's failures (its producer's error, a cancel, the
+      // process's end) are the stream's.
+      pending.reject = (reason) => stream.fail(reason);
+      if (!pending.answered) pending.resolve(stream);
+    } else if ("more" in message || "drop" in message) {
+      const id = "more" in message ? message.more : message.drop;
+      const input = worker.pending.get(id)?.inputs?.[message.k];
+      // About a call that ended, or a stream it ended: nothing to do.
+      if (input === undefined) continue;
+      if (!("more" in message)) {
+        input.cancel(new Error("The sandboxed function cancelled its stream argument"));
+      } else if (Number.isInteger(message.n) && message.n >= 1 && message.n <= MAX_STREAM_CREDIT) {
+        input.grant(message.n);
+      } else {
+        return violation(
+          worker,
+          id,
+          `granted ${message.n} chunks of a stream argument of call ${id}`,
+        );
+      }
     } else if ("id" in message) {
       const pending = worker.pending.get(message.id);
       if (pending === undefined) return violation(worker, message.id);
@@ -135,12 +196,17 @@ export function receive(
   if (worker.retiring && worker.pending.size === 0) terminate(s, worker);
 }
 
-/** An answer nobody asked for: the process is not speaking the protocol. */
+/** An answer nobody asked for (or `what` else it did): the process is not speaking the protocol. */
 export function violation(
   worker: PoolWorker,
   id: number,
+  what?: string,
 ): void {
-  worker.process.kill(`answered call ${id}, which it was never sent or had answered already`);
+  worker.process.kill(
+    what === undefined
+      ? `answered call ${id}, which it was never sent or had answered already`
+      : what,
+  );
 }
 
 /** The mpreg error for a function's error: a denial, a load failure or what it threw (a denial is counted). */

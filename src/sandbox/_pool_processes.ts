@@ -54,6 +54,7 @@ export function spawn(s: PoolState): PoolWorker {
     retiring: false,
     dead: false,
     overMemory: false,
+    streams: 0,
   };
   entry = worker;
   s.workers.push(worker);
@@ -70,7 +71,8 @@ export function pick(s: PoolState): PoolWorker {
   let best: PoolWorker | undefined;
   for (const worker of s.workers) {
     const load = worker.pending.size;
-    if (load === 0) {
+    // A stream holds its slot, but waits for its reader most of the time.
+    if (load === worker.streams) {
       worker.lastAnswer = Date.now();
       return worker;
     }
@@ -89,15 +91,19 @@ export function pick(s: PoolState): PoolWorker {
   return best;
 }
 
-/** Cancels a call: rejects it with the signal's reason, tells its process, and kills the process if the call keeps running past `cancelGraceMs`. */
+/**
+ * Cancels a call: rejects it with `reason` (by default its signal's), tells
+ * its process, and kills the process if the call keeps running past
+ * `cancelGraceMs`. A stream's reader cancels it this way too.
+ */
 export function cancel(
   s: PoolState,
   worker: PoolWorker,
   pending: PendingCall,
+  reason: unknown = pending.signal!.reason,
 ): void {
   if (pending.answered || worker.dead) return;
   pending.answered = true;
-  const reason = pending.signal!.reason;
   pending.reject(reason);
   send(s, worker, { cancel: pending.id, ...describeReason(reason) });
   if (Number.isFinite(s.cancelGraceMs)) {

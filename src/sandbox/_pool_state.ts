@@ -11,6 +11,7 @@ import { denoExecutable } from "./_deno.ts";
 import { watchMemory } from "./_memory_watchdog.ts";
 import { connectGrants, HOST_URL, mainModule, processEnv } from "./_pool_setup.ts";
 import type { SandboxProcess } from "./_process.ts";
+import type { SandboxInput, SandboxStream } from "./_pool_stream.ts";
 import type { DefineMessage, HostArgs, ToWorker } from "./_protocol.ts";
 import { type FunctionPermissions, profileKey, toDenoFlags } from "./permissions.ts";
 import type { WorkerPoolOptions } from "./pool_options.ts";
@@ -54,13 +55,26 @@ export class PendingCall implements EventListenerObject {
   grace: ReturnType<typeof setTimeout> | undefined = undefined;
   /** Takes the call's progress reports (its context's `progress`). */
   progress: ((value: unknown) => void) | undefined = undefined;
+  /**
+   * The call asked for the function's stream (`client.stream()`), or with
+   * `"may"` allowed one (its answer is then a stream or a value).
+   */
+  streamed: boolean | "may" = false;
+  /**
+   * Its stream, once the process said the function returned one: the call
+   * holds its slot until the stream ends, and its failures go to the stream.
+   */
+  stream: SandboxStream | undefined = undefined;
+  /** The streams among its arguments, by their index in the call's `inputs`. */
+  inputs: SandboxInput[] | undefined = undefined;
 
   constructor(
     readonly id: number,
     readonly entry: FunctionEntry | undefined,
     readonly step: string,
     readonly resolve: (value: unknown) => void,
-    readonly reject: (reason: unknown) => void,
+    /** Fails the call (its stream, once it has one). */
+    public reject: (reason: unknown) => void,
     readonly signal: AbortSignal | undefined = undefined,
     readonly onAbort: ((pending: PendingCall) => void) | undefined = undefined,
   ) {}
@@ -87,6 +101,12 @@ export interface PoolWorker {
   dead: boolean;
   /** Killed for going over the memory cap. */
   overMemory: boolean;
+  /**
+   * Its calls that are streams under way: they hold their slots, but a
+   * process whose only calls are streams counts as idle when a call is
+   * placed (a stream waits for its reader most of the time).
+   */
+  streams: number;
 }
 
 /** Everything a pool holds; the parts of the pool work on it. */
@@ -184,6 +204,11 @@ export function settle(
 ): void {
   worker.pending.delete(pending.id);
   s.inFlight--;
+  if (pending.stream !== undefined) worker.streams--;
+  // Its stream arguments nobody will read any more.
+  if (pending.inputs !== undefined) {
+    for (const input of pending.inputs) input.cancel(new Error("The sandboxed call ended"));
+  }
   if (pending.listening) {
     pending.signal!.removeEventListener("abort", pending);
     pending.listening = false;

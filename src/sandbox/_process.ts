@@ -74,6 +74,10 @@ function isMessage(message: unknown): boolean {
   }
   // A progress report: `{ progress: id, value }`.
   if ("progress" in m) return typeof m.progress === "number" && "value" in m;
+  if ("chunk" in m) return typeof m.chunk === "number";
+  if ("stream" in m) return typeof m.stream === "number";
+  if ("more" in m) return typeof m.more === "number" && typeof m.k === "number";
+  if ("drop" in m) return typeof m.drop === "number" && typeof m.k === "number";
   return false;
 }
 

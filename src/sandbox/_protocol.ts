@@ -7,20 +7,23 @@
  * before the microtask queue drained, in both directions (so the calls of
  * one incoming frame go as one frame, at once).
  *
- * To a process: `[id, fn, args, step, requestId, node, deadline, kwargs?]`
- * calls, `{ define }`, `{ cancel }`, `{ check }` and `{ exports }`. From a
- * process: `{ ready }` first (with the token it was started with), then
- * `[id, value]` answers, `{ id, error }` failures and `{ progress, value }`
- * progress reports of a call (`this.progress()`, coalesced in the process as
- * on a node: at most one every 50 ms per call, the last one before its
- * answer, none after it). Anything else from a process is a protocol
- * violation: the pool treats the process as crashed.
+ * To a process: `[id, fn, args, step, requestId, node, deadline, kwargs?,
+ * streamed?, inputs?]` calls, `{ define }`, `{ cancel }`, `{ check }`,
+ * `{ exports }`, `{ credit }` and `{ input }`. From a process: `{ ready }`
+ * first (with the token it was started with), then `[id, value]` answers,
+ * `{ id, error }` failures, `{ progress, value }` progress reports of a call
+ * (`this.progress()`, coalesced in the process as on a node: at most one
+ * every 50 ms per call, the last one before its answer, none after it), for
+ * a streamed call `{ stream }` then `{ chunk, value }` chunks (see
+ * {@linkcode StreamMessage}), and for a call's stream arguments `{ more }`
+ * and `{ drop }` (see {@linkcode InputCreditMessage}). Anything else from a
+ * process is a protocol violation: the pool treats the process as crashed.
  * A process that is about to exit says why on its stderr, in a line that
  * starts with {@linkcode EXIT_MARKER}.
  *
  * @module
  */
-import { AppError } from "../protocol/errors.ts";
+import { AppError, type WireError } from "../protocol/errors.ts";
 
 /** The start of the stderr line in which a sandbox process says why it exits. */
 export const EXIT_MARKER = "[mpreg sandbox] exiting: ";
@@ -46,7 +49,14 @@ export interface DefineMessage {
  * and `deadline`, with a signal of its own that a {@linkcode CancelMessage}
  * aborts.
  * `kwargs` is passed as a trailing argument when present (the pool only
- * sends it when not empty).
+ * sends it when not empty; `null` when absent before `streamed`).
+ * `streamed` (1) asks for the function's stream rather than a value: see
+ * {@linkcode StreamMessage}; (2) allows one: a function that returns a
+ * stream answers as a streamed call, any other value as a plain one (a step
+ * that may stream into the one step that takes it). `inputs` lists the
+ * arguments that are streams (an index in `args`, or a key of `kwargs`;
+ * sent as `null`): the function gets each as a `ReadableStream`, fed by
+ * {@linkcode InputMessage}s.
  */
 export type CallMessage = [
   id: number,
@@ -56,8 +66,41 @@ export type CallMessage = [
   requestId: string | number,
   node: string,
   deadline: number,
-  kwargs?: Record<string, unknown>,
+  kwargs?: Record<string, unknown> | null,
+  streamed?: 0 | 1 | 2,
+  inputs?: (number | string)[],
 ];
+
+/**
+ * Stream argument `k` (its index in the call's `inputs`) of call `input`:
+ * a chunk (`value`), its end (`end`) or its failure (`error`). The pool
+ * sends no chunk past the credit the process granted with
+ * {@linkcode InputCreditMessage}s.
+ */
+export interface InputMessage {
+  /** The call's id. */
+  input: number;
+  /** Which of the call's stream arguments. */
+  k: number;
+  /** A chunk. */
+  value?: unknown;
+  /** The stream ended. */
+  end?: true;
+  /** The stream failed. */
+  error?: WireError;
+}
+
+/**
+ * Allows the producer of streamed call `credit` `n` more chunks: the
+ * process never asks the producer for a chunk (its `next()`, or its
+ * stream's `read()`) past the credit it was given.
+ */
+export interface CreditMessage {
+  /** The call's id. */
+  credit: number;
+  /** How many more chunks. */
+  n: number;
+}
 
 /** Aborts the signal of call `cancel`. */
 export interface CancelMessage {
@@ -111,7 +154,9 @@ export type ToWorker =
   | CallMessage
   | CancelMessage
   | CheckMessage
-  | ExportsMessage;
+  | ExportsMessage
+  | CreditMessage
+  | InputMessage;
 
 /** An error as the process reports it. */
 export interface WireFunctionError {
@@ -163,8 +208,36 @@ export interface ReadyMessage {
   ready: string;
 }
 
+/**
+ * The messages of a streamed call `id` (a call sent with `streamed`), from
+ * the process: `{ stream: id }` once the function returned a producer (a
+ * `ReadableStream`, an async iterable or a generator; any other value fails
+ * the call with `{ id, error }`, or with `streamed` 2 is answered as the
+ * call's value, `[id, value]`), then `{ chunk: id, value }` for each
+ * chunk, no more than the credit granted by {@linkcode CreditMessage}s;
+ * the stream ends with `[id, count]` (the number of chunks sent) or
+ * `{ id, error }`. A `{ cancel }` closes the producer (a generator's
+ * `return()` runs) and is answered with `{ id, error }`.
+ */
+export type StreamMessage = { stream: number } | { chunk: number; value: unknown };
+
+/**
+ * From the process, for stream argument `k` of call `more`: `n` (1 to 256)
+ * more chunks may come, or with `drop`, its reader cancelled it.
+ */
+export type InputCreditMessage = { more: number; k: number; n: number } | {
+  drop: number;
+  k: number;
+};
+
 /** A message from a sandbox process. */
-export type FromWorker = OkReply | ErrorReply | ProgressReply | ReadyMessage;
+export type FromWorker =
+  | OkReply
+  | ErrorReply
+  | ProgressReply
+  | ReadyMessage
+  | StreamMessage
+  | InputCreditMessage;
 
 /** The answer to a check: the functions that failed to load. */
 export interface LoadFailure {

@@ -35,6 +35,8 @@
 import { nextId } from "../_util/id_table.ts";
 import { InternalError, OverloadedError, RpcError, UnavailableError } from "../protocol/errors.ts";
 import type { CallContext } from "../registry/registry.ts";
+import { isStreamSource, type StreamSource } from "../registry/stream_source.ts";
+import { SandboxInput } from "./_pool_stream.ts";
 import { watchMemory } from "./_memory_watchdog.ts";
 import { byKeyOfId, entryOf, moduleError, moduleState } from "./_pool_functions.ts";
 import { rebuild, send } from "./_pool_messages.ts";
@@ -177,18 +179,31 @@ export class WorkerPool {
    * Calls a function in a sandbox process.
    *
    * @param ref The function.
-   * @param args Positional arguments (sent as msgpack, as on the wire).
+   * @param args Positional arguments (sent as msgpack, as on the wire). A
+   *   `StreamSource` among them (or among `kwargs`' values) reaches the
+   *   function as a `ReadableStream` made in the process, which grants the
+   *   credit as the function reads; the pool cancels it when the call ends.
+   *   A call refused before it was sent leaves it to the caller to cancel.
    * @param kwargs Keyword arguments, passed as a trailing object when not empty.
    * @param context The call's context: `signal` aborts the call in the
    *   process (the function sees an aborted `this.signal`); the rest is
    *   passed to the function as `this`.
-   * @returns The function's value (sent back as msgpack).
+   * @param streamed Ask for the function's stream: the value is then a
+   *   `StreamSource` whose credit is passed into the process, which reads
+   *   the producer no further than that. The call holds its slot (it counts
+   *   in `inFlight`, against `maxInFlight` and `perWorker`) until the stream
+   *   ends, fails or is cancelled; a process whose only calls are streams
+   *   still takes new calls. A value that is not a stream fails the call
+   *   with a {@linkcode FunctionError}; with `"may"`, it is the call's
+   *   value (a stream is taken as with `true`).
+   * @returns The function's value (sent back as msgpack), or its stream.
    */
   call(
     ref: FunctionRef,
     args: unknown[],
     kwargs: Record<string, unknown> | undefined,
     context: CallContext,
+    streamed: boolean | "may" = false,
   ): Promise<unknown> {
     if (this.#s.closed) {
       return Promise.reject(
@@ -205,7 +220,9 @@ export class WorkerPool {
     }
     const module = entry.module;
     if (module !== undefined) {
-      if (module.gate !== null) return this.#afterCheck(module.gate, ref, args, kwargs, context);
+      if (module.gate !== null) {
+        return this.#afterCheck(module.gate, ref, args, kwargs, context, streamed);
+      }
       if (module.error !== null) return Promise.reject(moduleError(this.#s, entry, context.step));
     }
     if (this.#s.broken !== undefined) {
@@ -257,6 +274,24 @@ export class WorkerPool {
         break;
       }
     }
+    const inputs = streamArguments(args, kwargs);
+    if (streamed || inputs !== undefined) {
+      if (message.length === 7) message.push(null);
+      message.push(streamed === "may" ? 2 : streamed ? 1 : 0);
+    }
+    if (inputs !== undefined) {
+      // The streams go as `null`, fed by messages of their own.
+      message[2] = args.map((value) => isStreamSource(value) ? null : value);
+      if (message[7]) {
+        const sent: Record<string, unknown> = {};
+        for (const key in message[7]) {
+          const value = message[7][key];
+          sent[key] = isStreamSource(value) ? null : value;
+        }
+        message[7] = sent;
+      }
+      message.push(inputs.map(([where]) => where));
+    }
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     const pending = new PendingCall(
       id,
@@ -268,6 +303,12 @@ export class WorkerPool {
       worker.cancel,
     );
     pending.progress = (value) => context.progress(value);
+    pending.streamed = streamed;
+    if (inputs !== undefined) {
+      pending.inputs = inputs.map(([, source], k) =>
+        new SandboxInput(this.#s, worker, id, k, source)
+      );
+    }
     signal.addEventListener("abort", pending);
     pending.listening = true;
     worker.pending.set(id, pending);
@@ -403,6 +444,7 @@ export class WorkerPool {
     args: unknown[],
     kwargs: Record<string, unknown> | undefined,
     context: CallContext,
+    streamed: boolean | "may",
   ): Promise<unknown> {
     const signal = context.signal;
     if (signal.aborted) return Promise.reject(signal.reason);
@@ -426,7 +468,7 @@ export class WorkerPool {
         // Cancelled meanwhile, or left for close() to fail.
         if (!this.#s.waiting.has(waiting) || this.#s.closed) return;
         done();
-        this.call(ref, args, kwargs, context).then(resolve, reject);
+        this.call(ref, args, kwargs, context, streamed).then(resolve, reject);
       });
     });
   }
@@ -450,4 +492,21 @@ export class WorkerPool {
       throw failed(err as WireFunctionError);
     }
   }
+}
+
+/** The streams among a call's arguments, with where each is (an index, or a kwargs key). */
+function streamArguments(
+  args: unknown[],
+  kwargs: Record<string, unknown> | undefined,
+): [number | string, StreamSource][] | undefined {
+  let found: [number | string, StreamSource][] | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const value = args[i];
+    if (isStreamSource(value)) (found ??= []).push([i, value]);
+  }
+  for (const key in kwargs) {
+    const value = kwargs[key];
+    if (isStreamSource(value)) (found ??= []).push([key, value]);
+  }
+  return found;
 }

@@ -23,7 +23,9 @@ export interface WorkerPoolOptions {
    */
   maxWorkers?: number;
   /**
-   * Calls in flight on a process before calls go to another process.
+   * Calls in flight on a process before calls go to another process. A
+   * stream counts until it ends, but a process whose only calls are
+   * streams still takes calls.
    *
    * @default {256}
    */
@@ -38,7 +40,8 @@ export interface WorkerPoolOptions {
   stallMs?: number;
   /**
    * Calls in flight on the whole pool; beyond it calls fail at once with an
-   * {@linkcode OverloadedError}.
+   * {@linkcode OverloadedError}. A streamed call holds its slot until its
+   * stream ends, fails or is cancelled.
    *
    * @default {1024}
    */

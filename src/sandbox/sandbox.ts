@@ -55,6 +55,8 @@ export const SYMLINK_SCAN_BOUND = 10_000;
  * `{ step, fun, name, message }`), {@linkcode PermissionDeniedError}
  * (details `{ step, fun, denied }`), {@linkcode InternalError},
  * {@linkcode OverloadedError}, or the signal's reason when cancelled.
+ * With `streamed`, the value is the function's stream: a `StreamSource`
+ * (see `WorkerPool.call`); with `"may"`, its stream if it returns one.
  *
  * @example
  * ```ts ignore
@@ -67,6 +69,7 @@ export type SandboxInvoker = (
   context: CallContext,
   args: unknown[],
   kwargs: Record<string, unknown> | undefined,
+  streamed?: boolean | "may",
 ) => Promise<unknown>;
 
 /**
@@ -211,7 +214,7 @@ export class Sandbox {
     const pool = this.#pool(name, permissions, options, module);
     const ref = { ...spec, name } as FunctionRef;
     pool.define(ref);
-    return (context, args, kwargs) => pool.call(ref, args, kwargs, context);
+    return (context, args, kwargs, streamed) => pool.call(ref, args, kwargs, context, streamed);
   }
 
   /**

@@ -417,7 +417,11 @@ export class ClientConnection {
     };
     const start = (r: unknown) => {
       if (this.#inFlight.get(u) !== entry) return;
-      const source = (r as Record<string, unknown>)[request.cmds[0]!.name];
+      // The value of its one result step (its only step, or its only sink).
+      let source: unknown;
+      for (const name in r as Record<string, unknown>) {
+        source = (r as Record<string, unknown>)[name];
+      }
       if (!isStreamSource(source)) return fail(new ProtocolError("The step did not stream"));
       entry.stream = new StreamSender(source, request.stream!, {
         chunk: (chunk) => {

@@ -23,8 +23,10 @@ import { arityProblem } from "../registry/arity.ts";
 import type { CallContext, RegisteredFunction } from "../registry/registry.ts";
 import { unsupportedResult, unsupportedResultMessage } from "../registry/result_kind.ts";
 import {
+  ARGUMENT_STREAM_CREDIT,
   closeProducer,
   isStreamSource,
+  type Producer,
   producerOf,
   ProducerSource,
   readableOf,
@@ -40,6 +42,15 @@ export interface FunctionCallerOptions {
   /** Where calls are counted. */
   metrics: Metrics;
 }
+
+/**
+ * How a step's stream result is taken: `true`, a streamed step (read with
+ * `client.stream()`); `"may"`, a step that may stream into the one step
+ * that takes it (a producer becomes a `ProducerSource`, any other value is
+ * the value); `false`, a step whose stream result is refused, or
+ * `{ why }` refused for a reason the request's graph gives.
+ */
+export type StreamMode = boolean | "may" | { readonly why: string };
 
 /** Calls this node's functions for the `RequestRunner`. */
 export class FunctionCaller {
@@ -61,7 +72,7 @@ export class FunctionCaller {
    * @param args Its arguments, resolved.
    * @param kwargs Its keyword arguments, resolved.
    * @param context What the function sees as `this`.
-   * @param streamed The step is streamed.
+   * @param streamed How a stream result is taken (see {@linkcode StreamMode}).
    * @returns The value, or a promise of it.
    * @throws {RpcError} the function's failure, naming the step.
    */
@@ -71,7 +82,7 @@ export class FunctionCaller {
     args: unknown[],
     kwargs: Record<string, unknown>,
     context: CallContext,
-    streamed = false,
+    streamed: StreamMode = false,
   ): MaybePromise<unknown> {
     let hasKwargs = false;
     for (const _ in kwargs) {
@@ -99,7 +110,8 @@ export class FunctionCaller {
   /**
    * A call whose arguments hold streams (a client's upload, or another
    * step's streamed value): each is given to the function as a
-   * `ReadableStream` read under credit. A stream the function did not read
+   * `ReadableStream` read under credit (a sandboxed function's in its
+   * process, which grants the credit). A stream the function did not read
    * to its end is cancelled once its call settles, unless the call itself
    * streams (its producer may still be reading it: it is cancelled with the
    * request).
@@ -110,24 +122,19 @@ export class FunctionCaller {
     args: unknown[],
     kwargs: Record<string, unknown>,
     context: CallContext,
-    streamed: boolean,
+    streamed: StreamMode,
   ): MaybePromise<unknown> {
     const sources: StreamSource[] = [];
+    // A sandboxed function's pool passes the sources into its process.
+    const sandboxed = entry.invoke !== undefined;
     const readable = (value: unknown): unknown => {
       if (!isStreamSource(value)) return value;
       sources.push(value);
-      return readableOf(value);
+      return sandboxed ? value : readableOf(value, ARGUMENT_STREAM_CREDIT, context.signal);
     };
     const cancelAll = (reason: unknown): void => {
       for (const source of sources) source.cancel(reason);
     };
-    if (entry.invoke !== undefined) {
-      for (const value of args) if (isStreamSource(value)) sources.push(value);
-      for (const key in kwargs) if (isStreamSource(kwargs[key])) sources.push(kwargs[key]);
-      const error = this.#sandboxedStreamArgument(entry, step);
-      cancelAll(error);
-      throw error;
-    }
     const callArgs = args.map(readable);
     const callKwargs: Record<string, unknown> = {};
     for (const key in kwargs) callKwargs[key] = readable(kwargs[key]);
@@ -135,12 +142,14 @@ export class FunctionCaller {
       once: true,
     });
     const settled = (value: unknown): unknown => {
-      if (!streamed || !isStreamSource(value)) cancelAll(new CancelledError("The call ended"));
+      if (!isStreamSource(value)) cancelAll(new CancelledError("The call ended"));
       return value;
     };
     let value: MaybePromise<unknown>;
     try {
-      value = this.call(entry, step, callArgs, callKwargs, context, streamed);
+      value = sandboxed
+        ? this.#callSandboxed(entry, step, callArgs, callKwargs, context, streamed)
+        : this.call(entry, step, callArgs, callKwargs, context, streamed);
     } catch (err) {
       cancelAll(err);
       throw err;
@@ -165,7 +174,7 @@ export class FunctionCaller {
     args: unknown[],
     kwargs: Record<string, unknown> | undefined,
     context: CallContext,
-    streamed: boolean,
+    streamed: StreamMode,
   ): MaybePromise<unknown> {
     const site = { step: step.name, fun: step.fun };
     const call = (input: CheckedInput): MaybePromise<unknown> => {
@@ -178,10 +187,10 @@ export class FunctionCaller {
         context,
         streamed,
       );
-      if (!checks.checksResult || streamed) return value;
-      return isPromise(value)
-        ? value.then((v) => checks.output(v, site))
-        : checks.output(value, site);
+      if (!checks.checksResult || streamed === true) return value;
+      const output = (v: unknown): MaybePromise<unknown> =>
+        isStreamSource(v) ? v : checks.output(v, site);
+      return isPromise(value) ? value.then(output) : output(value);
     };
     const input = checks.input(args, kwargs, site);
     return isPromise(input) ? abortable(input.then(call), context.signal) : call(input);
@@ -194,15 +203,18 @@ export class FunctionCaller {
     kwargs: Record<string, unknown>,
     hasKwargs: boolean,
     context: CallContext,
-    streamed: boolean,
+    streamed: StreamMode,
   ): MaybePromise<unknown> {
     const metrics = this.#options.metrics;
     if (entry.invoke !== undefined) {
-      if (streamed) throw this.#sandboxedStream(entry, step);
       // Sandboxed, so asynchronous: timed with the clock of its turns.
       const done = metrics.callStarted(entry.name, true);
-      // Its errors are already mpreg errors naming the step.
-      return entry.invoke(context, args, hasKwargs ? kwargs : undefined).then(
+      // Its errors are already mpreg errors naming the step; a streamed
+      // step's value is its stream, read under credit in its process, as is
+      // that of a step that may stream and returns one (any other value is
+      // its value). Other stream results are refused in its process.
+      const mode = streamed === true || streamed === "may" ? streamed : false;
+      return entry.invoke(context, args, hasKwargs ? kwargs : undefined, mode).then(
         (value) => {
           done("ok", true);
           return value;
@@ -236,15 +248,22 @@ export class FunctionCaller {
       return abortable(
         result.then(
           (value) => {
-            if (streamed) {
+            if (streamed === true) {
               const source = this.#source(step, value, context.signal);
               done(source instanceof ProducerSource ? "ok" : source.name, true);
               if (source instanceof ProducerSource) return source;
               throw source;
             }
+            if (streamed === "may") {
+              const producer = producerOf(value);
+              if (producer !== undefined) {
+                done("ok", true);
+                return this.#producerSource(step, producer, context.signal);
+              }
+            }
             const kind = unsupportedResult(value);
             if (kind !== undefined) {
-              const error = this.#unsupported(step, kind, value);
+              const error = this.#unsupported(step, kind, value, streamed);
               done(error.name, true);
               throw error;
             }
@@ -260,15 +279,22 @@ export class FunctionCaller {
         context.signal,
       );
     }
-    if (streamed) {
+    if (streamed === true) {
       const source = this.#source(step, result, context.signal);
       done(source instanceof ProducerSource ? "ok" : source.name);
       if (source instanceof ProducerSource) return source;
       throw source;
     }
+    if (streamed === "may") {
+      const producer = producerOf(result);
+      if (producer !== undefined) {
+        done("ok");
+        return this.#producerSource(step, producer, context.signal);
+      }
+    }
     const kind = unsupportedResult(result);
     if (kind !== undefined) {
-      const error = this.#unsupported(step, kind, result);
+      const error = this.#unsupported(step, kind, result, streamed);
       done(error.name);
       throw error;
     }
@@ -283,6 +309,10 @@ export class FunctionCaller {
   #source(step: Step, value: unknown, signal: AbortSignal): ProducerSource | RpcError {
     const producer = producerOf(value);
     if (producer === undefined) return this.#notStream(step, value);
+    return this.#producerSource(step, producer, signal);
+  }
+
+  #producerSource(step: Step, producer: Producer, signal: AbortSignal): ProducerSource {
     return new ProducerSource(producer, signal, (err) => this.#functionError(step, err));
   }
 
@@ -297,20 +327,33 @@ export class FunctionCaller {
     );
   }
 
-  #sandboxedStream(entry: RegisteredFunction, step: Step): RpcError {
-    return new ProtocolError(
-      `Function "${entry.name}" runs in a sandbox: streaming from sandboxed functions is not ` +
-        `supported yet (step "${step.name}")`,
-      { details: { step: step.name, fun: step.fun, sandboxed: true } },
-    );
-  }
-
-  #sandboxedStreamArgument(entry: RegisteredFunction, step: Step): RpcError {
-    return new ProtocolError(
-      `Function "${entry.name}" runs in a sandbox: a stream cannot be passed to a sandboxed ` +
-        `function yet (step "${step.name}")`,
-      { details: { step: step.name, fun: step.fun, sandboxed: true } },
-    );
+  /** A sandboxed call whose arguments hold stream sources, passed on as they are. */
+  #callSandboxed(
+    entry: RegisteredFunction,
+    step: Step,
+    args: unknown[],
+    kwargs: Record<string, unknown>,
+    context: CallContext,
+    streamed: StreamMode,
+  ): MaybePromise<unknown> {
+    let hasKwargs = false;
+    for (const _ in kwargs) {
+      hasKwargs = true;
+      break;
+    }
+    const checks = entry.checks;
+    if (checks !== undefined) {
+      return this.#callChecked(
+        checks,
+        entry,
+        step,
+        args,
+        hasKwargs ? kwargs : undefined,
+        context,
+        streamed,
+      );
+    }
+    return this.#callPlain(entry, step, args, kwargs, hasKwargs, context, streamed);
   }
 
   #argumentsError(
@@ -332,10 +375,14 @@ export class FunctionCaller {
     });
   }
 
-  /** The error for a result that cannot be sent; a stream in it is closed (nobody will read it). */
-  #unsupported(step: Step, kind: string, value: unknown): RpcError {
+  /**
+   * The error for a result that cannot be sent; a stream in it is closed
+   * (nobody will read it). A step of a request says why it may not stream.
+   */
+  #unsupported(step: Step, kind: string, value: unknown, streamed: StreamMode): RpcError {
     closeProducer(value);
-    return this.#functionError(step, new TypeError(unsupportedResultMessage(kind, true)));
+    const why = typeof streamed === "object" ? streamed.why : undefined;
+    return this.#functionError(step, new TypeError(unsupportedResultMessage(kind, why)));
   }
 
   #functionError(step: Step, err: unknown): RpcError {

@@ -124,6 +124,7 @@ export function runForPeer(
   };
   const requestId = message.request ?? message.id;
   const streamed = message.stream !== undefined;
+  const mode = message.may === true ? "may" : streamed;
   const run = () =>
     inRequestContext(message.request, host.node, () =>
       host.runner.runLocal(step, {
@@ -133,7 +134,7 @@ export function runForPeer(
         requestId,
         node: host.node,
         progress: reporter === null ? ignoreProgress : (value) => reporter.report(value),
-      }, streamed));
+      }, mode));
   const span = message.trace !== undefined && tracingEnabled()
     ? startRemoteChild(`mpreg.run ${step.name}`, message.trace, {
       "mpreg.step": step.name,

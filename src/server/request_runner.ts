@@ -12,13 +12,14 @@ import type { Principal } from "../auth/authenticator.ts";
 import type { GrantAgreement } from "../cluster/grant_agreement.ts";
 import { executeNow } from "../engine/execute.ts";
 import { RequestGraph } from "../engine/graph.ts";
-import { FunctionNotFoundError, NotStartedError } from "../protocol/errors.ts";
+import { streamPlan } from "../engine/stream_plan.ts";
+import { FunctionNotFoundError, NotStartedError, ProtocolError } from "../protocol/errors.ts";
 import type { RequestId } from "../protocol/messages.ts";
 import type { Step } from "../protocol/step.ts";
 import type { CallContext, FunctionRegistry, RegisteredFunction } from "../registry/registry.ts";
 import { inRequestContext } from "./_log_context.ts";
 import { settledAtEnd } from "./_settled_at_end.ts";
-import { FunctionCaller } from "./function_call.ts";
+import { FunctionCaller, type StreamMode } from "./function_call.ts";
 import type { Metrics } from "./metrics.ts";
 import { ignoreProgress, ProgressReporter } from "../registry/progress_reporter.ts";
 import {
@@ -50,6 +51,7 @@ export interface StepRouter {
     agreement?: GrantAgreement | null,
     stream?: number,
     progress?: (value: unknown) => void,
+    mayStream?: boolean,
   ): Promise<unknown>;
   /** The permission kinds other members declare for `fun` (their union). */
   declaredElsewhere(fun: string): readonly string[];
@@ -115,8 +117,9 @@ export interface RunRequest {
    */
   traceparent?: string;
   /**
-   * A streamed request (one step): its initial credit, in chunks. The step's
-   * value is then a `StreamSource` instead of a refusal.
+   * A streamed request: its initial credit, in chunks. Its one result step
+   * (its only step, or its only sink) then has a `StreamSource` as its
+   * value instead of a refusal.
    */
   stream?: number | undefined;
   /**
@@ -219,6 +222,13 @@ export class RequestRunner {
       return this.#runAlone(request, only, agreement);
     }
     const graph = RequestGraph.build(steps);
+    if (request.stream !== undefined && graph.sinks.length !== 1) {
+      throw new ProtocolError(
+        `A streamed request has exactly one result step (a step no other step takes), ` +
+          `not ${graph.sinks.length}: ${graph.sinks.map((s) => JSON.stringify(s)).join(", ")}`,
+        { details: { sinks: graph.sinks } },
+      );
+    }
     this.#authorize(request);
     const agreement = this.#agree(request);
     if (isPromise(agreement)) {
@@ -233,7 +243,15 @@ export class RequestRunner {
     agreement: GrantAgreement | null,
   ): MaybePromise<Record<string, unknown>> {
     if (request.signal.aborted) throw request.signal.reason;
-    const value = this.#route(request, only, only.args, only.kwargs, request.signal, agreement);
+    const value = this.#route(
+      request,
+      only,
+      only.args,
+      only.kwargs,
+      request.signal,
+      agreement,
+      request.stream !== undefined,
+    );
     if (!isPromise(value)) return resultOf(only.name, value);
     // Every path that returns a promise (inline, sandboxed, forwarded)
     // already settles when the signal aborts.
@@ -245,12 +263,24 @@ export class RequestRunner {
     graph: RequestGraph,
     agreement: GrantAgreement | null,
   ): MaybePromise<Record<string, unknown>> {
+    // A step whose value only one other step takes, whole, may stream into
+    // it; the sink of a streamed request streams to the client.
+    const plan = streamPlan(graph, request.all);
+    const streamed = request.stream !== undefined;
+    const modes = new Map<Step, StreamMode>();
+    graph.steps.forEach((step, i) => {
+      const may = plan[i]!;
+      modes.set(
+        step,
+        may === true ? "may" : streamed && graph.sinks.includes(step.name) ? true : { why: may },
+      );
+    });
     const run = (
       step: Step,
       args: unknown[],
       kwargs: Record<string, unknown>,
       signal: AbortSignal,
-    ) => this.#route(request, step, args, kwargs, signal, agreement);
+    ) => this.#route(request, step, args, kwargs, signal, agreement, modes.get(step) ?? false);
     // Synchronous steps answer in this turn, like a lone step.
     return executeNow(graph, run, { signal: request.signal, all: request.all });
   }
@@ -319,11 +349,12 @@ export class RequestRunner {
    *
    * @param step The step.
    * @param context What the function sees as `this`.
-   * @param streamed The step is streamed: a stream result becomes a `StreamSource`.
+   * @param streamed The step is streamed (`true`: a stream result becomes a
+   *   `StreamSource`; `"may"`: it may stream into the step that takes it).
    * @returns The value, or a promise of it.
    * @throws {RpcError} when the function is not offered here or throws.
    */
-  runLocal(step: Step, context: CallContext, streamed = false): MaybePromise<unknown> {
+  runLocal(step: Step, context: CallContext, streamed: StreamMode = false): MaybePromise<unknown> {
     return this.#caller.call(this.#find(step), step, step.args, step.kwargs, context, streamed);
   }
 
@@ -355,9 +386,10 @@ export class RequestRunner {
     kwargs: Record<string, unknown>,
     signal: AbortSignal,
     agreement: GrantAgreement | null,
+    mode: StreamMode,
   ): MaybePromise<unknown> {
     if (!tracingEnabled()) {
-      return this.#routeStep(request, step, args, kwargs, signal, agreement);
+      return this.#routeStep(request, step, args, kwargs, signal, agreement, mode);
     }
     const span = startSpan(`mpreg.step ${step.name}`, {
       "mpreg.step": step.name,
@@ -369,7 +401,16 @@ export class RequestRunner {
         withSpan(
           span,
           () =>
-            this.#routeStep(request, step, args, kwargs, signal, agreement, traceparentOf(span)),
+            this.#routeStep(
+              request,
+              step,
+              args,
+              kwargs,
+              signal,
+              agreement,
+              mode,
+              traceparentOf(span),
+            ),
         ),
       );
     } catch (err) {
@@ -385,23 +426,34 @@ export class RequestRunner {
     kwargs: Record<string, unknown>,
     signal: AbortSignal,
     agreement: GrantAgreement | null,
+    mode: StreamMode,
     traceparent?: string,
   ): MaybePromise<unknown> {
     const sink = request.progress;
     if (sink === undefined) {
-      return this.#routeTo(request, step, args, kwargs, signal, agreement, traceparent, null);
+      return this.#routeTo(request, step, args, kwargs, signal, agreement, mode, traceparent, null);
     }
     // The step's reports, coalesced; its last one leaves before its value.
     const reporter = new ProgressReporter((value) => sink(step.name, value));
     let value: MaybePromise<unknown>;
     try {
-      value = this.#routeTo(request, step, args, kwargs, signal, agreement, traceparent, reporter);
+      value = this.#routeTo(
+        request,
+        step,
+        args,
+        kwargs,
+        signal,
+        agreement,
+        mode,
+        traceparent,
+        reporter,
+      );
     } catch (err) {
       reporter.end();
       throw err;
     }
-    if (request.stream === undefined) return reporter.endWith(value);
-    // A streamed step reports until its stream is over.
+    if (mode !== true && mode !== "may") return reporter.endWith(value);
+    // A streamed step (or one that may stream into another) reports until its stream is over.
     const end = () => reporter.end();
     if (!isPromise(value)) return settledAtEnd(value, end);
     return value.then((v) => settledAtEnd(v, end), (err: unknown) => {
@@ -417,6 +469,7 @@ export class RequestRunner {
     kwargs: Record<string, unknown>,
     signal: AbortSignal,
     agreement: GrantAgreement | null,
+    mode: StreamMode,
     traceparent: string | undefined,
     reporter: ProgressReporter | null,
   ): MaybePromise<unknown> {
@@ -430,7 +483,7 @@ export class RequestRunner {
     };
     const router = this.#router;
     const debug = log.isEnabledFor("debug");
-    const streamed = request.stream !== undefined;
+    const streamed = mode;
     if (router === null) {
       if (debug) this.#routed(request, step, this.#options.node);
       return this.#caller.call(this.#find(step), step, args, kwargs, context, streamed);
@@ -462,8 +515,9 @@ export class RequestRunner {
       request.principal.name,
       traceparent,
       agreement,
-      request.stream,
+      mode === true ? request.stream : undefined,
       reporter === null ? undefined : (value) => reporter.report(value),
+      mode === "may",
     );
   }
 

@@ -13,6 +13,7 @@ import {
   FunctionError,
 } from "../../mod.ts";
 import { streamStats } from "../../src/server/stream_sender.ts";
+import { EncodedValue } from "../../src/protocol/encoded_value.ts";
 import { converged, known, startCluster } from "../_helpers/cluster.ts";
 import { delay, startServer, waitFor } from "../_helpers/mod.ts";
 import { repoPath, ServerProcess } from "../_helpers/process.ts";
@@ -104,6 +105,45 @@ for (const encoding of ["msgpack", "json"] as const) {
     );
   });
 }
+
+Deno.test("streams: A relays B's chunks to a msgpack client without decoding them; a json client gets them decoded", async () => {
+  // Every chunk A decodes goes through EncodedValue.decode: counted here
+  // (the nodes run in this process).
+  const decode = EncodedValue.prototype.decode;
+  let decoded = 0;
+  EncodedValue.prototype.decode = function (this: EncodedValue) {
+    decoded++;
+    return decode.call(this);
+  };
+  try {
+    await withPair(
+      (b) =>
+        register(b, "rows", async function* (n: number) {
+          for (let i = 0; i < n; i++) yield { i, bytes: new Uint8Array(100).fill(i) };
+        }),
+      async (a) => {
+        // With progress asked for too: the stream then passes through what
+        // ends the step's reports with it.
+        for (const progress of [false, true]) {
+          for (const encoding of ["msgpack", "json"] as const) {
+            decoded = 0;
+            await using client = new Client(a.url, { encoding });
+            let i = 0;
+            const options = progress ? { locs: ["b"], onProgress: () => {} } : { locs: ["b"] };
+            for await (const chunk of client.stream("rows", [50], options)) {
+              assert.equal((chunk as { i: number }).i, i++);
+            }
+            assert.equal(i, 50);
+            const what = `${encoding}${progress ? " with progress" : ""}: chunks decoded on A`;
+            assert.equal(decoded, encoding === "msgpack" ? 0 : 50, what);
+          }
+        }
+      },
+    );
+  } finally {
+    EncodedValue.prototype.decode = decode;
+  }
+});
 
 Deno.test("streams: a slow reader holds a fast producer on B to the credit, and A holds nothing", async () => {
   const credit = 4;

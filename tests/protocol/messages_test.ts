@@ -127,6 +127,9 @@ Deno.test("parseClientMessage() reads a stream's credit, and the credit role; ba
   const step = { name: "a", fun: "ticks" };
   const msg = parseClientMessage({ role: "rpc", u: 1, cmds: [step], stream: 8 }, 10);
   assert.equal(msg.role === "rpc" && msg.stream, 8);
+  // Several steps may stream (the runner checks there is one result step).
+  const two = { role: "rpc", u: 1, cmds: [step, { name: "b", fun: "echo" }], stream: 4 };
+  assert.equal((parseClientMessage(two, 10) as { stream?: number }).stream, 4);
   assert.deepEqual(parseClientMessage({ role: "credit", u: 1, n: 4 }, 10), {
     role: "credit",
     u: 1,
@@ -135,7 +138,8 @@ Deno.test("parseClientMessage() reads a stream's credit, and the credit role; ba
   const bad: unknown[] = [
     { role: "rpc", u: 1, cmds: [step], stream: 0 },
     { role: "rpc", u: 1, cmds: [step], stream: 1.5 },
-    { role: "rpc", u: 1, cmds: [step, { name: "b", fun: "echo" }], stream: 4 },
+    // A streamed request returns its one result step's stream, never every step.
+    { role: "rpc", u: 1, cmds: [step, { name: "b", fun: "echo" }], stream: 4, all: true },
     { role: "credit", u: 1, n: 0 },
     { role: "credit", u: 1, n: "8" },
     { role: "credit", u: 1 },

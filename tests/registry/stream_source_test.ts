@@ -172,3 +172,61 @@ Deno.test("readableOf(): cancelling the stream runs the producer's finally; its 
     return true;
   });
 });
+
+Deno.test("readableOf(): chunks that came before the source's error are read before it (the error discarded them)", async () => {
+  // A relayed stream delivers what it held at once: two chunks, then its error.
+  const source = {
+    streamSource: true as const,
+    start(sink: StreamSink) {
+      sink.chunk(1);
+      sink.chunk(2);
+      sink.error(new RangeError("producer failed"));
+    },
+    credit() {},
+    cancel() {},
+  };
+  const reader = readableOf(source, 4).getReader();
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal((await reader.read()).value, 1);
+  assert.equal((await reader.read()).value, 2);
+  await assert.rejects(reader.read(), RangeError);
+});
+
+Deno.test("readableOf(): the call's signal fails a read that waits, and cancels the source", async () => {
+  let cancelled: unknown = null;
+  const source = {
+    streamSource: true as const,
+    start() {},
+    credit() {},
+    cancel(reason: unknown) {
+      cancelled = reason;
+    },
+  };
+  const controller = new AbortController();
+  const reader = readableOf(source, 4, controller.signal).getReader();
+  const read = reader.read();
+  controller.abort(new Error("request cancelled"));
+  await assert.rejects(read, /request cancelled/);
+  assert.ok(cancelled instanceof Error);
+});
+
+Deno.test("readableOf(): a source's error follows the chunks queued before it", async () => {
+  async function* failing() {
+    yield 1;
+    yield 2;
+    yield 3;
+    throw new Error("broke");
+  }
+  const readable = readableOf(
+    new ProducerSource(failing(), new AbortController().signal, (e) => e),
+    8,
+  );
+  // All three chunks and the error arrive before the reader reads anything.
+  await new Promise((r) => setTimeout(r, 20));
+  const got: unknown[] = [];
+  const err = await (async () => {
+    for await (const chunk of readable) got.push(chunk);
+  })().then(() => null, (e) => e);
+  assert.deepEqual(got, [1, 2, 3]);
+  assert.ok(err instanceof Error && err.message === "broke", String(err));
+});

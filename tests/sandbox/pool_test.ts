@@ -294,7 +294,18 @@ Deno.test("WorkerPool.close() rejects calls in flight with UnavailableError and 
   assert.equal(pool.stats().workers, 0);
 });
 
-for (const kind of ["null", "string", "unknown-id", "deep", "oversized", "garbage"] as const) {
+for (
+  const kind of [
+    "null",
+    "string",
+    "unknown-id",
+    "deep",
+    "oversized",
+    "garbage",
+    "stream-chunk",
+    "stream-start",
+  ] as const
+) {
   Deno.test(`sandbox attack: a forged message (${kind}) counts as a crash; the node never throws`, async () => {
     const pool = new WorkerPool({}, { maxWorkers: 1 });
     const forge: FunctionRef = { name: "forge", module: `${FIXTURES}forge.ts` };

@@ -93,9 +93,7 @@ for (const sandboxed of [false, true]) {
         assert.equal(err.code, 1003);
         assert.match(
           err.message,
-          sandboxed
-            ? new RegExp(`returned ${kind}: streaming results are not supported yet`)
-            : new RegExp(`returned ${kind}: a streamed result is read with client\\.stream\\(\\)`),
+          new RegExp(`returned ${kind}: a streamed result is read with client\\.stream\\(\\)`),
         );
       }
       assert.equal(server.inFlight, 0);

@@ -5,12 +5,17 @@ import assert from "node:assert/strict";
 import { DEFAULT_LIMITS, ErrorCode, type Limits, RpcError } from "../../mod.ts";
 import type { GossipMessage, NodeRecord } from "../../src/cluster/membership.ts";
 import { PeerLink, type PeerLinkHost } from "../../src/cluster/peer_link.ts";
-import { PEER_PROTOCOL, type RunMessage } from "../../src/cluster/peer_protocol.ts";
+import {
+  PEER_PROTOCOL,
+  type PeerMessage,
+  type RunMessage,
+} from "../../src/cluster/peer_protocol.ts";
 import { listenMemory, type MemoryChannel } from "../../src/transport/memory.ts";
-import type { StreamSource } from "../../src/registry/stream_source.ts";
+import { ProducerSource, type StreamSource } from "../../src/registry/stream_source.ts";
 
 interface TestHost extends PeerLinkHost {
   readonly runs: RunMessage[];
+  readonly inputs: PeerMessage[];
   readonly cancelled: number[];
   answerWith: (link: PeerLink, message: RunMessage) => void;
 }
@@ -36,6 +41,7 @@ function host(
     limits: options.limits ?? DEFAULT_LIMITS,
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? 2_000,
     runs: [],
+    inputs: [],
     cancelled: [],
     answerWith: (link, message) =>
       link.answer({ t: "result", id: message.id, value: message.args[0] }),
@@ -50,6 +56,10 @@ function host(
     authorize: () => {},
     cancelRun: (_link, id) => self.cancelled.push(id),
     creditRun: () => {},
+    input: (_link, message) => {
+      self.inputs.push(message);
+      return true;
+    },
     traffic: () => {},
   };
   return self;
@@ -288,5 +298,153 @@ Deno.test("PeerLink over memory: progress reports reach a run that asked for the
     );
   } finally {
     await pair.stop();
+  }
+});
+
+/** A generator of `n` chunks that counts what it produced. */
+function counted(n: number) {
+  const state = { produced: 0, closed: false };
+  const source = new ProducerSource(
+    (function* () {
+      try {
+        for (let i = 0; i < n; i++) {
+          state.produced++;
+          yield i;
+        }
+      } finally {
+        state.closed = true;
+      }
+    })(),
+    new AbortController().signal,
+    (e) => e,
+  );
+  return { state, source };
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+Deno.test("PeerLink over memory: an input stream is fed only as far as the member's in-credit, then its end", async () => {
+  const a = host("a");
+  const b = host("b");
+  let member: PeerLink | null = null;
+  let runId = -1;
+  b.answerWith = (link, message) => {
+    member = link;
+    runId = message.id;
+  };
+  const pair = await link("peer-mem-inputs", a, b);
+  try {
+    const { state, source } = counted(5);
+    const answer = pair.dialed.run(
+      { ...run([0, null]), ins: [{ i: 0, arg: 1 }] },
+      new AbortController().signal,
+      undefined,
+      [source],
+    );
+    await tick();
+    assert.deepEqual(b.runs[0]!.args, [0, null]);
+    assert.deepEqual(b.runs[0]!.ins, [{ i: 0, arg: 1 }]);
+    assert.equal(state.produced, 0, "nothing read before the member asks");
+    member!.send({ t: "in-credit", id: runId, i: 0, n: 2 });
+    await tick();
+    assert.equal(state.produced, 2, "read as far as the credit");
+    assert.deepEqual(b.inputs.map((m) => m.t === "in" ? m.value : m.t), [0, 1]);
+    member!.send({ t: "in-credit", id: runId, i: 0, n: 8 });
+    await tick();
+    assert.deepEqual(b.inputs.map((m) => m.t === "in" ? m.value : m.t), [0, 1, 2, 3, 4, "in-end"]);
+    member!.answer({ t: "result", id: runId, value: "done" });
+    assert.equal(await answer, "done");
+  } finally {
+    await pair.stop();
+  }
+});
+
+Deno.test("PeerLink over memory: in-cancel closes the input's producer; a step refused unstarted leaves it untouched", async () => {
+  const a = host("a");
+  const b = host("b");
+  let member: PeerLink | null = null;
+  let runId = -1;
+  b.answerWith = (link, message) => {
+    member = link;
+    runId = message.id;
+  };
+  const pair = await link("peer-mem-in-cancel", a, b);
+  try {
+    const { state, source } = counted(100);
+    const answer = pair.dialed.run(
+      { ...run([null]), ins: [{ i: 0, arg: 0 }] },
+      new AbortController().signal,
+      undefined,
+      [source],
+    );
+    await tick();
+    member!.send({ t: "in-credit", id: runId, i: 0, n: 1 });
+    await tick();
+    member!.send({ t: "in-cancel", id: runId, i: 0 });
+    await tick();
+    assert.ok(state.closed, "the generator's finally ran");
+    member!.answer({ t: "result", id: runId, value: 1 });
+    await answer;
+
+    const untouched = counted(3);
+    b.answerWith = (link, message) =>
+      link.answer({
+        t: "error",
+        id: message.id,
+        error: { code: 1014, message: "draining", details: null },
+        started: false,
+      });
+    await assert.rejects(
+      pair.dialed.run(
+        { ...run([null]), ins: [{ i: 0, arg: 0 }] },
+        new AbortController().signal,
+        undefined,
+        [untouched.source],
+      ),
+      (err: unknown) => (err as Error).name === "Unstarted",
+    );
+    assert.equal(untouched.state.produced, 0);
+    assert.ok(!untouched.state.closed, "left for the next member");
+  } finally {
+    await pair.stop();
+  }
+});
+
+Deno.test("PeerLink over memory: malformed input messages close the link (bad ins, in-credit, a chunk past the member's credit)", async () => {
+  for (
+    const [label, message, pattern] of [
+      [
+        "ins at a non-null position",
+        { t: "run", id: 1, ...run([1]), ins: [{ i: 0, arg: 0 }] },
+        /malformed run/,
+      ],
+      [
+        "ins out of range",
+        { t: "run", id: 1, ...run([null]), ins: [{ i: 0, arg: 3 }] },
+        /malformed run/,
+      ],
+      [
+        "ins numbered wrong",
+        { t: "run", id: 1, ...run([null]), ins: [{ i: 1, arg: 0 }] },
+        /malformed run/,
+      ],
+      ["may without stream", { t: "run", id: 1, ...run([1]), may: true }, /malformed run/],
+      ["in-credit of 0", { t: "in-credit", id: 1, i: 0, n: 0 }, /malformed in-credit/],
+      ["in-error without an error", { t: "in-error", id: 1, i: 0 }, /malformed in-error/],
+      ["in past credit", { t: "in", id: 1, i: 0, value: 1 }, /past the stream's credit/],
+    ] as const
+  ) {
+    const a = host("a");
+    const b = host("b");
+    b.input = () => false;
+    const pair = await link(`peer-mem-bad-${label.replaceAll(" ", "-")}`, a, b);
+    try {
+      pair.dialed.send(message as unknown as PeerMessage);
+      await tick();
+      assert.ok(!pair.accepted.ready, `${label}: the link closed`);
+      assert.match(pair.accepted.closeReason, pattern, label);
+    } finally {
+      await pair.stop();
+    }
   }
 });
