@@ -107,6 +107,14 @@ Deno.test("README: the Streams sample runs with its run line and prints what it 
   ]);
 });
 
+Deno.test("README: the Uploads sample runs with its run line and prints what it says", async () => {
+  const runLine = /runs as `(deno run [^`]*uploads\.ts)`/.exec(README)?.[1];
+  assert.ok(runLine, "the README gives the Uploads sample's run line");
+  const [out] = await runSample({ "uploads.ts": block("### Uploads", "ts") }, [runLine]);
+  assert.equal(out!.code, 0, out!.stderr);
+  assert.deepEqual(out!.stdout.trim().split("\n"), ["6553600", "5"]);
+});
+
 Deno.test("README: the Streams as step inputs sample runs with its run line and prints what it says", async () => {
   const runLine = /runs as `(deno run [^`]*inputs\.ts)`/.exec(README)?.[1];
   assert.ok(runLine, "the README gives the sample's run line");

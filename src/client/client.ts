@@ -32,6 +32,13 @@ import type {
   StreamOptions,
 } from "./options.ts";
 import { openStream, STREAM_TIMEOUT_MS, type StreamHooks } from "./_streams.ts";
+import {
+  type TakenUploads,
+  takeUploads,
+  Upload,
+  type UploadMessage,
+  type UploadPosition,
+} from "./_uploads.ts";
 import { type Typed, TypedRequest } from "./typed.ts";
 
 export type { BackoffOptions } from "../transport/backoff.ts";
@@ -55,6 +62,7 @@ interface Pending extends Routed {
     retry?: boolean;
     tp?: string;
     stream?: number;
+    ins?: UploadPosition[];
     progress?: true;
   };
   /** How many more times it may be sent again after a may-have-run failure. */
@@ -67,6 +75,8 @@ interface Pending extends Routed {
   readonly reject: (error: RpcError) => void;
   /** For `stream()`: takes each chunk. */
   readonly chunk?: ((value: unknown) => void) | undefined;
+  /** Its uploads, by their index in `frame.ins`. */
+  uploads?: Upload[];
   /** The caller's `onProgress`. */
   readonly progress?: ((value: unknown, step: string) => void) | undefined;
 }
@@ -190,13 +200,40 @@ export class Client {
   /**
    * Calls one function and returns its value.
    *
+   * A `ReadableStream` (or a `Blob`: its `stream()`) passed as an argument
+   * or a keyword argument is uploaded: the function gets a `ReadableStream`
+   * of its chunks, and the client reads the caller's stream only as the
+   * node grants credit (16 chunks ahead of the function at most). When the
+   * function cancels its stream or returns without reading it all, or the
+   * call ends first (its `signal`, its deadline, a lost connection), the
+   * caller's stream is cancelled. A call with an upload is never sent again
+   * (`retries`), and not in `"mpreg-json"`.
+   *
+   * @example Upload a stream
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Client, Server } from "@mpreg/mpreg";
+   * await using server = await new Server({ port: 0 })
+   *   .register("size", async (file: ReadableStream<Uint8Array>) => {
+   *     let bytes = 0;
+   *     for await (const chunk of file) bytes += chunk.length;
+   *     return bytes;
+   *   })
+   *   .start();
+   * await using client = new Client(server.url);
+   * const chunks = [new Uint8Array(1024), new Uint8Array(1024)];
+   * assert.equal(await client.call("size", [ReadableStream.from(chunks)]), 2048);
+   * assert.equal(await client.call("size", [new Blob(["hello"])]), 5);
+   * ```
+   *
    * @param fun The function's name.
-   * @param args Its positional arguments, passed verbatim.
+   * @param args Its positional arguments, passed verbatim (streams and blobs uploaded).
    * @param options Resources, keyword arguments, deadline and signal.
    * @returns The function's result.
    * @throws {RpcError} the node's error (see `ErrorCode`), {@linkcode TimeoutError}
    *   when the deadline passes, {@linkcode CancelledError} when the signal
    *   aborts, {@linkcode ConnectionError} when the connection drops.
+   * @throws {TypeError} for an upload on `"mpreg-json"`, or of a locked stream.
    */
   call(fun: string, args: unknown[] = [], options: CallOptions = {}): Promise<unknown> {
     let step: WireStep;
@@ -453,6 +490,20 @@ export class Client {
     if (signal?.aborted) {
       return Promise.reject(new CancelledError("Call aborted", { cause: signal.reason }));
     }
+    let taken: TakenUploads | null;
+    try {
+      taken = takeUploads(cmds);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (taken !== null) {
+      if (this.#codec.protocol === null) {
+        return Promise.reject(
+          new TypeError("The original MPREG protocol has no uploads: use msgpack or json"),
+        );
+      }
+      cmds = taken.cmds;
+    }
     const budget = timeoutMs ?? this.#timeoutMs;
     const now = Date.now();
     const id = this.#pending.nextId();
@@ -470,6 +521,7 @@ export class Client {
       tp = activeTraceparent();
     }
     if (tp !== undefined) frame.tp = tp;
+    if (taken !== null) frame.ins = taken.ins;
     if (stream !== undefined) {
       frame.stream = stream.credit;
       stream.id = id;
@@ -503,7 +555,8 @@ export class Client {
       }
       const only = cmds.length === 1 && !all ? cmds[0]! : null;
       encoded = only !== null && only.kwargs === undefined && only.locs === undefined &&
-          tp === undefined && stream === undefined && onProgress === undefined
+          tp === undefined && stream === undefined && onProgress === undefined &&
+          taken === null
         ? this.#codec.encodeCall(id, only.name, only.fun, only.args, timeout)
         : this.#codec.encode(frame);
     } catch (err) {
@@ -533,11 +586,18 @@ export class Client {
       deadline: 0,
       socket: connected ? socket : null,
       round: links.rounds + 1,
-      // A stream is never sent again: its reader may have chunks already.
-      retries: stream === undefined ? this.#retries : 0,
+      // A stream is never sent again: its reader may have chunks already;
+      // nor an upload: the node may have read some of it.
+      retries: stream === undefined && taken === null ? this.#retries : 0,
       chunk: stream?.chunk,
       progress: onProgress,
     };
+    if (taken !== null) {
+      const base64 = this.#codec.encoding === "json";
+      pending.uploads = taken.streams.map((source, i) =>
+        new Upload(source, (message) => this.#sendUpload(pending, i, message), base64)
+      );
+    }
     this.#pending.add(
       id,
       pending,
@@ -619,8 +679,18 @@ export class Client {
     this.#settle(pending, error);
   }
 
-  /** Sends a `cancel` or `credit` about call `id` on the socket that carries it. */
-  #signal(id: number, message: { role: string; u: number; n?: number }): void {
+  /**
+   * Sends a message of upload `i` of a call on the socket that carries it.
+   *
+   * @throws {Error} when the codec cannot encode its chunk.
+   */
+  #sendUpload(pending: Pending, i: number, message: UploadMessage): void {
+    if (this.#pending.get(pending.id) !== pending) return;
+    this.#signal(pending.id, { role: "in", u: pending.id, i, ...message });
+  }
+
+  /** Sends a `cancel`, `credit` or `in` message about call `id` on the socket that carries it. */
+  #signal(id: number, message: { role: string; u: number; [key: string]: unknown }): void {
     const socket = this.#pending.get(id)?.socket ?? null;
     if (socket === null || socket.readyState !== OPEN) return;
     const frame = this.#codec.encode(message);
@@ -644,6 +714,11 @@ export class Client {
   #settle(pending: Pending, error: RpcError | null, value?: Record<string, unknown>): void {
     this.#pending.delete(pending.id, pending);
     this.#links.settled(pending.socket);
+    // The caller's streams not read to their end are cancelled.
+    if (pending.uploads !== undefined) {
+      const reason = error ?? new CancelledError("The call ended before its upload did");
+      for (const upload of pending.uploads) upload.stop(reason);
+    }
     if (error !== null) {
       // A connection failure while it was sent again: the first one says more.
       pending.reject(
@@ -685,12 +760,22 @@ export class Client {
       r?: unknown;
       error?: WireError | null;
       chunk?: unknown;
+      i?: unknown;
+      credit?: unknown;
+      stop?: unknown;
       progress?: unknown;
       step?: unknown;
     };
     if (message === null || typeof message !== "object") return;
     const pending = this.#pending.get(message.u as number);
     if (pending === undefined) return;
+    if (message.i !== undefined) {
+      // The node grants credit for an upload, or says stop: never an answer.
+      const upload = pending.uploads?.[message.i as number];
+      if (message.stop === true) upload?.stop(new CancelledError("The node read no more"));
+      else upload?.credit(message.credit as number);
+      return;
+    }
     if (pending.chunk !== undefined && "chunk" in message) return pending.chunk(message.chunk);
     if ("progress" in message || "step" in message) {
       // Never an answer: a report this call did not ask for is dropped.

@@ -92,13 +92,15 @@ export interface StepInput {
   /** The function to call. */
   fun: string;
   /**
-   * Positional arguments.
+   * Positional arguments. A `ReadableStream` or a `Blob` among them is
+   * uploaded: the function reads it as a `ReadableStream`, under credit.
    *
    * @default {[]}
    */
   args?: unknown[];
   /**
-   * Keyword arguments, passed to the function as one trailing object.
+   * Keyword arguments, passed to the function as one trailing object. A
+   * `ReadableStream` or a `Blob` value is uploaded, as in `args`.
    *
    * @default {{}}
    */
@@ -206,7 +208,9 @@ export interface CallOptions {
    */
   locs?: string[];
   /**
-   * Keyword arguments, passed to the function as one trailing object.
+   * Keyword arguments, passed to the function as one trailing object. A
+   * `ReadableStream` or a `Blob` value is uploaded: the function reads it as
+   * a `ReadableStream`, under credit (see {@linkcode Client.call}).
    *
    * @default {{}}
    */

@@ -84,6 +84,13 @@ export interface RpcRequest {
    * the original protocol.
    */
   progress?: boolean;
+  /**
+   * The uploads of the request: each names a top-level position of a step's
+   * arguments (`{step, arg: n}` or `{step, kwarg: k}`) whose value is `null`
+   * on the wire and is, on the node, the stream the client sends with
+   * {@linkcode InMessage}s (upload `i` is `ins[i]`).
+   */
+  ins?: UploadPosition[];
 }
 
 /**
@@ -107,6 +114,66 @@ export interface ProgressReport {
   /** The report, as the function made it. */
   progress: unknown;
 }
+
+/**
+ * Where an upload goes: a step's positional argument `arg`, or its keyword
+ * argument `kwarg` (exactly one of them).
+ *
+ * @example
+ * ```ts
+ * import type { UploadPosition } from "./messages.ts";
+ * const at: UploadPosition = { step: "hash", arg: 0 };
+ * console.log(at.arg); // 0
+ * ```
+ */
+export interface UploadPosition {
+  /** The step's name. */
+  step: string;
+  /** The index of a positional argument. */
+  arg?: number;
+  /** The name of a keyword argument. */
+  kwarg?: string;
+}
+
+/**
+ * `{role: "in"}`: upload `i` of request `u`, client → node: one `chunk`
+ * (sent only under the credit the node granted with `{u, i, credit}`), or
+ * its `end`, or the `error` that ended the caller's stream. In
+ * `mpreg.json.v1` a chunk of bytes travels as base64 in `bytes` and
+ * arrives as a `Uint8Array` in `chunk`.
+ *
+ * @example
+ * ```ts
+ * import type { InMessage } from "./messages.ts";
+ * const msg: InMessage = { role: "in", u: 1, i: 0, chunk: new Uint8Array(4) };
+ * console.log(msg.i); // 0
+ * ```
+ */
+export interface InMessage {
+  /** Always `"in"`. */
+  role: "in";
+  /** The id of the request. */
+  u: RequestId;
+  /** The index of the upload in the request's `ins`. */
+  i: number;
+  /** A chunk (present, even `null`, when the message carries one). */
+  chunk?: unknown;
+  /** The caller's stream ended. */
+  end?: true;
+  /** The caller's stream failed: its message. */
+  error?: string;
+}
+
+/**
+ * The most uploads one request may carry.
+ *
+ * @example
+ * ```ts
+ * import { MAX_UPLOADS } from "./messages.ts";
+ * console.log(MAX_UPLOADS); // 64
+ * ```
+ */
+export const MAX_UPLOADS = 64;
 
 /**
  * `{role: "credit"}`: lets the node send `n` more chunks of stream `u`.
@@ -193,7 +260,7 @@ export interface CancelRequest {
 }
 
 /** A message a client sends to a node. */
-export type ClientMessage = RpcRequest | CancelRequest | CreditRequest;
+export type ClientMessage = RpcRequest | CancelRequest | CreditRequest | InMessage;
 
 /**
  * The answer to an `rpc` request: `r` holds `{ [step]: value }` on success,
@@ -269,6 +336,77 @@ function parseStep(value: unknown, index: number): Step {
   };
 }
 
+function isIndex(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** A request's `ins`: each names a step and one of its arguments, `null` on the wire. */
+function parseIns(value: unknown, steps: Step[]): UploadPosition[] {
+  if (!Array.isArray(value)) throw bad('"ins" is not an array');
+  if (value.length === 0 || value.length > MAX_UPLOADS) {
+    throw bad(`"ins" holds ${value.length} uploads: from 1 to ${MAX_UPLOADS} are allowed`);
+  }
+  const seen = new Set<string>();
+  return value.map((item, index): UploadPosition => {
+    if (!isRecord(item) || typeof item.step !== "string") {
+      throw bad(`ins[${index}] is not {step, arg} or {step, kwarg}`);
+    }
+    const step = steps.find((s) => s.name === item.step);
+    if (step === undefined) throw bad(`ins[${index}] names no step of the request: "${item.step}"`);
+    const { arg, kwarg } = item;
+    let at: UploadPosition;
+    let current: unknown;
+    if (isIndex(arg) && kwarg === undefined) {
+      if (arg >= step.args.length) {
+        throw bad(`ins[${index}]: step "${step.name}" has no argument ${arg}`);
+      }
+      at = { step: step.name, arg };
+      current = step.args[arg];
+    } else if (typeof kwarg === "string" && arg === undefined) {
+      if (!Object.hasOwn(step.kwargs, kwarg)) {
+        throw bad(`ins[${index}]: step "${step.name}" has no keyword argument "${kwarg}"`);
+      }
+      at = { step: step.name, kwarg };
+      current = step.kwargs[kwarg];
+    } else {
+      throw bad(`ins[${index}] is not {step, arg} or {step, kwarg}`);
+    }
+    if (current !== null) {
+      throw bad(`ins[${index}]: the argument an upload takes is null on the wire`);
+    }
+    const key = JSON.stringify([at.step, at.arg ?? null, at.kwarg ?? null]);
+    if (seen.has(key)) throw bad(`ins[${index}] names a position another upload takes`);
+    seen.add(key);
+    return at;
+  });
+}
+
+/** `{role: "in", u, i}` and exactly one of `chunk`, `bytes` (base64), `end: true`, `error`. */
+function parseIn(message: Record<string, unknown>, u: RequestId): InMessage {
+  const i = message.i;
+  if (!isIndex(i) || i >= MAX_UPLOADS) throw bad('"i" is not the index of an upload');
+  const parts = ["chunk", "bytes", "end", "error"].filter((k) => k in message);
+  if (parts.length !== 1) throw bad('An "in" message holds one of chunk, bytes, end or error');
+  if ("chunk" in message) return { role: "in", u, i, chunk: message.chunk };
+  if ("bytes" in message) {
+    const bytes = message.bytes;
+    if (typeof bytes !== "string") throw bad('"bytes" is not a base64 string');
+    let chunk: Uint8Array;
+    try {
+      chunk = Uint8Array.fromBase64(bytes);
+    } catch {
+      throw bad('"bytes" is not valid base64');
+    }
+    return { role: "in", u, i, chunk };
+  }
+  if ("end" in message) {
+    if (message.end !== true) throw bad('"end" is not true');
+    return { role: "in", u, i, end: true };
+  }
+  if (typeof message.error !== "string") throw bad('"error" is not a string');
+  return { role: "in", u, i, error: message.error };
+}
+
 /**
  * Validates a decoded message from a client.
  *
@@ -338,9 +476,13 @@ export function parseClientMessage(message: unknown, maxSteps: number): ClientMe
       if (typeof message.progress !== "boolean") throw bad('"progress" is not a boolean');
       if (message.progress) request.progress = true;
     }
+    if (message.ins !== undefined && message.ins !== null) {
+      request.ins = parseIns(message.ins, steps);
+    }
     return request;
   }
   if (role === "cancel") return { role, u };
+  if (role === "in") return parseIn(message, u);
   if (role === "credit") {
     if (!isCredit(message.n)) {
       throw bad(`"n" is not a positive integer credit of at most ${MAX_STREAM_CREDIT}`);

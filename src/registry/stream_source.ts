@@ -85,14 +85,18 @@ export interface StreamSource {
  * ```ts
  * import { isStreamSource } from "./stream_source.ts";
  * console.log(isStreamSource({})); // false
+ * console.log(isStreamSource({ streamSource: true })); // false: data, not a stream
  * ```
  *
  * @param value Any value.
  * @returns True for a stream source.
  */
 export function isStreamSource(value: unknown): value is StreamSource {
+  // Its methods too: a client's `{streamSource: true}` (data has no
+  // functions) is a plain value, not a stream.
   return typeof value === "object" && value !== null &&
-    (value as { streamSource?: unknown }).streamSource === true;
+    (value as { streamSource?: unknown }).streamSource === true &&
+    typeof (value as { start?: unknown }).start === "function";
 }
 
 type Next = () => unknown;

@@ -24,6 +24,7 @@ import type { Limits } from "../protocol/limits.ts";
 import { publicError } from "../protocol/public_error.ts";
 import {
   type ClientMessage,
+  type InMessage,
   parseClientMessage,
   readRequestId,
   type RequestId,
@@ -40,6 +41,7 @@ import { type Channel, CONNECTING, type Frame, OPEN } from "../transport/channel
 import type { RequestLifecycle } from "./request_lifecycle.ts";
 import { isStreamSource } from "../registry/stream_source.ts";
 import { StreamSender } from "./stream_sender.ts";
+import { UploadSource } from "./upload_source.ts";
 
 /** What a connection needs from its node. */
 export interface ConnectionHost {
@@ -100,6 +102,8 @@ interface InFlight extends Call {
   readonly counted: (outcome: string) => void;
   /** A streamed request's sender, once its stream started. */
   stream?: StreamSender;
+  /** The request's uploads, by their index in its `ins`. */
+  uploads?: UploadSource[];
 }
 
 /** A client connection served by a node. */
@@ -229,7 +233,12 @@ export class ClientConnection {
     if (this.#closed) return;
     this.#closed = true;
     const reason = new CancelledError("Client connection closed");
-    for (const [u, entry] of this.#inFlight.entries()) this.#finish(u, entry, reason);
+    const lost = new ConnectionError("Client connection closed");
+    for (const [u, entry] of this.#inFlight.entries()) {
+      // A function reading an upload learns the connection is gone.
+      for (const upload of entry.uploads ?? []) upload.fail(lost, false);
+      this.#finish(u, entry, reason);
+    }
     this.#host.connectionClosed(this);
   }
 
@@ -281,6 +290,10 @@ export class ClientConnection {
     }
     if (parsed.role === "credit") {
       this.#inFlight.get(parsed.u)?.stream?.grant(parsed.n);
+      return;
+    }
+    if (parsed.role === "in") {
+      this.#upload(parsed);
       return;
     }
     if (parsed.role === "cancel") {
@@ -359,6 +372,12 @@ export class ClientConnection {
       if (request.stream !== undefined && this.#codec.encoding === "legacy") {
         throw new ProtocolError("The original MPREG protocol has no streams");
       }
+      if (request.ins !== undefined) {
+        if (this.#codec.encoding === "legacy") {
+          throw new ProtocolError("The original MPREG protocol has no uploads");
+        }
+        entry.uploads = this.#placeUploads(request);
+      }
       if (request.progress === true && this.#codec.encoding === "legacy") {
         throw new ProtocolError("The original MPREG protocol has no progress reports");
       }
@@ -400,6 +419,65 @@ export class ClientConnection {
         this.#sendError(u, error, id, auth.name);
       },
     );
+  }
+
+  /**
+   * A request's uploads: one {@linkcode UploadSource} at each position its
+   * `ins` names (checked when it was parsed), before any step runs.
+   */
+  #placeUploads(request: RpcRequest): UploadSource[] {
+    const u = request.u;
+    return request.ins!.map((at, i) => {
+      const source = new UploadSource({
+        credit: (n) => this.#sendOpen({ u, i, credit: n }),
+        stop: () => this.#sendOpen({ u, i, stop: true }),
+      });
+      const step = request.cmds.find((s) => s.name === at.step)!;
+      if (at.arg !== undefined) step.args[at.arg] = source;
+      else step.kwargs[at.kwarg!] = source;
+      return source;
+    });
+  }
+
+  /**
+   * A message of an upload: a chunk, its end or its failure. One for a
+   * request no longer in flight is dropped (it crossed the answer, or the
+   * stop); one that breaks the protocol (an upload the request does not
+   * have, a chunk past the credit) fails the request with 1004.
+   */
+  #upload(message: InMessage): void {
+    const u = message.u;
+    const entry = this.#inFlight.get(u);
+    if (entry === undefined) return;
+    const upload = entry.uploads?.[message.i];
+    let problem: string | null = null;
+    if (upload === undefined) {
+      problem = `Request ${JSON.stringify(u)} has no upload ${message.i}`;
+    } else if ("chunk" in message) {
+      if (!upload.push(message.chunk)) {
+        problem = `Upload ${message.i} of request ${
+          JSON.stringify(u)
+        } sent a chunk past its credit`;
+      }
+    } else if (message.end === true) {
+      upload.end();
+    } else {
+      upload.fail(
+        new CancelledError(`The caller's stream (upload ${message.i}) failed: ${message.error}`, {
+          details: { upload: message.i, message: message.error },
+        }),
+        false,
+      );
+    }
+    if (problem === null) return;
+    const error = new ProtocolError(problem, { details: { upload: message.i } });
+    this.#finish(u, entry, error);
+    this.#sendError(u, error, entry.id, entry.principal.name);
+  }
+
+  /** Sends a message about a request, if the socket is still open. */
+  #sendOpen(message: Record<string, unknown>): void {
+    if (this.#socket.readyState === OPEN) this.#send(this.#codec.encode(message));
   }
 
   /**
@@ -466,6 +544,11 @@ export class ClientConnection {
     outcome: string = abortWith?.name ?? "ok",
   ): void {
     entry.stream?.stop();
+    // An upload still open stops: its reader's read fails with the reason.
+    if (entry.uploads !== undefined) {
+      const reason = abortWith ?? new CancelledError("The request ended");
+      for (const upload of entry.uploads) upload.fail(reason, true);
+    }
     entry.counted(outcome);
     this.#host.release(entry.principal);
     this.#inFlight.delete(u, entry);

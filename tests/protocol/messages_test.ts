@@ -167,3 +167,72 @@ Deno.test("parseClientMessage() refuses a stream credit over MAX_STREAM_CREDIT (
     });
   }
 });
+
+Deno.test("parseClientMessage() reads an upload's in messages and a request's ins", () => {
+  const parse = (m: Record<string, unknown>) => parseClientMessage(m, 10);
+  assert.deepEqual(parse({ role: "in", u: 1, i: 0, chunk: null }), {
+    role: "in",
+    u: 1,
+    i: 0,
+    chunk: null,
+  });
+  assert.deepEqual(parse({ role: "in", u: 1, i: 2, bytes: "AQID" }), {
+    role: "in",
+    u: 1,
+    i: 2,
+    chunk: new Uint8Array([1, 2, 3]),
+  });
+  assert.deepEqual(parse({ role: "in", u: 1, i: 0, end: true }), {
+    role: "in",
+    u: 1,
+    i: 0,
+    end: true,
+  });
+  assert.deepEqual(parse({ role: "in", u: 1, i: 0, error: "boom" }), {
+    role: "in",
+    u: 1,
+    i: 0,
+    error: "boom",
+  });
+  for (
+    const bad of [
+      { i: -1, end: true },
+      { i: 64, end: true },
+      { i: 0 },
+      { i: 0, chunk: 1, end: true },
+      { i: 0, end: false },
+      { i: 0, bytes: "not base64!" },
+      { i: 0, bytes: 7 },
+      { i: 0, error: 7 },
+    ]
+  ) {
+    assert.throws(() => parse({ role: "in", u: 1, ...bad }), ProtocolError, JSON.stringify(bad));
+  }
+  const cmds = [{ name: "a", fun: "f", args: [null, 1], kwargs: { k: null } }];
+  const request = parse({
+    role: "rpc",
+    u: 1,
+    cmds,
+    ins: [{ step: "a", arg: 0 }, { step: "a", kwarg: "k" }],
+  });
+  assert.deepEqual((request as { ins: unknown }).ins, [{ step: "a", arg: 0 }, {
+    step: "a",
+    kwarg: "k",
+  }]);
+  for (
+    const ins of [
+      [],
+      {},
+      [{ step: "a", arg: 0 }, { step: "a", arg: 0 }],
+      [{ step: "a", arg: 1 }],
+      [{ step: "a", kwarg: "__proto__" }],
+      Array.from({ length: 65 }, () => ({ step: "a", arg: 0 })),
+    ]
+  ) {
+    assert.throws(
+      () => parse({ role: "rpc", u: 1, cmds, ins }),
+      ProtocolError,
+      JSON.stringify(ins),
+    );
+  }
+});
