@@ -30,7 +30,6 @@ import {
 import { type PeerLinkHost, Unstarted } from "./peer_link_host.ts";
 import { RelaySource } from "./_stream_relay.ts";
 import { roomBefore } from "./_chunk_frame.ts";
-import { encodeRun } from "./_peer_envelopes.ts";
 import {
   endFeeds,
   feedInputs,
@@ -505,8 +504,7 @@ export class PeerLink {
   #write(message: PeerMessage): boolean {
     if (this.#socket.readyState !== OPEN) return false;
     try {
-      const frame = (message.t === "run" ? encodeRun(message) : null) ??
-        this.#codec.encode(message) as Uint8Array<ArrayBuffer>;
+      const frame = this.#codec.encode(message) as Uint8Array<ArrayBuffer>;
       this.#host.traffic("out", message.t, frame.byteLength);
       if (this.#hs.phase !== "ready") {
         this.#socket.send(frame);
