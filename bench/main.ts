@@ -35,7 +35,10 @@
  *    raw echo of the same chunks in flight (its bytes counted both ways);
  * 8. the resident memory of a node (`_idle_node.ts`, its own process)
  *    holding 1,000 idle client connections (100 with `--quick`), against the
- *    same node before them;
+ *    same node before them; and the peak resident memory of such a node
+ *    serving 100 endless streams of 64 KiB chunks (20 with `--quick`) to
+ *    readers that read at 1 % of the producers' speed, against the same
+ *    node idle (issue 18);
  * 9. issue 19's chain across nodes: `a = inc(1)` on B, `b = double(a)` on C,
  *    `c = label(b)` on D, entering node A, against one call forwarded from A
  *    to B, and against the same chain driven by a NATS client over three
@@ -52,7 +55,8 @@
  * missed.
  *
  * `--only "TEXT[|TEXT…]"` measures only the figures whose name contains one
- * of the texts (case insensitive; "idle" selects the memory figures and
+ * of the texts (case insensitive; "idle" selects the idle memory figures, "slow
+ * readers" the streams' memory figure, and
  * "gossip" the simulator), for working on one figure.
  *
  * The exit code never depends on the timings: 0 unless something broke.
@@ -66,7 +70,7 @@ import { parseArgs } from "node:util";
 import { Client, DEFAULT_LIMITS, type StepInput } from "../mod.ts";
 import { MSGPACK_PROTOCOL } from "../src/protocol/codec.ts";
 import { ensureFileLimit } from "./_fd_limit.ts";
-import type { IdleNodeMemory, IdleNodeReady } from "./_idle_node.ts";
+import type { BusyNodeMemory, IdleNodeMemory, IdleNodeReady } from "./_idle_node.ts";
 import { inFlight, inFlightEach, type Measurement, oneAtATime, type Phases } from "./_measure.ts";
 import { findNatsServer, type NatsRig, startNats } from "./_nats.ts";
 import { LineChild } from "./_process.ts";
@@ -116,8 +120,18 @@ const FULL = {
   measureMs: 500,
   rounds: 9,
   idleConnections: 1_000,
+  slowStreams: 100,
+  slowSampleMs: 4_000,
 };
-const QUICK = { warmupMs: 50, runWarmupMs: 100, measureMs: 150, rounds: 3, idleConnections: 100 };
+const QUICK = {
+  warmupMs: 50,
+  runWarmupMs: 100,
+  measureMs: 150,
+  rounds: 3,
+  idleConnections: 100,
+  slowStreams: 20,
+  slowSampleMs: 1_500,
+};
 /** Connections opened at once while filling the idle node. */
 const CONNECT_BATCH = 100;
 
@@ -138,6 +152,14 @@ const STREAM_FORWARDED: Target = { of: "ratio", op: ">=", bound: 0.4 };
 const STREAM_CHUNKS = 16;
 const STREAM_CHUNK_BYTES = 64 * 1024;
 const IDLE_RSS: Target = { of: "value", op: "<=", bound: 150e6 };
+// Issue 18: a node serving streams to slow readers holds at most twice an idle node's memory.
+const SLOW_READERS_RSS: Target = { of: "ratio", op: "<=", bound: 2 };
+/** The slow-readers figure: producers' chunks per second, readers' (1 %), connections. */
+const SLOW_PRODUCER_PER_SECOND = 100;
+const SLOW_READER_PER_SECOND = 1;
+const SLOW_CONNECTIONS = 10;
+/** How often the node's memory is read while it serves them. */
+const SLOW_SAMPLE_EVERY_MS = 250;
 // The sandbox floors: 0.5 of inline for sandboxes in Workers (the sandbox
 // issue), 0.4 since they are child processes (issue 13).
 const SANDBOX: Target = { of: "ratio", op: ">=", bound: 0.4 };
@@ -892,8 +914,105 @@ async function idleMemory(n: number, pids: number[]): Promise<Row> {
   return row;
 }
 
+/**
+ * Issue 18: a node in its own process serving `n` endless streams of 64 KiB
+ * chunks (made at most 100 a second each) to readers that read one chunk a
+ * second, over 10 connections with the client's default credit: its peak
+ * resident memory over `sampleMs` (read at once, without forcing a
+ * collection) against the same node idle (after a collection).
+ */
+async function slowReadersMemory(n: number, sampleMs: number, pids: number[]): Promise<Row> {
+  const node = LineChild.deno(IDLE_NODE_SCRIPT, ["streams"], ["--v8-flags=--expose-gc"]);
+  pids.push(node.pid);
+  const clients: Client[] = [];
+  let stop = false;
+  const readers: Promise<void>[] = [];
+  let row: Row;
+  try {
+    const ready = await node.json<IdleNodeReady>(60_000);
+    // Warm the node's request and stream paths, so "idle" counts the code
+    // every such node has once it served a stream.
+    {
+      const warm = new Client(ready.url, { encoding: "msgpack" });
+      try {
+        for (let i = 0; i < 100; i++) await warm.call("echo", [PAYLOAD]);
+        const reader = warm.stream("produce", [STREAM_CHUNK_BYTES, 1_000], { credit: 4 })
+          .getReader();
+        for (let i = 0; i < 50; i++) await reader.read();
+        await reader.cancel();
+      } finally {
+        warm.close();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await node.send("rss");
+    const idle = await node.json<IdleNodeMemory>(30_000);
+    for (let i = 0; i < SLOW_CONNECTIONS; i++) {
+      clients.push(new Client(ready.url, { encoding: "msgpack" }));
+    }
+    let read = 0;
+    const pause = 1_000 / SLOW_READER_PER_SECOND;
+    for (let i = 0; i < n; i++) {
+      const stream = clients[i % SLOW_CONNECTIONS]!.stream("produce", [
+        STREAM_CHUNK_BYTES,
+        SLOW_PRODUCER_PER_SECOND,
+      ]);
+      readers.push((async () => {
+        const reader = stream.getReader();
+        while (!stop) {
+          if ((await reader.read()).done) throw new Error("an endless stream ended");
+          read++;
+          await new Promise((resolve) => setTimeout(resolve, pause));
+        }
+        await reader.cancel();
+      })());
+    }
+    const samples: BusyNodeMemory[] = [];
+    for (let t = 0; t < sampleMs; t += SLOW_SAMPLE_EVERY_MS) {
+      await new Promise((resolve) => setTimeout(resolve, SLOW_SAMPLE_EVERY_MS));
+      await node.send("now");
+      samples.push(await node.json<BusyNodeMemory>(30_000));
+    }
+    const peak = samples.reduce((a, b) => (b.rss > a.rss ? b : a));
+    const mean = samples.reduce((sum, m) => sum + m.rss, 0) / samples.length;
+    if (samples.some((m) => m.open !== n)) throw new Error("a stream ended while sampled");
+    const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
+    row = {
+      name: `node serving ${n} streams to slow readers`,
+      ceilingName: "the same node idle (after serving one stream)",
+      metric: "rss",
+      unit: "bytes",
+      value: peak.rss,
+      ceiling: idle.rss,
+      ratio: peak.rss / idle.rss,
+      target: SLOW_READERS_RSS,
+      met: meets(SLOW_READERS_RSS, peak.rss, peak.rss / idle.rss),
+      median: null,
+      ceilingMedian: null,
+      runs: [peak.rss],
+      ceilingRuns: [idle.rss],
+      ratios: [peak.rss / idle.rss],
+      note: `peak RSS of ${samples.length} samples over ${sampleMs} ms (mean ${mb(mean)} MB), ` +
+        `not collected first; ${n} streams of ${STREAM_CHUNK_BYTES / 1024} KiB chunks, ` +
+        `producers ≤ ${SLOW_PRODUCER_PER_SECOND}/s, readers ${SLOW_READER_PER_SECOND}/s, ` +
+        `${SLOW_CONNECTIONS} connections, credit 16; at the peak heap ${mb(peak.heapUsed)} MB, ` +
+        `external ${mb(peak.external)} MB, chunks held past credit ${peak.buffered}; idle heap ` +
+        `${mb(idle.heapUsed)} MB, external ${mb(idle.external)} MB; ${read} chunks read`,
+    };
+  } finally {
+    stop = true;
+    await Promise.allSettled(readers);
+    for (const client of clients) client.close();
+    const status = await node.stop();
+    if (!status.success) log(`bench/_idle_node.ts exited with ${JSON.stringify(status)}`);
+  }
+  return row;
+}
+
 async function run(options: Options): Promise<void> {
-  const { rounds, idleConnections, ...phases } = options.quick ? QUICK : FULL;
+  const { rounds, idleConnections, slowStreams, slowSampleMs, ...phases } = options.quick
+    ? QUICK
+    : FULL;
   // Checked first, so a low limit fails the run before any measuring. This
   // process holds the idle clients' sockets, the idle node's process the
   // server's: each needs about one descriptor per connection.
@@ -988,6 +1107,10 @@ async function run(options: Options): Promise<void> {
     if (wanted("idle connections")) {
       log(`measuring a node holding ${idleConnections} idle connections ...`);
       rows.push(await idleMemory(idleConnections, childPids));
+    }
+    if (wanted(`node serving ${slowStreams} streams to slow readers`)) {
+      log(`measuring a node serving ${slowStreams} streams to slow readers ...`);
+      rows.push(await slowReadersMemory(slowStreams, slowSampleMs, childPids));
     }
 
     let gossip: Record<string, number> | undefined;

@@ -12,7 +12,9 @@ import { type Channel, OPEN } from "../transport/channel.ts";
 import { isNoDelay } from "../transport/open.ts";
 import type { Codec } from "../protocol/codec.ts";
 import type { Limits } from "../protocol/limits.ts";
+import { scanMsgpack } from "../protocol/scan.ts";
 import { forAnswers } from "./_peer_messages.ts";
+import { encodeChunkFrame } from "./_chunk_frame.ts";
 
 /** A batch is sent as soon as it holds this many bytes (as for clients, 4 KB). */
 const MAX_BATCH_BYTES = 4096;
@@ -29,8 +31,9 @@ const MAX_BATCH_BYTES_NATIVE_CLIENT = 900;
  * @param codec The link's codec.
  * @param limits This node's limits.
  * @param peer The peer's name, for errors.
- * @param chunks For a stream's chunks: their type, and what to call when
- *   one goes as an error instead.
+ * @param chunks For a stream's chunks (sent as their encoding, see
+ *   `_chunk_frame.ts`): their type, and what to call when one goes as an
+ *   error instead.
  * @returns The encoder.
  */
 export function answerEncoder(
@@ -39,19 +42,39 @@ export function answerEncoder(
   peer: () => string | null,
   chunks?: { t: "chunk"; failed: () => void },
 ): AnswerEncoder<number> {
-  const t = chunks?.t ?? "result";
-  return new AnswerEncoder<number>(
+  const error = (id: number, error: unknown, started: boolean) => {
+    chunks?.failed();
+    return codec.encode({ t: "error", id, error, started });
+  };
+  const options = { scan: true, receiver: () => `node "${peer()}"` };
+  if (chunks === undefined) {
+    return new AnswerEncoder<number>(
+      codec,
+      {
+        result: (id, value) => codec.encode({ t: "result", id, value }),
+        error,
+      },
+      forAnswers(limits),
+      options,
+    );
+  }
+  const encoder: AnswerEncoder<number> = new AnswerEncoder<number>(
     codec,
     {
-      result: (id, value) => codec.encode({ t, id, value }),
-      error: (id, error, started) => {
-        chunks?.failed();
-        return codec.encode({ t: "error", id, error, started });
+      result: (id, value) => {
+        const { frame, at } = encodeChunkFrame(id, value);
+        // The frame's own scan stops at the bin: the chunk inside it is
+        // checked as it would be in place of the bin (one level down).
+        const { maxDepth, maxElements, maxStringBytes } = encoder.limits;
+        scanMsgpack(frame.subarray(at), { maxDepth: maxDepth - 1, maxElements, maxStringBytes });
+        return frame;
       },
+      error,
     },
     forAnswers(limits),
-    { scan: true, receiver: () => `node "${peer()}"` },
+    options,
   );
+  return encoder;
 }
 
 /**

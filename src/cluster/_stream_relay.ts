@@ -4,11 +4,15 @@
  * chunks its link receives, relayed as they come, and the credit its
  * reader grants, passed on to the member. It holds chunks only until the
  * connection's sender starts it (never more than the credit granted).
+ * A chunk that came as its encoding stays encoded for a sink that takes it
+ * so (a client connection's sender), and is decoded for any other.
  * Private to the cluster layer.
  *
  * @module
  */
 import type { StreamSink, StreamSource } from "../registry/stream_source.ts";
+import { EncodedValue } from "../protocol/encoded_value.ts";
+import { ProtocolError } from "../protocol/errors.ts";
 
 /** A stream relayed from the member that runs its producer. */
 export class RelaySource implements StreamSource {
@@ -42,7 +46,10 @@ export class RelaySource implements StreamSource {
    */
   start(sink: StreamSink): void {
     this.#sink = sink;
-    for (const value of this.#held.splice(0)) sink.chunk(value);
+    for (const value of this.#held.splice(0)) {
+      if (this.#sink !== sink) return;
+      this.#deliver(sink, value);
+    }
     this.#deliverEnd();
   }
 
@@ -83,8 +90,24 @@ export class RelaySource implements StreamSource {
     if (this.#outstanding <= 0) return false;
     this.#outstanding--;
     if (this.#sink === null) this.#held.push(value);
-    else this.#sink.chunk(value);
+    else this.#deliver(this.#sink, value);
     return true;
+  }
+
+  /** Hands a chunk to the sink, decoded unless it takes encodings. */
+  #deliver(sink: StreamSink, value: unknown): void {
+    if (!(value instanceof EncodedValue) || sink.takesEncoded === true) return sink.chunk(value);
+    let decoded: unknown;
+    try {
+      decoded = value.decode();
+    } catch (err) {
+      // Checked by the link against the limits, but not a msgpack value.
+      const error = new ProtocolError(`A relayed chunk is not valid msgpack: ${err}`);
+      this.cancel(error);
+      sink.error(error);
+      return;
+    }
+    sink.chunk(decoded);
   }
 
   /**

@@ -19,6 +19,8 @@ import {
   type RpcError,
 } from "../protocol/errors.ts";
 import { isCredit } from "../protocol/messages.ts";
+import { EncodedValue } from "../protocol/encoded_value.ts";
+import { type ScanLimits, scanMsgpack } from "../protocol/scan.ts";
 import type { NodeRecord } from "./membership.ts";
 import {
   type AuthorizedMessage,
@@ -32,6 +34,7 @@ import {
 } from "./peer_protocol.ts";
 import { type PeerLinkHost, Unstarted } from "./peer_link_host.ts";
 import { RelaySource } from "./_stream_relay.ts";
+import { roomBefore } from "./_chunk_frame.ts";
 import {
   endFeeds,
   feedInputs,
@@ -105,6 +108,8 @@ export class PeerLink {
   /** Encodes progress reports within the same limits. */
   readonly #progress: AnswerEncoder<number>;
   #chunkFailed = false;
+  /** This node's limits for a chunk's encoding (the value of a message). */
+  readonly #chunkLimits: ScanLimits;
   /** Encodes the chunks of input streams within the same limits. */
   readonly #inputs: AnswerEncoder<readonly [number, number]>;
   #inputFailed = false;
@@ -152,6 +157,8 @@ export class PeerLink {
     });
     this.#progress = progressEncoder(this.#codec, host.limits, () => this.peer);
     this.#batcher = peerBatcher(this.#codec, socket, dialed);
+    const { maxDepth, maxElements, maxStringBytes } = host.limits;
+    this.#chunkLimits = { maxDepth: maxDepth - 1, maxElements, maxStringBytes };
     this.#hs = new Handshake({
       dialed,
       address,
@@ -594,7 +601,19 @@ export class PeerLink {
       case "chunk": {
         const run = this.#runs.get(message.id);
         if (run?.stream === undefined) break;
-        if (!run.stream.push(message.value)) {
+        const encoded = message.encoded;
+        let value = message.value;
+        if (encoded !== undefined) {
+          if (!(encoded instanceof Uint8Array)) {
+            this.close("malformed chunk");
+            return;
+          }
+          // Checked as the chunk itself would be: relayed as these bytes,
+          // decoded only for a reader that needs the value.
+          scanMsgpack(encoded, this.#chunkLimits);
+          value = new EncodedValue(encoded, roomBefore(encoded));
+        }
+        if (!run.stream.push(value)) {
           // A member keeps to the credit it was given: past it, a node would hold without bound.
           this.close("malformed chunk: past the stream's credit");
           return;

@@ -218,8 +218,14 @@ export interface ChunkMessage {
   t: "chunk";
   /** The run's id. */
   id: number;
-  /** The chunk. */
-  value: unknown;
+  /**
+   * The chunk's msgpack encoding, as a msgpack `bin`: the coordinator
+   * passes these bytes on into its client's frame without decoding them.
+   * A runner sends this; a coordinator also takes `value`.
+   */
+  encoded?: Uint8Array;
+  /** The chunk itself (older runners). */
+  value?: unknown;
 }
 
 /** Coordinator → runner: `n` more chunks of a streamed run may be sent. */

@@ -94,6 +94,10 @@ export class MpregJsonCodec implements Codec {
     return stringifyExactJson({ r, error: null, u: String(u) });
   }
 
+  encodeChunk(): string {
+    throw new TypeError("The original MPREG protocol has no streams");
+  }
+
   encodeBatch(): string {
     throw new TypeError("The original MPREG protocol has no batches");
   }

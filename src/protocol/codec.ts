@@ -25,6 +25,7 @@ import { scanJson, scanMsgpack } from "./scan.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 import { parseExactJson, stringifyExactJson } from "./_exact_json.ts";
 import { MpregJsonCodec } from "./_mpreg_json_codec.ts";
+import { EncodedValue, PACK_OPTIONS, packAfter, unpackOptions } from "./encoded_value.ts";
 
 /** The subprotocol for msgpack in binary frames. */
 export const MSGPACK_PROTOCOL = "mpreg.msgpack.v1";
@@ -110,6 +111,17 @@ export interface Codec {
    * @returns The frame.
    */
   encodeAnswer(u: string | number, r: unknown): string | Uint8Array<ArrayBuffer>;
+  /**
+   * Encodes one chunk of a stream, `{ u, chunk }`. A chunk given as an
+   * {@linkcode EncodedValue} (relayed from the member that produced it) goes
+   * into a msgpack frame as the same bytes, without being decoded; the
+   * other encodings decode it.
+   *
+   * @param u The request id.
+   * @param chunk The chunk, or its encoding.
+   * @returns The frame.
+   */
+  encodeChunk(u: string | number, chunk: unknown): string | Uint8Array<ArrayBuffer>;
   /** Whether this encoding carries batches (`mpreg.msgpack.v1` and `mpreg.json.v1`). */
   readonly batches: boolean;
   /**
@@ -175,14 +187,6 @@ function textOf(frame: Frame): string {
   }
 }
 
-function unpackOptions(copyBuffers: boolean) {
-  // "auto": an int64 past 2^53 (a BigInt another node or client sent) is read
-  // as a BigInt, exactly; the others as numbers. msgpackr has it (since 1.10),
-  // its types lack it.
-  const int64AsType = "auto" as "number";
-  return { useRecords: false, mapsAsObjects: true, int64AsType, copyBuffers } as const;
-}
-
 // The envelopes `encodeCall` and `encodeAnswer` write: msgpack maps whose
 // keys come in this order, so the one part msgpackr encodes comes last.
 // `{ role: "rpc", u, timeout, cmds: [{ name, fun, args }] }`:
@@ -196,6 +200,9 @@ const CALL_FIXED_BYTES = CALL_U.length + CALL_TIMEOUT.length + CALL_STEP_NAME.le
 // `{ u, error: null, r }`:
 const ANSWER_U = Uint8Array.of(0x83, 0xa1, 0x75);
 const ANSWER_ERROR_R = Uint8Array.of(0xa5, ...ascii("error"), 0xc0, 0xa1, 0x72);
+// `{ u, chunk }`:
+const CHUNK_U = Uint8Array.of(0x82, 0xa1, 0x75);
+const CHUNK_CHUNK = Uint8Array.of(0xa5, ...ascii("chunk"));
 
 class MsgpackCodec implements Codec {
   readonly encoding = "msgpack" as const;
@@ -203,7 +210,7 @@ class MsgpackCodec implements Codec {
   // `undefined` (and a function, which msgpackr packs as `undefined`) goes
   // out as nil: msgpackr's default, an extension, is refused by the
   // pre-scan, and other msgpack implementations do not know it.
-  #packr = new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true });
+  #packr = new Packr(PACK_OPTIONS);
   // Binary values view the frame they came in: fine for an ArrayBuffer,
   // which the message owns; a Uint8Array may view a buffer that its reader
   // reuses, so they are copied out of it. Both unpackers have the same
@@ -261,6 +268,23 @@ class MsgpackCodec implements Codec {
     const out = this.#packr.pack(r, RESERVE_START_SPACE | head) as Uint8Array<ArrayBuffer>;
     const at = writeUint(out, writeBytes(out, 0, ANSWER_U), u as number, uBytes);
     writeBytes(out, at, ANSWER_ERROR_R);
+    return out;
+  }
+
+  encodeChunk(u: string | number, chunk: unknown): Uint8Array<ArrayBuffer> {
+    const uBytes = uintSize(u);
+    const encoded = chunk instanceof EncodedValue;
+    if (uBytes === 0) return this.encode({ u, chunk: encoded ? chunk.decode() : chunk });
+    const head = CHUNK_U.length + uBytes + CHUNK_CHUNK.length;
+    let out: Uint8Array<ArrayBuffer>;
+    if (encoded) {
+      // The member's bytes, never decoded here: in the frame they came in
+      // when it has room for this envelope, else copied once.
+      out = chunk.framed(head);
+    } else {
+      out = packAfter(chunk, head);
+    }
+    writeBytes(out, writeUint(out, writeBytes(out, 0, CHUNK_U), u as number, uBytes), CHUNK_CHUNK);
     return out;
   }
 
@@ -340,6 +364,10 @@ class JsonCodec implements Codec {
 
   encodeAnswer(u: string | number, r: unknown): string | Uint8Array<ArrayBuffer> {
     return this.encode({ u, r, error: null });
+  }
+
+  encodeChunk(u: string | number, chunk: unknown): string | Uint8Array<ArrayBuffer> {
+    return this.encode({ u, chunk: chunk instanceof EncodedValue ? chunk.decode() : chunk });
   }
 
   encode(message: unknown): string | Uint8Array<ArrayBuffer> {

@@ -25,6 +25,12 @@ import { MAX_STREAM_CREDIT } from "../protocol/messages.ts";
  * ```
  */
 export interface StreamSink {
+  /**
+   * Takes a chunk relayed from another member as an `EncodedValue` (its
+   * msgpack bytes, see `protocol/encoded_value.ts`), to pass it on without
+   * decoding it; without it, every chunk is the value itself.
+   */
+  readonly takesEncoded?: boolean;
   /** One chunk. */
   chunk(value: unknown): void;
   /** The stream ended after its last chunk. */

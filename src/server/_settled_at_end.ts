@@ -29,6 +29,8 @@ export function settledAtEnd(value: unknown, done: () => void): unknown {
     },
     start: (sink, credit) =>
       value.start({
+        // Chunks pass through unchanged: encoded ones too, when the sink takes them.
+        takesEncoded: sink.takesEncoded === true,
         chunk: (chunk) => sink.chunk(chunk),
         end: () => {
           done();

@@ -510,7 +510,7 @@ export class ClientConnection {
         chunk: (chunk) => {
           if (this.#socket.readyState !== OPEN) return;
           try {
-            this.#send(this.#codec.encode({ u, chunk }));
+            this.#send(this.#codec.encodeChunk(u, chunk));
           } catch (err) {
             fail(new ProtocolError(`A chunk cannot be encoded: ${(err as Error).message}`));
           }

@@ -12,7 +12,7 @@ import { MAX_STREAM_CREDIT } from "../protocol/messages.ts";
 
 /** Where a {@linkcode StreamSender} writes. */
 export interface StreamOutput {
-  /** Sends one chunk to the client. */
+  /** Sends one chunk to the client (an `EncodedValue` for one relayed as its bytes). */
   chunk(value: unknown): void;
   /** Ends the stream: `count` chunks were sent. */
   end(count: number): void;
@@ -53,6 +53,8 @@ export const streamStats: { open: number; buffered: number } = { open: 0, buffer
  * ```
  */
 export class StreamSender implements StreamSink {
+  /** Relayed chunks stay encoded: the connection's codec writes them as they are. */
+  readonly takesEncoded = true;
   readonly #source: StreamSource;
   readonly #out: StreamOutput;
   /** Chunks the client still allows. */

@@ -47,6 +47,12 @@ const CLOSE_REPLY_MS = 1_000;
 
 /** The size of the buffer frames are built in when it is free (see `#write`). */
 const WRITE_BUFFER_BYTES = 8192;
+/**
+ * The largest frame whose buffer is kept, once written, for the next large
+ * frame (a stream's 64 KiB chunks): a new buffer per frame was zeroed by V8,
+ * paged in, and left to the collector.
+ */
+const SPARE_BUFFER_BYTES = 256 * 1024;
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const encoder = new TextEncoder();
@@ -122,6 +128,8 @@ export class TcpWebSocket implements Channel {
    */
   readonly #writeBuffer = new Uint8Array(WRITE_BUFFER_BYTES);
   #writeBufferBusy = false;
+  /** A written large frame's buffer, for the next one that fits (see `SPARE_BUFFER_BYTES`). */
+  #spare: ArrayBuffer | null = null;
   #queue: Uint8Array[] = [];
   #draining = false;
 
@@ -367,6 +375,9 @@ export class TcpWebSocket implements Channel {
     if (!this.#writeBufferBusy && size <= WRITE_BUFFER_BYTES) {
       this.#writeBufferBusy = true;
       frame = this.#writeBuffer.subarray(0, size);
+    } else if (this.#spare !== null && size <= this.#spare.byteLength) {
+      frame = new Uint8Array(this.#spare, 0, size);
+      this.#spare = null;
     } else {
       frame = new Uint8Array(size);
     }
@@ -424,7 +435,9 @@ export class TcpWebSocket implements Channel {
     }
     written.then((n) => {
       if (offset + n < frame.length) return this.#writeFrom(frame, offset + n);
-      if (frame.buffer === this.#writeBuffer.buffer) this.#writeBufferBusy = false;
+      const buffer = frame.buffer as ArrayBuffer;
+      if (buffer === this.#writeBuffer.buffer) this.#writeBufferBusy = false;
+      else if (buffer.byteLength <= SPARE_BUFFER_BYTES) this.#spare = buffer;
       const next = this.#queue.shift();
       if (next !== undefined) return this.#writeFrom(next, 0);
       this.#draining = false;

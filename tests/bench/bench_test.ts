@@ -32,12 +32,14 @@ const BEFORE_NATS = [
   "sandbox cold start",
   "idle sandbox process",
 ];
-// --quick holds 100 idle connections instead of 1,000.
+// --quick holds 100 idle connections instead of 1,000, and serves 20 slow
+// readers instead of 100.
 const AFTER_NATS = [
   "1 MiB binary echo, 1 at a time",
   "stream of 64 KiB chunks, one node",
   "stream of 64 KiB chunks, forwarded A→B",
   "100 idle connections",
+  "node serving 20 streams to slow readers",
 ];
 const METRICS: Record<string, string> = {
   "5-step request, 1 at a time": "p50",
@@ -56,6 +58,7 @@ const METRICS: Record<string, string> = {
   "stream of 64 KiB chunks, one node": "bytes/s",
   "stream of 64 KiB chunks, forwarded A→B": "bytes/s",
   "100 idle connections": "rss",
+  "node serving 20 streams to slow readers": "rss",
 };
 const UNITS: Record<string, string> = {
   "calls/s": "calls/s",
@@ -92,6 +95,7 @@ const TARGETS: Record<string, string | null> = {
   "stream of 64 KiB chunks, one node": "ratio >= 0.7",
   "stream of 64 KiB chunks, forwarded A→B": "ratio >= 0.4",
   "100 idle connections": "value <= 150000000",
+  "node serving 20 streams to slow readers": "ratio <= 2",
 };
 
 interface Measurement {
@@ -260,8 +264,8 @@ Deno.test("bench/main.ts --quick writes every figure as a ratio to its yardstick
       assertPositive(report.serverPid, "serverPid");
       assert.equal(
         report.childPids.length,
-        natsRan ? 7 : 2,
-        "server, idle node (+ nats-server and four responders)",
+        natsRan ? 8 : 3,
+        "server, idle node, slow-readers node (+ nats-server and four responders)",
       );
       for (const pid of report.childPids) {
         assertPositive(pid, "child pid");

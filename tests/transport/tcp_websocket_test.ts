@@ -154,6 +154,19 @@ async function failingWrites() {
   return { ws, conn, received, closed };
 }
 
+Deno.test("TcpWebSocket: large frames written back to back reuse a buffer and stay intact", async () => {
+  await using server = await startServer();
+  await using client = new Client(server.url);
+  // Each written large frame's buffer serves the next one that fits: sizes
+  // up and down, queued behind each other, each with its own bytes.
+  const sizes = [65_536, 20_000, 65_536, 100_000, 9_000, 300_000, 65_530, 8_200, 65_536];
+  for (let round = 0; round < 3; round++) {
+    const sent = sizes.map((size, i) => new Uint8Array(size).map((_, j) => i * 13 + j * 5 + round));
+    const echoed = await Promise.all(sent.map((bytes) => client.call("echo", [bytes])));
+    echoed.forEach((v, i) => assert.deepEqual(new Uint8Array(v as Uint8Array), sent[i]));
+  }
+});
+
 Deno.test("TcpWebSocket: a failed write loses none of the messages already received", async () => {
   // The peer sent three answers and its close frame, then went away: the
   // client's next write fails before it has read them.
