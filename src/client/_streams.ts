@@ -8,10 +8,18 @@
  * @module
  */
 import { CancelledError, ProtocolError, TimeoutError } from "../protocol/errors.ts";
+import { chunkSize, isByteCredit, MAX_STREAM_BYTES } from "../protocol/chunk_size.ts";
 import type { StreamOptions } from "./options.ts";
 
 /** The initial credit of a stream, in chunks, when the caller gives none. */
 export const STREAM_CREDIT = 16;
+/**
+ * The initial byte credit of a stream when the caller gives none: 256 KiB
+ * (gRPC's HTTP/2 stream window is 64 KiB, a Node stream's highWaterMark
+ * 16-64 KiB; four 64 KiB chunks keep a fast reader busy while half of it
+ * is granted again).
+ */
+export const STREAM_CREDIT_BYTES = 256 * 1024;
 /** The idle timeout of a stream, when the caller gives none. */
 export const STREAM_IDLE_TIMEOUT_MS = 30_000;
 /** The total deadline of a stream, when the caller gives none. */
@@ -21,6 +29,8 @@ export const STREAM_TIMEOUT_MS = 300_000;
 export interface StreamHooks {
   /** The initial credit. */
   readonly credit: number;
+  /** The initial byte credit, when the stream counts bytes. */
+  readonly bytes: number | undefined;
   /** Called for each chunk, in order. */
   readonly chunk: (value: unknown) => void;
   /** The request's id, set when it is sent. */
@@ -34,17 +44,26 @@ export interface StreamHooks {
  *
  * @param options The caller's options.
  * @param send Sends the streamed request.
- * @param grant Grants `n` more chunks to request `id`.
+ * @param grant Grants `n` more chunks (and `bytes` more bytes) to request `id`.
+ * @param countsBytes The encoding carries bytes as bytes (msgpack), so that
+ *   node and client count a chunk alike: the stream has a byte credit too.
  * @returns The stream the caller reads.
  */
 export function openStream(
   options: StreamOptions,
   send: (hooks: StreamHooks, signal: AbortSignal) => Promise<unknown>,
-  grant: (id: number, n: number) => void,
+  grant: (id: number, n: number, bytes?: number) => void,
+  countsBytes = true,
 ): ReadableStream<unknown> {
   const credit = options.credit ?? STREAM_CREDIT;
   if (!Number.isSafeInteger(credit) || credit < 1) {
     throw new RangeError(`Stream credit must be a positive integer: got ${credit}`);
+  }
+  const budget = countsBytes ? options.creditBytes ?? STREAM_CREDIT_BYTES : undefined;
+  if (budget !== undefined && !isByteCredit(budget)) {
+    throw new RangeError(
+      `Stream byte credit must be a positive integer of at most ${MAX_STREAM_BYTES}: got ${budget}`,
+    );
   }
   const idleMs = options.idleTimeoutMs ?? STREAM_IDLE_TIMEOUT_MS;
   // Credit goes back in batches of half the window (one frame per chunk
@@ -57,6 +76,14 @@ export function openStream(
   let controller!: ReadableStreamDefaultController<unknown>;
   let granted = credit;
   let received = 0;
+  // Bytes, counted as the node counts them: granted in all, received in
+  // all, and the sizes of the chunks queued (not read yet), oldest first.
+  let grantedBytes = budget ?? 0;
+  let receivedBytes = 0;
+  let queuedBytes = 0;
+  const sizes: number[] = [];
+  let read = 0;
+  const byteBatch = budget === undefined ? 0 : Math.max(1, Math.floor(budget / 2));
   let ended = false;
   /** An error that waits for the reader to read the chunks queued before it. */
   let failed: { error: unknown } | null = null;
@@ -80,10 +107,17 @@ export function openStream(
   };
   const hooks: StreamHooks = {
     credit,
+    bytes: budget,
     id: 0,
     chunk: (value) => {
       if (ended) return;
       received++;
+      if (budget !== undefined) {
+        const size = chunkSize(value);
+        receivedBytes += size;
+        queuedBytes += size;
+        sizes.push(size);
+      }
       controller.enqueue(value);
       woken();
     },
@@ -106,12 +140,39 @@ export function openStream(
         return;
       }
       if (ended) return;
+      const queued = credit - (c.desiredSize ?? 0);
       const outstanding = granted - received;
-      const want = (c.desiredSize ?? 0) - outstanding;
-      if (want >= batch || (outstanding === 0 && want > 0)) {
-        granted += want;
-        grant(hooks.id, want);
+      let want = (c.desiredSize ?? 0) - outstanding;
+      let wantBytes = 0;
+      let balance = Infinity;
+      if (budget !== undefined) {
+        // The reader has read the chunks no longer queued.
+        for (; read < received - queued; read++) queuedBytes -= sizes.shift()!;
+        // What the node may still send (below 0: it passed the budget by its last chunk).
+        balance = grantedBytes - receivedBytes;
+        wantBytes = budget - queuedBytes - balance;
+        // Bytes go back when half the budget was read (or the node holds
+        // none and the reader read all): never a stall while bytes wait.
+        if (wantBytes < byteBatch && !(balance <= 0 && queued === 0 && wantBytes > 0)) {
+          wantBytes = 0;
+        }
       }
+      if (want >= batch || (outstanding === 0 && want > 0) || wantBytes > 0) {
+        want = Math.max(0, want);
+        granted += want;
+        if (wantBytes > 0) {
+          // Never more than a grant may carry: the rest goes with the next one.
+          wantBytes = Math.min(wantBytes, MAX_STREAM_BYTES);
+          grantedBytes += wantBytes;
+          balance += wantBytes;
+          grant(hooks.id, want, wantBytes);
+        } else if (want > 0) {
+          grant(hooks.id, want);
+        }
+      }
+      // The node stopped for bytes the reader has not read yet: the next
+      // read pulls again (a pull that waited here for a chunk would miss it).
+      if (balance <= 0 && queued > 0) return;
       const { promise, resolve } = Promise.withResolvers<void>();
       wake = resolve;
       idle = setTimeout(() => {

@@ -62,6 +62,7 @@ interface Pending extends Routed {
     retry?: boolean;
     tp?: string;
     stream?: number;
+    streamBytes?: number;
     ins?: UploadPosition[];
     progress?: true;
   };
@@ -378,25 +379,30 @@ export class Client {
     if (this.#codec.protocol === null) {
       throw new TypeError("The original MPREG protocol has no streams: use msgpack or json");
     }
-    return openStream(options, (hooks, signal) => {
-      let step: WireStep;
-      try {
-        step = this.#oneStep(fun, args, options);
-      } catch (err) {
-        return Promise.reject(err);
-      }
-      return this.#send(
-        [step],
-        {
-          timeoutMs: options.timeoutMs ?? STREAM_TIMEOUT_MS,
-          signal,
-          onProgress: options.onProgress,
-        },
-        false,
-        undefined,
-        hooks,
-      );
-    }, (id, n) => this.#signal(id, { role: "credit", u: id, n }));
+    return openStream(
+      options,
+      (hooks, signal) => {
+        let step: WireStep;
+        try {
+          step = this.#oneStep(fun, args, options);
+        } catch (err) {
+          return Promise.reject(err);
+        }
+        return this.#send(
+          [step],
+          {
+            timeoutMs: options.timeoutMs ?? STREAM_TIMEOUT_MS,
+            signal,
+            onProgress: options.onProgress,
+          },
+          false,
+          undefined,
+          hooks,
+        );
+      },
+      this.#grant,
+      this.#codec.encoding === "msgpack",
+    );
   }
 
   /**
@@ -441,25 +447,30 @@ export class Client {
     if (this.#codec.protocol === null) {
       throw new TypeError("The original MPREG protocol has no streams: use msgpack or json");
     }
-    return openStream(options, (hooks, signal) => {
-      let cmds: WireStep[];
-      try {
-        cmds = steps.map(fromInput);
-      } catch (err) {
-        return Promise.reject(err);
-      }
-      return this.#send(
-        cmds,
-        {
-          timeoutMs: options.timeoutMs ?? STREAM_TIMEOUT_MS,
-          signal,
-          onProgress: options.onProgress,
-        },
-        false,
-        undefined,
-        hooks,
-      );
-    }, (id, n) => this.#signal(id, { role: "credit", u: id, n }));
+    return openStream(
+      options,
+      (hooks, signal) => {
+        let cmds: WireStep[];
+        try {
+          cmds = steps.map(fromInput);
+        } catch (err) {
+          return Promise.reject(err);
+        }
+        return this.#send(
+          cmds,
+          {
+            timeoutMs: options.timeoutMs ?? STREAM_TIMEOUT_MS,
+            signal,
+            onProgress: options.onProgress,
+          },
+          false,
+          undefined,
+          hooks,
+        );
+      },
+      this.#grant,
+      this.#codec.encoding === "msgpack",
+    );
   }
 
   /**
@@ -524,6 +535,7 @@ export class Client {
     if (taken !== null) frame.ins = taken.ins;
     if (stream !== undefined) {
       frame.stream = stream.credit;
+      if (stream.bytes !== undefined) frame.streamBytes = stream.bytes;
       stream.id = id;
     }
     const onProgress = options.onProgress;
@@ -690,6 +702,12 @@ export class Client {
   }
 
   /** Sends a `cancel`, `credit` or `in` message about call `id` on the socket that carries it. */
+  /** Grants a stream `n` more chunks (and `bytes` more bytes). */
+  readonly #grant = (id: number, n: number, bytes?: number): void => {
+    if (bytes === undefined) this.#signal(id, { role: "credit", u: id, n });
+    else this.#signal(id, { role: "credit", u: id, n, bytes });
+  };
+
   #signal(id: number, message: { role: string; u: number; [key: string]: unknown }): void {
     const socket = this.#pending.get(id)?.socket ?? null;
     if (socket === null || socket.readyState !== OPEN) return;

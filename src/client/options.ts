@@ -321,6 +321,18 @@ export interface StreamOptions extends CallOptions {
    */
   credit?: number;
   /**
+   * How many bytes the node may send ahead of the reader (see
+   * `protocol/chunk_size.ts` for how a chunk is counted): it sends a chunk
+   * only while it holds both this credit and `credit`, so at most this
+   * budget plus one chunk is produced ahead of the reader, and the reader
+   * grants more as it reads half of it. A chunk larger than the whole
+   * budget still flows, one at a time. Sent by msgpack clients only: JSON
+   * carries no bytes, so it could not count a chunk as the node does.
+   *
+   * @default {262144}
+   */
+  creditBytes?: number;
+  /**
    * Fails the stream with a `TimeoutError` when the reader waits this long
    * for a chunk (time the reader does not read does not count).
    *

@@ -7,6 +7,7 @@
  */
 import { RpcError, type WireError } from "../protocol/errors.ts";
 import { isCredit } from "../protocol/messages.ts";
+import { isByteCredit } from "../protocol/chunk_size.ts";
 import type {
   AuthorizedMessage,
   AuthorizeMessage,
@@ -29,6 +30,8 @@ export function isRunMessage(message: RunMessage): boolean {
       (typeof message.kwargs !== "object" || message.kwargs === null)) ||
     (message.locs !== undefined && !Array.isArray(message.locs)) ||
     (message.stream !== undefined && !isCredit(message.stream)) ||
+    (message.streamBytes !== undefined &&
+      (message.stream === undefined || !isByteCredit(message.streamBytes))) ||
     (message.progress !== undefined && message.progress !== true) ||
     !isInputsOf(message)
   );

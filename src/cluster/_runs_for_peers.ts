@@ -228,20 +228,24 @@ export class RunsForPeers {
     let streams = this.#streams.get(link);
     if (streams === undefined) this.#streams.set(link, streams = new IdTable());
     streams.set(id, value);
-    value.start({
-      chunk: (chunk) => {
-        // A chunk over the coordinator's limits went as the run's error.
-        if (!link.chunk(id, chunk)) controller.abort(new CancelledError("Chunk refused"));
+    value.start(
+      {
+        chunk: (chunk) => {
+          // A chunk over the coordinator's limits went as the run's error.
+          if (!link.chunk(id, chunk)) controller.abort(new CancelledError("Chunk refused"));
+        },
+        end: () => {
+          streams.delete(id);
+          answer({ t: "end", id });
+        },
+        error: (err) => {
+          streams.delete(id);
+          fail(err);
+        },
       },
-      end: () => {
-        streams.delete(id);
-        answer({ t: "end", id });
-      },
-      error: (err) => {
-        streams.delete(id);
-        fail(err);
-      },
-    }, message.stream!);
+      message.stream!,
+      message.streamBytes,
+    );
   }
 
   /**
@@ -250,9 +254,12 @@ export class RunsForPeers {
    * @param link The link it came on.
    * @param id The run's id on that link.
    * @param n How many more chunks.
+   * @param bytes How many more bytes.
    */
-  creditRun(link: PeerLink, id: number, n: number): void {
-    this.#streams.get(link)?.get(id)?.credit(n);
+  creditRun(link: PeerLink, id: number, n: number, bytes?: number): void {
+    const stream = this.#streams.get(link)?.get(id);
+    if (bytes === undefined) stream?.credit(n);
+    else stream?.credit(n, bytes);
   }
 
   /**

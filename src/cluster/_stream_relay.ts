@@ -18,7 +18,7 @@ import { ProtocolError } from "../protocol/errors.ts";
 export class RelaySource implements StreamSource {
   /** Marks a stream source. */
   readonly streamSource = true as const;
-  readonly #grant: (n: number) => void;
+  readonly #grant: (n: number, bytes?: number) => void;
   readonly #cancel: (reason: unknown) => void;
   /** Credit the member holds: chunks it may still send. */
   #outstanding: number;
@@ -28,11 +28,15 @@ export class RelaySource implements StreamSource {
   #ending: { error: unknown } | null | undefined = undefined;
 
   /**
-   * @param grant Sends `n` more credit to the member.
+   * @param grant Sends `n` more credit (and `bytes` more bytes) to the member.
    * @param credit The initial credit the member holds (its `run` carried it).
    * @param cancel Cancels the stream on the member.
    */
-  constructor(grant: (n: number) => void, credit: number, cancel: (reason: unknown) => void) {
+  constructor(
+    grant: (n: number, bytes?: number) => void,
+    credit: number,
+    cancel: (reason: unknown) => void,
+  ) {
     this.#grant = grant;
     this.#cancel = cancel;
     this.#outstanding = credit;
@@ -54,14 +58,17 @@ export class RelaySource implements StreamSource {
   }
 
   /**
-   * Passes `n` more credit on to the member.
+   * Passes `n` more credit (and `bytes` more bytes) on to the member,
+   * which keeps to the byte credit itself (its `run` carried the initial
+   * one): this node holds nothing for it.
    *
    * @param n How many.
+   * @param bytes How many more bytes.
    */
-  credit(n: number): void {
+  credit(n: number, bytes?: number): void {
     if (this.#ending !== undefined) return;
     this.#outstanding += n;
-    this.#grant(n);
+    this.#grant(n, bytes);
   }
 
   /**

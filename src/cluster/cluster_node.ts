@@ -289,6 +289,7 @@ export class ClusterNode implements PeerLinkHost {
     stream?: number,
     progress?: (value: unknown) => void,
     mayStream = false,
+    streamBytes?: number,
   ): Promise<unknown> {
     const max = this.limits.maxElements;
     const inputs = splitInputs(step.args, step.kwargs);
@@ -353,8 +354,11 @@ export class ClusterNode implements PeerLinkHost {
         if (traceparent !== undefined) message.trace = traceparent;
         if (Object.keys(kwargs).length > 0) message.kwargs = kwargs;
         if (step.locs.length > 0) message.locs = step.locs;
-        if (stream !== undefined) message.stream = stream;
-        else if (mayStream) {
+        if (stream !== undefined) {
+          message.stream = stream;
+          // The client's byte credit goes on unchanged: the runner keeps to it.
+          if (streamBytes !== undefined) message.streamBytes = streamBytes;
+        } else if (mayStream) {
           message.stream = ARGUMENT_STREAM_CREDIT;
           message.may = true;
         }
@@ -557,8 +561,8 @@ export class ClusterNode implements PeerLinkHost {
     this.#runs.cancelRun(link, id);
   }
 
-  creditRun(link: PeerLink, id: number, n: number): void {
-    this.#runs.creditRun(link, id, n);
+  creditRun(link: PeerLink, id: number, n: number, bytes?: number): void {
+    this.#runs.creditRun(link, id, n, bytes);
   }
 
   input(link: PeerLink, message: InputMessage | InputEndMessage | InputErrorMessage): boolean {

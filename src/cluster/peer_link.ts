@@ -19,12 +19,14 @@ import {
   type RpcError,
 } from "../protocol/errors.ts";
 import { isCredit } from "../protocol/messages.ts";
+import { isByteCredit } from "../protocol/chunk_size.ts";
 import { EncodedValue } from "../protocol/encoded_value.ts";
 import { type ScanLimits, scanMsgpack } from "../protocol/scan.ts";
 import type { NodeRecord } from "./membership.ts";
 import {
   type AuthorizedMessage,
   type AuthorizeMessage,
+  type CreditMessage,
   type EndMessage,
   PEER_PROTOCOL,
   type PeerMessage,
@@ -276,9 +278,14 @@ export class PeerLink {
     if (signal.aborted) return Promise.reject(signal.reason);
     const id = this.#runs.nextId();
     const { promise, resolve, reject: fail } = Promise.withResolvers<unknown>();
-    const stream = message.stream === undefined
-      ? undefined
-      : new RelaySource((n) => this.send({ t: "credit", id, n }), message.stream, () => {
+    const stream = message.stream === undefined ? undefined : new RelaySource(
+      (n, bytes) => {
+        const credit: CreditMessage = { t: "credit", id, n };
+        if (bytes !== undefined) credit.bytes = bytes;
+        this.send(credit);
+      },
+      message.stream,
+      () => {
         // Its reader is done with it: the member stops the producer, and
         // this side the streams it fed the run.
         if (this.#runs.get(id) !== run) return;
@@ -286,7 +293,8 @@ export class PeerLink {
         this.send({ t: "cancel", id });
         endFeeds(run.feeds, new CancelledError("Cancelled by its reader"));
         if (this.#retired) this.#closeIfIdle();
-      });
+      },
+    );
     const reject = stream === undefined ? fail : (error: unknown) => {
       fail(error);
       stream.finish(error);
@@ -666,11 +674,15 @@ export class PeerLink {
         break;
       }
       case "credit":
-        if (!isCredit(message.n)) {
+        if (
+          message.bytes === undefined
+            ? !isCredit(message.n)
+            : !isByteCredit(message.bytes) || !(message.n === 0 || isCredit(message.n))
+        ) {
           this.close("malformed credit");
           return;
         }
-        this.#host.creditRun(this, message.id, message.n);
+        this.#host.creditRun(this, message.id, message.n, message.bytes);
         break;
       case "error":
         this.#settle(message.id, (run) => run.reject(runError(message)));

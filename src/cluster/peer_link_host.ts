@@ -42,8 +42,11 @@ export interface PeerLinkHost {
   authorize(link: PeerLink, message: AuthorizeMessage): void;
   /** A run this node is executing was cancelled. */
   cancelRun(link: PeerLink, id: number): void;
-  /** The coordinator of a streamed run this node is executing granted `n` more chunks. */
-  creditRun(link: PeerLink, id: number, n: number): void;
+  /**
+   * The coordinator of a streamed run this node is executing granted `n`
+   * more chunks (and `bytes` more bytes).
+   */
+  creditRun(link: PeerLink, id: number, n: number, bytes?: number): void;
   /**
    * A chunk, the end or the failure of an input stream of a run this node
    * is executing; false when a chunk came past the credit granted.

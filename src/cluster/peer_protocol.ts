@@ -125,6 +125,13 @@ export interface RunMessage {
    */
   stream?: number;
   /**
+   * With `stream`: the initial byte credit (see `protocol/chunk_size.ts`),
+   * the client's own: the runner sends a chunk only while it holds both
+   * credits, and asks its producer for none it could not send. Without it,
+   * chunks only.
+   */
+  streamBytes?: number;
+  /**
    * With `stream`: the step may stream (its value goes to one other step of
    * the request): a value that is not a stream is answered with `result`.
    */
@@ -234,8 +241,10 @@ export interface CreditMessage {
   t: "credit";
   /** The run's id. */
   id: number;
-  /** How many (a positive integer). */
+  /** How many (a positive integer; 0 with `bytes`). */
   n: number;
+  /** How many more bytes (the client's grant, passed on unchanged). */
+  bytes?: number;
 }
 
 /** Runner → coordinator: a streamed run ended after `count` chunks. */

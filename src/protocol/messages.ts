@@ -10,6 +10,7 @@ import { intern } from "./_intern.ts";
 import type { Step } from "./step.ts";
 import { LimitExceededError, ProtocolError, type WireError } from "./errors.ts";
 import { parseTraceparent, TRACEPARENT_FORMAT } from "./traceparent.ts";
+import { isByteCredit, MAX_STREAM_BYTES } from "./chunk_size.ts";
 
 /**
  * A request id chosen by the sender: a string or a non-negative safe integer.
@@ -78,6 +79,13 @@ export interface RpcRequest {
    * granted, then the usual answer (see {@linkcode CreditRequest}).
    */
   stream?: number;
+  /**
+   * With `stream`: the initial byte credit (see `protocol/chunk_size.ts`):
+   * the node sends a chunk only while it holds chunk credit and byte credit
+   * (so it may pass this budget by one chunk), and asks its producer for
+   * none it could not send. Without it, the credit is in chunks only.
+   */
+  streamBytes?: number;
   /**
    * The client takes progress reports: the node sends `{u, step, progress}`
    * frames (see {@linkcode ProgressReport}) while the request runs. Not in
@@ -190,8 +198,10 @@ export interface CreditRequest {
   role: "credit";
   /** The id of the streamed request. */
   u: RequestId;
-  /** How many more chunks it may send (a positive integer). */
+  /** How many more chunks it may send (a positive integer; 0 with `bytes`). */
   n: number;
+  /** How many more bytes it may send (see `protocol/chunk_size.ts`). */
+  bytes?: number;
 }
 
 /**
@@ -471,6 +481,14 @@ export function parseClientMessage(message: unknown, maxSteps: number): ClientMe
         throw bad("A streamed request returns the stream of its one result step, not all: true");
       }
       request.stream = message.stream;
+      if (message.streamBytes !== undefined && message.streamBytes !== null) {
+        if (!isByteCredit(message.streamBytes)) {
+          throw bad(
+            `"streamBytes" is not a positive integer byte credit of at most ${MAX_STREAM_BYTES}`,
+          );
+        }
+        request.streamBytes = message.streamBytes;
+      }
     }
     if (message.progress !== undefined && message.progress !== null) {
       if (typeof message.progress !== "boolean") throw bad('"progress" is not a boolean');
@@ -484,10 +502,17 @@ export function parseClientMessage(message: unknown, maxSteps: number): ClientMe
   if (role === "cancel") return { role, u };
   if (role === "in") return parseIn(message, u);
   if (role === "credit") {
-    if (!isCredit(message.n)) {
+    const bytes = message.bytes;
+    if (bytes !== undefined && bytes !== null && !isByteCredit(bytes)) {
+      throw bad(`"bytes" is not a positive integer byte credit of at most ${MAX_STREAM_BYTES}`);
+    }
+    // With bytes, `n` may be 0: a grant of bytes alone.
+    if (!isCredit(message.n) && !(isByteCredit(bytes) && message.n === 0)) {
       throw bad(`"n" is not a positive integer credit of at most ${MAX_STREAM_CREDIT}`);
     }
-    return { role, u, n: message.n };
+    const credit: CreditRequest = { role, u, n: message.n as number };
+    if (isByteCredit(bytes)) credit.bytes = bytes;
+    return credit;
   }
   // A role may be any JSON value, exact BigInts included.
   throw bad(

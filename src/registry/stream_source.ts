@@ -10,6 +10,7 @@
  * @module
  */
 import { MAX_STREAM_CREDIT } from "../protocol/messages.ts";
+import { chunkSize, MAX_STREAM_BYTES } from "../protocol/chunk_size.ts";
 
 /**
  * Where a {@linkcode StreamSource} delivers: chunks in order, then exactly
@@ -55,18 +56,24 @@ export interface StreamSource {
   /** Marks a stream source among other results. */
   readonly streamSource: true;
   /**
-   * Starts delivering to `sink`, with `credit` chunks allowed.
+   * Starts delivering to `sink`, with `credit` chunks allowed, and with
+   * `bytes`, that many bytes too (see `protocol/chunk_size.ts`): a source
+   * that honours a byte credit delivers a chunk only while it holds both,
+   * so it may pass the byte credit by one chunk. A source may ignore
+   * `bytes` (its credit is then in chunks only).
    *
    * @param sink Where chunks go.
    * @param credit The initial credit, in chunks.
+   * @param bytes The initial byte credit; none: chunks only.
    */
-  start(sink: StreamSink, credit: number): void;
+  start(sink: StreamSink, credit: number, bytes?: number): void;
   /**
-   * Allows `n` more chunks.
+   * Allows `n` more chunks (0 with `bytes`), and `bytes` more bytes.
    *
    * @param n How many.
+   * @param bytes How many more bytes.
    */
-  credit(n: number): void;
+  credit(n: number, bytes?: number): void;
   /**
    * Its reader will read no more: the producer is closed (a generator's
    * `return()` runs, a `ReadableStream` is cancelled, a relayed one is
@@ -194,6 +201,8 @@ export class ProducerSource implements StreamSource {
   readonly #toError: (err: unknown) => unknown;
   #sink: StreamSink | null = null;
   #credit = 0;
+  /** The byte credit left (it may go below 0 by one chunk); Infinity without one. */
+  #bytes = Infinity;
   #pulling = false;
   #done = false;
   readonly #onAbort = (): void => this.#stop(this.#signal.reason);
@@ -229,27 +238,34 @@ export class ProducerSource implements StreamSource {
   }
 
   /**
-   * Starts reading, with `credit` chunks allowed.
+   * Starts reading, with `credit` chunks allowed (and `bytes` bytes).
    *
    * @param sink Where chunks go.
    * @param credit The initial credit.
+   * @param bytes The initial byte credit; none: chunks only.
    */
-  start(sink: StreamSink, credit: number): void {
+  start(sink: StreamSink, credit: number, bytes?: number): void {
     this.#sink = sink;
     this.#credit = credit;
+    if (bytes !== undefined) this.#bytes = bytes;
     // Stopped before it started: its producer is closed already.
     if (this.#done) return sink.error(this.#signal.reason);
     this.#pump();
   }
 
   /**
-   * Allows `n` more chunks.
+   * Allows `n` more chunks (and `bytes` more bytes).
    *
    * @param n How many.
+   * @param bytes How many more bytes.
    */
-  credit(n: number): void {
+  credit(n: number, bytes?: number): void {
     // Never more outstanding than a stream may have, whatever the granter says.
     this.#credit = Math.min(this.#credit + n, MAX_STREAM_CREDIT);
+    // A stream started without a byte credit keeps to chunks only.
+    if (bytes !== undefined && this.#bytes !== Infinity) {
+      this.#bytes = Math.min(this.#bytes + bytes, MAX_STREAM_BYTES);
+    }
     this.#pump();
   }
 
@@ -269,7 +285,9 @@ export class ProducerSource implements StreamSource {
     this.#pulling = true;
     const sink = this.#sink;
     try {
-      while (this.#credit > 0 && !this.#done) {
+      // A chunk is asked for only while both credits last: one the node
+      // could not send is never made.
+      while (this.#credit > 0 && this.#bytes > 0 && !this.#done) {
         const result = (await this.#next()) as IteratorResult<unknown>;
         if (this.#done) return;
         if (result.done) {
@@ -278,6 +296,7 @@ export class ProducerSource implements StreamSource {
           return;
         }
         this.#credit--;
+        if (this.#bytes !== Infinity) this.#bytes -= chunkSize(result.value);
         sink.chunk(result.value);
       }
     } catch (err) {

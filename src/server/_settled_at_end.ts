@@ -22,24 +22,28 @@ export function settledAtEnd(value: unknown, done: () => void): unknown {
   }
   return {
     streamSource: true,
-    credit: (n) => value.credit(n),
+    credit: (n, bytes) => bytes === undefined ? value.credit(n) : value.credit(n, bytes),
     cancel: (reason) => {
       done();
       value.cancel(reason);
     },
-    start: (sink, credit) =>
-      value.start({
-        // Chunks pass through unchanged: encoded ones too, when the sink takes them.
-        takesEncoded: sink.takesEncoded === true,
-        chunk: (chunk) => sink.chunk(chunk),
-        end: () => {
-          done();
-          sink.end();
+    start: (sink, credit, bytes) =>
+      value.start(
+        {
+          // Chunks pass through unchanged: encoded ones too, when the sink takes them.
+          takesEncoded: sink.takesEncoded === true,
+          chunk: (chunk) => sink.chunk(chunk),
+          end: () => {
+            done();
+            sink.end();
+          },
+          error: (err) => {
+            done();
+            sink.error(err);
+          },
         },
-        error: (err) => {
-          done();
-          sink.error(err);
-        },
-      }, credit),
+        credit,
+        bytes,
+      ),
   } satisfies StreamSource;
 }

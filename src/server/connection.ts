@@ -295,7 +295,7 @@ export class ClientConnection {
       return;
     }
     if (parsed.role === "credit") {
-      this.#inFlight.get(parsed.u)?.stream?.grant(parsed.n);
+      this.#inFlight.get(parsed.u)?.stream?.grant(parsed.n, parsed.bytes);
       return;
     }
     if (parsed.role === "in") {
@@ -522,7 +522,7 @@ export class ClientConnection {
           this.#sendResult(u, count);
         },
         error: fail,
-      });
+      }, request.streamBytes);
     };
     if (result instanceof Promise) result.then(start, fail);
     else start(result);

@@ -52,6 +52,7 @@ export interface StepRouter {
     stream?: number,
     progress?: (value: unknown) => void,
     mayStream?: boolean,
+    streamBytes?: number,
   ): Promise<unknown>;
   /** The permission kinds other members declare for `fun` (their union). */
   declaredElsewhere(fun: string): readonly string[];
@@ -122,6 +123,8 @@ export interface RunRequest {
    * value instead of a refusal.
    */
   stream?: number | undefined;
+  /** With `stream`: its initial byte credit (none: chunks only). */
+  streamBytes?: number | undefined;
   /**
    * Takes the progress reports of the request's steps (already coalesced:
    * see {@linkcode ProgressReporter}), when the caller asked for them.
@@ -518,6 +521,7 @@ export class RequestRunner {
       mode === true ? request.stream : undefined,
       reporter === null ? undefined : (value) => reporter.report(value),
       mode === "may",
+      mode === true ? request.streamBytes : undefined,
     );
   }
 

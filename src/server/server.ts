@@ -225,6 +225,7 @@ export class Server {
           all: request.all ?? false,
           retry: request.retry === true,
           stream: request.stream,
+          streamBytes: request.streamBytes,
           signal,
           deadline,
           principal,

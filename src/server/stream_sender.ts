@@ -72,22 +72,26 @@ export class StreamSender implements StreamSink {
    * @param source The stream.
    * @param credit The client's initial credit.
    * @param out Where to send.
+   * @param bytes The client's initial byte credit, passed on to the source
+   *   (which asks its producer for no chunk past it); none: chunks only.
    */
-  constructor(source: StreamSource, credit: number, out: StreamOutput) {
+  constructor(source: StreamSource, credit: number, out: StreamOutput, bytes?: number) {
     this.#source = source;
     this.#credit = credit;
     this.#out = out;
     streamStats.open++;
-    source.start(this, credit);
+    source.start(this, credit, bytes);
   }
 
   /**
-   * The client granted `n` more chunks: the held ones go first, the rest of
-   * the credit passes to the source.
+   * The client granted `n` more chunks (and `bytes` more bytes): the held
+   * ones go first, the rest of the credit passes to the source, the bytes
+   * all of them (the source keeps to them).
    *
    * @param n How many.
+   * @param bytes How many more bytes.
    */
-  grant(n: number): void {
+  grant(n: number, bytes?: number): void {
     if (this.#over) return;
     let rest = n;
     while (rest > 0 && this.#held.length > 0) {
@@ -97,10 +101,11 @@ export class StreamSender implements StreamSink {
     }
     if (this.#held.length === 0 && this.#ending !== undefined) return this.#close();
     // Never more outstanding than a stream may have: the excess is dropped.
-    rest = Math.min(rest, MAX_STREAM_CREDIT - this.#credit);
-    if (rest <= 0) return;
+    rest = Math.max(0, Math.min(rest, MAX_STREAM_CREDIT - this.#credit));
+    if (rest === 0 && bytes === undefined) return;
     this.#credit += rest;
-    this.#source.credit(rest);
+    if (bytes === undefined) this.#source.credit(rest);
+    else this.#source.credit(rest, bytes);
   }
 
   /**
