@@ -32,7 +32,8 @@
  * 7. a 1 MiB `Uint8Array` argument, in bytes per second, against the raw
  *    echo of the same bytes; streams of 16 chunks of 64 KiB read with
  *    `client.stream()` from the node and through a second one, against the
- *    raw echo of the same chunks in flight (its bytes counted both ways);
+ *    raw echo of the same chunks, as many in flight as the stream has (4 under
+ *    the default byte credit; its bytes counted both ways);
  * 8. the resident memory of a node (`_idle_node.ts`, its own process)
  *    holding 1,000 idle client connections (100 with `--quick`), against the
  *    same node before them; and the peak resident memory of such a node
@@ -69,6 +70,7 @@
 import { parseArgs } from "node:util";
 import { Client, DEFAULT_LIMITS, type StepInput } from "../mod.ts";
 import { MSGPACK_PROTOCOL } from "../src/protocol/codec.ts";
+import { STREAM_CREDIT_BYTES } from "../src/client/_streams.ts";
 import { ensureFileLimit } from "./_fd_limit.ts";
 import type { BusyNodeMemory, IdleNodeMemory, IdleNodeReady } from "./_idle_node.ts";
 import { inFlight, inFlightEach, type Measurement, oneAtATime, type Phases } from "./_measure.ts";
@@ -151,6 +153,12 @@ const STREAM_FORWARDED: Target = { of: "ratio", op: ">=", bound: 0.4 };
 /** A stream's chunks: 16 of 64 KiB (1 MiB per stream, the client's default credit). */
 const STREAM_CHUNKS = 16;
 const STREAM_CHUNK_BYTES = 64 * 1024;
+/**
+ * The chunks a stream has in flight at most under the client's default byte
+ * credit (the node sends while it holds some: 256 KiB is 4 chunks of 64
+ * KiB): the raw echo keeps as many in flight, so both move the same data.
+ */
+const STREAM_WINDOW = Math.min(STREAM_CHUNKS, Math.ceil(STREAM_CREDIT_BYTES / STREAM_CHUNK_BYTES));
 const IDLE_RSS: Target = { of: "value", op: "<=", bound: 150e6 };
 // Issue 18: a node serving streams to slow readers holds at most twice an idle node's memory.
 const SLOW_READERS_RSS: Target = { of: "ratio", op: "<=", bound: 2 };
@@ -637,8 +645,18 @@ async function drain(stream: ReadableStream<unknown>): Promise<void> {
  */
 function streamFigures(c: Connections): Figure[] {
   const chunk = new Uint8Array(STREAM_CHUNK_BYTES).fill(7);
-  const raw = () => Promise.all(Array.from({ length: STREAM_CHUNKS }, () => c.raw.echo(chunk)));
-  const ceilingName = `raw WebSocket echo of ${STREAM_CHUNKS} × 64 KiB in flight`;
+  // The echo of 16 chunks, at most as many in flight as the stream has.
+  const raw = async () => {
+    let left = STREAM_CHUNKS;
+    const lane = async () => {
+      while (left > 0) {
+        left--;
+        await c.raw.echo(chunk);
+      }
+    };
+    await Promise.all(Array.from({ length: STREAM_WINDOW }, lane));
+  };
+  const ceilingName = `raw WebSocket echo of ${STREAM_CHUNKS} × 64 KiB, ${STREAM_WINDOW} in flight`;
   const bytesPerOp = STREAM_CHUNKS * STREAM_CHUNK_BYTES;
   const stream = (fun: string) => () =>
     drain(c.client.stream(fun, [STREAM_CHUNKS, STREAM_CHUNK_BYTES]));
@@ -652,8 +670,9 @@ function streamFigures(c: Connections): Figure[] {
       bytesPerOp,
       ceilingBytesPerOp: 2 * bytesPerOp,
       target: STREAM_ONE_NODE,
-      note: `${STREAM_CHUNKS} chunks per stream, credit ${STREAM_CHUNKS}; payload bytes through ` +
-        "the client's socket (the echo's counted both ways)",
+      note: `${STREAM_CHUNKS} chunks per stream, credit ${STREAM_CHUNKS} chunks and ` +
+        `${STREAM_CREDIT_BYTES / 1024} KiB (${STREAM_WINDOW} chunks in flight); payload bytes ` +
+        "through the client's socket (the echo's counted both ways)",
     },
     {
       name: "stream of 64 KiB chunks, forwarded A→B",
@@ -917,7 +936,8 @@ async function idleMemory(n: number, pids: number[]): Promise<Row> {
 /**
  * Issue 18: a node in its own process serving `n` endless streams of 64 KiB
  * chunks (made at most 100 a second each) to readers that read one chunk a
- * second, over 10 connections with the client's default credit: its peak
+ * second, over 10 connections with the client's default credit (16 chunks
+ * and 256 KiB): its peak
  * resident memory over `sampleMs` (read at once, without forcing a
  * collection) against the same node idle (after a collection).
  */
@@ -995,7 +1015,8 @@ async function slowReadersMemory(n: number, sampleMs: number, pids: number[]): P
       note: `peak RSS of ${samples.length} samples over ${sampleMs} ms (mean ${mb(mean)} MB), ` +
         `not collected first; ${n} streams of ${STREAM_CHUNK_BYTES / 1024} KiB chunks, ` +
         `producers ≤ ${SLOW_PRODUCER_PER_SECOND}/s, readers ${SLOW_READER_PER_SECOND}/s, ` +
-        `${SLOW_CONNECTIONS} connections, credit 16; at the peak heap ${mb(peak.heapUsed)} MB, ` +
+        `${SLOW_CONNECTIONS} connections, the client's default credit (16 chunks, ` +
+        `${STREAM_CREDIT_BYTES / 1024} KiB); at the peak heap ${mb(peak.heapUsed)} MB, ` +
         `external ${mb(peak.external)} MB, chunks held past credit ${peak.buffered}; idle heap ` +
         `${mb(idle.heapUsed)} MB, external ${mb(idle.external)} MB; ${read} chunks read`,
     };
