@@ -32,8 +32,8 @@
  * 7. a 1 MiB `Uint8Array` argument, in bytes per second, against the raw
  *    echo of the same bytes; streams of 16 chunks of 64 KiB read with
  *    `client.stream()` from the node and through a second one, against the
- *    raw echo of the same chunks, as many in flight as the stream has (4 under
- *    the default byte credit; its bytes counted both ways);
+ *    raw echo of the same chunks, as many in flight as the stream has (2 under
+ *    the default byte credit of 128 KiB; its bytes counted both ways);
  * 8. the resident memory of a node (`_idle_node.ts`, its own process)
  *    holding 1,000 idle client connections (100 with `--quick`), against the
  *    same node before them; and the peak resident memory of such a node
@@ -155,7 +155,7 @@ const STREAM_CHUNKS = 16;
 const STREAM_CHUNK_BYTES = 64 * 1024;
 /**
  * The chunks a stream has in flight at most under the client's default byte
- * credit (the node sends while it holds some: 256 KiB is 4 chunks of 64
+ * credit (the node sends while it holds some: 128 KiB is 2 chunks of 64
  * KiB): the raw echo keeps as many in flight, so both move the same data.
  */
 const STREAM_WINDOW = Math.min(STREAM_CHUNKS, Math.ceil(STREAM_CREDIT_BYTES / STREAM_CHUNK_BYTES));
@@ -937,7 +937,7 @@ async function idleMemory(n: number, pids: number[]): Promise<Row> {
  * Issue 18: a node in its own process serving `n` endless streams of 64 KiB
  * chunks (made at most 100 a second each) to readers that read one chunk a
  * second, over 10 connections with the client's default credit (16 chunks
- * and 256 KiB): its peak
+ * and 128 KiB): its peak
  * resident memory over `sampleMs` (read at once, without forcing a
  * collection) against the same node idle (after a collection).
  */

@@ -14,12 +14,14 @@ import type { StreamOptions } from "./options.ts";
 /** The initial credit of a stream, in chunks, when the caller gives none. */
 export const STREAM_CREDIT = 16;
 /**
- * The initial byte credit of a stream when the caller gives none: 256 KiB
- * (gRPC's HTTP/2 stream window is 64 KiB, a Node stream's highWaterMark
- * 16-64 KiB; four 64 KiB chunks keep a fast reader busy while half of it
- * is granted again).
+ * The initial byte credit of a stream when the caller gives none: 128 KiB.
+ * gRPC's HTTP/2 stream window is 64 KiB, a Node stream's highWaterMark
+ * 16-64 KiB; twice the larger keeps one 64 KiB chunk on its way while the
+ * reader reads another (bytes go back every 64 KiB read). A stream moves at
+ * most this much per round trip: raise it (`creditBytes`) for one fast
+ * reader far away, lower it for many slow ones.
  */
-export const STREAM_CREDIT_BYTES = 256 * 1024;
+export const STREAM_CREDIT_BYTES = 128 * 1024;
 /** The idle timeout of a stream, when the caller gives none. */
 export const STREAM_IDLE_TIMEOUT_MS = 30_000;
 /** The total deadline of a stream, when the caller gives none. */

@@ -329,7 +329,9 @@ export interface StreamOptions extends CallOptions {
    * budget still flows, one at a time. Sent by msgpack clients only: JSON
    * carries no bytes, so it could not count a chunk as the node does.
    *
-   * @default {262144}
+   * A stream moves at most this much per round trip to the node.
+   *
+   * @default {131072}
    */
   creditBytes?: number;
   /**
