@@ -61,7 +61,7 @@ export function openStream(
   if (!Number.isSafeInteger(credit) || credit < 1) {
     throw new RangeError(`Stream credit must be a positive integer: got ${credit}`);
   }
-  const budget = countsBytes ? options.creditBytes ?? STREAM_CREDIT_BYTES : undefined;
+  let budget = countsBytes ? options.creditBytes ?? STREAM_CREDIT_BYTES : undefined;
   if (budget !== undefined && !isByteCredit(budget)) {
     throw new RangeError(
       `Stream byte credit must be a positive integer of at most ${MAX_STREAM_BYTES}: got ${budget}`,
@@ -114,6 +114,13 @@ export function openStream(
     chunk: (value) => {
       if (ended) return;
       received++;
+      if (budget !== undefined && grantedBytes - receivedBytes <= 0) {
+        // A chunk the node could not have sent under the byte credit: it
+        // keeps to chunk credit only (an older node, or a sandboxed
+        // function's stream), and so does the client from now on.
+        budget = undefined;
+        sizes.length = 0;
+      }
       if (budget !== undefined) {
         const size = chunkSize(value);
         receivedBytes += size;

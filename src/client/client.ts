@@ -373,7 +373,8 @@ export class Client {
    *   (1003 for the producer's own error), a {@linkcode TimeoutError} when a
    *   deadline passes, or a {@linkcode ConnectionError} when the connection drops.
    * @throws {TypeError} on the `"mpreg-json"` encoding.
-   * @throws {RangeError} for a credit that is not a positive integer.
+   * @throws {RangeError} for a credit that is not a positive integer, or a
+   *   `creditBytes` that is not one of at most 64 MiB.
    */
   stream(fun: string, args: unknown[] = [], options: StreamOptions = {}): ReadableStream<unknown> {
     if (this.#codec.protocol === null) {
@@ -438,7 +439,8 @@ export class Client {
    *   {@linkcode stream}'s does, or with a `ProtocolError` (1004) for a
    *   request of several result steps.
    * @throws {TypeError} on the `"mpreg-json"` encoding.
-   * @throws {RangeError} for a credit that is not a positive integer.
+   * @throws {RangeError} for a credit that is not a positive integer, or a
+   *   `creditBytes` that is not one of at most 64 MiB.
    */
   streamRequest(
     steps: StepInput[],

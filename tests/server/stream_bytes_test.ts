@@ -206,3 +206,14 @@ Deno.test("stream bytes: the default byte budget bounds a stream of 64 KiB chunk
     await reader.cancel();
   }
 });
+
+Deno.test("stream bytes: a stream whose source keeps to chunk credit only (a sandboxed function's) still flows under a byte budget", async () => {
+  await using server = await startServer();
+  await server.registerModule(new URL("../fixtures/arguments_functions.ts", import.meta.url).href);
+  await using client = new Client(server.url, { encoding: "msgpack" });
+  const got = await Array.fromAsync(
+    client.stream("ticks", [40], { credit: 4, creditBytes: 100, idleTimeoutMs: 5_000 }),
+  );
+  assert.deepEqual(got, Array.from({ length: 40 }, (_, i) => i));
+  assert.equal(server.inFlight, 0);
+});
