@@ -85,13 +85,29 @@ export class FunctionCaller {
     context: CallContext,
     streamed: StreamMode = false,
   ): MaybePromise<unknown> {
+    if (hasStreamArgument(args, kwargs)) {
+      return this.#callWithStreams(entry, step, args, kwargs, context, streamed);
+    }
+    return this.#dispatch(entry, step, args, kwargs, context, streamed);
+  }
+
+  /**
+   * A call whose arguments are ready for the function: through its
+   * schemas' checks when it has some (a sandboxed call's stream sources are
+   * passed on as they are).
+   */
+  #dispatch(
+    entry: RegisteredFunction,
+    step: Step,
+    args: unknown[],
+    kwargs: Record<string, unknown>,
+    context: CallContext,
+    streamed: StreamMode,
+  ): MaybePromise<unknown> {
     let hasKwargs = false;
     for (const _ in kwargs) {
       hasKwargs = true;
       break;
-    }
-    if (hasStreamArgument(args, kwargs)) {
-      return this.#callWithStreams(entry, step, args, kwargs, context, streamed);
     }
     const checks = entry.checks;
     if (checks !== undefined) {
@@ -159,9 +175,7 @@ export class FunctionCaller {
       settledAtEnd(value, () => cancelAll(new CancelledError("The call ended")));
     let value: MaybePromise<unknown>;
     try {
-      value = sandboxed
-        ? this.#callSandboxed(entry, step, callArgs, callKwargs, context, streamed)
-        : this.call(entry, step, callArgs, callKwargs, context, streamed);
+      value = this.#dispatch(entry, step, callArgs, callKwargs, context, streamed);
     } catch (err) {
       return failed(err);
     }
@@ -333,35 +347,6 @@ export class FunctionCaller {
           "ReadableStream, an async iterable or a generator; call it with call() instead",
       ),
     );
-  }
-
-  /** A sandboxed call whose arguments hold stream sources, passed on as they are. */
-  #callSandboxed(
-    entry: RegisteredFunction,
-    step: Step,
-    args: unknown[],
-    kwargs: Record<string, unknown>,
-    context: CallContext,
-    streamed: StreamMode,
-  ): MaybePromise<unknown> {
-    let hasKwargs = false;
-    for (const _ in kwargs) {
-      hasKwargs = true;
-      break;
-    }
-    const checks = entry.checks;
-    if (checks !== undefined) {
-      return this.#callChecked(
-        checks,
-        entry,
-        step,
-        args,
-        hasKwargs ? kwargs : undefined,
-        context,
-        streamed,
-      );
-    }
-    return this.#callPlain(entry, step, args, kwargs, hasKwargs, context, streamed);
   }
 
   #argumentsError(
