@@ -51,7 +51,7 @@ export class RunsForPeers {
   /** The input streams of the runs in flight for each link. */
   readonly #inputs = new Map<PeerLink, IdTable<InputSource[]>>();
   /** The ready link to a member, for fetching the values it holds. */
-  readonly #linkTo: (name: string) => PeerLink | null;
+  readonly #linkTo: (name: string) => Promise<PeerLink>;
   /** The values this node holds for direct handoff. */
   readonly #held = new HeldStore<PeerLink>();
 
@@ -59,13 +59,14 @@ export class RunsForPeers {
    * @param node The node (for its name).
    * @param local Runs the steps.
    * @param grants The digest of this node's grants.
-   * @param linkTo The ready link to a member, or `null` (to fetch held values).
+   * @param linkTo The ready link to a member, dialed if need be (to fetch held values).
    */
   constructor(
     node: { readonly name: string },
     local: LocalRunner,
     grants: string,
-    linkTo: (name: string) => PeerLink | null = () => null,
+    linkTo: (name: string) => Promise<PeerLink> = (name) =>
+      Promise.reject(new Error(`no link to ${name}`)),
   ) {
     this.#node = node;
     this.#local = local;
@@ -241,9 +242,9 @@ export class RunsForPeers {
       if (held !== null) return held.value;
       throw this.#lost(step, from, "it holds it no more (its request ended or timed out)");
     }
-    const link = this.#linkTo(from);
-    if (link === null) throw this.#lost(step, from, "this node has no open link to it");
     try {
+      const link = await this.#linkTo(from);
+      if (signal.aborted) throw signal.reason;
       return await link.fetch(ref, signal);
     } catch (err) {
       if (signal.aborted) throw signal.reason;

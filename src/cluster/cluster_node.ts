@@ -106,9 +106,13 @@ export class ClusterNode implements PeerLinkHost {
     this.#routes = new Routes(this.#membership, this.#links, this.#grants);
     this.#catalogs = new CatalogRefresh(this, this.#membership, this.#links);
     this.#dialer = new Dialer(this, options, this.#membership, this.#links, this.#allLinks);
-    this.#runs = new RunsForPeers(this, options.local, this.#grants, (name) => {
-      const link = this.#links.get(name);
-      return link?.ready ? link : null;
+    this.#runs = new RunsForPeers(this, options.local, this.#grants, async (name) => {
+      const ready = this.#links.get(name);
+      if (ready?.ready) return ready;
+      // Links are dialed when first needed: a value held on a member this
+      // node never ran a step on.
+      const link = await this.#dialer.linkTo(name);
+      return link.retired ? this.#links.get(name) ?? link : link;
     });
     this.#admission = {
       name: options.record.name,
