@@ -169,7 +169,7 @@ export class RunsForPeers {
     };
     if (message.held !== undefined) {
       // Direct handoff: the values held elsewhere first, then the call.
-      this.#fetchPositions(message, controller.signal).then(
+      this.#fetchPositions(link, message, controller.signal).then(
         (fetched) => this.#call(link, fetched, controller, runs, answer, fail),
         fail,
       );
@@ -224,28 +224,50 @@ export class RunsForPeers {
   }
 
   /** A run's message with the values held elsewhere fetched into their places. */
-  async #fetchPositions(message: RunMessage, signal: AbortSignal): Promise<RunMessage> {
+  async #fetchPositions(
+    link: PeerLink,
+    message: RunMessage,
+    signal: AbortSignal,
+  ): Promise<RunMessage> {
     const args = [...message.args];
     const kwargs = { ...message.kwargs };
     await Promise.all(message.held!.map(async (at) => {
-      const value = await this.#fetchOne(at.from, at.ref, message.step, signal);
+      const value = await this.#fetchOne(at.from, at.ref, message.step, signal, link);
       if ("arg" in at) args[at.arg] = value;
       else kwargs[at.kwarg] = value;
     }));
     return { ...message, args, kwargs };
   }
 
-  /** One value held on member `from` (this node included) under `ref`. */
-  async #fetchOne(from: string, ref: number, step: string, signal: AbortSignal): Promise<unknown> {
+  /**
+   * One value held on member `from` (this node included) under `ref`; when
+   * this node cannot link to `from` (it does not know it yet, or cannot
+   * reach it), through `via`, the coordinator's link, when given.
+   */
+  async #fetchOne(
+    from: string,
+    ref: number,
+    step: string,
+    signal: AbortSignal,
+    via?: PeerLink,
+  ): Promise<unknown> {
     if (from === this.name) {
       const held = this.#held.get(ref);
       if (held !== null) return held.value;
       throw this.#lost(step, from, "it holds it no more (its request ended or timed out)");
     }
     try {
-      const link = await this.#linkTo(from);
+      let link: PeerLink;
+      let relay = false;
+      try {
+        link = await this.#linkTo(from);
+      } catch (err) {
+        if (via === undefined) throw err;
+        link = via;
+        relay = true;
+      }
       if (signal.aborted) throw signal.reason;
-      return await link.fetch(ref, signal);
+      return await link.fetch(ref, signal, relay ? from : undefined);
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       throw this.#lost(step, from, (err as Error).message);
@@ -292,6 +314,19 @@ export class RunsForPeers {
    * @param message The fetch.
    */
   fetch(link: PeerLink, message: FetchMessage): void {
+    const from = message.from;
+    if (from !== undefined && from !== this.name) {
+      // A relay for a member that cannot reach the holder: fetched over
+      // this node's own link to it, never relayed again.
+      this.#fetchOne(from, message.ref, "", new AbortController().signal).then(
+        (value) => link.answer({ t: "result", id: message.id, value }),
+        (err) => {
+          const error = toRpcError(err).toWire();
+          link.answer({ t: "error", id: message.id, error, started: true });
+        },
+      );
+      return;
+    }
     const held = this.#held.get(message.ref);
     if (held !== null) return link.answer({ t: "result", id: message.id, value: held.value });
     const error = this.#lost("", this.name, "it holds it no more (its request ended or timed out)");

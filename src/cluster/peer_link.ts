@@ -372,14 +372,15 @@ export class PeerLink {
   /**
    * Fetches a value the peer holds for direct handoff (`fetch`).
    *
-   * @param ref The value's reference on the peer.
+   * @param ref The value's reference on the peer (or on `from`).
+   * @param from The member that holds it, when the peer only relays the fetch.
    * @param signal Aborting it rejects with its reason (the answer is then ignored).
    * @returns The value.
    * @throws {NotStartedError} when the link is not open.
    * @throws {RpcError} the peer's error (it holds no such value), or a
    *   {@linkcode ConnectionError} when the link closes first.
    */
-  fetch(ref: number, signal: AbortSignal): Promise<unknown> {
+  fetch(ref: number, signal: AbortSignal, from?: string): Promise<unknown> {
     if (!this.ready) {
       return Promise.reject(new NotStartedError(`No open link to ${this.peer ?? this.address}`));
     }
@@ -392,7 +393,9 @@ export class PeerLink {
       this.#runs.delete(id, run);
       reject(signal.reason);
     });
-    if (!this.#write({ t: "fetch", id, ref })) {
+    if (
+      !this.#write(from === undefined ? { t: "fetch", id, ref } : { t: "fetch", id, ref, from })
+    ) {
       this.#runs.delete(id, run);
       reject(new NotStartedError(`Link to ${this.peer} closed`));
     }
@@ -646,7 +649,10 @@ export class PeerLink {
         break;
       }
       case "fetch":
-        if (typeof message.id !== "number" || typeof message.ref !== "number") {
+        if (
+          typeof message.id !== "number" || typeof message.ref !== "number" ||
+          (message.from !== undefined && typeof message.from !== "string")
+        ) {
           this.close("malformed fetch");
           return;
         }

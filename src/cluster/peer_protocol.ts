@@ -183,6 +183,12 @@ export interface FetchMessage {
   id: number;
   /** The value's reference. */
   ref: number;
+  /**
+   * The member that holds it, when it is not the receiver: a member that
+   * cannot reach the holder asks the coordinator, which fetches it over its
+   * own link and answers with it.
+   */
+  from?: string;
 }
 
 /** Coordinator → the member that holds a value: its request is over, let it go. */
