@@ -76,7 +76,7 @@ export class HeldValue {
  * @example
  * ```ts
  * import { atLeastBytes } from "./held_value.ts";
- * console.log(atLeastBytes(new Uint8Array(100_000), 65_536)); // 100000
+ * console.log(atLeastBytes(new Uint8Array(100_000), 65_536)); // 100001
  * console.log(atLeastBytes({ n: 1 }, 65_536)); // -1
  * ```
  *
@@ -85,6 +85,10 @@ export class HeldValue {
  * @returns The lower bound once it reaches `bound`, else -1.
  */
 export function atLeastBytes(value: unknown, bound: number): number {
+  // The common small answers (numbers, short strings) without a walk.
+  if (typeof value !== "object" || value === null) {
+    return typeof value === "string" && value.length + 1 >= bound ? value.length + 1 : -1;
+  }
   let total = 0;
   const walk = (v: unknown, depth: number): void => {
     if (total >= bound) return;
