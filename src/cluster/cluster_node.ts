@@ -30,7 +30,7 @@ import type {
   RunMessage,
 } from "./peer_protocol.ts";
 import { splitInputs } from "./_stream_inputs.ts";
-import { splitHeld } from "./held_value.ts";
+import { HeldValue, splitHeld } from "./held_value.ts";
 import { ARGUMENT_STREAM_CREDIT } from "../registry/stream_source.ts";
 import type { ClusterNodeOptions, ClusterStats } from "./cluster_node_types.ts";
 import { type AdmissionContext, agree } from "./_admission.ts";
@@ -289,6 +289,9 @@ export class ClusterNode implements PeerLinkHost {
    *   its value is a relayed stream when the function returns one, else the
    *   value. Streams in its arguments go to the member as input streams; a
    *   step with input streams is never sent again once it may have started.
+   * @param keep Only other steps take the value, whole (direct handoff): a
+   *   large value stays on the member, which answers a {@linkcode HeldValue},
+   *   given to `keep` before it is returned (to drop it when the request ends).
    * @returns The step's value.
    */
   async runElsewhere(
@@ -304,7 +307,7 @@ export class ClusterNode implements PeerLinkHost {
     stream?: number,
     progress?: (value: unknown) => void,
     mayStream = false,
-    keep = false,
+    keep?: (held: HeldValue) => void,
   ): Promise<unknown> {
     const max = this.limits.maxElements;
     const held = splitHeld(step.args, step.kwargs);
@@ -377,9 +380,11 @@ export class ClusterNode implements PeerLinkHost {
         }
         if (inputs !== null) message.ins = inputs.ins;
         if (held !== null) message.held = held.held;
-        if (keep) message.keep = true;
+        if (keep !== undefined) message.keep = true;
         this.#stats.forwarded++;
-        return await link.run(message, signal, progress, inputs?.sources);
+        const value = await link.run(message, signal, progress, inputs?.sources);
+        if (keep !== undefined && value instanceof HeldValue) keep(value);
+        return value;
       } catch (err) {
         if (
           err instanceof ConnectionError && !signal.aborted && stream === undefined &&

@@ -642,6 +642,8 @@ export class PeerLink {
         const from = this.peer!;
         const ref = message.ref;
         const drop = () => this.send({ t: "drop", ref });
+        // A run cancelled or timed out here meanwhile: nobody will take it.
+        if (this.#runs.get(message.id) === undefined) drop();
         this.#settle(
           message.id,
           (run) => run.resolve(new HeldValue(from, ref, message.size, drop)),

@@ -54,7 +54,7 @@ export interface StepRouter {
     stream?: number,
     progress?: (value: unknown) => void,
     mayStream?: boolean,
-    keep?: boolean,
+    keep?: (held: HeldValue) => void,
   ): Promise<unknown>;
   /**
    * Fetches the values held on other members among a step's arguments
@@ -142,6 +142,12 @@ export interface RunRequest {
 }
 
 const log = getLogger(["mpreg", "server", "request"]);
+
+/**
+ * A step whose value may stay on the member that makes it (direct
+ * handoff): takes the {@linkcode HeldValue} the member answers instead.
+ */
+type Keep = ((held: HeldValue) => void) | undefined;
 
 /**
  * `{ [name]: value }`, built by assignment: V8 sends a computed key in an
@@ -313,9 +319,9 @@ export class RequestRunner {
     modes: Map<Step, StreamMode>,
     keeps: readonly boolean[],
   ): MaybePromise<Record<string, unknown>> {
-    const keep = new Set<Step>();
+    const kept = new Set<Step>();
     graph.steps.forEach((step, i) => {
-      if (keeps[i]) keep.add(step);
+      if (keeps[i]) kept.add(step);
     });
     const held: HeldValue[] = [];
     let over = false;
@@ -323,14 +329,17 @@ export class RequestRunner {
       over = true;
       for (const value of held) value.drop();
     };
+    const keep = (value: HeldValue): void => {
+      if (over) value.drop();
+      else held.push(value);
+    };
     const run = (
       step: Step,
       args: unknown[],
       kwargs: Record<string, unknown>,
       signal: AbortSignal,
-    ): MaybePromise<unknown> => {
-      const kept = keep.has(step);
-      const value = this.#route(
+    ): MaybePromise<unknown> =>
+      this.#route(
         request,
         step,
         args,
@@ -338,18 +347,9 @@ export class RequestRunner {
         signal,
         agreement,
         modes.get(step) ?? false,
-        kept,
+        kept.has(step) ? keep : undefined,
         true,
       );
-      if (!kept || !isPromise(value)) return value;
-      return value.then((v) => {
-        if (v instanceof HeldValue) {
-          if (over) v.drop();
-          else held.push(v);
-        }
-        return v;
-      });
-    };
     let out: MaybePromise<Record<string, unknown>>;
     try {
       out = executeNow(graph, run, { signal: request.signal, all: request.all });
@@ -472,7 +472,7 @@ export class RequestRunner {
     signal: AbortSignal,
     agreement: GrantAgreement | null,
     mode: StreamMode,
-    keep = false,
+    keep: Keep = undefined,
     holds = false,
   ): MaybePromise<unknown> {
     if (!tracingEnabled()) {
@@ -516,7 +516,7 @@ export class RequestRunner {
     signal: AbortSignal,
     agreement: GrantAgreement | null,
     mode: StreamMode,
-    keep: boolean,
+    keep: Keep,
     holds: boolean,
     traceparent?: string,
   ): MaybePromise<unknown> {
@@ -575,7 +575,7 @@ export class RequestRunner {
     signal: AbortSignal,
     agreement: GrantAgreement | null,
     mode: StreamMode,
-    keep: boolean,
+    keep: Keep,
     holds: boolean,
     traceparent: string | undefined,
     reporter: ProgressReporter | null,
