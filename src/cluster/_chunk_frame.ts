@@ -10,7 +10,7 @@
  * @module
  */
 import { EncodedValue, packAfter } from "../protocol/encoded_value.ts";
-import { ascii, uintSize, writeBytes, writeUint } from "../protocol/_envelope.ts";
+import { ascii, uintSize, writeBytes, writeUint } from "../protocol/msgpack_envelope.ts";
 
 const CHUNK_ID = Uint8Array.of(0x83, 0xa1, 0x74, 0xa5, ...ascii("chunk"), 0xa2, ...ascii("id"));
 const ENCODED = Uint8Array.of(0xa7, ...ascii("encoded"));

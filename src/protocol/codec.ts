@@ -19,7 +19,7 @@
  */
 import { Packr, RESERVE_START_SPACE } from "msgpackr/pack";
 import { Unpackr } from "msgpackr/unpack";
-import { ascii, msgpackStr, uintSize, writeBytes, writeUint } from "./_envelope.ts";
+import { ascii, msgpackStr, uintSize, writeBytes, writeUint } from "./msgpack_envelope.ts";
 import { LimitExceededError, ProtocolError } from "./errors.ts";
 import { scanJson, scanMsgpack } from "./scan.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";

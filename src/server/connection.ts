@@ -285,9 +285,10 @@ export class ClientConnection {
         this.close(CLOSE_POLICY, error.message);
         return;
       }
-      // A malformed upload message fails the request it names, as one
-      // that breaks the upload's protocol does (see #upload): one answer.
-      const entry = isUploadMessage(message) ? this.#inFlight.get(u) : undefined;
+      // A malformed upload or credit message fails the request it names
+      // (as one that breaks the upload's protocol does, see #upload): a
+      // request in flight gets one answer, never an error and then its own.
+      const entry = namesItsRequest(message) ? this.#inFlight.get(u) : undefined;
       if (entry === undefined) return this.#sendError(u, error);
       this.#finish(u, entry, error);
       this.#sendError(u, error, entry.id, entry.principal.name);
@@ -625,8 +626,12 @@ export class ClientConnection {
   }
 }
 
-/** Whether a message that did not parse claims to be an upload's (`role: "in"`). */
-function isUploadMessage(message: unknown): boolean {
-  return typeof message === "object" && message !== null &&
-    (message as { role?: unknown }).role === "in";
+/**
+ * Whether a message that did not parse claims to be about a request in
+ * flight: an upload's chunk (`role: "in"`) or a stream's `credit`.
+ */
+function namesItsRequest(message: unknown): boolean {
+  if (typeof message !== "object" || message === null) return false;
+  const role = (message as { role?: unknown }).role;
+  return role === "in" || role === "credit";
 }

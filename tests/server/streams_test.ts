@@ -90,6 +90,36 @@ Deno.test("streams: on the wire the node sends no chunk past the credit, until g
   await ws.close();
 });
 
+Deno.test("streams: a malformed credit for a stream in flight fails it, answered once, and stops its producer", async () => {
+  await using server = await startServer();
+  let closed = false;
+  server.register("endless", async function* () {
+    try {
+      for (let i = 0;; i++) yield i;
+    } finally {
+      closed = true;
+    }
+  });
+  const ws = new RawSocket(server.url, "mpreg.json.v1");
+  await ws.opened;
+  ws.ws.send(
+    JSON.stringify({ role: "rpc", u: 1, cmds: [{ name: "e", fun: "endless" }], stream: 2 }),
+  );
+  await ws.waitFrames(2);
+  ws.ws.send(JSON.stringify({ role: "credit", u: 1, n: -3 }));
+  const answers = () =>
+    ws.frames.map((f) => JSON.parse(f as string)).filter((m) => "error" in m || "r" in m);
+  await waitFor(() => answers().length > 0, 1_000, "the answer");
+  assert.equal(answers()[0].error?.code, 1004, JSON.stringify(answers()[0]));
+  await waitFor(() => server.inFlight === 0 && closed, 1_000, "the stream over on the node");
+  // Nothing more for it: a good credit now is for no request in flight.
+  ws.ws.send(JSON.stringify({ role: "credit", u: 1, n: 5 }));
+  await delay(100);
+  assert.equal(answers().length, 1, String(ws.frames));
+  assert.equal(ws.frames.length, 3, String(ws.frames));
+  await ws.close();
+});
+
 Deno.test("streams: the original protocol (mpreg-json) refuses client.stream() at once", async () => {
   await using server = await startServer();
   await using client = new Client(server.url, { encoding: "mpreg-json" });

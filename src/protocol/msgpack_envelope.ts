@@ -1,9 +1,26 @@
 // Copyright 2026 the mpreg authors. MIT license.
-// Pieces of msgpack written by hand: the fixed envelope of the two messages
-// sent most (a call of one step, and an answer), around msgpackr's encoding
-// of their one free part (see `MsgpackCodec.encodeCall` and `encodeAnswer`).
-// Packing the envelope through msgpackr walked its keys and values on every
-// message: about half of a call's encoding time in a tight loop.
+/**
+ * Pieces of msgpack written by hand: the fixed envelopes of the messages
+ * sent most (a call of one step, an answer, a relayed stream chunk), around
+ * msgpackr's encoding of their one free part (see `MsgpackCodec.encodeCall`
+ * and `encodeAnswer`, and the cluster's chunk frames). Packing an envelope
+ * through msgpackr walked its keys and values on every message: about half
+ * of a call's encoding time in a tight loop.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ascii, uintSize, writeBytes, writeUint } from "./msgpack_envelope.ts";
+ * // { id: 300 } as msgpack: a map of one, the key, then 300 as a uint 16.
+ * const key = Uint8Array.of(0xa2, ...ascii("id"));
+ * const out = new Uint8Array(1 + key.length + uintSize(300));
+ * out[0] = 0x81;
+ * writeUint(out, writeBytes(out, 1, key), 300, uintSize(300));
+ * assert.deepEqual(out, Uint8Array.of(0x81, 0xa2, 0x69, 0x64, 0xcd, 0x01, 0x2c));
+ * ```
+ *
+ * @module
+ */
 
 const utf8 = new TextEncoder();
 
