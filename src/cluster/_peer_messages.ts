@@ -11,6 +11,7 @@ import { isByteCredit } from "../protocol/chunk_size.ts";
 import type {
   AuthorizedMessage,
   AuthorizeMessage,
+  HeldMessage,
   PeerLimits,
   ProgressMessage,
   RunErrorMessage,
@@ -33,8 +34,45 @@ export function isRunMessage(message: RunMessage): boolean {
     (message.streamBytes !== undefined &&
       (message.stream === undefined || !isByteCredit(message.streamBytes))) ||
     (message.progress !== undefined && message.progress !== true) ||
+    (message.keep !== undefined && message.keep !== true) ||
+    (message.held !== undefined && !isHeldOf(message)) ||
     !isInputsOf(message)
   );
+}
+
+/**
+ * Whether a run's `held` is well-formed: at most 64 positions, each one
+ * that exists, holds `null`, and is not taken twice; each with a member
+ * name and a numeric reference.
+ */
+function isHeldOf(message: RunMessage): boolean {
+  const held = message.held;
+  if (!Array.isArray(held) || held.length === 0 || held.length > 64) return false;
+  const seen = new Set<string>();
+  for (const at of held) {
+    if (typeof at !== "object" || at === null) return false;
+    if (typeof at.from !== "string" || typeof at.ref !== "number") return false;
+    let key: string;
+    if ("arg" in at) {
+      if (!Number.isInteger(at.arg) || message.args[at.arg] !== null) return false;
+      key = `a${at.arg}`;
+    } else if ("kwarg" in at && typeof at.kwarg === "string") {
+      const kwargs = message.kwargs;
+      if (kwargs === undefined || !Object.hasOwn(kwargs, at.kwarg) || kwargs[at.kwarg] !== null) {
+        return false;
+      }
+      key = `k${at.kwarg}`;
+    } else return false;
+    if (seen.has(key)) return false;
+    seen.add(key);
+  }
+  return true;
+}
+
+/** Whether a `held` answer is well-formed. */
+export function isHeldMessage(message: HeldMessage): boolean {
+  return typeof message.id === "number" && typeof message.ref === "number" &&
+    typeof message.size === "number";
 }
 
 /** Whether a `progress` message is well-formed. */

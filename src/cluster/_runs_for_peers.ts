@@ -22,12 +22,15 @@ import type { LocalRunner } from "./cluster_node_types.ts";
 import type { PeerLink } from "./peer_link.ts";
 import type {
   AuthorizeMessage,
+  FetchMessage,
   InputEndMessage,
   InputErrorMessage,
   InputMessage,
   RunMessage,
 } from "./peer_protocol.ts";
 import { InputSource } from "./_stream_inputs.ts";
+import { HeldStore } from "./_held_store.ts";
+import { atLeastBytes, HANDOFF_MIN_BYTES, splitHeld } from "./held_value.ts";
 import { isRefusedUnstarted } from "./refused.ts";
 import { noRoute } from "./_step_errors.ts";
 import { isStreamSource, type StreamSource } from "../registry/stream_source.ts";
@@ -47,16 +50,33 @@ export class RunsForPeers {
   readonly #streams = new Map<PeerLink, IdTable<StreamSource>>();
   /** The input streams of the runs in flight for each link. */
   readonly #inputs = new Map<PeerLink, IdTable<InputSource[]>>();
+  /** The ready link to a member, for fetching the values it holds. */
+  readonly #linkTo: (name: string) => Promise<PeerLink>;
+  /** The values this node holds for direct handoff. */
+  readonly #held = new HeldStore<PeerLink>();
 
   /**
    * @param node The node (for its name).
    * @param local Runs the steps.
    * @param grants The digest of this node's grants.
+   * @param linkTo The ready link to a member, dialed if need be (to fetch held values).
    */
-  constructor(node: { readonly name: string }, local: LocalRunner, grants: string) {
+  constructor(
+    node: { readonly name: string },
+    local: LocalRunner,
+    grants: string,
+    linkTo: (name: string) => Promise<PeerLink> = (name) =>
+      Promise.reject(new Error(`no link to ${name}`)),
+  ) {
     this.#node = node;
     this.#local = local;
     this.#grants = grants;
+    this.#linkTo = linkTo;
+  }
+
+  /** How many values this node holds for direct handoff. */
+  get held(): number {
+    return this.#held.size;
   }
 
   /** This node's name. */
@@ -147,6 +167,27 @@ export class RunsForPeers {
       }
       answer({ t: "error", id: message.id, error: sent, started });
     };
+    if (message.held !== undefined) {
+      // Direct handoff: the values held elsewhere first, then the call.
+      this.#fetchPositions(link, message, controller.signal).then(
+        (fetched) => this.#call(link, fetched, controller, runs, answer, fail),
+        fail,
+      );
+      return;
+    }
+    this.#call(link, message, controller, runs, answer, fail);
+  }
+
+  /** Calls the function of a run whose arguments are all here, and answers it. */
+  #call(
+    link: PeerLink,
+    message: RunMessage,
+    controller: AbortController,
+    runs: IdTable<AbortController>,
+    answer: (reply: Parameters<PeerLink["answer"]>[0]) => void,
+    fail: (err: unknown) => void,
+  ): void {
+    const local = this.#local;
     let value: unknown;
     try {
       value = local.run(
@@ -162,7 +203,15 @@ export class RunsForPeers {
     } catch (err) {
       return fail(err);
     }
-    const result = (v: unknown) => answer({ t: "result", id: message.id, value: v });
+    const result = message.keep === true
+      ? (v: unknown) => {
+        // Direct handoff: a large value only other steps take stays here.
+        const size = atLeastBytes(v, HANDOFF_MIN_BYTES);
+        if (size < 0) return answer({ t: "result", id: message.id, value: v });
+        const ref = this.#held.hold(v, link, message.timeout);
+        answer({ t: "held", id: message.id, ref, size });
+      }
+      : (v: unknown) => answer({ t: "result", id: message.id, value: v });
     // A run that may stream answers a plain value as a result.
     const deliver = message.stream === undefined
       ? result
@@ -172,6 +221,126 @@ export class RunsForPeers {
           : this.#stream(link, message, v, controller, answer, fail);
     if (value instanceof Promise) value.then(deliver, fail);
     else deliver(value);
+  }
+
+  /** A run's message with the values held elsewhere fetched into their places. */
+  async #fetchPositions(
+    link: PeerLink,
+    message: RunMessage,
+    signal: AbortSignal,
+  ): Promise<RunMessage> {
+    const args = [...message.args];
+    const kwargs = { ...message.kwargs };
+    await Promise.all(message.held!.map(async (at) => {
+      const value = await this.#fetchOne(at.from, at.ref, message.step, signal, link);
+      if ("arg" in at) args[at.arg] = value;
+      else kwargs[at.kwarg] = value;
+    }));
+    return { ...message, args, kwargs };
+  }
+
+  /**
+   * One value held on member `from` (this node included) under `ref`; when
+   * this node cannot link to `from` (it does not know it yet, or cannot
+   * reach it), through `via`, the coordinator's link, when given.
+   */
+  async #fetchOne(
+    from: string,
+    ref: number,
+    step: string,
+    signal: AbortSignal,
+    via?: PeerLink,
+  ): Promise<unknown> {
+    if (from === this.name) {
+      const held = this.#held.get(ref);
+      if (held !== null) return held.value;
+      throw this.#lost(step, from, "it holds it no more (its request ended or timed out)");
+    }
+    try {
+      let link: PeerLink;
+      let relay = false;
+      try {
+        link = await this.#linkTo(from);
+      } catch (err) {
+        if (via === undefined) throw err;
+        link = via;
+        relay = true;
+      }
+      if (signal.aborted) throw signal.reason;
+      return await link.fetch(ref, signal, relay ? from : undefined);
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      throw this.#lost(step, from, (err as Error).message);
+    }
+  }
+
+  /** The error of a step whose held argument could not be fetched (1013: nothing ran). */
+  #lost(step: string, from: string, why: string): ConnectionError {
+    return new ConnectionError(
+      `Step "${step}": the value of an earlier step held on node "${from}" could not be ` +
+        `fetched: ${why}`,
+      { details: { step, node: from, held: true } },
+    );
+  }
+
+  /**
+   * Fetches the values held elsewhere among a step's arguments, for a step
+   * this node runs itself.
+   *
+   * @param args The positional arguments.
+   * @param kwargs The keyword arguments.
+   * @param signal Aborting it stops the fetches.
+   * @returns The arguments with the values in their places.
+   */
+  async fetchHeld(
+    args: readonly unknown[],
+    kwargs: Record<string, unknown>,
+    signal: AbortSignal,
+  ): Promise<{ args: unknown[]; kwargs: Record<string, unknown> }> {
+    const split = splitHeld(args, kwargs);
+    if (split === null) return { args: [...args], kwargs };
+    await Promise.all(split.held.map(async (at) => {
+      const value = await this.#fetchOne(at.from, at.ref, "", signal);
+      if ("arg" in at) split.args[at.arg] = value;
+      else split.kwargs[at.kwarg] = value;
+    }));
+    return { args: split.args, kwargs: split.kwargs };
+  }
+
+  /**
+   * Answers a peer's fetch of a value this node holds.
+   *
+   * @param link The link it came on.
+   * @param message The fetch.
+   */
+  fetch(link: PeerLink, message: FetchMessage): void {
+    const from = message.from;
+    if (from !== undefined && from !== this.name) {
+      // A relay for a member that cannot reach the holder: fetched over
+      // this node's own link to it, never relayed again.
+      this.#fetchOne(from, message.ref, "", new AbortController().signal).then(
+        (value) => link.answer({ t: "result", id: message.id, value }),
+        (err) => {
+          const error = toRpcError(err).toWire();
+          link.answer({ t: "error", id: message.id, error, started: true });
+        },
+      );
+      return;
+    }
+    const held = this.#held.get(message.ref);
+    if (held !== null) return link.answer({ t: "result", id: message.id, value: held.value });
+    const error = this.#lost("", this.name, "it holds it no more (its request ended or timed out)");
+    link.answer({ t: "error", id: message.id, error: error.toWire(), started: true });
+  }
+
+  /**
+   * Lets go a value this node holds for the coordinator on `link`.
+   *
+   * @param link The link the drop came on.
+   * @param ref The value's reference.
+   */
+  drop(link: PeerLink, ref: number): void {
+    this.#held.drop(ref, link);
   }
 
   /**
@@ -306,6 +475,7 @@ export class RunsForPeers {
    * @param link The link.
    */
   linkClosed(link: PeerLink): void {
+    this.#held.linkClosed(link);
     const incoming = this.#incoming.get(link);
     this.#streams.delete(link);
     const inputs = this.#inputs.get(link);

@@ -23,12 +23,14 @@ import type { GrantAgreement } from "./grant_agreement.ts";
 import { PeerLink, type PeerLinkHost, Unstarted } from "./peer_link.ts";
 import type {
   AuthorizeMessage,
+  FetchMessage,
   InputEndMessage,
   InputErrorMessage,
   InputMessage,
   RunMessage,
 } from "./peer_protocol.ts";
 import { splitInputs } from "./_stream_inputs.ts";
+import { HeldValue, splitHeld } from "./held_value.ts";
 import { ARGUMENT_STREAM_CREDIT } from "../registry/stream_source.ts";
 import type { ClusterNodeOptions, ClusterStats } from "./cluster_node_types.ts";
 import { type AdmissionContext, agree } from "./_admission.ts";
@@ -81,6 +83,7 @@ export class ClusterNode implements PeerLinkHost {
     grantChecks: 0,
     grantChecksForPeers: 0,
     links: 0,
+    held: 0,
     awareness: 0,
   };
 
@@ -103,7 +106,14 @@ export class ClusterNode implements PeerLinkHost {
     this.#routes = new Routes(this.#membership, this.#links, this.#grants);
     this.#catalogs = new CatalogRefresh(this, this.#membership, this.#links);
     this.#dialer = new Dialer(this, options, this.#membership, this.#links, this.#allLinks);
-    this.#runs = new RunsForPeers(this, options.local, this.#grants);
+    this.#runs = new RunsForPeers(this, options.local, this.#grants, async (name) => {
+      const ready = this.#links.get(name);
+      if (ready?.ready) return ready;
+      // Links are dialed when first needed: a value held on a member this
+      // node never ran a step on.
+      const link = await this.#dialer.linkTo(name);
+      return link.retired ? this.#links.get(name) ?? link : link;
+    });
     this.#admission = {
       name: options.record.name,
       grants: this.#grants,
@@ -128,7 +138,12 @@ export class ClusterNode implements PeerLinkHost {
 
   /** Traffic and link counters. */
   stats(): ClusterStats {
-    return { ...this.#stats, links: this.#links.size, awareness: this.#membership.awareness };
+    return {
+      ...this.#stats,
+      links: this.#links.size,
+      held: this.#runs.held,
+      awareness: this.#membership.awareness,
+    };
   }
 
   /** Every member known, this node first. */
@@ -274,6 +289,9 @@ export class ClusterNode implements PeerLinkHost {
    *   its value is a relayed stream when the function returns one, else the
    *   value. Streams in its arguments go to the member as input streams; a
    *   step with input streams is never sent again once it may have started.
+   * @param keep Only other steps take the value, whole (direct handoff): a
+   *   large value stays on the member, which answers a {@linkcode HeldValue},
+   *   given to `keep` before it is returned (to drop it when the request ends).
    * @returns The step's value.
    */
   async runElsewhere(
@@ -290,11 +308,13 @@ export class ClusterNode implements PeerLinkHost {
     progress?: (value: unknown) => void,
     mayStream = false,
     streamBytes?: number,
+    keep?: (held: HeldValue) => void,
   ): Promise<unknown> {
     const max = this.limits.maxElements;
-    const inputs = splitInputs(step.args, step.kwargs);
-    const args = inputs?.args ?? step.args;
-    const kwargs = inputs?.kwargs ?? step.kwargs;
+    const held = splitHeld(step.args, step.kwargs);
+    const inputs = splitInputs(held?.args ?? step.args, held?.kwargs ?? step.kwargs);
+    const args = inputs?.args ?? held?.args ?? step.args;
+    const kwargs = inputs?.kwargs ?? held?.kwargs ?? step.kwargs;
     if (expandedSize([args, kwargs], max) > max) {
       // Arguments built from earlier results can expand exponentially once
       // encoded for the wire: refuse instead of blocking the event loop.
@@ -363,8 +383,12 @@ export class ClusterNode implements PeerLinkHost {
           message.may = true;
         }
         if (inputs !== null) message.ins = inputs.ins;
+        if (held !== null) message.held = held.held;
+        if (keep !== undefined) message.keep = true;
         this.#stats.forwarded++;
-        return await link.run(message, signal, progress, inputs?.sources);
+        const value = await link.run(message, signal, progress, inputs?.sources);
+        if (keep !== undefined && value instanceof HeldValue) keep(value);
+        return value;
       } catch (err) {
         if (
           err instanceof ConnectionError && !signal.aborted && stream === undefined &&
@@ -567,6 +591,31 @@ export class ClusterNode implements PeerLinkHost {
 
   input(link: PeerLink, message: InputMessage | InputEndMessage | InputErrorMessage): boolean {
     return this.#runs.input(link, message);
+  }
+
+  fetch(link: PeerLink, message: FetchMessage): void {
+    this.#runs.fetch(link, message);
+  }
+
+  drop(link: PeerLink, ref: number): void {
+    this.#runs.drop(link, ref);
+  }
+
+  /**
+   * Fetches the values held elsewhere among a step's arguments (direct
+   * handoff), for a step this node runs itself.
+   *
+   * @param args The positional arguments.
+   * @param kwargs The keyword arguments.
+   * @param signal Aborting it stops the fetches.
+   * @returns The arguments with the values in their places.
+   */
+  fetchHeld(
+    args: readonly unknown[],
+    kwargs: Record<string, unknown>,
+    signal: AbortSignal,
+  ): Promise<{ args: unknown[]; kwargs: Record<string, unknown> }> {
+    return this.#runs.fetchHeld(args, kwargs, signal);
   }
 
   // ---- internals -------------------------------------------------------

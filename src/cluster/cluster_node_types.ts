@@ -111,6 +111,11 @@ export interface ClusterStats {
   /** Peer links open and past their handshake. */
   links: number;
   /**
+   * Values this node holds for direct handoff (docs/cluster.md): made
+   * here by forwarded steps, waiting for the steps that take them.
+   */
+  held: number;
+  /**
    * Local health awareness (Lifeguard), 0 when healthy: the node's probe
    * period and probe timeouts are multiplied by `1 + awareness`.
    */

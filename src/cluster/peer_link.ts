@@ -28,6 +28,7 @@ import {
   type AuthorizeMessage,
   type CreditMessage,
   type EndMessage,
+  type HeldMessage,
   PEER_PROTOCOL,
   type PeerMessage,
   type ResultMessage,
@@ -36,6 +37,7 @@ import {
 } from "./peer_protocol.ts";
 import { type PeerLinkHost, Unstarted } from "./peer_link_host.ts";
 import { RelaySource } from "./_stream_relay.ts";
+import { HeldValue } from "./held_value.ts";
 import { roomBefore } from "./_chunk_frame.ts";
 import {
   endFeeds,
@@ -50,6 +52,7 @@ import { answerEncoder, inputEncoder, peerBatcher, progressEncoder } from "./_pe
 import {
   isAuthorizedMessage,
   isAuthorizeMessage,
+  isHeldMessage,
   isProgressMessage,
   isRunMessage,
   runError,
@@ -375,6 +378,39 @@ export class PeerLink {
   }
 
   /**
+   * Fetches a value the peer holds for direct handoff (`fetch`).
+   *
+   * @param ref The value's reference on the peer (or on `from`).
+   * @param from The member that holds it, when the peer only relays the fetch.
+   * @param signal Aborting it rejects with its reason (the answer is then ignored).
+   * @returns The value.
+   * @throws {NotStartedError} when the link is not open.
+   * @throws {RpcError} the peer's error (it holds no such value), or a
+   *   {@linkcode ConnectionError} when the link closes first.
+   */
+  fetch(ref: number, signal: AbortSignal, from?: string): Promise<unknown> {
+    if (!this.ready) {
+      return Promise.reject(new NotStartedError(`No open link to ${this.peer ?? this.address}`));
+    }
+    if (signal.aborted) return Promise.reject(signal.reason);
+    const id = this.#runs.nextId();
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    const run: PendingRun = { at: Infinity, expire: never, deadline: 0, resolve, reject };
+    this.#runs.add(id, run, signal, () => {
+      if (this.#runs.get(id) !== run) return;
+      this.#runs.delete(id, run);
+      reject(signal.reason);
+    });
+    if (
+      !this.#write(from === undefined ? { t: "fetch", id, ref } : { t: "fetch", id, ref, from })
+    ) {
+      this.#runs.delete(id, run);
+      reject(new NotStartedError(`Link to ${this.peer} closed`));
+    }
+    return promise;
+  }
+
+  /**
    * Answers a step the peer sent: its `result`, or its `error`. A result the
    * peer could not take (one that cannot be encoded, or that is over the
    * limits the peer decodes frames with) is answered instead with the error
@@ -383,12 +419,12 @@ export class PeerLink {
    *
    * @param message The answer.
    */
-  answer(message: ResultMessage | RunErrorMessage | EndMessage): void {
+  answer(message: ResultMessage | RunErrorMessage | EndMessage | HeldMessage): void {
     this.#incoming--;
     if (!this.ready) return;
     // A refusal stays one, whatever its error's details held.
     const frame =
-      (message.t === "end"
+      (message.t === "end" || message.t === "held"
         ? this.#codec.encode(message)
         : message.t === "result"
         ? this.#answers.result(message.id, message.value)
@@ -605,6 +641,36 @@ export class PeerLink {
     switch (message.t) {
       case "result":
         this.#settle(message.id, (run) => run.resolve(message.value));
+        break;
+      case "held": {
+        if (!isHeldMessage(message)) {
+          this.close("malformed held");
+          return;
+        }
+        const from = this.peer!;
+        const ref = message.ref;
+        const drop = () => this.send({ t: "drop", ref });
+        // A run cancelled or timed out here meanwhile: nobody will take it.
+        if (this.#runs.get(message.id) === undefined) drop();
+        this.#settle(
+          message.id,
+          (run) => run.resolve(new HeldValue(from, ref, message.size, drop)),
+        );
+        break;
+      }
+      case "fetch":
+        if (
+          typeof message.id !== "number" || typeof message.ref !== "number" ||
+          (message.from !== undefined && typeof message.from !== "string")
+        ) {
+          this.close("malformed fetch");
+          return;
+        }
+        this.#incoming++;
+        this.#host.fetch(this, message);
+        break;
+      case "drop":
+        if (typeof message.ref === "number") this.#host.drop(this, message.ref);
         break;
       case "chunk": {
         const run = this.#runs.get(message.id);

@@ -12,6 +12,7 @@ import type { GossipMessage, NodeRecord } from "./membership.ts";
 import type { PeerLink } from "./peer_link.ts";
 import type {
   AuthorizeMessage,
+  FetchMessage,
   InputEndMessage,
   InputErrorMessage,
   InputMessage,
@@ -52,6 +53,10 @@ export interface PeerLinkHost {
    * is executing; false when a chunk came past the credit granted.
    */
   input(link: PeerLink, message: InputMessage | InputEndMessage | InputErrorMessage): boolean;
+  /** A peer asks for a value this node holds (direct handoff); answer with `link.answer()`. */
+  fetch(link: PeerLink, message: FetchMessage): void;
+  /** The coordinator on `link` is done with the value this node holds under `ref`. */
+  drop(link: PeerLink, ref: number): void;
   /** Counts a frame sent or received, by message type. */
   traffic(direction: "in" | "out", type: string, bytes: number): void;
 }

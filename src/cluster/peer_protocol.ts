@@ -148,6 +148,62 @@ export interface RunMessage {
    * Omitted, it sends none.
    */
   progress?: true;
+  /**
+   * Direct handoff: only other steps take the value, whole. When it is at
+   * least `HANDOFF_MIN_BYTES` (src/cluster/held_value.ts), the runner keeps
+   * it and answers `held` instead of `result`.
+   */
+  keep?: true;
+  /**
+   * Direct handoff: the argument at each position (`null` in `args` or
+   * `kwargs`) is a value held on member `from` under `ref`: the runner
+   * fetches it from there (`fetch`) before it calls the function.
+   */
+  held?: HeldPosition[];
+}
+
+/** Where a held value goes in a run's arguments, and where it is held. */
+export type HeldPosition =
+  & { from: string; ref: number }
+  & ({ arg: number } | { kwarg: string });
+
+/** Runner → coordinator: the value of a `keep` run, held here under `ref`. */
+export interface HeldMessage {
+  /** Message type. */
+  t: "held";
+  /** The run's id. */
+  id: number;
+  /** The value's reference on this member. */
+  ref: number;
+  /** Its size, at least (bytes). */
+  size: number;
+}
+
+/**
+ * Consumer → the member that holds a value: send it (answered with
+ * `result` or `error` under this `id`, shared with runs on the link).
+ */
+export interface FetchMessage {
+  /** Message type. */
+  t: "fetch";
+  /** Id chosen by the asking node, unique on this link while in flight. */
+  id: number;
+  /** The value's reference. */
+  ref: number;
+  /**
+   * The member that holds it, when it is not the receiver: a member that
+   * cannot reach the holder asks the coordinator, which fetches it over its
+   * own link and answers with it.
+   */
+  from?: string;
+}
+
+/** Coordinator → the member that holds a value: its request is over, let it go. */
+export interface DropMessage {
+  /** Message type. */
+  t: "drop";
+  /** The value's reference. */
+  ref: number;
 }
 
 /** Runner → coordinator: a progress report of a run whose `run` asked for them. */
@@ -372,6 +428,9 @@ export type PeerMessage =
   | InputErrorMessage
   | InputCreditMessage
   | InputCancelMessage
+  | HeldMessage
+  | FetchMessage
+  | DropMessage
   | LeavingMessage
   | LeavingAckMessage
   | GossipMessage;

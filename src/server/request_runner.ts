@@ -13,6 +13,8 @@ import type { GrantAgreement } from "../cluster/grant_agreement.ts";
 import { executeNow } from "../engine/execute.ts";
 import { RequestGraph } from "../engine/graph.ts";
 import { streamPlan } from "../engine/stream_plan.ts";
+import { handoffPlan } from "../engine/handoff_plan.ts";
+import { hasHeld, HeldValue } from "../cluster/held_value.ts";
 import { FunctionNotFoundError, NotStartedError, ProtocolError } from "../protocol/errors.ts";
 import type { RequestId } from "../protocol/messages.ts";
 import type { Step } from "../protocol/step.ts";
@@ -53,7 +55,17 @@ export interface StepRouter {
     progress?: (value: unknown) => void,
     mayStream?: boolean,
     streamBytes?: number,
+    keep?: (held: HeldValue) => void,
   ): Promise<unknown>;
+  /**
+   * Fetches the values held on other members among a step's arguments
+   * (direct handoff), for a step this node runs itself.
+   */
+  fetchHeld(
+    args: readonly unknown[],
+    kwargs: Record<string, unknown>,
+    signal: AbortSignal,
+  ): Promise<{ args: unknown[]; kwargs: Record<string, unknown> }>;
   /** The permission kinds other members declare for `fun` (their union). */
   declaredElsewhere(fun: string): readonly string[];
   /**
@@ -133,6 +145,12 @@ export interface RunRequest {
 }
 
 const log = getLogger(["mpreg", "server", "request"]);
+
+/**
+ * A step whose value may stay on the member that makes it (direct
+ * handoff): takes the {@linkcode HeldValue} the member answers instead.
+ */
+type Keep = ((held: HeldValue) => void) | undefined;
 
 /**
  * `{ [name]: value }`, built by assignment: V8 sends a computed key in an
@@ -278,14 +296,81 @@ export class RequestRunner {
         may === true ? "may" : streamed && graph.sinks.includes(step.name) ? true : { why: may },
       );
     });
+    // Direct handoff: which steps' large values may stay where they are made.
+    const keeps = this.#router === null ? null : handoffPlan(graph, request.all);
+    if (keeps === null || !keeps.includes(true)) {
+      const run = (
+        step: Step,
+        args: unknown[],
+        kwargs: Record<string, unknown>,
+        signal: AbortSignal,
+      ) => this.#route(request, step, args, kwargs, signal, agreement, modes.get(step) ?? false);
+      // Synchronous steps answer in this turn, like a lone step.
+      return executeNow(graph, run, { signal: request.signal, all: request.all });
+    }
+    return this.#executeHolding(request, graph, agreement, modes, keeps);
+  }
+
+  /**
+   * Runs a request some of whose steps may leave their value on the member
+   * that made it: the members drop them when the request ends, however it ends.
+   */
+  #executeHolding(
+    request: RunRequest,
+    graph: RequestGraph,
+    agreement: GrantAgreement | null,
+    modes: Map<Step, StreamMode>,
+    keeps: readonly boolean[],
+  ): MaybePromise<Record<string, unknown>> {
+    const kept = new Set<Step>();
+    graph.steps.forEach((step, i) => {
+      if (keeps[i]) kept.add(step);
+    });
+    const held: HeldValue[] = [];
+    let over = false;
+    const end = (): void => {
+      over = true;
+      for (const value of held) value.drop();
+    };
+    const keep = (value: HeldValue): void => {
+      if (over) value.drop();
+      else held.push(value);
+    };
     const run = (
       step: Step,
       args: unknown[],
       kwargs: Record<string, unknown>,
       signal: AbortSignal,
-    ) => this.#route(request, step, args, kwargs, signal, agreement, modes.get(step) ?? false);
-    // Synchronous steps answer in this turn, like a lone step.
-    return executeNow(graph, run, { signal: request.signal, all: request.all });
+    ): MaybePromise<unknown> =>
+      this.#route(
+        request,
+        step,
+        args,
+        kwargs,
+        signal,
+        agreement,
+        modes.get(step) ?? false,
+        kept.has(step) ? keep : undefined,
+        true,
+      );
+    let out: MaybePromise<Record<string, unknown>>;
+    try {
+      out = executeNow(graph, run, { signal: request.signal, all: request.all });
+    } catch (err) {
+      end();
+      throw err;
+    }
+    if (!isPromise(out)) {
+      end();
+      return out;
+    }
+    return out.then((result) => {
+      end();
+      return result;
+    }, (err: unknown) => {
+      end();
+      throw err;
+    });
   }
 
   /** Authorizes the whole request, against this node's grants, before any step runs. */
@@ -390,9 +475,11 @@ export class RequestRunner {
     signal: AbortSignal,
     agreement: GrantAgreement | null,
     mode: StreamMode,
+    keep: Keep = undefined,
+    holds = false,
   ): MaybePromise<unknown> {
     if (!tracingEnabled()) {
-      return this.#routeStep(request, step, args, kwargs, signal, agreement, mode);
+      return this.#routeStep(request, step, args, kwargs, signal, agreement, mode, keep, holds);
     }
     const span = startSpan(`mpreg.step ${step.name}`, {
       "mpreg.step": step.name,
@@ -412,6 +499,8 @@ export class RequestRunner {
               signal,
               agreement,
               mode,
+              keep,
+              holds,
               traceparentOf(span),
             ),
         ),
@@ -430,11 +519,25 @@ export class RequestRunner {
     signal: AbortSignal,
     agreement: GrantAgreement | null,
     mode: StreamMode,
+    keep: Keep,
+    holds: boolean,
     traceparent?: string,
   ): MaybePromise<unknown> {
     const sink = request.progress;
     if (sink === undefined) {
-      return this.#routeTo(request, step, args, kwargs, signal, agreement, mode, traceparent, null);
+      return this.#routeTo(
+        request,
+        step,
+        args,
+        kwargs,
+        signal,
+        agreement,
+        mode,
+        keep,
+        holds,
+        traceparent,
+        null,
+      );
     }
     // The step's reports, coalesced; its last one leaves before its value.
     const reporter = new ProgressReporter((value) => sink(step.name, value));
@@ -448,6 +551,8 @@ export class RequestRunner {
         signal,
         agreement,
         mode,
+        keep,
+        holds,
         traceparent,
         reporter,
       );
@@ -473,6 +578,8 @@ export class RequestRunner {
     signal: AbortSignal,
     agreement: GrantAgreement | null,
     mode: StreamMode,
+    keep: Keep,
+    holds: boolean,
     traceparent: string | undefined,
     reporter: ProgressReporter | null,
   ): MaybePromise<unknown> {
@@ -495,7 +602,7 @@ export class RequestRunner {
       const entry = this.#offered(step.fun, step.locs);
       if (entry !== undefined) {
         if (debug) this.#routed(request, step, this.#options.node);
-        return this.#caller.call(entry, step, args, kwargs, context, streamed);
+        return this.#callHere(entry, step, args, kwargs, context, streamed, holds);
       }
     }
     const target = router.choose(step.fun, step.locs);
@@ -503,7 +610,7 @@ export class RequestRunner {
       const entry = this.#offered(step.fun, step.locs);
       if (entry !== undefined) {
         if (debug) this.#routed(request, step, this.#options.node);
-        return this.#caller.call(entry, step, args, kwargs, context, streamed);
+        return this.#callHere(entry, step, args, kwargs, context, streamed, holds);
       }
     }
     if (debug) this.#routed(request, step, (target as { name?: string } | null)?.name ?? null);
@@ -513,7 +620,7 @@ export class RequestRunner {
       target as { self: boolean; name: string } | null,
       signal,
       request.deadline,
-      () => this.#caller.call(this.#find(step), step, args, kwargs, context, streamed),
+      () => this.#callHere(this.#find(step), step, args, kwargs, context, streamed, holds),
       request.id,
       request.principal.name,
       traceparent,
@@ -522,6 +629,28 @@ export class RequestRunner {
       reporter === null ? undefined : (value) => reporter.report(value),
       mode === "may",
       mode === true ? request.streamBytes : undefined,
+      keep,
+    );
+  }
+
+  /**
+   * Calls a step here; in a request whose values may be held elsewhere
+   * (`holds`), fetches those among its arguments first.
+   */
+  #callHere(
+    entry: RegisteredFunction,
+    step: Step,
+    args: unknown[],
+    kwargs: Record<string, unknown>,
+    context: CallContext,
+    streamed: StreamMode,
+    holds: boolean,
+  ): MaybePromise<unknown> {
+    if (!holds || !hasHeld(args, kwargs)) {
+      return this.#caller.call(entry, step, args, kwargs, context, streamed);
+    }
+    return this.#router!.fetchHeld(args, kwargs, context.signal).then((fetched) =>
+      this.#caller.call(entry, step, fetched.args, fetched.kwargs, context, streamed)
     );
   }
 

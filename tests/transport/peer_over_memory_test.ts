@@ -56,6 +56,8 @@ function host(
     authorize: () => {},
     cancelRun: (_link, id) => self.cancelled.push(id),
     creditRun: () => {},
+    fetch: () => {},
+    drop: () => {},
     input: (_link, message) => {
       self.inputs.push(message);
       return true;
