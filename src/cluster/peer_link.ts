@@ -813,7 +813,9 @@ export class PeerLink {
     if (run === undefined) return;
     this.#runs.delete(id, run);
     action(run);
-    endFeeds(run.feeds, new ConnectionError("The run ended"));
+    // Built only for a run that fed input streams: an error's stack trace
+    // is costly, and most runs have none.
+    if (run.feeds !== undefined) endFeeds(run.feeds, new ConnectionError("The run ended"));
     if (this.#retired) this.#closeIfIdle();
   }
 
