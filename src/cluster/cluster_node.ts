@@ -323,7 +323,8 @@ export class ClusterNode implements PeerLinkHost {
         { details: { limit: "maxElements", max, step: step.name } },
       );
     }
-    const exclude = new Set<string>();
+    // The members that refused it or may have run it: made at the first.
+    let exclude: Set<string> | undefined;
     let target = first;
     let refused: RpcError | null = null;
     // The failure of a try that may have run the step, once an idempotent
@@ -398,7 +399,7 @@ export class ClusterNode implements PeerLinkHost {
           // (A stream, or a step that read one, is never sent again:
           // docs/protocol.md, Streams.)
           mayHaveRun = err;
-          exclude.add(name);
+          (exclude ??= new Set()).add(name);
           this.#stats.retried++;
           log.debug("Step {step} may have run on {node}: {error}; idempotent, sending it again", {
             step: step.name,
@@ -410,7 +411,7 @@ export class ClusterNode implements PeerLinkHost {
         }
         if (!(err instanceof Unstarted)) throw err;
         refused = err.error;
-        exclude.add(name);
+        (exclude ??= new Set()).add(name);
         log.debug("Step {step} not started on {node}: {error}; choosing again", {
           step: step.name,
           node: name,

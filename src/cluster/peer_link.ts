@@ -252,7 +252,7 @@ export class PeerLink {
   /**
    * Forwards a step and waits for its answer.
    *
-   * @param message The step (its `id` is set here).
+   * @param message The step; completed here with its `t` and `id`, and sent as it is.
    * @param signal Aborting it sends a cancel and rejects with its reason.
    * @param progress Takes the step's progress reports; the run asks the
    *   member for them (`progress: true`) only when it is given.
@@ -316,7 +316,10 @@ export class PeerLink {
       endFeeds(run.feeds, signal.reason);
       if (this.#retired) this.#closeIfIdle();
     });
-    const sent: RunMessage = { t: "run", id, ...message };
+    // The caller's message itself, completed (no copy per step).
+    const sent = message as RunMessage;
+    sent.t = "run";
+    sent.id = id;
     if (progress !== undefined) sent.progress = true;
     if (!this.#write(sent)) {
       this.#runs.delete(id, run);

@@ -9,6 +9,9 @@
 import { DeadlineQueue } from "../_util/deadline_queue.ts";
 import { type Id, IdTable, nextId } from "../_util/id_table.ts";
 
+/** The listener options of every call's abort (one object for all). */
+const ONCE: AddEventListenerOptions = { once: true };
+
 /**
  * A call in a {@linkcode CallTable}. The table keeps its bookkeeping on the
  * call itself (no wrapper object per call).
@@ -91,7 +94,7 @@ export class CallTable<C extends Call> {
     if (signal !== undefined && onAbort !== undefined) {
       call.signal = signal;
       call.onAbort = onAbort;
-      signal.addEventListener("abort", onAbort, { once: true });
+      signal.addEventListener("abort", onAbort, ONCE);
     }
   }
 
