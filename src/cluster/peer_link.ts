@@ -48,6 +48,7 @@ import {
 } from "./_stream_inputs.ts";
 import type { StreamSource } from "../registry/stream_source.ts";
 import { Handshake } from "./_handshake.ts";
+import { encodeRun } from "./_run_envelope.ts";
 import { answerEncoder, inputEncoder, peerBatcher, progressEncoder } from "./_peer_frames.ts";
 import {
   isAuthorizedMessage,
@@ -560,7 +561,9 @@ export class PeerLink {
   #write(message: PeerMessage): boolean {
     if (this.#socket.readyState !== OPEN) return false;
     try {
-      const frame = this.#codec.encode(message) as Uint8Array<ArrayBuffer>;
+      // A forwarded step's usual run is written by hand around its arguments.
+      const frame = (message.t === "run" ? encodeRun(message) : null) ??
+        this.#codec.encode(message) as Uint8Array<ArrayBuffer>;
       this.#host.traffic("out", message.t, frame.byteLength);
       if (this.#hs.phase !== "ready") {
         this.#socket.send(frame);
