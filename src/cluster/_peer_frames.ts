@@ -15,6 +15,7 @@ import type { Limits } from "../protocol/limits.ts";
 import { scanMsgpack } from "../protocol/scan.ts";
 import { forAnswers } from "./_peer_messages.ts";
 import { encodeChunkFrame } from "./_chunk_frame.ts";
+import { encodeResult } from "./_peer_envelopes.ts";
 
 /** A batch is sent as soon as it holds this many bytes (as for clients, 4 KB). */
 const MAX_BATCH_BYTES = 4096;
@@ -51,7 +52,7 @@ export function answerEncoder(
     return new AnswerEncoder<number>(
       codec,
       {
-        result: (id, value) => codec.encode({ t: "result", id, value }),
+        result: (id, value) => encodeResult(id, value) ?? codec.encode({ t: "result", id, value }),
         error,
       },
       forAnswers(limits),

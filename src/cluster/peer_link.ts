@@ -48,7 +48,7 @@ import {
 } from "./_stream_inputs.ts";
 import type { StreamSource } from "../registry/stream_source.ts";
 import { Handshake } from "./_handshake.ts";
-import { encodeRun } from "./_run_envelope.ts";
+import { encodeRun } from "./_peer_envelopes.ts";
 import { answerEncoder, inputEncoder, peerBatcher, progressEncoder } from "./_peer_frames.ts";
 import {
   isAuthorizedMessage,

@@ -1,10 +1,10 @@
 // Copyright 2026 the mpreg authors. MIT license.
-// The `run` peer message written by hand (issue 19): it decodes to the very
-// message the codec would have written, and a message of another shape, or
-// with a string it does not write, is left to the codec.
+// The `run` and `result` peer messages written by hand (issue 19): each
+// decodes to the very message the codec would have written, and a message
+// of another shape, or with a value it does not write, is left to the codec.
 import assert from "node:assert/strict";
 import { createCodec } from "../../src/protocol/codec.ts";
-import { encodeRun } from "../../src/cluster/_run_envelope.ts";
+import { encodeResult, encodeRun } from "../../src/cluster/_peer_envelopes.ts";
 import type { RunMessage } from "../../src/cluster/peer_protocol.ts";
 
 const codec = createCodec("msgpack", {
@@ -22,7 +22,7 @@ const base: RunMessage = {
   timeout: 299_990,
 };
 
-Deno.test("run envelope: a run of the usual shape decodes as the codec's encoding of it", () => {
+Deno.test("peer envelopes: a run of the usual shape decodes as the codec's encoding of it", () => {
   const shapes: RunMessage[] = [
     base,
     { ...base, request: "bench-a#12", principal: "anonymous" },
@@ -41,7 +41,7 @@ Deno.test("run envelope: a run of the usual shape decodes as the codec's encodin
   }
 });
 
-Deno.test("run envelope: a run of another shape, or with a string it does not write, is left to the codec", () => {
+Deno.test("peer envelopes: a run of another shape, or with a string it does not write, is left to the codec", () => {
   const others: RunMessage[] = [
     { ...base, kwargs: { a: 1 } },
     { ...base, locs: ["b"] },
@@ -68,4 +68,18 @@ Deno.test("run envelope: a run of another shape, or with a string it does not wr
     { ...base, args: "not an array" as unknown as unknown[] },
   ];
   for (const message of others) assert.equal(encodeRun(message), null, JSON.stringify(message));
+});
+
+Deno.test("peer envelopes: a result decodes as the codec's encoding of it", () => {
+  const values = [null, 1, "x".repeat(300), { a: [1, { b: null }] }, new Date(5), [1, 2, 3]];
+  for (const id of [0, 1, 127, 128, 255, 256, 65_535, 65_536, 2 ** 32 - 1]) {
+    for (const value of values) {
+      const frame = encodeResult(id, value);
+      assert.ok(frame !== null);
+      assert.deepEqual(read(frame), read(codec.encode({ t: "result", id, value }) as Uint8Array));
+    }
+  }
+  assert.equal(encodeResult(2 ** 32, 1), null);
+  assert.equal(encodeResult(-1, 1), null);
+  assert.equal(encodeResult(1.5, 1), null);
 });
