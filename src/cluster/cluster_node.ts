@@ -32,7 +32,7 @@ import type {
 import { splitInputs } from "./_stream_inputs.ts";
 import { HeldValue, splitHeld } from "./held_value.ts";
 import { ARGUMENT_STREAM_CREDIT } from "../registry/stream_source.ts";
-import type { ClusterNodeOptions, ClusterStats } from "./cluster_node_types.ts";
+import type { ClusterNodeOptions, ClusterStats, ForwardOptions } from "./cluster_node_types.ts";
 import { type AdmissionContext, agree } from "./_admission.ts";
 import { CatalogRefresh } from "./_catalog_refresh.ts";
 import { Routes } from "./_routes.ts";
@@ -40,7 +40,12 @@ import { Dialer } from "./_dialer.ts";
 import { RunsForPeers } from "./_runs_for_peers.ts";
 import { neverStarted, noRoute, notAgreed } from "./_step_errors.ts";
 
-export type { ClusterNodeOptions, ClusterStats, LocalRunner } from "./cluster_node_types.ts";
+export type {
+  ClusterNodeOptions,
+  ClusterStats,
+  ForwardOptions,
+  LocalRunner,
+} from "./cluster_node_types.ts";
 
 const log = getLogger(["mpreg", "cluster"]);
 
@@ -275,23 +280,8 @@ export class ClusterNode implements PeerLinkHost {
    * @param signal Aborts the step (cancel, deadline, a sibling's failure).
    * @param deadline The request's deadline, in milliseconds since the epoch.
    * @param runLocal Runs the step here, when routing lands on this node.
-   * @param requestId The request's id on the node it entered, for logs.
-   * @param principal The caller's principal.
-   * @param traceparent The step span's `traceparent`, when tracing.
-   * @param agreement The members that agreed to the request's steps (from
-   *   {@linkcode ClusterNode.admit}); a member whose grants differ from this
-   *   node's gets the step only if it agreed to it there.
-   * @param stream A streamed step's initial credit: the value is then a
-   *   stream relayed from the member, once its first chunk (or its end) came.
-   * @param progress Takes the step's progress reports, when the caller asked
-   *   for them (the member is then asked to send them).
-   * @param mayStream The step may stream into the one step that takes it:
-   *   its value is a relayed stream when the function returns one, else the
-   *   value. Streams in its arguments go to the member as input streams; a
-   *   step with input streams is never sent again once it may have started.
-   * @param keep Only other steps take the value, whole (direct handoff): a
-   *   large value stays on the member, which answers a {@linkcode HeldValue},
-   *   given to `keep` before it is returned (to drop it when the request ends).
+   * @param options The request, the principal, and how the step streams,
+   *   reports progress or holds its value (see {@linkcode ForwardOptions}).
    * @returns The step's value.
    */
   async runElsewhere(
@@ -300,16 +290,10 @@ export class ClusterNode implements PeerLinkHost {
     signal: AbortSignal,
     deadline: number,
     runLocal: () => unknown,
-    requestId: string | number,
-    principal: string,
-    traceparent?: string,
-    agreement: GrantAgreement | null = null,
-    stream?: number,
-    progress?: (value: unknown) => void,
-    mayStream = false,
-    streamBytes?: number,
-    keep?: (held: HeldValue) => void,
+    options: ForwardOptions,
   ): Promise<unknown> {
+    const { requestId, principal, traceparent, agreement = null, stream, streamBytes } = options;
+    const { progress, mayStream = false, keep } = options;
     const max = this.limits.maxElements;
     const held = splitHeld(step.args, step.kwargs);
     const inputs = splitInputs(held?.args ?? step.args, held?.kwargs ?? step.kwargs);

@@ -10,6 +10,53 @@ import type { Limits } from "../protocol/limits.ts";
 import type { MembershipOptions, NodeRecord } from "./membership.ts";
 import type { RunMessage } from "./peer_protocol.ts";
 import type { HostResolver } from "./_seeds.ts";
+import type { GrantAgreement } from "./grant_agreement.ts";
+import type { HeldValue } from "./held_value.ts";
+
+/**
+ * How a step goes to another member ({@linkcode ClusterNode.runElsewhere}),
+ * beyond the step itself. Only `requestId` and `principal` are required.
+ */
+export interface ForwardOptions {
+  /** The request's id on the node it entered (`<node>#<n>`), for logs and dataflow. */
+  requestId: string | number;
+  /** The caller's principal. */
+  principal: string;
+  /** The step span's `traceparent`, when tracing. */
+  traceparent?: string | undefined;
+  /**
+   * The members that agreed to the request's steps (from
+   * `ClusterNode.admit`); a member whose grants differ from this node's gets
+   * the step only if it agreed to it there.
+   *
+   * @default {null}
+   */
+  agreement?: GrantAgreement | null;
+  /**
+   * A streamed step's initial credit: the value is then a stream relayed
+   * from the member, once its first chunk (or its end) came.
+   */
+  stream?: number | undefined;
+  /** With `stream`: the client's initial byte credit. */
+  streamBytes?: number | undefined;
+  /** Takes the step's progress reports (the member is then asked to send them). */
+  progress?: ((value: unknown) => void) | undefined;
+  /**
+   * The step may stream into the one step that takes it: its value is a
+   * relayed stream when the function returns one, else the value. Streams
+   * in its arguments go to the member as input streams; a step with input
+   * streams is never sent again once it may have started.
+   *
+   * @default {false}
+   */
+  mayStream?: boolean;
+  /**
+   * Only other steps take the value, whole (direct handoff): a large value
+   * stays on the member, which answers a {@linkcode HeldValue}, given to
+   * `keep` before it is returned (to drop it when the request ends).
+   */
+  keep?: ((held: HeldValue) => void) | undefined;
+}
 
 /** How the cluster layer runs steps that peers send to this node. */
 export interface LocalRunner {

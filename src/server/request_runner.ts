@@ -10,6 +10,7 @@ import { getLogger } from "@logtape/logtape";
 import { isPromise, type MaybePromise } from "../_util/maybe_promise.ts";
 import type { Principal } from "../auth/authenticator.ts";
 import type { GrantAgreement } from "../cluster/grant_agreement.ts";
+import type { ForwardOptions } from "../cluster/cluster_node_types.ts";
 import { executeNow } from "../engine/execute.ts";
 import { RequestGraph } from "../engine/graph.ts";
 import { streamPlan } from "../engine/stream_plan.ts";
@@ -47,15 +48,7 @@ export interface StepRouter {
     signal: AbortSignal,
     deadline: number,
     runLocal: () => unknown,
-    requestId: RequestId,
-    principal: string,
-    traceparent?: string,
-    agreement?: GrantAgreement | null,
-    stream?: number,
-    progress?: (value: unknown) => void,
-    mayStream?: boolean,
-    streamBytes?: number,
-    keep?: (held: HeldValue) => void,
+    options: ForwardOptions,
   ): Promise<unknown>;
   /**
    * Fetches the values held on other members among a step's arguments
@@ -146,11 +139,22 @@ export interface RunRequest {
 
 const log = getLogger(["mpreg", "server", "request"]);
 
-/**
- * A step whose value may stay on the member that makes it (direct
- * handoff): takes the {@linkcode HeldValue} the member answers instead.
- */
-type Keep = ((held: HeldValue) => void) | undefined;
+/** How one step of a request runs, beyond its arguments. */
+interface StepPlan {
+  /** How a stream result is taken. */
+  readonly mode: StreamMode;
+  /**
+   * A step whose value may stay on the member that makes it (direct
+   * handoff): takes the {@linkcode HeldValue} the member answers instead.
+   */
+  readonly keep?: ((held: HeldValue) => void) | undefined;
+  /** Values of the request may be held elsewhere: fetch those among the arguments here. */
+  readonly holds?: boolean;
+}
+
+/** A lone step's plans, shared (the hot path of every `client.call()`). */
+const PLAIN: StepPlan = { mode: false };
+const STREAMED: StepPlan = { mode: true };
 
 /**
  * `{ [name]: value }`, built by assignment: V8 sends a computed key in an
@@ -271,7 +275,7 @@ export class RequestRunner {
       only.kwargs,
       request.signal,
       agreement,
-      request.stream !== undefined,
+      request.stream === undefined ? PLAIN : STREAMED,
     );
     if (!isPromise(value)) return resultOf(only.name, value);
     // Every path that returns a promise (inline, sandboxed, forwarded)
@@ -299,12 +303,14 @@ export class RequestRunner {
     // Direct handoff: which steps' large values may stay where they are made.
     const keeps = this.#router === null ? null : handoffPlan(graph, request.all);
     if (keeps === null || !keeps.includes(true)) {
+      const plans = new Map<Step, StepPlan>();
+      for (const [step, mode] of modes) plans.set(step, mode === false ? PLAIN : { mode });
       const run = (
         step: Step,
         args: unknown[],
         kwargs: Record<string, unknown>,
         signal: AbortSignal,
-      ) => this.#route(request, step, args, kwargs, signal, agreement, modes.get(step) ?? false);
+      ) => this.#route(request, step, args, kwargs, signal, agreement, plans.get(step) ?? PLAIN);
       // Synchronous steps answer in this turn, like a lone step.
       return executeNow(graph, run, { signal: request.signal, all: request.all });
     }
@@ -322,10 +328,6 @@ export class RequestRunner {
     modes: Map<Step, StreamMode>,
     keeps: readonly boolean[],
   ): MaybePromise<Record<string, unknown>> {
-    const kept = new Set<Step>();
-    graph.steps.forEach((step, i) => {
-      if (keeps[i]) kept.add(step);
-    });
     const held: HeldValue[] = [];
     let over = false;
     const end = (): void => {
@@ -336,23 +338,21 @@ export class RequestRunner {
       if (over) value.drop();
       else held.push(value);
     };
+    const plans = new Map<Step, StepPlan>();
+    graph.steps.forEach((step, i) => {
+      plans.set(step, {
+        mode: modes.get(step) ?? false,
+        keep: keeps[i] ? keep : undefined,
+        holds: true,
+      });
+    });
     const run = (
       step: Step,
       args: unknown[],
       kwargs: Record<string, unknown>,
       signal: AbortSignal,
     ): MaybePromise<unknown> =>
-      this.#route(
-        request,
-        step,
-        args,
-        kwargs,
-        signal,
-        agreement,
-        modes.get(step) ?? false,
-        kept.has(step) ? keep : undefined,
-        true,
-      );
+      this.#route(request, step, args, kwargs, signal, agreement, plans.get(step) ?? PLAIN);
     let out: MaybePromise<Record<string, unknown>>;
     try {
       out = executeNow(graph, run, { signal: request.signal, all: request.all });
@@ -474,12 +474,10 @@ export class RequestRunner {
     kwargs: Record<string, unknown>,
     signal: AbortSignal,
     agreement: GrantAgreement | null,
-    mode: StreamMode,
-    keep: Keep = undefined,
-    holds = false,
+    plan: StepPlan,
   ): MaybePromise<unknown> {
     if (!tracingEnabled()) {
-      return this.#routeStep(request, step, args, kwargs, signal, agreement, mode, keep, holds);
+      return this.#routeStep(request, step, args, kwargs, signal, agreement, plan);
     }
     const span = startSpan(`mpreg.step ${step.name}`, {
       "mpreg.step": step.name,
@@ -498,9 +496,7 @@ export class RequestRunner {
               kwargs,
               signal,
               agreement,
-              mode,
-              keep,
-              holds,
+              plan,
               traceparentOf(span),
             ),
         ),
@@ -518,26 +514,12 @@ export class RequestRunner {
     kwargs: Record<string, unknown>,
     signal: AbortSignal,
     agreement: GrantAgreement | null,
-    mode: StreamMode,
-    keep: Keep,
-    holds: boolean,
+    plan: StepPlan,
     traceparent?: string,
   ): MaybePromise<unknown> {
     const sink = request.progress;
     if (sink === undefined) {
-      return this.#routeTo(
-        request,
-        step,
-        args,
-        kwargs,
-        signal,
-        agreement,
-        mode,
-        keep,
-        holds,
-        traceparent,
-        null,
-      );
+      return this.#routeTo(request, step, args, kwargs, signal, agreement, plan, traceparent, null);
     }
     // The step's reports, coalesced; its last one leaves before its value.
     const reporter = new ProgressReporter((value) => sink(step.name, value));
@@ -550,9 +532,7 @@ export class RequestRunner {
         kwargs,
         signal,
         agreement,
-        mode,
-        keep,
-        holds,
+        plan,
         traceparent,
         reporter,
       );
@@ -560,6 +540,7 @@ export class RequestRunner {
       reporter.end();
       throw err;
     }
+    const mode = plan.mode;
     if (mode !== true && mode !== "may") return reporter.endWith(value);
     // A streamed step (or one that may stream into another) reports until its stream is over.
     const end = () => reporter.end();
@@ -577,9 +558,7 @@ export class RequestRunner {
     kwargs: Record<string, unknown>,
     signal: AbortSignal,
     agreement: GrantAgreement | null,
-    mode: StreamMode,
-    keep: Keep,
-    holds: boolean,
+    plan: StepPlan,
     traceparent: string | undefined,
     reporter: ProgressReporter | null,
   ): MaybePromise<unknown> {
@@ -593,16 +572,16 @@ export class RequestRunner {
     };
     const router = this.#router;
     const debug = log.isEnabledFor("debug");
-    const streamed = mode;
+    const { mode, holds = false } = plan;
     if (router === null) {
       if (debug) this.#routed(request, step, this.#options.node);
-      return this.#caller.call(this.#find(step), step, args, kwargs, context, streamed);
+      return this.#caller.call(this.#find(step), step, args, kwargs, context, mode);
     }
     if (router.preferLocal) {
       const entry = this.#offered(step.fun, step.locs);
       if (entry !== undefined) {
         if (debug) this.#routed(request, step, this.#options.node);
-        return this.#callHere(entry, step, args, kwargs, context, streamed, holds);
+        return this.#callHere(entry, step, args, kwargs, context, mode, holds);
       }
     }
     const target = router.choose(step.fun, step.locs);
@@ -610,7 +589,7 @@ export class RequestRunner {
       const entry = this.#offered(step.fun, step.locs);
       if (entry !== undefined) {
         if (debug) this.#routed(request, step, this.#options.node);
-        return this.#callHere(entry, step, args, kwargs, context, streamed, holds);
+        return this.#callHere(entry, step, args, kwargs, context, mode, holds);
       }
     }
     if (debug) this.#routed(request, step, (target as { name?: string } | null)?.name ?? null);
@@ -620,16 +599,18 @@ export class RequestRunner {
       target as { self: boolean; name: string } | null,
       signal,
       request.deadline,
-      () => this.#callHere(this.#find(step), step, args, kwargs, context, streamed, holds),
-      request.id,
-      request.principal.name,
-      traceparent,
-      agreement,
-      mode === true ? request.stream : undefined,
-      reporter === null ? undefined : (value) => reporter.report(value),
-      mode === "may",
-      mode === true ? request.streamBytes : undefined,
-      keep,
+      () => this.#callHere(this.#find(step), step, args, kwargs, context, mode, holds),
+      {
+        requestId: request.id,
+        principal: request.principal.name,
+        traceparent,
+        agreement,
+        stream: mode === true ? request.stream : undefined,
+        streamBytes: mode === true ? request.streamBytes : undefined,
+        progress: reporter === null ? undefined : (value) => reporter.report(value),
+        mayStream: mode === "may",
+        keep: plan.keep,
+      },
     );
   }
 
