@@ -15,7 +15,7 @@ import { executeNow } from "../engine/execute.ts";
 import { RequestGraph } from "../engine/graph.ts";
 import { streamPlan } from "../engine/stream_plan.ts";
 import { handoffPlan } from "../engine/handoff_plan.ts";
-import { hasHeld, HeldValue } from "../cluster/held_value.ts";
+import { hasHeld, type HeldValue } from "../cluster/held_value.ts";
 import { FunctionNotFoundError, NotStartedError, ProtocolError } from "../protocol/errors.ts";
 import type { RequestId } from "../protocol/messages.ts";
 import type { Step } from "../protocol/step.ts";
