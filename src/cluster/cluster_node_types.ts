@@ -8,7 +8,8 @@
 import type { RpcError } from "../protocol/errors.ts";
 import type { Limits } from "../protocol/limits.ts";
 import type { MembershipOptions, NodeRecord } from "./membership.ts";
-import type { RunMessage } from "./peer_protocol.ts";
+import type { RunMessage, ValuePosition } from "./peer_protocol.ts";
+import type { Step } from "../protocol/step.ts";
 import type { HostResolver } from "./_seeds.ts";
 import type { GrantAgreement } from "./grant_agreement.ts";
 import type { HeldValue } from "./held_value.ts";
@@ -57,6 +58,25 @@ export interface ForwardOptions {
    */
   keep?: ((held: HeldValue) => void) | undefined;
 }
+
+/** A step of a relayed chain, as its coordinator planned it. */
+export interface RelayStep {
+  /** The step, its arguments resolved, `null` where the value of the step before goes. */
+  step: Step;
+  /** The member chosen to run it. */
+  node: string;
+  /** Where the value of the step before it goes (empty for the first). */
+  at: ValuePosition[];
+}
+
+/**
+ * How a relayed chain ended: its last step's value, or a step that did not
+ * start (refused, or its member out of reach) and the value it was to
+ * take: the coordinator runs the rest itself, from there.
+ */
+export type RelayOutcome =
+  | { done: true; value: unknown }
+  | { done: false; step: string; input: unknown };
 
 /** How the cluster layer runs steps that peers send to this node. */
 export interface LocalRunner {
@@ -162,6 +182,10 @@ export interface ClusterStats {
    * here by forwarded steps, waiting for the steps that take them.
    */
   held: number;
+  /** Chains of steps this node relayed as their coordinator (docs/cluster.md, "Relayed chains"). */
+  relayed: number;
+  /** Steps of relayed chains run here. */
+  hops: number;
   /**
    * Local health awareness (Lifeguard), 0 when healthy: the node's probe
    * period and probe timeouts are multiplied by `1 + awareness`.

@@ -10,11 +10,14 @@ import { getLogger } from "@logtape/logtape";
 import { isPromise, type MaybePromise } from "../_util/maybe_promise.ts";
 import type { Principal } from "../auth/authenticator.ts";
 import type { GrantAgreement } from "../cluster/grant_agreement.ts";
-import type { ForwardOptions } from "../cluster/cluster_node_types.ts";
+import type { ForwardOptions, RelayOutcome, RelayStep } from "../cluster/cluster_node_types.ts";
 import { executeNow } from "../engine/execute.ts";
 import { RequestGraph } from "../engine/graph.ts";
 import { streamPlan } from "../engine/stream_plan.ts";
 import { handoffPlan } from "../engine/handoff_plan.ts";
+import { type ChainLink, chainPlan } from "../engine/chain_plan.ts";
+import { planOf } from "../engine/graph.ts";
+import { resolveEntries, resolveItems } from "../engine/references.ts";
 import { hasHeld, type HeldValue } from "../cluster/held_value.ts";
 import { FunctionNotFoundError, NotStartedError, ProtocolError } from "../protocol/errors.ts";
 import type { RequestId } from "../protocol/messages.ts";
@@ -50,6 +53,16 @@ export interface StepRouter {
     runLocal: () => unknown,
     options: ForwardOptions,
   ): Promise<unknown>;
+  /**
+   * Runs a chain of steps as a relay, member to member; `null` when it
+   * cannot (then it runs step by step).
+   */
+  relay(
+    chain: readonly RelayStep[],
+    signal: AbortSignal,
+    deadline: number,
+    options: Pick<ForwardOptions, "requestId" | "principal" | "traceparent">,
+  ): Promise<RelayOutcome> | null;
   /**
    * Fetches the values held on other members among a step's arguments
    * (direct handoff), for a step this node runs itself.
@@ -257,9 +270,9 @@ export class RequestRunner {
     this.#authorize(request);
     const agreement = this.#agree(request);
     if (isPromise(agreement)) {
-      return agreement.then((agreed) => this.#execute(request, graph, agreed));
+      return agreement.then((agreed) => this.#execute(request, graph, agreed, true));
     }
-    return this.#execute(request, graph, agreement);
+    return this.#execute(request, graph, agreement, true);
   }
 
   #runAlone(
@@ -287,7 +300,12 @@ export class RequestRunner {
     request: RunRequest,
     graph: RequestGraph,
     agreement: GrantAgreement | null,
+    relay: boolean,
   ): MaybePromise<Record<string, unknown>> {
+    if (relay) {
+      const relayed = this.#relayChain(request, graph, agreement);
+      if (relayed !== null) return relayed;
+    }
     // A step whose value only one other step takes, whole, may stream into
     // it; the sink of a streamed request streams to the client.
     const plan = streamPlan(graph, request.all);
@@ -315,6 +333,95 @@ export class RequestRunner {
       return executeNow(graph, run, { signal: request.signal, all: request.all });
     }
     return this.#executeHolding(request, graph, agreement, modes, keeps);
+  }
+
+  /**
+   * Runs a chain of steps (see {@linkcode chainPlan}) as a relay, member to
+   * member (docs/cluster.md, "Relayed chains"), when every step runs on
+   * another member whose grants are this node's, and the request neither
+   * streams, reports progress nor is traced. A step refused before it
+   * started hands the rest of the chain back: it runs here step by step,
+   * from that step, with the value it was to take.
+   *
+   * @returns The sink's value, or `null` when the request is not relayed.
+   */
+  #relayChain(
+    request: RunRequest,
+    graph: RequestGraph,
+    agreement: GrantAgreement | null,
+  ): Promise<Record<string, unknown>> | null {
+    const router = this.#router;
+    if (
+      router === null || agreement !== null || request.stream !== undefined ||
+      request.progress !== undefined || tracingEnabled()
+    ) return null;
+    const chain = chainPlan(graph, request.all);
+    if (chain === null) return null;
+    const { refs } = planOf(graph);
+    const substitute = (s: string): unknown => refs.has(s) ? null : s;
+    const relay: RelayStep[] = [];
+    for (const link of chain) {
+      const step = graph.steps[link.index]!;
+      if (this.#offered(step.fun, step.locs) !== undefined) return null;
+      const target = router.choose(step.fun, step.locs) as { self: boolean; name: string } | null;
+      if (target === null || target.self) return null;
+      const args = resolveItems(step.args, substitute);
+      const kwargs = resolveEntries(step.kwargs, substitute);
+      relay.push({
+        step: { name: step.name, fun: step.fun, args, kwargs, locs: step.locs },
+        node: target.name,
+        at: link.at,
+      });
+    }
+    const outcome = router.relay(relay, request.signal, request.deadline, {
+      requestId: request.id,
+      principal: request.principal.name,
+    });
+    if (outcome === null) return null;
+    const last = graph.steps[chain[chain.length - 1]!.index]!.name;
+    return outcome.then((ended) =>
+      ended.done
+        ? resultOf(last, ended.value)
+        : this.#resume(request, graph, chain, ended.step, ended.input, agreement)
+    );
+  }
+
+  /**
+   * Runs the rest of a relayed chain here, step by step, from the step that
+   * did not start, which takes `input` (the value of the step before it).
+   */
+  #resume(
+    request: RunRequest,
+    graph: RequestGraph,
+    chain: readonly ChainLink[],
+    from: string,
+    input: unknown,
+    agreement: GrantAgreement | null,
+  ): MaybePromise<Record<string, unknown>> {
+    const start = chain.findIndex((link) => graph.steps[link.index]!.name === from);
+    if (start < 0) {
+      throw new ProtocolError(`A member handed back step "${from}", which is not in the chain`);
+    }
+    if (log.isEnabledFor("debug")) {
+      log.debug("Request {requestId}: the chain runs here from step {step}", {
+        requestId: request.id,
+        node: this.#options.node,
+        step: from,
+      });
+    }
+    const rest = chain.slice(start).map((link) => graph.steps[link.index]!);
+    if (start > 0) {
+      // The value it was to take, as a literal: taken as is.
+      const first = rest[0]!;
+      const args = [...first.args];
+      const kwargs = { ...first.kwargs };
+      for (const at of chain[start]!.at) {
+        if ("arg" in at) args[at.arg] = { $literal: input };
+        else kwargs[at.kwarg] = { $literal: input };
+      }
+      rest[0] = { ...first, args, kwargs };
+    }
+    return this.#execute(request, RequestGraph.build(rest), agreement, false);
   }
 
   /**

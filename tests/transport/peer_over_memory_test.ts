@@ -58,6 +58,9 @@ function host(
     creditRun: () => {},
     fetch: () => {},
     drop: () => {},
+    hop: () => {},
+    hopAnswer: () => {},
+    halt: () => {},
     input: (_link, message) => {
       self.inputs.push(message);
       return true;
