@@ -68,11 +68,21 @@ function valueAt(
   return "arg" in first ? args[first.arg] : kwargs?.[first.kwarg];
 }
 
+/** A chain's step running on this member. */
+interface Running {
+  /** Aborts the step. */
+  readonly controller: AbortController;
+  /** The chain's coordinator. */
+  readonly coordinator: string;
+  /** This member is done with it (counted once). */
+  ended: boolean;
+}
+
 /** The steps of relayed chains this member runs, and those it must not. */
 export class Hops {
   readonly #ctx: HopsContext;
   /** The step of each chain running here, by request, and its coordinator. */
-  readonly #running = new Map<string, { controller: AbortController; coordinator: string }>();
+  readonly #running = new Map<string, Running>();
   /** Chains their coordinators ended, by request, until when they are remembered. */
   readonly #halted = new Map<string, number>();
   #count = 0;
@@ -99,7 +109,8 @@ export class Hops {
     if (refusal !== null) return this.#failed(message, refusal, false);
     this.#count++;
     const controller = new AbortController();
-    this.#running.set(request, { controller, coordinator: message.coordinator });
+    const running: Running = { controller, coordinator: message.coordinator, ended: false };
+    this.#running.set(request, running);
     const deadline = Date.now() + message.timeout;
     const run: RunMessage = {
       t: "run",
@@ -120,7 +131,7 @@ export class Hops {
       run.may = true;
     }
     const failed = (err: unknown): void => {
-      this.#end(message, controller);
+      this.#end(message, running);
       this.#failed(message, err, !isRefusedUnstarted(err));
     };
     let value: unknown;
@@ -130,7 +141,7 @@ export class Hops {
       return failed(err);
     }
     const passOn = (v: unknown): void => {
-      this.#passOn(message, v, deadline, controller).catch(failed);
+      this.#passOn(message, v, deadline, running).catch(failed);
     };
     if (value instanceof Promise) value.then(passOn, failed);
     else passOn(value);
@@ -197,16 +208,12 @@ export class Hops {
   }
 
   /** This node is done with its step of the chain (once per step). */
-  #end(message: HopMessage, controller: AbortController): void {
-    if (this.#ended.has(controller)) return;
-    this.#ended.add(controller);
-    if (this.#running.get(message.request)?.controller === controller) {
-      this.#running.delete(message.request);
-    }
+  #end(message: HopMessage, running: Running): void {
+    if (running.ended) return;
+    running.ended = true;
+    if (this.#running.get(message.request) === running) this.#running.delete(message.request);
     this.#ctx.local.answered();
   }
-
-  readonly #ended = new WeakSet<AbortController>();
 
   /**
    * Passes the next step on with `value`, or answers the coordinator with
@@ -216,11 +223,11 @@ export class Hops {
     message: HopMessage,
     value: unknown,
     deadline: number,
-    controller: AbortController,
+    running: Running,
   ): Promise<void> {
     const then = message.then;
     if (then === undefined) {
-      this.#end(message, controller);
+      this.#end(message, running);
       return this.#report(
         message.coordinator,
         message.request,
@@ -231,9 +238,9 @@ export class Hops {
     const hop = this.#next(message, next, then.slice(1), value, deadline);
     if (isStreamSource(value)) {
       // The next step reads the stream where it runs: this node feeds it.
-      return this.#streamInto(message, hop, next, value, deadline, controller);
+      return this.#streamInto(message, hop, next, value, deadline, running);
     }
-    this.#end(message, controller);
+    this.#end(message, running);
     if (next.node === this.#ctx.name) return this.hop(hop);
     let link = this.#ctx.ready(next.node);
     if (link === null) {
@@ -298,10 +305,10 @@ export class Hops {
     next: HopStep,
     stream: StreamSource,
     deadline: number,
-    controller: AbortController,
+    running: Running,
   ): Promise<void> {
     if (next.node === this.#ctx.name) {
-      this.#end(message, controller);
+      this.#end(message, running);
       return this.hop(hop);
     }
     let value: unknown;
@@ -325,17 +332,17 @@ export class Hops {
         run.stream = ARGUMENT_STREAM_CREDIT;
         run.may = true;
       }
-      value = await link.run(run, controller.signal, undefined, split.sources);
+      value = await link.run(run, running.controller.signal, undefined, split.sources);
     } catch (err) {
       stream.cancel(err);
-      this.#end(message, controller);
+      this.#end(message, running);
       const error = err instanceof Unstarted ? err.error : toRpcError(err);
       // The next step's failure, named by it (refused: it never started,
       // but its stream cannot go to another member).
       return this.#failedWire(hop, publicError(error, this.#ctx.name).toWire(), true);
     }
     if (hop.then === undefined) {
-      this.#end(message, controller);
+      this.#end(message, running);
       return this.#report(
         message.coordinator,
         message.request,
@@ -344,7 +351,7 @@ export class Hops {
     }
     // The chain goes on from the next step's value, as if it had run here
     // (this node's part ends once it passed it on).
-    await this.#passOn(hop, value, deadline, controller);
+    await this.#passOn(hop, value, deadline, running);
   }
 
   /** Tells the coordinator a step failed, or did not start (with its input, when it has one). */
