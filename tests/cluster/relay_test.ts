@@ -384,3 +384,23 @@ Deno.test("relay: a value over the limits the next member decodes with fails the
   assert.equal(relayed(a), 2);
   assert.equal(hops(c), 1);
 });
+
+Deno.test("relay: two steps of a chain on one member pass the value on in place, and a chain may end where it started", async () => {
+  await withQuad(({ b, c }) => {
+    b.register("inc", (n: number) => n + 1, { resources: ["b"] });
+    c.register("double", (n: number) => n * 2, { resources: ["c"] });
+  }, async ({ a, b, c }) => {
+    await using client = new Client(a.url);
+    assert.deepEqual(
+      await client.request([
+        { name: "x", fun: "inc", args: [1], locs: ["b"] },
+        { name: "y", fun: "inc", args: ["x"], locs: ["b"] },
+        { name: "z", fun: "double", args: ["y"], locs: ["c"] },
+        { name: "w", fun: "inc", args: ["z"], locs: ["b"] },
+      ]),
+      { w: 7 },
+    );
+    assert.equal(relayed(a), 1);
+    assert.deepEqual([hops(b), hops(c)], [3, 1]);
+  });
+});
