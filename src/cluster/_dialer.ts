@@ -100,8 +100,15 @@ export class Dialer {
     this.#selfUrls.add(url);
   }
 
-  /** A ready link to a member, dialing its URLs when needed. */
-  linkTo(name: string): Promise<PeerLink> {
+  /**
+   * A ready link to a member, dialing its URLs when needed.
+   *
+   * @param name The member.
+   * @param urls Its URLs as another member knows them, dialed when this
+   *   node does not know the member yet (a relayed chain's next member: the
+   *   coordinator knows it, and gossip may not have brought it here yet).
+   */
+  linkTo(name: string, urls?: readonly string[]): Promise<PeerLink> {
     const link = this.#links.get(name);
     if (link?.ready) return Promise.resolve(link);
     let dial = this.#dials.get(name);
@@ -110,6 +117,20 @@ export class Dialer {
     }
     if (dial.pending) return dial.pending;
     const member = this.#membership.member(name);
+    if (!this.#stopped && member === undefined && urls !== undefined && urls.length > 0) {
+      const state = dial;
+      state.pending = this.#dialUrls(urls).then((link) => {
+        state.pending = null;
+        if (link.peer !== name) {
+          throw notStarted(`Member "${name}" is not at ${urls.join(", ")} (${link.peer} is)`);
+        }
+        return link;
+      }, (err) => {
+        state.pending = null;
+        throw err;
+      });
+      return state.pending;
+    }
     if (this.#stopped || member === undefined || member.state === "left") {
       return Promise.reject(notStarted(`Member "${name}" is not reachable`));
     }

@@ -12,6 +12,7 @@ import { type Channel, OPEN } from "../transport/channel.ts";
 import { isNoDelay } from "../transport/open.ts";
 import type { Codec } from "../protocol/codec.ts";
 import type { Limits } from "../protocol/limits.ts";
+import type { WireError } from "../protocol/errors.ts";
 import { scanMsgpack } from "../protocol/scan.ts";
 import { forAnswers } from "./_peer_messages.ts";
 import { encodeChunkFrame } from "./_chunk_frame.ts";
@@ -152,5 +153,72 @@ export function peerBatcher(codec: Codec, socket: Channel, dialed: boolean): Bat
       if (socket.readyState === OPEN) socket.send(frame);
     },
     dialed && !isNoDelay(socket) ? MAX_BATCH_BYTES_NATIVE_CLIENT : MAX_BATCH_BYTES,
+  );
+}
+
+/** Which step of which relayed chain a `hop-done` answers. */
+export interface HopKey {
+  /** The request's id on the coordinator. */
+  request: string;
+  /** The last step's name. */
+  step: string;
+}
+
+/**
+ * Encodes the last value of a relayed chain (`hop-done`) within the limits
+ * the coordinator decodes with: a value it could not take goes as the
+ * step's `hop-failed` instead (1003, 1011), as a run's result would.
+ *
+ * @param codec The link's codec.
+ * @param limits This node's limits.
+ * @param peer The peer's name, for errors.
+ * @returns The encoder.
+ */
+export function hopDoneEncoder(
+  codec: Codec,
+  limits: Limits,
+  peer: () => string | null,
+): AnswerEncoder<HopKey> {
+  return new AnswerEncoder<HopKey>(
+    codec,
+    {
+      result: ({ request, step }, value) => codec.encode({ t: "hop-done", request, step, value }),
+      error: ({ request, step }, error, started) =>
+        codec.encode({ t: "hop-failed", request, step, error, started }),
+    },
+    forAnswers(limits),
+    { scan: true, receiver: () => `node "${peer()}"` },
+  );
+}
+
+/**
+ * Encodes a step of a relayed chain (`hop`, the value of the step before
+ * in its arguments) within the limits the next member decodes with: one it
+ * could not take is not sent, and `refused` gets the error instead (the
+ * step before fails with it, 1003 or 1011).
+ *
+ * @param codec The link's codec.
+ * @param limits This node's limits.
+ * @param peer The peer's name, for errors.
+ * @param refused Takes the error of a hop that could not be sent.
+ * @returns The encoder (its id is unused; the value is the whole message).
+ */
+export function hopEncoder(
+  codec: Codec,
+  limits: Limits,
+  peer: () => string | null,
+  refused: (error: WireError) => void,
+): AnswerEncoder<null> {
+  return new AnswerEncoder<null>(
+    codec,
+    {
+      result: (_, message) => codec.encode(message),
+      error: (_, error) => {
+        refused(error);
+        return new Uint8Array(0);
+      },
+    },
+    forAnswers(limits),
+    { scan: true, receiver: () => `node "${peer()}"` },
   );
 }

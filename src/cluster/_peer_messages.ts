@@ -12,6 +12,9 @@ import type {
   AuthorizedMessage,
   AuthorizeMessage,
   HeldMessage,
+  HopDoneMessage,
+  HopFailedMessage,
+  HopMessage,
   PeerLimits,
   ProgressMessage,
   RunErrorMessage,
@@ -67,6 +70,71 @@ function isHeldOf(message: RunMessage): boolean {
     seen.add(key);
   }
   return true;
+}
+
+/** Whether a place for a value is well-formed and exists in `args`/`kwargs`. */
+function isPlace(
+  at: unknown,
+  args: readonly unknown[],
+  kwargs: Record<string, unknown> | undefined,
+): boolean {
+  if (typeof at !== "object" || at === null) return false;
+  const place = at as Record<string, unknown>;
+  if ("arg" in place) {
+    return Number.isInteger(place.arg) && (place.arg as number) >= 0 &&
+      (place.arg as number) < args.length;
+  }
+  return typeof place.kwarg === "string" && kwargs !== undefined &&
+    Object.hasOwn(kwargs, place.kwarg);
+}
+
+/** Whether the step fields shared by a hop and the steps after it are well-formed. */
+function isHopStepFields(step: Record<string, unknown>): boolean {
+  return typeof step.step === "string" && typeof step.fun === "string" &&
+    Array.isArray(step.args) &&
+    (step.kwargs === undefined || (typeof step.kwargs === "object" && step.kwargs !== null &&
+      !Array.isArray(step.kwargs))) &&
+    (step.locs === undefined ||
+      (Array.isArray(step.locs) && step.locs.every((l) => typeof l === "string")));
+}
+
+/** Whether a place list names at most 64 places, each existing in the step. */
+function arePlaces(at: unknown, step: Record<string, unknown>): boolean {
+  return Array.isArray(at) && at.length > 0 && at.length <= 64 &&
+    at.every((place) =>
+      isPlace(place, step.args as unknown[], step.kwargs as Record<string, unknown> | undefined)
+    );
+}
+
+/** Whether a `hop` (a step of a relayed chain) is well-formed: at most 64 steps after it. */
+export function isHopMessage(message: HopMessage): boolean {
+  const hop = message as unknown as Record<string, unknown>;
+  if (
+    typeof message.request !== "string" || typeof message.coordinator !== "string" ||
+    typeof message.principal !== "string" || typeof message.grants !== "string" ||
+    typeof message.timeout !== "number" ||
+    (message.trace !== undefined && typeof message.trace !== "string") ||
+    !isHopStepFields(hop) || (message.at !== undefined && !arePlaces(message.at, hop))
+  ) return false;
+  const then = message.then;
+  if (then === undefined) return true;
+  return Array.isArray(then) && then.length > 0 && then.length <= 64 &&
+    then.every((step) =>
+      typeof step === "object" && step !== null && typeof step.node === "string" &&
+      (step.urls === undefined ||
+        (Array.isArray(step.urls) && step.urls.length <= 8 &&
+          step.urls.every((url) => typeof url === "string"))) &&
+      isHopStepFields(step as unknown as Record<string, unknown>) &&
+      arePlaces(step.at, step as unknown as Record<string, unknown>)
+    );
+}
+
+/** Whether a `hop-done` or `hop-failed` is well-formed. */
+export function isHopAnswer(message: HopDoneMessage | HopFailedMessage): boolean {
+  if (typeof message.request !== "string" || typeof message.step !== "string") return false;
+  if (message.t === "hop-done") return true;
+  return typeof message.started === "boolean" && typeof message.error === "object" &&
+    message.error !== null;
 }
 
 /** Whether a `held` answer is well-formed. */

@@ -24,6 +24,10 @@ import { PeerLink, type PeerLinkHost, Unstarted } from "./peer_link.ts";
 import type {
   AuthorizeMessage,
   FetchMessage,
+  HopDoneMessage,
+  HopFailedMessage,
+  HopMessage,
+  HopStep,
   InputEndMessage,
   InputErrorMessage,
   InputMessage,
@@ -32,15 +36,30 @@ import type {
 import { splitInputs } from "./_stream_inputs.ts";
 import { HeldValue, splitHeld } from "./held_value.ts";
 import { ARGUMENT_STREAM_CREDIT } from "../registry/stream_source.ts";
-import type { ClusterNodeOptions, ClusterStats } from "./cluster_node_types.ts";
+import type {
+  ClusterNodeOptions,
+  ClusterStats,
+  ForwardOptions,
+  RelayOutcome,
+  RelayStep,
+} from "./cluster_node_types.ts";
 import { type AdmissionContext, agree } from "./_admission.ts";
 import { CatalogRefresh } from "./_catalog_refresh.ts";
 import { Routes } from "./_routes.ts";
 import { Dialer } from "./_dialer.ts";
 import { RunsForPeers } from "./_runs_for_peers.ts";
+import { Hops } from "./_hops.ts";
+import { Relays } from "./_relays.ts";
 import { neverStarted, noRoute, notAgreed } from "./_step_errors.ts";
 
-export type { ClusterNodeOptions, ClusterStats, LocalRunner } from "./cluster_node_types.ts";
+export type {
+  ClusterNodeOptions,
+  ClusterStats,
+  ForwardOptions,
+  LocalRunner,
+  RelayOutcome,
+  RelayStep,
+} from "./cluster_node_types.ts";
 
 const log = getLogger(["mpreg", "cluster"]);
 
@@ -68,6 +87,10 @@ export class ClusterNode implements PeerLinkHost {
   #timer: ReturnType<typeof setInterval> | null = null;
   readonly #dialer: Dialer;
   readonly #runs: RunsForPeers;
+  /** The steps of relayed chains this node runs for their coordinators. */
+  readonly #hops: Hops;
+  /** The relayed chains this node coordinates. */
+  readonly #relays: Relays;
   readonly #admission: AdmissionContext;
   #stopped = false;
   readonly #stats: ClusterStats = {
@@ -84,6 +107,8 @@ export class ClusterNode implements PeerLinkHost {
     grantChecksForPeers: 0,
     links: 0,
     held: 0,
+    relayed: 0,
+    hops: 0,
     awareness: 0,
   };
 
@@ -114,6 +139,19 @@ export class ClusterNode implements PeerLinkHost {
       const link = await this.#dialer.linkTo(name);
       return link.retired ? this.#links.get(name) ?? link : link;
     });
+    this.#hops = new Hops({
+      name: options.record.name,
+      grants: this.#grants,
+      local: options.local,
+      ready: (name) => this.#readyLink(name),
+      dial: async (name, urls) => {
+        const link = await this.#dialer.linkTo(name, urls);
+        return link.retired ? this.#links.get(name) ?? link : link;
+      },
+    });
+    this.#relays = new Relays((node, request) => {
+      this.#readyLink(node)?.send({ t: "halt", request });
+    });
     this.#admission = {
       name: options.record.name,
       grants: this.#grants,
@@ -142,6 +180,7 @@ export class ClusterNode implements PeerLinkHost {
       ...this.#stats,
       links: this.#links.size,
       held: this.#runs.held,
+      hops: this.#hops.count,
       awareness: this.#membership.awareness,
     };
   }
@@ -275,23 +314,8 @@ export class ClusterNode implements PeerLinkHost {
    * @param signal Aborts the step (cancel, deadline, a sibling's failure).
    * @param deadline The request's deadline, in milliseconds since the epoch.
    * @param runLocal Runs the step here, when routing lands on this node.
-   * @param requestId The request's id on the node it entered, for logs.
-   * @param principal The caller's principal.
-   * @param traceparent The step span's `traceparent`, when tracing.
-   * @param agreement The members that agreed to the request's steps (from
-   *   {@linkcode ClusterNode.admit}); a member whose grants differ from this
-   *   node's gets the step only if it agreed to it there.
-   * @param stream A streamed step's initial credit: the value is then a
-   *   stream relayed from the member, once its first chunk (or its end) came.
-   * @param progress Takes the step's progress reports, when the caller asked
-   *   for them (the member is then asked to send them).
-   * @param mayStream The step may stream into the one step that takes it:
-   *   its value is a relayed stream when the function returns one, else the
-   *   value. Streams in its arguments go to the member as input streams; a
-   *   step with input streams is never sent again once it may have started.
-   * @param keep Only other steps take the value, whole (direct handoff): a
-   *   large value stays on the member, which answers a {@linkcode HeldValue},
-   *   given to `keep` before it is returned (to drop it when the request ends).
+   * @param options The request, the principal, and how the step streams,
+   *   reports progress or holds its value (see {@linkcode ForwardOptions}).
    * @returns The step's value.
    */
   async runElsewhere(
@@ -300,16 +324,10 @@ export class ClusterNode implements PeerLinkHost {
     signal: AbortSignal,
     deadline: number,
     runLocal: () => unknown,
-    requestId: string | number,
-    principal: string,
-    traceparent?: string,
-    agreement: GrantAgreement | null = null,
-    stream?: number,
-    progress?: (value: unknown) => void,
-    mayStream = false,
-    streamBytes?: number,
-    keep?: (held: HeldValue) => void,
+    options: ForwardOptions,
   ): Promise<unknown> {
+    const { requestId, principal, traceparent, agreement = null, stream, streamBytes } = options;
+    const { progress, mayStream = false, keep } = options;
     const max = this.limits.maxElements;
     const held = splitHeld(step.args, step.kwargs);
     const inputs = splitInputs(held?.args ?? step.args, held?.kwargs ?? step.kwargs);
@@ -422,6 +440,74 @@ export class ClusterNode implements PeerLinkHost {
         this.#load.set(name, (this.#load.get(name) ?? 1) - 1);
       }
     }
+  }
+
+  /**
+   * Runs a chain of steps as a relay (docs/cluster.md, "Relayed chains"):
+   * the first member gets the whole chain, each passes the next step on
+   * with its value, and the last answers this node. This node keeps the
+   * request's deadline and cancel (it halts the chain on every member), and
+   * fails it at once when the link to one of the chain's members closes.
+   *
+   * @param chain The steps, first first, each with its member.
+   * @param signal The request's signal (cancel, deadline).
+   * @param deadline The request's deadline, in milliseconds since the epoch.
+   * @param options The request's id and principal (and `traceparent`).
+   * @returns The outcome, or `null` when the chain cannot be relayed (a
+   *   member without a ready link, or whose grants differ from this
+   *   node's): run it step by step instead.
+   */
+  relay(
+    chain: readonly RelayStep[],
+    signal: AbortSignal,
+    deadline: number,
+    options: Pick<ForwardOptions, "requestId" | "principal" | "traceparent">,
+  ): Promise<RelayOutcome> | null {
+    const links: PeerLink[] = [];
+    for (const { node } of chain) {
+      const link = this.#readyLink(node);
+      if (link === null || link.retired || link.record?.grants !== this.#grants) return null;
+      links.push(link);
+    }
+    const request = String(options.requestId);
+    if (this.#relays.has(request)) return null;
+    const [first, ...rest] = chain;
+    const step = first!.step;
+    const hop: HopMessage = {
+      t: "hop",
+      request,
+      coordinator: this.name,
+      principal: options.principal,
+      grants: this.#grants,
+      timeout: Math.max(1, deadline - Date.now()),
+      step: step.name,
+      fun: step.fun,
+      args: step.args as unknown[],
+      then: rest.map((later): HopStep => {
+        const next: HopStep = {
+          node: later.node,
+          step: later.step.name,
+          fun: later.step.fun,
+          args: later.step.args as unknown[],
+          at: later.at,
+        };
+        if (Object.keys(later.step.kwargs).length > 0) next.kwargs = later.step.kwargs;
+        if (later.step.locs.length > 0) next.locs = later.step.locs as string[];
+        const urls = this.#membership.member(later.node)?.urls;
+        if (urls !== undefined && urls.length > 0) next.urls = [...urls];
+        return next;
+      }),
+    };
+    if (Object.keys(step.kwargs).length > 0) hop.kwargs = step.kwargs;
+    if (step.locs.length > 0) hop.locs = step.locs as string[];
+    if (options.traceparent !== undefined) hop.trace = options.traceparent;
+    const outcome = this.#relays.start(request, chain.map((s) => s.node), signal);
+    if (links[0]!.hop(hop) !== null) {
+      this.#relays.forget(request);
+      return null;
+    }
+    this.#stats.relayed++;
+    return outcome;
   }
 
   /**
@@ -541,6 +627,8 @@ export class ClusterNode implements PeerLinkHost {
     const name = link.peer;
     if (name === null || this.#links.get(name) !== link) return;
     this.#links.delete(name);
+    this.#relays.linkClosed(name);
+    this.#hops.linkClosed(name);
     this.#routes.invalidate();
     if (this.#stopped) return;
     log.info("Link to {peer} closed: {reason}", { peer: name, reason: link.closeReason });
@@ -600,6 +688,24 @@ export class ClusterNode implements PeerLinkHost {
 
   drop(link: PeerLink, ref: number): void {
     this.#runs.drop(link, ref);
+  }
+
+  hop(_link: PeerLink, message: HopMessage): void {
+    this.#hops.hop(message);
+  }
+
+  hopAnswer(_link: PeerLink, message: HopDoneMessage | HopFailedMessage): void {
+    this.#relays.answer(message);
+  }
+
+  halt(_link: PeerLink, request: string): void {
+    this.#hops.halt(request);
+  }
+
+  /** The ready link to a member, or `null`. */
+  #readyLink(name: string): PeerLink | null {
+    const link = this.#links.get(name);
+    return link?.ready ? link : null;
   }
 
   /**

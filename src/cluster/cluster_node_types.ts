@@ -8,8 +8,75 @@
 import type { RpcError } from "../protocol/errors.ts";
 import type { Limits } from "../protocol/limits.ts";
 import type { MembershipOptions, NodeRecord } from "./membership.ts";
-import type { RunMessage } from "./peer_protocol.ts";
+import type { RunMessage, ValuePosition } from "./peer_protocol.ts";
+import type { Step } from "../protocol/step.ts";
 import type { HostResolver } from "./_seeds.ts";
+import type { GrantAgreement } from "./grant_agreement.ts";
+import type { HeldValue } from "./held_value.ts";
+
+/**
+ * How a step goes to another member ({@linkcode ClusterNode.runElsewhere}),
+ * beyond the step itself. Only `requestId` and `principal` are required.
+ */
+export interface ForwardOptions {
+  /** The request's id on the node it entered (`<node>#<n>`), for logs and dataflow. */
+  requestId: string | number;
+  /** The caller's principal. */
+  principal: string;
+  /** The step span's `traceparent`, when tracing. */
+  traceparent?: string | undefined;
+  /**
+   * The members that agreed to the request's steps (from
+   * `ClusterNode.admit`); a member whose grants differ from this node's gets
+   * the step only if it agreed to it there.
+   *
+   * @default {null}
+   */
+  agreement?: GrantAgreement | null;
+  /**
+   * A streamed step's initial credit: the value is then a stream relayed
+   * from the member, once its first chunk (or its end) came.
+   */
+  stream?: number | undefined;
+  /** With `stream`: the client's initial byte credit. */
+  streamBytes?: number | undefined;
+  /** Takes the step's progress reports (the member is then asked to send them). */
+  progress?: ((value: unknown) => void) | undefined;
+  /**
+   * The step may stream into the one step that takes it: its value is a
+   * relayed stream when the function returns one, else the value. Streams
+   * in its arguments go to the member as input streams; a step with input
+   * streams is never sent again once it may have started.
+   *
+   * @default {false}
+   */
+  mayStream?: boolean;
+  /**
+   * Only other steps take the value, whole (direct handoff): a large value
+   * stays on the member, which answers a {@linkcode HeldValue}, given to
+   * `keep` before it is returned (to drop it when the request ends).
+   */
+  keep?: ((held: HeldValue) => void) | undefined;
+}
+
+/** A step of a relayed chain, as its coordinator planned it. */
+export interface RelayStep {
+  /** The step, its arguments resolved, `null` where the value of the step before goes. */
+  step: Step;
+  /** The member chosen to run it. */
+  node: string;
+  /** Where the value of the step before it goes (empty for the first). */
+  at: ValuePosition[];
+}
+
+/**
+ * How a relayed chain ended: its last step's value, or a step that did not
+ * start (refused, or its member out of reach) and the value it was to
+ * take: the coordinator runs the rest itself, from there.
+ */
+export type RelayOutcome =
+  | { done: true; value: unknown }
+  | { done: false; step: string; input: unknown };
 
 /** How the cluster layer runs steps that peers send to this node. */
 export interface LocalRunner {
@@ -115,6 +182,10 @@ export interface ClusterStats {
    * here by forwarded steps, waiting for the steps that take them.
    */
   held: number;
+  /** Chains of steps this node relayed as their coordinator (docs/cluster.md, "Relayed chains"). */
+  relayed: number;
+  /** Steps of relayed chains run here. */
+  hops: number;
   /**
    * Local health awareness (Lifeguard), 0 when healthy: the node's probe
    * period and probe timeouts are multiplied by `1 + awareness`.

@@ -17,6 +17,7 @@ import {
   ConnectionError,
   NotStartedError,
   type RpcError,
+  type WireError,
 } from "../protocol/errors.ts";
 import { isCredit } from "../protocol/messages.ts";
 import { isByteCredit } from "../protocol/chunk_size.ts";
@@ -29,6 +30,7 @@ import {
   type CreditMessage,
   type EndMessage,
   type HeldMessage,
+  type HopMessage,
   PEER_PROTOCOL,
   type PeerMessage,
   type ResultMessage,
@@ -49,11 +51,21 @@ import {
 import type { StreamSource } from "../registry/stream_source.ts";
 import { Handshake } from "./_handshake.ts";
 import { encodeRun } from "./_peer_envelopes.ts";
-import { answerEncoder, inputEncoder, peerBatcher, progressEncoder } from "./_peer_frames.ts";
+import {
+  answerEncoder,
+  hopDoneEncoder,
+  hopEncoder,
+  type HopKey,
+  inputEncoder,
+  peerBatcher,
+  progressEncoder,
+} from "./_peer_frames.ts";
 import {
   isAuthorizedMessage,
   isAuthorizeMessage,
   isHeldMessage,
+  isHopAnswer,
+  isHopMessage,
   isProgressMessage,
   isRunMessage,
   runError,
@@ -113,6 +125,11 @@ export class PeerLink {
   readonly #chunks: AnswerEncoder<number>;
   /** Encodes progress reports within the same limits. */
   readonly #progress: AnswerEncoder<number>;
+  /** Encodes the steps of relayed chains within the same limits. */
+  readonly #hops: AnswerEncoder<null>;
+  #hopRefused: WireError | null = null;
+  /** Encodes the last values of relayed chains within the same limits. */
+  readonly #hopsDone: AnswerEncoder<HopKey>;
   #chunkFailed = false;
   /** This node's limits for a chunk's encoding (the value of a message). */
   readonly #chunkLimits: ScanLimits;
@@ -162,6 +179,10 @@ export class PeerLink {
       this.#inputFailed = true;
     });
     this.#progress = progressEncoder(this.#codec, host.limits, () => this.peer);
+    this.#hops = hopEncoder(this.#codec, host.limits, () => this.peer, (error) => {
+      this.#hopRefused = error;
+    });
+    this.#hopsDone = hopDoneEncoder(this.#codec, host.limits, () => this.peer);
     this.#batcher = peerBatcher(this.#codec, socket, dialed);
     const { maxDepth, maxElements, maxStringBytes } = host.limits;
     this.#chunkLimits = { maxDepth: maxDepth - 1, maxElements, maxStringBytes };
@@ -177,6 +198,8 @@ export class PeerLink {
         this.#chunks.limits = limits;
         this.#inputs.limits = limits;
         this.#progress.limits = limits;
+        this.#hops.limits = limits;
+        this.#hopsDone.limits = limits;
       },
       ready: () => this.#ready(),
     });
@@ -460,6 +483,47 @@ export class PeerLink {
   }
 
   /**
+   * Sends a step of a relayed chain to the peer, within the limits it
+   * decodes frames with.
+   *
+   * @param message The step, the value of the step before in its arguments.
+   * @returns `null` once handed to the socket; else why it was not sent:
+   *   the link is not open (`open: false`, a {@linkcode NotStartedError}),
+   *   or the peer could not take the message (1003, 1011: the step before
+   *   fails with it).
+   */
+  hop(message: HopMessage): { error: WireError; open: boolean } | null {
+    if (!this.ready || this.#retired || this.#peerLeaving) {
+      const error = new NotStartedError(`No open link to ${this.peer ?? this.address}`);
+      return { error: error.toWire(), open: false };
+    }
+    this.#hopRefused = null;
+    const frame = this.#hops.result(null, message) as Uint8Array<ArrayBuffer>;
+    const refused = this.#hopRefused as WireError | null;
+    if (refused !== null) return { error: refused, open: true };
+    this.#host.traffic("out", "hop", frame.byteLength);
+    this.#batcher.push(frame);
+    return null;
+  }
+
+  /**
+   * Answers the peer, the coordinator of a relayed chain, with its last
+   * step's value (`hop-done`); one it could not take goes as the step's
+   * `hop-failed` (1003, 1011).
+   *
+   * @param key The request and the step.
+   * @param value The value.
+   * @returns Whether it was handed to the socket.
+   */
+  hopDone(key: HopKey, value: unknown): boolean {
+    if (!this.ready) return false;
+    const frame = this.#hopsDone.result(key, value) as Uint8Array<ArrayBuffer>;
+    this.#host.traffic("out", "hop-done", frame.byteLength);
+    this.#batcher.push(frame);
+    return true;
+  }
+
+  /**
    * Sends a progress report of a run the peer sent (and asked reports of).
    * A report the peer could not take (one that cannot be encoded, or over
    * the limits it decodes frames with) is dropped; the run goes on.
@@ -677,6 +741,28 @@ export class PeerLink {
         break;
       case "drop":
         if (typeof message.ref === "number") this.#host.drop(this, message.ref);
+        break;
+      case "hop":
+        if (!isHopMessage(message)) {
+          this.close("malformed hop");
+          return;
+        }
+        this.#host.hop(this, message);
+        break;
+      case "hop-done":
+      case "hop-failed":
+        if (!isHopAnswer(message)) {
+          this.close(`malformed ${message.t}`);
+          return;
+        }
+        this.#host.hopAnswer(this, message);
+        break;
+      case "halt":
+        if (typeof message.request !== "string") {
+          this.close("malformed halt");
+          return;
+        }
+        this.#host.halt(this, message.request);
         break;
       case "chunk": {
         const run = this.#runs.get(message.id);

@@ -13,6 +13,9 @@ import type { PeerLink } from "./peer_link.ts";
 import type {
   AuthorizeMessage,
   FetchMessage,
+  HopDoneMessage,
+  HopFailedMessage,
+  HopMessage,
   InputEndMessage,
   InputErrorMessage,
   InputMessage,
@@ -57,6 +60,12 @@ export interface PeerLinkHost {
   fetch(link: PeerLink, message: FetchMessage): void;
   /** The coordinator on `link` is done with the value this node holds under `ref`. */
   drop(link: PeerLink, ref: number): void;
+  /** A step of a relayed chain arrived (from its coordinator or the member before). */
+  hop(link: PeerLink, message: HopMessage): void;
+  /** The last value of a relayed chain this node coordinates, or a failure in it. */
+  hopAnswer(link: PeerLink, message: HopDoneMessage | HopFailedMessage): void;
+  /** The coordinator of a relayed chain ended it. */
+  halt(link: PeerLink, request: string): void;
   /** Counts a frame sent or received, by message type. */
   traffic(direction: "in" | "out", type: string, bytes: number): void;
 }

@@ -206,6 +206,114 @@ export interface DropMessage {
   ref: number;
 }
 
+/** Where a value goes in a step's top-level arguments. */
+export type ValuePosition = { arg: number } | { kwarg: string };
+
+/** A later step of a relayed chain, as its coordinator planned it. */
+export interface HopStep {
+  /** The member chosen to run it. */
+  node: string;
+  /** The step's name. */
+  step: string;
+  /** The function. */
+  fun: string;
+  /** Its positional arguments, `null` where the value of the step before it goes. */
+  args: unknown[];
+  /** Its keyword arguments (omitted when empty), `null` where that value goes. */
+  kwargs?: Record<string, unknown>;
+  /** Resources the member must offer (omitted when empty). */
+  locs?: string[];
+  /** Where the value of the step before it goes (one place at least). */
+  at: ValuePosition[];
+  /**
+   * The member's URLs as the coordinator knows them: the member before it
+   * dials them when it does not know the member yet.
+   */
+  urls?: string[];
+}
+
+/**
+ * Coordinator, or the member of the step before → the member of a step of a
+ * relayed chain (docs/cluster.md, "Relayed chains"): run it, then pass the
+ * next step (`then[0]`) on with the value, or, for the last one, answer the
+ * coordinator with `hop-done`.
+ */
+export interface HopMessage {
+  /** Message type. */
+  t: "hop";
+  /** The request's id on the coordinator (`<node>#<n>`): the chain's key everywhere. */
+  request: string;
+  /** The coordinator's name: where `hop-done` and `hop-failed` go. */
+  coordinator: string;
+  /** The caller's principal; each member checks its grant. */
+  principal: string;
+  /** The digest of the grants the coordinator authorized the request against. */
+  grants: string;
+  /** What is left of the request's deadline, in milliseconds, when sent. */
+  timeout: number;
+  /** W3C `traceparent` of the coordinator's span, when tracing. */
+  trace?: string;
+  /** The step's name. */
+  step: string;
+  /** The function. */
+  fun: string;
+  /** Its positional arguments, the value of the step before in its places. */
+  args: unknown[];
+  /** Its keyword arguments (omitted when empty). */
+  kwargs?: Record<string, unknown>;
+  /** Resources the member must offer (omitted when empty). */
+  locs?: string[];
+  /** Where the value of the step before it went (absent for the first step). */
+  at?: ValuePosition[];
+  /** The steps after it, in order (absent for the last). */
+  then?: HopStep[];
+}
+
+/** The member of a relayed chain's last step → its coordinator: the step's value. */
+export interface HopDoneMessage {
+  /** Message type. */
+  t: "hop-done";
+  /** The request's id on the coordinator. */
+  request: string;
+  /** The last step's name. */
+  step: string;
+  /** Its value. */
+  value: unknown;
+}
+
+/**
+ * A member of a relayed chain → its coordinator: its step failed
+ * (`started`), or was refused unstarted, or could not be passed on to the
+ * next member; then `input` is the value that step was to take, and the
+ * coordinator runs the rest of the chain itself, from `step`.
+ */
+export interface HopFailedMessage {
+  /** Message type. */
+  t: "hop-failed";
+  /** The request's id on the coordinator. */
+  request: string;
+  /** The step. */
+  step: string;
+  /** Why. */
+  error: WireError;
+  /** False when the step provably did not start. */
+  started: boolean;
+  /** With `started: false` for a step after the first: the value it was to take. */
+  input?: unknown;
+}
+
+/**
+ * Coordinator → the members of a relayed chain: the request is over
+ * (cancelled, out of time, or a member was lost): stop its step, and never
+ * start one of it.
+ */
+export interface HaltMessage {
+  /** Message type. */
+  t: "halt";
+  /** The request's id on the coordinator. */
+  request: string;
+}
+
 /** Runner → coordinator: a progress report of a run whose `run` asked for them. */
 export interface ProgressMessage {
   /** Message type. */
@@ -431,6 +539,10 @@ export type PeerMessage =
   | HeldMessage
   | FetchMessage
   | DropMessage
+  | HopMessage
+  | HopDoneMessage
+  | HopFailedMessage
+  | HaltMessage
   | LeavingMessage
   | LeavingAckMessage
   | GossipMessage;

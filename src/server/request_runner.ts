@@ -10,11 +10,15 @@ import { getLogger } from "@logtape/logtape";
 import { isPromise, type MaybePromise } from "../_util/maybe_promise.ts";
 import type { Principal } from "../auth/authenticator.ts";
 import type { GrantAgreement } from "../cluster/grant_agreement.ts";
+import type { ForwardOptions, RelayOutcome, RelayStep } from "../cluster/cluster_node_types.ts";
 import { executeNow } from "../engine/execute.ts";
 import { RequestGraph } from "../engine/graph.ts";
 import { streamPlan } from "../engine/stream_plan.ts";
 import { handoffPlan } from "../engine/handoff_plan.ts";
-import { hasHeld, HeldValue } from "../cluster/held_value.ts";
+import { type ChainLink, chainPlan } from "../engine/chain_plan.ts";
+import { planOf } from "../engine/graph.ts";
+import { resolveEntries, resolveItems } from "../engine/references.ts";
+import { hasHeld, type HeldValue } from "../cluster/held_value.ts";
 import { FunctionNotFoundError, NotStartedError, ProtocolError } from "../protocol/errors.ts";
 import type { RequestId } from "../protocol/messages.ts";
 import type { Step } from "../protocol/step.ts";
@@ -47,16 +51,18 @@ export interface StepRouter {
     signal: AbortSignal,
     deadline: number,
     runLocal: () => unknown,
-    requestId: RequestId,
-    principal: string,
-    traceparent?: string,
-    agreement?: GrantAgreement | null,
-    stream?: number,
-    progress?: (value: unknown) => void,
-    mayStream?: boolean,
-    streamBytes?: number,
-    keep?: (held: HeldValue) => void,
+    options: ForwardOptions,
   ): Promise<unknown>;
+  /**
+   * Runs a chain of steps as a relay, member to member; `null` when it
+   * cannot (then it runs step by step).
+   */
+  relay(
+    chain: readonly RelayStep[],
+    signal: AbortSignal,
+    deadline: number,
+    options: Pick<ForwardOptions, "requestId" | "principal" | "traceparent">,
+  ): Promise<RelayOutcome> | null;
   /**
    * Fetches the values held on other members among a step's arguments
    * (direct handoff), for a step this node runs itself.
@@ -146,11 +152,22 @@ export interface RunRequest {
 
 const log = getLogger(["mpreg", "server", "request"]);
 
-/**
- * A step whose value may stay on the member that makes it (direct
- * handoff): takes the {@linkcode HeldValue} the member answers instead.
- */
-type Keep = ((held: HeldValue) => void) | undefined;
+/** How one step of a request runs, beyond its arguments. */
+interface StepPlan {
+  /** How a stream result is taken. */
+  readonly mode: StreamMode;
+  /**
+   * A step whose value may stay on the member that makes it (direct
+   * handoff): takes the {@linkcode HeldValue} the member answers instead.
+   */
+  readonly keep?: ((held: HeldValue) => void) | undefined;
+  /** Values of the request may be held elsewhere: fetch those among the arguments here. */
+  readonly holds?: boolean;
+}
+
+/** A lone step's plans, shared (the hot path of every `client.call()`). */
+const PLAIN: StepPlan = { mode: false };
+const STREAMED: StepPlan = { mode: true };
 
 /**
  * `{ [name]: value }`, built by assignment: V8 sends a computed key in an
@@ -253,9 +270,9 @@ export class RequestRunner {
     this.#authorize(request);
     const agreement = this.#agree(request);
     if (isPromise(agreement)) {
-      return agreement.then((agreed) => this.#execute(request, graph, agreed));
+      return agreement.then((agreed) => this.#execute(request, graph, agreed, true));
     }
-    return this.#execute(request, graph, agreement);
+    return this.#execute(request, graph, agreement, true);
   }
 
   #runAlone(
@@ -271,7 +288,7 @@ export class RequestRunner {
       only.kwargs,
       request.signal,
       agreement,
-      request.stream !== undefined,
+      request.stream === undefined ? PLAIN : STREAMED,
     );
     if (!isPromise(value)) return resultOf(only.name, value);
     // Every path that returns a promise (inline, sandboxed, forwarded)
@@ -283,7 +300,12 @@ export class RequestRunner {
     request: RunRequest,
     graph: RequestGraph,
     agreement: GrantAgreement | null,
+    relay: boolean,
   ): MaybePromise<Record<string, unknown>> {
+    if (relay) {
+      const relayed = this.#relayChain(request, graph, agreement);
+      if (relayed !== null) return relayed;
+    }
     // A step whose value only one other step takes, whole, may stream into
     // it; the sink of a streamed request streams to the client.
     const plan = streamPlan(graph, request.all);
@@ -299,16 +321,107 @@ export class RequestRunner {
     // Direct handoff: which steps' large values may stay where they are made.
     const keeps = this.#router === null ? null : handoffPlan(graph, request.all);
     if (keeps === null || !keeps.includes(true)) {
+      const plans = new Map<Step, StepPlan>();
+      for (const [step, mode] of modes) plans.set(step, mode === false ? PLAIN : { mode });
       const run = (
         step: Step,
         args: unknown[],
         kwargs: Record<string, unknown>,
         signal: AbortSignal,
-      ) => this.#route(request, step, args, kwargs, signal, agreement, modes.get(step) ?? false);
+      ) => this.#route(request, step, args, kwargs, signal, agreement, plans.get(step) ?? PLAIN);
       // Synchronous steps answer in this turn, like a lone step.
       return executeNow(graph, run, { signal: request.signal, all: request.all });
     }
     return this.#executeHolding(request, graph, agreement, modes, keeps);
+  }
+
+  /**
+   * Runs a chain of steps (see {@linkcode chainPlan}) as a relay, member to
+   * member (docs/cluster.md, "Relayed chains"), when every step runs on
+   * another member whose grants are this node's, and the request neither
+   * streams, reports progress nor is traced. A step refused before it
+   * started hands the rest of the chain back: it runs here step by step,
+   * from that step, with the value it was to take.
+   *
+   * @returns The sink's value, or `null` when the request is not relayed.
+   */
+  #relayChain(
+    request: RunRequest,
+    graph: RequestGraph,
+    agreement: GrantAgreement | null,
+  ): Promise<Record<string, unknown>> | null {
+    const router = this.#router;
+    if (
+      router === null || agreement !== null || request.stream !== undefined ||
+      request.progress !== undefined || tracingEnabled()
+    ) return null;
+    const chain = chainPlan(graph, request.all);
+    if (chain === null) return null;
+    const { refs } = planOf(graph);
+    const substitute = (s: string): unknown => refs.has(s) ? null : s;
+    const relay: RelayStep[] = [];
+    for (const link of chain) {
+      const step = graph.steps[link.index]!;
+      if (this.#offered(step.fun, step.locs) !== undefined) return null;
+      const target = router.choose(step.fun, step.locs) as { self: boolean; name: string } | null;
+      if (target === null || target.self) return null;
+      const args = resolveItems(step.args, substitute);
+      const kwargs = resolveEntries(step.kwargs, substitute);
+      relay.push({
+        step: { name: step.name, fun: step.fun, args, kwargs, locs: step.locs },
+        node: target.name,
+        at: link.at,
+      });
+    }
+    const outcome = router.relay(relay, request.signal, request.deadline, {
+      requestId: request.id,
+      principal: request.principal.name,
+    });
+    if (outcome === null) return null;
+    const last = graph.steps[chain[chain.length - 1]!.index]!.name;
+    return outcome.then((ended) =>
+      ended.done
+        ? resultOf(last, ended.value)
+        : this.#resume(request, graph, chain, ended.step, ended.input, agreement)
+    );
+  }
+
+  /**
+   * Runs the rest of a relayed chain here, step by step, from the step that
+   * did not start, which takes `input` (the value of the step before it).
+   */
+  #resume(
+    request: RunRequest,
+    graph: RequestGraph,
+    chain: readonly ChainLink[],
+    from: string,
+    input: unknown,
+    agreement: GrantAgreement | null,
+  ): MaybePromise<Record<string, unknown>> {
+    const start = chain.findIndex((link) => graph.steps[link.index]!.name === from);
+    if (start < 0) {
+      throw new ProtocolError(`A member handed back step "${from}", which is not in the chain`);
+    }
+    if (log.isEnabledFor("debug")) {
+      log.debug("Request {requestId}: the chain runs here from step {step}", {
+        requestId: request.id,
+        node: this.#options.node,
+        step: from,
+      });
+    }
+    const rest = chain.slice(start).map((link) => graph.steps[link.index]!);
+    if (start > 0) {
+      // The value it was to take, as a literal: taken as is.
+      const first = rest[0]!;
+      const args = [...first.args];
+      const kwargs = { ...first.kwargs };
+      for (const at of chain[start]!.at) {
+        if ("arg" in at) args[at.arg] = { $literal: input };
+        else kwargs[at.kwarg] = { $literal: input };
+      }
+      rest[0] = { ...first, args, kwargs };
+    }
+    return this.#execute(request, RequestGraph.build(rest), agreement, false);
   }
 
   /**
@@ -322,10 +435,6 @@ export class RequestRunner {
     modes: Map<Step, StreamMode>,
     keeps: readonly boolean[],
   ): MaybePromise<Record<string, unknown>> {
-    const kept = new Set<Step>();
-    graph.steps.forEach((step, i) => {
-      if (keeps[i]) kept.add(step);
-    });
     const held: HeldValue[] = [];
     let over = false;
     const end = (): void => {
@@ -336,23 +445,21 @@ export class RequestRunner {
       if (over) value.drop();
       else held.push(value);
     };
+    const plans = new Map<Step, StepPlan>();
+    graph.steps.forEach((step, i) => {
+      plans.set(step, {
+        mode: modes.get(step) ?? false,
+        keep: keeps[i] ? keep : undefined,
+        holds: true,
+      });
+    });
     const run = (
       step: Step,
       args: unknown[],
       kwargs: Record<string, unknown>,
       signal: AbortSignal,
     ): MaybePromise<unknown> =>
-      this.#route(
-        request,
-        step,
-        args,
-        kwargs,
-        signal,
-        agreement,
-        modes.get(step) ?? false,
-        kept.has(step) ? keep : undefined,
-        true,
-      );
+      this.#route(request, step, args, kwargs, signal, agreement, plans.get(step) ?? PLAIN);
     let out: MaybePromise<Record<string, unknown>>;
     try {
       out = executeNow(graph, run, { signal: request.signal, all: request.all });
@@ -474,12 +581,10 @@ export class RequestRunner {
     kwargs: Record<string, unknown>,
     signal: AbortSignal,
     agreement: GrantAgreement | null,
-    mode: StreamMode,
-    keep: Keep = undefined,
-    holds = false,
+    plan: StepPlan,
   ): MaybePromise<unknown> {
     if (!tracingEnabled()) {
-      return this.#routeStep(request, step, args, kwargs, signal, agreement, mode, keep, holds);
+      return this.#routeStep(request, step, args, kwargs, signal, agreement, plan);
     }
     const span = startSpan(`mpreg.step ${step.name}`, {
       "mpreg.step": step.name,
@@ -498,9 +603,7 @@ export class RequestRunner {
               kwargs,
               signal,
               agreement,
-              mode,
-              keep,
-              holds,
+              plan,
               traceparentOf(span),
             ),
         ),
@@ -518,26 +621,12 @@ export class RequestRunner {
     kwargs: Record<string, unknown>,
     signal: AbortSignal,
     agreement: GrantAgreement | null,
-    mode: StreamMode,
-    keep: Keep,
-    holds: boolean,
+    plan: StepPlan,
     traceparent?: string,
   ): MaybePromise<unknown> {
     const sink = request.progress;
     if (sink === undefined) {
-      return this.#routeTo(
-        request,
-        step,
-        args,
-        kwargs,
-        signal,
-        agreement,
-        mode,
-        keep,
-        holds,
-        traceparent,
-        null,
-      );
+      return this.#routeTo(request, step, args, kwargs, signal, agreement, plan, traceparent, null);
     }
     // The step's reports, coalesced; its last one leaves before its value.
     const reporter = new ProgressReporter((value) => sink(step.name, value));
@@ -550,9 +639,7 @@ export class RequestRunner {
         kwargs,
         signal,
         agreement,
-        mode,
-        keep,
-        holds,
+        plan,
         traceparent,
         reporter,
       );
@@ -560,6 +647,7 @@ export class RequestRunner {
       reporter.end();
       throw err;
     }
+    const mode = plan.mode;
     if (mode !== true && mode !== "may") return reporter.endWith(value);
     // A streamed step (or one that may stream into another) reports until its stream is over.
     const end = () => reporter.end();
@@ -577,9 +665,7 @@ export class RequestRunner {
     kwargs: Record<string, unknown>,
     signal: AbortSignal,
     agreement: GrantAgreement | null,
-    mode: StreamMode,
-    keep: Keep,
-    holds: boolean,
+    plan: StepPlan,
     traceparent: string | undefined,
     reporter: ProgressReporter | null,
   ): MaybePromise<unknown> {
@@ -593,16 +679,16 @@ export class RequestRunner {
     };
     const router = this.#router;
     const debug = log.isEnabledFor("debug");
-    const streamed = mode;
+    const { mode, holds = false } = plan;
     if (router === null) {
       if (debug) this.#routed(request, step, this.#options.node);
-      return this.#caller.call(this.#find(step), step, args, kwargs, context, streamed);
+      return this.#caller.call(this.#find(step), step, args, kwargs, context, mode);
     }
     if (router.preferLocal) {
       const entry = this.#offered(step.fun, step.locs);
       if (entry !== undefined) {
         if (debug) this.#routed(request, step, this.#options.node);
-        return this.#callHere(entry, step, args, kwargs, context, streamed, holds);
+        return this.#callHere(entry, step, args, kwargs, context, mode, holds);
       }
     }
     const target = router.choose(step.fun, step.locs);
@@ -610,7 +696,7 @@ export class RequestRunner {
       const entry = this.#offered(step.fun, step.locs);
       if (entry !== undefined) {
         if (debug) this.#routed(request, step, this.#options.node);
-        return this.#callHere(entry, step, args, kwargs, context, streamed, holds);
+        return this.#callHere(entry, step, args, kwargs, context, mode, holds);
       }
     }
     if (debug) this.#routed(request, step, (target as { name?: string } | null)?.name ?? null);
@@ -620,16 +706,18 @@ export class RequestRunner {
       target as { self: boolean; name: string } | null,
       signal,
       request.deadline,
-      () => this.#callHere(this.#find(step), step, args, kwargs, context, streamed, holds),
-      request.id,
-      request.principal.name,
-      traceparent,
-      agreement,
-      mode === true ? request.stream : undefined,
-      reporter === null ? undefined : (value) => reporter.report(value),
-      mode === "may",
-      mode === true ? request.streamBytes : undefined,
-      keep,
+      () => this.#callHere(this.#find(step), step, args, kwargs, context, mode, holds),
+      {
+        requestId: request.id,
+        principal: request.principal.name,
+        traceparent,
+        agreement,
+        stream: mode === true ? request.stream : undefined,
+        streamBytes: mode === true ? request.streamBytes : undefined,
+        progress: reporter === null ? undefined : (value) => reporter.report(value),
+        mayStream: mode === "may",
+        keep: plan.keep,
+      },
     );
   }
 

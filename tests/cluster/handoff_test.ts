@@ -2,11 +2,13 @@
 // Direct handoff (issue 19): a forwarded step's large value that only other
 // steps take stays on the member that made it, and the member of each step
 // that takes it fetches it from there: it never passes through the
-// coordinator A. Small values keep the old path. The coordinator keeps the
-// request's failure naming: a failing middle step, a cancel mid-chain, the
-// producer's node killed after producing and the consumer's node killed
-// before it answers each end with their usual code, no step runs twice, and
-// the held values are let go.
+// coordinator A. A chain of steps goes member to member whatever its
+// values' sizes (relayed, tests/cluster/relay_test.ts); the requests here
+// take a value in more than one step, or with a step A runs, so that it is
+// held. The coordinator keeps the request's failure naming: a failing
+// middle step, a cancel mid-chain, the producer's node killed after
+// producing and the consumer's node killed before it answers each end with
+// their usual code, no step runs twice, and the held values are let go.
 import assert from "node:assert/strict";
 import { CancelledError, Client, ConnectionError, FunctionError, type Server } from "../../mod.ts";
 import { HANDOFF_MIN_BYTES } from "../../src/cluster/held_value.ts";
@@ -76,7 +78,7 @@ Deno.test("handoff: a 10 MiB value made on B and taken by C goes B → C, not th
   });
 });
 
-Deno.test("handoff: small values keep the coordinator's path; a large one is fetched by A for a step A runs, and by B itself for a step on B", async () => {
+Deno.test("handoff: a small value of a chain goes B → C too; a large one is fetched by A for a step A runs, and by B itself for a step on B", async () => {
   await withTrio(({ a, b, c }) => {
     b.register("inc", (n: number) => n + 1, { resources: ["b"] });
     c.register("double", (n: number) => n * 2, { resources: ["c"] });
@@ -85,7 +87,7 @@ Deno.test("handoff: small values keep the coordinator's path; a large one is fet
     c.register("sizeC", (x: Uint8Array) => x.byteLength, { resources: ["c"] });
     c.register("sizeK", (kw: { x: Uint8Array }) => kw.x.byteLength, { resources: ["c"] });
     a.register("sizeA", (x: Uint8Array) => x.byteLength, { resources: ["a"] });
-  }, async ({ a, b }) => {
+  }, async ({ a, b, c }) => {
     await using client = new Client(a.url);
     assert.deepEqual(
       await client.request([
@@ -95,9 +97,11 @@ Deno.test("handoff: small values keep the coordinator's path; a large one is fet
       { y: 4 },
     );
     assert.equal(held(b), 0);
-    // Just under the bound: the old path, the bytes through A.
+    // Just under the bound, as a chain: B passes the value on to C itself
+    // (relayed), and nothing of it goes through A.
     const small = HANDOFF_MIN_BYTES / 2;
-    const before = through(a);
+    const sentBefore = a.stats().cluster!.peerBytesOut;
+    const cBefore = c.stats().cluster!.peerBytesIn;
     assert.deepEqual(
       await client.request([
         { name: "x", fun: "bytes", args: [small], locs: ["b"] },
@@ -105,7 +109,9 @@ Deno.test("handoff: small values keep the coordinator's path; a large one is fet
       ]),
       { y: small },
     );
-    assert.ok(through(a) - before >= 2 * small, "a small value goes through A");
+    const sent = a.stats().cluster!.peerBytesOut - sentBefore;
+    assert.ok(sent < small / 4, `A sent ${sent} bytes: a small value goes B → C, not through A`);
+    assert.ok(c.stats().cluster!.peerBytesIn - cBefore >= small, "C got the value");
     const large = 4 * HANDOFF_MIN_BYTES;
     assert.deepEqual(
       await client.request([
@@ -127,7 +133,7 @@ Deno.test("handoff: small values keep the coordinator's path; a large one is fet
   });
 });
 
-Deno.test("handoff: a failing middle step fails the request with its error (1001), runs nothing twice, and the held value goes", async () => {
+Deno.test("handoff: a failing middle step fails the request with its error (1003), runs nothing twice, and the held value goes", async () => {
   const runs = { big: 0, fail: 0, after: 0 };
   await withTrio(({ a, b, c }) => {
     b.register("big", () => (runs.big++, new Uint8Array(HANDOFF_MIN_BYTES * 2)), {
@@ -279,6 +285,8 @@ Deno.test("handoff: the consumer's node killed before it answers fails the reque
   b.register("make", () => (made++, new Uint8Array(HANDOFF_MIN_BYTES * 2)), {
     resources: ["b"],
   });
+  // A step of A's own (the marker's path) makes the request no chain: x is held.
+  a.register("path", () => marker, { resources: ["a"] });
   const c = await ServerProcess.fromYaml(`${dir}/c.yaml`, [
     "name: c",
     "port: 0",
@@ -297,7 +305,8 @@ Deno.test("handoff: the consumer's node killed before it answers fails the reque
     await using client = new Client(a.url);
     const request = client.request([
       { name: "x", fun: "make", locs: ["b"] },
-      { name: "y", fun: "hold", args: ["x", marker], locs: ["c"] },
+      { name: "m", fun: "path", locs: ["a"] },
+      { name: "y", fun: "hold", args: ["x", "m"], locs: ["c"] },
     ], { timeoutMs: 30_000 });
     request.catch(() => {});
     await waitFor(async () => (await lines(marker)).length === 1, 10_000, "hold got its input");

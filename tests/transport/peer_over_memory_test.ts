@@ -58,6 +58,9 @@ function host(
     creditRun: () => {},
     fetch: () => {},
     drop: () => {},
+    hop: () => {},
+    hopAnswer: () => {},
+    halt: () => {},
     input: (_link, message) => {
       self.inputs.push(message);
       return true;
@@ -448,5 +451,39 @@ Deno.test("PeerLink over memory: malformed input messages close the link (bad in
     } finally {
       await pair.stop();
     }
+  }
+});
+
+Deno.test("PeerLink over memory: steps sent to one member in the same turn leave together, as one frame", async () => {
+  const a = host("a");
+  const b = host("b");
+  const accepted = Promise.withResolvers<PeerLink>();
+  let frames = 0;
+  const stop = listenMemory("peer-mem-fan-out", {
+    select: (offered) => offered.includes(PEER_PROTOCOL) ? PEER_PROTOCOL : null,
+    accept: (channel) => {
+      accepted.resolve(PeerLink.accept(channel, b, "memory"));
+      const onmessage = channel.onmessage!;
+      channel.onmessage = (event) => {
+        frames++;
+        onmessage(event);
+      };
+    },
+  });
+  const dialed = PeerLink.dial("memory://peer-mem-fan-out", a);
+  const other = await accepted.promise;
+  try {
+    assert.deepEqual(await Promise.all([dialed.handshake, other.handshake]), [true, true]);
+    const before = frames;
+    const signal = new AbortController().signal;
+    // A fan-out of three steps to one member, as a request's scheduler starts them: one turn.
+    const values = await Promise.all([1, 2, 3].map((n) => dialed.run(run([n]), signal)));
+    assert.deepEqual(values, [1, 2, 3]);
+    assert.equal(b.runs.length, 3);
+    assert.equal(frames - before, 1, "the three runs came in one frame");
+  } finally {
+    stop();
+    dialed.close("test over");
+    other.close("test over");
   }
 });
