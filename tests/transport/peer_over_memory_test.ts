@@ -458,6 +458,7 @@ Deno.test("PeerLink over memory: steps sent to one member in the same turn leave
   const a = host("a");
   const b = host("b");
   const accepted = Promise.withResolvers<PeerLink>();
+  const closed = Promise.withResolvers<void>();
   let frames = 0;
   const stop = listenMemory("peer-mem-fan-out", {
     select: (offered) => offered.includes(PEER_PROTOCOL) ? PEER_PROTOCOL : null,
@@ -467,6 +468,11 @@ Deno.test("PeerLink over memory: steps sent to one member in the same turn leave
       channel.onmessage = (event) => {
         frames++;
         onmessage(event);
+      };
+      const onclose = channel.onclose!;
+      channel.onclose = (event) => {
+        onclose(event);
+        closed.resolve();
       };
     },
   });
@@ -485,5 +491,6 @@ Deno.test("PeerLink over memory: steps sent to one member in the same turn leave
     stop();
     dialed.close("test over");
     other.close("test over");
+    await closed.promise;
   }
 });
