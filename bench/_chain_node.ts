@@ -5,7 +5,8 @@
  * bench/_chain_node.ts NAME SEED_URL` starts an mpreg node named `NAME`
  * joined to `SEED_URL` that offers `NAME`'s functions (`inc` and `blob` on
  * `bench-inc`, `double` and `size` on `bench-double`, `label` on
- * `bench-label`), prints one JSON line `{ "url": url, "pid": pid }`, and
+ * `bench-label`) and a raw relay (`_raw_relay.ts`), prints one JSON line
+ * `{ "url": url, "relay": relayUrl, "pid": pid }`, and
  * exits 0 when stdin closes or it gets SIGTERM.
  *
  * Run by `bench/_server.ts`; not meant to be started by hand.
@@ -14,6 +15,7 @@
  */
 import { Server } from "../mod.ts";
 import { sigterm, stdinClosed } from "./_process.ts";
+import { serveRawRelay } from "./_raw_relay.ts";
 
 /** The size of the chain's large intermediate result (`blob`). */
 export const BLOB_BYTES = 10 * 1024 * 1024;
@@ -24,6 +26,8 @@ export const BLOB_LIMITS = { maxFrameBytes: 16 * 1024 * 1024, maxStringBytes: 16
 export interface ChainNodeReady {
   /** The node's URL. */
   url: string;
+  /** The raw relay in the same process (the floor of the chain's hops, `_raw_relay.ts`). */
+  relay: string;
   /** This process's id. */
   pid: number;
 }
@@ -57,11 +61,13 @@ async function main(): Promise<void> {
   });
   for (const [fun, fn] of Object.entries(functions(name))) node.register(fun, fn);
   await node.start();
-  const ready: ChainNodeReady = { url: node.url, pid: Deno.pid };
+  const relay = serveRawRelay("127.0.0.1");
+  const ready: ChainNodeReady = { url: node.url, relay: await relay.url, pid: Deno.pid };
   await Deno.stdout.write(new TextEncoder().encode(JSON.stringify(ready) + "\n"));
   await Promise.race([stdinClosed(), sigterm()]);
   const timeout = new Promise<"timeout">((resolve) => setTimeout(resolve, 3_000, "timeout"));
-  const outcome = await Promise.race([node.stop({ drainTimeoutMs: 500 }), timeout]);
+  const stopped = Promise.all([node.stop({ drainTimeoutMs: 500 }), relay.close()]);
+  const outcome = await Promise.race([stopped, timeout]);
   Deno.exit(outcome === "timeout" ? 1 : 0);
 }
 

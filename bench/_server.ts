@@ -33,6 +33,7 @@ import { Server } from "../mod.ts";
 import { createCodec } from "../src/protocol/codec.ts";
 import { BLOB_LIMITS, type ChainNodeReady } from "./_chain_node.ts";
 import { LineChild, sigterm, stdinClosed } from "./_process.ts";
+import { serveRawRelay } from "./_raw_relay.ts";
 
 /** The line this process prints once both servers listen. */
 export interface ServerUrls {
@@ -44,6 +45,10 @@ export interface ServerUrls {
   mpreg: string;
   /** The node of `double` and `size` (the chain's middle node, C). */
   double: string;
+  /** The raw relay in this process (A's), where raw routes enter. */
+  relay: string;
+  /** The raw relays of the chain's nodes B, C and D, in that order. */
+  chainRelays: string[];
   /** This process's id. */
   pid: number;
 }
@@ -140,9 +145,11 @@ async function main(): Promise<void> {
   const chainNodes = ["bench-inc", "bench-double", "bench-label"].map((name) =>
     LineChild.deno(CHAIN_NODE_SCRIPT, [name, node.url])
   );
-  const chainUrls = await Promise.all(
-    chainNodes.map(async (child) => (await child.json<ChainNodeReady>(60_000)).url),
+  const chainReady = await Promise.all(
+    chainNodes.map((child) => child.json<ChainNodeReady>(60_000)),
   );
+  const chainUrls = chainReady.map((ready) => ready.url);
+  const relay = serveRawRelay(HOST);
   const wanted = {
     fecho: "bench-b",
     inc: "bench-inc",
@@ -159,6 +166,8 @@ async function main(): Promise<void> {
     bare: await bare.url,
     mpreg: node.url,
     double: chainUrls[1]!,
+    relay: await relay.url,
+    chainRelays: chainReady.map((ready) => ready.relay),
     pid: Deno.pid,
   };
   await Deno.stdout.write(new TextEncoder().encode(JSON.stringify(urls) + "\n"));
@@ -172,6 +181,7 @@ async function main(): Promise<void> {
     ...chainNodes.map((child) => child.stop()),
     raw.server.shutdown(),
     bare.server.shutdown(),
+    relay.close(),
   ]);
   const timeout = new Promise<"timeout">((resolve) => setTimeout(resolve, 3_000, "timeout"));
   const outcome = await Promise.race([stopped, timeout]);

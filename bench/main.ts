@@ -94,6 +94,7 @@ import {
 } from "./_report.ts";
 import { BLOB_BYTES } from "./_chain_node.ts";
 import type { ServerUrls } from "./_server.ts";
+import { RawRelayClient } from "./_raw_relay.ts";
 import { gossipSimReport } from "./gossip_sim.ts";
 
 const SERVER_SCRIPT = new URL("./_server.ts", import.meta.url);
@@ -271,6 +272,10 @@ interface Connections {
   clients: Client[];
   /** To the chain's node C (`double`, `size`), for the direct transfer. */
   direct: Client;
+  /** To the raw relay in A's process, where the raw routes enter (`_raw_relay.ts`). */
+  relay: RawRelayClient;
+  /** The raw relays of A, B, C and D. */
+  relays: { a: string; b: string; c: string; d: string };
   /** A's `GET /stats` URL. */
   statsUrl: string;
 }
@@ -474,7 +479,29 @@ function schemaFigures(c: Connections): Figure[] {
 function nodeChainFigures(c: Connections, blob: Uint8Array): Figure[] {
   const forwarded = () => c.client.call("inc", [1]);
   const chain = () => c.client.request(NODE_CHAIN_STEPS);
+  const { a, b, c: cc, d } = c.relays;
+  const rawForwarded = () => c.relay.send([b, a, "client"], 1);
+  const rawChain = () => c.relay.send([b, cc, d, a, "client"], 1);
   return [
+    {
+      name: "raw relay: the chain's hops vs a forwarded call's, 1 at a time",
+      ceilingName: "a raw relay through A → B → A, 1 at a time",
+      ceiling: (phases) => oneAtATime(rawForwarded, phases),
+      mpreg: (phases) => oneAtATime(rawChain, phases),
+      metric: "p50",
+      target: null,
+      note: "not mpreg: raw WebSocket relays in the same processes (A → B → C → D → A), " +
+        "what the machine allows the chain against the forwarded call",
+    },
+    {
+      name: "3-node chain vs a raw relay of its hops, 1 at a time",
+      ceilingName: "a raw relay through A → B → C → D → A, 1 at a time",
+      ceiling: (phases) => oneAtATime(rawChain, phases),
+      mpreg: (phases) => oneAtATime(chain, phases),
+      metric: "p50",
+      target: null,
+      note: "mpreg's chain against the same hops with nothing but msgpackr on each",
+    },
     {
       name: "3-node chain, 1 at a time",
       ceilingName: "one call forwarded A→B (inc), 1 at a time",
@@ -815,6 +842,8 @@ async function warmUp(c: Connections, ms: number): Promise<void> {
 async function checkAll(c: Connections, bytes: Uint8Array): Promise<void> {
   await check("raw echo", () => c.raw.echo(PAYLOAD), isPayload);
   await check("mpreg echo", () => c.client.call("echo", [PAYLOAD]), isPayload);
+  const { a, b, c: cc, d } = c.relays;
+  await check("raw relay", () => c.relay.send([b, cc, d, a, "client"], 7), (got) => got === 7);
   await check("bare node echo", () => c.bare.rpc("echo", [PAYLOAD]), (got) => {
     return isPayload((got as Record<string, unknown> | null)?.echo);
   });
@@ -1071,9 +1100,16 @@ async function run(options: Options): Promise<void> {
       raws: [],
       clients: [],
       direct: new Client(urls.double, { encoding: "msgpack" }),
+      relay: await RawRelayClient.connect(urls.relay),
+      relays: {
+        a: urls.relay,
+        b: urls.chainRelays[0]!,
+        c: urls.chainRelays[1]!,
+        d: urls.chainRelays[2]!,
+      },
       statsUrl: `${urls.mpreg.replace(/^ws/, "http")}/stats`,
     };
-    open.push(c.direct);
+    open.push(c.direct, c.relay);
     await c.direct.connect({ timeoutMs: 5_000 });
     for (let i = 0; i < CONNECTIONS; i++) {
       c.raws.push(await connectRaw());
