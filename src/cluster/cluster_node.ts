@@ -453,9 +453,9 @@ export class ClusterNode implements PeerLinkHost {
    * @param signal The request's signal (cancel, deadline).
    * @param deadline The request's deadline, in milliseconds since the epoch.
    * @param options The request's id and principal (and `traceparent`).
-   * @returns The outcome, or `null` when the chain cannot be relayed (a
-   *   member without a ready link, or whose grants differ from this
-   *   node's): run it step by step instead.
+   * @returns The outcome, or `null` when the chain is not relayed (the node's
+   *   `relayChains` is off, a member has no ready link, or its grants differ
+   *   from this node's): run it step by step instead.
    */
   relay(
     chain: readonly RelayStep[],
@@ -463,6 +463,7 @@ export class ClusterNode implements PeerLinkHost {
     deadline: number,
     options: Pick<ForwardOptions, "requestId" | "principal" | "traceparent">,
   ): Promise<RelayOutcome> | null {
+    if (this.#options.relayChains === false) return null;
     const links: PeerLink[] = [];
     for (const { node } of chain) {
       const link = this.#readyLink(node);

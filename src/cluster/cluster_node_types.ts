@@ -121,6 +121,8 @@ export interface ClusterNodeOptions {
   resolve?: HostResolver;
   /** Run a step locally whenever this node is a candidate. */
   preferLocal: boolean;
+  /** Relay chains of steps member to member (`ClusterNode.relay`); off, it declines them. */
+  relayChains?: boolean;
   /** Decoding limits for peer frames. */
   limits: Limits;
   /** Refuse to dial `ws://` URLs (seeds and URLs learned from gossip): peer links only over TLS. */

@@ -20,6 +20,7 @@
  * cluster_secret: s3cret       # string; peers must prove they know it
  * require_tls: false           # boolean; peer links only over wss:// (needs tls)
  * prefer_local: true           # boolean
+ * relay_chains: true           # boolean; chains of steps go member to member
  * request_timeout: 30          # seconds, > 0
  * drain_timeout: 10            # seconds, > 0
  * debug: false                 # boolean
@@ -460,6 +461,7 @@ export function parseConfig(text: string, path: string): NodeConfig {
       clusterSecret: raw.cluster_secret,
       requireTls: raw.require_tls,
       preferLocal: raw.prefer_local,
+      relayChains: raw.relay_chains,
       requestTimeoutMs: raw.request_timeout,
       drainTimeoutMs: raw.drain_timeout,
       debug: raw.debug,

@@ -203,6 +203,7 @@ function buildSchema(file: string) {
     cluster_secret: v.optional(text),
     require_tls: v.optional(boolean),
     prefer_local: v.optional(boolean),
+    relay_chains: v.optional(boolean),
     request_timeout: v.optional(secondsAsMs),
     drain_timeout: v.optional(secondsAsMs),
     debug: v.optional(boolean),

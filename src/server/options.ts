@@ -67,6 +67,18 @@ export interface ServerOptions {
    */
   preferLocal?: boolean;
   /**
+   * Run a chain of steps on other members as a relay, member to member
+   * (docs/cluster.md, "Relayed chains"): fewer hops and no value through
+   * this node. Off, each step's value comes back here and goes out again.
+   * Relaying costs less work in all, and saves a network hop per step; on
+   * one small machine whose processes sleep between calls, waking more of
+   * them per request can cost more than the hops it saves
+   * (docs/performance.md).
+   *
+   * @default {true}
+   */
+  relayChains?: boolean;
+  /**
    * How long a peer's handshake may take, in milliseconds.
    *
    * @default {5000}
@@ -244,6 +256,7 @@ export const SERVER_DEFAULTS: ServerDefaults = Object.freeze({
   port: 6666,
   clusterId: "default-cluster",
   preferLocal: true,
+  relayChains: true,
   handshakeTimeoutMs: 5_000,
   gossipIntervalMs: 1_000,
   reconnectIntervalMs: 30_000,
@@ -291,6 +304,12 @@ export interface ServerDefaults {
    * @default {true}
    */
   readonly preferLocal: boolean;
+  /**
+   * Relay chains of steps member to member.
+   *
+   * @default {true}
+   */
+  readonly relayChains: boolean;
   /**
    * How long a peer's handshake may take, in milliseconds.
    *

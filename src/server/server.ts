@@ -515,6 +515,7 @@ export class Server {
       reconnectIntervalMs: settings.reconnectIntervalMs,
       reconnectTimeoutMs: settings.reconnectTimeoutMs,
       preferLocal: settings.preferLocal,
+      relayChains: settings.relayChains,
       limits: this.limits,
       requireTls: settings.requireTls,
       handshakeTimeoutMs: settings.handshakeTimeoutMs,

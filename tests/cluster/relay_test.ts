@@ -404,3 +404,27 @@ Deno.test("relay: two steps of a chain on one member pass the value on in place,
     assert.deepEqual([hops(b), hops(c)], [3, 1]);
   });
 });
+
+Deno.test("relay: with relayChains off (relay_chains: false), a chain runs step by step through A, with the same answer", async () => {
+  await using cluster = await startCluster(3, "star", (i) => ({
+    resources: [["a", "b", "c"][i]!],
+    ...(i === 0 ? { relayChains: false } : {}),
+  }));
+  const [a, b, c] = cluster.nodes as [Server, Server, Server];
+  b.register("inc", (n: number) => n + 1, { resources: ["b"] });
+  c.register("double", (n: number) => n * 2, { resources: ["c"] });
+  await converged(cluster.nodes);
+  await known(cluster.nodes, "inc", "n1");
+  await known(cluster.nodes, "double", "n2");
+  await using client = new Client(a.url);
+  assert.deepEqual(
+    await client.request([
+      { name: "x", fun: "inc", args: [1], locs: ["b"] },
+      { name: "y", fun: "double", args: ["x"], locs: ["c"] },
+    ]),
+    { y: 4 },
+  );
+  assert.equal(relayed(a), 0);
+  assert.equal(a.stats().cluster!.forwarded, 2);
+  assert.deepEqual([hops(b), hops(c)], [0, 0]);
+});

@@ -573,3 +573,9 @@ Deno.test("registerModule() refuses an idempotent name the module does not expor
     /idempotent names "nope", which .* does not export \(it exports "slowIdem", "slowOnce", "slowTicks"\)/,
   );
 });
+
+Deno.test("parseConfig() reads relay_chains, a boolean", () => {
+  assert.equal(parseConfig("relay_chains: false\n", "node.yaml").options.relayChains, false);
+  assert.equal(parseConfig("name: n1\n", "node.yaml").options.relayChains, undefined);
+  assert.throws(() => parseConfig("relay_chains: maybe\n", "node.yaml"), /relay_chains/);
+});
