@@ -5,7 +5,8 @@
  * bench/_chain_node.ts NAME SEED_URL` starts an mpreg node named `NAME`
  * joined to `SEED_URL` that offers `NAME`'s functions (`inc` and `blob` on
  * `bench-inc`, `double` and `size` on `bench-double`, `label` on
- * `bench-label`) and a raw relay (`_raw_relay.ts`), prints one JSON line
+ * `bench-label`; none on `bench-unrelayed`, an entry node whose
+ * `relayChains` is off) and a raw relay (`_raw_relay.ts`), prints one JSON line
  * `{ "url": url, "relay": relayUrl, "pid": pid }`, and
  * exits 0 when stdin closes or it gets SIGTERM.
  *
@@ -42,6 +43,8 @@ function functions(name: string): Record<string, (...args: never[]) => unknown> 
       return { double: (n: number) => n * 2, size: (x: Uint8Array) => x.length };
     case "bench-label":
       return { label: (n: number) => `n=${n}` };
+    case "bench-unrelayed":
+      return {};
     default:
       throw new Error(`unknown chain node ${name}`);
   }
@@ -58,6 +61,8 @@ async function main(): Promise<void> {
     name,
     peers: [seed],
     limits: BLOB_LIMITS,
+    // An entry node that runs chains step by step through itself.
+    relayChains: name !== "bench-unrelayed",
   });
   for (const [fun, fn] of Object.entries(functions(name))) node.register(fun, fn);
   await node.start();

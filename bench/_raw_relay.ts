@@ -16,6 +16,7 @@
 import { Packr } from "msgpackr/pack";
 import { Unpackr } from "msgpackr/unpack";
 import { IdTable } from "../src/_util/id_table.ts";
+import { openWebSocket } from "../src/transport/open.ts";
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
@@ -53,7 +54,7 @@ export function serveRawRelay(host: string): RawRelay {
     let waiting = queued.get(url);
     if (waiting !== undefined) return void waiting.push(frame);
     queued.set(url, waiting = [frame]);
-    const socket = new WebSocket(url);
+    const socket = Deno.env.get("RAW_RELAY_TCP") ? openWebSocket(url, []) : new WebSocket(url);
     socket.binaryType = "arraybuffer";
     socket.onopen = () => {
       next.set(url, socket);

@@ -45,6 +45,12 @@ export interface ServerUrls {
   mpreg: string;
   /** The node of `double` and `size` (the chain's middle node, C). */
   double: string;
+  /**
+   * A second entry node, in a process of its own, that runs chains step by
+   * step through itself (`relayChains: false`), for the chain's figure
+   * without the relay.
+   */
+  unrelayed: string;
   /** The raw relay in this process (A's), where raw routes enter. */
   relay: string;
   /** The raw relays of the chain's nodes B, C and D, in that order. */
@@ -150,6 +156,10 @@ async function main(): Promise<void> {
   );
   const chainUrls = chainReady.map((ready) => ready.url);
   const relay = serveRawRelay(HOST);
+  // In a process of its own: a node in this one would share A's event loop
+  // (it cost A's forwarded calls a fifth of their rate).
+  const unrelayedChild = LineChild.deno(CHAIN_NODE_SCRIPT, ["bench-unrelayed", node.url]);
+  const unrelayed = await unrelayedChild.json<ChainNodeReady>(60_000);
   const wanted = {
     fecho: "bench-b",
     inc: "bench-inc",
@@ -166,6 +176,7 @@ async function main(): Promise<void> {
     bare: await bare.url,
     mpreg: node.url,
     double: chainUrls[1]!,
+    unrelayed: unrelayed.url,
     relay: await relay.url,
     chainRelays: chainReady.map((ready) => ready.relay),
     pid: Deno.pid,
@@ -178,6 +189,7 @@ async function main(): Promise<void> {
   const stopped = Promise.all([
     node.stop({ drainTimeoutMs: 500 }),
     second.stop({ drainTimeoutMs: 500 }),
+    unrelayedChild.stop(),
     ...chainNodes.map((child) => child.stop()),
     raw.server.shutdown(),
     bare.server.shutdown(),
