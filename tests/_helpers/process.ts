@@ -107,3 +107,30 @@ export class ServerProcess {
     return status;
   }
 }
+
+/**
+ * Starts a member in a process of its own (so a test can kill it): named
+ * `name`, joined to `seed`, offering resource `name` and, with it, the
+ * functions of `fixture` (a repo path), inline; its YAML goes in `dir`.
+ * Resolves once it listens.
+ */
+export async function memberProcess(
+  dir: string,
+  name: string,
+  seed: string,
+  fixture: string,
+): Promise<ServerProcess> {
+  const member = await ServerProcess.fromYaml(`${dir}/${name}.yaml`, [
+    `name: ${name}`,
+    "port: 0",
+    `peers: [${seed}]`,
+    "gossip_interval: 0.15",
+    `resources: [${name}]`,
+    "functions:",
+    `  - module: ${repoPath(fixture)}`,
+    `    resources: [${name}]`,
+    "    trusted: true",
+  ]);
+  await member.url;
+  return member;
+}

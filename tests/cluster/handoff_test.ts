@@ -14,7 +14,7 @@ import { CancelledError, Client, ConnectionError, FunctionError, type Server } f
 import { HANDOFF_MIN_BYTES } from "../../src/cluster/held_value.ts";
 import { converged, known, startCluster } from "../_helpers/cluster.ts";
 import { rpcFailure, startServer, waitFor } from "../_helpers/mod.ts";
-import { repoPath, ServerProcess } from "../_helpers/process.ts";
+import { memberProcess } from "../_helpers/process.ts";
 
 const MIB10 = 10 * 1024 * 1024;
 const LIMITS = { maxFrameBytes: 16 * 1024 * 1024, maxStringBytes: 16 * 1024 * 1024 };
@@ -227,17 +227,7 @@ Deno.test("handoff: the producer's node killed after producing fails the request
   c.register("use", (x: Uint8Array, _g: string) => (used++, x.byteLength), {
     resources: ["c"],
   });
-  const b = await ServerProcess.fromYaml(`${dir}/b.yaml`, [
-    "name: b",
-    "port: 0",
-    `peers: [${a.url}]`,
-    "gossip_interval: 0.15",
-    "resources: [b]",
-    "functions:",
-    `  - module: ${repoPath("tests/fixtures/handoff_functions.ts")}`,
-    "    resources: [b]",
-    "    trusted: true",
-  ]);
+  const b = await memberProcess(dir, "b", a.url, "tests/fixtures/handoff_functions.ts");
   try {
     await b.url;
     await waitFor(() => (a.cluster.functions().big ?? []).length === 1, 10_000, "catalog");
@@ -287,17 +277,7 @@ Deno.test("handoff: the consumer's node killed before it answers fails the reque
   });
   // A step of A's own (the marker's path) makes the request no chain: x is held.
   a.register("path", () => marker, { resources: ["a"] });
-  const c = await ServerProcess.fromYaml(`${dir}/c.yaml`, [
-    "name: c",
-    "port: 0",
-    `peers: [${a.url}]`,
-    "gossip_interval: 0.15",
-    "resources: [c]",
-    "functions:",
-    `  - module: ${repoPath("tests/fixtures/handoff_functions.ts")}`,
-    "    resources: [c]",
-    "    trusted: true",
-  ]);
+  const c = await memberProcess(dir, "c", a.url, "tests/fixtures/handoff_functions.ts");
   try {
     await c.url;
     await waitFor(() => (a.cluster.functions().hold ?? []).length === 1, 10_000, "catalog");

@@ -20,7 +20,7 @@ import {
 import { HANDOFF_MIN_BYTES } from "../../src/cluster/held_value.ts";
 import { converged, known, startCluster } from "../_helpers/cluster.ts";
 import { rpcFailure, startServer, waitFor } from "../_helpers/mod.ts";
-import { repoPath, ServerProcess } from "../_helpers/process.ts";
+import { memberProcess } from "../_helpers/process.ts";
 
 interface Quad {
   a: Server;
@@ -269,17 +269,7 @@ Deno.test("relay: the producer's node killed after producing fails the request a
   const middle = waiting(c);
   let waited = 0;
   c.register("count", () => ++waited, { resources: ["c"] });
-  const b = await ServerProcess.fromYaml(`${dir}/b.yaml`, [
-    "name: b",
-    "port: 0",
-    `peers: [${a.url}]`,
-    "gossip_interval: 0.15",
-    "resources: [b]",
-    "functions:",
-    `  - module: ${repoPath("tests/fixtures/handoff_functions.ts")}`,
-    "    resources: [b]",
-    "    trusted: true",
-  ]);
+  const b = await memberProcess(dir, "b", a.url, "tests/fixtures/handoff_functions.ts");
   try {
     await b.url;
     await waitFor(() => (a.cluster.functions().big ?? []).length === 1, 10_000, "catalog");
@@ -319,17 +309,7 @@ Deno.test("relay: the consumer's node killed before it answers fails the request
   });
   let made = 0;
   b.register("make", () => (made++, new Uint8Array(1024)), { resources: ["b"] });
-  const c = await ServerProcess.fromYaml(`${dir}/c.yaml`, [
-    "name: c",
-    "port: 0",
-    `peers: [${a.url}]`,
-    "gossip_interval: 0.15",
-    "resources: [c]",
-    "functions:",
-    `  - module: ${repoPath("tests/fixtures/handoff_functions.ts")}`,
-    "    resources: [c]",
-    "    trusted: true",
-  ]);
+  const c = await memberProcess(dir, "c", a.url, "tests/fixtures/handoff_functions.ts");
   try {
     await c.url;
     await waitFor(() => (a.cluster.functions().hold ?? []).length === 1, 10_000, "catalog");

@@ -15,7 +15,7 @@ import {
 import { ARGUMENT_STREAM_CREDIT } from "../../src/registry/stream_source.ts";
 import { converged, known, startCluster } from "../_helpers/cluster.ts";
 import { delay, rpcFailure, startServer, waitFor } from "../_helpers/mod.ts";
-import { repoPath, ServerProcess } from "../_helpers/process.ts";
+import { memberProcess } from "../_helpers/process.ts";
 
 /** A (`n0`, resource `a`), B (`n1`, `b`) and C (`n2`, `c`); `setup` registers functions. */
 async function withTrio(
@@ -316,17 +316,7 @@ Deno.test("stream inputs: the producer's node killed mid-stream fails the consum
     readFailed.resolve(null);
     return "ended";
   }, { resources: ["c"] });
-  const b = await ServerProcess.fromYaml(`${dir}/b.yaml`, [
-    "name: b",
-    "port: 0",
-    `peers: [${a.url}]`,
-    "gossip_interval: 0.15",
-    "resources: [b]",
-    "functions:",
-    `  - module: ${repoPath("tests/fixtures/stream_functions.ts")}`,
-    "    resources: [b]",
-    "    trusted: true",
-  ]);
+  const b = await memberProcess(dir, "b", a.url, "tests/fixtures/stream_functions.ts");
   try {
     await b.url;
     await waitFor(() => (a.cluster.functions().ticks ?? []).length === 1, 10_000, "catalog");
@@ -373,17 +363,7 @@ Deno.test("stream inputs: the consumer's node killed mid-stream fails the reques
       finallyRan = true;
     }
   }, { resources: ["b"] });
-  const c = await ServerProcess.fromYaml(`${dir}/c.yaml`, [
-    "name: c",
-    "port: 0",
-    `peers: [${a.url}]`,
-    "gossip_interval: 0.15",
-    "resources: [c]",
-    "functions:",
-    `  - module: ${repoPath("tests/fixtures/stream_functions.ts")}`,
-    "    resources: [c]",
-    "    trusted: true",
-  ]);
+  const c = await memberProcess(dir, "c", a.url, "tests/fixtures/stream_functions.ts");
   try {
     await c.url;
     await waitFor(() => (a.cluster.functions().drain ?? []).length === 1, 10_000, "catalog");

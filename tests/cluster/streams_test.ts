@@ -16,7 +16,7 @@ import { streamStats } from "../../src/server/stream_sender.ts";
 import { EncodedValue } from "../../src/protocol/encoded_value.ts";
 import { converged, known, startCluster } from "../_helpers/cluster.ts";
 import { delay, startServer, waitFor } from "../_helpers/mod.ts";
-import { repoPath, ServerProcess } from "../_helpers/process.ts";
+import { memberProcess } from "../_helpers/process.ts";
 
 /** Two nodes, A (`n0`) and B (`n1`, resource `b`); `setup` registers on B. */
 async function withPair(
@@ -253,18 +253,7 @@ Deno.test("streams: a producer's error mid-stream reaches the reader as 1003, af
 Deno.test("streams: B killed mid-stream fails the reader with a ConnectionError at once", async () => {
   const dir = await Deno.makeTempDir();
   await using a = await startServer({ name: "a", gossipIntervalMs: 150 });
-  const path = `${dir}/b.yaml`;
-  const b = await ServerProcess.fromYaml(path, [
-    "name: b",
-    "port: 0",
-    `peers: [${a.url}]`,
-    "gossip_interval: 0.15",
-    "resources: [b]",
-    "functions:",
-    `  - module: ${repoPath("tests/fixtures/stream_functions.ts")}`,
-    "    resources: [b]",
-    "    trusted: true",
-  ]);
+  const b = await memberProcess(dir, "b", a.url, "tests/fixtures/stream_functions.ts");
   try {
     await b.url;
     await waitFor(() => (a.cluster.functions().ticks ?? []).length === 1, 10_000, "catalog");
