@@ -36,6 +36,7 @@ import type {
   ValuePosition,
 } from "./peer_protocol.ts";
 import { isRefusedUnstarted } from "./refused.ts";
+import { logStepEnded } from "./_step_log.ts";
 import { noRoute } from "./_step_errors.ts";
 import { splitInputs } from "./_stream_inputs.ts";
 
@@ -362,7 +363,7 @@ export class Hops {
       step: message.step,
       fun: message.fun,
     }).toWire();
-    const properties = {
+    logStepEnded(error, started, {
       requestId: message.request,
       coordinator: message.coordinator,
       node: this.#ctx.name,
@@ -371,12 +372,7 @@ export class Hops {
       fun: message.fun,
       code: sent.code,
       error: sent.message,
-    };
-    if (started && !(error instanceof CancelledError)) {
-      log.warn("Step {step} ({fun}) of request {requestId} failed: {error}", properties);
-    } else {
-      log.debug("Step {step} ({fun}) of request {requestId} ended: {error}", properties);
-    }
+    });
     this.#failedWire(message, sent, started);
   }
 

@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
 import { IdTable } from "../_util/id_table.ts";
 import {
   CancelledError,
@@ -32,11 +31,10 @@ import { InputSource } from "./_stream_inputs.ts";
 import { HeldStore } from "./_held_store.ts";
 import { atLeastBytes, HANDOFF_MIN_BYTES, splitHeld } from "./held_value.ts";
 import { isRefusedUnstarted } from "./refused.ts";
+import { logStepEnded } from "./_step_log.ts";
 import { noRoute } from "./_step_errors.ts";
 import { isStreamSource, type StreamSource } from "../registry/stream_source.ts";
 import { ProtocolError } from "../protocol/errors.ts";
-
-const log = getLogger(["mpreg", "cluster", "runs"]);
 
 /** Runs and grant checks that peers send to a {@linkcode ClusterNode}. */
 export class RunsForPeers {
@@ -150,7 +148,7 @@ export class RunsForPeers {
       const sent = wire(error);
       // A step that failed here is in this node's log once, under the
       // request's id on the node it entered; a cancel is not a failure.
-      const properties = {
+      logStepEnded(error, started, {
         requestId: message.request,
         origin: link.record?.name,
         node: this.name,
@@ -159,12 +157,7 @@ export class RunsForPeers {
         fun: message.fun,
         code: sent.code,
         error: sent.message,
-      };
-      if (started && !(error instanceof CancelledError)) {
-        log.warn("Step {step} ({fun}) of request {requestId} failed: {error}", properties);
-      } else {
-        log.debug("Step {step} ({fun}) of request {requestId} ended: {error}", properties);
-      }
+      });
       answer({ t: "error", id: message.id, error: sent, started });
     };
     if (message.held !== undefined) {

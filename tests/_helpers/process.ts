@@ -134,3 +134,12 @@ export async function memberProcess(
   await member.url;
   return member;
 }
+
+/** The lines of a marker file that a fixture appends to (one per run), none when it is absent. */
+export async function markerLines(path: string): Promise<string[]> {
+  try {
+    return (await Deno.readTextFile(path)).split("\n").filter((l) => l !== "");
+  } catch {
+    return [];
+  }
+}

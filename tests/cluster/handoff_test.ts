@@ -14,7 +14,7 @@ import { CancelledError, Client, ConnectionError, FunctionError, type Server } f
 import { HANDOFF_MIN_BYTES } from "../../src/cluster/held_value.ts";
 import { converged, known, startCluster } from "../_helpers/cluster.ts";
 import { rpcFailure, startServer, waitFor } from "../_helpers/mod.ts";
-import { memberProcess } from "../_helpers/process.ts";
+import { markerLines, memberProcess } from "../_helpers/process.ts";
 
 const MIB10 = 10 * 1024 * 1024;
 const LIMITS = { maxFrameBytes: 16 * 1024 * 1024, maxStringBytes: 16 * 1024 * 1024 };
@@ -197,15 +197,6 @@ Deno.test("handoff: a request cancelled mid-chain ends with 1008-cancelled at on
   });
 });
 
-/** Lines of a marker file (runs of the functions in tests/fixtures/handoff_functions.ts). */
-async function lines(path: string): Promise<string[]> {
-  try {
-    return (await Deno.readTextFile(path)).split("\n").filter((l) => l !== "");
-  } catch {
-    return [];
-  }
-}
-
 Deno.test("handoff: the producer's node killed after producing fails the request with a ConnectionError (1013), naming it; nothing runs twice", async () => {
   const dir = await Deno.makeTempDir();
   const marker = `${dir}/runs`;
@@ -240,7 +231,7 @@ Deno.test("handoff: the producer's node killed after producing fails the request
       { name: "y", fun: "use", args: ["x", "g"], locs: ["c"] },
     ], { timeoutMs: 30_000 });
     request.catch(() => {});
-    await waitFor(async () => (await lines(marker)).length === 1, 10_000, "big ran on B");
+    await waitFor(async () => (await markerLines(marker)).length === 1, 10_000, "big ran on B");
     // B's `held` answer is a small frame right behind its run.
     await waitFor(() => a.stats().cluster!.peerBytesIn > 0, 1_000, "B answered");
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -251,7 +242,7 @@ Deno.test("handoff: the producer's node killed after producing fails the request
     assert.ok(err instanceof ConnectionError, err.message);
     assert.equal(err.code, 1013);
     assert.match(err.message, /"b"/);
-    assert.deepEqual(await lines(marker), ["big"]);
+    assert.deepEqual(await markerLines(marker), ["big"]);
     assert.equal(gated, 1);
     assert.equal(used, 0);
     await waitFor(() => a.inFlight === 0, 2_000, "nothing in flight on A");
@@ -289,13 +280,17 @@ Deno.test("handoff: the consumer's node killed before it answers fails the reque
       { name: "y", fun: "hold", args: ["x", "m"], locs: ["c"] },
     ], { timeoutMs: 30_000 });
     request.catch(() => {});
-    await waitFor(async () => (await lines(marker)).length === 1, 10_000, "hold got its input");
+    await waitFor(
+      async () => (await markerLines(marker)).length === 1,
+      10_000,
+      "hold got its input",
+    );
     assert.equal(held(b), 1);
     await c.stop("SIGKILL");
     const err = await rpcFailure(request);
     assert.ok(err instanceof ConnectionError, err.message);
     assert.equal(err.code, 1013);
-    assert.deepEqual(await lines(marker), [`hold ${HANDOFF_MIN_BYTES * 2}`]);
+    assert.deepEqual(await markerLines(marker), [`hold ${HANDOFF_MIN_BYTES * 2}`]);
     assert.equal(made, 1);
     await waitFor(() => held(b) === 0, 2_000, "B let the value go");
     await waitFor(() => a.inFlight === 0, 2_000, "nothing in flight on A");

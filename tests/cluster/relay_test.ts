@@ -20,7 +20,7 @@ import {
 import { HANDOFF_MIN_BYTES } from "../../src/cluster/held_value.ts";
 import { converged, known, startCluster } from "../_helpers/cluster.ts";
 import { rpcFailure, startServer, waitFor } from "../_helpers/mod.ts";
-import { memberProcess } from "../_helpers/process.ts";
+import { markerLines, memberProcess } from "../_helpers/process.ts";
 
 interface Quad {
   a: Server;
@@ -247,15 +247,6 @@ Deno.test("relay: a member that refuses its step before it starts hands the rest
   }
 });
 
-/** Lines of a marker file (runs of the functions in tests/fixtures/handoff_functions.ts). */
-async function lines(path: string): Promise<string[]> {
-  try {
-    return (await Deno.readTextFile(path)).split("\n").filter((l) => l !== "");
-  } catch {
-    return [];
-  }
-}
-
 Deno.test("relay: the producer's node killed after producing fails the request at once with a ConnectionError (1013) naming it; the next step is stopped; nothing runs twice", async () => {
   const dir = await Deno.makeTempDir();
   const marker = `${dir}/runs`;
@@ -288,7 +279,7 @@ Deno.test("relay: the producer's node killed after producing fails the request a
     assert.equal(err.code, 1013);
     assert.match(err.message, /"b"/);
     await waitFor(middle.stopped, 5_000, "the step on C stopped");
-    assert.deepEqual(await lines(marker), ["big"]);
+    assert.deepEqual(await markerLines(marker), ["big"]);
     assert.equal(relayed(a), 1);
     await waitFor(() => a.inFlight === 0 && c.inFlight === 0, 2_000, "nothing in flight");
   } finally {
@@ -319,7 +310,11 @@ Deno.test("relay: the consumer's node killed before it answers fails the request
       { name: "y", fun: "hold", args: ["x", marker], locs: ["c"] },
     ], { timeoutMs: 30_000 });
     request.catch(() => {});
-    await waitFor(async () => (await lines(marker)).length === 1, 10_000, "hold got its input");
+    await waitFor(
+      async () => (await markerLines(marker)).length === 1,
+      10_000,
+      "hold got its input",
+    );
     const started = Date.now();
     await c.stop("SIGKILL");
     const err = await rpcFailure(request);
@@ -327,7 +322,7 @@ Deno.test("relay: the consumer's node killed before it answers fails the request
     assert.ok(err instanceof ConnectionError, err.message);
     assert.equal(err.code, 1013);
     assert.match(err.message, /"c"/);
-    assert.deepEqual(await lines(marker), ["hold 1024"]);
+    assert.deepEqual(await markerLines(marker), ["hold 1024"]);
     assert.equal(made, 1);
     assert.equal(relayed(a), 1);
     await waitFor(() => a.inFlight === 0 && b.inFlight === 0, 2_000, "nothing in flight");
