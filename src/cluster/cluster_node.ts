@@ -464,6 +464,7 @@ export class ClusterNode implements PeerLinkHost {
     options: Pick<ForwardOptions, "requestId" | "principal" | "traceparent">,
   ): Promise<RelayOutcome> | null {
     if (this.#options.relayChains === false) return null;
+    if (signal.aborted) return Promise.reject(signal.reason);
     const links: PeerLink[] = [];
     for (const { node } of chain) {
       const link = this.#readyLink(node);
