@@ -377,33 +377,7 @@ export class Client {
    *   `creditBytes` that is not one of at most 64 MiB.
    */
   stream(fun: string, args: unknown[] = [], options: StreamOptions = {}): ReadableStream<unknown> {
-    if (this.#codec.protocol === null) {
-      throw new TypeError("The original MPREG protocol has no streams: use msgpack or json");
-    }
-    return openStream(
-      options,
-      (hooks, signal) => {
-        let step: WireStep;
-        try {
-          step = this.#oneStep(fun, args, options);
-        } catch (err) {
-          return Promise.reject(err);
-        }
-        return this.#send(
-          [step],
-          {
-            timeoutMs: options.timeoutMs ?? STREAM_TIMEOUT_MS,
-            signal,
-            onProgress: options.onProgress,
-          },
-          false,
-          undefined,
-          hooks,
-        );
-      },
-      this.#grant,
-      this.#codec.encoding === "msgpack",
-    );
+    return this.#openStream(options, () => [this.#oneStep(fun, args, options)]);
   }
 
   /**
@@ -446,20 +420,32 @@ export class Client {
     steps: StepInput[],
     options: Omit<StreamOptions, "kwargs" | "locs"> = {},
   ): ReadableStream<unknown> {
+    return this.#openStream(options, () => steps.map(fromInput));
+  }
+
+  /**
+   * Opens the stream of a request whose steps `cmds` builds (a step it
+   * cannot build fails the stream), for {@linkcode stream} and
+   * {@linkcode streamRequest}.
+   */
+  #openStream(
+    options: Omit<StreamOptions, "kwargs" | "locs">,
+    cmds: () => WireStep[],
+  ): ReadableStream<unknown> {
     if (this.#codec.protocol === null) {
       throw new TypeError("The original MPREG protocol has no streams: use msgpack or json");
     }
     return openStream(
       options,
       (hooks, signal) => {
-        let cmds: WireStep[];
+        let steps: WireStep[];
         try {
-          cmds = steps.map(fromInput);
+          steps = cmds();
         } catch (err) {
           return Promise.reject(err);
         }
         return this.#send(
-          cmds,
+          steps,
           {
             timeoutMs: options.timeoutMs ?? STREAM_TIMEOUT_MS,
             signal,
