@@ -79,6 +79,38 @@ interface Running {
   ended: boolean;
 }
 
+/**
+ * A relayed step as the `run` of a forwarded one, with `args` and `kwargs`
+ * in place of its own: run here, or sent on to the member that reads its
+ * input stream. A step before another may stream into it, as in any request.
+ */
+function runOf(
+  hop: HopMessage,
+  args: unknown[],
+  kwargs: Record<string, unknown> | undefined,
+  timeout: number,
+): RunMessage {
+  const run: RunMessage = {
+    t: "run",
+    id: 0,
+    step: hop.step,
+    fun: hop.fun,
+    args,
+    timeout,
+    request: hop.request,
+    principal: hop.principal,
+    grants: hop.grants,
+  };
+  if (kwargs !== undefined) run.kwargs = kwargs;
+  if (hop.locs !== undefined) run.locs = hop.locs;
+  if (hop.trace !== undefined) run.trace = hop.trace;
+  if (hop.then !== undefined) {
+    run.stream = ARGUMENT_STREAM_CREDIT;
+    run.may = true;
+  }
+  return run;
+}
+
 /** The steps of relayed chains this member runs, and those it must not. */
 export class Hops {
   readonly #ctx: HopsContext;
@@ -113,24 +145,7 @@ export class Hops {
     const running: Running = { controller, coordinator: message.coordinator, ended: false };
     this.#running.set(request, running);
     const deadline = Date.now() + message.timeout;
-    const run: RunMessage = {
-      t: "run",
-      id: 0,
-      step: message.step,
-      fun: message.fun,
-      args: message.args,
-      timeout: message.timeout,
-      request,
-      principal: message.principal,
-    };
-    if (message.kwargs !== undefined) run.kwargs = message.kwargs;
-    if (message.locs !== undefined) run.locs = message.locs;
-    if (message.trace !== undefined) run.trace = message.trace;
-    // A step before another may stream into it, as in any request.
-    if (message.then !== undefined) {
-      run.stream = ARGUMENT_STREAM_CREDIT;
-      run.may = true;
-    }
+    const run = runOf(message, message.args, message.kwargs, message.timeout);
     const failed = (err: unknown): void => {
       this.#end(message, running);
       this.#failed(message, err, !isRefusedUnstarted(err));
@@ -316,23 +331,9 @@ export class Hops {
     try {
       const link = this.#ctx.ready(next.node) ?? await this.#ctx.dial(next.node, next.urls);
       const split = splitInputs(hop.args, hop.kwargs ?? {})!;
-      const run: Omit<RunMessage, "id" | "t"> = {
-        step: hop.step,
-        fun: hop.fun,
-        args: split.args,
-        timeout: Math.max(1, deadline - Date.now()),
-        request: hop.request,
-        principal: hop.principal,
-        grants: hop.grants,
-        ins: split.ins,
-      };
-      if (hop.kwargs !== undefined) run.kwargs = split.kwargs;
-      if (hop.locs !== undefined) run.locs = hop.locs;
-      if (hop.trace !== undefined) run.trace = hop.trace;
-      if (hop.then !== undefined) {
-        run.stream = ARGUMENT_STREAM_CREDIT;
-        run.may = true;
-      }
+      const kwargs = hop.kwargs === undefined ? undefined : split.kwargs;
+      const run = runOf(hop, split.args, kwargs, Math.max(1, deadline - Date.now()));
+      run.ins = split.ins;
       value = await link.run(run, running.controller.signal, undefined, split.sources);
     } catch (err) {
       stream.cancel(err);
