@@ -355,6 +355,11 @@ export class RequestRunner {
       router === null || agreement !== null || request.stream !== undefined ||
       request.progress !== undefined || tracingEnabled()
     ) return null;
+    // A step this node offers may run here: no relay (checked first, as a
+    // request of local steps is the common one).
+    for (const step of graph.steps) {
+      if (this.#offered(step.fun, step.locs) !== undefined) return null;
+    }
     const chain = chainPlan(graph, request.all);
     if (chain === null) return null;
     const { refs } = planOf(graph);
@@ -362,7 +367,6 @@ export class RequestRunner {
     const relay: RelayStep[] = [];
     for (const link of chain) {
       const step = graph.steps[link.index]!;
-      if (this.#offered(step.fun, step.locs) !== undefined) return null;
       const target = router.choose(step.fun, step.locs) as { self: boolean; name: string } | null;
       if (target === null || target.self) return null;
       const args = resolveItems(step.args, substitute);
