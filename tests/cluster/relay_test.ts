@@ -237,6 +237,9 @@ Deno.test("relay: a member that refuses its step before it starts hands the rest
     assert.deepEqual(await request, { y: 40 });
     assert.deepEqual(runs, { first: 1, doubleC: 0, doubleC2: 1 });
     assert.equal(relayed(a), 1);
+    // A ran `double` itself, handed back: forwarded after `busy` (the relay
+    // had chosen C, which refused it; had it chosen C2, nothing came back).
+    assert.equal(a.stats().cluster!.forwarded, 2);
     releaseC.resolve();
     await held;
     await stopping;
